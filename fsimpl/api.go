@@ -1,0 +1,110 @@
+package fsimpl
+
+import (
+	"golang.org/x/sys/unix"
+)
+
+// Ino is an inode number. Numbers are handed out from a counter and never
+// reused while the filesystem lives; RootIno is the root directory. The FUSE
+// door uses the same number as its node ID.
+type Ino uint64
+
+// RootIno is the inode number of the root directory.
+const RootIno Ino = 1
+
+// NameMax is the longest name component in bytes (NAME_MAX). The kernel does
+// not enforce it for FUSE, so fsimpl does.
+const NameMax = 255
+
+// Cred is the identity an operation runs with: the caller's fsuid, fsgid and
+// supplementary groups. UID 0 stands for a caller with CAP_DAC_OVERRIDE,
+// CAP_FOWNER, CAP_CHOWN and CAP_FSETID (root in the initial user namespace).
+type Cred struct {
+	UID    uint32
+	GID    uint32
+	Groups []uint32
+}
+
+// Root is the credential of the daemon itself.
+var Root = &Cred{}
+
+// Attr is what stat reports about an inode. For regular files Size, Blocks
+// and the three times are read from the backing file, so writes made through
+// natively installed file descriptors show at once.
+type Attr struct {
+	Ino     Ino
+	Mode    uint32 // file type and permission bits, as in st_mode
+	Nlink   uint32
+	UID     uint32
+	GID     uint32
+	Rdev    uint64
+	Size    uint64
+	Blocks  uint64 // 512-byte blocks actually allocated
+	Blksize uint32
+	Atime   unix.Timespec
+	Mtime   unix.Timespec
+	Ctime   unix.Timespec
+}
+
+// Set bits for SetAttrIn.Valid.
+const (
+	SetMode uint32 = 1 << iota
+	SetUID
+	SetGID
+	SetSize
+	SetAtime    // Atime holds the new value
+	SetAtimeNow // set atime to the current time (UTIME_NOW)
+	SetMtime
+	SetMtimeNow
+	SetCtime // explicit ctime (only the FUSE protocol sends it; usually ignored)
+	// SetKillSUIDGID asks that setuid/setgid be cleared, as the kernel
+	// requests with FATTR_KILL_SUIDGID when a truncate comes from an
+	// unprivileged caller under handle_killpriv_v2.
+	SetKillSUIDGID
+)
+
+// SetAttrIn is a setattr request. Fields not named in Valid are ignored.
+// Omitted times (UTIME_OMIT) are simply not set in Valid.
+type SetAttrIn struct {
+	Valid uint32
+	Mode  uint32 // permission bits only (07777)
+	UID   uint32
+	GID   uint32
+	Size  uint64
+	Atime unix.Timespec
+	Mtime unix.Timespec
+}
+
+// Dirent is one directory entry as readdir returns it. Off is the cookie to
+// pass back to continue after this entry; it stays valid while the directory
+// changes (telldir/seekdir).
+type Dirent struct {
+	Ino  Ino
+	Mode uint32 // file type bits only (S_IFMT)
+	Name string
+	Off  uint64
+}
+
+// StatFs is the answer to statfs.
+type StatFs struct {
+	Blocks  uint64 // total, in Bsize units
+	Bfree   uint64
+	Bavail  uint64
+	Files   uint64 // inode capacity
+	Ffree   uint64
+	Bsize   uint32
+	NameLen uint32
+	Frsize  uint32
+}
+
+// Flags for Rename (the values of renameat2).
+const (
+	RenameNoReplace = unix.RENAME_NOREPLACE
+	RenameExchange  = unix.RENAME_EXCHANGE
+)
+
+// Flags for SetXattr.
+const (
+	XattrCreate  = unix.XATTR_CREATE
+	XattrReplace = unix.XATTR_REPLACE
+)

@@ -1,0 +1,50 @@
+// Package testutil holds helpers shared by the test suites: the rule for
+// tests that need privileges, and mounts that clean up after themselves.
+package testutil
+
+import (
+	"os"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+// RequirePrivileged skips t unless the process is root and /dev/fuse can be
+// opened. When BTFUSE_REQUIRE_PRIVILEGED=1 (as in CI) a missing privilege is
+// a failure instead: a green run whose real tests were skipped is a red run.
+func RequirePrivileged(tb testing.TB) {
+	tb.Helper()
+	reason := ""
+	if os.Geteuid() != 0 {
+		reason = "needs root"
+	} else if fd, err := unix.Open("/dev/fuse", unix.O_RDWR|unix.O_CLOEXEC, 0); err != nil {
+		reason = "needs /dev/fuse: " + err.Error()
+	} else {
+		unix.Close(fd)
+	}
+	if reason == "" {
+		return
+	}
+	if os.Getenv("BTFUSE_REQUIRE_PRIVILEGED") == "1" {
+		tb.Fatalf("BTFUSE_REQUIRE_PRIVILEGED=1 but this test %s", reason)
+	}
+	tb.Skip(reason)
+}
+
+// TmpfsDir mounts a fresh tmpfs on a temporary directory and returns it: the
+// reference filesystem of the differential tests. It is unmounted when the
+// test ends, pass or fail.
+func TmpfsDir(tb testing.TB) string {
+	tb.Helper()
+	RequirePrivileged(tb)
+	dir := tb.TempDir()
+	if err := unix.Mount("tmpfs", dir, "tmpfs", 0, "mode=0755"); err != nil {
+		tb.Fatalf("mount tmpfs on %s: %v", dir, err)
+	}
+	tb.Cleanup(func() {
+		if err := unix.Unmount(dir, unix.MNT_DETACH); err != nil {
+			tb.Errorf("unmount tmpfs %s: %v", dir, err)
+		}
+	})
+	return dir
+}
