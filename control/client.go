@@ -1,0 +1,119 @@
+package control
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Client is a connection to a daemon's control socket. It is not safe for
+// concurrent use.
+type Client struct {
+	conn *net.UnixConn
+}
+
+// Dial connects to the control socket at path.
+func Dial(ctx context.Context, path string) (*Client, error) {
+	var d net.Dialer
+	c, err := d.DialContext(ctx, "unix", path)
+	if err != nil {
+		return nil, err
+	}
+	return &Client{conn: c.(*net.UnixConn)}, nil
+}
+
+// Close closes the connection.
+func (c *Client) Close() error { return c.conn.Close() }
+
+// Call sends op with args (encoded as JSON when not nil) and files attached,
+// waits for the reply and decodes its body into reply when not nil. It
+// returns the files that came with the reply; the caller owns them. A
+// failure reported by the daemon is a *RemoteError, a reply in another
+// protocol version a *VersionError.
+func (c *Client) Call(ctx context.Context, op string, args any, files []*os.File, reply any) ([]*os.File, error) {
+	m := &Message{Version: Version, Op: op}
+	if args != nil {
+		b, err := json.Marshal(args)
+		if err != nil {
+			return nil, fmt.Errorf("encode %s request: %w", op, err)
+		}
+		m.Body = b
+	}
+	stop := c.watch(ctx)
+	defer stop()
+	serr := Send(c.conn, m, files)
+	if serr != nil && !errors.Is(serr, unix.EPIPE) && !errors.Is(serr, unix.ECONNRESET) {
+		return nil, c.ctxErr(ctx, serr)
+	}
+	// After the daemon hung up, the answer saying why may still wait.
+	r, got, err := Recv(c.conn)
+	if serr != nil && (err != nil || r.Error == "") {
+		closeAll(got)
+		return nil, c.ctxErr(ctx, serr)
+	}
+	if err != nil {
+		closeAll(got)
+		if errors.Is(err, io.EOF) {
+			err = fmt.Errorf("daemon closed the control connection without answering %s", op)
+		}
+		return nil, c.ctxErr(ctx, err)
+	}
+	if r.Version != Version {
+		closeAll(got)
+		return nil, &VersionError{Got: r.Version}
+	}
+	if r.Error != "" {
+		closeAll(got)
+		return nil, &RemoteError{Op: op, Msg: r.Error}
+	}
+	if reply != nil && len(r.Body) > 0 {
+		if err := json.Unmarshal(r.Body, reply); err != nil {
+			closeAll(got)
+			return nil, fmt.Errorf("decode %s reply: %w", op, err)
+		}
+	}
+	return got, nil
+}
+
+// WaitClosed blocks until the daemon closes the connection, which it does as
+// the last step of shutting down, or ctx ends.
+func (c *Client) WaitClosed(ctx context.Context) error {
+	stop := c.watch(ctx)
+	defer stop()
+	buf := make([]byte, 64)
+	for {
+		_, err := c.conn.Read(buf)
+		if err == nil {
+			continue // nothing is expected; ignore stray bytes
+		}
+		if errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) || errors.Is(err, unix.ECONNRESET) {
+			return nil
+		}
+		return c.ctxErr(ctx, err)
+	}
+}
+
+// watch makes blocking I/O on the connection return when ctx ends.
+func (c *Client) watch(ctx context.Context) (stop func()) {
+	if dl, ok := ctx.Deadline(); ok {
+		c.conn.SetDeadline(dl)
+	} else {
+		c.conn.SetDeadline(time.Time{})
+	}
+	s := context.AfterFunc(ctx, func() { c.conn.SetDeadline(time.Now()) })
+	return func() { s() }
+}
+
+func (c *Client) ctxErr(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return err
+}

@@ -1,0 +1,377 @@
+package control
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Info describes a running daemon. It is written to the registry when the
+// daemon is ready and answered by the "info" op. Fields may be added; a
+// reader ignores what it does not know.
+type Info struct {
+	Mount    string    `json:"mount"`
+	PID      int       `json:"pid"`
+	UID      int       `json:"uid"`
+	Start    time.Time `json:"start"`
+	Version  string    `json:"version"`  // btfuse version of the daemon
+	Protocol int       `json:"protocol"` // control protocol Version
+	Socket   string    `json:"socket"`
+	// Shm names the daemon's shared-memory segment, when it has one.
+	Shm string `json:"shm,omitempty"`
+	// Backing says where file contents live.
+	Backing string `json:"backing,omitempty"`
+	// DataMode is how the FUSE door moves file data (passthrough or
+	// close-to-open, and why).
+	DataMode string `json:"data_mode,omitempty"`
+}
+
+// Entry is a live registry entry.
+type Entry struct {
+	Info
+	// Err is set when the daemon is alive (it holds its lock) but its
+	// control socket does not answer.
+	Err error
+}
+
+// ErrNotRunning reports that no live daemon is registered for a mount.
+var ErrNotRunning = errors.New("no btfuse daemon is registered for this mount")
+
+// BusyError reports that a live daemon already holds the entry of a mount.
+type BusyError struct {
+	Mount string
+	PID   int // 0 when the daemon has not published its Info yet
+}
+
+func (e *BusyError) Error() string {
+	who := "another btfuse daemon"
+	if e.PID > 0 {
+		who = fmt.Sprintf("btfuse daemon pid %d", e.PID)
+	}
+	return fmt.Sprintf("%s already serves %s: stop it with 'btfuse umount %s'", who, e.Mount, e.Mount)
+}
+
+// DefaultDir is the runtime directory of the registry: $BTFUSE_RUNTIME_DIR
+// when set, /run/btfuse for root, $XDG_RUNTIME_DIR/btfuse otherwise.
+func DefaultDir() (string, error) {
+	if d := os.Getenv("BTFUSE_RUNTIME_DIR"); d != "" {
+		return d, nil
+	}
+	if os.Geteuid() == 0 {
+		return "/run/btfuse", nil
+	}
+	if d := os.Getenv("XDG_RUNTIME_DIR"); d != "" {
+		return filepath.Join(d, "btfuse"), nil
+	}
+	return "", errors.New("no runtime directory: XDG_RUNTIME_DIR is not set; log in through a session that sets it, or set BTFUSE_RUNTIME_DIR")
+}
+
+// Registry is the directory of running daemons.
+type Registry struct {
+	dir string
+}
+
+// Open opens the registry in dir, creating it with mode 0700. The directory
+// must belong to the current user.
+func Open(dir string) (*Registry, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("create runtime directory: %w", err)
+	}
+	var st unix.Stat_t
+	if err := unix.Lstat(dir, &st); err != nil {
+		return nil, fmt.Errorf("runtime directory %s: %w", dir, err)
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFDIR {
+		return nil, fmt.Errorf("runtime directory %s is not a directory: remove it", dir)
+	}
+	if int(st.Uid) != os.Geteuid() {
+		return nil, fmt.Errorf("runtime directory %s belongs to uid %d, not to you (uid %d): remove it or set BTFUSE_RUNTIME_DIR", dir, st.Uid, os.Geteuid())
+	}
+	if st.Mode&0o777 != 0o700 {
+		if err := os.Chmod(dir, 0o700); err != nil {
+			return nil, fmt.Errorf("chmod runtime directory: %w", err)
+		}
+	}
+	return &Registry{dir: dir}, nil
+}
+
+// OpenDefault opens the registry in DefaultDir.
+func OpenDefault() (*Registry, error) {
+	dir, err := DefaultDir()
+	if err != nil {
+		return nil, err
+	}
+	return Open(dir)
+}
+
+// Dir is the registry's directory.
+func (r *Registry) Dir() string { return r.dir }
+
+// Canonical returns the form of dir the registry is keyed by: absolute,
+// cleaned, with symbolic links resolved in its parent. The last component
+// is left alone so that a dead FUSE mount there is never touched.
+func Canonical(dir string) (string, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return "", err
+	}
+	if abs == "/" {
+		return abs, nil
+	}
+	parent, err := filepath.EvalSymlinks(filepath.Dir(abs))
+	if err != nil {
+		return abs, nil // the caller reports the missing directory
+	}
+	return filepath.Join(parent, filepath.Base(abs)), nil
+}
+
+const keyLen = 16
+
+// Key names the registry files of the daemon serving mount (a canonical
+// path).
+func Key(mount string) string {
+	sum := sha256.Sum256([]byte(mount))
+	return hex.EncodeToString(sum[:])[:keyLen]
+}
+
+func (r *Registry) path(key, ext string) string { return filepath.Join(r.dir, key+ext) }
+
+// Claim is a daemon's hold on its registry entry.
+type Claim struct {
+	r     *Registry
+	mount string
+	key   string
+	lock  *os.File
+}
+
+// Claim takes the entry of mount for the calling daemon, clearing what a
+// dead daemon left there. It fails with *BusyError while a live daemon holds
+// it.
+func (r *Registry) Claim(mount string) (*Claim, error) {
+	key := Key(mount)
+	lock, held, err := r.lock(key)
+	if err != nil {
+		return nil, err
+	}
+	if !held {
+		pid := 0
+		if info, err := r.readInfo(key); err == nil {
+			pid = info.PID
+		}
+		return nil, &BusyError{Mount: mount, PID: pid}
+	}
+	r.removeFiles(key)
+	return &Claim{r: r, mount: mount, key: key, lock: lock}, nil
+}
+
+// lock opens KEY.lock and tries to take it. It returns held=false (and a nil
+// file) when a live process holds it.
+func (r *Registry) lock(key string) (f *os.File, held bool, err error) {
+	p := r.path(key, ".lock")
+	for {
+		f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE, 0o600)
+		if err != nil {
+			return nil, false, fmt.Errorf("open registry lock: %w", err)
+		}
+		if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+			f.Close()
+			if errors.Is(err, unix.EWOULDBLOCK) {
+				return nil, false, nil
+			}
+			return nil, false, fmt.Errorf("lock registry entry: %w", err)
+		}
+		// Whoever removed a dead entry unlinked the lock file while holding
+		// it; a lock on an unlinked file protects nothing, so start over.
+		var a, b unix.Stat_t
+		if unix.Fstat(int(f.Fd()), &a) == nil && unix.Stat(p, &b) == nil && a.Ino == b.Ino && a.Dev == b.Dev {
+			return f, true, nil
+		}
+		f.Close()
+	}
+}
+
+// removeFiles deletes an entry's files but the lock. The caller holds the
+// lock.
+func (r *Registry) removeFiles(key string) {
+	os.Remove(r.path(key, ".json"))
+	os.Remove(r.path(key, ".sock"))
+	if tmps, _ := filepath.Glob(r.path(key, ".*.tmp")); tmps != nil {
+		for _, t := range tmps {
+			os.Remove(t)
+		}
+	}
+}
+
+// SocketPath is where the daemon's control socket must listen.
+func (c *Claim) SocketPath() string { return c.r.path(c.key, ".sock") }
+
+// Publish writes info (with Mount, Socket and Protocol filled in)
+// atomically. Call it once the control socket listens.
+func (c *Claim) Publish(info Info) error {
+	info.Mount = c.mount
+	info.Socket = c.SocketPath()
+	info.Protocol = Version
+	data, err := json.MarshalIndent(info, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode registry entry: %w", err)
+	}
+	tmp, err := os.CreateTemp(c.r.dir, c.key+".*.tmp")
+	if err != nil {
+		return fmt.Errorf("write registry entry: %w", err)
+	}
+	_, err = tmp.Write(append(data, '\n'))
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), c.r.path(c.key, ".json"))
+	}
+	if err != nil {
+		os.Remove(tmp.Name())
+		return fmt.Errorf("write registry entry: %w", err)
+	}
+	return nil
+}
+
+// Release removes the entry and gives up the lock.
+func (c *Claim) Release() error {
+	if c.lock == nil {
+		return nil
+	}
+	c.r.removeFiles(c.key)
+	err := os.Remove(c.r.path(c.key, ".lock"))
+	c.lock.Close()
+	c.lock = nil
+	return err
+}
+
+func (r *Registry) readInfo(key string) (*Info, error) {
+	data, err := os.ReadFile(r.path(key, ".json"))
+	if err != nil {
+		return nil, err
+	}
+	info := new(Info)
+	if err := json.Unmarshal(data, info); err != nil {
+		return nil, fmt.Errorf("registry entry %s: %w", key, err)
+	}
+	return info, nil
+}
+
+// inspect reports the entry for key. A dead entry (nobody holds its lock) is
+// removed and reported as ok=false; so is an entry whose daemon has not
+// published its Info yet.
+func (r *Registry) inspect(ctx context.Context, key string) (e Entry, ok bool, err error) {
+	f, held, err := r.lock(key)
+	if err != nil {
+		return Entry{}, false, err
+	}
+	if held {
+		r.removeFiles(key)
+		os.Remove(r.path(key, ".lock"))
+		f.Close()
+		return Entry{}, false, nil
+	}
+	info, err := r.readInfo(key)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return Entry{}, false, nil // starting up
+		}
+		return Entry{}, false, err
+	}
+	e = Entry{Info: *info}
+	if !pidAlive(info.PID) {
+		e.Err = fmt.Errorf("daemon pid %d is gone but its lock is held", info.PID)
+	} else if err := probe(ctx, info.Socket); err != nil {
+		e.Err = fmt.Errorf("control socket does not answer: %w", err)
+	}
+	return e, true, nil
+}
+
+// List returns the live entries sorted by mount path, removing the dead
+// ones it meets.
+func (r *Registry) List(ctx context.Context) ([]Entry, error) {
+	names, err := os.ReadDir(r.dir)
+	if err != nil {
+		return nil, fmt.Errorf("read registry: %w", err)
+	}
+	keys := map[string]bool{}
+	for _, n := range names {
+		if k, _, ok := strings.Cut(n.Name(), "."); ok && len(k) == keyLen {
+			if _, err := hex.DecodeString(k); err == nil {
+				keys[k] = true
+			}
+		}
+	}
+	var out []Entry
+	var errs []error
+	for k := range keys {
+		e, ok, err := r.inspect(ctx, k)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if ok {
+			out = append(out, e)
+		}
+	}
+	slices.SortFunc(out, func(a, b Entry) int { return strings.Compare(a.Mount, b.Mount) })
+	return out, errors.Join(errs...)
+}
+
+// Lookup returns the live entry of mount (a canonical path), or
+// ErrNotRunning.
+func (r *Registry) Lookup(ctx context.Context, mount string) (Entry, error) {
+	e, ok, err := r.inspect(ctx, Key(mount))
+	if err != nil {
+		return Entry{}, err
+	}
+	if !ok || e.Mount != mount {
+		return Entry{}, ErrNotRunning
+	}
+	return e, nil
+}
+
+// pidAlive reports whether pid names a process that has not exited (a
+// zombie counts as exited).
+func pidAlive(pid int) bool {
+	if pid <= 0 {
+		return false
+	}
+	if err := unix.Kill(pid, 0); err != nil && !errors.Is(err, unix.EPERM) {
+		return false
+	}
+	stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return !errors.Is(err, os.ErrNotExist)
+	}
+	// The state follows the command name, which is in parentheses and may
+	// itself hold any character.
+	if i := strings.LastIndexByte(string(stat), ')'); i >= 0 && i+2 < len(stat) {
+		return stat[i+2] != 'Z' && stat[i+2] != 'X'
+	}
+	return true
+}
+
+// probe checks that a control socket accepts a connection.
+func probe(ctx context.Context, path string) error {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	var d net.Dialer
+	c, err := d.DialContext(ctx, "unix", path)
+	if err != nil {
+		return err
+	}
+	return c.Close()
+}
