@@ -1,0 +1,209 @@
+package fsimpl
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+
+	"golang.org/x/sys/unix"
+)
+
+// backing is the store of regular-file contents: one file per inode, named
+// by the inode number in hex, in a directory reached only through dirfd.
+// No descriptor is kept per inode; files are opened on demand.
+type backing struct {
+	kind  BackingKind // BackingTmpfs or BackingShm
+	dirfd int
+	path  string // BackingShm: the directory to remove at close
+	note  string // why BackingAuto fell back, if it did
+}
+
+// backingExtraInodes is the slack given to the private tmpfs's nr_inodes
+// over Options.Inodes, so that fsimpl's own limit is always met first.
+const backingExtraInodes = 16
+
+// openBacking sets up the store opts ask for.
+func openBacking(opts Options) (*backing, error) {
+	switch opts.Backing {
+	case BackingTmpfs:
+		return openTmpfsBacking(opts)
+	case BackingShm:
+		return openShmBacking()
+	case BackingAuto:
+		b, err := openTmpfsBacking(opts)
+		if err == nil {
+			return b, nil
+		}
+		b, err2 := openShmBacking()
+		if err2 != nil {
+			return nil, errors.Join(err, err2)
+		}
+		b.note = err.Error()
+		return b, nil
+	default:
+		return nil, fmt.Errorf("unknown backing kind %d", opts.Backing)
+	}
+}
+
+// openTmpfsBacking creates a tmpfs with the new mount API and keeps only the
+// detached mount's root fd: the mount is never attached to any path and
+// disappears when the fd is closed. The kernel enforces the size cap.
+func openTmpfsBacking(opts Options) (*backing, error) {
+	fsfd, err := unix.Fsopen("tmpfs", unix.FSOPEN_CLOEXEC)
+	if err != nil {
+		return nil, fmt.Errorf("fsopen tmpfs: %w (private tmpfs backing needs CAP_SYS_ADMIN)", err)
+	}
+	defer unix.Close(fsfd)
+	cfg := [][2]string{
+		{"size", strconv.FormatUint(opts.SizeBytes, 10)},
+		{"nr_inodes", strconv.FormatUint(opts.Inodes+backingExtraInodes, 10)},
+		{"mode", "0700"},
+	}
+	for _, kv := range cfg {
+		if err := unix.FsconfigSetString(fsfd, kv[0], kv[1]); err != nil {
+			return nil, fmt.Errorf("configure tmpfs %s=%s: %w", kv[0], kv[1], err)
+		}
+	}
+	if err := unix.FsconfigCreate(fsfd); err != nil {
+		return nil, fmt.Errorf("create tmpfs: %w", err)
+	}
+	mfd, err := unix.Fsmount(fsfd, unix.FSMOUNT_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("fsmount tmpfs: %w", err)
+	}
+	return &backing{kind: BackingTmpfs, dirfd: mfd}, nil
+}
+
+// openShmBacking makes a 0700 directory under /dev/shm and opens it. The
+// path is visible to others (in /proc/PID/fd) and is removed at close.
+func openShmBacking() (*backing, error) {
+	dir, err := os.MkdirTemp("/dev/shm", "btfuse-data-*")
+	if err != nil {
+		return nil, fmt.Errorf("make backing directory: %w", err)
+	}
+	if err := os.Chmod(dir, 0o700); err != nil {
+		os.Remove(dir)
+		return nil, fmt.Errorf("make backing directory: %w", err)
+	}
+	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		os.Remove(dir)
+		return nil, fmt.Errorf("open backing directory: %w", err)
+	}
+	return &backing{kind: BackingShm, dirfd: fd, path: dir}, nil
+}
+
+func (b *backing) describe() string {
+	switch b.kind {
+	case BackingTmpfs:
+		return "private tmpfs (detached mount, size enforced by the kernel)"
+	default:
+		s := "directory " + b.path + " on /dev/shm (size enforced by btfuse on its own writes only)"
+		if b.note != "" {
+			s += "; private tmpfs unavailable: " + b.note
+		}
+		return s
+	}
+}
+
+// close releases the store. For BackingShm the directory and any files
+// left in it are removed.
+func (b *backing) close() error {
+	var errs []error
+	if b.kind == BackingShm && b.path != "" {
+		if err := os.RemoveAll(b.path); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if b.dirfd >= 0 {
+		if err := unix.Close(b.dirfd); err != nil {
+			errs = append(errs, err)
+		}
+		b.dirfd = -1
+	}
+	return errors.Join(errs...)
+}
+
+func backingName(ino Ino) string { return strconv.FormatUint(uint64(ino), 16) }
+
+// create makes the empty backing file of ino.
+func (b *backing) create(ino Ino) unix.Errno {
+	fd, err := unix.Openat(b.dirfd, backingName(ino),
+		unix.O_CREAT|unix.O_EXCL|unix.O_RDWR|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0o600)
+	if err != nil {
+		return errnoOf(err)
+	}
+	unix.Close(fd)
+	return 0
+}
+
+// open opens the backing file of ino with flags (never O_CREAT).
+func (b *backing) open(ino Ino, flags int) (int, unix.Errno) {
+	flags &^= unix.O_CREAT | unix.O_EXCL | unix.O_TRUNC | unix.O_DIRECTORY
+	for {
+		fd, err := unix.Openat(b.dirfd, backingName(ino), flags|unix.O_CLOEXEC|unix.O_NOFOLLOW|unix.O_LARGEFILE, 0)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return -1, errnoOf(err)
+		}
+		return fd, 0
+	}
+}
+
+// remove unlinks the backing file of ino.
+func (b *backing) remove(ino Ino) {
+	_ = unix.Unlinkat(b.dirfd, backingName(ino), 0)
+}
+
+// stat reads the backing file's attributes.
+func (b *backing) stat(ino Ino, st *unix.Stat_t) unix.Errno {
+	return errnoOf(unix.Fstatat(b.dirfd, backingName(ino), st, unix.AT_SYMLINK_NOFOLLOW))
+}
+
+// truncate sets the size of ino's backing file through a short-lived
+// descriptor.
+func (b *backing) truncate(ino Ino, size int64) unix.Errno {
+	fd, e := b.open(ino, unix.O_WRONLY)
+	if e != 0 {
+		return e
+	}
+	defer unix.Close(fd)
+	return ftruncate(fd, size)
+}
+
+// utimens sets atime and mtime of ino's backing file; ts entries may be
+// UTIME_NOW or UTIME_OMIT.
+func (b *backing) utimens(ino Ino, ts [2]unix.Timespec) unix.Errno {
+	return errnoOf(unix.UtimesNanoAt(b.dirfd, backingName(ino), ts[:], unix.AT_SYMLINK_NOFOLLOW))
+}
+
+// statfs reports the backing filesystem.
+func (b *backing) statfs(st *unix.Statfs_t) unix.Errno {
+	return errnoOf(unix.Fstatfs(b.dirfd, st))
+}
+
+func ftruncate(fd int, size int64) unix.Errno {
+	for {
+		err := unix.Ftruncate(fd, size)
+		if err == unix.EINTR {
+			continue
+		}
+		return errnoOf(err)
+	}
+}
+
+// errnoOf turns a syscall error into a bare errno; anything that is not an
+// errno becomes EIO.
+func errnoOf(err error) unix.Errno {
+	if err == nil {
+		return 0
+	}
+	var e unix.Errno
+	if errors.As(err, &e) {
+		return e
+	}
+	return unix.EIO
+}

@@ -1,0 +1,293 @@
+package fsimpl
+
+import (
+	"golang.org/x/sys/unix"
+)
+
+// File is an open regular file: a backing file descriptor opened with the
+// caller's access mode and O_APPEND, owned by the File until Release. The
+// supervised door installs a dup of Fd into the target; the FUSE door
+// registers it for passthrough or reads and writes through it.
+type File struct {
+	Ino   Ino
+	Flags int // the open flags as the caller gave them
+	Fd    int
+
+	n *inode // immutable; kept alive by the open count
+}
+
+// backingOpenFlags are the caller's flags that reach the backing file.
+// O_CREAT, O_EXCL and O_TRUNC never do: fsimpl creates and truncates.
+const backingOpenFlags = unix.O_ACCMODE | unix.O_APPEND | unix.O_NONBLOCK
+
+// accWrites reports whether open flags give FMODE_WRITE.
+func accWrites(flags int) bool {
+	acc := flags & unix.O_ACCMODE
+	return acc == unix.O_WRONLY || acc == unix.O_RDWR
+}
+
+// accMask is fs/open.c:build_open_flags()'s acc_mode: ACC_MODE() of the
+// access mode (O_ACCMODE itself asks for both), plus write for O_TRUNC.
+func accMask(flags int) uint32 {
+	var m uint32
+	switch flags & unix.O_ACCMODE {
+	case unix.O_RDONLY:
+		m = mayRead
+	case unix.O_WRONLY:
+		m = mayWrite
+	default:
+		m = mayRead | mayWrite
+	}
+	if flags&unix.O_TRUNC != 0 {
+		m |= mayWrite
+	}
+	return m
+}
+
+// Create opens name in parent, creating it as a regular file with mode when
+// it does not exist (flags carry O_CREAT, O_EXCL, O_TRUNC, the access mode and
+// O_APPEND). It returns the Attr with a reference taken, and an open File.
+// Mirrors fs/namei.c:open_last_lookups(), lookup_open() and do_open(): a new
+// file is opened without a permission check on itself; an existing one with
+// O_CREAT|O_EXCL is EEXIST, a directory with O_CREAT EISDIR, and a symlink
+// ELOOP (the door resolves links).
+func (fs *FS) Create(c *Cred, parent Ino, name string, flags int, mode uint32) (Attr, *File, unix.Errno) {
+	c = cred(c)
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	dir, e := fs.parentLocked(c, parent, name)
+	if e != 0 {
+		return Attr{}, nil, e
+	}
+	var n *inode
+	switch name {
+	case ".":
+		n = dir
+	case "..":
+		n = dir.dir.parent
+	default:
+		n = dir.dir.lookup(name)
+	}
+	created := false
+	if n != nil {
+		if flags&unix.O_CREAT != 0 {
+			if flags&unix.O_EXCL != 0 {
+				return Attr{}, nil, unix.EEXIST
+			}
+			if n.isDir() {
+				return Attr{}, nil, unix.EISDIR
+			}
+		}
+	} else {
+		if flags&unix.O_CREAT == 0 {
+			return Attr{}, nil, unix.ENOENT
+		}
+		if e := mayCreateLocked(c, dir); e != 0 {
+			return Attr{}, nil, e
+		}
+		if n, e = fs.newChildLocked(c, dir, name, unix.S_IFREG|mode&0o7777, 0); e != 0 {
+			return Attr{}, nil, e
+		}
+		created = true
+	}
+	f, e := fs.openLocked(c, n, flags, created)
+	if e != 0 {
+		if created {
+			// The name stays, as when the kernel fails after
+			// creating; the reference is the caller's only on success.
+			n.refs--
+		}
+		return Attr{}, nil, e
+	}
+	if !created {
+		refLocked(n)
+	}
+	return fs.attrLocked(n), f, 0
+}
+
+// Open opens an existing regular file with the caller's flags after the
+// permission check; O_TRUNC truncates it. For other file types it makes
+// the same checks (a directory opened for writing is EISDIR, a symlink
+// ELOOP, O_DIRECTORY on a non-directory ENOTDIR, then EACCES) and answers
+// EINVAL when they pass: the door serves those itself.
+func (fs *FS) Open(c *Cred, ino Ino, flags int) (*File, unix.Errno) {
+	c = cred(c)
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	n, e := fs.getLocked(ino)
+	if e != 0 {
+		return nil, e
+	}
+	return fs.openLocked(c, n, flags&^(unix.O_CREAT|unix.O_EXCL), false)
+}
+
+// openLocked mirrors fs/namei.c:do_open() and may_open() on an existing
+// inode (or one just created, which needs no permission and is not
+// truncated), then opens the backing file.
+//
+// Preconditions: fs.mu is held for writing.
+func (fs *FS) openLocked(c *Cred, n *inode, flags int, created bool) (*File, unix.Errno) {
+	if flags&unix.O_DIRECTORY != 0 && !n.isDir() {
+		return nil, unix.ENOTDIR
+	}
+	acc := accMask(flags)
+	if created {
+		acc = 0
+		flags &^= unix.O_TRUNC
+	}
+	switch n.mode & unix.S_IFMT {
+	case unix.S_IFLNK:
+		return nil, unix.ELOOP
+	case unix.S_IFDIR:
+		if acc&mayWrite != 0 {
+			return nil, unix.EISDIR
+		}
+	}
+	if e := permissionLocked(c, n, acc); e != 0 {
+		return nil, e
+	}
+	if !n.isReg() {
+		return nil, unix.EINVAL
+	}
+	fd, e := fs.back.open(n.ino, flags&backingOpenFlags)
+	if e != 0 {
+		return nil, e
+	}
+	f := &File{Ino: n.ino, Flags: flags, Fd: fd, n: n}
+	if flags&unix.O_TRUNC != 0 {
+		// fs/namei.c:handle_truncate() -> do_truncate(): drops
+		// privileges for a caller without CAP_FSETID.
+		if e := fs.truncateLocked(n, 0, f); e != 0 {
+			unix.Close(fd)
+			return nil, e
+		}
+		if !c.isRoot() {
+			n.mode &^= killPrivMaskLocked(c, n)
+		}
+		n.ctime = now()
+	}
+	n.opens++
+	return f, 0
+}
+
+// Release closes a File. Releasing a File twice is harmless.
+func (fs *FS) Release(f *File) {
+	if f == nil || f.n == nil {
+		return
+	}
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	if f.Fd < 0 {
+		return
+	}
+	fs.refreshAllocFd(f.n, f.Fd)
+	unix.Close(f.Fd)
+	f.Fd = -1
+	f.n.opens--
+	fs.maybeFreeLocked(f.n)
+}
+
+// Read reads through the File's backing descriptor (pread).
+func (fs *FS) Read(f *File, buf []byte, off int64) (int, unix.Errno) {
+	if f == nil || f.Fd < 0 {
+		return 0, unix.EBADF
+	}
+	for {
+		n, err := unix.Pread(f.Fd, buf, off)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return 0, errnoOf(err)
+		}
+		return n, 0
+	}
+}
+
+// Write writes through the File's backing descriptor (pwrite; with O_APPEND
+// the kernel appends whatever off says). killSUIDGID clears setuid, and
+// setgid when group-executable, first (fs/inode.c:file_remove_privs).
+func (fs *FS) Write(f *File, data []byte, off int64, killSUIDGID bool) (int, unix.Errno) {
+	if f == nil || f.Fd < 0 || f.n == nil {
+		return 0, unix.EBADF
+	}
+	if killSUIDGID {
+		fs.killPrivs(f.n)
+	}
+	if e := fs.checkSpace(f.n, off, int64(len(data))); e != 0 {
+		return 0, e
+	}
+	for {
+		n, err := unix.Pwrite(f.Fd, data, off)
+		if err == unix.EINTR {
+			continue
+		}
+		fs.refreshAllocFd(f.n, f.Fd)
+		if err != nil {
+			return 0, errnoOf(err)
+		}
+		return n, 0
+	}
+}
+
+// killPrivs clears setuid/setgid of n for an unprivileged writer and bumps
+// ctime if anything changed.
+func (fs *FS) killPrivs(n *inode) {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	if kill := killSUIDGIDMask(n.mode) & n.mode; kill != 0 {
+		n.mode &^= kill
+		n.ctime = now()
+	}
+}
+
+// Fallocate allocates or punches a range natively on the backing file. Only
+// what tmpfs supports is accepted (mm/shmem.c:shmem_fallocate): mode 0,
+// KEEP_SIZE and PUNCH_HOLE|KEEP_SIZE; anything else is EOPNOTSUPP after
+// fs/open.c:vfs_fallocate()'s EINVAL for a bad range.
+func (fs *FS) Fallocate(f *File, mode uint32, off, length int64) unix.Errno {
+	if f == nil || f.Fd < 0 || f.n == nil {
+		return unix.EBADF
+	}
+	if off < 0 || length <= 0 {
+		return unix.EINVAL
+	}
+	switch mode {
+	case 0, unix.FALLOC_FL_KEEP_SIZE:
+		if e := fs.checkSpace(f.n, off, length); e != 0 {
+			return e
+		}
+	case unix.FALLOC_FL_PUNCH_HOLE | unix.FALLOC_FL_KEEP_SIZE:
+	default:
+		return unix.EOPNOTSUPP
+	}
+	for {
+		err := unix.Fallocate(f.Fd, mode, off, length)
+		if err == unix.EINTR {
+			continue
+		}
+		fs.refreshAllocFd(f.n, f.Fd)
+		return errnoOf(err)
+	}
+}
+
+// Lseek moves the File's own offset (SEEK_SET/CUR/END/DATA/HOLE) with
+// lseek on its descriptor and returns the new offset.
+func (fs *FS) Lseek(f *File, off int64, whence int) (int64, unix.Errno) {
+	if f == nil || f.Fd < 0 {
+		return 0, unix.EBADF
+	}
+	r, err := unix.Seek(f.Fd, off, whence)
+	if err != nil {
+		return 0, errnoOf(err)
+	}
+	return r, 0
+}
+
+// Fsync succeeds: there is nothing durable to flush (yet).
+func (fs *FS) Fsync(ino Ino) unix.Errno {
+	fs.mu.RLock()
+	defer fs.mu.RUnlock()
+	_, e := fs.getLocked(ino)
+	return e
+}

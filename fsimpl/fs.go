@@ -1,0 +1,262 @@
+package fsimpl
+
+import (
+	"math"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"golang.org/x/sys/unix"
+)
+
+// Options configure a new filesystem.
+type Options struct {
+	// SizeBytes caps the bytes of file data (0: half of RAM).
+	SizeBytes uint64
+	// Inodes caps the number of inodes of every kind (0: the same default as
+	// tmpfs, half the RAM pages).
+	Inodes uint64
+	// Backing chooses where file contents live: BackingAuto tries a private
+	// detached tmpfs and falls back to a 0700 directory under /dev/shm.
+	Backing BackingKind
+}
+
+// BackingKind selects where file contents live.
+type BackingKind int
+
+const (
+	// BackingAuto uses a private tmpfs when the daemon may mount one, and a
+	// 0700 directory under /dev/shm otherwise.
+	BackingAuto BackingKind = iota
+	// BackingTmpfs is a tmpfs created with fsopen/fsmount and never attached
+	// to any path: reachable only through the daemon's directory fd.
+	BackingTmpfs
+	// BackingShm is a 0700 directory under /dev/shm, removed at Close.
+	BackingShm
+)
+
+const (
+	pageSize = 4096
+	// bogoDirentSize is what tmpfs adds to a directory's size per entry
+	// (mm/shmem.c BOGO_DIRENT_SIZE).
+	bogoDirentSize = 20
+	// shortSymlinkLen: tmpfs keeps targets shorter than this inline, longer
+	// ones in a page (mm/shmem.c SHORT_SYMLINK_LEN, counting the NUL).
+	shortSymlinkLen = 128
+	// pathMax is PATH_MAX including the terminating NUL.
+	pathMax = 4096
+)
+
+// FS is the filesystem. All methods are safe for concurrent use.
+type FS struct {
+	mu sync.RWMutex
+
+	// inodes maps numbers to live inodes. Guarded by mu.
+	inodes map[Ino]*inode
+	// nextIno is the next inode number to hand out. Guarded by mu.
+	nextIno Ino
+	// usedInodes counts inodes plus extra hard links of non-directories, as
+	// tmpfs charges them (mm/shmem.c:shmem_link). Guarded by mu.
+	usedInodes uint64
+
+	maxInodes uint64 // immutable
+	maxBytes  uint64 // immutable
+	// protectedHardlinks mirrors the fs.protected_hardlinks sysctl, read
+	// once at New. Immutable.
+	protectedHardlinks bool
+
+	back *backing // immutable pointer; the backing itself is thread-safe
+	// usedBytes is the estimate of allocated backing bytes (sum of
+	// inode.alloc), maintained for BackingShm. Atomic.
+	usedBytes atomic.Int64
+}
+
+// inode is one file, directory, symlink or special file.
+type inode struct {
+	ino Ino // immutable
+
+	// Guarded by FS.mu.
+	mode                uint32
+	nlink               uint32
+	uid, gid            uint32
+	rdev                uint64
+	atime, mtime, ctime unix.Timespec // atime and mtime unused for regular files
+	refs                uint64        // references held by doors (Lookup & co.)
+	opens               int           // open Files
+	xattrs              map[string][]byte
+	target              string   // symlink target
+	dir                 *dirData // non-nil for directories
+
+	// alloc is the number of backing bytes allocated at the last look
+	// (regular files). Atomic.
+	alloc atomic.Int64
+}
+
+func (n *inode) isDir() bool  { return n.mode&unix.S_IFMT == unix.S_IFDIR }
+func (n *inode) isReg() bool  { return n.mode&unix.S_IFMT == unix.S_IFREG }
+func (n *inode) isLink() bool { return n.mode&unix.S_IFMT == unix.S_IFLNK }
+
+// New creates an empty filesystem whose root is owned by root with mode 0755.
+func New(opts Options) (*FS, error) {
+	var si unix.Sysinfo_t
+	if opts.SizeBytes == 0 || opts.Inodes == 0 {
+		if err := unix.Sysinfo(&si); err != nil {
+			return nil, err
+		}
+	}
+	ram := uint64(si.Totalram) * uint64(si.Unit)
+	if opts.SizeBytes == 0 {
+		// mm/shmem.c:shmem_default_max_blocks: half of RAM.
+		opts.SizeBytes = ram / 2
+	}
+	if opts.Inodes == 0 {
+		// mm/shmem.c:shmem_default_max_inodes: half of the RAM pages.
+		opts.Inodes = ram / pageSize / 2
+	}
+	if opts.SizeBytes > math.MaxInt64 {
+		opts.SizeBytes = math.MaxInt64
+	}
+	back, err := openBacking(opts)
+	if err != nil {
+		return nil, err
+	}
+	fs := &FS{
+		inodes:             make(map[Ino]*inode),
+		nextIno:            RootIno,
+		maxInodes:          opts.Inodes,
+		maxBytes:           opts.SizeBytes,
+		protectedHardlinks: readProtectedHardlinks(),
+		back:               back,
+	}
+	now := now()
+	root := &inode{
+		ino:   RootIno,
+		mode:  unix.S_IFDIR | 0o755,
+		nlink: 2,
+		atime: now, mtime: now, ctime: now,
+	}
+	root.dir = newDirData(root)
+	fs.inodes[RootIno] = root
+	fs.nextIno = RootIno + 1
+	fs.usedInodes = 1
+	return fs, nil
+}
+
+// readProtectedHardlinks reads fs.protected_hardlinks; missing means on, as
+// on every distribution.
+func readProtectedHardlinks() bool {
+	b, err := os.ReadFile("/proc/sys/fs/protected_hardlinks")
+	if err != nil {
+		return true
+	}
+	return strings.TrimSpace(string(b)) != "0"
+}
+
+// Close releases the backing store. Open Files must be released first.
+func (fs *FS) Close() error {
+	return fs.back.close()
+}
+
+// BackingDescription says where file contents live, for `btfuse mount` and
+// status output.
+func (fs *FS) BackingDescription() string { return fs.back.describe() }
+
+// Backing returns the kind of backing store in use (never BackingAuto).
+func (fs *FS) Backing() BackingKind { return fs.back.kind }
+
+// now is the filesystem's clock. It is CLOCK_REALTIME at full resolution:
+// the kernel's current_time() is coarse (jiffies) but multigrain timestamps
+// make tmpfs fine-grained whenever anyone looks, and a fine clock keeps
+// "this changed after that" observable.
+func now() unix.Timespec {
+	var ts unix.Timespec
+	if err := unix.ClockGettime(unix.CLOCK_REALTIME, &ts); err != nil {
+		return unix.Timespec{}
+	}
+	return ts
+}
+
+// getLocked returns the inode numbered ino, or ESTALE when there is none
+// (the number was never handed out, or the inode was freed).
+//
+// Preconditions: fs.mu is held.
+func (fs *FS) getLocked(ino Ino) (*inode, unix.Errno) {
+	n, ok := fs.inodes[ino]
+	if !ok {
+		return nil, unix.ESTALE
+	}
+	return n, 0
+}
+
+// reserveInodeLocked charges one inode (or one extra hard link) against the
+// limit, as mm/shmem.c:shmem_reserve_inode does.
+//
+// Preconditions: fs.mu is held for writing.
+func (fs *FS) reserveInodeLocked() unix.Errno {
+	if fs.usedInodes >= fs.maxInodes {
+		return unix.ENOSPC
+	}
+	fs.usedInodes++
+	return 0
+}
+
+// releaseInodeLocked gives back what reserveInodeLocked took
+// (mm/shmem.c:shmem_free_inode).
+//
+// Preconditions: fs.mu is held for writing.
+func (fs *FS) releaseInodeLocked() {
+	if fs.usedInodes > 0 {
+		fs.usedInodes--
+	}
+}
+
+// Forget gives back n references taken by Lookup and friends. Unknown
+// inodes are ignored.
+func (fs *FS) Forget(ino Ino, n uint64) {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	in, ok := fs.inodes[ino]
+	if !ok {
+		return
+	}
+	if n > in.refs {
+		n = in.refs
+	}
+	in.refs -= n
+	fs.maybeFreeLocked(in)
+}
+
+// maybeFreeLocked frees n if nothing keeps it alive any more: no links, no
+// references, no open Files (mirrors iput_final -> shmem_evict_inode).
+//
+// Preconditions: fs.mu is held for writing.
+func (fs *FS) maybeFreeLocked(n *inode) {
+	if n.ino == RootIno || n.nlink != 0 || n.refs != 0 || n.opens != 0 {
+		return
+	}
+	if _, ok := fs.inodes[n.ino]; !ok {
+		return
+	}
+	delete(fs.inodes, n.ino)
+	fs.releaseInodeLocked()
+	if n.isReg() {
+		fs.back.remove(n.ino)
+		fs.usedBytes.Add(-n.alloc.Swap(0))
+	}
+	n.xattrs = nil
+	n.dir = nil
+}
+
+// refLocked takes one door reference on n.
+//
+// Preconditions: fs.mu is held for writing.
+func refLocked(n *inode) { n.refs++ }
+
+// cred returns c, or Root for a nil credential.
+func cred(c *Cred) *Cred {
+	if c == nil {
+		return Root
+	}
+	return c
+}

@@ -1,0 +1,139 @@
+package fsimpl
+
+import "golang.org/x/sys/unix"
+
+// Permission masks, as the kernel's MAY_* bits.
+const (
+	mayExec  = 1
+	mayWrite = 2
+	mayRead  = 4
+)
+
+// isRoot reports whether c holds the capabilities root has in the initial
+// user namespace (CAP_DAC_OVERRIDE, CAP_FOWNER, CAP_CHOWN, CAP_FSETID,
+// CAP_MKNOD, CAP_SYS_ADMIN).
+func (c *Cred) isRoot() bool { return c.UID == 0 }
+
+// inGroup mirrors kernel/groups.c:in_group_p: the fsgid or a supplementary
+// group.
+func (c *Cred) inGroup(gid uint32) bool {
+	if c.GID == gid {
+		return true
+	}
+	for _, g := range c.Groups {
+		if g == gid {
+			return true
+		}
+	}
+	return false
+}
+
+// permissionLocked checks mask (mayRead|mayWrite|mayExec) on n for c.
+// Mirrors fs/namei.c:generic_permission(): acl_permission_check() picks the
+// owner, group or other class, then CAP_DAC_OVERRIDE lets root read and
+// write anything, search any directory, and execute a file only if some
+// execute bit is set.
+//
+// Preconditions: fs.mu is held.
+func permissionLocked(c *Cred, n *inode, mask uint32) unix.Errno {
+	mask &= mayRead | mayWrite | mayExec
+	mode := n.mode
+	switch {
+	case c.UID == n.uid:
+		mode >>= 6
+	case c.inGroup(n.gid):
+		mode >>= 3
+	}
+	if mask&^mode&7 == 0 {
+		return 0
+	}
+	if c.isRoot() {
+		if n.isDir() || mask&mayExec == 0 || n.mode&0o111 != 0 {
+			return 0
+		}
+	}
+	return unix.EACCES
+}
+
+// ownerOrCapableLocked mirrors fs/inode.c:inode_owner_or_capable(): the
+// owner, or CAP_FOWNER.
+//
+// Preconditions: fs.mu is held.
+func ownerOrCapableLocked(c *Cred, n *inode) bool {
+	return c.UID == n.uid || c.isRoot()
+}
+
+// inGroupOrCapableLocked mirrors fs/inode.c:in_group_or_capable(): member
+// of gid, or CAP_FSETID.
+func inGroupOrCapable(c *Cred, gid uint32) bool {
+	return c.inGroup(gid) || c.isRoot()
+}
+
+// checkStickyLocked mirrors include/linux/fs.h:check_sticky(): in a sticky
+// directory only the file's owner, the directory's owner or CAP_FOWNER may
+// remove or replace an entry. It returns true when the caller may NOT.
+//
+// Preconditions: fs.mu is held.
+func checkStickyLocked(c *Cred, dir, n *inode) bool {
+	if dir.mode&unix.S_ISVTX == 0 {
+		return false
+	}
+	return c.UID != n.uid && c.UID != dir.uid && !c.isRoot()
+}
+
+// mayDeleteLocked mirrors fs/namei.c:may_delete(): may c remove (or rename
+// away, or replace) victim from dir? isDir says whether the operation wants
+// a directory (rmdir, or renaming a directory over victim).
+//
+// Preconditions: fs.mu is held; victim is an entry of dir.
+func mayDeleteLocked(c *Cred, dir, victim *inode, isDir bool) unix.Errno {
+	if e := permissionLocked(c, dir, mayWrite|mayExec); e != 0 {
+		return e
+	}
+	if checkStickyLocked(c, dir, victim) {
+		return unix.EPERM
+	}
+	if isDir {
+		if !victim.isDir() {
+			return unix.ENOTDIR
+		}
+		if victim.ino == RootIno {
+			return unix.EBUSY
+		}
+	} else if victim.isDir() {
+		return unix.EISDIR
+	}
+	return 0
+}
+
+// mayCreateLocked mirrors fs/namei.c:may_create() once the name is known to
+// be free: a dead (removed) directory takes no new entries, and the caller
+// needs write and search permission.
+//
+// Preconditions: fs.mu is held.
+func mayCreateLocked(c *Cred, dir *inode) unix.Errno {
+	if dir.nlink == 0 {
+		return unix.ENOENT
+	}
+	return permissionLocked(c, dir, mayWrite|mayExec)
+}
+
+// Access checks mask (R_OK|W_OK|X_OK, or F_OK) for c. Mirrors
+// fs/open.c:do_faccessat() after the path walk.
+func (fs *FS) Access(c *Cred, ino Ino, mask uint32) unix.Errno {
+	c = cred(c)
+	if mask&^uint32(unix.R_OK|unix.W_OK|unix.X_OK) != 0 {
+		return unix.EINVAL
+	}
+	fs.mu.RLock()
+	defer fs.mu.RUnlock()
+	n, e := fs.getLocked(ino)
+	if e != 0 {
+		return e
+	}
+	if mask == unix.F_OK {
+		return 0
+	}
+	// R_OK, W_OK and X_OK have the values of MAY_READ, MAY_WRITE, MAY_EXEC.
+	return permissionLocked(c, n, mask)
+}
