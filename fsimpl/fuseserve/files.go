@@ -1,0 +1,240 @@
+package fuseserve
+
+import (
+	"log/slog"
+	"sync"
+
+	"github.com/hanwen/go-fuse/v2/fuse"
+	"golang.org/x/sys/unix"
+
+	"github.com/btfuse/btfuse/fsimpl"
+)
+
+// handle is one open regular file, named on the wire by its Fh.
+type handle struct {
+	f       *fsimpl.File
+	ino     fsimpl.Ino
+	backing bool // holds a reference on handles.backing[ino]
+}
+
+// backingRef is the one backing ID registered for an inode while any of its
+// handles is open for passthrough.
+type backingRef struct {
+	id int32
+	n  int // open handles using it
+}
+
+// handleTable holds the open files and the per-inode backing IDs.
+type handleTable struct {
+	mu      sync.Mutex
+	next    uint64                      // guarded by mu; last Fh handed out
+	open    map[uint64]*handle          // guarded by mu
+	backing map[fsimpl.Ino]*backingRef // guarded by mu
+	closed  bool                        // guarded by mu; serving has stopped
+}
+
+func (t *handleTable) get(fh uint64) *handle {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.open[fh]
+}
+
+func (t *handleTable) sizes() (backing, open int) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return len(t.backing), len(t.open)
+}
+
+// closeAll empties the table once the kernel is gone; the backing IDs died
+// with the connection.
+func (t *handleTable) closeAll() []*handle {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.closed = true
+	out := make([]*handle, 0, len(t.open))
+	for _, h := range t.open {
+		out = append(out, h)
+	}
+	clear(t.open)
+	clear(t.backing)
+	return out
+}
+
+// addHandle registers f as an open handle and fills the open reply: in
+// passthrough mode with the inode's backing ID, registering one for the
+// first open of the inode. A failed registration fails this open with EIO
+// (logged and counted) and leaves passthrough on for every other open.
+// FOPEN_NOFLUSH spares the FLUSH round trip on every close(): there is
+// nothing to flush without a writeback cache or remote locks.
+func (r *rawFS) addHandle(f *fsimpl.File, out *fuse.OpenOut) unix.Errno {
+	t := &r.handles
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closed {
+		return unix.ENOTCONN
+	}
+	h := &handle{f: f, ino: f.Ino}
+	flags := uint32(fuse.FOPEN_NOFLUSH)
+	if r.passthrough {
+		b := t.backing[f.Ino]
+		if b == nil {
+			id, errno := r.srv.RegisterBackingFd(&fuse.BackingMap{Fd: int32(f.Fd)})
+			if errno != 0 {
+				r.stats.backingFail.Add(1)
+				slog.Error("fuseserve: registering the backing file for passthrough failed; the open fails with EIO",
+					"ino", f.Ino, "fd", f.Fd, "err", errno)
+				return unix.EIO
+			}
+			r.stats.backingOK.Add(1)
+			b = &backingRef{id: id}
+			t.backing[f.Ino] = b
+		}
+		b.n++
+		h.backing = true
+		out.BackingID = b.id
+		flags |= fuse.FOPEN_PASSTHROUGH
+	}
+	t.next++
+	t.open[t.next] = h
+	out.Fh = t.next
+	out.OpenFlags = flags
+	return 0
+}
+
+// removeHandle takes fh out of the table and drops its backing reference,
+// unregistering the inode's backing ID with the last one.
+func (r *rawFS) removeHandle(fh uint64) *handle {
+	t := &r.handles
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	h := t.open[fh]
+	if h == nil {
+		return nil
+	}
+	delete(t.open, fh)
+	if !h.backing {
+		return h
+	}
+	b := t.backing[h.ino]
+	if b == nil {
+		return h
+	}
+	if b.n--; b.n > 0 {
+		return h
+	}
+	delete(t.backing, h.ino)
+	if errno := r.srv.UnregisterBackingFd(b.id); errno != 0 {
+		r.stats.unregFail.Add(1)
+		slog.Warn("fuseserve: unregistering a backing ID failed", "ino", h.ino, "id", b.id, "err", errno)
+	}
+	return h
+}
+
+// killSUIDGID honours FUSE_OPEN_KILL_SUIDGID: under HANDLE_KILLPRIV_V2 the
+// kernel leaves clearing suid/sgid on an unprivileged O_TRUNC to the server.
+func (r *rawFS) killSUIDGID(c *fsimpl.Cred, f *fsimpl.File) unix.Errno {
+	_, e := r.fs.SetAttr(c, f.Ino, &fsimpl.SetAttrIn{Valid: fsimpl.SetKillSUIDGID}, f)
+	return e
+}
+
+func (r *rawFS) Open(cancel <-chan struct{}, in *fuse.OpenIn, out *fuse.OpenOut) fuse.Status {
+	c := credOf(&in.InHeader)
+	f, e := r.fs.Open(c, fsimpl.Ino(in.NodeId), int(in.Flags))
+	if e != 0 {
+		return r.reply(opOpen, e)
+	}
+	if in.Mode&fuse.OPEN_KILL_SUIDGID != 0 {
+		e = r.killSUIDGID(c, f)
+	}
+	if e == 0 {
+		e = r.addHandle(f, out)
+	}
+	if e != 0 {
+		r.fs.Release(f)
+	}
+	return r.reply(opOpen, e)
+}
+
+func (r *rawFS) Create(cancel <-chan struct{}, in *fuse.CreateIn, name string, out *fuse.CreateOut) fuse.Status {
+	c := credOf(&in.InHeader)
+	a, f, e := r.fs.Create(c, fsimpl.Ino(in.NodeId), name, int(in.Flags), in.Mode)
+	if e != 0 {
+		return r.reply(opCreate, e)
+	}
+	if in.OpenFlags&fuse.OPEN_KILL_SUIDGID != 0 {
+		e = r.killSUIDGID(c, f)
+	}
+	if e == 0 {
+		e = r.addHandle(f, &out.OpenOut)
+	}
+	if e != 0 {
+		// The name stays created (as after a failed open(O_CREAT) on
+		// any filesystem); the reference and the File go back.
+		r.fs.Release(f)
+		r.fs.Forget(a.Ino, 1)
+		return r.reply(opCreate, e)
+	}
+	r.fillEntry(&out.EntryOut, &a)
+	return r.reply(opCreate, 0)
+}
+
+func (r *rawFS) Release(cancel <-chan struct{}, in *fuse.ReleaseIn) {
+	r.stats.ops[opRelease].calls.Add(1)
+	if h := r.removeHandle(in.Fh); h != nil {
+		r.fs.Release(h.f)
+	}
+}
+
+// Read and Write serve close-to-open mode; with passthrough the kernel
+// reads and writes the backing file itself and never sends them.
+func (r *rawFS) Read(cancel <-chan struct{}, in *fuse.ReadIn, buf []byte) (fuse.ReadResult, fuse.Status) {
+	h := r.handles.get(in.Fh)
+	if h == nil {
+		return nil, r.reply(opRead, unix.EBADF)
+	}
+	buf = buf[:min(len(buf), int(in.Size))]
+	n, e := r.fs.Read(h.f, buf, int64(in.Offset))
+	if e != 0 {
+		return nil, r.reply(opRead, e)
+	}
+	return fuse.ReadResultData(buf[:n]), r.reply(opRead, 0)
+}
+
+func (r *rawFS) Write(cancel <-chan struct{}, in *fuse.WriteIn, data []byte) (uint32, fuse.Status) {
+	h := r.handles.get(in.Fh)
+	if h == nil {
+		return 0, r.reply(opWrite, unix.EBADF)
+	}
+	kill := in.WriteFlags&fuse.WRITE_KILL_SUIDGID != 0
+	n, e := r.fs.Write(h.f, data, int64(in.Offset), kill)
+	return uint32(n), r.reply(opWrite, e)
+}
+
+func (r *rawFS) Lseek(cancel <-chan struct{}, in *fuse.LseekIn, out *fuse.LseekOut) fuse.Status {
+	h := r.handles.get(in.Fh)
+	if h == nil {
+		return r.reply(opLseek, unix.EBADF)
+	}
+	off, e := r.fs.Lseek(h.f, int64(in.Offset), int(in.Whence))
+	if e == 0 {
+		out.Offset = uint64(off)
+	}
+	return r.reply(opLseek, e)
+}
+
+func (r *rawFS) Fallocate(cancel <-chan struct{}, in *fuse.FallocateIn) fuse.Status {
+	h := r.handles.get(in.Fh)
+	if h == nil {
+		return r.reply(opFallocate, unix.EBADF)
+	}
+	return r.reply(opFallocate, r.fs.Fallocate(h.f, in.Mode, int64(in.Offset), int64(in.Length)))
+}
+
+// Flush is a no-op (and FOPEN_NOFLUSH keeps the kernel from sending it).
+func (r *rawFS) Flush(cancel <-chan struct{}, in *fuse.FlushIn) fuse.Status {
+	return r.reply(opFlush, 0)
+}
+
+func (r *rawFS) Fsync(cancel <-chan struct{}, in *fuse.FsyncIn) fuse.Status {
+	return r.reply(opFsync, r.fs.Fsync(fsimpl.Ino(in.NodeId)))
+}

@@ -1,0 +1,352 @@
+package fuseserve
+
+import (
+	"log/slog"
+	"math"
+	"sync"
+	"time"
+
+	"github.com/hanwen/go-fuse/v2/fuse"
+	"golang.org/x/sys/unix"
+
+	"github.com/btfuse/btfuse/fsimpl"
+)
+
+// rawFS answers the kernel's requests. Its methods are the reply boundary:
+// each one translates the request, calls fsimpl, and converts the errno once
+// through reply().
+type rawFS struct {
+	// RawFileSystem answers ENOSYS for what is not implemented here:
+	// COPY_FILE_RANGE (the kernel then copies through read/write, which
+	// passthrough serves), locks (kept in the kernel), ioctl, poll,
+	// TMPFILE (fsimpl has no unnamed files) and STATX (the kernel falls back
+	// to GETATTR).
+	fuse.RawFileSystem
+
+	fs  *fsimpl.FS
+	srv *fuse.Server // set in Init, before the first request
+
+	// Set before serving starts, read-only afterwards.
+	passthrough bool
+	entryTTL    time.Duration // positive and negative entries
+	attrTTL     time.Duration // everything but regular files
+	fileAttrTTL time.Duration // regular files: 0 in close-to-open mode
+
+	handles handleTable
+	lookups lookupTable
+	stats   counters
+}
+
+var _ fuse.RawFileSystem = (*rawFS)(nil)
+
+func newRawFS(fs *fsimpl.FS, opts Options) *rawFS {
+	return &rawFS{
+		RawFileSystem: fuse.NewDefaultRawFileSystem(),
+		fs:            fs,
+		entryTTL:      opts.EntryTimeout,
+		attrTTL:       opts.AttrTimeout,
+		fileAttrTTL:   opts.AttrTimeout,
+		handles:       handleTable{open: map[uint64]*handle{}, backing: map[fsimpl.Ino]*backingRef{}},
+		lookups:       lookupTable{refs: map[fsimpl.Ino]uint64{}},
+	}
+}
+
+func (r *rawFS) String() string { return "btfuse" }
+
+func (r *rawFS) Init(srv *fuse.Server) { r.srv = srv }
+
+// shutdown runs once serving has stopped: the kernel is gone, so every
+// handle it never released and every lookup count it never forgot go back
+// to fsimpl, which can then free what nothing else holds.
+func (r *rawFS) shutdown() {
+	for _, h := range r.handles.closeAll() {
+		r.fs.Release(h.f)
+	}
+	for ino, n := range r.lookups.drain() {
+		r.fs.Forget(ino, n)
+	}
+}
+
+// pollHackIno is the node go-fuse answers itself at mount time; its FORGET
+// still reaches Forget.
+const pollHackIno = math.MaxUint64
+
+// lookupTable tallies the lookup counts the kernel holds, per inode. It
+// mirrors the references held on fsimpl.
+type lookupTable struct {
+	mu   sync.Mutex
+	refs map[fsimpl.Ino]uint64 // guarded by mu
+}
+
+func (t *lookupTable) add(ino fsimpl.Ino) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.refs[ino]++
+}
+
+// forget subtracts n and returns how many the kernel really held (the
+// kernel never forgets more than it looked up; a larger n is logged).
+func (t *lookupTable) forget(ino fsimpl.Ino, n uint64) uint64 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	have := t.refs[ino]
+	if n > have {
+		slog.Warn("fuseserve: FORGET of more lookups than given", "ino", ino, "n", n, "have", have)
+		n = have
+	}
+	if have-n == 0 {
+		delete(t.refs, ino)
+	} else {
+		t.refs[ino] = have - n
+	}
+	return n
+}
+
+func (t *lookupTable) known() []fsimpl.Ino {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	out := make([]fsimpl.Ino, 0, len(t.refs))
+	for ino := range t.refs {
+		out = append(out, ino)
+	}
+	return out
+}
+
+func (t *lookupTable) total() uint64 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var n uint64
+	for _, c := range t.refs {
+		n += c
+	}
+	return n
+}
+
+func (t *lookupTable) drain() map[fsimpl.Ino]uint64 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	out := t.refs
+	t.refs = map[fsimpl.Ino]uint64{}
+	return out
+}
+
+// fillAttr converts an fsimpl attribute to the wire form.
+func fillAttr(out *fuse.Attr, a *fsimpl.Attr) {
+	*out = fuse.Attr{
+		Ino:       uint64(a.Ino),
+		Size:      a.Size,
+		Blocks:    a.Blocks,
+		Atime:     uint64(a.Atime.Sec),
+		Mtime:     uint64(a.Mtime.Sec),
+		Ctime:     uint64(a.Ctime.Sec),
+		Atimensec: uint32(a.Atime.Nsec),
+		Mtimensec: uint32(a.Mtime.Nsec),
+		Ctimensec: uint32(a.Ctime.Nsec),
+		Mode:      a.Mode,
+		Nlink:     a.Nlink,
+		Owner:     fuse.Owner{Uid: a.UID, Gid: a.GID},
+		Rdev:      wireDev(a.Rdev),
+		Blksize:   a.Blksize,
+	}
+}
+
+func (r *rawFS) attrTTLFor(mode uint32) time.Duration {
+	if mode&unix.S_IFMT == unix.S_IFREG {
+		return r.fileAttrTTL
+	}
+	return r.attrTTL
+}
+
+// fillEntry fills an entry reply for a that carries one lookup reference,
+// and records that reference as the kernel's.
+func (r *rawFS) fillEntry(out *fuse.EntryOut, a *fsimpl.Attr) {
+	out.NodeId = uint64(a.Ino)
+	out.Generation = 0
+	out.SetEntryTimeout(r.entryTTL)
+	out.SetAttrTimeout(r.attrTTLFor(a.Mode))
+	fillAttr(&out.Attr, a)
+	r.lookups.add(a.Ino)
+}
+
+func (r *rawFS) fillAttrOut(out *fuse.AttrOut, a *fsimpl.Attr) {
+	out.SetTimeout(r.attrTTLFor(a.Mode))
+	fillAttr(&out.Attr, a)
+}
+
+// wireDev encodes a device number (glibc dev_t, as in st_rdev) the way the
+// FUSE protocol carries it: the kernel's new_encode_dev().
+func wireDev(dev uint64) uint32 {
+	major, minor := unix.Major(dev), unix.Minor(dev)
+	return (minor & 0xff) | (major&0xfff)<<8 | (minor&^0xff)<<12
+}
+
+// hostDev decodes a FUSE device number (new_decode_dev()).
+func hostDev(d uint32) uint64 {
+	major := (d & 0xfff00) >> 8
+	minor := (d & 0xff) | (d>>12)&0xfff00
+	return unix.Mkdev(major, minor)
+}
+
+func (r *rawFS) Lookup(cancel <-chan struct{}, h *fuse.InHeader, name string, out *fuse.EntryOut) fuse.Status {
+	// The kernel does not enforce NAME_MAX for FUSE.
+	if len(name) > fsimpl.NameMax {
+		return r.reply(opLookup, unix.ENAMETOOLONG)
+	}
+	a, e := r.fs.Lookup(credOf(h), fsimpl.Ino(h.NodeId), name)
+	if e == unix.ENOENT && r.entryTTL > 0 {
+		// A negative entry: NodeId 0 with a timeout makes the kernel cache
+		// the absence. The other door's InvalEntry removes it when it
+		// creates the name (the kernel takes the directory lock for both,
+		// so an invalidation cannot slip in before the entry is cached).
+		*out = fuse.EntryOut{}
+		out.SetEntryTimeout(r.entryTTL)
+		r.stats.ops[opLookup].errors.Add(1)
+		return r.reply(opLookup, 0)
+	}
+	if e != 0 {
+		return r.reply(opLookup, e)
+	}
+	r.fillEntry(out, &a)
+	return r.reply(opLookup, 0)
+}
+
+func (r *rawFS) Forget(nodeid, nlookup uint64) {
+	r.stats.ops[opForget].calls.Add(1)
+	ino := fsimpl.Ino(nodeid)
+	// The root's count is the kernel's own (it never looked it up), and the
+	// poll-hack node belongs to go-fuse.
+	if ino == fsimpl.RootIno || nodeid == pollHackIno {
+		return
+	}
+	if n := r.lookups.forget(ino, nlookup); n > 0 {
+		r.fs.Forget(ino, n)
+	}
+}
+
+func (r *rawFS) GetAttr(cancel <-chan struct{}, in *fuse.GetAttrIn, out *fuse.AttrOut) fuse.Status {
+	a, e := r.fs.GetAttr(fsimpl.Ino(in.NodeId))
+	if e == 0 {
+		r.fillAttrOut(out, &a)
+	}
+	return r.reply(opGetAttr, e)
+}
+
+func (r *rawFS) SetAttr(cancel <-chan struct{}, in *fuse.SetAttrIn, out *fuse.AttrOut) fuse.Status {
+	var sa fsimpl.SetAttrIn
+	if in.Valid&fuse.FATTR_MODE != 0 {
+		sa.Valid |= fsimpl.SetMode
+		sa.Mode = in.Mode & 0o7777
+	}
+	if in.Valid&fuse.FATTR_UID != 0 {
+		sa.Valid |= fsimpl.SetUID
+		sa.UID = in.Uid
+	}
+	if in.Valid&fuse.FATTR_GID != 0 {
+		sa.Valid |= fsimpl.SetGID
+		sa.GID = in.Gid
+	}
+	if in.Valid&fuse.FATTR_SIZE != 0 {
+		sa.Valid |= fsimpl.SetSize
+		sa.Size = in.Size
+	}
+	switch {
+	case in.Valid&fuse.FATTR_ATIME_NOW != 0:
+		sa.Valid |= fsimpl.SetAtimeNow
+	case in.Valid&fuse.FATTR_ATIME != 0:
+		sa.Valid |= fsimpl.SetAtime
+		sa.Atime = unix.Timespec{Sec: int64(in.Atime), Nsec: int64(in.Atimensec)}
+	}
+	switch {
+	case in.Valid&fuse.FATTR_MTIME_NOW != 0:
+		sa.Valid |= fsimpl.SetMtimeNow
+	case in.Valid&fuse.FATTR_MTIME != 0:
+		sa.Valid |= fsimpl.SetMtime
+		sa.Mtime = unix.Timespec{Sec: int64(in.Mtime), Nsec: int64(in.Mtimensec)}
+	}
+	// FATTR_CTIME comes only with the writeback cache, which is off.
+	if in.Valid&fuse.FATTR_KILL_SUIDGID != 0 {
+		sa.Valid |= fsimpl.SetKillSUIDGID
+	}
+	var f *fsimpl.File
+	if fh, ok := in.GetFh(); ok {
+		hd := r.handles.get(fh)
+		if hd == nil {
+			return r.reply(opSetAttr, unix.EBADF)
+		}
+		f = hd.f
+	}
+	a, e := r.fs.SetAttr(credOf(&in.InHeader), fsimpl.Ino(in.NodeId), &sa, f)
+	if e == 0 {
+		r.fillAttrOut(out, &a)
+	}
+	return r.reply(opSetAttr, e)
+}
+
+// entry finishes the operations that create a name: on success the reply
+// carries the reference fsimpl took.
+func (r *rawFS) entry(o op, a fsimpl.Attr, e unix.Errno, out *fuse.EntryOut) fuse.Status {
+	if e == 0 {
+		r.fillEntry(out, &a)
+	}
+	return r.reply(o, e)
+}
+
+func (r *rawFS) Mknod(cancel <-chan struct{}, in *fuse.MknodIn, name string, out *fuse.EntryOut) fuse.Status {
+	a, e := r.fs.Mknod(credOf(&in.InHeader), fsimpl.Ino(in.NodeId), name, in.Mode, hostDev(in.Rdev))
+	return r.entry(opMknod, a, e, out)
+}
+
+func (r *rawFS) Mkdir(cancel <-chan struct{}, in *fuse.MkdirIn, name string, out *fuse.EntryOut) fuse.Status {
+	a, e := r.fs.Mkdir(credOf(&in.InHeader), fsimpl.Ino(in.NodeId), name, in.Mode)
+	return r.entry(opMkdir, a, e, out)
+}
+
+func (r *rawFS) Symlink(cancel <-chan struct{}, h *fuse.InHeader, target, name string, out *fuse.EntryOut) fuse.Status {
+	a, e := r.fs.Symlink(credOf(h), fsimpl.Ino(h.NodeId), name, target)
+	return r.entry(opSymlink, a, e, out)
+}
+
+func (r *rawFS) Link(cancel <-chan struct{}, in *fuse.LinkIn, name string, out *fuse.EntryOut) fuse.Status {
+	a, e := r.fs.Link(credOf(&in.InHeader), fsimpl.Ino(in.Oldnodeid), fsimpl.Ino(in.NodeId), name)
+	return r.entry(opLink, a, e, out)
+}
+
+func (r *rawFS) Unlink(cancel <-chan struct{}, h *fuse.InHeader, name string) fuse.Status {
+	return r.reply(opUnlink, r.fs.Unlink(credOf(h), fsimpl.Ino(h.NodeId), name))
+}
+
+func (r *rawFS) Rmdir(cancel <-chan struct{}, h *fuse.InHeader, name string) fuse.Status {
+	return r.reply(opRmdir, r.fs.Rmdir(credOf(h), fsimpl.Ino(h.NodeId), name))
+}
+
+func (r *rawFS) Rename(cancel <-chan struct{}, in *fuse.RenameIn, oldName, newName string) fuse.Status {
+	e := r.fs.Rename(credOf(&in.InHeader), fsimpl.Ino(in.NodeId), oldName, fsimpl.Ino(in.Newdir), newName, in.Flags)
+	return r.reply(opRename, e)
+}
+
+func (r *rawFS) Readlink(cancel <-chan struct{}, h *fuse.InHeader) ([]byte, fuse.Status) {
+	target, e := r.fs.Readlink(credOf(h), fsimpl.Ino(h.NodeId))
+	if e != 0 {
+		return nil, r.reply(opReadlink, e)
+	}
+	return []byte(target), r.reply(opReadlink, 0)
+}
+
+func (r *rawFS) Access(cancel <-chan struct{}, in *fuse.AccessIn) fuse.Status {
+	return r.reply(opAccess, r.fs.Access(credOf(&in.InHeader), fsimpl.Ino(in.NodeId), in.Mask))
+}
+
+func (r *rawFS) StatFs(cancel <-chan struct{}, h *fuse.InHeader, out *fuse.StatfsOut) fuse.Status {
+	st := r.fs.StatFs()
+	*out = fuse.StatfsOut{
+		Blocks:  st.Blocks,
+		Bfree:   st.Bfree,
+		Bavail:  st.Bavail,
+		Files:   st.Files,
+		Ffree:   st.Ffree,
+		Bsize:   st.Bsize,
+		NameLen: st.NameLen,
+		Frsize:  st.Frsize,
+	}
+	return r.reply(opStatFs, 0)
+}

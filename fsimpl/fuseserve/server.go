@@ -1,0 +1,237 @@
+package fuseserve
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/hanwen/go-fuse/v2/fuse"
+	"golang.org/x/sys/unix"
+
+	"github.com/btfuse/btfuse/fsimpl"
+)
+
+// Default cache timeouts. One second keeps repeated stats and path walks off
+// the wire, while bounding how long an invalidation the other door forgot to
+// send can hide a change. Changes that come through this mount are kept
+// coherent by the kernel itself, and the supervised door invalidates what it
+// changes (InvalEntry, InvalInode, ...), so caching is safe; see Options.
+const (
+	DefaultEntryTimeout = time.Second
+	DefaultAttrTimeout  = time.Second
+)
+
+// maxWrite is the largest WRITE/READ request. 1 MiB (256 pages, the kernel's
+// default max_pages_limit) cuts the round trips of large sequential I/O in
+// close-to-open mode four- to eightfold against go-fuse's 128 KiB default; in
+// passthrough mode data never crosses the wire, so it costs only the reader
+// buffers (2 x ~1 MiB here).
+const maxWrite = 1 << 20
+
+// Options configure Mount.
+type Options struct {
+	// AllowOther lets users other than the mounting one use the mount
+	// (mount option allow_other). Tests that switch uid need it.
+	AllowOther bool
+	// Debug logs every FUSE request and reply.
+	Debug bool
+	// EntryTimeout is how long the kernel may cache a name (positive or
+	// negative) without asking again; 0 means DefaultEntryTimeout.
+	// AttrTimeout is the same for attributes; 0 means DefaultAttrTimeout.
+	// In close-to-open mode regular files always get 0 (see package doc).
+	// In passthrough mode the size and mtime of a file written through a
+	// descriptor this mount never saw (one the supervised door handed out)
+	// show through the mount only after AttrTimeout or InvalInode.
+	EntryTimeout, AttrTimeout time.Duration
+	// FsName is the source column of /proc/mounts; default "btfuse".
+	FsName string
+	// DisablePassthrough forces close-to-open mode even where passthrough
+	// works (for measurements and tests of that mode).
+	DisablePassthrough bool
+
+	// noKillPrivV2 leaves FUSE_HANDLE_KILLPRIV_V2 out of the negotiation:
+	// only for the test that measures what it saves.
+	noKillPrivV2 bool
+}
+
+// Server is a mounted and serving btfuse FUSE door.
+type Server struct {
+	dir   string
+	raw   *rawFS
+	srv   *fuse.Server
+	inval *invalQueue
+	mode  string
+
+	done         chan struct{} // closed when serving has stopped and state is released
+	unmountMu    sync.Mutex
+	unmountError error
+}
+
+// Mount mounts fs at dir and serves it; it returns once the mount answers.
+// As root it calls mount(2) itself; otherwise it uses fusermount3.
+func Mount(dir string, fs *fsimpl.FS, opts Options) (*Server, error) {
+	if fs == nil {
+		return nil, errors.New("fuseserve: mount: nil filesystem")
+	}
+	if opts.EntryTimeout <= 0 {
+		opts.EntryTimeout = DefaultEntryTimeout
+	}
+	if opts.AttrTimeout <= 0 {
+		opts.AttrTimeout = DefaultAttrTimeout
+	}
+	if opts.FsName == "" {
+		opts.FsName = "btfuse"
+	}
+	r := newRawFS(fs, opts)
+	extra := uint64(fuse.CAP_HANDLE_KILLPRIV_V2 | fuse.CAP_ATOMIC_O_TRUNC)
+	if opts.noKillPrivV2 {
+		extra &^= fuse.CAP_HANDLE_KILLPRIV_V2
+	}
+	mo := &fuse.MountOptions{
+		AllowOther: opts.AllowOther,
+		// The kernel checks permissions on every path walk and open; fsimpl
+		// checks again for the supervised door's sake.
+		Options:     []string{"default_permissions"},
+		Name:        "btfuse",
+		FsName:      opts.FsName,
+		MaxWrite:    maxWrite,
+		DirectMount: os.Geteuid() == 0,
+		// No writeback cache (both doors must see writes at once) and no
+		// lock forwarding: the kernel keeps POSIX and flock locks locally.
+		EnableLocks: false,
+		// HANDLE_KILLPRIV_V2 lets the kernel mark inodes S_NOSEC, which
+		// removes the GETXATTR(security.capability) round trip before every
+		// write; in exchange this server clears suid/sgid itself.
+		// ATOMIC_O_TRUNC lets O_TRUNC travel with OPEN instead of a separate
+		// SETATTR (fsimpl.Open truncates).
+		ExtraCapabilities: extra,
+		Debug:             opts.Debug,
+		Logger:            slog.NewLogLogger(slog.Default().Handler(), slog.LevelInfo),
+		PanicHandler:      r.panicked,
+	}
+	srv, err := fuse.NewServer(r, dir, mo)
+	if err != nil {
+		return nil, fmt.Errorf("mount %s: %w (needs root or fusermount3, and /dev/fuse)", dir, err)
+	}
+	r.srv = srv
+	s := &Server{dir: dir, raw: r, srv: srv, done: make(chan struct{})}
+	r.passthrough, s.mode = decideMode(srv, opts)
+	if !r.passthrough {
+		r.fileAttrTTL = 0
+	}
+	s.inval = newInvalQueue(r, srv, invalQueueLen)
+	go func() {
+		defer close(s.done)
+		srv.Serve()
+		s.inval.stop()
+		r.shutdown()
+	}()
+	if err := srv.WaitMount(); err != nil {
+		_ = srv.Unmount()
+		<-s.done
+		return nil, fmt.Errorf("mount %s: waiting for the mount to answer: %w", dir, err)
+	}
+	slog.Debug("btfuse mounted", "dir", dir, "mode", s.mode)
+	return s, nil
+}
+
+// decideMode reports whether reads and writes can go through FUSE
+// passthrough, and the human description of the mode. Passthrough needs the
+// kernel to offer it (Linux >= 6.9) and the daemon to be allowed to register
+// backing files (CAP_SYS_ADMIN in the initial user namespace); the latter is
+// probed with a memfd so that the answer is the kernel's, not a guess.
+func decideMode(srv *fuse.Server, opts Options) (bool, string) {
+	const c2o = "close-to-open (no passthrough: %s)"
+	if opts.DisablePassthrough {
+		return false, fmt.Sprintf(c2o, "disabled by option")
+	}
+	if srv.KernelSettings().Flags64()&fuse.CAP_PASSTHROUGH == 0 {
+		return false, fmt.Sprintf(c2o, "kernel does not offer FUSE_PASSTHROUGH, needs Linux >= 6.9")
+	}
+	fd, err := unix.MemfdCreate("btfuse-passthrough-probe", unix.MFD_CLOEXEC)
+	if err != nil {
+		return false, fmt.Sprintf(c2o, "memfd for the probe: "+err.Error())
+	}
+	defer unix.Close(fd)
+	id, errno := srv.RegisterBackingFd(&fuse.BackingMap{Fd: int32(fd)})
+	if errno != 0 {
+		reason := "registering a backing file: " + errno.Error()
+		if errno == unix.EPERM {
+			reason += " (needs CAP_SYS_ADMIN in the initial user namespace)"
+		}
+		return false, fmt.Sprintf(c2o, reason)
+	}
+	if errno := srv.UnregisterBackingFd(id); errno != 0 {
+		slog.Warn("fuseserve: unregistering the probe backing ID", "id", id, "err", errno)
+	}
+	return true, "passthrough"
+}
+
+// Passthrough reports whether reads and writes go through FUSE passthrough.
+func (s *Server) Passthrough() bool { return s.raw.passthrough }
+
+// Mode describes the data path: "passthrough", or "close-to-open (no
+// passthrough: REASON)".
+func (s *Server) Mode() string { return s.mode }
+
+// Dir is the mount point.
+func (s *Server) Dir() string { return s.dir }
+
+// Unmount unmounts and waits until serving has stopped. It fails with EBUSY
+// while files under the mount are open; umount -l detaches it anyway.
+func (s *Server) Unmount() error {
+	s.unmountMu.Lock()
+	defer s.unmountMu.Unlock()
+	select {
+	case <-s.done:
+		return s.unmountError
+	default:
+	}
+	if err := s.srv.Unmount(); err != nil {
+		select {
+		case <-s.done: // unmounted from outside meanwhile
+			return nil
+		default:
+		}
+		return fmt.Errorf("unmount %s: %w (close the files open under it, or umount -l)", s.dir, err)
+	}
+	<-s.done
+	return nil
+}
+
+// Wait blocks until the mount is gone, whoever unmounted it, and the
+// adapter has returned every open File and lookup reference to fsimpl.
+func (s *Server) Wait() { <-s.done }
+
+// InvalEntry tells the kernel to forget the name in parent (created,
+// removed or renamed by the other door). Queued; never blocks.
+func (s *Server) InvalEntry(parent fsimpl.Ino, name string) {
+	s.inval.push(invalReq{kind: invalEntry, parent: parent, name: name})
+}
+
+// InvalInode tells the kernel to drop the cached attributes of ino.
+func (s *Server) InvalInode(ino fsimpl.Ino) {
+	s.inval.push(invalReq{kind: invalAttr, ino: ino})
+}
+
+// InvalContent tells the kernel to drop the cached attributes and data pages
+// of ino. With passthrough the pages are the backing file's own and nothing
+// is cached, but the attributes still are.
+func (s *Server) InvalContent(ino fsimpl.Ino) {
+	s.inval.push(invalReq{kind: invalData, ino: ino})
+}
+
+// NotifyDelete tells the kernel that name in parent, which referred to
+// child, is gone; unlike InvalEntry it also works when the entry is in use
+// (a working directory), and it fails nothing when the kernel never saw it.
+func (s *Server) NotifyDelete(parent, child fsimpl.Ino, name string) {
+	s.inval.push(invalReq{kind: invalDelete, parent: parent, ino: child, name: name})
+}
+
+// FlushInvalidations blocks until every invalidation queued before the call
+// has been sent. Never call it from a FUSE handler or while holding a lock a
+// FUSE handler takes.
+func (s *Server) FlushInvalidations() { s.inval.flush() }

@@ -1,0 +1,151 @@
+package fuseserve
+
+import (
+	"log/slog"
+	"runtime/debug"
+	"sync/atomic"
+
+	"github.com/hanwen/go-fuse/v2/fuse"
+	"golang.org/x/sys/unix"
+)
+
+// op names the requests this adapter handles, for the counters.
+type op int
+
+const (
+	opLookup op = iota
+	opForget
+	opGetAttr
+	opSetAttr
+	opMknod
+	opMkdir
+	opUnlink
+	opRmdir
+	opRename
+	opLink
+	opSymlink
+	opReadlink
+	opAccess
+	opGetXattr
+	opListXattr
+	opSetXattr
+	opRemoveXattr
+	opCreate
+	opOpen
+	opRead
+	opWrite
+	opLseek
+	opRelease
+	opFlush
+	opFsync
+	opFallocate
+	opOpenDir
+	opReadDir
+	opReadDirPlus
+	opReleaseDir
+	opFsyncDir
+	opStatFs
+	numOps
+)
+
+var opNames = [numOps]string{
+	opLookup: "LOOKUP", opForget: "FORGET", opGetAttr: "GETATTR", opSetAttr: "SETATTR",
+	opMknod: "MKNOD", opMkdir: "MKDIR", opUnlink: "UNLINK", opRmdir: "RMDIR",
+	opRename: "RENAME", opLink: "LINK", opSymlink: "SYMLINK", opReadlink: "READLINK",
+	opAccess: "ACCESS", opGetXattr: "GETXATTR", opListXattr: "LISTXATTR",
+	opSetXattr: "SETXATTR", opRemoveXattr: "REMOVEXATTR", opCreate: "CREATE",
+	opOpen: "OPEN", opRead: "READ", opWrite: "WRITE", opLseek: "LSEEK",
+	opRelease: "RELEASE", opFlush: "FLUSH", opFsync: "FSYNC", opFallocate: "FALLOCATE",
+	opOpenDir: "OPENDIR", opReadDir: "READDIR", opReadDirPlus: "READDIRPLUS",
+	opReleaseDir: "RELEASEDIR", opFsyncDir: "FSYNCDIR", opStatFs: "STATFS",
+}
+
+// OpStats counts one kind of request.
+type OpStats struct {
+	Calls  uint64
+	Errors uint64 // replies other than success
+}
+
+// Stats is a snapshot of the adapter's counters.
+type Stats struct {
+	// Ops is keyed by FUSE opcode name (LOOKUP, GETXATTR, ...); requests
+	// the adapter does not implement (answered ENOSYS by go-fuse) are not
+	// counted.
+	Ops map[string]OpStats
+
+	// Backing IDs for passthrough: registrations that succeeded and
+	// failed (each failure failed an open with EIO), unregistrations the
+	// kernel refused, and IDs registered right now.
+	BackingRegistered, BackingFailed, BackingUnregisterFailed uint64
+	BackingLive                                               int
+	// OpenFiles is the number of open file handles.
+	OpenFiles int
+	// KernelRefs is the sum of the kernel's lookup counts held on fsimpl.
+	KernelRefs uint64
+
+	// Invalidations: requests queued, notifications sent, notifications the
+	// kernel refused for a reason other than "not cached", and times the
+	// queue overflowed and everything was flushed instead.
+	InvalQueued, InvalSent, InvalErrors, InvalOverflows uint64
+
+	// Panics in handlers (each answered EIO).
+	Panics uint64
+}
+
+type opCounter struct{ calls, errors atomic.Uint64 }
+
+type counters struct {
+	ops                                  [numOps]opCounter
+	backingOK, backingFail, unregFail    atomic.Uint64
+	invalQueued, invalSent, invalErrors  atomic.Uint64
+	invalOverflows, panics               atomic.Uint64
+}
+
+// Stats returns the adapter's counters.
+func (s *Server) Stats() Stats {
+	r := s.raw
+	st := Stats{Ops: make(map[string]OpStats, numOps)}
+	for i := range r.stats.ops {
+		c := &r.stats.ops[i]
+		if n := c.calls.Load(); n > 0 {
+			st.Ops[opNames[i]] = OpStats{Calls: n, Errors: c.errors.Load()}
+		}
+	}
+	st.BackingRegistered = r.stats.backingOK.Load()
+	st.BackingFailed = r.stats.backingFail.Load()
+	st.BackingUnregisterFailed = r.stats.unregFail.Load()
+	st.BackingLive, st.OpenFiles = r.handles.sizes()
+	st.KernelRefs = r.lookups.total()
+	st.InvalQueued = r.stats.invalQueued.Load()
+	st.InvalSent = r.stats.invalSent.Load()
+	st.InvalErrors = r.stats.invalErrors.Load()
+	st.InvalOverflows = r.stats.invalOverflows.Load()
+	st.Panics = r.stats.panics.Load()
+	return st
+}
+
+// reply is the reply boundary: it counts the request and turns the errno of
+// a handler into the status go-fuse sends (go-fuse flips the sign). fsimpl
+// answers ENOSYS for nothing it implements; passing one on would make the
+// kernel stop sending that operation for the life of the mount, so it
+// becomes EIO and a log line.
+func (r *rawFS) reply(o op, e unix.Errno) fuse.Status {
+	c := &r.stats.ops[o]
+	c.calls.Add(1)
+	if e == 0 {
+		return fuse.OK
+	}
+	c.errors.Add(1)
+	if e == unix.ENOSYS {
+		slog.Error("fuseserve: fsimpl answered ENOSYS; replying EIO", "op", opNames[o])
+		return fuse.EIO
+	}
+	return fuse.Status(e)
+}
+
+// panicked is go-fuse's PanicHandler: the request is answered EIO.
+func (r *rawFS) panicked(v any) fuse.Status {
+	r.stats.panics.Add(1)
+	slog.Error("fuseserve: panic in FUSE handler", "panic", v, "stack", string(debug.Stack()))
+	return fuse.EIO
+}
