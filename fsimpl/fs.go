@@ -36,6 +36,16 @@ const (
 	BackingShm
 )
 
+func (k BackingKind) String() string {
+	switch k {
+	case BackingTmpfs:
+		return "tmpfs"
+	case BackingShm:
+		return "shm"
+	}
+	return "auto"
+}
+
 const (
 	pageSize = 4096
 	// bogoDirentSize is what tmpfs adds to a directory's size per entry
