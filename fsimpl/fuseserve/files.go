@@ -27,10 +27,10 @@ type backingRef struct {
 // handleTable holds the open files and the per-inode backing IDs.
 type handleTable struct {
 	mu      sync.Mutex
-	next    uint64                      // guarded by mu; last Fh handed out
-	open    map[uint64]*handle          // guarded by mu
+	next    uint64                     // guarded by mu; last Fh handed out
+	open    map[uint64]*handle         // guarded by mu
 	backing map[fsimpl.Ino]*backingRef // guarded by mu
-	closed  bool                        // guarded by mu; serving has stopped
+	closed  bool                       // guarded by mu; serving has stopped
 }
 
 func (t *handleTable) get(fh uint64) *handle {

@@ -95,10 +95,10 @@ type Stats struct {
 type opCounter struct{ calls, errors atomic.Uint64 }
 
 type counters struct {
-	ops                                  [numOps]opCounter
-	backingOK, backingFail, unregFail    atomic.Uint64
-	invalQueued, invalSent, invalErrors  atomic.Uint64
-	invalOverflows, panics               atomic.Uint64
+	ops                                 [numOps]opCounter
+	backingOK, backingFail, unregFail   atomic.Uint64
+	invalQueued, invalSent, invalErrors atomic.Uint64
+	invalOverflows, panics              atomic.Uint64
 }
 
 // Stats returns the adapter's counters.
