@@ -1,0 +1,283 @@
+package fsimpl
+
+import (
+	"bytes"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+// fileTree: /f (alice 0644 "hello"), /ro (alice 0444), /wo (alice 0222),
+// /d/ (dir), /l -> f, /p (fifo 0600 alice), /nw/ (0555 dir with nw/g 0666).
+func fileTree(tb testing.TB) *FS {
+	tb.Helper()
+	fs := newTestFS(tb, Options{Backing: BackingShm})
+	for _, p := range []struct {
+		name string
+		mode uint32
+	}{{"f", 0o644}, {"ro", 0o444}, {"wo", 0o222}} {
+		mustFile(tb, fs, Root, p.name, 0o644, "hello")
+		mustChown(tb, fs, p.name, 1000, 1000)
+		mustChmod(tb, fs, p.name, p.mode)
+	}
+	mustMkdir(tb, fs, Root, "d", 0o777)
+	if a, e := fs.Symlink(Root, RootIno, "l", "f"); e != 0 {
+		tb.Fatal(e)
+	} else {
+		fs.Forget(a.Ino, 1)
+	}
+	if a, e := fs.Mknod(alice, mustWalk(tb, fs, "d"), "p", unix.S_IFIFO|0o600, 0); e != 0 {
+		tb.Fatal(e)
+	} else {
+		fs.Forget(a.Ino, 1)
+	}
+	mustMkdir(tb, fs, Root, "nw", 0o755)
+	mustFile(tb, fs, Root, "nw/g", 0o666, "")
+	mustChmod(tb, fs, "nw", 0o555)
+	return fs
+}
+
+func TestCreateOpen(t *testing.T) {
+	tests := []struct {
+		name  string
+		c     *Cred
+		path  string
+		flags int
+		mode  uint32
+		open  bool // Open the existing path instead of Create
+		want  unix.Errno
+	}{
+		{name: "create new", c: alice, path: "d/n", flags: unix.O_CREAT | unix.O_EXCL | unix.O_RDWR, mode: 0o644},
+		{name: "create new mode 0 rdwr", c: alice, path: "d/n", flags: unix.O_CREAT | unix.O_RDWR, mode: 0},
+		{name: "create excl exists", c: alice, path: "f", flags: unix.O_CREAT | unix.O_EXCL | unix.O_RDONLY, want: unix.EEXIST},
+		{name: "create excl symlink", c: alice, path: "l", flags: unix.O_CREAT | unix.O_EXCL | unix.O_RDONLY, want: unix.EEXIST},
+		{name: "create over symlink", c: alice, path: "l", flags: unix.O_CREAT | unix.O_RDONLY, want: unix.ELOOP},
+		{name: "create existing dir", c: alice, path: "d", flags: unix.O_CREAT | unix.O_RDONLY, want: unix.EISDIR},
+		{name: "create dot", c: alice, path: "d/.", flags: unix.O_CREAT | unix.O_RDONLY, want: unix.EISDIR},
+		{name: "create existing ok", c: alice, path: "f", flags: unix.O_CREAT | unix.O_RDWR},
+		{name: "create missing without O_CREAT", c: alice, path: "d/n", flags: unix.O_RDWR, want: unix.ENOENT},
+		{name: "create in unwritable dir", c: alice, path: "nw/n", flags: unix.O_CREAT | unix.O_RDWR, mode: 0o644, want: unix.EACCES},
+		{name: "create existing in unwritable dir", c: alice, path: "nw/g", flags: unix.O_CREAT | unix.O_RDWR},
+		{name: "create name too long", c: alice, path: "d/" + string(bytes.Repeat([]byte("n"), 256)), flags: unix.O_CREAT | unix.O_RDWR, want: unix.ENAMETOOLONG},
+		{name: "open read", c: alice, path: "f", flags: unix.O_RDONLY, open: true},
+		{name: "open read denied", c: alice, path: "wo", flags: unix.O_RDONLY, open: true, want: unix.EACCES},
+		{name: "open write denied", c: alice, path: "ro", flags: unix.O_WRONLY, open: true, want: unix.EACCES},
+		{name: "open rdwr needs both", c: alice, path: "wo", flags: unix.O_RDWR, open: true, want: unix.EACCES},
+		{name: "open trunc needs write", c: alice, path: "ro", flags: unix.O_RDONLY | unix.O_TRUNC, open: true, want: unix.EACCES},
+		{name: "open other read", c: carol, path: "f", flags: unix.O_RDONLY, open: true},
+		{name: "open other write", c: carol, path: "f", flags: unix.O_WRONLY, open: true, want: unix.EACCES},
+		{name: "open root anything", c: Root, path: "wo", flags: unix.O_RDWR | unix.O_TRUNC, open: true},
+		{name: "open dir read", c: alice, path: "d", flags: unix.O_RDONLY, open: true, want: unix.EINVAL},
+		{name: "open dir write", c: alice, path: "d", flags: unix.O_WRONLY, open: true, want: unix.EISDIR},
+		{name: "open dir trunc", c: alice, path: "d", flags: unix.O_RDONLY | unix.O_TRUNC, open: true, want: unix.EISDIR},
+		{name: "open fifo", c: alice, path: "d/p", flags: unix.O_RDONLY, open: true, want: unix.EINVAL},
+		{name: "open fifo denied", c: carol, path: "d/p", flags: unix.O_RDONLY, open: true, want: unix.EACCES},
+		{name: "open symlink", c: alice, path: "l", flags: unix.O_RDONLY, open: true, want: unix.ELOOP},
+		{name: "open O_DIRECTORY on file", c: alice, path: "f", flags: unix.O_RDONLY | unix.O_DIRECTORY, open: true, want: unix.ENOTDIR},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			fs := fileTree(t)
+			var f *File
+			var e unix.Errno
+			if tc.open {
+				f, e = fs.Open(tc.c, mustWalk(t, fs, tc.path), tc.flags)
+			} else {
+				dir, name := split(tc.path)
+				var a Attr
+				a, f, e = fs.Create(tc.c, mustWalk(t, fs, dir), name, tc.flags, tc.mode)
+				if e == 0 {
+					defer fs.Forget(a.Ino, 1)
+					if a.Ino != f.Ino {
+						t.Errorf("attr ino %d, file ino %d", a.Ino, f.Ino)
+					}
+				}
+			}
+			if e != tc.want {
+				t.Fatalf("got %s, want %s", errStr(e), errStr(tc.want))
+			}
+			if e != 0 {
+				if f != nil {
+					t.Errorf("File returned with an error")
+				}
+				return
+			}
+			defer fs.Release(f)
+			fl, err := unix.FcntlInt(uintptr(f.Fd), unix.F_GETFL, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if fl&unix.O_ACCMODE != tc.flags&unix.O_ACCMODE {
+				t.Errorf("backing fd access mode %d, want %d", fl&unix.O_ACCMODE, tc.flags&unix.O_ACCMODE)
+			}
+		})
+	}
+}
+
+func TestReadWrite(t *testing.T) {
+	for _, kind := range backings() {
+		t.Run(kind.String(), func(t *testing.T) {
+			fs := newTestFS(t, Options{Backing: kind})
+			a, f, e := fs.Create(Root, RootIno, "x", unix.O_CREAT|unix.O_RDWR, 0o644)
+			if e != 0 {
+				t.Fatal(e)
+			}
+			defer fs.Forget(a.Ino, 1)
+			defer fs.Release(f)
+			offs := []int64{0, 4095, 1 << 32, 5<<32 + 17}
+			for _, off := range offs {
+				if n, e := fs.Write(f, []byte("abc"), off, false); n != 3 || e != 0 {
+					t.Fatalf("write at %d: %d, %v", off, n, e)
+				}
+			}
+			for _, off := range offs {
+				buf := make([]byte, 3)
+				if n, e := fs.Read(f, buf, off); n != 3 || e != 0 || string(buf) != "abc" {
+					t.Errorf("read at %d: %d %v %q", off, n, e, buf)
+				}
+			}
+			st := mustAttr(t, fs, a.Ino)
+			if st.Size != 5<<32+20 || st.Blocks > 64 {
+				t.Errorf("size %d blocks %d", st.Size, st.Blocks)
+			}
+			buf := make([]byte, 10)
+			if n, e := fs.Read(f, buf, 5<<32+18); n != 2 || e != 0 {
+				t.Errorf("short read at end: %d %v", n, e)
+			}
+			if n, e := fs.Read(f, buf, 1<<40); n != 0 || e != 0 {
+				t.Errorf("read past end: %d %v", n, e)
+			}
+			if _, e := fs.Read(f, buf, -1); e != unix.EINVAL {
+				t.Errorf("read at -1: %v", e)
+			}
+			if _, e := fs.Write(f, buf, -1, false); e != unix.EINVAL {
+				t.Errorf("write at -1: %v", e)
+			}
+			// Holes read as zeros and seek finds data.
+			if off, e := fs.Lseek(f, 4096*2, unix.SEEK_DATA); e != 0 || off != 1<<32 {
+				t.Errorf("SEEK_DATA: %d %v", off, e)
+			}
+			if off, e := fs.Lseek(f, 0, unix.SEEK_END); e != 0 || off != 5<<32+20 {
+				t.Errorf("SEEK_END: %d %v", off, e)
+			}
+			if _, e := fs.Lseek(f, 1<<50, unix.SEEK_DATA); e != unix.ENXIO {
+				t.Errorf("SEEK_DATA past end: %v", e)
+			}
+		})
+	}
+}
+
+func TestOpenFlags(t *testing.T) {
+	fs := newTestFS(t, Options{Backing: BackingShm})
+	ino := mustFile(t, fs, Root, "x", 0o644, "hello world")
+	t.Run("O_APPEND", func(t *testing.T) {
+		f, e := fs.Open(Root, ino, unix.O_WRONLY|unix.O_APPEND)
+		if e != 0 {
+			t.Fatal(e)
+		}
+		defer fs.Release(f)
+		if _, e := fs.Write(f, []byte("!"), 0, false); e != 0 {
+			t.Fatal(e)
+		}
+		if a := mustAttr(t, fs, ino); a.Size != 12 {
+			t.Errorf("size after append %d", a.Size)
+		}
+	})
+	t.Run("read-only fd refuses writes", func(t *testing.T) {
+		f, e := fs.Open(Root, ino, unix.O_RDONLY)
+		if e != 0 {
+			t.Fatal(e)
+		}
+		defer fs.Release(f)
+		if _, e := fs.Write(f, []byte("!"), 0, false); e != unix.EBADF {
+			t.Errorf("write on O_RDONLY: %v", e)
+		}
+	})
+	t.Run("O_TRUNC", func(t *testing.T) {
+		f, e := fs.Open(Root, ino, unix.O_RDONLY|unix.O_TRUNC)
+		if e != 0 {
+			t.Fatal(e)
+		}
+		defer fs.Release(f)
+		if a := mustAttr(t, fs, ino); a.Size != 0 {
+			t.Errorf("size after O_TRUNC %d", a.Size)
+		}
+	})
+	t.Run("O_TRUNC by user kills suid", func(t *testing.T) {
+		mustChown(t, fs, "x", 1000, 1000)
+		mustChmod(t, fs, "x", 0o6775)
+		f, e := fs.Open(alice, ino, unix.O_WRONLY|unix.O_TRUNC)
+		if e != 0 {
+			t.Fatal(e)
+		}
+		defer fs.Release(f)
+		if a := mustAttr(t, fs, ino); a.Mode&0o7777 != 0o775 {
+			t.Errorf("mode after O_TRUNC %o", a.Mode)
+		}
+	})
+	t.Run("write kills suid", func(t *testing.T) {
+		mustChmod(t, fs, "x", 0o6775)
+		f, e := fs.Open(alice, ino, unix.O_WRONLY)
+		if e != 0 {
+			t.Fatal(e)
+		}
+		defer fs.Release(f)
+		if _, e := fs.Write(f, []byte("x"), 0, true); e != 0 {
+			t.Fatal(e)
+		}
+		if a := mustAttr(t, fs, ino); a.Mode&0o7777 != 0o775 {
+			t.Errorf("mode after write %o", a.Mode)
+		}
+	})
+}
+
+func TestFallocate(t *testing.T) {
+	tests := []struct {
+		name     string
+		flags    int
+		mode     uint32
+		off, len int64
+		want     unix.Errno
+		wantSize uint64
+	}{
+		{name: "allocate", flags: unix.O_RDWR, off: 0, len: 8192, wantSize: 8192},
+		{name: "keep size", flags: unix.O_RDWR, mode: unix.FALLOC_FL_KEEP_SIZE, off: 0, len: 8192, wantSize: 5},
+		{name: "punch hole", flags: unix.O_RDWR, mode: unix.FALLOC_FL_PUNCH_HOLE | unix.FALLOC_FL_KEEP_SIZE, off: 0, len: 4096, wantSize: 5},
+		{name: "punch without keep size", flags: unix.O_RDWR, mode: unix.FALLOC_FL_PUNCH_HOLE, off: 0, len: 4096, want: unix.EOPNOTSUPP},
+		{name: "zero range", flags: unix.O_RDWR, mode: unix.FALLOC_FL_ZERO_RANGE, off: 0, len: 4096, want: unix.EOPNOTSUPP},
+		{name: "collapse", flags: unix.O_RDWR, mode: unix.FALLOC_FL_COLLAPSE_RANGE, off: 0, len: 4096, want: unix.EOPNOTSUPP},
+		{name: "negative offset", flags: unix.O_RDWR, off: -1, len: 4096, want: unix.EINVAL},
+		{name: "zero length", flags: unix.O_RDWR, off: 0, len: 0, want: unix.EINVAL},
+		{name: "read-only fd", flags: unix.O_RDONLY, off: 0, len: 4096, want: unix.EBADF},
+		{name: "beyond max file size", flags: unix.O_RDWR, off: 1<<63 - 10, len: 100, want: unix.EFBIG},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			fs := newTestFS(t, Options{Backing: BackingShm})
+			ino := mustFile(t, fs, Root, "x", 0o644, "hello")
+			f, e := fs.Open(Root, ino, tc.flags)
+			if e != 0 {
+				t.Fatal(e)
+			}
+			defer fs.Release(f)
+			if e := fs.Fallocate(f, tc.mode, tc.off, tc.len); e != tc.want {
+				t.Fatalf("got %s, want %s", errStr(e), errStr(tc.want))
+			}
+			if tc.want == 0 {
+				if a := mustAttr(t, fs, ino); a.Size != tc.wantSize {
+					t.Errorf("size %d, want %d", a.Size, tc.wantSize)
+				}
+			}
+		})
+	}
+}
+
+func TestFsync(t *testing.T) {
+	fs := newTestFS(t, Options{Backing: BackingShm})
+	if e := fs.Fsync(RootIno); e != 0 {
+		t.Errorf("fsync root: %v", e)
+	}
+	if e := fs.Fsync(999); e != unix.ESTALE {
+		t.Errorf("fsync unknown: %v", e)
+	}
+}

@@ -1,0 +1,8 @@
+package fsimpl_test
+
+import (
+	"github.com/btfuse/btfuse/fsimpl"
+	"github.com/btfuse/btfuse/internal/testutil"
+)
+
+func init() { *fsimpl.RequirePrivilegedHook = testutil.RequirePrivileged }
