@@ -78,7 +78,7 @@ func (r *rawFS) addHandle(f *fsimpl.File, out *fuse.OpenOut) unix.Errno {
 	if r.passthrough {
 		b := t.backing[f.Ino]
 		if b == nil {
-			id, errno := r.srv.RegisterBackingFd(&fuse.BackingMap{Fd: int32(f.Fd)})
+			id, errno := r.register(f.Fd)
 			if errno != 0 {
 				r.stats.backingFail.Add(1)
 				slog.Error("fuseserve: registering the backing file for passthrough failed; the open fails with EIO",
@@ -128,6 +128,16 @@ func (r *rawFS) removeHandle(fh uint64) *handle {
 		slog.Warn("fuseserve: unregistering a backing ID failed", "ino", h.ino, "id", b.id, "err", errno)
 	}
 	return h
+}
+
+// register registers fd as a backing file; tests replace it to make a
+// registration fail.
+func (r *rawFS) register(fd int) (int32, unix.Errno) {
+	if hook := r.registerHook.Load(); hook != nil {
+		return (*hook)(fd)
+	}
+	id, errno := r.srv.RegisterBackingFd(&fuse.BackingMap{Fd: int32(fd)})
+	return id, unix.Errno(errno)
 }
 
 // killSUIDGID honours FUSE_OPEN_KILL_SUIDGID: under HANDLE_KILLPRIV_V2 the

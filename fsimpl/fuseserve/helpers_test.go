@@ -1,8 +1,9 @@
-package fuseserve
+package fuseserve_test
 
 import (
 	"encoding/binary"
 	"errors"
+	"github.com/btfuse/btfuse/fsimpl/fuseserve"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -18,13 +19,13 @@ import (
 // mounted is a filesystem served at dir for one test.
 type mounted struct {
 	fs  *fsimpl.FS
-	srv *Server
+	srv *fuseserve.Server
 	dir string
 }
 
 // mustMount creates a filesystem and mounts it under a temporary directory;
 // both go away when the test ends, pass or fail.
-func mustMount(tb testing.TB, opts Options) *mounted {
+func mustMount(tb testing.TB, opts fuseserve.Options) *mounted {
 	tb.Helper()
 	testutil.RequirePrivileged(tb)
 	fs, err := fsimpl.New(fsimpl.Options{})
@@ -32,7 +33,7 @@ func mustMount(tb testing.TB, opts Options) *mounted {
 		tb.Fatalf("fsimpl.New: %v", err)
 	}
 	dir := tb.TempDir() // removed after the cleanup below has unmounted it
-	srv, err := Mount(dir, fs, opts)
+	srv, err := fuseserve.Mount(dir, fs, opts)
 	if err != nil {
 		fs.Close()
 		tb.Fatalf("Mount: %v", err)
@@ -42,8 +43,10 @@ func mustMount(tb testing.TB, opts Options) *mounted {
 			tb.Errorf("Unmount: %v; detaching", err)
 			unix.Unmount(dir, unix.MNT_DETACH)
 		}
+		stopped := make(chan struct{})
+		go func() { srv.Wait(); close(stopped) }()
 		select {
-		case <-srv.done:
+		case <-stopped:
 		case <-time.After(30 * time.Second): // a hang guard, not a timing assertion
 			tb.Errorf("serving did not stop after unmount")
 			return

@@ -1,7 +1,8 @@
-package fuseserve
+package fuseserve_test
 
 import (
 	"bytes"
+	"github.com/btfuse/btfuse/fsimpl/fuseserve"
 	"os"
 	"slices"
 	"strings"
@@ -15,10 +16,10 @@ import (
 func TestOps(t *testing.T) {
 	for _, mode := range []struct {
 		name string
-		opts Options
+		opts fuseserve.Options
 	}{
-		{"passthrough", Options{}},
-		{"close-to-open", Options{DisablePassthrough: true}},
+		{"passthrough", fuseserve.Options{}},
+		{"close-to-open", fuseserve.Options{DisablePassthrough: true}},
 	} {
 		t.Run(mode.name, func(t *testing.T) {
 			m := mustMount(t, mode.opts)

@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"math"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hanwen/go-fuse/v2/fuse"
@@ -31,6 +32,8 @@ type rawFS struct {
 	entryTTL    time.Duration // positive and negative entries
 	attrTTL     time.Duration // everything but regular files
 	fileAttrTTL time.Duration // regular files: 0 in close-to-open mode
+
+	registerHook atomic.Pointer[func(fd int) (int32, unix.Errno)] // tests only
 
 	handles handleTable
 	lookups lookupTable
