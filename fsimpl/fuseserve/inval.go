@@ -39,14 +39,23 @@ type invalReq struct {
 // it can name (flushAll).
 type invalQueue struct {
 	r        *rawFS
-	srv      *fuse.Server
+	srv      notifier
 	ch       chan invalReq
 	overflow atomic.Bool
 	quit     chan struct{} // closed by stop
 	stopped  chan struct{} // closed when the sender has returned
 }
 
-func newInvalQueue(r *rawFS, srv *fuse.Server, n int) *invalQueue {
+// notifier is the part of *fuse.Server the queue uses.
+type notifier interface {
+	EntryNotify(parent uint64, name string) fuse.Status
+	InodeNotify(node uint64, off int64, length int64) fuse.Status
+	DeleteNotify(parent uint64, child uint64, name string) fuse.Status
+}
+
+var _ notifier = (*fuse.Server)(nil)
+
+func newInvalQueue(r *rawFS, srv notifier, n int) *invalQueue {
 	q := &invalQueue{
 		r:       r,
 		srv:     srv,

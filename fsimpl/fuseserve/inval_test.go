@@ -1,0 +1,147 @@
+package fuseserve_test
+
+import (
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/btfuse/btfuse/fsimpl"
+	"github.com/btfuse/btfuse/fsimpl/fuseserve"
+)
+
+// TestInvalidation changes the tree through fsimpl directly, as the
+// supervised door does, and checks that the mount shows the change right
+// after the matching invalidation. The timeouts are an hour, so that what
+// the kernel shows before the invalidation is its cache for certain.
+func TestInvalidation(t *testing.T) {
+	m := mustMount(t, fuseserve.Options{EntryTimeout: time.Hour, AttrTimeout: time.Hour})
+	root := fsimpl.RootIno
+	exists := func(name string) bool {
+		t.Helper()
+		var st unix.Stat_t
+		err := unix.Lstat(m.path(name), &st)
+		if err != nil && err != unix.ENOENT {
+			t.Fatalf("lstat %s: %v", name, err)
+		}
+		return err == nil
+	}
+	create := func(parent fsimpl.Ino, name string) fsimpl.Ino {
+		t.Helper()
+		a, f, e := m.fs.Create(fsimpl.Root, parent, name, unix.O_CREAT|unix.O_EXCL|unix.O_RDWR, 0o644)
+		if e != 0 {
+			t.Fatalf("fsimpl.Create %s: %v", name, e)
+		}
+		m.fs.Release(f)
+		m.fs.Forget(a.Ino, 1)
+		return a.Ino
+	}
+	sync := m.srv.FlushInvalidations
+
+	t.Run("InvalEntry/negative", func(t *testing.T) {
+		if exists("new") {
+			t.Fatal("new exists before creation")
+		}
+		create(root, "new")
+		if exists("new") {
+			t.Fatal("the negative entry was not cached; this case tests nothing")
+		}
+		m.srv.InvalEntry(root, "new")
+		sync()
+		if !exists("new") {
+			t.Fatal("created name not visible after InvalEntry")
+		}
+	})
+
+	t.Run("InvalEntry/rename", func(t *testing.T) {
+		create(root, "r1")
+		ino := m.ino(t, "r1")
+		if e := m.fs.Rename(fsimpl.Root, root, "r1", root, "r2", 0); e != 0 {
+			t.Fatal(e)
+		}
+		if !exists("r1") {
+			t.Fatal("the positive entry was not cached")
+		}
+		m.srv.InvalEntry(root, "r1")
+		m.srv.InvalEntry(root, "r2")
+		sync()
+		if exists("r1") || m.ino(t, "r2") != ino {
+			t.Fatal("rename not visible after InvalEntry")
+		}
+	})
+
+	t.Run("InvalEntry/subdir", func(t *testing.T) {
+		if err := unix.Mkdir(m.path("sub"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		sub := m.ino(t, "sub")
+		exists("sub/f")
+		create(sub, "f")
+		m.srv.InvalEntry(sub, "f")
+		sync()
+		if !exists("sub/f") {
+			t.Fatal("sub/f not visible")
+		}
+	})
+
+	t.Run("NotifyDelete", func(t *testing.T) {
+		mustWriteFile(t, m.path("gone"), []byte("x"))
+		ino := m.ino(t, "gone")
+		if e := m.fs.Unlink(fsimpl.Root, root, "gone"); e != 0 {
+			t.Fatal(e)
+		}
+		if !exists("gone") {
+			t.Fatal("the positive entry was not cached")
+		}
+		m.srv.NotifyDelete(root, ino, "gone")
+		sync()
+		if exists("gone") {
+			t.Fatal("unlinked name still visible after NotifyDelete")
+		}
+	})
+
+	t.Run("NotifyDelete/cwd", func(t *testing.T) {
+		// A directory in use (here: open) is still removed from the dcache.
+		if err := unix.Mkdir(m.path("busy"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		ino := m.ino(t, "busy")
+		mustOpen(t, m.path("busy"), unix.O_RDONLY|unix.O_DIRECTORY, 0)
+		if e := m.fs.Rmdir(fsimpl.Root, root, "busy"); e != 0 {
+			t.Fatal(e)
+		}
+		m.srv.NotifyDelete(root, ino, "busy")
+		sync()
+		if exists("busy") {
+			t.Fatal("removed directory still visible")
+		}
+	})
+
+	t.Run("InvalInode", func(t *testing.T) {
+		mustWriteFile(t, m.path("attr"), nil)
+		ino := m.ino(t, "attr")
+		if _, e := m.fs.SetAttr(fsimpl.Root, ino, &fsimpl.SetAttrIn{Valid: fsimpl.SetMode, Mode: 0o600}, nil); e != 0 {
+			t.Fatal(e)
+		}
+		if st := mustStat(t, m.path("attr")); st.Mode&0o777 != 0o644 {
+			t.Fatalf("attributes were not cached (mode %o); this case tests nothing", st.Mode)
+		}
+		m.srv.InvalInode(ino)
+		sync()
+		if st := mustStat(t, m.path("attr")); st.Mode&0o777 != 0o600 {
+			t.Fatalf("mode after InvalInode = %o, want 600", st.Mode)
+		}
+	})
+
+	t.Run("never cached", func(t *testing.T) {
+		m.srv.InvalEntry(root, "never-looked-up")
+		m.srv.InvalInode(9999)
+		m.srv.InvalContent(9999)
+		m.srv.NotifyDelete(root, 9999, "never-looked-up")
+		sync()
+	})
+
+	if st := m.srv.Stats(); st.InvalErrors != 0 || st.InvalOverflows != 0 {
+		t.Fatalf("invalidation errors %d, overflows %d", st.InvalErrors, st.InvalOverflows)
+	}
+}
