@@ -1,0 +1,117 @@
+package posixtest
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Mismatch is the first step at which the filesystem under test answered
+// differently from the reference.
+type Mismatch struct {
+	Step      int // index into the sequence
+	Op        Op
+	Want, Got string
+	History   []string // the steps before, with their (equal) results
+}
+
+func (m *Mismatch) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "step %d: %s\n  reference: %s\n  got:       %s\n", m.Step, m.Op, m.Want, m.Got)
+	if len(m.History) > 0 {
+		b.WriteString("  preceded by:\n")
+		for _, h := range m.History {
+			fmt.Fprintf(&b, "    %s\n", h)
+		}
+	}
+	return b.String()
+}
+
+// TreeMismatch is a difference between the final trees.
+type TreeMismatch struct{ Diff string }
+
+func (m *TreeMismatch) Error() string { return "final trees differ:\n" + m.Diff }
+
+// historyLen is how many earlier steps a Mismatch shows.
+const historyLen = 12
+
+// RunLockstep applies ops to the reference root and to the root under test,
+// step by step, and returns a *Mismatch at the first step whose results
+// differ. When every step agrees it compares the final trees (names, types,
+// modes, owners, link counts, sizes, blocks, contents, link targets, xattrs)
+// and returns a *TreeMismatch if they differ. Both roots must be empty.
+func RunLockstep(ops []Op, refRoot, testRoot string) error {
+	ref, err := NewEngine(refRoot)
+	if err != nil {
+		return err
+	}
+	defer ref.Close()
+	got, err := NewEngine(testRoot)
+	if err != nil {
+		return err
+	}
+	defer got.Close()
+	var hist []string
+	for i, op := range ops {
+		a, b := ref.Apply(op), got.Apply(op)
+		if a != b {
+			return &Mismatch{Step: i, Op: op, Want: a, Got: b, History: hist}
+		}
+		hist = append(hist, fmt.Sprintf("%d: %s => %s", i, op, a))
+		if len(hist) > historyLen {
+			hist = hist[1:]
+		}
+	}
+	ref.Close()
+	got.Close()
+	return CompareTrees(refRoot, testRoot)
+}
+
+// CompareTrees compares Snapshots of two trees.
+func CompareTrees(refRoot, testRoot string) error {
+	a, err := Snapshot(refRoot)
+	if err != nil {
+		return fmt.Errorf("snapshot reference: %w", err)
+	}
+	b, err := Snapshot(testRoot)
+	if err != nil {
+		return fmt.Errorf("snapshot under test: %w", err)
+	}
+	if d := Diff("reference", a, "under test", b); d != "" {
+		return &TreeMismatch{Diff: d}
+	}
+	return nil
+}
+
+// Shrink looks for a shorter sequence for which fails still reports true,
+// removing chunks of halving size (a simple delta debugging). It gives up
+// once it has replayed budget operations in total and returns the shortest
+// failing sequence found.
+func Shrink(ops []Op, fails func([]Op) bool, budget int) []Op {
+	spent := 0
+	for chunk := len(ops) / 2; chunk >= 1 && spent < budget; {
+		removed := false
+		for start := 0; start < len(ops) && spent < budget; {
+			end := min(start+chunk, len(ops))
+			cand := append(append([]Op(nil), ops[:start]...), ops[end:]...)
+			spent += len(cand)
+			if len(cand) > 0 && fails(cand) {
+				ops, removed = cand, true
+				continue // the same start now holds the next chunk
+			}
+			start = end
+		}
+		if !removed {
+			chunk /= 2
+		}
+	}
+	return ops
+}
+
+// FormatOps renders a sequence one step a line, for a report.
+func FormatOps(ops []Op) string {
+	var b strings.Builder
+	for i, op := range ops {
+		fmt.Fprintf(&b, "  %d: %s\n", i, op)
+	}
+	return b.String()
+}
