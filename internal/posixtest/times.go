@@ -21,7 +21,26 @@ func (s *S) Age(p string) Times {
 	s.Must("age "+p, s.Utimens(p, ts, unix.AT_SYMLINK_NOFOLLOW))
 	t, e := s.times(p)
 	s.Must("age "+p, e)
+	waitCoarseClockPast(t.C)
 	return t
+}
+
+// waitCoarseClockPast returns once the coarse realtime clock, the one
+// kernel filesystems stamp inodes with, reads later than t. Until then an
+// update of a ctime equal to t could go unseen (tmpfs stamps a directory
+// with the coarse time of the child it removes). It waits one clock tick
+// at most; nothing here measures time.
+func waitCoarseClockPast(t unix.Timespec) {
+	for {
+		var now unix.Timespec
+		if unix.ClockGettime(unix.CLOCK_REALTIME_COARSE, &now) != nil {
+			return
+		}
+		if now.Sec > t.Sec || now.Sec == t.Sec && now.Nsec > t.Nsec {
+			return
+		}
+		time.Sleep(200 * time.Microsecond)
+	}
 }
 
 func (s *S) times(p string) (Times, unix.Errno) {
