@@ -1,5 +1,9 @@
 package fsimpl
 
-// RequirePrivilegedHook lets the external test package install
-// testutil.RequirePrivileged (see hook_test.go).
-var RequirePrivilegedHook = &requirePrivileged
+// Hooks through which the external test package installs testutil
+// helpers (see hook_test.go): package testutil imports fsimpl, so the
+// internal tests cannot import it.
+var (
+	RequirePrivilegedHook = &requirePrivileged
+	TmpfsDirHook          = &tmpfsDir
+)

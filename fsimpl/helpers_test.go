@@ -12,6 +12,9 @@ import (
 // internal tests cannot import it directly.
 var requirePrivileged func(testing.TB)
 
+// tmpfsDir is testutil.TmpfsDir, installed the same way.
+var tmpfsDir func(testing.TB) string
+
 // Test identities: alice and bob are ordinary users; bob is also in
 // alice's group; carol is in no one's group.
 var (

@@ -5,4 +5,7 @@ import (
 	"github.com/btfuse/btfuse/internal/testutil"
 )
 
-func init() { *fsimpl.RequirePrivilegedHook = testutil.RequirePrivileged }
+func init() {
+	*fsimpl.RequirePrivilegedHook = testutil.RequirePrivileged
+	*fsimpl.TmpfsDirHook = testutil.TmpfsDir
+}

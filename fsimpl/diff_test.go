@@ -1,0 +1,610 @@
+package fsimpl
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"runtime"
+	"slices"
+	"strings"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+// The differential test runs the same random operation sequence, with a
+// mix of credentials, against a real tmpfs (the reference) and against
+// fsimpl, and compares every errno and, every few steps, the whole tree.
+
+// diffOp is one operation on paths relative to the filesystem root.
+type diffOp struct {
+	c     *Cred
+	kind  string
+	p, p2 string
+	mode  uint32
+	flags int
+	n     uint64
+	xname string
+}
+
+func (o diffOp) String() string {
+	return fmt.Sprintf("uid %d: %s %q %q mode %o flags %#x n %d %s", o.c.UID, o.kind, o.p, o.p2, o.mode, o.flags, o.n, o.xname)
+}
+
+// danglingTarget is the target of every symlink in the sequences: it never
+// exists, so operations that follow links get ENOENT on both sides.
+const danglingTarget = "nowhere-at-all"
+
+// realFS runs operations on a kernel filesystem whose root directory is
+// open as fd, each in a fresh locked OS thread that takes on the credential
+// (fsuid, fsgid, groups, no effective capabilities for non-root) and dies
+// afterwards. Paths go through /proc/self/fd/N so that the directories
+// above the mount (0700 test temp dirs) are not searched.
+type realFS struct{ fd int }
+
+func (r realFS) run(c *Cred, fn func() error) unix.Errno {
+	ch := make(chan unix.Errno)
+	go func() {
+		runtime.LockOSThread() // never unlocked: the thread exits with us
+		if c.UID != 0 {
+			if e := becomeUser(c); e != nil {
+				ch <- errnoOf(e) | 1<<30
+				return
+			}
+		}
+		ch <- errnoOf(fn())
+	}()
+	return <-ch
+}
+
+// becomeUser switches the calling thread to c and drops its effective
+// capabilities.
+func becomeUser(c *Cred) error {
+	groups := make([]int, len(c.Groups))
+	for i, g := range c.Groups {
+		groups[i] = int(g)
+	}
+	if err := unix.Setgroups(groups); err != nil {
+		return err
+	}
+	if err := unix.Setfsgid(int(c.GID)); err != nil {
+		return err
+	}
+	if err := unix.Setfsuid(int(c.UID)); err != nil {
+		return err
+	}
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var data [2]unix.CapUserData
+	if err := unix.Capget(&hdr, &data[0]); err != nil {
+		return err
+	}
+	data[0].Effective, data[1].Effective = 0, 0
+	return unix.Capset(&hdr, &data[0])
+}
+
+func (r realFS) path(p string) string { return fmt.Sprintf("/proc/self/fd/%d/%s", r.fd, p) }
+
+func (r realFS) do(o diffOp) (string, unix.Errno) {
+	var out string
+	e := r.run(o.c, func() error {
+		p, p2 := r.path(o.p), r.path(o.p2)
+		switch o.kind {
+		case "mkdir":
+			return unix.Mkdir(p, o.mode)
+		case "mknod":
+			return unix.Mknod(p, o.mode, int(o.n))
+		case "open":
+			fd, err := unix.Open(p, o.flags|unix.O_CLOEXEC|unix.O_NOFOLLOW|unix.O_NONBLOCK, o.mode)
+			if err != nil {
+				if err == unix.ENXIO || err == unix.ENODEV {
+					return unix.EINVAL // not a regular file: fsimpl leaves it to the door
+				}
+				return err
+			}
+			defer unix.Close(fd)
+			var st unix.Stat_t
+			if err := unix.Fstat(fd, &st); err != nil {
+				return err
+			}
+			if st.Mode&unix.S_IFMT != unix.S_IFREG {
+				return unix.EINVAL
+			}
+			return nil
+		case "unlink":
+			return unix.Unlink(p)
+		case "rmdir":
+			return unix.Rmdir(p)
+		case "rename":
+			return unix.Renameat2(unix.AT_FDCWD, p, unix.AT_FDCWD, p2, uint(o.flags))
+		case "link":
+			return unix.Linkat(unix.AT_FDCWD, p, unix.AT_FDCWD, p2, 0)
+		case "symlink":
+			return unix.Symlink(danglingTarget, p)
+		case "readlink":
+			buf := make([]byte, 256)
+			n, err := unix.Readlink(p, buf)
+			if err == nil {
+				out = string(buf[:n])
+			}
+			return err
+		case "chmod":
+			return unix.Chmod(p, o.mode)
+		case "chown":
+			return unix.Lchown(p, int(o.n>>32), int(uint32(o.n)))
+		case "truncate":
+			return unix.Truncate(p, int64(o.n))
+		case "utimens":
+			return unix.UtimesNanoAt(unix.AT_FDCWD, p, diffTimes(o.flags), unix.AT_SYMLINK_NOFOLLOW)
+		case "setxattr":
+			return unix.Lsetxattr(p, o.xname, []byte("v"), o.flags)
+		case "getxattr":
+			buf := make([]byte, 64)
+			n, err := unix.Lgetxattr(p, o.xname, buf)
+			if err == nil {
+				out = string(buf[:n])
+			}
+			return err
+		case "removexattr":
+			return unix.Lremovexattr(p, o.xname)
+		case "access":
+			return unix.Faccessat(unix.AT_FDCWD, p, o.mode, unix.AT_EACCESS)
+		}
+		return errors.New("unknown op " + o.kind)
+	})
+	return out, e
+}
+
+// diffTimes maps a selector to utimensat's times: 0 both now (touch), 1
+// explicit, 2 mtime now and atime omitted.
+func diffTimes(sel int) []unix.Timespec {
+	switch sel {
+	case 0:
+		return []unix.Timespec{{Nsec: unix.UTIME_NOW}, {Nsec: unix.UTIME_NOW}}
+	case 1:
+		return []unix.Timespec{{Sec: 1000}, {Sec: 2000}}
+	default:
+		return []unix.Timespec{{Nsec: unix.UTIME_OMIT}, {Nsec: unix.UTIME_NOW}}
+	}
+}
+
+// fsimplDo runs o against fs, resolving paths component by component as
+// o.c, as the kernel's path walk would.
+func fsimplDo(tb testing.TB, fs *FS, o diffOp) (string, unix.Errno) {
+	c := o.c
+	// walk resolves p; an intermediate symlink is dangling (ENOENT).
+	walk := func(tb testing.TB, fs *FS, c *Cred, p string) (Ino, unix.Errno) {
+		ino := RootIno
+		for _, name := range strings.Split(p, "/") {
+			if name == "" {
+				continue
+			}
+			if a, _ := fs.GetAttr(ino); a.Mode&unix.S_IFMT == unix.S_IFLNK {
+				return 0, unix.ENOENT
+			}
+			a, e := fs.Lookup(c, ino, name)
+			if e != 0 {
+				return 0, e
+			}
+			fs.Forget(a.Ino, 1)
+			ino = a.Ino
+		}
+		return ino, 0
+	}
+	parent := func(p string) (Ino, string, unix.Errno) {
+		dir, name := split(p)
+		ino, e := walk(tb, fs, c, dir)
+		if e == 0 {
+			switch a, _ := fs.GetAttr(ino); a.Mode & unix.S_IFMT {
+			case unix.S_IFLNK:
+				return 0, "", unix.ENOENT
+			case unix.S_IFDIR:
+				// The kernel's walk searches the last directory too
+				// (may_lookup) before the operation starts.
+				if e := fs.Access(c, ino, unix.X_OK); e != 0 {
+					return 0, "", e
+				}
+			default:
+				return 0, "", unix.ENOTDIR
+			}
+		}
+		return ino, name, e
+	}
+	// node resolves p fully; follow says the operation follows a final
+	// symlink, which is always dangling here.
+	node := func(p string, follow bool) (Ino, unix.Errno) {
+		ino, e := walk(tb, fs, c, p)
+		if e == 0 && follow {
+			if a, _ := fs.GetAttr(ino); a.Mode&unix.S_IFMT == unix.S_IFLNK {
+				return 0, unix.ENOENT
+			}
+		}
+		return ino, e
+	}
+	var out string
+	var e unix.Errno
+	switch o.kind {
+	case "mkdir", "mknod", "open", "unlink", "rmdir", "symlink":
+		var d Ino
+		var name string
+		if d, name, e = parent(o.p); e != 0 {
+			break
+		}
+		var a Attr
+		switch o.kind {
+		case "mkdir":
+			a, e = fs.Mkdir(c, d, name, o.mode)
+		case "mknod":
+			a, e = fs.Mknod(c, d, name, o.mode, o.n)
+		case "symlink":
+			a, e = fs.Symlink(c, d, name, danglingTarget)
+		case "open":
+			var f *File
+			if a, f, e = fs.Create(c, d, name, o.flags|unix.O_NOFOLLOW, o.mode); e == 0 {
+				fs.Release(f)
+			}
+		case "unlink":
+			return "", fs.Unlink(c, d, name)
+		case "rmdir":
+			return "", fs.Rmdir(c, d, name)
+		}
+		if e == 0 {
+			fs.Forget(a.Ino, 1)
+		}
+	case "rename", "link":
+		d, name, e1 := parent(o.p)
+		d2, name2, e2 := parent(o.p2)
+		if o.kind == "link" {
+			var ino Ino
+			if ino, e = walk(tb, fs, c, o.p); e != 0 {
+				break
+			}
+			if e = e2; e != 0 {
+				break
+			}
+			var a Attr
+			if a, e = fs.Link(c, ino, d2, name2); e == 0 {
+				fs.Forget(a.Ino, 1)
+			}
+			break
+		}
+		if e = cmp.Or(e1, e2); e != 0 {
+			break
+		}
+		e = fs.Rename(c, d, name, d2, name2, uint32(o.flags))
+	case "readlink":
+		var ino Ino
+		if ino, e = node(o.p, false); e == 0 {
+			out, e = fs.Readlink(c, ino)
+		}
+	case "chmod", "chown", "truncate", "utimens":
+		var ino Ino
+		if ino, e = node(o.p, o.kind == "chmod" || o.kind == "truncate"); e != 0 {
+			break
+		}
+		in := SetAttrIn{}
+		switch o.kind {
+		case "chmod":
+			in.Valid, in.Mode = SetMode, o.mode
+		case "chown":
+			in.Valid, in.UID, in.GID = SetUID|SetGID, uint32(o.n>>32), uint32(o.n)
+		case "truncate":
+			in.Valid, in.Size = SetSize, o.n
+		case "utimens":
+			ts := diffTimes(o.flags)
+			for i, bits := range [2][2]uint32{{SetAtime, SetAtimeNow}, {SetMtime, SetMtimeNow}} {
+				switch ts[i].Nsec {
+				case unix.UTIME_NOW:
+					in.Valid |= bits[1]
+				case unix.UTIME_OMIT:
+				default:
+					in.Valid |= bits[0]
+					if i == 0 {
+						in.Atime = ts[i]
+					} else {
+						in.Mtime = ts[i]
+					}
+				}
+			}
+		}
+		_, e = fs.SetAttr(c, ino, &in, nil)
+	case "setxattr", "getxattr", "removexattr", "access":
+		var ino Ino
+		if ino, e = node(o.p, o.kind == "access"); e != 0 {
+			break
+		}
+		switch o.kind {
+		case "setxattr":
+			e = fs.SetXattr(c, ino, o.xname, []byte("v"), o.flags)
+		case "getxattr":
+			var v []byte
+			v, e = fs.GetXattr(c, ino, o.xname)
+			out = string(v)
+		case "removexattr":
+			e = fs.RemoveXattr(c, ino, o.xname)
+		case "access":
+			e = fs.Access(c, ino, o.mode)
+		}
+	default:
+		tb.Fatalf("unknown op %s", o.kind)
+	}
+	return out, e
+}
+
+// genOp draws a random operation.
+func genOp(r *rand.Rand) diffOp {
+	parents := []string{"", "a", "a/b", "c", "c/d", "f", "a/x"}
+	names := []string{"a", "b", "c", "d", "f", "x", "y"}
+	path := func() string {
+		name := names[r.IntN(len(names))]
+		if r.IntN(25) == 0 {
+			name = []string{".", ".."}[r.IntN(2)]
+		}
+		p := parents[r.IntN(len(parents))]
+		if p == "" && name == ".." {
+			name = "." // never climb out of the reference mount
+		}
+		if p == "" {
+			return name
+		}
+		return p + "/" + name
+	}
+	modes := []uint32{0o755, 0o777, 0o1777, 0o2775, 0o2777, 0o700, 0o644, 0o666, 0o600, 0o444, 0o555, 0o6755, 0o2745, 0o711, 0}
+	ids := []uint32{0, 1000, 1001, 1002}
+	o := diffOp{
+		c:    []*Cred{Root, Root, alice, bob, carol}[r.IntN(5)],
+		p:    path(),
+		p2:   path(),
+		mode: modes[r.IntN(len(modes))],
+	}
+	kinds := []string{"mkdir", "mkdir", "mknod", "open", "open", "open", "unlink", "rmdir", "rename", "rename", "link",
+		"symlink", "readlink", "chmod", "chmod", "chown", "truncate", "utimens", "setxattr", "getxattr", "removexattr", "access"}
+	o.kind = kinds[r.IntN(len(kinds))]
+	switch o.kind {
+	case "mknod":
+		t := []uint32{unix.S_IFIFO, unix.S_IFSOCK, unix.S_IFREG, unix.S_IFCHR, unix.S_IFCHR}[r.IntN(5)]
+		o.mode |= t
+		if t == unix.S_IFCHR && r.IntN(2) == 0 {
+			o.n = 0x0103
+		}
+	case "open":
+		o.flags = []int{
+			unix.O_CREAT | unix.O_EXCL | unix.O_RDWR, unix.O_CREAT | unix.O_WRONLY | unix.O_TRUNC,
+			unix.O_RDONLY, unix.O_WRONLY, unix.O_RDWR | unix.O_TRUNC, unix.O_RDONLY | unix.O_TRUNC,
+			unix.O_CREAT | unix.O_RDONLY, unix.O_WRONLY | unix.O_APPEND, unix.O_CREAT | unix.O_EXCL | unix.O_WRONLY,
+		}[r.IntN(9)]
+	case "rename":
+		o.flags = []int{0, 0, unix.RENAME_NOREPLACE, unix.RENAME_EXCHANGE, unix.RENAME_WHITEOUT}[r.IntN(5)]
+	case "chown":
+		o.n = uint64(ids[r.IntN(4)])<<32 | uint64(ids[r.IntN(4)])
+	case "truncate":
+		o.n = []uint64{0, 10, 5000}[r.IntN(3)]
+	case "utimens":
+		o.flags = r.IntN(3)
+	case "setxattr", "getxattr", "removexattr":
+		o.xname = []string{"user.a", "user.b", "trusted.t"}[r.IntN(3)]
+		o.flags = []int{0, 0, unix.XATTR_CREATE, unix.XATTR_REPLACE}[r.IntN(4)]
+	case "access":
+		o.mode = uint32(r.IntN(8))
+	}
+	return o
+}
+
+// dumpReal describes every inode under base, by path.
+func dumpReal(tb testing.TB, base string) map[string]string {
+	tb.Helper()
+	out := map[string]string{}
+	var visit func(rel string)
+	visit = func(rel string) {
+		p := base
+		if rel != "" {
+			p += "/" + rel
+		}
+		var st unix.Stat_t
+		if err := unix.Lstat(p, &st); err != nil {
+			tb.Fatalf("lstat %s: %v", p, err)
+		}
+		desc := fmt.Sprintf("mode %o nlink %d owner %d:%d rdev %x", st.Mode, st.Nlink, st.Uid, st.Gid, st.Rdev)
+		if st.Mode&unix.S_IFMT != unix.S_IFCHR {
+			desc += fmt.Sprintf(" size %d", st.Size)
+		}
+		if st.Mode&unix.S_IFMT == unix.S_IFLNK {
+			buf := make([]byte, 256)
+			n, _ := unix.Readlink(p, buf)
+			desc += " -> " + string(buf[:n])
+		}
+		buf := make([]byte, 4096)
+		if n, err := unix.Llistxattr(p, buf); err == nil && n > 0 {
+			var xs []string
+			for _, x := range strings.Split(strings.TrimRight(string(buf[:n]), "\x00"), "\x00") {
+				v := make([]byte, 64)
+				m, _ := unix.Lgetxattr(p, x, v)
+				xs = append(xs, x+"="+string(v[:m]))
+			}
+			slices.Sort(xs)
+			desc += " xattrs " + strings.Join(xs, ",")
+		}
+		out[rel] = desc
+		if st.Mode&unix.S_IFMT != unix.S_IFDIR {
+			return
+		}
+		ents, err := readNames(p)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		for _, name := range ents {
+			if rel == "" {
+				visit(name)
+			} else {
+				visit(rel + "/" + name)
+			}
+		}
+	}
+	visit("")
+	return out
+}
+
+func readNames(dir string) ([]string, error) {
+	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer unix.Close(fd)
+	var names []string
+	buf := make([]byte, 1<<16)
+	for {
+		n, err := unix.ReadDirent(fd, buf)
+		if err != nil {
+			return nil, err
+		}
+		if n == 0 {
+			return names, nil
+		}
+		_, _, names = unix.ParseDirent(buf[:n], -1, names)
+	}
+}
+
+// dumpFsimpl describes every inode of fs the way dumpReal does.
+func dumpFsimpl(tb testing.TB, fs *FS) map[string]string {
+	tb.Helper()
+	out := map[string]string{}
+	var visit func(rel string, ino Ino)
+	visit = func(rel string, ino Ino) {
+		a := mustAttr(tb, fs, ino)
+		desc := fmt.Sprintf("mode %o nlink %d owner %d:%d rdev %x", a.Mode, a.Nlink, a.UID, a.GID, a.Rdev)
+		if a.Mode&unix.S_IFMT != unix.S_IFCHR {
+			desc += fmt.Sprintf(" size %d", a.Size)
+		}
+		if a.Mode&unix.S_IFMT == unix.S_IFLNK {
+			t, _ := fs.Readlink(Root, ino)
+			desc += " -> " + t
+		}
+		if xs, _ := fs.ListXattr(Root, ino); len(xs) > 0 {
+			var kv []string
+			for _, x := range xs {
+				v, _ := fs.GetXattr(Root, ino, x)
+				kv = append(kv, x+"="+string(v))
+			}
+			slices.Sort(kv)
+			desc += " xattrs " + strings.Join(kv, ",")
+		}
+		out[rel] = desc
+		if a.Mode&unix.S_IFMT != unix.S_IFDIR {
+			return
+		}
+		var ents []Dirent
+		fs.ReadDir(ino, dotDotCookie, func(d Dirent) bool { ents = append(ents, d); return true })
+		for _, d := range ents {
+			if rel == "" {
+				visit(d.Name, d.Ino)
+			} else {
+				visit(rel+"/"+d.Name, d.Ino)
+			}
+		}
+	}
+	visit("", RootIno)
+	return out
+}
+
+func TestDifferentialTmpfs(t *testing.T) {
+	base := tmpfsDir(t) // skips without privileges
+	old := unix.Umask(0)
+	t.Cleanup(func() { unix.Umask(old) })
+	fd, err := unix.Open(base, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Close(fd) })
+	real := realFS{fd: fd}
+	for _, kind := range backings() {
+		t.Run(kind.String(), func(t *testing.T) {
+			for seed := uint64(1); seed <= 6; seed++ {
+				fs := newTestFS(t, Options{Backing: kind})
+				clearReal(t, base)
+				r := rand.New(rand.NewPCG(seed, 99))
+				var log []string
+				for i := 0; i < 1500; i++ {
+					o := genOp(r)
+					wantOut, want := real.do(o)
+					if want&(1<<30) != 0 {
+						t.Fatalf("switching credentials: %v", want&^(1<<30))
+					}
+					gotOut, got := fsimplDo(t, fs, o)
+					log = append(log, fmt.Sprintf("%s -> %s", o, errStr(want)))
+					if got != want || gotOut != wantOut {
+						t.Fatalf("seed %d step %d: %s\n  tmpfs: %s %q\n  fsimpl: %s %q\nrecent:\n  %s", seed, i, o,
+							errStr(want), wantOut, errStr(got), gotOut, strings.Join(log[max(0, len(log)-12):], "\n  "))
+					}
+					if i%50 == 49 {
+						compareTrees(t, dumpReal(t, base), dumpFsimpl(t, fs), log)
+					}
+				}
+				compareTrees(t, dumpReal(t, base), dumpFsimpl(t, fs), log)
+			}
+		})
+	}
+}
+
+func compareTrees(tb testing.TB, want, got map[string]string, log []string) {
+	tb.Helper()
+	bad := false
+	for p, w := range want {
+		if g := got[p]; g != w {
+			tb.Errorf("%q:\n  tmpfs:  %s\n  fsimpl: %s", p, w, g)
+			bad = true
+		}
+	}
+	for p, g := range got {
+		if _, ok := want[p]; !ok {
+			tb.Errorf("%q only in fsimpl: %s", p, g)
+			bad = true
+		}
+	}
+	if bad {
+		tb.Fatalf("trees differ; recent ops:\n  %s", strings.Join(log[max(0, len(log)-12):], "\n  "))
+	}
+}
+
+// clearReal empties the reference tmpfs and resets its root.
+func clearReal(tb testing.TB, base string) {
+	tb.Helper()
+	names, err := readNames(base)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for _, n := range names {
+		if err := removeAll(base + "/" + n); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	if err := unix.Chmod(base, 0o755); err != nil {
+		tb.Fatal(err)
+	}
+	if err := unix.Chown(base, 0, 0); err != nil {
+		tb.Fatal(err)
+	}
+	for _, x := range []string{"user.a", "user.b", "trusted.t"} {
+		unix.Removexattr(base, x)
+	}
+}
+
+func removeAll(p string) error {
+	var st unix.Stat_t
+	if err := unix.Lstat(p, &st); err != nil {
+		return err
+	}
+	if st.Mode&unix.S_IFMT == unix.S_IFDIR {
+		unix.Chmod(p, 0o755)
+		names, err := readNames(p)
+		if err != nil {
+			return err
+		}
+		for _, n := range names {
+			if err := removeAll(p + "/" + n); err != nil {
+				return err
+			}
+		}
+		return unix.Rmdir(p)
+	}
+	return unix.Unlink(p)
+}
