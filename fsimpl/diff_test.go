@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -506,6 +508,18 @@ func dumpFsimpl(tb testing.TB, fs *FS) map[string]string {
 	return out
 }
 
+// diffSeeds is how many random sequences TestDifferentialTmpfs runs:
+// BTFUSE_DIFF_SEEDS, else 8 (2 with -short).
+func diffSeeds() uint64 {
+	if n, err := strconv.ParseUint(os.Getenv("BTFUSE_DIFF_SEEDS"), 10, 64); err == nil {
+		return n
+	}
+	if testing.Short() {
+		return 2
+	}
+	return 8
+}
+
 func TestDifferentialTmpfs(t *testing.T) {
 	base := tmpfsDir(t) // skips without privileges
 	old := unix.Umask(0)
@@ -518,7 +532,7 @@ func TestDifferentialTmpfs(t *testing.T) {
 	real := realFS{fd: fd}
 	for _, kind := range backings() {
 		t.Run(kind.String(), func(t *testing.T) {
-			for seed := uint64(1); seed <= 6; seed++ {
+			for seed := uint64(1); seed <= diffSeeds(); seed++ {
 				fs := newTestFS(t, Options{Backing: kind})
 				clearReal(t, base)
 				r := rand.New(rand.NewPCG(seed, 99))

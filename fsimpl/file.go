@@ -77,6 +77,9 @@ func (fs *FS) Create(c *Cred, parent Ino, name string, flags int, mode uint32) (
 			if n.isDir() {
 				return Attr{}, nil, unix.EISDIR
 			}
+			if e := fs.mayCreateInStickyLocked(c, dir, n); e != 0 {
+				return Attr{}, nil, e
+			}
 		}
 	} else {
 		if flags&unix.O_CREAT == 0 {
@@ -105,11 +108,43 @@ func (fs *FS) Create(c *Cred, parent Ino, name string, flags int, mode uint32) (
 	return fs.attrLocked(n), f, 0
 }
 
+// mayCreateInStickyLocked mirrors fs/namei.c:may_create_in_sticky(): an
+// O_CREAT open of an existing file in a sticky directory, that belongs to
+// neither the caller nor the directory's owner, is refused in a
+// world-writable directory (or group-writable at level 2), even for root.
+// fs.protected_regular and fs.protected_fifos exempt regular files and
+// FIFOs when 0; other types (device nodes, sockets, symlinks) are never
+// exempt.
+//
+// Preconditions: fs.mu is held.
+func (fs *FS) mayCreateInStickyLocked(c *Cred, dir, n *inode) unix.Errno {
+	if dir.mode&unix.S_ISVTX == 0 {
+		return 0
+	}
+	typ := n.mode & unix.S_IFMT
+	if typ == unix.S_IFREG && fs.protectedRegular == 0 || typ == unix.S_IFIFO && fs.protectedFifos == 0 {
+		return 0
+	}
+	if n.uid == dir.uid || n.uid == c.UID {
+		return 0
+	}
+	if dir.mode&0o002 != 0 {
+		return unix.EACCES
+	}
+	if dir.mode&0o020 != 0 {
+		if typ == unix.S_IFIFO && fs.protectedFifos >= 2 || typ == unix.S_IFREG && fs.protectedRegular >= 2 {
+			return unix.EACCES
+		}
+	}
+	return 0
+}
+
 // Open opens an existing regular file with the caller's flags after the
 // permission check; O_TRUNC truncates it. For other file types it makes
-// the same checks (a directory opened for writing is EISDIR, a symlink
-// ELOOP, O_DIRECTORY on a non-directory ENOTDIR, then EACCES) and answers
-// EINVAL when they pass: the door serves those itself.
+// the kernel's checks (a directory opened for writing is EISDIR, a symlink
+// ELOOP, O_DIRECTORY on a non-directory ENOTDIR, a device node EACCES as on
+// a nodev mount, then the permission bits) and answers EINVAL when they
+// pass: the door serves directories, FIFOs and sockets itself.
 func (fs *FS) Open(c *Cred, ino Ino, flags int) (*File, unix.Errno) {
 	c = cred(c)
 	fs.mu.Lock()

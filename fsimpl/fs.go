@@ -3,6 +3,7 @@ package fsimpl
 import (
 	"math"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -72,9 +73,11 @@ type FS struct {
 
 	maxInodes uint64 // immutable
 	maxBytes  uint64 // immutable
-	// protectedHardlinks mirrors the fs.protected_hardlinks sysctl, read
-	// once at New. Immutable.
+	// protectedHardlinks, protectedRegular and protectedFifos mirror the
+	// fs.protected_* sysctls, read once at New. Immutable.
 	protectedHardlinks bool
+	protectedRegular   int
+	protectedFifos     int
 
 	back *backing // immutable pointer; the backing itself is thread-safe
 	// usedBytes is the estimate of allocated backing bytes (sum of
@@ -136,7 +139,9 @@ func New(opts Options) (*FS, error) {
 		nextIno:            RootIno,
 		maxInodes:          opts.Inodes,
 		maxBytes:           opts.SizeBytes,
-		protectedHardlinks: readProtectedHardlinks(),
+		protectedHardlinks: readSysctl("protected_hardlinks", 1) != 0,
+		protectedRegular:   readSysctl("protected_regular", 0),
+		protectedFifos:     readSysctl("protected_fifos", 0),
 		back:               back,
 	}
 	now := now()
@@ -153,14 +158,17 @@ func New(opts Options) (*FS, error) {
 	return fs, nil
 }
 
-// readProtectedHardlinks reads fs.protected_hardlinks; missing means on, as
-// on every distribution.
-func readProtectedHardlinks() bool {
-	b, err := os.ReadFile("/proc/sys/fs/protected_hardlinks")
+// readSysctl reads /proc/sys/fs/name, or returns def when it cannot.
+func readSysctl(name string, def int) int {
+	b, err := os.ReadFile("/proc/sys/fs/" + name)
 	if err != nil {
-		return true
+		return def
 	}
-	return strings.TrimSpace(string(b)) != "0"
+	v, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		return def
+	}
+	return v
 }
 
 // Close releases the backing store. Open Files must be released first.

@@ -29,7 +29,13 @@ func (fs *FS) Rename(c *Cred, oldParent Ino, oldName string, newParent Ino, newN
 	if e != 0 {
 		return e
 	}
-	if isDot(oldName) || isDot(newName) {
+	if isDot(oldName) {
+		return unix.EBUSY
+	}
+	if isDot(newName) {
+		if flags&RenameNoReplace != 0 {
+			return unix.EEXIST
+		}
 		return unix.EBUSY
 	}
 	old := odir.dir.lookup(oldName)
