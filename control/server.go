@@ -53,7 +53,7 @@ type Server struct {
 
 	mu       sync.Mutex
 	handlers map[string]Handler     // guarded by mu
-	conns    map[*net.UnixConn]bool // guarded by mu
+	conns    map[*net.UnixConn]bool // true while a request is handled; guarded by mu
 	closed   bool                   // guarded by mu
 }
 
@@ -123,8 +123,9 @@ func (s *Server) Start() {
 }
 
 // Close stops accepting, closes every open connection (clients waiting for
-// the daemon to go see EOF), waits for the handlers to return, and removes
-// the socket file.
+// the daemon to go see EOF), and removes the socket file. A connection whose
+// request is being handled is closed after its reply; Close cancels the
+// handlers' context and waits for them.
 func (s *Server) Close() error {
 	s.mu.Lock()
 	if s.closed {
@@ -132,8 +133,10 @@ func (s *Server) Close() error {
 		return nil
 	}
 	s.closed = true
-	for c := range s.conns {
-		c.Close()
+	for c, busy := range s.conns {
+		if !busy {
+			c.Close()
+		}
 	}
 	s.mu.Unlock()
 	s.cancel()
@@ -232,11 +235,25 @@ func (s *Server) serveConn(conn *net.UnixConn) {
 			s.reply(conn, m.Op, &VersionError{Got: m.Version}, Reply{})
 			continue
 		}
+		if !s.setBusy(conn, true) {
+			closeAll(files)
+			return
+		}
 		rep, err := s.dispatch(&Request{Op: m.Op, Body: m.Body, Files: files, Peer: peer})
-		if !s.reply(conn, m.Op, err, rep) {
+		ok := s.reply(conn, m.Op, err, rep)
+		if !s.setBusy(conn, false) || !ok {
 			return
 		}
 	}
+}
+
+// setBusy marks conn as handling a request or not, and reports whether the
+// server is still open.
+func (s *Server) setBusy(conn *net.UnixConn, busy bool) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.conns[conn] = busy
+	return !s.closed
 }
 
 func (s *Server) dispatch(req *Request) (rep Reply, err error) {

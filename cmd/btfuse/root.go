@@ -1,0 +1,36 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/btfuse/btfuse/daemon"
+)
+
+// NewCmdRoot returns the btfuse command with every subcommand attached.
+func NewCmdRoot() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "btfuse",
+		Short: "An in-memory filesystem served through FUSE",
+		Long: `btfuse keeps a filesystem in memory and serves it at a directory through FUSE.
+
+'btfuse mount DIR' runs the daemon in the foreground; 'btfuse umount DIR'
+stops it. The supervised door ('btfuse run') and 'btfuse status' and
+'btfuse trace' come in later versions.`,
+		Version:       daemon.Version,
+		SilenceUsage:  true,
+		SilenceErrors: true, // main prints the error once
+	}
+	root.AddCommand(NewCmdMount(), NewCmdUmount())
+	return root
+}
+
+// oneDir accepts exactly one argument, the directory, and otherwise says how
+// the command is used (usage is not printed on errors).
+func oneDir(cmd *cobra.Command, args []string) error {
+	if len(args) != 1 {
+		return fmt.Errorf("%s takes one directory, got %d arguments: usage: %s", cmd.Name(), len(args), cmd.UseLine())
+	}
+	return nil
+}

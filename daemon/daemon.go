@@ -1,0 +1,278 @@
+// Package daemon wires a btfuse daemon together and runs its lifecycle: it
+// checks the mount point (clearing a stale FUSE mount a killed daemon left),
+// creates the filesystem, mounts it through FUSE, registers the daemon and
+// its control socket, and on SIGINT/SIGTERM, an "umount" request or an
+// external unmount takes it all down again in the reverse order. It holds no
+// filesystem semantics.
+//
+// The order of shutdown matters: unmount (so that no FUSE request is in
+// flight), close the filesystem, close the control socket (clients waiting
+// for the daemon to go see EOF), and release the registry entry last; the
+// flock that marks the entry live is dropped by the kernel even if the
+// daemon dies before that.
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/btfuse/btfuse/control"
+	"github.com/btfuse/btfuse/fsimpl"
+	"github.com/btfuse/btfuse/fsimpl/fuseserve"
+	"golang.org/x/sys/unix"
+)
+
+// Version is the btfuse version, set at build time with
+// -ldflags "-X github.com/btfuse/btfuse/daemon.Version=...".
+var Version = "0.1.0-dev"
+
+// Config configures Run.
+type Config struct {
+	Dir        string // mount point
+	SizeBytes  uint64 // 0: fsimpl's default (half of RAM)
+	Inodes     uint64 // 0: fsimpl's default
+	AllowOther bool
+	Debug      bool
+	// Stdout gets the "serving" line, Stderr diagnostics and the log;
+	// nil means os.Stdout and os.Stderr.
+	Stdout, Stderr io.Writer
+	// RuntimeDir is the registry directory; "" means control.DefaultDir.
+	RuntimeDir string
+}
+
+// lazyWait is how long a shutdown waits for a busy mount that it detached
+// lazily to be released before it leaves it to the kernel.
+const lazyWait = 5 * time.Second
+
+// Run serves cfg.Dir until ctx ends, an "umount" request arrives on the
+// control socket or the mount is unmounted from outside; then it cleans up
+// and returns nil. Setup failures are returned with a hint for the user.
+func Run(ctx context.Context, cfg Config) error {
+	stdout, stderr := writers(cfg.Stdout, cfg.Stderr)
+	log := newLogger(stderr, cfg.Debug)
+	slog.SetDefault(log) // fuseserve logs through the default logger
+
+	mount, err := control.Canonical(cfg.Dir)
+	if err != nil {
+		return fmt.Errorf("mount point %s: %w", cfg.Dir, err)
+	}
+	reg, err := openRegistry(cfg.RuntimeDir)
+	if err != nil {
+		return err
+	}
+	claim, err := reg.Claim(mount)
+	if err != nil {
+		return err
+	}
+	defer claim.Release()
+	if err := checkMountpoint(mount, stderr); err != nil {
+		return err
+	}
+
+	fs, err := fsimpl.New(fsimpl.Options{SizeBytes: cfg.SizeBytes, Inodes: cfg.Inodes})
+	if err != nil {
+		return fmt.Errorf("create filesystem: %w", err)
+	}
+	srv, err := fuseserve.Mount(mount, fs, fuseserve.Options{AllowOther: cfg.AllowOther, Debug: cfg.Debug})
+	if err != nil {
+		fs.Close()
+		return fmt.Errorf("%w; check that /dev/fuse exists and that you are root", err)
+	}
+	gone := make(chan struct{})
+	go func() {
+		srv.Wait()
+		close(gone)
+	}()
+
+	d := &daemon{stop: make(chan struct{}), stopped: make(chan struct{})}
+	ctl, err := control.Listen(claim.SocketPath(), log)
+	if err != nil {
+		srv.Unmount()
+		<-gone
+		fs.Close()
+		return err
+	}
+	info := control.Info{
+		PID:      os.Getpid(),
+		UID:      os.Geteuid(),
+		Start:    time.Now(),
+		Version:  Version,
+		Backing:  fs.BackingDescription(),
+		DataMode: srv.Mode(),
+	}
+	ctl.Handle(control.OpInfo, func(context.Context, *control.Request) (control.Reply, error) {
+		return control.Reply{Body: info}, nil
+	})
+	ctl.Handle(control.OpUmount, d.handleUmount)
+	ctl.Start()
+	if err := claim.Publish(info); err != nil {
+		ctl.Close()
+		srv.Unmount()
+		<-gone
+		fs.Close()
+		return err
+	}
+	fmt.Fprintf(stdout, "btfuse: serving %s (backing: %s; FUSE data: %s); stop with Ctrl-C or 'btfuse umount %s'\n",
+		mount, info.Backing, info.DataMode, mount)
+
+	select {
+	case <-ctx.Done():
+		log.Debug("stopping", "reason", "signal")
+	case <-d.stop:
+		log.Debug("stopping", "reason", "umount request")
+	case <-gone:
+		fmt.Fprintf(stderr, "btfuse: %s was unmounted from outside; exiting\n", mount)
+	}
+	d.result = unmount(srv, mount, gone, stderr)
+	close(d.stopped) // lets the umount handler answer
+	if waitGone(gone, 0) {
+		if err := fs.Close(); err != nil {
+			log.Warn("closing the filesystem", "err", err)
+		}
+	}
+	ctl.Close()
+	if err := claim.Release(); err != nil {
+		log.Warn("removing the registry entry", "err", err)
+	}
+	fmt.Fprintf(stdout, "btfuse: %s\n", d.result)
+	return nil
+}
+
+// daemon is the state the control handlers share with Run.
+type daemon struct {
+	stopOnce sync.Once
+	stop     chan struct{} // closed by the first umount request
+	stopped  chan struct{} // closed when the unmount is done; result is set
+	result   string
+}
+
+func (d *daemon) handleUmount(ctx context.Context, _ *control.Request) (control.Reply, error) {
+	d.stopOnce.Do(func() { close(d.stop) })
+	select {
+	case <-d.stopped:
+		return control.Reply{Body: d.result}, nil
+	case <-ctx.Done():
+		select {
+		case <-d.stopped: // both were ready
+			return control.Reply{Body: d.result}, nil
+		default:
+			return control.Reply{}, errors.New("daemon is shutting down")
+		}
+	}
+}
+
+// unmount takes the mount down and says how it went. A busy mount is
+// detached lazily: it disappears from the tree at once and its connection
+// ends when the last file under it is closed, or when this process exits.
+func unmount(srv *fuseserve.Server, mount string, gone <-chan struct{}, stderr io.Writer) string {
+	if waitGone(gone, 0) {
+		return "unmounted " + mount
+	}
+	err := srv.Unmount()
+	if err == nil {
+		return "unmounted " + mount
+	}
+	if derr := unix.Unmount(mount, unix.MNT_DETACH); derr != nil && !waitGone(gone, 0) {
+		fmt.Fprintf(stderr, "btfuse: %v; lazy unmount failed too: %v\n", err, derr)
+		return "could not unmount " + mount
+	}
+	if waitGone(gone, lazyWait) {
+		return "unmounted " + mount + " (it was busy: detached lazily)"
+	}
+	fmt.Fprintf(stderr, "btfuse: %s is busy; detached it lazily: processes still using it get errors once this daemon exits\n", mount)
+	return "detached busy mount " + mount
+}
+
+// waitGone reports whether gone closes within d.
+func waitGone(gone <-chan struct{}, d time.Duration) bool {
+	if d <= 0 {
+		select {
+		case <-gone:
+			return true
+		default:
+			return false
+		}
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-gone:
+		return true
+	case <-t.C:
+		return false
+	}
+}
+
+func writers(out, errw io.Writer) (io.Writer, io.Writer) {
+	if out == nil {
+		out = os.Stdout
+	}
+	if errw == nil {
+		errw = os.Stderr
+	}
+	return out, errw
+}
+
+func newLogger(w io.Writer, debug bool) *slog.Logger {
+	level := slog.LevelInfo
+	if debug {
+		level = slog.LevelDebug
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
+}
+
+func openRegistry(dir string) (*control.Registry, error) {
+	if dir == "" {
+		d, err := control.DefaultDir()
+		if err != nil {
+			return nil, err
+		}
+		dir = d
+	}
+	return control.Open(dir)
+}
+
+// checkMountpoint makes sure dir can be mounted on: it exists, is a
+// directory and has nothing mounted on it. A FUSE mount whose daemon died
+// is cleared, with a note on stderr.
+func checkMountpoint(dir string, stderr io.Writer) error {
+	st, err := statMountpoint(dir)
+	if isDeadConn(err) {
+		m, ferr := findMount(dir)
+		if ferr != nil {
+			return ferr
+		}
+		if m == nil {
+			return fmt.Errorf("mount point %s: %w, but nothing is mounted there in this mount namespace", dir, err)
+		}
+		if cerr := clearStale(dir, m, false); cerr != nil {
+			return fmt.Errorf("clear the stale FUSE mount at %s: %w; try 'umount -l %s' as root", dir, cerr, dir)
+		}
+		fmt.Fprintf(stderr, "btfuse: cleared a stale FUSE mount at %s (its daemon had died)\n", dir)
+		st, err = statMountpoint(dir)
+	}
+	switch {
+	case errors.Is(err, unix.ENOENT):
+		return fmt.Errorf("mount point %s does not exist: create it with 'mkdir -p %s'", dir, dir)
+	case errors.Is(err, errNoAnswer):
+		return fmt.Errorf("mount point %s does not answer (a hung FUSE mount?): release it with 'btfuse umount %s'", dir, dir)
+	case err != nil:
+		return fmt.Errorf("mount point %s: %w", dir, err)
+	case st.Mode&unix.S_IFMT != unix.S_IFDIR:
+		return fmt.Errorf("mount point %s is not a directory: mount on a directory", dir)
+	}
+	m, err := findMount(dir)
+	if err != nil {
+		return err
+	}
+	if m != nil {
+		return fmt.Errorf("%s is already mounted (%s from %s): unmount it first with 'btfuse umount %s' or 'umount %s'", dir, m.FSType, m.Source, dir, dir)
+	}
+	return nil
+}

@@ -1,0 +1,113 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/btfuse/btfuse/control"
+)
+
+// UmountConfig configures Umount.
+type UmountConfig struct {
+	Dir string
+	// Timeout bounds the whole exchange with the daemon; 0 means 30 s.
+	Timeout time.Duration
+	// Stdout and Stderr: nil means os.Stdout and os.Stderr.
+	Stdout, Stderr io.Writer
+	// RuntimeDir is the registry directory; "" means control.DefaultDir.
+	RuntimeDir string
+}
+
+// Umount asks the daemon serving cfg.Dir to unmount and exit, and waits
+// until it is gone. With no daemon registered, a FUSE mount at cfg.Dir
+// whose daemon died (or hangs) is cleared instead; with nothing to do it
+// returns an error.
+func Umount(ctx context.Context, cfg UmountConfig) error {
+	stdout, _ := writers(cfg.Stdout, cfg.Stderr)
+	timeout := cfg.Timeout
+	if timeout <= 0 {
+		timeout = 30 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+
+	mount, err := control.Canonical(cfg.Dir)
+	if err != nil {
+		return fmt.Errorf("mount point %s: %w", cfg.Dir, err)
+	}
+	reg, err := openRegistry(cfg.RuntimeDir)
+	if err != nil {
+		return err
+	}
+	e, err := reg.Lookup(ctx, mount)
+	switch {
+	case err == nil:
+		msg, err := stopDaemon(ctx, reg, e)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "btfuse: %s (daemon pid %d has exited)\n", msg, e.PID)
+		return nil
+	case !errors.Is(err, control.ErrNotRunning):
+		return fmt.Errorf("read the daemon registry in %s: %w", reg.Dir(), err)
+	}
+
+	m, err := findMount(mount)
+	if err != nil {
+		return err
+	}
+	if m == nil {
+		return fmt.Errorf("no btfuse daemon serves %s and nothing is mounted there", mount)
+	}
+	if !m.isFUSE() {
+		return fmt.Errorf("%s is a %s mount, not a btfuse one: use 'umount %s'", mount, m.FSType, mount)
+	}
+	_, serr := statMountpoint(mount)
+	if serr == nil {
+		return fmt.Errorf("%s is a live FUSE mount (%s from %s) with no btfuse daemon registered in %s: unmount it with 'umount %s'",
+			mount, m.FSType, m.Source, reg.Dir(), mount)
+	}
+	hung := errors.Is(serr, errNoAnswer)
+	if !hung && !isDeadConn(serr) {
+		return fmt.Errorf("mount point %s: %w", mount, serr)
+	}
+	if err := clearStale(mount, m, hung); err != nil {
+		return fmt.Errorf("clear the stale FUSE mount at %s: %w; try 'umount -l %s' as root", mount, err, mount)
+	}
+	how := "its daemon had died"
+	if hung {
+		how = "its daemon did not answer; connection aborted"
+	}
+	fmt.Fprintf(stdout, "btfuse: no daemon was serving %s; cleared the stale FUSE mount there (%s)\n", mount, how)
+	return nil
+}
+
+// stopDaemon sends "umount" to the daemon of e and waits until it has
+// closed its control socket and released its registry entry.
+func stopDaemon(ctx context.Context, reg *control.Registry, e control.Entry) (string, error) {
+	c, err := control.Dial(ctx, e.Socket)
+	if err != nil {
+		return "", fmt.Errorf("daemon pid %d for %s does not answer on %s: %w; stop it with 'kill %d'", e.PID, e.Mount, e.Socket, err, e.PID)
+	}
+	defer c.Close()
+	var msg string
+	if _, err := c.Call(ctx, control.OpUmount, nil, nil, &msg); err != nil {
+		return "", fmt.Errorf("ask daemon pid %d to unmount %s: %w", e.PID, e.Mount, err)
+	}
+	if err := c.WaitClosed(ctx); err != nil {
+		return "", fmt.Errorf("daemon pid %d unmounted %s but did not exit: %w", e.PID, e.Mount, err)
+	}
+	for {
+		if _, err := reg.Lookup(ctx, e.Mount); errors.Is(err, control.ErrNotRunning) {
+			return msg, nil
+		}
+		select {
+		case <-ctx.Done():
+			return "", fmt.Errorf("daemon pid %d unmounted %s but still holds its registry entry", e.PID, e.Mount)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
