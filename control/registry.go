@@ -161,9 +161,20 @@ type Claim struct {
 // it.
 func (r *Registry) Claim(mount string) (*Claim, error) {
 	key := Key(mount)
-	lock, held, err := r.lock(key)
-	if err != nil {
-		return nil, err
+	var lock *os.File
+	held := false
+	// A command listing the registry holds a free lock for a moment while
+	// it checks the entry; only a lock held for longer belongs to a daemon.
+	for wait := time.Millisecond; ; wait *= 2 {
+		var err error
+		lock, held, err = r.lock(key)
+		if err != nil {
+			return nil, err
+		}
+		if held || wait > 256*time.Millisecond {
+			break
+		}
+		time.Sleep(wait)
 	}
 	if !held {
 		pid := 0
