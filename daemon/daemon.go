@@ -242,21 +242,25 @@ func openRegistry(dir string) (*control.Registry, error) {
 // directory and has nothing mounted on it. A FUSE mount whose daemon died
 // is cleared, with a note on stderr.
 func checkMountpoint(dir string, stderr io.Writer) error {
-	st, err := statMountpoint(dir)
-	if isDeadConn(err) {
-		m, ferr := findMount(dir)
-		if ferr != nil {
-			return ferr
-		}
-		if m == nil {
-			return fmt.Errorf("mount point %s: %w, but nothing is mounted there in this mount namespace", dir, err)
-		}
-		if cerr := clearStale(dir, m, false); cerr != nil {
-			return fmt.Errorf("clear the stale FUSE mount at %s: %w; try 'umount -l %s' as root", dir, cerr, dir)
-		}
-		fmt.Fprintf(stderr, "btfuse: cleared a stale FUSE mount at %s (its daemon had died)\n", dir)
-		st, err = statMountpoint(dir)
+	m, err := findMount(dir)
+	if err != nil {
+		return err
 	}
+	if m != nil && m.isFUSE() {
+		switch perr := probeFUSE(dir); {
+		case isDeadConn(perr):
+			if err := clearStale(dir, m, false); err != nil {
+				return fmt.Errorf("clear the stale FUSE mount at %s: %w; try 'umount -l %s' as root", dir, err, dir)
+			}
+			fmt.Fprintf(stderr, "btfuse: cleared a stale FUSE mount at %s (its daemon had died)\n", dir)
+			if m, err = findMount(dir); err != nil {
+				return err
+			}
+		case errors.Is(perr, errNoAnswer):
+			return fmt.Errorf("mount point %s is a FUSE mount that does not answer: release it with 'btfuse umount %s'", dir, dir)
+		}
+	}
+	st, err := statMountpoint(dir)
 	switch {
 	case errors.Is(err, unix.ENOENT):
 		return fmt.Errorf("mount point %s does not exist: create it with 'mkdir -p %s'", dir, dir)
@@ -266,12 +270,7 @@ func checkMountpoint(dir string, stderr io.Writer) error {
 		return fmt.Errorf("mount point %s: %w", dir, err)
 	case st.Mode&unix.S_IFMT != unix.S_IFDIR:
 		return fmt.Errorf("mount point %s is not a directory: mount on a directory", dir)
-	}
-	m, err := findMount(dir)
-	if err != nil {
-		return err
-	}
-	if m != nil {
+	case m != nil:
 		return fmt.Errorf("%s is already mounted (%s from %s): unmount it first with 'btfuse umount %s' or 'umount %s'", dir, m.FSType, m.Source, dir, dir)
 	}
 	return nil

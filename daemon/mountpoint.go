@@ -114,24 +114,32 @@ func unescapeOctal(s string) string {
 
 // statMountpoint stats dir, giving up after statTimeout.
 func statMountpoint(dir string) (*unix.Stat_t, error) {
-	type result struct {
-		st  unix.Stat_t
-		err error
+	var st unix.Stat_t
+	if err := withTimeout(func() error { return unix.Stat(dir, &st) }); err != nil {
+		return nil, err
 	}
-	ch := make(chan result, 1)
-	go func() {
-		var r result
-		r.err = unix.Stat(dir, &r.st)
-		ch <- r
-	}()
+	return &st, nil
+}
+
+// probeFUSE asks the FUSE server of the mount at dir for its statfs, which
+// the kernel never answers from a cache (stat may, for up to the attribute
+// timeout after the daemon died). A dead daemon shows as ENOTCONN, a stuck
+// one as errNoAnswer.
+func probeFUSE(dir string) error {
+	var sfs unix.Statfs_t
+	return withTimeout(func() error { return unix.Statfs(dir, &sfs) })
+}
+
+// withTimeout runs fn, giving up after statTimeout; fn then goes on in the
+// background (a hung FUSE request cannot be cancelled from here).
+func withTimeout(fn func() error) error {
+	ch := make(chan error, 1)
+	go func() { ch <- fn() }()
 	select {
-	case r := <-ch:
-		if r.err != nil {
-			return nil, r.err
-		}
-		return &r.st, nil
+	case err := <-ch:
+		return err
 	case <-time.After(statTimeout):
-		return nil, errNoAnswer
+		return errNoAnswer
 	}
 }
 

@@ -65,7 +65,7 @@ func Umount(ctx context.Context, cfg UmountConfig) error {
 	if !m.isFUSE() {
 		return fmt.Errorf("%s is a %s mount, not a btfuse one: use 'umount %s'", mount, m.FSType, mount)
 	}
-	_, serr := statMountpoint(mount)
+	serr := probeFUSE(mount)
 	if serr == nil {
 		return fmt.Errorf("%s is a live FUSE mount (%s from %s) with no btfuse daemon registered in %s: unmount it with 'umount %s'",
 			mount, m.FSType, m.Source, reg.Dir(), mount)
