@@ -1,0 +1,63 @@
+# The commands a person types to work on btfuse. `just --list` shows them.
+# Mounting needs root and /dev/fuse: test and demo are meant to run as root
+# (tests that need it skip otherwise, or fail under BTFUSE_REQUIRE_PRIVILEGED=1).
+
+# Bash with -e/-u/-o pipefail, so a failing step stops a recipe.
+set shell := ["bash", "-euo", "pipefail", "-c"]
+
+bin := "bin/btfuse"
+version := `git describe --always --dirty 2>/dev/null || echo dev`
+
+# -trimpath keeps this machine's paths out of the binary;
+# -ldflags -X stamps the version that `btfuse --version` prints.
+[doc("build bin/btfuse")]
+build:
+    go build -trimpath -ldflags "-X github.com/btfuse/btfuse/daemon.Version={{version}}" -o {{bin}} ./cmd/btfuse
+
+# -race: the daemon is concurrent (FUSE loops, control
+# socket, signals); -count=1: the tests exercise the kernel (mounts,
+# sockets), so a cached pass proves nothing; -timeout: a hung FUSE mount must
+# fail the run with a stack dump instead of stalling it.
+[doc("run every test (as root, or the FUSE tests skip)")]
+test:
+    go test -race -count=1 -timeout 20m ./...
+
+# -run '^$' skips the tests; -benchmem reports
+# allocations; no -race, which would distort every number.
+[doc("run the benchmarks")]
+bench:
+    go test -run '^$' -bench . -benchmem -count=1 -timeout 60m ./...
+
+# gofmt must have nothing to say, and go vet must pass.
+[doc("static checks: gofmt and go vet")]
+lint:
+    test -z "$(gofmt -l .)" || { gofmt -l .; echo "run gofmt -w on the files above"; exit 1; }
+    go vet ./...
+
+# Mounts on a fresh temporary directory, uses it from the shell, shows the
+# mount line and unmounts through the control socket; root, for the mount.
+[doc("mount btfuse on a temp dir, use it from the shell, unmount it")]
+demo: build
+    #!/usr/bin/env bash
+    set -euo pipefail
+    [ "$(id -u)" = 0 ] || { echo "demo: run as root (mounting needs it)"; exit 1; }
+    dir=$(mktemp -d /tmp/btfuse-demo.XXXXXX)
+    {{bin}} mount --size 256M "$dir" &
+    pid=$!
+    trap 'kill $pid 2>/dev/null || true; umount -l "$dir" 2>/dev/null || true; rmdir "$dir" 2>/dev/null || true' EXIT
+    for _ in $(seq 100); do grep -q " $dir .* fuse.btfuse " /proc/self/mountinfo && break; sleep 0.1; done
+    echo "\$ cd $dir"; cd "$dir"
+    run() { echo "\$ $*"; eval "$@"; }
+    run 'echo "hello from btfuse" > greeting'
+    run 'cat greeting'
+    run 'mkdir -p docs/notes && cp greeting docs/notes/copy && ln -s greeting link'
+    run 'seq 1 100000 > numbers && wc -l numbers && sha256sum numbers'
+    run 'mv numbers docs/ && rm docs/notes/copy'
+    run 'ls -lR'
+    run 'df -h .'
+    run "grep ' $dir ' /proc/self/mountinfo"
+    cd /
+    echo "\$ btfuse umount $dir"
+    {{justfile_directory()}}/{{bin}} umount "$dir"
+    wait $pid
+    echo "demo: daemon exited with status $?"
