@@ -82,7 +82,7 @@ func Run(ctx context.Context, cfg Config) error {
 	srv, err := fuseserve.Mount(mount, fs, fuseserve.Options{AllowOther: cfg.AllowOther, Debug: cfg.Debug})
 	if err != nil {
 		fs.Close()
-		return fmt.Errorf("%w; check that /dev/fuse exists and that you are root", err)
+		return err
 	}
 	gone := make(chan struct{})
 	go func() {
@@ -129,7 +129,8 @@ func Run(ctx context.Context, cfg Config) error {
 	case <-gone:
 		fmt.Fprintf(stderr, "btfuse: %s was unmounted from outside; exiting\n", mount)
 	}
-	d.result = unmount(srv, mount, gone, stderr)
+	var uerr error
+	d.result, uerr = unmount(srv, mount, gone, stderr)
 	close(d.stopped) // lets the umount handler answer
 	if waitGone(gone, 0) {
 		if err := fs.Close(); err != nil {
@@ -139,6 +140,9 @@ func Run(ctx context.Context, cfg Config) error {
 	ctl.Close()
 	if err := claim.Release(); err != nil {
 		log.Warn("removing the registry entry", "err", err)
+	}
+	if uerr != nil {
+		return uerr
 	}
 	fmt.Fprintf(stdout, "btfuse: %s\n", d.result)
 	return nil
@@ -170,23 +174,22 @@ func (d *daemon) handleUmount(ctx context.Context, _ *control.Request) (control.
 // unmount takes the mount down and says how it went. A busy mount is
 // detached lazily: it disappears from the tree at once and its connection
 // ends when the last file under it is closed, or when this process exits.
-func unmount(srv *fuseserve.Server, mount string, gone <-chan struct{}, stderr io.Writer) string {
+func unmount(srv *fuseserve.Server, mount string, gone <-chan struct{}, stderr io.Writer) (string, error) {
 	if waitGone(gone, 0) {
-		return "unmounted " + mount
+		return "unmounted " + mount, nil
 	}
 	err := srv.Unmount()
 	if err == nil {
-		return "unmounted " + mount
+		return "unmounted " + mount, nil
 	}
-	if derr := unix.Unmount(mount, unix.MNT_DETACH); derr != nil && !waitGone(gone, 0) {
-		fmt.Fprintf(stderr, "btfuse: %v; lazy unmount failed too: %v\n", err, derr)
-		return "could not unmount " + mount
+	if derr := lazyUnmount(mount); derr != nil && !waitGone(gone, 0) {
+		return "could not unmount " + mount, fmt.Errorf("%w; lazy unmount failed too: %v", err, derr)
 	}
 	if waitGone(gone, lazyWait) {
-		return "unmounted " + mount + " (it was busy: detached lazily)"
+		return "unmounted " + mount + " (it was busy: detached lazily)", nil
 	}
 	fmt.Fprintf(stderr, "btfuse: %s is busy; detached it lazily: processes still using it get errors once this daemon exits\n", mount)
-	return "detached busy mount " + mount
+	return "detached busy mount " + mount, nil
 }
 
 // waitGone reports whether gone closes within d.

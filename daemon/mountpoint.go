@@ -2,9 +2,11 @@ package daemon
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -163,17 +165,33 @@ func clearStale(dir string, m *mountEntry, abort bool) error {
 		return fmt.Errorf("%s is a %s mount, not a FUSE one", dir, m.FSType)
 	}
 	if !abort {
-		if err := unix.Unmount(dir, unix.MNT_DETACH); err == nil {
+		if err := lazyUnmount(dir); err == nil {
 			return nil
 		}
 	}
 	if err := abortConn(m); err != nil {
 		return err
 	}
-	if err := unix.Unmount(dir, unix.MNT_DETACH); err != nil {
-		return fmt.Errorf("umount -l %s: %w", dir, err)
+	return lazyUnmount(dir)
+}
+
+// lazyUnmount detaches the mount at dir: umount2(MNT_DETACH) as root,
+// fusermount3 -u -z for a user's own FUSE mount otherwise.
+func lazyUnmount(dir string) error {
+	err := unix.Unmount(dir, unix.MNT_DETACH)
+	if err == nil {
+		return nil
 	}
-	return nil
+	if errors.Is(err, unix.EPERM) {
+		if path, lerr := exec.LookPath("fusermount3"); lerr == nil {
+			out, ferr := exec.Command(path, "-u", "-z", dir).CombinedOutput()
+			if ferr == nil {
+				return nil
+			}
+			return fmt.Errorf("fusermount3 -u -z %s: %v: %s", dir, ferr, bytes.TrimSpace(out))
+		}
+	}
+	return fmt.Errorf("umount -l %s: %w", dir, err)
 }
 
 // abortConn aborts m's FUSE connection: every request pending or to come

@@ -74,6 +74,10 @@ func Umount(ctx context.Context, cfg UmountConfig) error {
 	if !hung && !isDeadConn(serr) {
 		return fmt.Errorf("mount point %s: %w", mount, serr)
 	}
+	if hung && m.FSType != "fuse.btfuse" {
+		// Somebody else's filesystem, maybe only slow: not ours to abort.
+		return fmt.Errorf("%s is a %s mount that does not answer, not a btfuse one: release it with 'umount -l %s'", mount, m.FSType, mount)
+	}
 	if err := clearStale(mount, m, hung); err != nil {
 		return fmt.Errorf("clear the stale FUSE mount at %s: %w; try 'umount -l %s' as root", mount, err, mount)
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -69,6 +70,32 @@ func TestE2ESignalsUnmount(t *testing.T) {
 				t.Errorf("registry not cleaned: %v", n)
 			}
 		})
+	}
+}
+
+func TestE2EBusyMountDetachedOnSignal(t *testing.T) {
+	testutil.RequirePrivileged(t)
+	dir, runtime := mountDirs(t)
+	d := startDaemon(t, runtime, dir)
+	// A process whose working directory is the mount keeps it busy.
+	holder := exec.Command("sleep", "60")
+	holder.Dir = dir
+	if err := holder.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		holder.Process.Kill()
+		holder.Wait()
+	})
+	d.signal(t, syscall.SIGTERM)
+	if code := d.wait(t); code != 0 {
+		t.Errorf("exit code %d with a busy mount, want 0; stderr:\n%s", code, d.errw)
+	}
+	if !strings.Contains(d.errw.String(), "busy; detached it lazily") {
+		t.Errorf("stderr does not say the mount was detached: %q", d.errw)
+	}
+	if isMounted(t, dir) {
+		t.Errorf("%s still in the mount table", dir)
 	}
 }
 
