@@ -198,3 +198,28 @@ func TestE2EStaleMountClearedByUmount(t *testing.T) {
 		t.Errorf("the dead daemon's registry entry is left: %v", n)
 	}
 }
+
+// TestE2EHungMountAbortedByUmount stops a daemon (SIGSTOP) so that its
+// mount hangs, and asks a btfuse that does not know the daemon (another
+// registry) to unmount it: the connection must be aborted through fusectl
+// and the mount detached.
+func TestE2EHungMountAbortedByUmount(t *testing.T) {
+	testutil.RequirePrivileged(t)
+	dir, runtime := mountDirs(t)
+	d := startDaemon(t, runtime, dir)
+	d.signal(t, syscall.SIGSTOP)
+	t.Cleanup(func() { d.cmd.Process.Signal(syscall.SIGCONT) })
+
+	code, out, errOut := runBtfuse(t, filepath.Join(t.TempDir(), "other"), "umount", dir)
+	if code != 0 || !strings.Contains(out, "connection aborted") {
+		t.Fatalf("umount of a hung mount: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	if isMounted(t, dir) {
+		t.Errorf("%s still mounted", dir)
+	}
+	// The daemon, once it runs again, finds its mount gone and exits.
+	d.signal(t, syscall.SIGCONT)
+	if code := d.wait(t); code != 0 {
+		t.Errorf("daemon exit code %d after its mount was aborted; stderr:\n%s", code, d.errw)
+	}
+}
