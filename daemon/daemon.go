@@ -129,8 +129,7 @@ func Run(ctx context.Context, cfg Config) error {
 	case <-gone:
 		fmt.Fprintf(stderr, "btfuse: %s was unmounted from outside; exiting\n", mount)
 	}
-	var uerr error
-	d.result, uerr = unmount(srv, mount, gone, stderr)
+	d.result, d.err = unmount(srv, mount, gone, stderr)
 	close(d.stopped) // lets the umount handler answer
 	if waitGone(gone, 0) {
 		if err := fs.Close(); err != nil {
@@ -141,8 +140,8 @@ func Run(ctx context.Context, cfg Config) error {
 	if err := claim.Release(); err != nil {
 		log.Warn("removing the registry entry", "err", err)
 	}
-	if uerr != nil {
-		return uerr
+	if d.err != nil {
+		return d.err
 	}
 	fmt.Fprintf(stdout, "btfuse: %s\n", d.result)
 	return nil
@@ -152,23 +151,26 @@ func Run(ctx context.Context, cfg Config) error {
 type daemon struct {
 	stopOnce sync.Once
 	stop     chan struct{} // closed by the first umount request
-	stopped  chan struct{} // closed when the unmount is done; result is set
+	stopped  chan struct{} // closed when the unmount is done; result and err are set
 	result   string
+	err      error
 }
 
 func (d *daemon) handleUmount(ctx context.Context, _ *control.Request) (control.Reply, error) {
 	d.stopOnce.Do(func() { close(d.stop) })
 	select {
 	case <-d.stopped:
-		return control.Reply{Body: d.result}, nil
 	case <-ctx.Done():
 		select {
 		case <-d.stopped: // both were ready
-			return control.Reply{Body: d.result}, nil
 		default:
 			return control.Reply{}, errors.New("daemon is shutting down")
 		}
 	}
+	if d.err != nil {
+		return control.Reply{}, d.err
+	}
+	return control.Reply{Body: d.result}, nil
 }
 
 // unmount takes the mount down and says how it went. A busy mount is
