@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -36,7 +37,7 @@ func TestMain(m *testing.M) {
 // at cleanup.
 func startServer(tb testing.TB) *Server {
 	tb.Helper()
-	s, err := Listen(filepath.Join(tb.TempDir(), "c.sock"), nil)
+	s, err := Listen(filepath.Join(tb.TempDir(), "c.sock"), slog.New(slog.DiscardHandler))
 	if err != nil {
 		tb.Fatalf("Listen: %v", err)
 	}
