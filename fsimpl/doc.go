@@ -40,8 +40,11 @@
 //	FS.mu (sync.RWMutex: namespace, metadata, reference counts)
 //	  -> no other lock.
 //
-// Accounting of backing bytes (inode.alloc, FS.usedBytes) is atomic and may be
-// touched with or without FS.mu. Data I/O on a File (pread, pwrite, lseek,
+// Lookup, GetAttr, ReadDir, Readlink, Access and the xattr reads hold FS.mu
+// for reading only; Lookup's reference count is atomic for that reason and
+// is only decreased (and tested for zero) with FS.mu held for writing.
+// Accounting of backing bytes (inode.alloc, FS.usedBytes) is atomic and may
+// be touched with or without FS.mu. Data I/O on a File (pread, pwrite, lseek,
 // fallocate) runs without FS.mu. Functions that need FS.mu held end in Locked
 // and say so in a Preconditions line. FS.mu is always released with defer.
 package fsimpl

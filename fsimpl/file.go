@@ -98,7 +98,7 @@ func (fs *FS) Create(c *Cred, parent Ino, name string, flags int, mode uint32) (
 		if created {
 			// The name stays, as when the kernel fails after
 			// creating; the reference is the caller's only on success.
-			n.refs--
+			unrefLocked(n)
 		}
 		return Attr{}, nil, e
 	}

@@ -95,11 +95,16 @@ type inode struct {
 	uid, gid            uint32
 	rdev                uint64
 	atime, mtime, ctime unix.Timespec // atime and mtime unused for regular files
-	refs                uint64        // references held by doors (Lookup & co.)
 	opens               int           // open Files
 	xattrs              map[string][]byte
 	target              string   // symlink target
 	dir                 *dirData // non-nil for directories
+
+	// refs counts the references held by doors (Lookup and friends).
+	// Atomic, so that Lookup can take one under FS.mu held for reading;
+	// it is only decreased, and tested for zero, with FS.mu held for
+	// writing, so no reader can race a free.
+	refs atomic.Uint64
 
 	// alloc is the number of backing bytes allocated at the last look
 	// (regular files). Atomic.
@@ -238,10 +243,10 @@ func (fs *FS) Forget(ino Ino, n uint64) {
 	if !ok {
 		return
 	}
-	if n > in.refs {
-		n = in.refs
+	if r := in.refs.Load(); n > r {
+		n = r
 	}
-	in.refs -= n
+	in.refs.Add(-n)
 	fs.maybeFreeLocked(in)
 }
 
@@ -250,7 +255,7 @@ func (fs *FS) Forget(ino Ino, n uint64) {
 //
 // Preconditions: fs.mu is held for writing.
 func (fs *FS) maybeFreeLocked(n *inode) {
-	if n.ino == RootIno || n.nlink != 0 || n.refs != 0 || n.opens != 0 {
+	if n.ino == RootIno || n.nlink != 0 || n.refs.Load() != 0 || n.opens != 0 {
 		return
 	}
 	if _, ok := fs.inodes[n.ino]; !ok {
@@ -268,8 +273,13 @@ func (fs *FS) maybeFreeLocked(n *inode) {
 
 // refLocked takes one door reference on n.
 //
+// Preconditions: fs.mu is held (for reading or writing).
+func refLocked(n *inode) { n.refs.Add(1) }
+
+// unrefLocked drops one door reference taken by the current operation.
+//
 // Preconditions: fs.mu is held for writing.
-func refLocked(n *inode) { n.refs++ }
+func unrefLocked(n *inode) { n.refs.Add(^uint64(0)) }
 
 // cred returns c, or Root for a nil credential.
 func cred(c *Cred) *Cred {

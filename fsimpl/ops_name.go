@@ -51,8 +51,8 @@ func (fs *FS) parentLocked(c *Cred, ino Ino, name string) (*inode, unix.Errno) {
 // directory itself and ".." its parent (the root's parent is the root).
 func (fs *FS) Lookup(c *Cred, parent Ino, name string) (Attr, unix.Errno) {
 	c = cred(c)
-	fs.mu.Lock()
-	defer fs.mu.Unlock()
+	fs.mu.RLock()
+	defer fs.mu.RUnlock()
 	dir, e := fs.parentLocked(c, parent, name)
 	if e != 0 {
 		return Attr{}, e

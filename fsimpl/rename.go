@@ -99,7 +99,7 @@ func (fs *FS) Rename(c *Cred, oldParent Ino, oldName string, newParent Ino, newN
 	ndir.mtime, ndir.ctime = t, t
 	if flags&renameWhiteout != 0 {
 		if w, e := fs.newChildLocked(c, odir, oldName, unix.S_IFCHR, 0); e == 0 {
-			w.refs--
+			unrefLocked(w)
 		}
 	}
 	return 0

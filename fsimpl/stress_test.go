@@ -98,8 +98,8 @@ func checkAccounting(tb testing.TB, fs *FS) {
 	defer fs.mu.RUnlock()
 	var want uint64
 	for ino, n := range fs.inodes {
-		if n.refs != 0 || n.opens != 0 {
-			tb.Errorf("inode %d: refs %d opens %d after all were given back", ino, n.refs, n.opens)
+		if n.refs.Load() != 0 || n.opens != 0 {
+			tb.Errorf("inode %d: refs %d opens %d after all were given back", ino, n.refs.Load(), n.opens)
 		}
 		if n.nlink == 0 && ino != RootIno {
 			tb.Errorf("inode %d: unlinked but not freed", ino)
