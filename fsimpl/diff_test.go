@@ -109,6 +109,24 @@ func (r realFS) do(o diffOp) (string, unix.Errno) {
 				return unix.EINVAL
 			}
 			return nil
+		case "write":
+			fd, err := unix.Open(p, unix.O_WRONLY|unix.O_CLOEXEC|unix.O_NOFOLLOW|unix.O_NONBLOCK, 0)
+			if err != nil {
+				if err == unix.ENXIO || err == unix.ENODEV {
+					return unix.EINVAL
+				}
+				return err
+			}
+			defer unix.Close(fd)
+			var st unix.Stat_t
+			if err := unix.Fstat(fd, &st); err != nil {
+				return err
+			}
+			if st.Mode&unix.S_IFMT != unix.S_IFREG {
+				return unix.EINVAL
+			}
+			_, err = unix.Pwrite(fd, []byte("xyz"), int64(o.n))
+			return err
 		case "unlink":
 			return unix.Unlink(p)
 		case "rmdir":
@@ -275,6 +293,22 @@ func fsimplDo(tb testing.TB, fs *FS, o diffOp) (string, unix.Errno) {
 		if ino, e = node(o.p, false); e == 0 {
 			out, e = fs.Readlink(c, ino)
 		}
+	case "write":
+		var ino Ino
+		if ino, e = node(o.p, false); e != 0 { // O_NOFOLLOW: ELOOP from Open
+			break
+		}
+		var f *File
+		if f, e = fs.Open(c, ino, unix.O_WRONLY); e != 0 {
+			break
+		}
+		defer fs.Release(f)
+		// What the FUSE kernel does: ask for the kill when
+		// setattr_should_drop_suidgid() finds something to drop.
+		a, _ := fs.GetAttr(ino)
+		kill := c.UID != 0 && (a.Mode&unix.S_ISUID != 0 ||
+			a.Mode&unix.S_ISGID != 0 && (a.Mode&unix.S_IXGRP != 0 || !c.inGroup(a.GID)))
+		_, e = fs.Write(f, []byte("xyz"), int64(o.n), kill)
 	case "chmod", "chown", "truncate", "utimens":
 		var ino Ino
 		if ino, e = node(o.p, o.kind == "chmod" || o.kind == "truncate"); e != 0 {

@@ -39,7 +39,8 @@ func genOp(r *rand.Rand) diffOp {
 		mode: modes[r.IntN(len(modes))],
 	}
 	kinds := []string{"mkdir", "mkdir", "mknod", "open", "open", "open", "unlink", "rmdir", "rename", "rename", "link",
-		"symlink", "readlink", "chmod", "chmod", "chown", "truncate", "utimens", "setxattr", "getxattr", "removexattr", "access"}
+		"symlink", "readlink", "chmod", "chmod", "chown", "truncate", "utimens", "setxattr", "getxattr", "removexattr", "access",
+		"write", "write"}
 	o.kind = kinds[r.IntN(len(kinds))]
 	switch o.kind {
 	case "mknod":
@@ -60,6 +61,8 @@ func genOp(r *rand.Rand) diffOp {
 		o.n = uint64(ids[r.IntN(4)])<<32 | uint64(ids[r.IntN(4)])
 	case "truncate":
 		o.n = []uint64{0, 10, 5000}[r.IntN(3)]
+	case "write":
+		o.n = []uint64{0, 7, 9000, 1 << 33}[r.IntN(4)]
 	case "utimens":
 		o.flags = r.IntN(3)
 	case "setxattr", "getxattr", "removexattr":

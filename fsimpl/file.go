@@ -266,11 +266,19 @@ func (fs *FS) Write(f *File, data []byte, off int64, killSUIDGID bool) (int, uni
 }
 
 // killPrivs clears setuid/setgid of n for an unprivileged writer and bumps
-// ctime if anything changed.
+// ctime if anything changed. The door asks for it when the kernel's
+// fs/attr.c:setattr_should_drop_suidgid() found something to drop (FUSE:
+// FUSE_WRITE_KILL_SUIDGID). setuid always goes; setgid goes when group
+// executable, and also when it is the only bit there is, since the only
+// other reason to drop it is a writer outside the file's group.
 func (fs *FS) killPrivs(n *inode) {
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
-	if kill := killSUIDGIDMask(n.mode) & n.mode; kill != 0 {
+	kill := killSUIDGIDMask(n.mode)
+	if n.mode&unix.S_ISUID == 0 {
+		kill |= unix.S_ISGID
+	}
+	if kill &= n.mode; kill != 0 && n.isReg() {
 		n.mode &^= kill
 		n.ctime = now()
 	}
