@@ -362,4 +362,3 @@ func fsimplDo(tb testing.TB, fs *FS, o diffOp) (string, unix.Errno) {
 	}
 	return out, e
 }
-
