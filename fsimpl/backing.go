@@ -3,6 +3,7 @@ package fsimpl
 import (
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"strconv"
 
@@ -57,7 +58,7 @@ func openTmpfsBacking(opts Options) (*backing, error) {
 	defer unix.Close(fsfd)
 	cfg := [][2]string{
 		{"size", strconv.FormatUint(opts.SizeBytes, 10)},
-		{"nr_inodes", strconv.FormatUint(opts.Inodes+backingExtraInodes, 10)},
+		{"nr_inodes", strconv.FormatUint(min(opts.Inodes, math.MaxUint32)+backingExtraInodes, 10)},
 		{"mode", "0700"},
 	}
 	for _, kv := range cfg {

@@ -153,7 +153,7 @@ func (fs *FS) Open(c *Cred, ino Ino, flags int) (*File, unix.Errno) {
 	if e != 0 {
 		return nil, e
 	}
-	return fs.openLocked(c, n, flags&^(unix.O_CREAT|unix.O_EXCL), false)
+	return fs.openLocked(c, n, flags, false)
 }
 
 // openLocked mirrors fs/namei.c:do_open() and may_open() on an existing
@@ -166,9 +166,12 @@ func (fs *FS) openLocked(c *Cred, n *inode, flags int, created bool) (*File, uni
 		return nil, unix.ENOTDIR
 	}
 	acc := accMask(flags)
+	trunc := flags&unix.O_TRUNC != 0
 	if created {
+		// fs/namei.c:do_open(): FMODE_CREATED skips the permission
+		// check and the truncation.
 		acc = 0
-		flags &^= unix.O_TRUNC
+		trunc = false
 	}
 	switch n.mode & unix.S_IFMT {
 	case unix.S_IFLNK:
@@ -189,7 +192,7 @@ func (fs *FS) openLocked(c *Cred, n *inode, flags int, created bool) (*File, uni
 		return nil, e
 	}
 	f := &File{Ino: n.ino, Flags: flags, Fd: fd, n: n}
-	if flags&unix.O_TRUNC != 0 {
+	if trunc {
 		// fs/namei.c:handle_truncate() -> do_truncate(): drops
 		// privileges for a caller without CAP_FSETID.
 		if e := fs.truncateLocked(n, 0, f); e != 0 {
