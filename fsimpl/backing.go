@@ -128,15 +128,24 @@ func (b *backing) close() error {
 
 func backingName(ino Ino) string { return strconv.FormatUint(uint64(ino), 16) }
 
-// create makes the empty backing file of ino.
-func (b *backing) create(ino Ino) unix.Errno {
-	fd, err := unix.Openat(b.dirfd, backingName(ino),
-		unix.O_CREAT|unix.O_EXCL|unix.O_RDWR|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0o600)
-	if err != nil {
-		return errnoOf(err)
+// create makes the empty backing file of ino. With flags >= 0 it returns
+// the new file opened with flags (as open would); otherwise -1.
+func (b *backing) create(ino Ino, flags int) (int, unix.Errno) {
+	keep := flags >= 0
+	if !keep {
+		flags = unix.O_RDWR
 	}
-	unix.Close(fd)
-	return 0
+	flags &^= unix.O_CREAT | unix.O_EXCL | unix.O_TRUNC | unix.O_DIRECTORY
+	fd, err := unix.Openat(b.dirfd, backingName(ino),
+		flags|unix.O_CREAT|unix.O_EXCL|unix.O_CLOEXEC|unix.O_NOFOLLOW|unix.O_LARGEFILE, 0o600)
+	if err != nil {
+		return -1, errnoOf(err)
+	}
+	if !keep {
+		unix.Close(fd)
+		return -1, 0
+	}
+	return fd, 0
 }
 
 // open opens the backing file of ino with flags (never O_CREAT).

@@ -53,6 +53,14 @@ func accMask(flags int) uint32 {
 // ELOOP (the door resolves links).
 func (fs *FS) Create(c *Cred, parent Ino, name string, flags int, mode uint32) (Attr, *File, unix.Errno) {
 	c = cred(c)
+	// fs/open.c:build_open_flags(): O_CREAT with O_DIRECTORY is EINVAL;
+	// O_TMPFILE (which includes O_DIRECTORY) is not offered here.
+	switch {
+	case flags&unix.O_TMPFILE == unix.O_TMPFILE:
+		return Attr{}, nil, unix.EOPNOTSUPP
+	case flags&(unix.O_CREAT|unix.O_DIRECTORY) == unix.O_CREAT|unix.O_DIRECTORY:
+		return Attr{}, nil, unix.EINVAL
+	}
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
 	dir, e := fs.parentLocked(c, parent, name)
@@ -69,6 +77,7 @@ func (fs *FS) Create(c *Cred, parent Ino, name string, flags int, mode uint32) (
 		n = dir.dir.lookup(name)
 	}
 	created := false
+	fd := -1
 	if n != nil {
 		if flags&unix.O_CREAT != 0 {
 			if flags&unix.O_EXCL != 0 {
@@ -88,13 +97,16 @@ func (fs *FS) Create(c *Cred, parent Ino, name string, flags int, mode uint32) (
 		if e := mayCreateLocked(c, dir); e != 0 {
 			return Attr{}, nil, e
 		}
-		if n, e = fs.newChildLocked(c, dir, name, unix.S_IFREG|mode&0o7777, 0); e != 0 {
+		if n, fd, e = fs.newChildOpenLocked(c, dir, name, unix.S_IFREG|mode&0o7777, 0, flags&backingOpenFlags); e != 0 {
 			return Attr{}, nil, e
 		}
 		created = true
 	}
-	f, e := fs.openLocked(c, n, flags, created)
+	f, e := fs.openLocked(c, n, flags, fd)
 	if e != 0 {
+		if fd >= 0 {
+			unix.Close(fd)
+		}
 		if created {
 			// The name stays, as when the kernel fails after
 			// creating; the reference is the caller's only on success.
@@ -153,15 +165,17 @@ func (fs *FS) Open(c *Cred, ino Ino, flags int) (*File, unix.Errno) {
 	if e != 0 {
 		return nil, e
 	}
-	return fs.openLocked(c, n, flags, false)
+	return fs.openLocked(c, n, flags, -1)
 }
 
 // openLocked mirrors fs/namei.c:do_open() and may_open() on an existing
-// inode (or one just created, which needs no permission and is not
-// truncated), then opens the backing file.
+// inode, then opens the backing file. createdFd >= 0 is the backing file
+// of an inode just created (FMODE_CREATED): no permission check, no
+// truncation, and the descriptor becomes the File's.
 //
 // Preconditions: fs.mu is held for writing.
-func (fs *FS) openLocked(c *Cred, n *inode, flags int, created bool) (*File, unix.Errno) {
+func (fs *FS) openLocked(c *Cred, n *inode, flags int, createdFd int) (*File, unix.Errno) {
+	created := createdFd >= 0
 	if flags&unix.O_DIRECTORY != 0 && !n.isDir() {
 		return nil, unix.ENOTDIR
 	}
@@ -187,9 +201,12 @@ func (fs *FS) openLocked(c *Cred, n *inode, flags int, created bool) (*File, uni
 	if !n.isReg() {
 		return nil, unix.EINVAL
 	}
-	fd, e := fs.back.open(n.ino, flags&backingOpenFlags)
-	if e != 0 {
-		return nil, e
+	fd := createdFd
+	if !created {
+		var e unix.Errno
+		if fd, e = fs.back.open(n.ino, flags&backingOpenFlags); e != 0 {
+			return nil, e
+		}
 	}
 	f := &File{Ino: n.ino, Flags: flags, Fd: fd, n: n}
 	if trunc {

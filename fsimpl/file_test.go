@@ -59,6 +59,8 @@ func TestCreateOpen(t *testing.T) {
 		{name: "create in unwritable dir", c: alice, path: "nw/n", flags: unix.O_CREAT | unix.O_RDWR, mode: 0o644, want: unix.EACCES},
 		{name: "create existing in unwritable dir", c: alice, path: "nw/g", flags: unix.O_CREAT | unix.O_RDWR},
 		{name: "create name too long", c: alice, path: "d/" + string(bytes.Repeat([]byte("n"), 256)), flags: unix.O_CREAT | unix.O_RDWR, want: unix.ENAMETOOLONG},
+		{name: "create with O_DIRECTORY", c: alice, path: "d/n", flags: unix.O_CREAT | unix.O_DIRECTORY | unix.O_RDONLY, mode: 0o644, want: unix.EINVAL},
+		{name: "O_TMPFILE", c: alice, path: "d/n", flags: unix.O_TMPFILE | unix.O_RDWR, mode: 0o644, want: unix.EOPNOTSUPP},
 		{name: "open read", c: alice, path: "f", flags: unix.O_RDONLY, open: true},
 		{name: "open read denied", c: alice, path: "wo", flags: unix.O_RDONLY, open: true, want: unix.EACCES},
 		{name: "open write denied", c: alice, path: "ro", flags: unix.O_WRONLY, open: true, want: unix.EACCES},

@@ -83,8 +83,19 @@ func (fs *FS) Lookup(c *Cred, parent Ino, name string) (Attr, unix.Errno) {
 // Preconditions: fs.mu is held for writing; name is a valid, free, non-dot
 // name; may_create has passed.
 func (fs *FS) newChildLocked(c *Cred, dir *inode, name string, mode uint32, rdev uint64) (*inode, unix.Errno) {
+	n, _, e := fs.newChildOpenLocked(c, dir, name, mode, rdev, -1)
+	return n, e
+}
+
+// newChildOpenLocked is newChildLocked that, for a regular file and
+// openFlags >= 0, also returns the backing file opened with openFlags (one
+// openat instead of two).
+//
+// Preconditions: as newChildLocked.
+func (fs *FS) newChildOpenLocked(c *Cred, dir *inode, name string, mode uint32, rdev uint64, openFlags int) (*inode, int, unix.Errno) {
+	fd := -1
 	if e := fs.reserveInodeLocked(); e != 0 {
-		return nil, e
+		return nil, -1, e
 	}
 	ino := fs.nextIno
 	fs.nextIno++
@@ -101,9 +112,10 @@ func (fs *FS) newChildLocked(c *Cred, dir *inode, name string, mode uint32, rdev
 	n.mode = mode
 	switch mode & unix.S_IFMT {
 	case unix.S_IFREG:
-		if e := fs.back.create(ino); e != 0 {
+		var e unix.Errno
+		if fd, e = fs.back.create(ino, openFlags); e != 0 {
 			fs.releaseInodeLocked()
-			return nil, e
+			return nil, -1, e
 		}
 	case unix.S_IFDIR:
 		n.nlink = 2
@@ -116,7 +128,7 @@ func (fs *FS) newChildLocked(c *Cred, dir *inode, name string, mode uint32, rdev
 	dir.dir.add(name, n)
 	fs.inodes[ino] = n
 	refLocked(n)
-	return n, 0
+	return n, fd, 0
 }
 
 // createCheckLocked is the part of fs/namei.c:filename_create() and
