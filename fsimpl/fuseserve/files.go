@@ -140,11 +140,39 @@ func (r *rawFS) register(fd int) (int32, unix.Errno) {
 	return id, unix.Errno(errno)
 }
 
-// killSUIDGID honours FUSE_OPEN_KILL_SUIDGID: under HANDLE_KILLPRIV_V2 the
-// kernel leaves clearing suid/sgid on an unprivileged O_TRUNC to the server.
-func (r *rawFS) killSUIDGID(c *fsimpl.Cred, f *fsimpl.File) unix.Errno {
+// killOnOpen clears suid/sgid at open where the server is told to or has to,
+// and reports whether it did (the kernel's cached mode is then stale):
+//
+//   - FUSE_OPEN_KILL_SUIDGID: under HANDLE_KILLPRIV_V2 the kernel leaves
+//     clearing them on an unprivileged O_TRUNC to the server.
+//   - A passthrough open for writing by an unprivileged caller of a file
+//     whose write would strip them (fs/inode.c:should_remove_suid). Under
+//     HANDLE_KILLPRIV_V2 the kernel drops ATTR_KILL_* on writes
+//     (fs/fuse/dir.c:fuse_setattr) and expects a WRITE carrying
+//     FUSE_WRITE_KILL_SUIDGID, which passthrough never sends. Stripping at
+//     open differs from a local filesystem in two corners: an open for
+//     writing that never writes strips too, and bits set while the file is
+//     open survive writes through that open.
+func (r *rawFS) killOnOpen(c *fsimpl.Cred, f *fsimpl.File, openFlags uint32, mode func() (uint32, unix.Errno)) (bool, unix.Errno) {
+	kill := openFlags&fuse.OPEN_KILL_SUIDGID != 0
+	if !kill && r.passthrough && c.UID != 0 && f.Flags&unix.O_ACCMODE != unix.O_RDONLY {
+		m, e := mode()
+		if e != 0 {
+			return false, e
+		}
+		kill = killable(m)
+	}
+	if !kill {
+		return false, 0
+	}
 	_, e := r.fs.SetAttr(c, f.Ino, &fsimpl.SetAttrIn{Valid: fsimpl.SetKillSUIDGID}, f)
-	return e
+	return e == 0, e
+}
+
+// killable reports whether a write by an unprivileged caller strips bits
+// from mode (fs/inode.c:should_remove_suid).
+func killable(mode uint32) bool {
+	return mode&unix.S_ISUID != 0 || mode&(unix.S_ISGID|unix.S_IXGRP) == unix.S_ISGID|unix.S_IXGRP
 }
 
 func (r *rawFS) Open(cancel <-chan struct{}, in *fuse.OpenIn, out *fuse.OpenOut) fuse.Status {
@@ -153,8 +181,12 @@ func (r *rawFS) Open(cancel <-chan struct{}, in *fuse.OpenIn, out *fuse.OpenOut)
 	if e != 0 {
 		return r.reply(opOpen, e)
 	}
-	if in.Mode&fuse.OPEN_KILL_SUIDGID != 0 {
-		e = r.killSUIDGID(c, f)
+	killed, e := r.killOnOpen(c, f, in.Mode, func() (uint32, unix.Errno) {
+		a, e := r.fs.GetAttr(f.Ino)
+		return a.Mode, e
+	})
+	if killed {
+		r.inval.push(invalReq{kind: invalAttr, ino: f.Ino})
 	}
 	if e == 0 {
 		e = r.addHandle(f, out)
@@ -171,8 +203,10 @@ func (r *rawFS) Create(cancel <-chan struct{}, in *fuse.CreateIn, name string, o
 	if e != 0 {
 		return r.reply(opCreate, e)
 	}
-	if in.OpenFlags&fuse.OPEN_KILL_SUIDGID != 0 {
-		e = r.killSUIDGID(c, f)
+	ino := a.Ino
+	killed, e := r.killOnOpen(c, f, in.OpenFlags, func() (uint32, unix.Errno) { return a.Mode, 0 })
+	if killed {
+		a, e = r.fs.GetAttr(ino) // the reply carries the mode
 	}
 	if e == 0 {
 		e = r.addHandle(f, &out.OpenOut)
@@ -181,7 +215,7 @@ func (r *rawFS) Create(cancel <-chan struct{}, in *fuse.CreateIn, name string, o
 		// The name stays created (as after a failed open(O_CREAT) on
 		// any filesystem); the reference and the File go back.
 		r.fs.Release(f)
-		r.fs.Forget(a.Ino, 1)
+		r.fs.Forget(ino, 1)
 		return r.reply(opCreate, e)
 	}
 	r.fillEntry(&out.EntryOut, &a)

@@ -35,6 +35,8 @@ type rawFS struct {
 
 	registerHook atomic.Pointer[func(fd int) (int32, unix.Errno)] // tests only
 
+	inval   *invalQueue // set before serving
+
 	handles handleTable
 	lookups lookupTable
 	stats   counters

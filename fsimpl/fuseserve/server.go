@@ -123,6 +123,7 @@ func Mount(dir string, fs *fsimpl.FS, opts Options) (*Server, error) {
 		r.fileAttrTTL = 0
 	}
 	s.inval = newInvalQueue(r, srv, invalQueueLen)
+	r.inval = s.inval
 	go func() {
 		defer close(s.done)
 		srv.Serve()

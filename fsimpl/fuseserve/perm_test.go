@@ -1,0 +1,158 @@
+package fuseserve_test
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/btfuse/btfuse/fsimpl/fuseserve"
+	"github.com/btfuse/btfuse/internal/testutil"
+)
+
+const (
+	userUID = 1000
+	userGID = 1000
+	// otherGID is a supplementary group of the user: the kernel knows it
+	// from the thread's credentials, fsimpl only from /proc/TID/status.
+	otherGID = 1001
+)
+
+// permSetup builds, as root, the tree the unprivileged caller then works on.
+func permSetup(t *testing.T, dir string) {
+	t.Helper()
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	file := func(name string, mode uint32, gid int) {
+		t.Helper()
+		must(os.WriteFile(filepath.Join(dir, name), []byte("data"), 0o600))
+		must(unix.Chown(filepath.Join(dir, name), 0, gid))
+		must(unix.Chmod(filepath.Join(dir, name), mode))
+	}
+	mkdir := func(name string, mode uint32) {
+		t.Helper()
+		must(unix.Mkdir(filepath.Join(dir, name), 0o700))
+		must(unix.Chmod(filepath.Join(dir, name), mode))
+	}
+	must(unix.Chmod(dir, 0o755))
+	mkdir("private", 0o700)
+	file("private/f", 0o644, 0)
+	file("ro", 0o644, 0)
+	file("rw", 0o666, 0)
+	file("group", 0o040, otherGID)
+	file("nogroup", 0o040, 4242)
+	file("suid", 0o4777, 0)
+	file("sgid", 0o2777, 0)
+	file("trunc", 0o6777, 0)
+	mkdir("pub", 0o777)
+	mkdir("sticky", 0o1777)
+	file("sticky/rootfile", 0o666, 0)
+}
+
+// permOps runs as the unprivileged user and returns what it saw, one line
+// an operation.
+func permOps(dir string) []string {
+	var out []string
+	p := func(name string) string { return filepath.Join(dir, name) }
+	rec := func(what string, err error) { out = append(out, fmt.Sprintf("%s: %v", what, errnoOf(err))) }
+	open := func(name string, flags int) error {
+		fd, err := unix.Open(p(name), flags|unix.O_CLOEXEC, 0o644)
+		if err == nil {
+			if flags&unix.O_ACCMODE != unix.O_RDONLY {
+				_, err = unix.Write(fd, []byte("w"))
+			}
+			unix.Close(fd)
+		}
+		return err
+	}
+	rec("open private/f", open("private/f", unix.O_RDONLY))
+	rec("open ro for writing", open("ro", unix.O_WRONLY))
+	rec("open ro for reading", open("ro", unix.O_RDONLY))
+	rec("read via supplementary group", open("group", unix.O_RDONLY))
+	rec("read via a group not held", open("nogroup", unix.O_RDONLY))
+	rec("create in root-owned dir", open("new", unix.O_CREAT|unix.O_WRONLY))
+	rec("create in 0777 dir", open("pub/new", unix.O_CREAT|unix.O_WRONLY))
+	rec("mkdir in 0777 dir", unix.Mkdir(p("pub/d"), 0o755))
+	rec("chmod root's file", unix.Chmod(p("ro"), 0o777))
+	rec("chown own dir to root", unix.Chown(p("pub/d"), 0, -1))
+	rec("chgrp own dir to a held group", unix.Chown(p("pub/d"), -1, otherGID))
+	rec("chgrp own dir to a group not held", unix.Chown(p("pub/d"), -1, 4242))
+	rec("unlink root's file in sticky dir", unix.Unlink(p("sticky/rootfile")))
+	fd, err := unix.Open(p("private"), unix.O_RDONLY|unix.O_DIRECTORY, 0)
+	if err == nil {
+		unix.Close(fd)
+	}
+	rec("opendir private", err)
+	rec("utimes explicit on root's file", unix.UtimesNanoAt(unix.AT_FDCWD, p("rw"), []unix.Timespec{{Sec: 1}, {Sec: 2}}, 0))
+	rec("utimes now on writable file", unix.UtimesNanoAt(unix.AT_FDCWD, p("rw"), nil, 0))
+	rec("setxattr on read-only file", unix.Setxattr(p("ro"), "user.x", []byte("v"), 0))
+	rec("link into private", unix.Link(p("ro"), p("private/l")))
+	rec("rename into root-owned dir", unix.Rename(p("pub/d"), p("d2")))
+	rec("write suid file", open("suid", unix.O_WRONLY))
+	rec("write sgid file", open("sgid", unix.O_WRONLY))
+	rec("O_TRUNC suid+sgid file", open("trunc", unix.O_WRONLY|unix.O_TRUNC))
+	return out
+}
+
+// permResults are what root sees afterwards: the modes the caller's writes
+// should have changed.
+func permResults(t *testing.T, dir string) []string {
+	var out []string
+	for _, name := range []string{"suid", "sgid", "trunc", "pub/d"} {
+		st := mustStat(t, filepath.Join(dir, name))
+		out = append(out, fmt.Sprintf("%s: mode %o owner %d:%d", name, st.Mode&0o7777, st.Uid, st.Gid))
+	}
+	return out
+}
+
+// TestUnprivilegedCaller runs the same operations as uid 1000 against a
+// kernel tmpfs and against the mount (both data modes) and compares errnos
+// and resulting modes: the caller must get EACCES/EPERM exactly where tmpfs
+// gives them, and lose suid/sgid where tmpfs clears them.
+func TestUnprivilegedCaller(t *testing.T) {
+	run := func(t *testing.T, dir string) []string {
+		permSetup(t, dir)
+		// The test's temporary directories are 0700: let the user through.
+		if err := os.Chmod(filepath.Dir(dir), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		asUser(t, userUID, userGID, []int{userGID, otherGID}, func() { got = permOps(dir) })
+		return append(got, permResults(t, dir)...)
+	}
+	want := run(t, testutil.TmpfsDir(t))
+	for _, mode := range []struct {
+		name string
+		opts fuseserve.Options
+	}{
+		{"passthrough", fuseserve.Options{AllowOther: true}},
+		{"close-to-open", fuseserve.Options{AllowOther: true, DisablePassthrough: true}},
+	} {
+		t.Run(mode.name, func(t *testing.T) {
+			m := mustMount(t, mode.opts)
+			got := run(t, m.dir)
+			if !slices.Equal(got, want) {
+				for i := range max(len(got), len(want)) {
+					g, w := at(got, i), at(want, i)
+					if g != w {
+						t.Errorf("btfuse %q, tmpfs %q", g, w)
+					}
+				}
+			}
+		})
+	}
+}
+
+func at(s []string, i int) string {
+	if i < len(s) {
+		return s[i]
+	}
+	return "<missing>"
+}
