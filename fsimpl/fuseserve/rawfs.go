@@ -35,7 +35,7 @@ type rawFS struct {
 
 	registerHook atomic.Pointer[func(fd int) (int32, unix.Errno)] // tests only
 
-	inval   *invalQueue // set before serving
+	inval *invalQueue // set before serving
 
 	handles handleTable
 	lookups lookupTable
