@@ -72,9 +72,14 @@ func (e *Engine) withStat(err error, paths ...string) string {
 	return b.String()
 }
 
+// fd picks the first open descriptor from slot on, cyclically. Which
+// slots are open depends on earlier results, but those are equal on both
+// sides up to the first mismatch.
 func (e *Engine) fd(slot int) (int, string) {
-	if fd := e.slots[slot]; fd >= 0 {
-		return fd, ""
+	for i := range e.slots {
+		if fd := e.slots[(slot+i)%NumSlots]; fd >= 0 {
+			return fd, ""
+		}
 	}
 	return -1, "no descriptor"
 }
@@ -104,7 +109,8 @@ func (e *Engine) apply(op Op) string {
 			unix.Close(fd)
 			e.slots[op.Slot] = -1
 		}
-		fd, err := unix.Open(p, op.Flags|unix.O_CLOEXEC, op.Mode)
+		// O_NONBLOCK: opening a FIFO must not wait for the other end.
+		fd, err := unix.Open(p, op.Flags|unix.O_CLOEXEC|unix.O_NONBLOCK, op.Mode)
 		if err != nil {
 			return res(err)
 		}
@@ -119,7 +125,11 @@ func (e *Engine) apply(op Op) string {
 		if fd < 0 {
 			return msg
 		}
-		e.slots[op.Slot] = -1
+		for i := range e.slots {
+			if e.slots[i] == fd {
+				e.slots[i] = -1
+			}
+		}
 		return res(unix.Close(fd))
 	case OpPwrite:
 		fd, msg := e.fd(op.Slot)
@@ -157,6 +167,13 @@ func (e *Engine) apply(op Op) string {
 		fd, msg := e.fd(op.Slot)
 		if fd < 0 {
 			return msg
+		}
+		// A directory offset is a cookie and SEEK_END/DATA/HOLE on one is
+		// the VFS's business (tmpfs refuses them, FUSE directories answer
+		// from the size): only rewinding is comparable.
+		var st unix.Stat_t
+		if unix.Fstat(fd, &st) == nil && st.Mode&unix.S_IFMT == unix.S_IFDIR {
+			op.Flags, op.Off = unix.SEEK_SET, 0
 		}
 		off, err := unix.Seek(fd, op.Off, op.Flags)
 		if err != nil {

@@ -52,10 +52,10 @@ var opNames = [numOpKinds]string{
 
 // opWeights: how often each kind is drawn, per 1000.
 var opWeights = [numOpKinds]int{
-	OpMkdir: 60, OpRmdir: 40, OpUnlink: 50, OpMknod: 8, OpOpen: 80, OpClose: 25, OpPwrite: 70,
+	OpMkdir: 35, OpRmdir: 45, OpUnlink: 60, OpMknod: 8, OpOpen: 110, OpClose: 25, OpPwrite: 70,
 	OpPread: 45, OpTruncate: 30, OpFtruncate: 20, OpFallocate: 25, OpLseek: 25, OpFsync: 5,
 	OpRename: 80, OpLink: 35, OpSymlink: 35, OpReadlink: 15, OpChmod: 35, OpChown: 20, OpUtimens: 25,
-	OpStat: 40, OpLstat: 30, OpFstat: 15, OpAccess: 20, OpReaddir: 52, OpSetxattr: 45,
+	OpStat: 40, OpLstat: 30, OpFstat: 15, OpAccess: 20, OpReaddir: 32, OpSetxattr: 45,
 	OpGetxattr: 30, OpListxattr: 20, OpRemovexattr: 20,
 }
 
@@ -71,7 +71,7 @@ type Op struct {
 	Flags    int    // open, rename, xattr, fallocate, utimensat, access or lseek flags
 	Mode     uint32
 	Off, Len int64 // offsets and sizes; Len is a buffer size for reads
-	Slot     int
+	Slot     int    // descriptor ops use the first open slot from here on
 	Seed     uint64 // data of writes and xattr values
 	UID, GID int
 	Times    [2]unix.Timespec
@@ -226,7 +226,10 @@ func (g *gen) op() Op {
 		who := []Cred{Alice, Bob}[g.r.IntN(2)]
 		o.As = &who
 	}
-	o.NoFollow = g.r.IntN(4) == 0
+	switch k {
+	case OpChown, OpUtimens, OpSetxattr, OpGetxattr, OpListxattr, OpRemovexattr:
+		o.NoFollow = g.r.IntN(4) == 0
+	}
 	switch k {
 	case OpMkdir:
 		o.Mode = g.mode()
@@ -236,7 +239,7 @@ func (g *gen) op() Op {
 		o.Flags = []int{unix.O_RDONLY, unix.O_WRONLY, unix.O_RDWR}[g.r.IntN(3)]
 		for _, f := range []struct {
 			flag, pct int
-		}{{unix.O_CREAT, 50}, {unix.O_EXCL, 10}, {unix.O_TRUNC, 12}, {unix.O_APPEND, 12}, {unix.O_DIRECTORY, 4}, {unix.O_NOFOLLOW, 4}} {
+		}{{unix.O_CREAT, 65}, {unix.O_EXCL, 10}, {unix.O_TRUNC, 12}, {unix.O_APPEND, 12}, {unix.O_DIRECTORY, 3}, {unix.O_NOFOLLOW, 4}} {
 			if g.r.IntN(100) < f.pct {
 				o.Flags |= f.flag
 			}

@@ -1,0 +1,85 @@
+package e2e
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/btfuse/btfuse/internal/posixtest"
+	"github.com/btfuse/btfuse/internal/testutil"
+)
+
+// Default size of TestRandom: per target, len(defaultSeeds) sequences of
+// defaultOps operations each.
+const defaultOps = 10000
+
+var defaultSeeds = []uint64{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}
+
+// randomConfig reads BTFUSE_RANDOM_SEEDS (comma-separated) and
+// BTFUSE_RANDOM_OPS, which reproduce a failure.
+func randomConfig(tb testing.TB) (seeds []uint64, n int) {
+	tb.Helper()
+	seeds, n = defaultSeeds, defaultOps
+	if raceEnabled {
+		seeds = seeds[:2] // the race detector slows syscalls-heavy code ~10x
+	}
+	if v := os.Getenv("BTFUSE_RANDOM_SEEDS"); v != "" {
+		seeds = nil
+		for _, f := range strings.Split(v, ",") {
+			s, err := strconv.ParseUint(strings.TrimSpace(f), 10, 64)
+			if err != nil {
+				tb.Fatalf("BTFUSE_RANDOM_SEEDS=%q: %v", v, err)
+			}
+			seeds = append(seeds, s)
+		}
+	}
+	if v := os.Getenv("BTFUSE_RANDOM_OPS"); v != "" {
+		var err error
+		if n, err = strconv.Atoi(v); err != nil {
+			tb.Fatalf("BTFUSE_RANDOM_OPS=%q: %v", v, err)
+		}
+	}
+	return seeds, n
+}
+
+// TestRandom applies seeded random operation sequences to tmpfs and to each
+// target in lockstep, comparing every result and, at the end, the trees. On
+// a mismatch it prints the seed and step, and a shrunk sequence that still
+// fails.
+func TestRandom(t *testing.T) {
+	testutil.RequirePrivileged(t)
+	seeds, n := randomConfig(t)
+	for _, tg := range targets() {
+		t.Run(tg.name, func(t *testing.T) {
+			ref, got := referenceDir(t), tg.mount(t)
+			for _, seed := range seeds {
+				t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
+					ops := posixtest.Generate(seed, n)
+					dirs := mkdirs(t, fmt.Sprintf("seed-%d", seed), ref, got)
+					err := posixtest.RunLockstep(ops, dirs[0], dirs[1])
+					if err == nil {
+						return
+					}
+					t.Errorf("seed %d (reproduce: BTFUSE_RANDOM_SEEDS=%d BTFUSE_RANDOM_OPS=%d go test -run 'TestRandom/%s' ./internal/e2e):\n%v",
+						seed, seed, n, tg.name, err)
+					var m *posixtest.Mismatch
+					if errors.As(err, &m) {
+						ops = ops[:m.Step+1]
+					}
+					attempt := 0
+					small := posixtest.Shrink(ops, func(cand []posixtest.Op) bool {
+						attempt++
+						d := mkdirs(t, fmt.Sprintf("shrink-%d-%d", seed, attempt), ref, got)
+						return posixtest.RunLockstep(cand, d[0], d[1]) != nil
+					}, 40*len(ops)+20000)
+					d := mkdirs(t, fmt.Sprintf("shrunk-%d", seed), ref, got)
+					t.Errorf("shrunk to %d of %d steps:\n%sfailing with:\n%v",
+						len(small), len(ops), posixtest.FormatOps(small), posixtest.RunLockstep(small, d[0], d[1]))
+				})
+			}
+		})
+	}
+}
