@@ -98,12 +98,15 @@ func TestReferencesReturned(t *testing.T) {
 	for i := range 50 {
 		mustWriteFile(t, m.path(fmt.Sprintf("d/f%d", i)), []byte("x"))
 	}
-	fd := mustOpen(t, m.path("d"), unix.O_RDONLY|unix.O_DIRECTORY, 0)
+	fd, err := unix.Open(m.path("d"), unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for len(getdents(t, fd, 4096)) > 0 {
 	}
 	unix.Close(fd)
 	// An unlinked file still open keeps its inode until it is closed.
-	held, err := unix.Open(m.path("d/f0"), unix.O_RDONLY, 0)
+	held, err := unix.Open(m.path("d/f0"), unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -96,15 +96,23 @@ func TestPassthroughOneBackingPerInode(t *testing.T) {
 	m := mustMount(t, fuseserve.Options{})
 	requirePassthrough(t, m)
 	mustWriteFile(t, m.path("f"), []byte("aaaa"))
+	eventually(t, "RELEASE of the writer", func() bool { return m.srv.Stats().OpenFiles == 0 })
 	rfd, err := unix.Open(m.path("f"), unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer unix.Close(rfd)
 	wfd, err := unix.Open(m.path("f"), unix.O_WRONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
+		unix.Close(rfd)
 		t.Fatalf("second open of the inode: %v", err)
 	}
+	closed := false
+	defer func() {
+		if !closed {
+			unix.Close(wfd)
+			unix.Close(rfd)
+		}
+	}()
 	if _, err := unix.Pwrite(wfd, []byte("bb"), 1); err != nil {
 		t.Fatalf("write through the second open: %v", err)
 	}
@@ -117,6 +125,7 @@ func TestPassthroughOneBackingPerInode(t *testing.T) {
 	}
 	unix.Close(wfd)
 	unix.Close(rfd)
+	closed = true
 	eventually(t, "backing ID unregistered after the last close", func() bool {
 		st := m.srv.Stats()
 		return st.BackingLive == 0 && st.OpenFiles == 0
