@@ -70,7 +70,7 @@ type Op struct {
 	Path2    string // rename and link destination, symlink target
 	Flags    int    // open, rename, xattr, fallocate, utimensat, access or lseek flags
 	Mode     uint32
-	Off, Len int64 // offsets and sizes; Len is a buffer size for reads
+	Off, Len int64  // offsets and sizes; Len is a buffer size for reads
 	Slot     int    // descriptor ops use the first open slot from here on
 	Seed     uint64 // data of writes and xattr values
 	UID, GID int
