@@ -271,7 +271,20 @@ func (r *rawFS) Fallocate(cancel <-chan struct{}, in *fuse.FallocateIn) fuse.Sta
 	if h == nil {
 		return r.reply(opFallocate, unix.EBADF)
 	}
-	return r.reply(opFallocate, r.fs.Fallocate(h.f, in.Mode, int64(in.Offset), int64(in.Length)))
+	e := r.fs.Fallocate(h.f, in.Mode, int64(in.Offset), int64(in.Length))
+	if e == 0 && in.Uid != 0 {
+		// fallocate(2) strips suid/sgid like a write (file_modified ->
+		// file_remove_privs); under HANDLE_KILLPRIV_V2 the kernel leaves
+		// that to the server and FALLOCATE carries no flag for it. Done
+		// after success: a failed fallocate leaves the mode alone.
+		if a, ge := r.fs.GetAttr(h.ino); ge == 0 && killable(a.Mode) {
+			c := credOf(&in.InHeader)
+			if _, e = r.fs.SetAttr(c, h.ino, &fsimpl.SetAttrIn{Valid: fsimpl.SetKillSUIDGID}, h.f); e == 0 {
+				r.inval.push(invalReq{kind: invalAttr, ino: h.ino})
+			}
+		}
+	}
+	return r.reply(opFallocate, e)
 }
 
 // Flush is a no-op (and FOPEN_NOFLUSH keeps the kernel from sending it).

@@ -51,6 +51,7 @@ func permSetup(t *testing.T, dir string) {
 	file("suid", 0o4777, 0)
 	file("sgid", 0o2777, 0)
 	file("trunc", 0o6777, 0)
+	file("falloc", 0o2777, 0)
 	mkdir("pub", 0o777)
 	mkdir("sticky", 0o1777)
 	file("sticky/rootfile", 0o666, 0)
@@ -98,6 +99,12 @@ func permOps(dir string) []string {
 	rec("write suid file", open("suid", unix.O_WRONLY))
 	rec("write sgid file", open("sgid", unix.O_WRONLY))
 	rec("O_TRUNC suid+sgid file", open("trunc", unix.O_WRONLY|unix.O_TRUNC))
+	fd, err = unix.Open(p("falloc"), unix.O_WRONLY|unix.O_CLOEXEC, 0)
+	if err == nil {
+		err = unix.Fallocate(fd, unix.FALLOC_FL_KEEP_SIZE|unix.FALLOC_FL_PUNCH_HOLE, 0, 4096)
+		unix.Close(fd)
+	}
+	rec("fallocate sgid file", err)
 	return out
 }
 
@@ -105,7 +112,7 @@ func permOps(dir string) []string {
 // should have changed.
 func permResults(t *testing.T, dir string) []string {
 	var out []string
-	for _, name := range []string{"suid", "sgid", "trunc", "pub/d"} {
+	for _, name := range []string{"suid", "sgid", "trunc", "falloc", "pub/d"} {
 		st := mustStat(t, filepath.Join(dir, name))
 		out = append(out, fmt.Sprintf("%s: mode %o owner %d:%d", name, st.Mode&0o7777, st.Uid, st.Gid))
 	}
