@@ -140,39 +140,16 @@ func (r *rawFS) register(fd int) (int32, unix.Errno) {
 	return id, unix.Errno(errno)
 }
 
-// killOnOpen clears suid/sgid at open where the server is told to or has to,
-// and reports whether it did (the kernel's cached mode is then stale):
-//
-//   - FUSE_OPEN_KILL_SUIDGID: under HANDLE_KILLPRIV_V2 the kernel leaves
-//     clearing them on an unprivileged O_TRUNC to the server.
-//   - A passthrough open for writing by an unprivileged caller of a file
-//     whose write would strip them (fs/inode.c:should_remove_suid). Under
-//     HANDLE_KILLPRIV_V2 the kernel drops ATTR_KILL_* on writes
-//     (fs/fuse/dir.c:fuse_setattr) and expects a WRITE carrying
-//     FUSE_WRITE_KILL_SUIDGID, which passthrough never sends. Stripping at
-//     open differs from a local filesystem in two corners: an open for
-//     writing that never writes strips too, and bits set while the file is
-//     open survive writes through that open.
-func (r *rawFS) killOnOpen(c *fsimpl.Cred, f *fsimpl.File, openFlags uint32, mode func() (uint32, unix.Errno)) (bool, unix.Errno) {
-	kill := openFlags&fuse.OPEN_KILL_SUIDGID != 0
-	if !kill && r.passthrough && c.UID != 0 && f.Flags&unix.O_ACCMODE != unix.O_RDONLY {
-		m, e := mode()
-		if e != 0 {
-			return false, e
-		}
-		kill = killable(m)
-	}
-	if !kill {
+// killOnOpen honours FUSE_OPEN_KILL_SUIDGID: under HANDLE_KILLPRIV_V2 the
+// kernel leaves clearing suid/sgid on an unprivileged O_TRUNC to the server.
+// It reports whether it did, so that the kernel's cached mode can be
+// dropped. (Writes are handled in SetAttr: see the empty SETATTR there.)
+func (r *rawFS) killOnOpen(c *fsimpl.Cred, f *fsimpl.File, openFlags uint32) (bool, unix.Errno) {
+	if openFlags&fuse.OPEN_KILL_SUIDGID == 0 {
 		return false, 0
 	}
 	_, e := r.fs.SetAttr(c, f.Ino, &fsimpl.SetAttrIn{Valid: fsimpl.SetKillSUIDGID}, f)
 	return e == 0, e
-}
-
-// killable reports whether a write by an unprivileged caller strips bits
-// from mode (fs/inode.c:should_remove_suid).
-func killable(mode uint32) bool {
-	return mode&unix.S_ISUID != 0 || mode&(unix.S_ISGID|unix.S_IXGRP) == unix.S_ISGID|unix.S_IXGRP
 }
 
 func (r *rawFS) Open(cancel <-chan struct{}, in *fuse.OpenIn, out *fuse.OpenOut) fuse.Status {
@@ -181,10 +158,7 @@ func (r *rawFS) Open(cancel <-chan struct{}, in *fuse.OpenIn, out *fuse.OpenOut)
 	if e != 0 {
 		return r.reply(opOpen, e)
 	}
-	killed, e := r.killOnOpen(c, f, in.Mode, func() (uint32, unix.Errno) {
-		a, e := r.fs.GetAttr(f.Ino)
-		return a.Mode, e
-	})
+	killed, e := r.killOnOpen(c, f, in.Mode)
 	if killed {
 		r.inval.push(invalReq{kind: invalAttr, ino: f.Ino})
 	}
@@ -204,7 +178,7 @@ func (r *rawFS) Create(cancel <-chan struct{}, in *fuse.CreateIn, name string, o
 		return r.reply(opCreate, e)
 	}
 	ino := a.Ino
-	killed, e := r.killOnOpen(c, f, in.OpenFlags, func() (uint32, unix.Errno) { return a.Mode, 0 })
+	killed, e := r.killOnOpen(c, f, in.OpenFlags)
 	if killed {
 		a, e = r.fs.GetAttr(ino) // the reply carries the mode
 	}
@@ -272,18 +246,6 @@ func (r *rawFS) Fallocate(cancel <-chan struct{}, in *fuse.FallocateIn) fuse.Sta
 		return r.reply(opFallocate, unix.EBADF)
 	}
 	e := r.fs.Fallocate(h.f, in.Mode, int64(in.Offset), int64(in.Length))
-	if e == 0 && in.Uid != 0 {
-		// fallocate(2) strips suid/sgid like a write (file_modified ->
-		// file_remove_privs); under HANDLE_KILLPRIV_V2 the kernel leaves
-		// that to the server and FALLOCATE carries no flag for it. Done
-		// after success: a failed fallocate leaves the mode alone.
-		if a, ge := r.fs.GetAttr(h.ino); ge == 0 && killable(a.Mode) {
-			c := credOf(&in.InHeader)
-			if _, e = r.fs.SetAttr(c, h.ino, &fsimpl.SetAttrIn{Valid: fsimpl.SetKillSUIDGID}, h.f); e == 0 {
-				r.inval.push(invalReq{kind: invalAttr, ino: h.ino})
-			}
-		}
-	}
 	return r.reply(opFallocate, e)
 }
 

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -52,6 +53,12 @@ func permSetup(t *testing.T, dir string) {
 	file("sgid", 0o2777, 0)
 	file("trunc", 0o6777, 0)
 	file("falloc", 0o2777, 0)
+	file("nowrite", 0o4777, 0)
+	file("rootfd", 0o4777, 0)
+	file("chown", 0o4777, userGID)
+	must(unix.Chown(filepath.Join(dir, "chown"), userUID, userGID))
+	file("rootwrite", 0o4777, 0)
+	mkdir("sgdir", 0o2777)
 	mkdir("pub", 0o777)
 	mkdir("sticky", 0o1777)
 	file("sticky/rootfile", 0o666, 0)
@@ -59,7 +66,7 @@ func permSetup(t *testing.T, dir string) {
 
 // permOps runs as the unprivileged user and returns what it saw, one line
 // an operation.
-func permOps(dir string) []string {
+func permOps(dir string, rootFd int) []string {
 	var out []string
 	p := func(name string) string { return filepath.Join(dir, name) }
 	rec := func(what string, err error) { out = append(out, fmt.Sprintf("%s: %v", what, errnoOf(err))) }
@@ -105,6 +112,19 @@ func permOps(dir string) []string {
 		unix.Close(fd)
 	}
 	rec("fallocate sgid file", err)
+	fd, err = unix.Open(p("nowrite"), unix.O_WRONLY|unix.O_CLOEXEC, 0)
+	if err == nil {
+		unix.Close(fd)
+	}
+	rec("open suid file for writing, no write", err)
+	_, err = unix.Pwrite(rootFd, []byte("w"), 0)
+	rec("write through a descriptor root opened", err)
+	rec("chown -1 -1 own suid file", unix.Chown(p("chown"), -1, -1))
+	fd, err = unix.Open(p("sgdir/new"), unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_CLOEXEC, 0o2755)
+	if err == nil {
+		unix.Close(fd)
+	}
+	rec("create 2755 in a setgid dir", err)
 	return out
 }
 
@@ -112,7 +132,7 @@ func permOps(dir string) []string {
 // should have changed.
 func permResults(t *testing.T, dir string) []string {
 	var out []string
-	for _, name := range []string{"suid", "sgid", "trunc", "falloc", "pub/d"} {
+	for _, name := range []string{"suid", "sgid", "trunc", "falloc", "nowrite", "rootfd", "chown", "rootwrite", "sgdir/new", "pub/d"} {
 		st := mustStat(t, filepath.Join(dir, name))
 		out = append(out, fmt.Sprintf("%s: mode %o owner %d:%d", name, st.Mode&0o7777, st.Uid, st.Gid))
 	}
@@ -130,11 +150,18 @@ func TestUnprivilegedCaller(t *testing.T) {
 		if err := os.Chmod(filepath.Dir(dir), 0o755); err != nil {
 			t.Fatal(err)
 		}
+		rootFd := mustOpen(t, filepath.Join(dir, "rootfd"), unix.O_WRONLY, 0)
 		var got []string
-		asUser(t, userUID, userGID, []int{userGID, otherGID}, func() { got = permOps(dir) })
+		asUser(t, userUID, userGID, []int{userGID, otherGID}, func() { got = permOps(dir, rootFd) })
+		// Root (CAP_FSETID) writes and keeps the bits.
+		wfd := mustOpen(t, filepath.Join(dir, "rootwrite"), unix.O_WRONLY, 0)
+		if _, err := unix.Write(wfd, []byte("w")); err != nil {
+			t.Fatal(err)
+		}
 		return append(got, permResults(t, dir)...)
 	}
 	want := run(t, testutil.TmpfsDir(t))
+	t.Logf("tmpfs:\n%s", strings.Join(want, "\n"))
 	for _, mode := range []struct {
 		name string
 		opts fuseserve.Options

@@ -272,6 +272,25 @@ func (r *rawFS) SetAttr(cancel <-chan struct{}, in *fuse.SetAttrIn, out *fuse.At
 	if in.Valid&fuse.FATTR_KILL_SUIDGID != 0 {
 		sa.Valid |= fsimpl.SetKillSUIDGID
 	}
+	if in.Valid&setAttrFields == 0 {
+		// An empty SETATTR is what notify_change() sends when only
+		// ATTR_FORCE/ATTR_CTIME and ATTR_KILL_* were asked for: under
+		// HANDLE_KILLPRIV_V2 fuse_setattr drops the kill bits and passes
+		// the rest on. It comes from file_remove_privs() (a write,
+		// passthrough ones included, fallocate or copy by a caller
+		// without CAP_FSETID: the kernel has decided the bits must go)
+		// and from chown(-1, -1), which also drops them on non-directories
+		// (fs/open.c:chown_common). Measured on Linux 6.18: an
+		// unprivileged pwrite through passthrough to a mode 4777 file sends
+		// GETXATTR(security.capability) then SETATTR {}.
+		a, e := r.fs.GetAttr(fsimpl.Ino(in.NodeId))
+		if e != 0 {
+			return r.reply(opSetAttr, e)
+		}
+		if a.Mode&unix.S_IFMT != unix.S_IFDIR {
+			sa.Valid |= fsimpl.SetKillSUIDGID
+		}
+	}
 	var f *fsimpl.File
 	if fh, ok := in.GetFh(); ok {
 		hd := r.handles.get(fh)
@@ -286,6 +305,10 @@ func (r *rawFS) SetAttr(cancel <-chan struct{}, in *fuse.SetAttrIn, out *fuse.At
 	}
 	return r.reply(opSetAttr, e)
 }
+
+// setAttrFields are the SETATTR bits that name an attribute to change.
+const setAttrFields = fuse.FATTR_MODE | fuse.FATTR_UID | fuse.FATTR_GID | fuse.FATTR_SIZE |
+	fuse.FATTR_ATIME | fuse.FATTR_MTIME | fuse.FATTR_ATIME_NOW | fuse.FATTR_MTIME_NOW | fuse.FATTR_CTIME
 
 // entry finishes the operations that create a name: on success the reply
 // carries the reference fsimpl took.
