@@ -14,6 +14,7 @@ package daemon
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -25,6 +26,7 @@ import (
 	"github.com/btfuse/btfuse/control"
 	"github.com/btfuse/btfuse/fsimpl"
 	"github.com/btfuse/btfuse/fsimpl/fuseserve"
+	"github.com/btfuse/btfuse/supervisor"
 	"golang.org/x/sys/unix"
 )
 
@@ -110,6 +112,15 @@ func Run(ctx context.Context, cfg Config) error {
 		return control.Reply{Body: info}, nil
 	})
 	ctl.Handle(control.OpUmount, d.handleUmount)
+	sup, err := supervisor.New(fs, supervisor.Options{Mount: mount, Inval: srv, Log: log})
+	if err != nil {
+		ctl.Close()
+		srv.Unmount()
+		<-gone
+		fs.Close()
+		return err
+	}
+	ctl.Handle(supervisor.OpSupervise, superviseHandler(sup))
 	ctl.Start()
 	if err := claim.Publish(info); err != nil {
 		ctl.Close()
@@ -129,6 +140,8 @@ func Run(ctx context.Context, cfg Config) error {
 	case <-gone:
 		fmt.Fprintf(stderr, "btfuse: %s was unmounted from outside; exiting\n", mount)
 	}
+	// Supervised processes still running get errors from now on.
+	sup.Close()
 	d.result, d.err = unmount(srv, mount, gone, stderr)
 	close(d.stopped) // lets the umount handler answer
 	if waitGone(gone, 0) {
@@ -145,6 +158,31 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	fmt.Fprintf(stdout, "btfuse: %s\n", d.result)
 	return nil
+}
+
+// superviseHandler takes the listener of a 'btfuse run' started elsewhere
+// and serves it until its processes exit or the daemon stops.
+func superviseHandler(sup *supervisor.Supervisor) control.Handler {
+	return func(_ context.Context, req *control.Request) (control.Reply, error) {
+		defer func() {
+			for _, f := range req.Files {
+				f.Close()
+			}
+		}()
+		if len(req.Files) != 1 {
+			return control.Reply{}, fmt.Errorf("supervise: want one listener, got %d descriptors", len(req.Files))
+		}
+		var args supervisor.SuperviseArgs
+		if err := json.Unmarshal(req.Body, &args); err != nil {
+			return control.Reply{}, fmt.Errorf("supervise: %w", err)
+		}
+		fd, err := unix.FcntlInt(req.Files[0].Fd(), unix.F_DUPFD_CLOEXEC, 0)
+		if err != nil {
+			return control.Reply{}, fmt.Errorf("supervise: %w", err)
+		}
+		go sup.Serve(fd, args.Base, args.Size)
+		return control.Reply{}, nil
+	}
 }
 
 // daemon is the state the control handlers share with Run.

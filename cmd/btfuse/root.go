@@ -22,7 +22,7 @@ stops it. The supervised door ('btfuse run') and 'btfuse status' and
 		SilenceUsage:  true,
 		SilenceErrors: true, // main prints the error once
 	}
-	root.AddCommand(NewCmdMount(), NewCmdUmount())
+	root.AddCommand(NewCmdMount(), NewCmdUmount(), NewCmdRun(), newCmdChild())
 	return root
 }
 

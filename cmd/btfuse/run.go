@@ -1,0 +1,43 @@
+package main
+
+import (
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/btfuse/btfuse/supervisor"
+)
+
+// NewCmdRun returns "btfuse run [--mount DIR] -- CMD [ARGS]".
+func NewCmdRun() *cobra.Command {
+	var mount string
+	cmd := &cobra.Command{
+		Use:   "run [--mount DIR] -- CMD [ARGS]",
+		Short: "Run CMD with its file syscalls under DIR answered by btfuse directly",
+		Long: `Run CMD supervised: a seccomp filter stops its file syscalls, and those that
+touch DIR are answered from the filesystem's memory; everything else runs
+natively. If 'btfuse mount DIR' runs, CMD is handed to that daemon; otherwise
+run mounts a new filesystem at DIR (a fresh temporary directory, printed, when
+--mount is absent) for CMD's lifetime. The exit status is CMD's (128+N when a
+signal N killed it). btfuse run is not a security sandbox.`,
+		Example: `  btfuse run -- sh -c 'echo hi > $PWD/f'
+  btfuse run --mount /mnt/mem -- make -C /mnt/mem/src`,
+		Args:         cobra.MinimumNArgs(1),
+		SilenceUsage: true,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			code, err := supervisor.Run(cmd.Context(), supervisor.RunConfig{
+				Mount:  mount,
+				Argv:   args,
+				Stderr: cmd.ErrOrStderr(),
+			})
+			if err != nil {
+				return err
+			}
+			os.Exit(code)
+			return nil
+		},
+	}
+	cmd.Flags().SetInterspersed(false)
+	cmd.Flags().StringVar(&mount, "mount", "", "directory of the filesystem (default: a fresh temporary directory)")
+	return cmd
+}

@@ -1,0 +1,157 @@
+package supervisor
+
+import (
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+// runBPF interprets a classic seccomp BPF program on d, as the kernel's
+// seccomp checker allows it (net/core/filter.c, seccomp_check_filter).
+func runBPF(t testing.TB, prog []unix.SockFilter, d *seccompData) uint32 {
+	t.Helper()
+	b := asBytes(d)
+	var a, x uint32
+	var mem [16]uint32
+	word := func(off uint32) uint32 {
+		if off+4 > uint32(len(b)) {
+			t.Fatalf("load past seccomp_data at %d", off)
+		}
+		return uint32(b[off]) | uint32(b[off+1])<<8 | uint32(b[off+2])<<16 | uint32(b[off+3])<<24
+	}
+	for pc := 0; pc < len(prog); pc++ {
+		in := prog[pc]
+		switch in.Code {
+		case unix.BPF_LD | unix.BPF_W | unix.BPF_ABS:
+			a = word(in.K)
+		case unix.BPF_LD | unix.BPF_IMM:
+			a = in.K
+		case unix.BPF_LDX | unix.BPF_IMM:
+			x = in.K
+		case unix.BPF_LD | unix.BPF_MEM:
+			a = mem[in.K]
+		case unix.BPF_LDX | unix.BPF_MEM:
+			x = mem[in.K]
+		case unix.BPF_ST:
+			mem[in.K] = a
+		case unix.BPF_STX:
+			mem[in.K] = x
+		case unix.BPF_ALU | unix.BPF_AND | unix.BPF_K:
+			a &= in.K
+		case unix.BPF_ALU | unix.BPF_OR | unix.BPF_K:
+			a |= in.K
+		case unix.BPF_MISC | unix.BPF_TAX:
+			x = a
+		case unix.BPF_MISC | unix.BPF_TXA:
+			a = x
+		case unix.BPF_JMP | unix.BPF_JA:
+			pc += int(in.K)
+		case unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K, unix.BPF_JMP | unix.BPF_JGT | unix.BPF_K,
+			unix.BPF_JMP | unix.BPF_JGE | unix.BPF_K, unix.BPF_JMP | unix.BPF_JSET | unix.BPF_K:
+			var c bool
+			switch in.Code & 0xf0 {
+			case unix.BPF_JEQ:
+				c = a == in.K
+			case unix.BPF_JGT:
+				c = a > in.K
+			case unix.BPF_JGE:
+				c = a >= in.K
+			case unix.BPF_JSET:
+				c = a&in.K != 0
+			}
+			if c {
+				pc += int(in.Jt)
+			} else {
+				pc += int(in.Jf)
+			}
+		case unix.BPF_RET | unix.BPF_K:
+			return in.K
+		case unix.BPF_RET | unix.BPF_A:
+			return a
+		default:
+			t.Fatalf("instruction %#x at %d not interpreted", in.Code, pc)
+		}
+	}
+	t.Fatal("program ran off its end")
+	return 0
+}
+
+const (
+	auditArchI386 = 0x40000003
+	x32Bit        = 0x40000000
+	retAllow      = unix.SECCOMP_RET_ALLOW
+	retNotify     = unix.SECCOMP_RET_USER_NOTIF
+	retENOSYS     = unix.SECCOMP_RET_ERRNO | uint32(unix.ENOSYS)
+)
+
+func TestFilterRules(t *testing.T) {
+	const base = 768
+	prog, err := BuildFilter(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fdcwd := uint64(0xffffffffffffff9c) // AT_FDCWD sign-extended, as glibc passes it
+	tests := []struct {
+		name string
+		arch uint32
+		nr   int32
+		args [6]uint64
+		want uint32
+	}{
+		{"openat", auditArchX8664, unix.SYS_OPENAT, [6]uint64{fdcwd}, retNotify},
+		{"open", auditArchX8664, unix.SYS_OPEN, [6]uint64{}, retNotify},
+		{"openat2", auditArchX8664, unix.SYS_OPENAT2, [6]uint64{3}, retNotify},
+		{"statx path", auditArchX8664, unix.SYS_STATX, [6]uint64{fdcwd, 1, 0}, retNotify},
+		{"statx low fd empty path", auditArchX8664, unix.SYS_STATX, [6]uint64{3, 1, unix.AT_EMPTY_PATH}, retAllow},
+		{"statx reserved fd empty path", auditArchX8664, unix.SYS_STATX, [6]uint64{base + 3, 1, unix.AT_EMPTY_PATH}, retNotify},
+		{"newfstatat path", auditArchX8664, unix.SYS_NEWFSTATAT, [6]uint64{fdcwd, 1, 2, 0}, retNotify},
+		{"fstat via newfstatat low fd", auditArchX8664, unix.SYS_NEWFSTATAT, [6]uint64{1, 1, 2, unix.AT_EMPTY_PATH}, retAllow},
+		{"fstat via newfstatat reserved", auditArchX8664, unix.SYS_NEWFSTATAT, [6]uint64{base, 1, 2, unix.AT_EMPTY_PATH}, retNotify},
+		{"fstat low", auditArchX8664, unix.SYS_FSTAT, [6]uint64{base - 1}, retAllow},
+		{"fstat reserved", auditArchX8664, unix.SYS_FSTAT, [6]uint64{base}, retNotify},
+		{"fchmod reserved", auditArchX8664, unix.SYS_FCHMOD, [6]uint64{base + 10}, retNotify},
+		{"ftruncate low", auditArchX8664, unix.SYS_FTRUNCATE, [6]uint64{4}, retAllow},
+		{"read reserved", auditArchX8664, unix.SYS_READ, [6]uint64{base}, retAllow},
+		{"write", auditArchX8664, unix.SYS_WRITE, [6]uint64{1}, retAllow},
+		{"pread64", auditArchX8664, unix.SYS_PREAD64, [6]uint64{base}, retAllow},
+		{"close", auditArchX8664, unix.SYS_CLOSE, [6]uint64{base}, retAllow},
+		{"mkdirat", auditArchX8664, unix.SYS_MKDIRAT, [6]uint64{fdcwd}, retNotify},
+		{"renameat2", auditArchX8664, unix.SYS_RENAMEAT2, [6]uint64{}, retNotify},
+		{"getxattr", auditArchX8664, unix.SYS_GETXATTR, [6]uint64{}, retNotify},
+		{"fgetxattr low", auditArchX8664, unix.SYS_FGETXATTR, [6]uint64{2}, retAllow},
+		{"execve", auditArchX8664, unix.SYS_EXECVE, [6]uint64{}, retAllow},
+		{"i386 open (int 0x80)", auditArchI386, 5, [6]uint64{}, retENOSYS},
+		{"i386 getpid", auditArchI386, 20, [6]uint64{}, retENOSYS},
+		{"x32 openat", auditArchX8664, x32Bit | unix.SYS_OPENAT, [6]uint64{fdcwd}, retENOSYS},
+		{"x32 getpid", auditArchX8664, x32Bit | 39, [6]uint64{}, retENOSYS},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := seccompData{Nr: tt.nr, Arch: tt.arch, Args: tt.args}
+			if got := runBPF(t, prog, &d); got != tt.want {
+				t.Errorf("filter returns %#x, want %#x", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestReservedRange(t *testing.T) {
+	for _, tt := range []struct{ soft, base, size int }{
+		{1024, 768, 256}, {20000, 19744, 256}, {100, 75, 25},
+	} {
+		if b, s := ReservedRange(uint64(tt.soft)); b != tt.base || s != tt.size {
+			t.Errorf("ReservedRange(%d) = %d, %d; want %d, %d", tt.soft, b, s, tt.base, tt.size)
+		}
+	}
+}
+
+func TestParseStatus(t *testing.T) {
+	in := "Name:\tsh\nUmask:\t0027\nState:\tS\nTgid:\t42\nPid:\t43\nUid:\t1000\t1001\t1002\t1003\nGid:\t2000\t2001\t2002\t2003\nFDSize:\t64\nGroups:\t4 24 27 \n"
+	c, ok := parseStatus([]byte(in))
+	if !ok {
+		t.Fatal("not parsed")
+	}
+	if c.umask != 0o027 || c.tgid != 42 || c.ruid != 1000 || c.fs.UID != 1003 || c.rgid != 2000 || c.fs.GID != 2003 || len(c.fs.Groups) != 3 {
+		t.Errorf("parsed %+v", c)
+	}
+}

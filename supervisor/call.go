@@ -1,0 +1,103 @@
+package supervisor
+
+import (
+	"golang.org/x/sys/unix"
+
+	"github.com/btfuse/btfuse/fsimpl"
+)
+
+// auditArchX8664 is AUDIT_ARCH_X86_64; the filter refuses every other
+// architecture before a notification is made.
+const auditArchX8664 = 0xc000003e
+
+// call is one notification being handled, with what was read about it.
+// Each receiver thread reuses one call.
+type call struct {
+	s   *Supervisor
+	l   *listener
+	n   notif
+	tid int
+
+	cred    *taskCred // lazily read
+	credErr unix.Errno
+	buf     [pathMax]byte
+}
+
+func (c *call) reset(n *notif) {
+	c.n = *n
+	c.tid = int(n.Pid)
+	c.cred = nil
+	c.credErr = 0
+}
+
+func (c *call) arg(i int) uint64    { return c.n.Data.Args[i] }
+func (c *call) fdArg(i int) int32   { return int32(c.n.Data.Args[i]) }
+func (c *call) intArg(i int) int    { return int(int32(c.n.Data.Args[i])) }
+func (c *call) u32Arg(i int) uint32 { return uint32(c.n.Data.Args[i]) }
+
+// path reads the path argument at address addr, once.
+func (c *call) path(addr uint64) (string, unix.Errno) {
+	return readString(c.tid, addr, c.buf[:])
+}
+
+// credentials reads the thread's credentials (once per notification).
+func (c *call) credentials() (*taskCred, unix.Errno) {
+	if c.cred == nil && c.credErr == 0 {
+		c.cred, c.credErr = readCred(c.tid)
+	}
+	return c.cred, c.credErr
+}
+
+// valid reports whether the notification is still pending: checked after
+// the arguments were read (the pid may have been reused since) and before
+// a reply with effects.
+func (c *call) valid() bool {
+	return notifIDValid(c.l.fd, c.n.ID) == 0
+}
+
+// resolvePath reads the path at addr and walks it from dirfd. A result
+// with outside set (or a failure to read the target's state) means
+// CONTINUE.
+func (c *call) resolvePath(dirfd int32, addr uint64, flags int) (walkResult, *taskCred, result, bool) {
+	p, e := c.path(addr)
+	if e != 0 {
+		return walkResult{}, nil, fail(e), false
+	}
+	if p == "" && flags&walkEmptyOK == 0 {
+		return walkResult{}, nil, fail(unix.ENOENT), false
+	}
+	full, ok := absPath(c.tid, dirfd, p)
+	if !ok {
+		return walkResult{}, nil, cont(), false
+	}
+	rest, ok := c.s.underMount(full)
+	if !ok {
+		return walkResult{}, nil, cont(), false
+	}
+	cr, e := c.credentials()
+	if e != 0 {
+		return walkResult{}, nil, cont(), false
+	}
+	w := c.s.walkIn(&cr.fs, fsimpl.RootIno, rest, flags, 0)
+	if w.outside || w.err == unix.ESTALE {
+		return w, cr, cont(), false
+	}
+	return w, cr, result{}, true
+}
+
+// fdIno maps a descriptor of the target to the fsimpl inode whose backing
+// file it is, or reports false when it is not a served descriptor.
+func (c *call) fdIno(fd int32) (fsimpl.Ino, bool) {
+	if fd < 0 {
+		return 0, false
+	}
+	var st unix.Stat_t
+	if err := unix.Stat(procPath(c.tid, "fd/"+itoa(int(fd))), &st); err != nil {
+		return 0, false
+	}
+	v, ok := c.s.back.Load(backKey{st.Dev, st.Ino})
+	if !ok {
+		return 0, false
+	}
+	return v.(fsimpl.Ino), true
+}

@@ -1,0 +1,55 @@
+package supervisor
+
+import (
+	"golang.org/x/sys/unix"
+
+	"github.com/btfuse/btfuse/fsimpl"
+)
+
+// fchmod and fchown on a served descriptor change fsimpl's metadata, not
+// the backing file's (fs/open.c:chmod_common(), chown_common()).
+func (c *call) fchmod() result {
+	return c.fdSetAttr(&fsimpl.SetAttrIn{Valid: fsimpl.SetMode, Mode: c.u32Arg(1) & 0o7777})
+}
+
+func (c *call) fchown() result {
+	in := &fsimpl.SetAttrIn{}
+	if uid := c.u32Arg(1); uid != ^uint32(0) {
+		in.Valid |= fsimpl.SetUID
+		in.UID = uid
+	}
+	if gid := c.u32Arg(2); gid != ^uint32(0) {
+		in.Valid |= fsimpl.SetGID
+		in.GID = gid
+	}
+	return c.fdSetAttr(in)
+}
+
+func (c *call) fdSetAttr(in *fsimpl.SetAttrIn) result {
+	ino, found := c.fdIno(c.fdArg(0))
+	if !found {
+		return cont()
+	}
+	cr, e := c.credentials()
+	if e != 0 {
+		return cont()
+	}
+	if !c.valid() {
+		return fail(unix.ENOENT)
+	}
+	if _, e := c.s.fs.SetAttr(&cr.fs, ino, in, nil); e != 0 {
+		return fail(e)
+	}
+	c.s.invalInode(ino)
+	return ok(0)
+}
+
+// ftruncate runs natively on the backing file (whose size fsimpl reads
+// live); the kernel checks the access mode. The FUSE door's cached size is
+// dropped now and again when the writer closes.
+func (c *call) ftruncate() result {
+	if ino, found := c.fdIno(c.fdArg(0)); found {
+		c.s.invalContent(ino)
+	}
+	return cont()
+}

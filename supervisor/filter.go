@@ -1,0 +1,155 @@
+package supervisor
+
+import (
+	"fmt"
+	"io"
+	"os"
+
+	seccomp "github.com/seccomp/libseccomp-golang"
+	"golang.org/x/sys/unix"
+)
+
+// pathSyscalls are notified whatever their arguments: each names a path.
+// fstat-like calls on an empty path are the exception, see emptyPathSyscalls.
+var pathSyscalls = []string{
+	"open", "openat", "openat2", "creat",
+	"stat", "lstat",
+	"access", "faccessat", "faccessat2",
+	"mkdir", "mkdirat", "mknod", "mknodat",
+	"unlink", "unlinkat", "rmdir",
+	"rename", "renameat", "renameat2",
+	"link", "linkat", "symlink", "symlinkat",
+	"readlink", "readlinkat",
+	"chmod", "fchmodat", "chown", "lchown", "fchownat",
+	"truncate", "utimensat", "utimes", "futimesat", "utime",
+	"setxattr", "lsetxattr", "getxattr", "lgetxattr",
+	"listxattr", "llistxattr", "removexattr", "lremovexattr",
+	"chdir", "statfs",
+}
+
+// emptyPathSyscalls take (dirfd, path, ..., flags): glibc implements fstat
+// as newfstatat(fd, "", AT_EMPTY_PATH), so these are notified only when
+// AT_EMPTY_PATH is clear or the fd lies in the reserved range. The argument
+// index of the flags is the value.
+var emptyPathSyscalls = map[string]uint{
+	"newfstatat": 3,
+	"statx":      2,
+}
+
+// fdSyscalls are notified only when their first argument (the fd) lies in
+// the reserved range, where served descriptors live. read, write, lseek,
+// mmap, fsync, fallocate and the rest stay native: a served descriptor is a
+// real kernel file. Directories are never installed in the range (see
+// handleOpen), so getdents64 and fchdir need no rule.
+var fdSyscalls = []string{
+	"fstat", "fchmod", "fchown", "ftruncate", "fstatfs",
+	"fgetxattr", "fsetxattr", "flistxattr", "fremovexattr",
+}
+
+// FilterSyscalls lists every syscall the filter may notify, for tests and
+// documentation.
+func FilterSyscalls() []string {
+	out := append([]string(nil), pathSyscalls...)
+	for n := range emptyPathSyscalls {
+		out = append(out, n)
+	}
+	return append(out, fdSyscalls...)
+}
+
+// BuildFilter compiles the filter for a target whose reserved descriptor
+// range starts at base: the notify rules above, everything else allowed,
+// and any other architecture's syscalls (i386 through int 0x80, x32
+// numbers) refused with ENOSYS. libseccomp builds the program; it is
+// exported as classic BPF so that the child can load it with seccomp(2)
+// and the flags Debian's libseccomp 2.5 cannot set (WAIT_KILLABLE_RECV).
+func BuildFilter(base int) ([]unix.SockFilter, error) {
+	f, err := seccomp.NewFilter(seccomp.ActAllow)
+	if err != nil {
+		return nil, fmt.Errorf("new seccomp filter: %w", err)
+	}
+	defer f.Release()
+	if err := f.SetBadArchAction(seccomp.ActErrno.SetReturnCode(int16(unix.ENOSYS))); err != nil {
+		return nil, fmt.Errorf("bad-arch action: %w", err)
+	}
+	// The child sets no_new_privs itself when it needs to.
+	if err := f.SetNoNewPrivsBit(false); err != nil {
+		return nil, err
+	}
+	notify := seccomp.ActNotify
+	add := func(name string, conds ...seccomp.ScmpCondition) error {
+		sc, err := seccomp.GetSyscallFromName(name)
+		if err != nil {
+			return fmt.Errorf("syscall %s: %w", name, err)
+		}
+		if len(conds) == 0 {
+			err = f.AddRule(sc, notify)
+		} else {
+			err = f.AddRuleConditional(sc, notify, conds)
+		}
+		if err != nil {
+			return fmt.Errorf("rule for %s: %w", name, err)
+		}
+		return nil
+	}
+	inRange, err := seccomp.MakeCondition(0, seccomp.CompareGreaterEqual, uint64(base))
+	if err != nil {
+		return nil, err
+	}
+	for _, name := range pathSyscalls {
+		if err := add(name); err != nil {
+			return nil, err
+		}
+	}
+	for name, flagArg := range emptyPathSyscalls {
+		noEmpty, err := seccomp.MakeCondition(flagArg, seccomp.CompareMaskedEqual, unix.AT_EMPTY_PATH, 0)
+		if err != nil {
+			return nil, err
+		}
+		if err := add(name, noEmpty); err != nil {
+			return nil, err
+		}
+		if err := add(name, inRange); err != nil {
+			return nil, err
+		}
+	}
+	for _, name := range fdSyscalls {
+		if err := add(name, inRange); err != nil {
+			return nil, err
+		}
+	}
+	return exportBPF(f)
+}
+
+// exportBPF writes the filter's program to a memfd and reads it back.
+func exportBPF(f *seccomp.ScmpFilter) ([]unix.SockFilter, error) {
+	fd, err := unix.MemfdCreate("btfuse-bpf", unix.MFD_CLOEXEC)
+	if err != nil {
+		return nil, fmt.Errorf("memfd: %w", err)
+	}
+	mf := os.NewFile(uintptr(fd), "btfuse-bpf")
+	defer mf.Close()
+	if err := f.ExportBPF(mf); err != nil {
+		return nil, fmt.Errorf("export BPF: %w", err)
+	}
+	if _, err := mf.Seek(0, io.SeekStart); err != nil {
+		return nil, err
+	}
+	b, err := io.ReadAll(mf)
+	if err != nil {
+		return nil, err
+	}
+	if len(b) == 0 || len(b)%8 != 0 {
+		return nil, fmt.Errorf("export BPF: %d bytes", len(b))
+	}
+	return progFromBytes(b), nil
+}
+
+// ReservedRange picks the reserved descriptor range for a process whose
+// soft RLIMIT_NOFILE is soft: the top quarter, at most 256 descriptors.
+func ReservedRange(soft uint64) (base, size int) {
+	size = 256
+	if q := int(soft / 4); q < size {
+		size = q
+	}
+	return int(soft) - size, size
+}

@@ -1,0 +1,71 @@
+package supervisor
+
+import (
+	"golang.org/x/sys/unix"
+
+	"github.com/btfuse/btfuse/fsimpl"
+)
+
+type handler func(c *call) result
+
+// handlers by syscall number (x86-64). A syscall the filter notifies but
+// that has no handler here is CONTINUEd: inside the mount the kernel then
+// reaches the FUSE door, which serves the same filesystem.
+var handlers = map[int32]handler{
+	unix.SYS_OPEN:   func(c *call) result { return c.open(unix.AT_FDCWD, c.arg(0), int(c.u32Arg(1)), c.u32Arg(2), 0) },
+	unix.SYS_OPENAT: func(c *call) result { return c.open(c.fdArg(0), c.arg(1), int(c.u32Arg(2)), c.u32Arg(3), 0) },
+	unix.SYS_CREAT: func(c *call) result {
+		return c.open(unix.AT_FDCWD, c.arg(0), unix.O_CREAT|unix.O_WRONLY|unix.O_TRUNC, c.u32Arg(1), 0)
+	},
+	unix.SYS_OPENAT2: (*call).openat2,
+
+	unix.SYS_STAT:       func(c *call) result { return c.stat(unix.AT_FDCWD, c.arg(0), c.arg(1), 0) },
+	unix.SYS_LSTAT:      func(c *call) result { return c.stat(unix.AT_FDCWD, c.arg(0), c.arg(1), unix.AT_SYMLINK_NOFOLLOW) },
+	unix.SYS_NEWFSTATAT: func(c *call) result { return c.stat(c.fdArg(0), c.arg(1), c.arg(2), c.intArg(3)) },
+	unix.SYS_FSTAT:      (*call).fstat,
+	unix.SYS_STATX:      (*call).statx,
+
+	unix.SYS_ACCESS:     func(c *call) result { return c.access(unix.AT_FDCWD, c.arg(0), c.u32Arg(1), 0) },
+	unix.SYS_FACCESSAT:  func(c *call) result { return c.access(c.fdArg(0), c.arg(1), c.u32Arg(2), 0) },
+	unix.SYS_FACCESSAT2: func(c *call) result { return c.access(c.fdArg(0), c.arg(1), c.u32Arg(2), c.intArg(3)) },
+
+	unix.SYS_FCHMOD:    (*call).fchmod,
+	unix.SYS_FCHOWN:    (*call).fchown,
+	unix.SYS_FTRUNCATE: (*call).ftruncate,
+
+	unix.SYS_READLINK:   func(c *call) result { return c.readlink(unix.AT_FDCWD, c.arg(0), c.arg(1), c.arg(2)) },
+	unix.SYS_READLINKAT: func(c *call) result { return c.readlink(c.fdArg(0), c.arg(1), c.arg(2), c.arg(3)) },
+}
+
+// dispatch answers one notification.
+func (s *Supervisor) dispatch(c *call) {
+	var r result
+	if c.n.Data.Arch != auditArchX8664 {
+		r = fail(unix.ENOSYS)
+	} else if h := handlers[c.n.Data.Nr]; h != nil {
+		r = h(c)
+	} else {
+		r = cont()
+	}
+	s.send(c.l.fd, c.n.ID, r)
+}
+
+// inval calls f with the invalidator when there is one.
+func (s *Supervisor) invalEntry(parent fsimpl.Ino, name string) {
+	if s.inval != nil {
+		s.inval.InvalEntry(parent, name)
+		s.inval.InvalInode(parent)
+	}
+}
+
+func (s *Supervisor) invalInode(ino fsimpl.Ino) {
+	if s.inval != nil {
+		s.inval.InvalInode(ino)
+	}
+}
+
+func (s *Supervisor) invalContent(ino fsimpl.Ino) {
+	if s.inval != nil {
+		s.inval.InvalContent(ino)
+	}
+}

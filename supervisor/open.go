@@ -1,0 +1,153 @@
+package supervisor
+
+import (
+	"golang.org/x/sys/unix"
+
+	"github.com/btfuse/btfuse/fsimpl"
+)
+
+// oTmpfile is __O_TMPFILE, the bit O_TMPFILE adds to O_DIRECTORY.
+const oTmpfile = 0o20000000
+
+// openat2 reads struct open_how; any RESOLVE_* flag goes to the kernel,
+// which honours it over the FUSE door.
+func (c *call) openat2() result {
+	var how struct{ Flags, Mode, Resolve uint64 }
+	size := c.arg(3)
+	if size < 24 {
+		return fail(unix.EINVAL)
+	}
+	n, e := readMem(c.tid, c.arg(2), asBytes(&how))
+	if e != 0 || n != 24 {
+		return fail(unix.EFAULT)
+	}
+	if how.Resolve != 0 || how.Flags>>32 != 0 || size != 24 {
+		return cont()
+	}
+	return c.open(c.fdArg(0), c.arg(1), int(how.Flags), uint32(how.Mode), 0)
+}
+
+// open serves open, openat, creat and openat2 of regular files in the
+// mount (fs/namei.c:path_openat() over fsimpl) and installs the backing
+// file into the target. Directories, FIFOs, devices and sockets, O_PATH
+// and O_TMPFILE go to the kernel (CONTINUE), which opens them through the
+// FUSE door: a directory descriptor is then a real FUSE directory, so
+// getdents64, fchdir, fstat and *at() relative to it work natively or
+// through /proc/TID/fd/N.
+func (c *call) open(dirfd int32, pathAddr uint64, flags int, mode uint32, _ int) result {
+	if flags&(unix.O_PATH|oTmpfile) != 0 {
+		return cont()
+	}
+	wf := walkFollow
+	if flags&unix.O_NOFOLLOW != 0 || flags&(unix.O_CREAT|unix.O_EXCL) == unix.O_CREAT|unix.O_EXCL {
+		wf = 0
+	}
+	w, cr, r, ok := c.resolvePath(dirfd, pathAddr, wf)
+	if !ok {
+		return r
+	}
+	typ := w.attr.Mode & unix.S_IFMT
+	if w.found && typ != unix.S_IFREG && typ != unix.S_IFLNK {
+		if typ == unix.S_IFDIR && flags&unix.O_CREAT != 0 {
+			return fail(unix.EISDIR)
+		}
+		return cont()
+	}
+	if !c.valid() {
+		return fail(unix.ENOENT)
+	}
+	s := c.s
+	var f *fsimpl.File
+	var e unix.Errno
+	created := false
+	switch {
+	case flags&unix.O_CREAT != 0:
+		if w.err != 0 && w.err != unix.ENOENT {
+			return fail(w.err)
+		}
+		if w.name == "" {
+			return fail(unix.EISDIR)
+		}
+		if !w.found && w.slashed {
+			return fail(unix.EISDIR)
+		}
+		var a fsimpl.Attr
+		a, f, e = s.fs.Create(&cr.fs, w.parent, w.name, flags, mode&^cr.umask&0o7777)
+		if e != 0 {
+			return fail(e)
+		}
+		s.fs.Forget(a.Ino, 1)
+		created = !w.found
+	default:
+		if w.err != 0 {
+			return fail(w.err)
+		}
+		if typ == unix.S_IFLNK {
+			return fail(unix.ELOOP)
+		}
+		f, e = s.fs.Open(&cr.fs, w.attr.Ino, flags)
+		if e != 0 {
+			return fail(e)
+		}
+	}
+	if created {
+		s.invalEntry(w.parent, w.name)
+	} else if flags&unix.O_TRUNC != 0 {
+		s.invalContent(f.Ino)
+	}
+	return c.install(f, cr, flags)
+}
+
+// install hands f's backing file to the target at a free slot of its
+// reserved range and answers the notification with that number (ADDFD
+// with SEND, signals blocked around it: an interrupted ADDFD|SEND would
+// make the target's syscall return 0). f is released afterwards: the
+// target's descriptor keeps the backing file open.
+func (c *call) install(f *fsimpl.File, cr *taskCred, flags int) result {
+	s := c.s
+	defer s.fs.Release(f)
+	var st unix.Stat_t
+	if unix.Fstat(f.Fd, &st) == nil {
+		s.back.Store(backKey{st.Dev, st.Ino}, f.Ino)
+	}
+	tgid := cr.tgid
+	if tgid == 0 {
+		tgid = c.tid
+	}
+	a := notifAddfd{ID: c.n.ID, Srcfd: uint32(f.Fd), Flags: unix.SECCOMP_ADDFD_FLAG_SEND}
+	if flags&unix.O_CLOEXEC != 0 {
+		a.NewfdFlags = unix.O_CLOEXEC
+	}
+	slot := -1
+	if c.l.size > 0 {
+		slot = s.slots.acquire(tgid, c.tid, c.l.base, c.l.size, c.l.fd)
+	}
+	if slot >= 0 {
+		a.Flags |= unix.SECCOMP_ADDFD_FLAG_SETFD
+		a.Newfd = uint32(slot)
+	}
+	old := sigmaskAll()
+	fd, e := notifAddFd(c.l.fd, &a)
+	if e == unix.EBADF || e == unix.EMFILE {
+		// The slot is past the target's RLIMIT_NOFILE now: take the
+		// lowest free descriptor instead.
+		a.Flags &^= unix.SECCOMP_ADDFD_FLAG_SETFD
+		a.Newfd = 0
+		fd, e = notifAddFd(c.l.fd, &a)
+	}
+	restoreSigmask(old)
+	if slot >= 0 {
+		s.slots.release(tgid, slot)
+	}
+	switch e {
+	case 0:
+		if flags&(unix.O_WRONLY|unix.O_RDWR) != 0 {
+			s.watchWriter(tgid, fd, f)
+		}
+		return result{done: true}
+	case unix.ENOENT:
+		s.stats.Gone.Add(1)
+		return result{done: true}
+	}
+	return fail(e)
+}

@@ -1,0 +1,271 @@
+package supervisor
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime"
+	"sync"
+	"sync/atomic"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/btfuse/btfuse/fsimpl"
+)
+
+// Invalidator is the other door's cache: every change made here is
+// reported so that processes outside see it at once. *fuseserve.Server
+// implements it; its methods queue and never block.
+type Invalidator interface {
+	InvalEntry(parent fsimpl.Ino, name string)
+	InvalInode(ino fsimpl.Ino)
+	InvalContent(ino fsimpl.Ino)
+	NotifyDelete(parent, child fsimpl.Ino, name string)
+}
+
+// Options configure a Supervisor.
+type Options struct {
+	// Mount is the canonical path where the filesystem is mounted through
+	// FUSE: paths under it are served, others are CONTINUEd.
+	Mount string
+	// Inval receives the invalidations; nil means none.
+	Inval Invalidator
+	// Receivers is the number of OS threads receiving notifications of
+	// each listener (default 2): ADDFD waits for the target to install the
+	// fd, and the next notification must not queue behind it.
+	Receivers int
+	Log       *slog.Logger
+}
+
+// Supervisor answers the notifications of supervised processes from fs.
+type Supervisor struct {
+	fs        *fsimpl.FS
+	mount     string
+	inval     Invalidator
+	log       *slog.Logger
+	receivers int
+	// dev is the st_dev the FUSE mount reports, so that both doors show
+	// the same device. Immutable after New.
+	dev   uint64
+	mntID uint64 // the FUSE mount's id, for statx
+
+	// back maps a backing file's (dev, ino) to its fsimpl inode, so that
+	// fd syscalls on served descriptors (which are backing files) can be
+	// answered; entries are refreshed at every served open.
+	back sync.Map // backKey -> fsimpl.Ino
+
+	slots slotTable
+	watch writerWatch
+
+	stats Stats
+
+	mu        sync.Mutex
+	listeners map[*listener]bool // guarded by mu
+	closed    bool               // guarded by mu
+	wg        sync.WaitGroup
+}
+
+type backKey struct{ dev, ino uint64 }
+
+// Stats counts what the supervisor did.
+type Stats struct {
+	Served    atomic.Uint64 // answered from fsimpl
+	Continued atomic.Uint64 // let through to the kernel
+	Errors    atomic.Uint64 // answered with an errno
+	Gone      atomic.Uint64 // target gone before the answer
+}
+
+// New returns a supervisor for fs mounted at opts.Mount.
+func New(fs *fsimpl.FS, opts Options) (*Supervisor, error) {
+	if opts.Receivers <= 0 {
+		opts.Receivers = 2
+	}
+	if opts.Log == nil {
+		opts.Log = slog.Default()
+	}
+	var st unix.Stat_t
+	if err := unix.Stat(opts.Mount, &st); err != nil {
+		return nil, fmt.Errorf("stat mount %s: %w", opts.Mount, err)
+	}
+	s := &Supervisor{
+		fs:        fs,
+		mount:     opts.Mount,
+		inval:     opts.Inval,
+		log:       opts.Log,
+		receivers: opts.Receivers,
+		dev:       st.Dev,
+		listeners: make(map[*listener]bool),
+	}
+	var stx unix.Statx_t
+	if unix.Statx(unix.AT_FDCWD, opts.Mount, 0, unix.STATX_MNT_ID, &stx) == nil {
+		s.mntID = stx.Mnt_id
+	}
+	s.slots.init()
+	return s, nil
+}
+
+// listener is one notify fd being served.
+type listener struct {
+	fd      int
+	base    int // reserved descriptor range of its targets: [base, base+size)
+	size    int
+	stopped atomic.Bool
+	mu      sync.Mutex
+	tids    map[int]bool // receiver threads, guarded by mu
+	done    chan struct{}
+}
+
+// ErrClosed is returned by Serve after Close.
+var ErrClosed = errors.New("supervisor closed")
+
+// Serve takes ownership of the listener fd and answers its notifications
+// until every process using the filter has exited (POLLHUP) or Close is
+// called. It returns after the fd is closed.
+//
+// base and size give the targets' reserved descriptor range (the range the
+// filter was built for); size 0 installs served files at the lowest free
+// descriptor instead.
+func (s *Supervisor) Serve(fd, base, size int) error {
+	l := &listener{fd: fd, base: base, size: size, tids: make(map[int]bool), done: make(chan struct{})}
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		unix.Close(fd)
+		return ErrClosed
+	}
+	s.listeners[l] = true
+	s.wg.Add(1)
+	s.mu.Unlock()
+	defer s.wg.Done()
+
+	if e := setSyncWakeUp(fd); e != 0 && e != unix.EINVAL {
+		s.log.Debug("SYNC_WAKE_UP unavailable", "err", e)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, s.receivers)
+	for i := 0; i < s.receivers; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := s.receive(l); err != nil {
+				errs <- err
+			}
+		}()
+	}
+	// The monitor waits for POLLHUP: poll with no events wakes only for
+	// hang-up and errors, never for the notifications themselves.
+	go func() {
+		pfd := []unix.PollFd{{Fd: int32(fd)}}
+		for !l.stopped.Load() {
+			_, err := unix.Poll(pfd, -1)
+			if err == unix.EINTR {
+				continue
+			}
+			if err != nil || pfd[0].Revents&(unix.POLLHUP|unix.POLLERR|unix.POLLNVAL) != 0 {
+				break
+			}
+		}
+		l.stop()
+	}()
+	go func() {
+		<-l.done
+		// Receivers block in RECV, which no hang-up wakes: interrupt
+		// them with SIGURG (the Go runtime's own preemption signal, which
+		// it ignores) until they are gone.
+		for {
+			l.mu.Lock()
+			n := len(l.tids)
+			for tid := range l.tids {
+				unix.Tgkill(unix.Getpid(), tid, unix.SIGURG)
+			}
+			l.mu.Unlock()
+			if n == 0 {
+				return
+			}
+			runtime.Gosched()
+			sleepBriefly()
+		}
+	}()
+	wg.Wait()
+	l.stop()
+	s.mu.Lock()
+	delete(s.listeners, l)
+	s.mu.Unlock()
+	unix.Close(fd)
+	select {
+	case err := <-errs:
+		return err
+	default:
+		return nil
+	}
+}
+
+func (l *listener) stop() {
+	if l.stopped.CompareAndSwap(false, true) {
+		close(l.done)
+	}
+}
+
+// receive is one receiving thread's loop. EINTR retries (or ends after
+// stop), ENOENT means the notification went away (its target died): carry
+// on, unless the listener has hung up; any other error ends the loop.
+func (s *Supervisor) receive(l *listener) error {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	tid := unix.Gettid()
+	l.mu.Lock()
+	l.tids[tid] = true
+	l.mu.Unlock()
+	defer func() {
+		l.mu.Lock()
+		delete(l.tids, tid)
+		l.mu.Unlock()
+	}()
+	var n notif
+	c := &call{s: s, l: l}
+	for !l.stopped.Load() {
+		switch e := notifRecv(l.fd, &n); e {
+		case 0:
+		case unix.EINTR:
+			continue
+		case unix.ENOENT:
+			if hungUp(l.fd) {
+				l.stop()
+				return nil
+			}
+			continue
+		default:
+			l.stop()
+			return fmt.Errorf("receive notification: %w", e)
+		}
+		c.reset(&n)
+		s.dispatch(c)
+	}
+	return nil
+}
+
+// hungUp reports whether the listener has no processes left.
+func hungUp(fd int) bool {
+	pfd := []unix.PollFd{{Fd: int32(fd)}}
+	n, err := unix.Poll(pfd, 0)
+	return err == nil && n > 0 && pfd[0].Revents&(unix.POLLHUP|unix.POLLERR|unix.POLLNVAL) != 0
+}
+
+// Close stops serving every listener; supervised processes still running
+// then get ENOSYS from the syscalls the filter notifies. It waits for the
+// Serve calls to return.
+func (s *Supervisor) Close() {
+	s.mu.Lock()
+	s.closed = true
+	for l := range s.listeners {
+		l.stop()
+	}
+	s.mu.Unlock()
+	s.wg.Wait()
+	s.closeWatch()
+}
+
+// StatsSnapshot returns the counters.
+func (s *Supervisor) StatsSnapshot() (served, continued, errs, gone uint64) {
+	return s.stats.Served.Load(), s.stats.Continued.Load(), s.stats.Errors.Load(), s.stats.Gone.Load()
+}
