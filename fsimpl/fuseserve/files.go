@@ -177,19 +177,15 @@ func (r *rawFS) Create(cancel <-chan struct{}, in *fuse.CreateIn, name string, o
 	if e != 0 {
 		return r.reply(opCreate, e)
 	}
-	ino := a.Ino
-	killed, e := r.killOnOpen(c, f, in.OpenFlags)
-	if killed {
-		a, e = r.fs.GetAttr(ino) // the reply carries the mode
-	}
-	if e == 0 {
-		e = r.addHandle(f, &out.OpenOut)
-	}
-	if e != 0 {
+	// FUSE_OPEN_KILL_SUIDGID is not honoured here: the kernel sets it for
+	// any unprivileged O_CREAT|O_TRUNC, also when the file is new and so
+	// not truncated (tmpfs keeps a new file's bits), and fsimpl.Create
+	// already drops them when it truncates a file that existed.
+	if e := r.addHandle(f, &out.OpenOut); e != 0 {
 		// The name stays created (as after a failed open(O_CREAT) on
 		// any filesystem); the reference and the File go back.
 		r.fs.Release(f)
-		r.fs.Forget(ino, 1)
+		r.fs.Forget(a.Ino, 1)
 		return r.reply(opCreate, e)
 	}
 	r.fillEntry(&out.EntryOut, &a)

@@ -125,6 +125,11 @@ func permOps(dir string, rootFd int) []string {
 		unix.Close(fd)
 	}
 	rec("create 2755 in a setgid dir", err)
+	fd, err = unix.Open(p("pub/newsuid"), unix.O_WRONLY|unix.O_CREAT|unix.O_TRUNC|unix.O_CLOEXEC, 0o6755)
+	if err == nil {
+		unix.Close(fd)
+	}
+	rec("create 6755 with O_TRUNC", err)
 	return out
 }
 
@@ -132,7 +137,7 @@ func permOps(dir string, rootFd int) []string {
 // should have changed.
 func permResults(t *testing.T, dir string) []string {
 	var out []string
-	for _, name := range []string{"suid", "sgid", "trunc", "falloc", "nowrite", "rootfd", "chown", "rootwrite", "sgdir/new", "pub/d"} {
+	for _, name := range []string{"suid", "sgid", "trunc", "falloc", "nowrite", "rootfd", "chown", "rootwrite", "sgdir/new", "pub/newsuid", "pub/d"} {
 		st := mustStat(t, filepath.Join(dir, name))
 		out = append(out, fmt.Sprintf("%s: mode %o owner %d:%d", name, st.Mode&0o7777, st.Uid, st.Gid))
 	}
@@ -161,7 +166,6 @@ func TestUnprivilegedCaller(t *testing.T) {
 		return append(got, permResults(t, dir)...)
 	}
 	want := run(t, testutil.TmpfsDir(t))
-	t.Logf("tmpfs:\n%s", strings.Join(want, "\n"))
 	for _, mode := range []struct {
 		name string
 		opts fuseserve.Options
@@ -173,6 +177,7 @@ func TestUnprivilegedCaller(t *testing.T) {
 			m := mustMount(t, mode.opts)
 			got := run(t, m.dir)
 			if !slices.Equal(got, want) {
+				t.Logf("tmpfs:\n%s", strings.Join(want, "\n"))
 				for i := range max(len(got), len(want)) {
 					g, w := at(got, i), at(want, i)
 					if g != w {
