@@ -3,7 +3,6 @@ package fuseserve_test
 import (
 	"encoding/binary"
 	"errors"
-	"github.com/btfuse/btfuse/fsimpl/fuseserve"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -13,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/btfuse/btfuse/fsimpl"
+	"github.com/btfuse/btfuse/fsimpl/fuseserve"
 	"github.com/btfuse/btfuse/internal/testutil"
 )
 

@@ -2,13 +2,14 @@ package fuseserve_test
 
 import (
 	"bytes"
-	"github.com/btfuse/btfuse/fsimpl/fuseserve"
 	"os"
 	"slices"
 	"strings"
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/btfuse/btfuse/fsimpl/fuseserve"
 )
 
 // TestOps runs basic operations through the mount with plain syscalls, in

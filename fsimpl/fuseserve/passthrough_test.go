@@ -2,12 +2,14 @@ package fuseserve_test
 
 import (
 	"bytes"
-	"github.com/btfuse/btfuse/fsimpl/fuseserve"
+	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/btfuse/btfuse/fsimpl/fuseserve"
 )
 
 // requirePassthrough fails when passthrough is off on a kernel and with
@@ -132,6 +134,40 @@ func TestPassthroughOneBackingPerInode(t *testing.T) {
 	})
 	if st := m.srv.Stats(); st.BackingUnregisterFailed != 0 {
 		t.Fatalf("%d unregistrations failed", st.BackingUnregisterFailed)
+	}
+}
+
+// TestPassthroughBackingFlags: the backing ID registered at the first open
+// carries that open's descriptor, here O_APPEND, yet a later open without
+// O_APPEND writes where it says (and O_DIRECT works): the kernel opens the
+// backing file anew for every FUSE file, with that file's flags.
+func TestPassthroughBackingFlags(t *testing.T) {
+	m := mustMount(t, fuseserve.Options{})
+	requirePassthrough(t, m)
+	mustWriteFile(t, m.path("f"), []byte("0123456789"))
+	eventually(t, "RELEASE of the writer", func() bool { return m.srv.Stats().OpenFiles == 0 })
+	afd := mustOpen(t, m.path("f"), unix.O_WRONLY|unix.O_APPEND, 0)
+	wfd := mustOpen(t, m.path("f"), unix.O_WRONLY, 0)
+	if _, err := unix.Pwrite(wfd, []byte("AB"), 2); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := unix.Write(afd, []byte("Z")); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(m.path("f")); string(b) != "01AB456789Z" {
+		t.Fatalf("contents = %q, want 01AB456789Z", b)
+	}
+	dfd := mustOpen(t, m.path("f"), unix.O_RDWR|unix.O_DIRECT, 0)
+	buf, err := unix.Mmap(-1, 0, 4096, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Munmap(buf)
+	if n, err := unix.Pread(dfd, buf, 0); err != nil || string(buf[:n]) != "01AB456789Z" {
+		t.Fatalf("O_DIRECT read = %q, %v", buf[:n], err)
+	}
+	if st := m.srv.Stats(); st.BackingLive != 1 {
+		t.Fatalf("%d backing IDs for one inode", st.BackingLive)
 	}
 }
 
