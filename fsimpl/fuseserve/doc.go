@@ -32,6 +32,12 @@
 //     is registered at the first open and unregistered when the last handle
 //     of the inode is released. A failed registration fails that open with
 //     EIO and is counted; it never turns passthrough off for the mount.
+//   - Suid/sgid clearing is the server's (FUSE_HANDLE_KILLPRIV_V2, which
+//     spares a GETXATTR round trip per write). The kernel still decides
+//     when: for a write, fallocate or chown(-1,-1) by a caller it finds
+//     unprivileged it sends an empty SETATTR (passthrough writes
+//     included), which becomes fsimpl.SetKillSUIDGID; FATTR_KILL_SUIDGID,
+//     FUSE_WRITE_KILL_SUIDGID and FUSE_OPEN_KILL_SUIDGID are passed on.
 //   - Handlers return unix.Errno bare; reply() is the one place that turns an
 //     errno into a fuse.Status (ENOSYS from fsimpl becomes EIO plus a log
 //     line, because ENOSYS would switch the operation off in the kernel for

@@ -211,6 +211,24 @@ func (s *Server) Unmount() error {
 // adapter has returned every open File and lookup reference to fsimpl.
 func (s *Server) Wait() { <-s.done }
 
+// Invalidation, for changes that did not come through this mount. Every
+// call is queued and sent from one goroutine, never blocking the caller
+// (a notify sent from a FUSE handler can deadlock on the kernel's directory
+// lock). What the kernel may cache, and so what a change through the other
+// door must invalidate:
+//
+//   - a name created, removed or renamed: InvalEntry(parent, name) for each
+//     name (negative entries are cached too), or NotifyDelete for a removal;
+//   - the directories changed (mtime, ctime, size, link count):
+//     InvalInode(dir);
+//   - an inode whose mode, owner, times, link count or xattrs changed:
+//     InvalInode(ino);
+//   - file data written behind the mount: InvalContent(ino) (with
+//     passthrough only the size and times are cached, and they show up
+//     after AttrTimeout anyway).
+//
+// FlushInvalidations waits until what was queued has been sent.
+
 // InvalEntry tells the kernel to forget the name in parent (created,
 // removed or renamed by the other door). Queued; never blocks.
 func (s *Server) InvalEntry(parent fsimpl.Ino, name string) {
