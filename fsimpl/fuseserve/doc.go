@@ -37,7 +37,8 @@
 //     when: for a write, fallocate or chown(-1,-1) by a caller it finds
 //     unprivileged it sends an empty SETATTR (passthrough writes
 //     included), which becomes fsimpl.SetKillSUIDGID; FATTR_KILL_SUIDGID,
-//     FUSE_WRITE_KILL_SUIDGID and FUSE_OPEN_KILL_SUIDGID are passed on.
+//     FUSE_WRITE_KILL_SUIDGID and FUSE_OPEN_KILL_SUIDGID (on OPEN) are
+//     passed on.
 //   - Handlers return unix.Errno bare; reply() is the one place that turns an
 //     errno into a fuse.Status (ENOSYS from fsimpl becomes EIO plus a log
 //     line, because ENOSYS would switch the operation off in the kernel for
