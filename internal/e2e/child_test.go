@@ -3,9 +3,11 @@ package e2e
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -14,9 +16,14 @@ import (
 )
 
 // childEnv selects what a re-executed test binary does instead of running
-// tests: "posix" runs the suite in BTFUSE_E2E_DIR and writes the transcripts
-// as JSON to stdout. The supervised door runs the binary the same way under
-// `btfuse run`.
+// tests; the supervised door runs the binary the same way under `btfuse
+// run`. Modes:
+//
+//   - "posix": run the suite in BTFUSE_E2E_DIR; write the transcripts as a
+//     JSON object (case name -> Transcript) to stdout.
+//   - "random": run the sequence of seed BTFUSE_RANDOM_SEEDS (one seed) and
+//     length BTFUSE_RANDOM_OPS in lockstep on BTFUSE_E2E_REF and
+//     BTFUSE_E2E_DIR; write the mismatch, if any, to stdout and exit 1.
 const childEnv = "BTFUSE_E2E_CHILD"
 
 func childMain(mode string) int {
@@ -32,14 +39,27 @@ func childMain(mode string) int {
 			return 1
 		}
 		return 0
+	case "random":
+		seed, err1 := strconv.ParseUint(os.Getenv("BTFUSE_RANDOM_SEEDS"), 10, 64)
+		n, err2 := strconv.Atoi(os.Getenv("BTFUSE_RANDOM_OPS"))
+		if err := errors.Join(err1, err2); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 2
+		}
+		err := posixtest.RunLockstep(posixtest.Generate(seed, n), os.Getenv("BTFUSE_E2E_REF"), os.Getenv("BTFUSE_E2E_DIR"))
+		if err != nil {
+			fmt.Println(err)
+			return 1
+		}
+		return 0
 	}
 	fmt.Fprintf(os.Stderr, "%s=%q: unknown mode\n", childEnv, mode)
 	return 2
 }
 
-// runSuiteInChild runs the suite in dir in a child process started as
-// prefix + this test binary, and returns its transcripts.
-func runSuiteInChild(tb testing.TB, prefix []string, dir string) map[string]posixtest.Transcript {
+// childCommand is this test binary, run after prefix (a supervisor, or
+// nothing) with env added to the environment.
+func childCommand(tb testing.TB, prefix []string, env ...string) *exec.Cmd {
 	tb.Helper()
 	exe, err := os.Executable()
 	if err != nil {
@@ -47,11 +67,19 @@ func runSuiteInChild(tb testing.TB, prefix []string, dir string) map[string]posi
 	}
 	argv := append(append([]string(nil), prefix...), exe)
 	cmd := exec.Command(argv[0], argv[1:]...)
-	cmd.Env = append(os.Environ(), childEnv+"=posix", "BTFUSE_E2E_DIR="+dir)
+	cmd.Env = append(os.Environ(), env...)
+	return cmd
+}
+
+// runSuiteInChild runs the suite in dir in a child process started as
+// prefix + this test binary, and returns its transcripts.
+func runSuiteInChild(tb testing.TB, prefix []string, dir string) map[string]posixtest.Transcript {
+	tb.Helper()
+	cmd := childCommand(tb, prefix, childEnv+"=posix", "BTFUSE_E2E_DIR="+dir)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
-		tb.Fatalf("child %s: %v\n%s", strings.Join(argv, " "), err, stderr.String())
+		tb.Fatalf("child %s: %v\n%s", strings.Join(cmd.Args, " "), err, stderr.String())
 	}
 	var out map[string]posixtest.Transcript
 	if err := json.Unmarshal(stdout.Bytes(), &out); err != nil {
@@ -75,5 +103,18 @@ func TestPosixInChild(t *testing.T) {
 			}
 			compareTranscripts(t, tg.name+" (child)", posixtest.RunCase(c, ref), tr)
 		})
+	}
+}
+
+// TestRandomInChild runs one random sequence in lockstep from a child
+// process, the way the supervised door will.
+func TestRandomInChild(t *testing.T) {
+	testutil.RequirePrivileged(t)
+	tg := targets()[0]
+	dirs := mkdirs(t, "child", referenceDir(t), tg.mount(t))
+	cmd := childCommand(t, nil, childEnv+"=random", "BTFUSE_RANDOM_SEEDS=99", "BTFUSE_RANDOM_OPS=3000",
+		"BTFUSE_E2E_REF="+dirs[0], "BTFUSE_E2E_DIR="+dirs[1])
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Errorf("seed 99 in a child on %s: %v\n%s", tg.name, err, out)
 	}
 }

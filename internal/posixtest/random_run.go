@@ -82,12 +82,23 @@ func CompareTrees(refRoot, testRoot string) error {
 	return nil
 }
 
-// Shrink looks for a shorter sequence for which fails still reports true,
-// removing chunks of halving size (a simple delta debugging). It gives up
+// Shrink looks for a shorter sequence for which fails still reports true:
+// first the shortest suffix that fails, then removing chunks of halving
+// size from that (a simple delta debugging). It gives up
 // once it has replayed budget operations in total and returns the shortest
 // failing sequence found.
 func Shrink(ops []Op, fails func([]Op) bool, budget int) []Op {
 	spent := 0
+	// Most failures need only a few steps just before the failing one: try
+	// growing suffixes first, which costs at most twice the sequence.
+	for k := 1; k < len(ops) && spent < budget; k *= 2 {
+		cand := ops[len(ops)-k:]
+		spent += len(cand)
+		if fails(cand) {
+			ops = cand
+			break
+		}
+	}
 	for chunk := len(ops) / 2; chunk >= 1 && spent < budget; {
 		removed := false
 		for start := 0; start < len(ops) && spent < budget; {
