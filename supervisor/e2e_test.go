@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -44,7 +45,7 @@ func startSupervised(t testing.TB) *supervised {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sup, err := New(b.FS, Options{Mount: mount, Inval: b.Server})
+	sup, err := New(b.FS, Options{Mount: mount, Inval: b.Server, Receivers: benchReceivers()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -265,6 +266,11 @@ func runHelper(name, mount string) int {
 		}
 	}
 	switch name {
+	case "bench":
+		n, _ := strconv.Atoi(os.Getenv("BENCH_N"))
+		if err := benchHelper(os.Getenv("BENCH_OP"), mount, n); err != nil {
+			fails = append(fails, err.Error())
+		}
 	case "efault":
 		_, _, e := unix.Syscall6(unix.SYS_OPENAT, uintptr(0xffffff9c), 1, 0, 0, 0, 0)
 		check("openat(bad pointer)", e, unix.EFAULT)
