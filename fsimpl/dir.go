@@ -128,7 +128,11 @@ const readDirBatch = 128
 // than off, in cookie order, "." and ".." first (cookies 1 and 2), until fn
 // returns false. A removed directory lists only "." and ".." (mirrors
 // fs/libfs.c:dcache_readdir on an emptied directory).
+//
+// Each call updates the directory's atime under relatime rules, as
+// fs/readdir.c:iterate_dir() -> file_accessed() does on tmpfs.
 func (fs *FS) ReadDir(ino Ino, off uint64, fn func(Dirent) bool) unix.Errno {
+	fs.touchAtime(ino)
 	batch := make([]Dirent, 0, readDirBatch)
 	for {
 		batch = batch[:0]

@@ -239,9 +239,11 @@ func (fs *FS) Symlink(c *Cred, parent Ino, name, target string) (Attr, unix.Errn
 }
 
 // Readlink returns the target of symlink ino (EINVAL for anything else).
+// Reading a link updates its atime under relatime rules, as
+// fs/namei.c:vfs_readlink() -> touch_atime() does on tmpfs.
 func (fs *FS) Readlink(c *Cred, ino Ino) (string, unix.Errno) {
-	fs.mu.RLock()
-	defer fs.mu.RUnlock()
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
 	n, e := fs.getLocked(ino)
 	if e != 0 {
 		return "", e
@@ -249,6 +251,7 @@ func (fs *FS) Readlink(c *Cred, ino Ino) (string, unix.Errno) {
 	if !n.isLink() {
 		return "", unix.EINVAL
 	}
+	touchAtimeLocked(n)
 	return n.target, 0
 }
 
