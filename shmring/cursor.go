@@ -1,0 +1,137 @@
+package shmring
+
+import (
+	"runtime/debug"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Record is one event read from the ring.
+type Record struct {
+	Seq       uint64 // ticket: the event's number since the daemon started
+	Time      time.Time
+	Latency   time.Duration
+	Ino       uint64
+	Tgid, Tid int32
+	Errno     unix.Errno
+	Op        Op
+	Door      Door
+	Outcome   Outcome
+	Path      string
+	Truncated bool // Path is the tail of a longer path
+}
+
+// Cursor follows a segment's ring. It is not safe for concurrent use.
+type Cursor struct {
+	s    *Segment
+	next uint64 // the ticket to read next
+	// Missed counts events this cursor will never see: overwritten before
+	// it got to them, torn while it copied them, dropped by the producer,
+	// or corrupt.
+	Missed uint64
+
+	stuckAt    uint64 // ticket seen not yet complete at the last polls
+	stuckPolls int
+	started    bool // next is set; until then, all says where to start
+	all        bool
+}
+
+// stuckLimit is how many polls a reader waits for a ticket whose writer
+// has not finished (or gave up) before it counts it as missed.
+const stuckLimit = 4
+
+// Cursor returns a cursor at the oldest record still in the ring (all) or
+// at the next event to come, as of its first Poll.
+func (s *Segment) Cursor(all bool) *Cursor { return &Cursor{s: s, all: all} }
+
+// Poll appends to dst the complete records published since the last poll,
+// at most cap(dst)-len(dst) of them when dst has spare capacity, and
+// returns it. It never waits.
+func (c *Cursor) Poll(dst []Record) (out []Record, err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	out = dst
+	defer guard(&err)
+	limit := -1
+	if cap(dst) > len(dst) {
+		limit = cap(dst) - len(dst)
+	}
+	s := c.s
+	head := s.v.hdr.head.Load()
+	slots := uint64(s.slots)
+	if !c.started {
+		c.started = true
+		c.next = head
+		if c.all {
+			c.next = 0
+			if head > slots {
+				c.next = head - slots
+			}
+		}
+	}
+	if head < c.next { // not a sequence this cursor knows: start over
+		c.next = head
+	}
+	if head-c.next > slots {
+		c.Missed += head - slots - c.next
+		c.next = head - slots
+	}
+	for c.next < head && limit != 0 {
+		t := c.next
+		sl := &s.v.ring[t&s.mask]
+		want := (t + 1) << 1
+		s1 := sl.seq.Load()
+		switch {
+		case s1 == want:
+			body := sl.body
+			if sl.seq.Load() != s1 {
+				c.Missed++ // overwritten while copied
+			} else if r, ok := decode(t, &body); ok {
+				out = append(out, r)
+				limit--
+			} else {
+				c.Missed++
+			}
+		case s1>>1 > t+1:
+			c.Missed++ // overwritten by a newer record
+		default:
+			// Not complete yet, or its writer gave up on it: wait a few
+			// polls, then count it as missed.
+			if c.stuckAt != t {
+				c.stuckAt, c.stuckPolls = t, 0
+			}
+			c.stuckPolls++
+			if c.stuckPolls < stuckLimit {
+				return out, nil
+			}
+			c.Missed++
+		}
+		c.next++
+	}
+	return out, nil
+}
+
+// Next is the ticket the cursor reads next.
+func (c *Cursor) Next() uint64 { return c.next }
+
+// decode checks a copied record body; nothing in it is trusted.
+func decode(t uint64, b *recBody) (Record, bool) {
+	if b.op >= uint16(NumOps) || b.door >= uint8(NumDoors) || b.outcome >= uint8(NumOutcomes) ||
+		b.pathLen > PathMax || b.latency > 1<<62 {
+		return Record{}, false
+	}
+	return Record{
+		Seq:       t,
+		Time:      time.Unix(0, b.timeNano),
+		Latency:   time.Duration(b.latency),
+		Ino:       b.ino,
+		Tgid:      b.tgid,
+		Tid:       b.tid,
+		Errno:     unix.Errno(b.errno),
+		Op:        Op(b.op),
+		Door:      Door(b.door),
+		Outcome:   Outcome(b.outcome),
+		Path:      string(b.path[:b.pathLen]),
+		Truncated: b.flags&flagTruncated != 0,
+	}, true
+}
