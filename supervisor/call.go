@@ -20,6 +20,7 @@ type call struct {
 
 	cred    *taskCred // lazily read
 	credErr unix.Errno
+	pathArg string // the last path argument read, for the observer
 	buf     [pathMax]byte
 }
 
@@ -28,6 +29,7 @@ func (c *call) reset(n *notif) {
 	c.tid = int(n.Pid)
 	c.cred = nil
 	c.credErr = 0
+	c.pathArg = ""
 }
 
 func (c *call) arg(i int) uint64    { return c.n.Data.Args[i] }
@@ -37,7 +39,9 @@ func (c *call) u32Arg(i int) uint32 { return uint32(c.n.Data.Args[i]) }
 
 // path reads the path argument at address addr, once.
 func (c *call) path(addr uint64) (string, unix.Errno) {
-	return readString(c.tid, addr, c.buf[:])
+	p, e := readString(c.tid, addr, c.buf[:])
+	c.pathArg = p
+	return p, e
 }
 
 // credentials reads the thread's credentials (once per notification).

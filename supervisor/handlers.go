@@ -1,6 +1,8 @@
 package supervisor
 
 import (
+	"time"
+
 	"golang.org/x/sys/unix"
 
 	"github.com/btfuse/btfuse/fsimpl"
@@ -39,6 +41,10 @@ var handlers = map[int32]handler{
 
 // dispatch answers one notification.
 func (s *Supervisor) dispatch(c *call) {
+	var start time.Time
+	if s.obs != nil {
+		start = time.Now()
+	}
 	var r result
 	if c.n.Data.Arch != auditArchX8664 {
 		r = fail(unix.ENOSYS)
@@ -48,6 +54,9 @@ func (s *Supervisor) dispatch(c *call) {
 		r = cont()
 	}
 	s.send(c.l.fd, c.n.ID, r)
+	if s.obs != nil {
+		s.observe(c, r, start)
+	}
 }
 
 // inval calls f with the invalidator when there is one.

@@ -11,6 +11,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/btfuse/btfuse/fsimpl"
+	"github.com/btfuse/btfuse/shmring"
 )
 
 // Invalidator is the other door's cache: every change made here is
@@ -35,6 +36,8 @@ type Options struct {
 	// fd, and the next notification must not queue behind it.
 	Receivers int
 	Log       *slog.Logger
+	// Observer, when set, is told of every notification answered.
+	Observer shmring.Observer
 }
 
 // Supervisor answers the notifications of supervised processes from fs.
@@ -58,6 +61,7 @@ type Supervisor struct {
 	watch writerWatch
 
 	stats Stats
+	obs   shmring.Observer // nil: none
 
 	mu        sync.Mutex
 	listeners map[*listener]bool // guarded by mu
@@ -93,6 +97,7 @@ func New(fs *fsimpl.FS, opts Options) (*Supervisor, error) {
 		inval:     opts.Inval,
 		log:       opts.Log,
 		receivers: opts.Receivers,
+		obs:       opts.Observer,
 		dev:       st.Dev,
 		listeners: make(map[*listener]bool),
 	}

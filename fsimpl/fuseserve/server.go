@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/btfuse/btfuse/fsimpl"
+	"github.com/btfuse/btfuse/shmring"
 )
 
 // Default cache timeouts. One second keeps repeated stats and path walks off
@@ -51,6 +52,9 @@ type Options struct {
 	// DisablePassthrough forces close-to-open mode even where passthrough
 	// works (for measurements and tests of that mode).
 	DisablePassthrough bool
+	// Observer, when set, is told of every request answered (see
+	// observe.go); nil costs nothing.
+	Observer shmring.Observer
 
 	// noKillPrivV2 leaves FUSE_HANDLE_KILLPRIV_V2 out of the negotiation:
 	// only for the test that measures what it saves.
@@ -116,7 +120,11 @@ func Mount(dir string, fs *fsimpl.FS, opts Options) (*Server, error) {
 		Logger:            slog.NewLogLogger(slog.Default().Handler(), slog.LevelInfo),
 		PanicHandler:      r.panicked,
 	}
-	srv, err := fuse.NewServer(r, dir, mo)
+	var raw fuse.RawFileSystem = r
+	if opts.Observer != nil {
+		raw = &observed{rawFS: r, obs: opts.Observer}
+	}
+	srv, err := fuse.NewServer(raw, dir, mo)
 	if err != nil {
 		return nil, fmt.Errorf("mount %s: %w (needs root or fusermount3, and /dev/fuse)", dir, err)
 	}
