@@ -46,6 +46,8 @@ type Config struct {
 	Stdout, Stderr io.Writer
 	// RuntimeDir is the registry directory; "" means control.DefaultDir.
 	RuntimeDir string
+	// ShmDir is where the shared-memory segment goes; "" means /dev/shm.
+	ShmDir string
 }
 
 // lazyWait is how long a shutdown waits for a busy mount that it detached
@@ -81,7 +83,9 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return fmt.Errorf("create filesystem: %w", err)
 	}
-	srv, err := fuseserve.Mount(mount, fs, fuseserve.Options{AllowOther: cfg.AllowOther, Debug: cfg.Debug})
+	mir := openMirror(cfg.ShmDir, mount, log)
+	defer mir.close()
+	srv, err := fuseserve.Mount(mount, fs, fuseserve.Options{AllowOther: cfg.AllowOther, Debug: cfg.Debug, Observer: mir.observer()})
 	if err != nil {
 		fs.Close()
 		return err
@@ -107,12 +111,13 @@ func Run(ctx context.Context, cfg Config) error {
 		Version:  Version,
 		Backing:  fs.BackingDescription(),
 		DataMode: srv.Mode(),
+		Shm:      mir.path(),
 	}
 	ctl.Handle(control.OpInfo, func(context.Context, *control.Request) (control.Reply, error) {
 		return control.Reply{Body: info}, nil
 	})
 	ctl.Handle(control.OpUmount, d.handleUmount)
-	sup, err := supervisor.New(fs, supervisor.Options{Mount: mount, Inval: srv, Log: log})
+	sup, err := supervisor.New(fs, supervisor.Options{Mount: mount, Inval: srv, Log: log, Observer: mir.observer()})
 	if err != nil {
 		ctl.Close()
 		srv.Unmount()
@@ -129,6 +134,7 @@ func Run(ctx context.Context, cfg Config) error {
 		fs.Close()
 		return err
 	}
+	mir.start(fs, sup)
 	fmt.Fprintf(stdout, "btfuse: serving %s (backing: %s; FUSE data: %s); stop with Ctrl-C or 'btfuse umount %s'\n",
 		mount, info.Backing, info.DataMode, mount)
 
@@ -142,6 +148,7 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	// Supervised processes still running get errors from now on.
 	sup.Close()
+	mir.close() // before fs.Close: its gauges read fs
 	d.result, d.err = unmount(srv, mount, gone, stderr)
 	close(d.stopped) // lets the umount handler answer
 	if waitGone(gone, 0) {

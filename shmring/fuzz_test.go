@@ -2,13 +2,24 @@ package shmring
 
 import (
 	"encoding/binary"
+	"os"
 	"testing"
 	"unsafe"
 )
 
 // validSegment returns the bytes of a small segment holding a few events.
+// Its file is gone when it returns: fuzz workers are killed, not cleaned up.
 func validSegment(tb testing.TB) []byte {
-	w := mustWriter(tb, 4)
+	dir, err := os.MkdirTemp("", "shmring-fuzz-")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	w, err := Create(dir, "fuzz", "/mnt/fuzz", 4)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer w.Close()
 	for i := range 6 {
 		w.Observe(Event{Op: Op(i), Door: DoorRun, Outcome: Outcome(i % 4), Tid: int32(i), Path: testPaths[i]})
 	}

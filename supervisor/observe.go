@@ -26,3 +26,10 @@ func (s *Supervisor) observe(c *call, r result, start time.Time) {
 	}
 	s.obs.Observe(ev)
 }
+
+// Listeners is the number of supervised process trees being served.
+func (s *Supervisor) Listeners() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.listeners)
+}

@@ -1,0 +1,101 @@
+package daemon
+
+import (
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/btfuse/btfuse/control"
+	"github.com/btfuse/btfuse/fsimpl"
+	"github.com/btfuse/btfuse/shmring"
+	"github.com/btfuse/btfuse/supervisor"
+)
+
+// gaugeEvery is how often the mirror's gauges (inodes, bytes, supervised
+// process trees) are refreshed.
+const gaugeEvery = time.Second
+
+// mirror is the daemon's shared-memory segment (see package shmring) and
+// the goroutine that keeps its gauges fresh. A daemon without one (no
+// /dev/shm) serves all the same.
+type mirror struct {
+	w        *shmring.Writer // nil: no segment
+	stop     chan struct{}
+	wg       sync.WaitGroup
+	stopOnce sync.Once
+}
+
+// openMirror creates the segment of the daemon serving mount in dir ("":
+// /dev/shm), removing the segments dead daemons left there. A failure is
+// logged, not fatal.
+func openMirror(dir, mount string, log *slog.Logger) *mirror {
+	m := &mirror{stop: make(chan struct{})}
+	for _, p := range shmring.Sweep(dir) {
+		log.Info("removed the shared memory segment of a dead daemon", "path", p)
+	}
+	w, err := shmring.Create(dir, control.Key(mount), mount, 0)
+	if err != nil {
+		log.Warn("no shared memory segment: btfuse status and trace will not see this daemon", "err", err)
+		return m
+	}
+	m.w = w
+	return m
+}
+
+// observer is what the doors report to (nil without a segment).
+func (m *mirror) observer() shmring.Observer {
+	if m.w == nil {
+		return nil
+	}
+	return m.w
+}
+
+// path is the segment's file, "" without one.
+func (m *mirror) path() string {
+	if m.w == nil {
+		return ""
+	}
+	return m.w.Path()
+}
+
+// start refreshes the gauges from fs and sup until close.
+func (m *mirror) start(fs *fsimpl.FS, sup *supervisor.Supervisor) {
+	if m.w == nil {
+		return
+	}
+	m.gauges(fs, sup)
+	m.wg.Go(func() {
+		t := time.NewTicker(gaugeEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-m.stop:
+				return
+			case <-t.C:
+				m.gauges(fs, sup)
+			}
+		}
+	})
+}
+
+func (m *mirror) gauges(fs *fsimpl.FS, sup *supervisor.Supervisor) {
+	st := fs.StatFs()
+	bs := uint64(st.Frsize)
+	if bs == 0 {
+		bs = uint64(st.Bsize)
+	}
+	m.w.SetGauges(st.Files-st.Ffree, st.Files, (st.Blocks-st.Bfree)*bs, st.Blocks*bs)
+	m.w.SetSupervised(sup.Listeners())
+}
+
+// close stops the gauges and removes the segment; a door still answering
+// may go on reporting into it harmlessly. Later calls do nothing.
+func (m *mirror) close() {
+	m.stopOnce.Do(func() {
+		close(m.stop)
+		m.wg.Wait()
+		if m.w != nil {
+			m.w.Close()
+		}
+	})
+}

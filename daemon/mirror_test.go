@@ -1,0 +1,69 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/btfuse/btfuse/control"
+	"github.com/btfuse/btfuse/shmring"
+)
+
+// The daemon mirrors its operations into a segment named in its registry
+// entry, keeps the gauges fresh and removes the segment when it stops.
+func TestMirror(t *testing.T) {
+	r := startRun(t)
+	reg, err := control.Open(r.runtime)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mount, _ := control.Canonical(r.dir)
+	e, err := reg.Lookup(context.Background(), mount)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.Shm == "" {
+		t.Fatalf("registry entry names no segment: %+v", e.Info)
+	}
+	seg, err := shmring.Open(e.Shm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer seg.Close()
+	if info := seg.Info(); info.PID != os.Getpid() || info.Mount != mount || !seg.Alive() {
+		t.Errorf("segment info %+v, alive %v", info, seg.Alive())
+	}
+	if err := os.WriteFile(filepath.Join(r.dir, "mirrored"), make([]byte, 8192), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second) // a hang guard
+	for {
+		snap, err := seg.Snapshot()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var creates uint64
+		for _, c := range snap.Cells {
+			if c.Op == shmring.OpCreate && c.Door == shmring.DoorFUSE && c.Outcome == shmring.Served {
+				creates = c.Count
+			}
+		}
+		if creates > 0 && snap.Inodes >= 2 && snap.Bytes >= 8192 && snap.InodesMax > 0 && snap.BytesMax > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("counters and gauges not updated: creates %d, snapshot %+v", creates, snap)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	r.cancel()
+	if err := r.wait(t); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(e.Shm); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("segment %s left after the daemon stopped: %v", e.Shm, err)
+	}
+}
