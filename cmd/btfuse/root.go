@@ -16,13 +16,13 @@ func NewCmdRoot() *cobra.Command {
 		Long: `btfuse keeps a filesystem in memory and serves it at a directory through FUSE.
 
 'btfuse mount DIR' runs the daemon in the foreground; 'btfuse umount DIR'
-stops it. The supervised door ('btfuse run') and 'btfuse status' and
-'btfuse trace' come in later versions.`,
+stops it; 'btfuse run' runs a command with its file syscalls answered by the
+daemon directly; 'btfuse status' and 'btfuse trace' show what the daemons do.`,
 		Version:       daemon.Version,
 		SilenceUsage:  true,
 		SilenceErrors: true, // main prints the error once
 	}
-	root.AddCommand(NewCmdMount(), NewCmdUmount(), NewCmdRun(), newCmdChild())
+	root.AddCommand(NewCmdMount(), NewCmdUmount(), NewCmdRun(), NewCmdStatus(), NewCmdTrace(), newCmdChild())
 	return root
 }
 

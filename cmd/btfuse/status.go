@@ -1,0 +1,282 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/btfuse/btfuse/control"
+	"github.com/btfuse/btfuse/shmring"
+)
+
+// NewCmdStatus returns "btfuse status [DIR]".
+func NewCmdStatus() *cobra.Command {
+	var (
+		asJSON, watch bool
+		every         time.Duration
+	)
+	cmd := &cobra.Command{
+		Use:   "status [DIR]",
+		Short: "Show the running daemons, their usage and per-operation counters",
+		Long: `Show every running btfuse daemon (or the one serving DIR): mount, pid, uptime,
+inodes and bytes used, supervised process trees, and for each operation how
+many were served, passed through to the kernel, failed or injected, with p50
+and p99 latency. It reads the daemons' shared memory (/dev/shm/btfuse-*) and
+never talks to them; segments of dead daemons are removed on the way.`,
+		Example: `  btfuse status
+  btfuse status /mnt/mem --json
+  btfuse status --watch`,
+		Args:         cobra.MaximumNArgs(1),
+		SilenceUsage: true,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			show := func() error {
+				reps, err := collectStatus(cmd.Context(), args)
+				if err != nil {
+					return err
+				}
+				if asJSON {
+					return writeStatusJSON(cmd.OutOrStdout(), reps)
+				}
+				writeStatusTable(cmd.OutOrStdout(), reps, args)
+				return nil
+			}
+			if !watch {
+				return show()
+			}
+			t := time.NewTicker(every)
+			defer t.Stop()
+			for {
+				if !asJSON {
+					fmt.Fprint(cmd.OutOrStdout(), "\033[H\033[2J") // home, clear screen
+				}
+				if err := show(); err != nil {
+					return err
+				}
+				select {
+				case <-cmd.Context().Done():
+					return nil
+				case <-t.C:
+				}
+			}
+		},
+	}
+	f := cmd.Flags()
+	f.BoolVar(&asJSON, "json", false, "print a JSON list of daemons")
+	f.BoolVarP(&watch, "watch", "w", false, "refresh in place until interrupted")
+	f.DurationVar(&every, "interval", time.Second, "refresh interval of --watch")
+	return cmd
+}
+
+// daemonStatus is one daemon in 'btfuse status --json'.
+type daemonStatus struct {
+	Mount      string              `json:"mount"`
+	PID        int                 `json:"pid"`
+	Version    string              `json:"version,omitempty"`
+	UptimeSec  float64             `json:"uptime_s"`
+	Inodes     uint64              `json:"inodes"`
+	InodesMax  uint64              `json:"inodes_max"`
+	Bytes      uint64              `json:"bytes"`
+	BytesMax   uint64              `json:"bytes_max"`
+	Supervised uint64              `json:"supervised"`
+	Ops        map[string]opStatus `json:"ops"`
+	Ring       *shmring.RingStats  `json:"ring"`
+	Segment    string              `json:"segment,omitempty"`
+	// Error says why some of the above is missing (the daemon's control
+	// socket or segment could not be read).
+	Error string `json:"error,omitempty"`
+}
+
+type opStatus struct {
+	Door        string  `json:"door"`
+	Served      uint64  `json:"served"`
+	Passthrough uint64  `json:"passthrough"`
+	Errors      uint64  `json:"errors"`
+	Injected    uint64  `json:"injected"`
+	P50us       float64 `json:"p50_us"`
+	P99us       float64 `json:"p99_us"`
+}
+
+// collectStatus reads the status of every daemon, or of the one serving
+// args[0].
+func collectStatus(ctx context.Context, args []string) ([]daemonStatus, error) {
+	reg, err := control.OpenDefault()
+	if err != nil {
+		return nil, err
+	}
+	shmring.Sweep("")
+	var entries []control.Entry
+	if len(args) == 1 {
+		mount, err := control.Canonical(args[0])
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", args[0], err)
+		}
+		e, err := reg.Lookup(ctx, mount)
+		if errors.Is(err, control.ErrNotRunning) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		entries = []control.Entry{e}
+	} else if entries, err = reg.List(ctx); err != nil {
+		return nil, err
+	}
+	reps := make([]daemonStatus, 0, len(entries))
+	for _, e := range entries {
+		reps = append(reps, statusOf(e))
+	}
+	return reps, nil
+}
+
+// statusOf reads one daemon's segment; what fails is said in Error.
+func statusOf(e control.Entry) (d daemonStatus) {
+	d = daemonStatus{Mount: e.Mount, PID: e.PID, Version: e.Version, Segment: e.Shm, Ops: map[string]opStatus{}}
+	if !e.Start.IsZero() {
+		d.UptimeSec = time.Since(e.Start).Round(time.Second).Seconds()
+	}
+	var errs []string
+	if e.Err != nil {
+		errs = append(errs, "control socket: "+e.Err.Error())
+	}
+	defer func() { d.Error = strings.Join(errs, "; ") }()
+	if e.Shm == "" {
+		errs = append(errs, "the daemon has no shared memory segment (no /dev/shm?)")
+		return d
+	}
+	seg, err := shmring.Open(e.Shm)
+	if err != nil {
+		errs = append(errs, "shared memory: "+err.Error())
+		return d
+	}
+	defer seg.Close()
+	if seg.Info().PID != e.PID {
+		errs = append(errs, fmt.Sprintf("shared memory segment %s belongs to pid %d, not to the daemon", e.Shm, seg.Info().PID))
+		return d
+	}
+	snap, err := seg.Snapshot()
+	if err != nil {
+		errs = append(errs, "shared memory: "+err.Error())
+		return d
+	}
+	d.Inodes, d.InodesMax, d.Bytes, d.BytesMax = snap.Inodes, snap.InodesMax, snap.Bytes, snap.BytesMax
+	d.Supervised = snap.Supervised
+	d.Ring = &snap.Ring
+	hist := map[string]*[shmring.NumBuckets]uint64{}
+	for _, c := range snap.Cells {
+		name := c.Op.String()
+		o := d.Ops[name]
+		o.Door = c.Door.String()
+		switch c.Outcome {
+		case shmring.Served:
+			o.Served += c.Count
+		case shmring.Passthrough:
+			o.Passthrough += c.Count
+		case shmring.Error:
+			o.Errors += c.Count
+		case shmring.Injected:
+			o.Injected += c.Count
+		}
+		d.Ops[name] = o
+		h := hist[name]
+		if h == nil {
+			h = new([shmring.NumBuckets]uint64)
+			hist[name] = h
+		}
+		for i, n := range c.Buckets {
+			h[i] += n
+		}
+	}
+	for name, h := range hist {
+		o := d.Ops[name]
+		o.P50us = micros(shmring.Quantile(h, 0.50))
+		o.P99us = micros(shmring.Quantile(h, 0.99))
+		d.Ops[name] = o
+	}
+	return d
+}
+
+func micros(d time.Duration) float64 { return float64(d.Round(100*time.Nanosecond)) / 1e3 }
+
+func writeStatusJSON(w io.Writer, reps []daemonStatus) error {
+	if reps == nil {
+		reps = []daemonStatus{} // "[]", not "null"
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(reps)
+}
+
+func writeStatusTable(w io.Writer, reps []daemonStatus, args []string) {
+	if len(reps) == 0 {
+		if len(args) == 1 {
+			fmt.Fprintf(w, "no btfuse daemon serves %s\n", args[0])
+		} else {
+			fmt.Fprintln(w, "no btfuse daemon is running")
+		}
+		return
+	}
+	for i, d := range reps {
+		if i > 0 {
+			fmt.Fprintln(w)
+		}
+		fmt.Fprintf(w, "%s  pid %d  up %s\n", d.Mount, d.PID, time.Duration(d.UptimeSec)*time.Second)
+		if d.Error != "" {
+			fmt.Fprintf(w, "  error: %s\n", d.Error)
+		}
+		if d.Ring == nil {
+			continue
+		}
+		fmt.Fprintf(w, "  inodes %d / %d   bytes %s / %s   supervised %d\n",
+			d.Inodes, d.InodesMax, humanBytes(d.Bytes), humanBytes(d.BytesMax), d.Supervised)
+		fmt.Fprintf(w, "  ring: %d slots, %d events, %d overwritten, %d dropped\n",
+			d.Ring.Slots, d.Ring.Written, d.Ring.Overwritten, d.Ring.Dropped)
+		if len(d.Ops) == 0 {
+			fmt.Fprintln(w, "  no operations yet")
+			continue
+		}
+		names := make([]string, 0, len(d.Ops))
+		for n := range d.Ops {
+			names = append(names, n)
+		}
+		sort.Slice(names, func(a, b int) bool {
+			oa, ob := d.Ops[names[a]], d.Ops[names[b]]
+			if oa.Door != ob.Door {
+				return oa.Door < ob.Door
+			}
+			return names[a] < names[b]
+		})
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintln(tw, "  OP\tDOOR\tSERVED\tPASSTHROUGH\tERRORS\tINJECTED\tP50\tP99\t")
+		for _, n := range names {
+			o := d.Ops[n]
+			fmt.Fprintf(tw, "  %s\t%s\t%d\t%d\t%d\t%d\t%s\t%s\t\n", n, o.Door, o.Served, o.Passthrough, o.Errors, o.Injected,
+				fmtMicros(o.P50us), fmtMicros(o.P99us))
+		}
+		tw.Flush()
+	}
+}
+
+func fmtMicros(us float64) string {
+	return time.Duration(us * 1e3).Round(100 * time.Nanosecond).String()
+}
+
+func humanBytes(n uint64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := uint64(unit), 0
+	for m := n / unit; m >= unit && exp < 4; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTP"[exp])
+}

@@ -1,0 +1,250 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/sys/unix"
+
+	"github.com/btfuse/btfuse/control"
+	"github.com/btfuse/btfuse/shmring"
+)
+
+// tracePoll is how often trace looks at the rings. Reading never blocks
+// the daemon; this only bounds how late a line is printed.
+const tracePoll = 20 * time.Millisecond
+
+// NewCmdTrace returns "btfuse trace [DIR]".
+func NewCmdTrace() *cobra.Command {
+	var asJSON, backlog bool
+	cmd := &cobra.Command{
+		Use:   "trace [DIR]",
+		Short: "Print the operations of a daemon as they happen, like strace",
+		Long: `Follow the event ring of the daemon serving DIR (or of every running daemon)
+and print one line per operation: time, door (fuse or run), tgid/tid, op,
+path, result and latency. The ring is read from shared memory: tracing never
+slows or blocks the daemon, and events overwritten before trace could read
+them are counted as missed. Stops on Ctrl-C or when the daemon exits.`,
+		Example: `  btfuse trace /mnt/mem
+  btfuse trace --json | jq 'select(.errno != "")'`,
+		Args:         cobra.MaximumNArgs(1),
+		SilenceUsage: true,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runTrace(cmd.Context(), args, asJSON, backlog, cmd.OutOrStdout(), cmd.ErrOrStderr())
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object per event")
+	cmd.Flags().BoolVar(&backlog, "backlog", false, "first print the events still in the ring")
+	return cmd
+}
+
+// traceEvent is one line of 'btfuse trace --json'.
+type traceEvent struct {
+	Time      time.Time `json:"time"`
+	Mount     string    `json:"mount"`
+	Seq       uint64    `json:"seq"`
+	Door      string    `json:"door"`
+	Tgid      int32     `json:"tgid"`
+	Tid       int32     `json:"tid"`
+	Op        string    `json:"op"`
+	Path      string    `json:"path"`
+	Ino       uint64    `json:"ino,omitempty"`
+	Outcome   string    `json:"outcome"`
+	Errno     string    `json:"errno"` // "" on success
+	LatencyUs float64   `json:"latency_us"`
+}
+
+type traced struct {
+	mount string
+	seg   *shmring.Segment
+	cur   *shmring.Cursor
+	seen  uint64 // Missed already reported
+}
+
+func runTrace(ctx context.Context, args []string, asJSON, backlog bool, stdout, stderr io.Writer) error {
+	reg, err := control.OpenDefault()
+	if err != nil {
+		return err
+	}
+	var entries []control.Entry
+	if len(args) == 1 {
+		mount, err := control.Canonical(args[0])
+		if err != nil {
+			return fmt.Errorf("%s: %w", args[0], err)
+		}
+		e, err := reg.Lookup(ctx, mount)
+		if errors.Is(err, control.ErrNotRunning) {
+			return fmt.Errorf("no btfuse daemon serves %s: start one with 'btfuse mount %s'", args[0], args[0])
+		}
+		if err != nil {
+			return err
+		}
+		entries = []control.Entry{e}
+	} else if entries, err = reg.List(ctx); err != nil {
+		return err
+	}
+	var ts []*traced
+	defer func() {
+		for _, t := range ts {
+			t.seg.Close()
+		}
+	}()
+	for _, e := range entries {
+		if e.Shm == "" {
+			fmt.Fprintf(stderr, "btfuse trace: %s: the daemon has no shared memory segment\n", e.Mount)
+			continue
+		}
+		seg, err := shmring.Open(e.Shm)
+		if err != nil {
+			fmt.Fprintf(stderr, "btfuse trace: %s: %v\n", e.Mount, err)
+			continue
+		}
+		ts = append(ts, &traced{mount: e.Mount, seg: seg, cur: seg.Cursor(backlog)})
+		fmt.Fprintf(stderr, "btfuse trace: following %s (pid %d); stop with Ctrl-C\n", e.Mount, e.PID)
+	}
+	if len(ts) == 0 {
+		if len(entries) == 0 {
+			return errors.New("no btfuse daemon is running: start one with 'btfuse mount DIR'")
+		}
+		return errors.New("no daemon's shared memory could be read")
+	}
+	out := bufio.NewWriter(stdout)
+	defer out.Flush()
+	tgids := tgidCache{}
+	var total, missed uint64
+	defer func() { fmt.Fprintf(stderr, "btfuse trace: %d events, %d missed\n", total, missed) }()
+	enc := json.NewEncoder(out)
+	buf := make([]shmring.Record, 0, 1024)
+	tick := time.NewTicker(tracePoll)
+	defer tick.Stop()
+	for {
+		live := 0
+		for _, t := range ts {
+			if t.seg == nil {
+				continue
+			}
+			recs, err := t.cur.Poll(buf[:0])
+			if err != nil {
+				fmt.Fprintf(stderr, "btfuse trace: %s: %v\n", t.mount, err)
+			}
+			for _, r := range recs {
+				if r.Tgid == 0 {
+					r.Tgid = tgids.of(r.Tid)
+				}
+				if asJSON {
+					enc.Encode(toTraceEvent(t.mount, &r))
+				} else {
+					writeTraceLine(out, t.mount, len(ts) > 1, &r)
+				}
+			}
+			total += uint64(len(recs))
+			if t.cur.Missed > t.seen {
+				fmt.Fprintf(stderr, "btfuse trace: %s: missed %d events (the ring was overwritten before trace read them)\n", t.mount, t.cur.Missed-t.seen)
+				missed += t.cur.Missed - t.seen
+				t.seen = t.cur.Missed
+			}
+			if err != nil || (len(recs) == 0 && !t.seg.Alive()) {
+				fmt.Fprintf(stderr, "btfuse trace: the daemon of %s is gone\n", t.mount)
+				t.seg.Close()
+				t.seg = nil
+				continue
+			}
+			live++
+		}
+		out.Flush()
+		if live == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+		}
+	}
+}
+
+func toTraceEvent(mount string, r *shmring.Record) traceEvent {
+	return traceEvent{
+		Time: r.Time, Mount: mount, Seq: r.Seq, Door: r.Door.String(), Tgid: r.Tgid, Tid: r.Tid,
+		Op: r.Op.String(), Path: tracePath(r), Ino: r.Ino, Outcome: r.Outcome.String(),
+		Errno: errnoName(r.Errno), LatencyUs: micros(r.Latency),
+	}
+}
+
+func tracePath(r *shmring.Record) string {
+	if r.Truncated {
+		return "…" + r.Path
+	}
+	return r.Path
+}
+
+func writeTraceLine(w io.Writer, mount string, withMount bool, r *shmring.Record) {
+	var b strings.Builder
+	b.WriteString(r.Time.Format("15:04:05.000000"))
+	if withMount {
+		b.WriteString(" " + mount)
+	}
+	fmt.Fprintf(&b, " %-4s %d/%d %s", r.Door, r.Tgid, r.Tid, r.Op)
+	if p := tracePath(r); p != "" {
+		b.WriteString(" " + strconv.Quote(p))
+	} else if r.Ino != 0 {
+		fmt.Fprintf(&b, " ino=%d", r.Ino)
+	}
+	switch {
+	case r.Errno != 0:
+		b.WriteString(" = -1 " + errnoName(r.Errno))
+	case r.Outcome == shmring.Passthrough:
+		b.WriteString(" -> kernel")
+	default:
+		b.WriteString(" = 0")
+	}
+	fmt.Fprintf(&b, " <%s>\n", r.Latency.Round(100*time.Nanosecond))
+	io.WriteString(w, b.String())
+}
+
+func errnoName(e unix.Errno) string {
+	if e == 0 {
+		return ""
+	}
+	if n := unix.ErrnoName(e); n != "" {
+		return n
+	}
+	return "errno " + strconv.Itoa(int(e))
+}
+
+// tgidCache maps a thread to its process (FUSE requests carry only the
+// thread) through /proc; threads that are gone map to 0.
+type tgidCache map[int32]int32
+
+func (c tgidCache) of(tid int32) int32 {
+	if tid <= 0 {
+		return 0
+	}
+	if g, ok := c[tid]; ok {
+		return g
+	}
+	if len(c) > 4096 {
+		clear(c)
+	}
+	var g int32
+	if b, err := os.ReadFile("/proc/" + strconv.Itoa(int(tid)) + "/status"); err == nil {
+		for line := range strings.SplitSeq(string(b), "\n") {
+			if v, ok := strings.CutPrefix(line, "Tgid:"); ok {
+				n, _ := strconv.Atoi(strings.TrimSpace(v))
+				g = int32(n)
+				break
+			}
+		}
+	}
+	c[tid] = g
+	return g
+}
