@@ -48,6 +48,9 @@ type Config struct {
 	RuntimeDir string
 	// ShmDir is where the shared-memory segment goes; "" means /dev/shm.
 	ShmDir string
+	// MetricsAddr, when set, is the host:port where Prometheus metrics
+	// are served under /metrics.
+	MetricsAddr string
 }
 
 // lazyWait is how long a shutdown waits for a busy mount that it detached
@@ -85,6 +88,15 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	mir := openMirror(cfg.ShmDir, mount, log)
 	defer mir.close()
+	if cfg.MetricsAddr != "" {
+		ms, err := mir.serveMetrics(cfg.MetricsAddr, mount, log)
+		if err != nil {
+			fs.Close()
+			return err
+		}
+		defer ms.Close()
+		fmt.Fprintf(stdout, "btfuse: metrics at http://%s/metrics\n", ms.Addr())
+	}
 	srv, err := fuseserve.Mount(mount, fs, fuseserve.Options{AllowOther: cfg.AllowOther, Debug: cfg.Debug, Observer: mir.observer()})
 	if err != nil {
 		fs.Close()

@@ -1,12 +1,14 @@
 package daemon
 
 import (
+	"errors"
 	"log/slog"
 	"sync"
 	"time"
 
 	"github.com/btfuse/btfuse/control"
 	"github.com/btfuse/btfuse/fsimpl"
+	"github.com/btfuse/btfuse/metrics"
 	"github.com/btfuse/btfuse/shmring"
 	"github.com/btfuse/btfuse/supervisor"
 )
@@ -86,6 +88,15 @@ func (m *mirror) gauges(fs *fsimpl.FS, sup *supervisor.Supervisor) {
 	}
 	m.w.SetGauges(st.Files-st.Ffree, st.Files, (st.Blocks-st.Bfree)*bs, st.Blocks*bs)
 	m.w.SetSupervised(sup.Listeners())
+}
+
+// serveMetrics serves the segment's counters as Prometheus metrics at addr.
+func (m *mirror) serveMetrics(addr, mount string, log *slog.Logger) (*metrics.Server, error) {
+	if m.w == nil {
+		return nil, errors.New("metrics: no shared memory segment to read the counters from: check that /dev/shm is a writable tmpfs")
+	}
+	w := m.w
+	return metrics.Listen(addr, metrics.NewCollector(func() (shmring.Snapshot, error) { return w.Snapshot(), nil }, mount), log)
 }
 
 // close stops the gauges and removes the segment; a door still answering

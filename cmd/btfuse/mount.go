@@ -22,7 +22,8 @@ the foreground; SIGINT, SIGTERM, 'btfuse umount DIR' or an external umount stop
 it, and it unmounts cleanly before it exits. A FUSE mount left at DIR by a
 daemon that died is cleared first.`,
 		Example: `  btfuse mount /mnt/mem
-  btfuse mount --size 50% --inodes 1M /mnt/mem`,
+  btfuse mount --size 50% --inodes 1M /mnt/mem
+  btfuse mount --metrics 127.0.0.1:9560 /mnt/mem`,
 		Args:         oneDir,
 		SilenceUsage: true,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -43,5 +44,6 @@ daemon that died is cleared first.`,
 	f.StringVar(&inodes, "inodes", "", "cap on the number of inodes, with an optional k, M or G suffix (default as tmpfs: half the RAM pages)")
 	f.BoolVar(&cfg.AllowOther, "allow-other", false, "let users other than the mounting one use the mount")
 	f.BoolVar(&cfg.Debug, "debug", false, "log every FUSE request and reply, and debug messages")
+	f.StringVar(&cfg.MetricsAddr, "metrics", "", "serve Prometheus metrics at this host:port under /metrics (e.g. 127.0.0.1:9560)")
 	return cmd
 }

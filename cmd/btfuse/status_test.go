@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -205,7 +207,7 @@ type mirroredDaemon struct {
 // startMirroredDaemon starts 'btfuse mount'; at cleanup, after the daemon
 // is gone (killed, if the test failed before stop), its segment is removed
 // if it is left.
-func startMirroredDaemon(tb testing.TB, runtime, dir string) *mirroredDaemon {
+func startMirroredDaemon(tb testing.TB, runtime, dir string, extra ...string) *mirroredDaemon {
 	tb.Helper()
 	m := &mirroredDaemon{}
 	tb.Cleanup(func() { // runs after startDaemon's cleanup
@@ -213,7 +215,7 @@ func startMirroredDaemon(tb testing.TB, runtime, dir string) *mirroredDaemon {
 			shmring.Sweep(filepath.Dir(m.shm))
 		}
 	})
-	m.daemonProc = startDaemon(tb, runtime, dir)
+	m.daemonProc = startDaemon(tb, runtime, dir, extra...)
 	reg, err := control.Open(runtime)
 	if err != nil {
 		tb.Fatal(err)
@@ -236,4 +238,35 @@ func (m *mirroredDaemon) stop(tb testing.TB) {
 	if _, err := os.Stat(m.shm); !errors.Is(err, os.ErrNotExist) {
 		tb.Errorf("segment %s left after the daemon stopped: %v", m.shm, err)
 	}
+}
+
+// btfuse mount --metrics serves btfuse_ series read from the same counters.
+func TestE2EMetrics(t *testing.T) {
+	testutil.RequirePrivileged(t)
+	dir, runtime := mountDirs(t)
+	d := startMirroredDaemon(t, runtime, dir, "--metrics", "127.0.0.1:0")
+	if err := os.WriteFile(filepath.Join(dir, "f"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, addr, ok := strings.Cut(d.out.String(), "metrics at ")
+	addr, _, _ = strings.Cut(addr, "\n")
+	if !ok || !strings.HasPrefix(addr, "http://127.0.0.1:") {
+		t.Fatalf("daemon did not say where metrics are: %q", d.out)
+	}
+	resp, err := http.Get(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{
+		`btfuse_operations_total{door="fuse",mount="` + dir + `",op="CREATE",outcome="served"} 1`,
+		`btfuse_operation_duration_seconds_bucket{door="fuse",mount="` + dir + `",op="CREATE",outcome="served",le="+Inf"} 1`,
+		`btfuse_inodes_capacity{mount="` + dir + `"}`,
+	} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("no %s in /metrics", want)
+		}
+	}
+	d.stop(t)
 }
