@@ -101,16 +101,17 @@ func (fs *FS) SetAttr(c *Cred, ino Ino, in *SetAttrIn, h *File) (Attr, unix.Errn
 		changed = true
 	}
 	if v&SetKillSUIDGID != 0 {
-		n.mode &^= killSUIDGIDMask(n.mode)
+		// The kernel asks only when setattr_should_drop_suidgid() found
+		// something to drop for this caller; the mask weighs the caller's
+		// groups for setgid the same way.
+		n.mode &^= killPrivMaskLocked(c, n)
 		changed = true
 	}
 	if v&(SetUID|SetGID) != 0 {
 		// fs/open.c:chown_common(): a non-directory loses setuid, and
-		// setgid when group-executable (ATTR_KILL_SUID|ATTR_KILL_SGID
-		// as applied by fs/attr.c:notify_change).
-		if !n.isDir() {
-			n.mode &^= killSUIDGIDMask(n.mode)
-		}
+		// setgid as setattr_should_drop_sgid() decides with the old
+		// group, whoever the caller is.
+		n.mode &^= killPrivMaskLocked(c, n)
 		if v&SetUID != 0 {
 			n.uid = in.UID
 		}
@@ -135,7 +136,10 @@ func (fs *FS) SetAttr(c *Cred, ino Ino, in *SetAttrIn, h *File) (Attr, unix.Errn
 		}
 		changed = true
 	}
-	if changed {
+	if changed || v == 0 {
+		// An empty request is chown(-1, -1) or utime-less touch of
+		// notify_change(): ATTR_CTIME alone still sets ctime
+		// (fs/attr.c:setattr_copy on tmpfs).
 		n.ctime = t
 	}
 	return fs.attrLocked(n), 0
@@ -211,28 +215,22 @@ func (fs *FS) setAttrCheckLocked(c *Cred, n *inode, in *SetAttrIn, h *File) unix
 	return 0
 }
 
-// killSUIDGIDMask is what ATTR_KILL_SUID|ATTR_KILL_SGID clear: setuid, and
-// setgid when the group may execute (fs/attr.c:notify_change).
-func killSUIDGIDMask(mode uint32) uint32 {
-	kill := uint32(unix.S_ISUID)
-	if mode&unix.S_IXGRP != 0 {
-		kill |= unix.S_ISGID
-	}
-	return kill
-}
-
-// killPrivMaskLocked mirrors fs/inode.c:should_remove_suid() and
-// fs/attr.c:setattr_should_drop_sgid() for a caller without CAP_FSETID:
-// setuid always, setgid when group-executable or when the caller is not
-// in the file's group. Only regular files lose them.
+// killPrivMaskLocked is what ATTR_KILL_SUID|ATTR_KILL_SGID clear for c,
+// mirroring fs/inode.c:should_remove_suid() and
+// fs/attr.c:setattr_should_drop_sgid(): setuid always; setgid when the
+// group may execute, or when c is neither in the file's group nor has
+// CAP_FSETID. Only regular files lose them (chown_common skips
+// directories; the others have no such bits in use). The callers decide
+// whether a kill applies at all (chown always; write and truncate only
+// without CAP_FSETID).
 //
 // Preconditions: fs.mu is held.
 func killPrivMaskLocked(c *Cred, n *inode) uint32 {
-	if !n.isReg() {
+	if n.isDir() {
 		return 0
 	}
 	kill := uint32(unix.S_ISUID)
-	if n.mode&unix.S_ISGID != 0 && (n.mode&unix.S_IXGRP != 0 || !c.inGroup(n.gid)) {
+	if n.mode&unix.S_ISGID != 0 && (n.mode&unix.S_IXGRP != 0 || !inGroupOrCapable(c, n.gid)) {
 		kill |= unix.S_ISGID
 	}
 	return kill

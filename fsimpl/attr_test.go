@@ -59,8 +59,9 @@ func TestSetAttr(t *testing.T) {
 		{name: "truncate by user kills suid", mode: 0o6755, c: alice, in: SetAttrIn{Valid: SetSize}, want: want{mode: 0o755}},
 		{name: "truncate by user kills sgid not in group", mode: 0o2664, gid: 3000, c: &Cred{UID: 1000, GID: 1000}, in: SetAttrIn{Valid: SetSize}, want: want{mode: 0o664}},
 		{name: "truncate by root keeps suid", mode: 0o6755, c: Root, in: SetAttrIn{Valid: SetSize}, want: want{mode: 0o6755}},
-		{name: "kill suidgid", mode: 0o6755, c: Root, in: SetAttrIn{Valid: SetKillSUIDGID}, want: want{mode: 0o755}},
-		{name: "kill suidgid keeps sgid without x", mode: 0o6745, c: Root, in: SetAttrIn{Valid: SetKillSUIDGID}, want: want{mode: 0o2745}},
+		{name: "kill suidgid", mode: 0o6755, c: alice, in: SetAttrIn{Valid: SetKillSUIDGID}, want: want{mode: 0o755}},
+		{name: "kill suidgid keeps sgid without x for a member", mode: 0o6745, c: alice, in: SetAttrIn{Valid: SetKillSUIDGID}, want: want{mode: 0o2745}},
+		{name: "kill suidgid drops sgid without x for a non-member", mode: 0o6745, c: carol, in: SetAttrIn{Valid: SetKillSUIDGID}, want: want{mode: 0o745}},
 		{name: "utimes explicit owner", mode: 0o644, c: alice, in: SetAttrIn{Valid: SetAtime | SetMtime, Atime: ts, Mtime: ts}, check: func(t *testing.T, a Attr) {
 			if a.Atime != ts || a.Mtime != ts {
 				t.Errorf("times %v %v", a.Atime, a.Mtime)

@@ -306,9 +306,12 @@ func fsimplDo(tb testing.TB, fs *FS, o diffOp) (string, unix.Errno) {
 		// What the FUSE kernel does: ask for the kill when
 		// setattr_should_drop_suidgid() finds something to drop.
 		a, _ := fs.GetAttr(ino)
-		kill := c.UID != 0 && (a.Mode&unix.S_ISUID != 0 ||
-			a.Mode&unix.S_ISGID != 0 && (a.Mode&unix.S_IXGRP != 0 || !c.inGroup(a.GID)))
-		_, e = fs.Write(f, []byte("xyz"), int64(o.n), kill)
+		var killFor *Cred
+		if c.UID != 0 && (a.Mode&unix.S_ISUID != 0 ||
+			a.Mode&unix.S_ISGID != 0 && (a.Mode&unix.S_IXGRP != 0 || !c.inGroup(a.GID))) {
+			killFor = c
+		}
+		_, e = fs.Write(f, []byte("xyz"), int64(o.n), killFor)
 	case "chmod", "chown", "truncate", "utimens":
 		var ino Ino
 		if ino, e = node(o.p, o.kind == "chmod" || o.kind == "truncate"); e != 0 {

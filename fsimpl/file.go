@@ -260,14 +260,15 @@ func (fs *FS) Read(f *File, buf []byte, off int64) (int, unix.Errno) {
 }
 
 // Write writes through the File's backing descriptor (pwrite; with O_APPEND
-// the kernel appends whatever off says). killSUIDGID clears setuid, and
-// setgid when group-executable, first (fs/inode.c:file_remove_privs).
-func (fs *FS) Write(f *File, data []byte, off int64, killSUIDGID bool) (int, unix.Errno) {
+// the kernel appends whatever off says). killFor, when not nil, is the
+// writer without CAP_FSETID: setuid and setgid are dropped first as
+// fs/inode.c:file_remove_privs() would drop them for that caller.
+func (fs *FS) Write(f *File, data []byte, off int64, killFor *Cred) (int, unix.Errno) {
 	if f == nil || f.Fd < 0 || f.n == nil {
 		return 0, unix.EBADF
 	}
-	if killSUIDGID {
-		fs.killPrivs(f.n)
+	if killFor != nil {
+		fs.killPrivs(f.n, killFor)
 	}
 	if e := fs.checkSpace(f.n, off, int64(len(data))); e != 0 {
 		return 0, e
@@ -285,20 +286,12 @@ func (fs *FS) Write(f *File, data []byte, off int64, killSUIDGID bool) (int, uni
 	}
 }
 
-// killPrivs clears setuid/setgid of n for an unprivileged writer and bumps
-// ctime if anything changed. The door asks for it when the kernel's
-// fs/attr.c:setattr_should_drop_suidgid() found something to drop (FUSE:
-// FUSE_WRITE_KILL_SUIDGID). setuid always goes; setgid goes when group
-// executable, and also when it is the only bit there is, since the only
-// other reason to drop it is a writer outside the file's group.
-func (fs *FS) killPrivs(n *inode) {
+// killPrivs clears setuid/setgid of n as a write by c (without
+// CAP_FSETID) must, and bumps ctime if anything changed.
+func (fs *FS) killPrivs(n *inode, c *Cred) {
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
-	kill := killSUIDGIDMask(n.mode)
-	if n.mode&unix.S_ISUID == 0 {
-		kill |= unix.S_ISGID
-	}
-	if kill &= n.mode; kill != 0 && n.isReg() {
+	if kill := killPrivMaskLocked(c, n) & n.mode; kill != 0 {
 		n.mode &^= kill
 		n.ctime = now()
 	}

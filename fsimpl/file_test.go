@@ -128,7 +128,7 @@ func TestReadWrite(t *testing.T) {
 			defer fs.Release(f)
 			offs := []int64{0, 4095, 1 << 32, 5<<32 + 17}
 			for _, off := range offs {
-				if n, e := fs.Write(f, []byte("abc"), off, false); n != 3 || e != 0 {
+				if n, e := fs.Write(f, []byte("abc"), off, nil); n != 3 || e != 0 {
 					t.Fatalf("write at %d: %d, %v", off, n, e)
 				}
 			}
@@ -152,7 +152,7 @@ func TestReadWrite(t *testing.T) {
 			if _, e := fs.Read(f, buf, -1); e != unix.EINVAL {
 				t.Errorf("read at -1: %v", e)
 			}
-			if _, e := fs.Write(f, buf, -1, false); e != unix.EINVAL {
+			if _, e := fs.Write(f, buf, -1, nil); e != unix.EINVAL {
 				t.Errorf("write at -1: %v", e)
 			}
 			// Holes read as zeros and seek finds data.
@@ -178,7 +178,7 @@ func TestOpenFlags(t *testing.T) {
 			t.Fatal(e)
 		}
 		defer fs.Release(f)
-		if _, e := fs.Write(f, []byte("!"), 0, false); e != 0 {
+		if _, e := fs.Write(f, []byte("!"), 0, nil); e != 0 {
 			t.Fatal(e)
 		}
 		if a := mustAttr(t, fs, ino); a.Size != 12 {
@@ -191,7 +191,7 @@ func TestOpenFlags(t *testing.T) {
 			t.Fatal(e)
 		}
 		defer fs.Release(f)
-		if _, e := fs.Write(f, []byte("!"), 0, false); e != unix.EBADF {
+		if _, e := fs.Write(f, []byte("!"), 0, nil); e != unix.EBADF {
 			t.Errorf("write on O_RDONLY: %v", e)
 		}
 	})
@@ -224,13 +224,41 @@ func TestOpenFlags(t *testing.T) {
 			t.Fatal(e)
 		}
 		defer fs.Release(f)
-		if _, e := fs.Write(f, []byte("x"), 0, true); e != 0 {
+		if _, e := fs.Write(f, []byte("x"), 0, alice); e != 0 {
 			t.Fatal(e)
 		}
 		if a := mustAttr(t, fs, ino); a.Mode&0o7777 != 0o775 {
 			t.Errorf("mode after write %o", a.Mode)
 		}
 	})
+	// setgid without group-exec goes only for a writer outside the group
+	// (fs/attr.c:setattr_should_drop_sgid); x is alice's, group 1000.
+	for _, tc := range []struct {
+		name   string
+		c      *Cred
+		before uint32
+		after  uint32
+	}{
+		{"member keeps setgid", alice, 0o2666, 0o2666},
+		{"supplementary member keeps setgid", bob, 0o2666, 0o2666},
+		{"non-member drops setgid", carol, 0o2666, 0o0666},
+		{"group-exec setgid goes for members", alice, 0o2676, 0o0676},
+	} {
+		t.Run("write "+tc.name, func(t *testing.T) {
+			mustChmod(t, fs, "x", tc.before)
+			f, e := fs.Open(Root, ino, unix.O_WRONLY)
+			if e != 0 {
+				t.Fatal(e)
+			}
+			defer fs.Release(f)
+			if _, e := fs.Write(f, []byte("x"), 0, tc.c); e != 0 {
+				t.Fatal(e)
+			}
+			if a := mustAttr(t, fs, ino); a.Mode&0o7777 != tc.after {
+				t.Errorf("mode after write %o, want %o", a.Mode&0o7777, tc.after)
+			}
+		})
+	}
 }
 
 func TestFallocate(t *testing.T) {

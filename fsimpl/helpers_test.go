@@ -112,7 +112,7 @@ func mustFile(tb testing.TB, fs *FS, c *Cred, path string, mode uint32, data str
 		tb.Fatalf("create %q: %v", path, e)
 	}
 	if data != "" {
-		if n, e := fs.Write(f, []byte(data), 0, false); e != 0 || n != len(data) {
+		if n, e := fs.Write(f, []byte(data), 0, nil); e != 0 || n != len(data) {
 			tb.Fatalf("write %q: %d, %v", path, n, e)
 		}
 	}

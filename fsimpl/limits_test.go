@@ -72,7 +72,7 @@ func TestByteLimit(t *testing.T) {
 			var werr unix.Errno
 			for i := 0; i < 2*limit/len(chunk) && werr == 0; i++ {
 				var n int
-				n, werr = fs.Write(f, chunk, written, false)
+				n, werr = fs.Write(f, chunk, written, nil)
 				written += int64(n)
 			}
 			if werr != unix.ENOSPC {
@@ -85,7 +85,7 @@ func TestByteLimit(t *testing.T) {
 				t.Errorf("fallocate past the limit: %v", e)
 			}
 			// Overwriting allocated data is fine at the limit.
-			if n, e := fs.Write(f, chunk[:4096], 0, false); n != 4096 || e != 0 {
+			if n, e := fs.Write(f, chunk[:4096], 0, nil); n != 4096 || e != 0 {
 				t.Errorf("overwrite at the limit: %d %v", n, e)
 			}
 			// Sparse growth is fine too.
@@ -99,7 +99,7 @@ func TestByteLimit(t *testing.T) {
 			if _, e := fs.SetAttr(Root, a.Ino, &SetAttrIn{Valid: SetSize, Size: 0}, nil); e != 0 {
 				t.Fatal(e)
 			}
-			if n, e := fs.Write(f, chunk, 0, false); n != len(chunk) || e != 0 {
+			if n, e := fs.Write(f, chunk, 0, nil); n != len(chunk) || e != 0 {
 				t.Errorf("write after truncate: %d %v", n, e)
 			}
 		})

@@ -28,7 +28,7 @@ func TestFreeing(t *testing.T) {
 			}
 			return func() {
 				// The open file still works after the unlink.
-				if n, e := fs.Write(f, []byte("still"), 0, false); n != 5 || e != 0 {
+				if n, e := fs.Write(f, []byte("still"), 0, nil); n != 5 || e != 0 {
 					t.Errorf("write to unlinked file: %d %v", n, e)
 				}
 				fs.Release(f)

@@ -220,11 +220,13 @@ func (r *rawFS) Write(cancel <-chan struct{}, in *fuse.WriteIn, data []byte) (ui
 		return 0, r.reply(opWrite, unix.EBADF)
 	}
 	// The kernel sets FUSE_WRITE_KILL_SUIDGID on every write by a caller
-	// without CAP_FSETID, whatever the mode; the exact decision (which
-	// also weighs group membership for setgid) comes separately as the
-	// empty SETATTR handled in SetAttr.
-	kill := in.WriteFlags&fuse.WRITE_KILL_SUIDGID != 0
-	n, e := r.fs.Write(h.f, data, int64(in.Offset), kill)
+	// without CAP_FSETID, whatever the mode; fsimpl weighs the caller's
+	// groups to decide about setgid.
+	var killFor *fsimpl.Cred
+	if in.WriteFlags&fuse.WRITE_KILL_SUIDGID != 0 {
+		killFor = credOf(&in.InHeader)
+	}
+	n, e := r.fs.Write(h.f, data, int64(in.Offset), killFor)
 	return uint32(n), r.reply(opWrite, e)
 }
 

@@ -1,0 +1,53 @@
+package fuseserve_test
+
+import (
+	"path/filepath"
+	"testing"
+
+	"github.com/btfuse/btfuse/fsimpl/fuseserve"
+	"github.com/btfuse/btfuse/internal/testutil"
+	"golang.org/x/sys/unix"
+)
+
+// TestQuirkRefusedFallocateKillsSUID pins a kernel quirk that no FUSE server
+// can hide: fs/fuse/file.c:fuse_file_fallocate() calls file_modified(),
+// which drops setuid/setgid for a caller without CAP_FSETID (an empty
+// SETATTR under HANDLE_KILLPRIV_V2), before it sends the FALLOCATE request.
+// When the server then refuses the mode (tmpfs has no FALLOC_FL_ZERO_RANGE),
+// the bits are gone anyway; on tmpfs itself shmem_fallocate() refuses first
+// and they stay. If this test starts failing on the FUSE side, the kernel
+// has changed the order and the random differential test may generate
+// unprivileged ZERO_RANGE again (internal/posixtest/random_gen.go).
+func TestQuirkRefusedFallocateKillsSUID(t *testing.T) {
+	m := mustMount(t, fuseserve.Options{AllowOther: true})
+	ref := testutil.TmpfsDir(t)
+	for _, tc := range []struct {
+		name     string
+		dir      string
+		wantMode uint32
+	}{
+		{"tmpfs keeps setuid", ref, 0o4777},
+		{"fuse drops setuid", m.dir, 0o0777},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(tc.dir, "suid")
+			mustWriteFile(t, path, []byte("data"))
+			if err := unix.Chmod(path, 0o4777); err != nil {
+				t.Fatal(err)
+			}
+			// Opened by root, used by uid 1000: the privilege test is at
+			// fallocate time, and the temporary parents stay 0700.
+			fd := mustOpen(t, path, unix.O_WRONLY, 0)
+			var ferr error
+			asUser(t, 1000, 1000, nil, func() {
+				ferr = unix.Fallocate(fd, unix.FALLOC_FL_ZERO_RANGE, 0, 4096)
+			})
+			if ferr != unix.EOPNOTSUPP {
+				t.Fatalf("fallocate(ZERO_RANGE) as uid 1000: %v, want EOPNOTSUPP", ferr)
+			}
+			if st := mustStat(t, path); st.Mode&0o7777 != tc.wantMode {
+				t.Errorf("mode after the refused fallocate %o, want %o", st.Mode&0o7777, tc.wantMode)
+			}
+		})
+	}
+}
