@@ -33,13 +33,20 @@ type Cursor struct {
 
 	stuckAt    uint64 // ticket seen not yet complete at the last polls
 	stuckPolls int
+	stuckSince time.Time
 	started    bool // next is set; until then, all says where to start
 	all        bool
 }
 
-// stuckLimit is how many polls a reader waits for a ticket whose writer
-// has not finished (or gave up) before it counts it as missed.
-const stuckLimit = 4
+// A reader waits for a ticket whose writer has not finished (or gave up) for
+// at least stuckLimit polls and stuckWait before it counts it as missed. A
+// producer preempted between taking its ticket and publishing it, which
+// happens for tens of milliseconds on a loaded machine, is then still
+// seen; a ticket given up by a lapped producer delays the reader once.
+const (
+	stuckLimit = 4
+	stuckWait  = time.Second
+)
 
 // Cursor returns a cursor at the oldest record still in the ring (all) or
 // at the next event to come, as of its first Poll.
@@ -97,13 +104,14 @@ func (c *Cursor) Poll(dst []Record) (out []Record, err error) {
 		default:
 			// Not complete yet, or its writer gave up on it: wait a few
 			// polls, then count it as missed.
-			if c.stuckAt != t {
-				c.stuckAt, c.stuckPolls = t, 0
+			if c.stuckAt != t || c.stuckPolls == 0 {
+				c.stuckAt, c.stuckPolls, c.stuckSince = t, 0, time.Now()
 			}
 			c.stuckPolls++
-			if c.stuckPolls < stuckLimit {
+			if c.stuckPolls < stuckLimit || time.Since(c.stuckSince) < stuckWait {
 				return out, nil
 			}
+			c.stuckPolls = 0
 			c.Missed++
 		}
 		c.next++
