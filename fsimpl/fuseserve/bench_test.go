@@ -234,9 +234,9 @@ func BenchmarkPwrite4K(b *testing.B) {
 	})
 }
 
-const seqSize = 64 << 20
+const seqSize = 1 << 30
 
-// BenchmarkSeqWrite writes a 64 MiB file in 1 MiB writes per iteration.
+// BenchmarkSeqWrite writes a 1 GiB file in 1 MiB writes per iteration.
 func BenchmarkSeqWrite(b *testing.B) {
 	compare(b, func(b *testing.B, dir string) {
 		buf := make([]byte, 1<<20)
@@ -256,7 +256,7 @@ func BenchmarkSeqWrite(b *testing.B) {
 	})
 }
 
-// BenchmarkSeqRead reads a 64 MiB file in 1 MiB reads per iteration.
+// BenchmarkSeqRead reads a 1 GiB file in 1 MiB reads per iteration.
 func BenchmarkSeqRead(b *testing.B) {
 	compare(b, func(b *testing.B, dir string) {
 		b.StopTimer()
