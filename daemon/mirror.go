@@ -21,7 +21,8 @@ const gaugeEvery = time.Second
 // the goroutine that keeps its gauges fresh. A daemon without one (no
 // /dev/shm) serves all the same.
 type mirror struct {
-	w        *shmring.Writer // nil: no segment
+	w        *shmring.Writer  // nil: no segment
+	obs      shmring.Observer // w behind a TID -> TGID cache
 	stop     chan struct{}
 	wg       sync.WaitGroup
 	stopOnce sync.Once
@@ -41,15 +42,17 @@ func openMirror(dir, mount string, log *slog.Logger) *mirror {
 		return m
 	}
 	m.w = w
+	m.obs = &tgidObserver{next: w, cache: newTgidCache()}
 	return m
 }
 
-// observer is what the doors report to (nil without a segment).
+// observer is what the doors report to (nil without a segment). It fills
+// in the TGID that both doors lack: they know only the calling thread.
 func (m *mirror) observer() shmring.Observer {
 	if m.w == nil {
 		return nil
 	}
-	return m.w
+	return m.obs
 }
 
 // path is the segment's file, "" without one.

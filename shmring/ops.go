@@ -177,7 +177,9 @@ type Event struct {
 	Door    Door
 	Outcome Outcome
 	// Tgid may be 0 when the door knows only the thread (FUSE requests
-	// carry the caller's tid); readers resolve it from /proc.
+	// and seccomp notifications carry the caller's tid): the daemon fills
+	// it in from a TID cache before the event reaches the ring, and a
+	// reader that still finds 0 may resolve it from /proc.
 	Tgid, Tid int32
 	Errno     unix.Errno
 	Latency   time.Duration
