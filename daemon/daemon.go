@@ -26,6 +26,7 @@ import (
 	"github.com/btfuse/btfuse/control"
 	"github.com/btfuse/btfuse/fsimpl"
 	"github.com/btfuse/btfuse/fsimpl/fuseserve"
+	"github.com/btfuse/btfuse/metrics"
 	"github.com/btfuse/btfuse/supervisor"
 	"golang.org/x/sys/unix"
 )
@@ -65,118 +66,155 @@ func Run(ctx context.Context, cfg Config) error {
 	log := newLogger(stderr, cfg.Debug)
 	slog.SetDefault(log) // fuseserve logs through the default logger
 
-	mount, err := control.Canonical(cfg.Dir)
-	if err != nil {
-		return fmt.Errorf("mount point %s: %w", cfg.Dir, err)
-	}
-	reg, err := openRegistry(cfg.RuntimeDir)
+	in, err := start(cfg, log, stdout, false)
 	if err != nil {
 		return err
 	}
-	claim, err := reg.Claim(mount)
-	if err != nil {
-		return err
-	}
-	defer claim.Release()
-	if err := checkMountpoint(mount, stderr); err != nil {
-		return err
-	}
-
-	fs, err := fsimpl.New(fsimpl.Options{SizeBytes: cfg.SizeBytes, Inodes: cfg.Inodes})
-	if err != nil {
-		return fmt.Errorf("create filesystem: %w", err)
-	}
-	mir := openMirror(cfg.ShmDir, mount, log)
-	defer mir.close()
-	if cfg.MetricsAddr != "" {
-		ms, err := mir.serveMetrics(cfg.MetricsAddr, mount, log)
-		if err != nil {
-			fs.Close()
-			return err
-		}
-		defer ms.Close()
-		fmt.Fprintf(stdout, "btfuse: metrics at http://%s/metrics\n", ms.Addr())
-	}
-	srv, err := fuseserve.Mount(mount, fs, fuseserve.Options{AllowOther: cfg.AllowOther, Debug: cfg.Debug, Observer: mir.observer()})
-	if err != nil {
-		fs.Close()
-		return err
-	}
-	gone := make(chan struct{})
-	go func() {
-		srv.Wait()
-		close(gone)
-	}()
-
-	d := &daemon{stop: make(chan struct{}), stopped: make(chan struct{})}
-	ctl, err := control.Listen(claim.SocketPath(), log)
-	if err != nil {
-		srv.Unmount()
-		<-gone
-		fs.Close()
-		return err
-	}
-	info := control.Info{
-		PID:      os.Getpid(),
-		UID:      os.Geteuid(),
-		Start:    time.Now(),
-		Version:  Version,
-		Backing:  fs.BackingDescription(),
-		DataMode: srv.Mode(),
-		Shm:      mir.path(),
-	}
-	ctl.Handle(control.OpInfo, func(context.Context, *control.Request) (control.Reply, error) {
-		return control.Reply{Body: info}, nil
-	})
-	ctl.Handle(control.OpUmount, d.handleUmount)
-	sup, err := supervisor.New(fs, supervisor.Options{Mount: mount, Inval: srv, Log: log, Observer: mir.observer()})
-	if err != nil {
-		ctl.Close()
-		srv.Unmount()
-		<-gone
-		fs.Close()
-		return err
-	}
-	ctl.Handle(supervisor.OpSupervise, superviseHandler(sup))
-	ctl.Start()
-	if err := claim.Publish(info); err != nil {
-		ctl.Close()
-		srv.Unmount()
-		<-gone
-		fs.Close()
-		return err
-	}
-	mir.start(fs, sup)
 	fmt.Fprintf(stdout, "btfuse: serving %s (backing: %s; FUSE data: %s); stop with Ctrl-C or 'btfuse umount %s'\n",
-		mount, info.Backing, info.DataMode, mount)
+		in.mount, in.info.Backing, in.info.DataMode, in.mount)
 
 	select {
 	case <-ctx.Done():
 		log.Debug("stopping", "reason", "signal")
-	case <-d.stop:
+	case <-in.d.stop:
 		log.Debug("stopping", "reason", "umount request")
-	case <-gone:
-		fmt.Fprintf(stderr, "btfuse: %s was unmounted from outside; exiting\n", mount)
+	case <-in.gone:
+		fmt.Fprintf(stderr, "btfuse: %s was unmounted from outside; exiting\n", in.mount)
 	}
+	result, err := in.shutdown(stderr)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "btfuse: %s\n", result)
+	return nil
+}
+
+// instance is a serving daemon: what Run and Embed share.
+type instance struct {
+	mount string
+	log   *slog.Logger
+	claim *control.Claim
+	fs    *fsimpl.FS
+	mir   *mirror
+	ms    *metrics.Server // nil without --metrics
+	srv   *fuseserve.Server
+	gone  chan struct{} // closed when the FUSE server has stopped
+	d     *daemon
+	ctl   *control.Server
+	sup   *supervisor.Supervisor
+	info  control.Info
+}
+
+// start brings a daemon up: registry claim, filesystem, shared-memory
+// mirror, metrics, FUSE mount, control socket, supervisor, registry entry.
+// On failure it undoes what it did. An embedded daemon (the one 'btfuse run'
+// starts for its command) refuses umount requests: it goes when its command
+// exits.
+func start(cfg Config, log *slog.Logger, stdout io.Writer, embedded bool) (_ *instance, err error) {
+	var undo []func()
+	defer func() {
+		if err != nil {
+			for i := len(undo) - 1; i >= 0; i-- {
+				undo[i]()
+			}
+		}
+	}()
+	in := &instance{log: log}
+	if in.mount, err = control.Canonical(cfg.Dir); err != nil {
+		return nil, fmt.Errorf("mount point %s: %w", cfg.Dir, err)
+	}
+	reg, err := openRegistry(cfg.RuntimeDir)
+	if err != nil {
+		return nil, err
+	}
+	if in.claim, err = reg.Claim(in.mount); err != nil {
+		return nil, err
+	}
+	undo = append(undo, func() { in.claim.Release() })
+	_, stderr := writers(cfg.Stdout, cfg.Stderr)
+	if err := checkMountpoint(in.mount, stderr); err != nil {
+		return nil, err
+	}
+	if in.fs, err = fsimpl.New(fsimpl.Options{SizeBytes: cfg.SizeBytes, Inodes: cfg.Inodes}); err != nil {
+		return nil, fmt.Errorf("create filesystem: %w", err)
+	}
+	undo = append(undo, func() { in.fs.Close() })
+	in.mir = openMirror(cfg.ShmDir, in.mount, log)
+	undo = append(undo, in.mir.close)
+	if cfg.MetricsAddr != "" {
+		if in.ms, err = in.mir.serveMetrics(cfg.MetricsAddr, in.mount, log); err != nil {
+			return nil, err
+		}
+		undo = append(undo, func() { in.ms.Close() })
+		fmt.Fprintf(stdout, "btfuse: metrics at http://%s/metrics\n", in.ms.Addr())
+	}
+	in.srv, err = fuseserve.Mount(in.mount, in.fs, fuseserve.Options{AllowOther: cfg.AllowOther, Debug: cfg.Debug, Observer: in.mir.observer()})
+	if err != nil {
+		return nil, err
+	}
+	in.gone = make(chan struct{})
+	go func() {
+		in.srv.Wait()
+		close(in.gone)
+	}()
+	undo = append(undo, func() {
+		in.srv.Unmount()
+		<-in.gone
+	})
+
+	in.d = &daemon{stop: make(chan struct{}), stopped: make(chan struct{}), embedded: embedded}
+	if in.ctl, err = control.Listen(in.claim.SocketPath(), log); err != nil {
+		return nil, err
+	}
+	undo = append(undo, func() { in.ctl.Close() })
+	in.info = control.Info{
+		PID:      os.Getpid(),
+		UID:      os.Geteuid(),
+		Start:    time.Now(),
+		Version:  Version,
+		Backing:  in.fs.BackingDescription(),
+		DataMode: in.srv.Mode(),
+		Shm:      in.mir.path(),
+	}
+	info := in.info
+	in.ctl.Handle(control.OpInfo, func(context.Context, *control.Request) (control.Reply, error) {
+		return control.Reply{Body: info}, nil
+	})
+	in.ctl.Handle(control.OpUmount, in.d.handleUmount)
+	if in.sup, err = supervisor.New(in.fs, supervisor.Options{Mount: in.mount, Inval: in.srv, Log: log, Observer: in.mir.observer()}); err != nil {
+		return nil, err
+	}
+	undo = append(undo, func() { in.sup.Close() })
+	in.ctl.Handle(supervisor.OpSupervise, superviseHandler(in.sup))
+	in.ctl.Start()
+	if err := in.claim.Publish(in.info); err != nil {
+		return nil, err
+	}
+	in.mir.start(in.fs, in.sup)
+	return in, nil
+}
+
+// shutdown takes the daemon down in order and says how the unmount went.
+func (in *instance) shutdown(stderr io.Writer) (string, error) {
 	// Supervised processes still running get errors from now on.
-	sup.Close()
-	mir.close() // before fs.Close: its gauges read fs
-	d.result, d.err = unmount(srv, mount, gone, stderr)
+	in.sup.Close()
+	in.mir.close() // before fs.Close: its gauges read fs
+	d := in.d
+	d.result, d.err = unmount(in.srv, in.mount, in.gone, stderr)
 	close(d.stopped) // lets the umount handler answer
-	if waitGone(gone, 0) {
-		if err := fs.Close(); err != nil {
-			log.Warn("closing the filesystem", "err", err)
+	if waitGone(in.gone, 0) {
+		if err := in.fs.Close(); err != nil {
+			in.log.Warn("closing the filesystem", "err", err)
 		}
 	}
-	ctl.Close()
-	if err := claim.Release(); err != nil {
-		log.Warn("removing the registry entry", "err", err)
+	in.ctl.Close()
+	if in.ms != nil {
+		in.ms.Close()
 	}
-	if d.err != nil {
-		return d.err
+	if err := in.claim.Release(); err != nil {
+		in.log.Warn("removing the registry entry", "err", err)
 	}
-	fmt.Fprintf(stdout, "btfuse: %s\n", d.result)
-	return nil
+	return d.result, d.err
 }
 
 // superviseHandler takes the listener of a 'btfuse run' started elsewhere
@@ -206,6 +244,7 @@ func superviseHandler(sup *supervisor.Supervisor) control.Handler {
 
 // daemon is the state the control handlers share with Run.
 type daemon struct {
+	embedded bool // belongs to a 'btfuse run': refuses umount requests
 	stopOnce sync.Once
 	stop     chan struct{} // closed by the first umount request
 	stopped  chan struct{} // closed when the unmount is done; result and err are set
@@ -214,6 +253,9 @@ type daemon struct {
 }
 
 func (d *daemon) handleUmount(ctx context.Context, _ *control.Request) (control.Reply, error) {
+	if d.embedded {
+		return control.Reply{}, fmt.Errorf("this filesystem belongs to 'btfuse run' (pid %d): it is unmounted when its command exits", os.Getpid())
+	}
 	d.stopOnce.Do(func() { close(d.stop) })
 	select {
 	case <-d.stopped:

@@ -31,6 +31,10 @@ type RunConfig struct {
 	Launch LaunchOptions
 	// Attached, when set, is told whether Run attached to a daemon.
 	Attached *bool
+	// Embed, when set, starts the embedded daemon (package daemon's
+	// Embed: registered and mirrored like 'btfuse mount'); stop is called
+	// after the command exits. Unset, Run mounts a bare filesystem.
+	Embed func(mount string, stderr io.Writer) (sup *Supervisor, stop func(), err error)
 }
 
 // MountEnv names the variable through which the command learns where the
@@ -136,6 +140,9 @@ func runAttached(ctx context.Context, client *control.Client, cfg RunConfig) (in
 }
 
 func runEmbedded(ctx context.Context, mount string, cfg RunConfig, stderr io.Writer) (int, error) {
+	if cfg.Embed != nil {
+		return runEmbedDaemon(mount, cfg, stderr)
+	}
 	fs, err := fsimpl.New(fsimpl.Options{})
 	if err != nil {
 		return 1, fmt.Errorf("create filesystem: %w", err)
