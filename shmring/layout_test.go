@@ -1,6 +1,7 @@
 package shmring
 
 import (
+	"strings"
 	"testing"
 	"time"
 	"unsafe"
@@ -48,6 +49,31 @@ func TestBucketOf(t *testing.T) {
 		}
 		if b := BucketBound(bucketOf(c.d)); b >= 0 && c.d > b {
 			t.Errorf("%v above the bound %v of its bucket", c.d, b)
+		}
+	}
+}
+
+func TestJoinTail(t *testing.T) {
+	long := strings.Repeat("d", PathMax)
+	for _, c := range []struct {
+		dir, name, want string
+		trunc           bool
+	}{
+		{"", "", "", false},
+		{"", "name", "name", false},
+		{"/a/b", "c", "/a/b/c", false},
+		{"/", "c", "/c", false},
+		{"/a", "", "/a", false},
+		{"", long + "xyz", long[3:] + "xyz", true},
+		{long, "n", long[2:] + "/n", true},
+		{"/a", long, long, true},
+		{"/a", long[1:], "/" + long[1:], true},
+		{"/a", long[2:], "a/" + long[2:], true},
+	} {
+		var dst [PathMax]byte
+		n, trunc := joinTail(&dst, c.dir, c.name)
+		if got := string(dst[:n]); got != c.want || trunc != c.trunc {
+			t.Errorf("joinTail(%q, %q) = %q, %v; want %q, %v", c.dir, c.name, got, trunc, c.want, c.trunc)
 		}
 	}
 }

@@ -187,6 +187,10 @@ type Event struct {
 	// Path is the path or name the operation was about ("" if none); the
 	// ring keeps its last PathMax bytes.
 	Path string
+	// Dir, when set, is the directory Path is in: the record's path is
+	// Dir + "/" + Path, joined as it is copied (so that a door that knows
+	// a name and its directory's path need not build the string).
+	Dir string
 }
 
 // Observer receives every finished operation of a door. Observe must not

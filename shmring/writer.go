@@ -156,13 +156,11 @@ func (w *Writer) Observe(ev Event) {
 	b.tgid, b.tid = ev.Tgid, ev.Tid
 	b.errno = uint32(ev.Errno)
 	b.op, b.door, b.outcome = uint16(ev.Op), uint8(ev.Door), uint8(ev.Outcome)
-	p := ev.Path
-	b.flags = 0
-	if len(p) > PathMax {
-		p = p[len(p)-PathMax:]
+	n, trunc := joinTail(&b.path, ev.Dir, ev.Path)
+	b.pathLen, b.flags = uint16(n), 0
+	if trunc {
 		b.flags = flagTruncated
 	}
-	b.pathLen = uint16(copy(b.path[:], p))
 	s.seq.Store(mine)
 }
 
@@ -198,4 +196,26 @@ func (w *Writer) unmap() {
 		unix.Munmap(w.v.mem)
 		w.v = view{}
 	}
+}
+
+// joinTail writes the last PathMax bytes of dir + "/" + name (or of name
+// alone when dir is "", with no second slash when dir ends in one) to the
+// front of dst, and returns their length and whether bytes were cut.
+func joinTail(dst *[PathMax]byte, dir, name string) (int, bool) {
+	sep := dir != "" && name != "" && dir[len(dir)-1] != '/'
+	total := len(dir) + len(name)
+	if sep {
+		total++
+	}
+	n := min(total, PathMax)
+	i := n // fill dst[:n] from the right
+	i -= copy(dst[max(0, i-len(name)):i], name[max(0, len(name)-i):])
+	if sep && i > 0 {
+		i--
+		dst[i] = '/'
+	}
+	if i > 0 {
+		copy(dst[:i], dir[len(dir)-i:])
+	}
+	return n, total > PathMax
 }
