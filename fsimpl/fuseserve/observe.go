@@ -6,26 +6,38 @@ import (
 	"github.com/hanwen/go-fuse/v2/fuse"
 	"golang.org/x/sys/unix"
 
+	"github.com/btfuse/btfuse/fsimpl"
 	"github.com/btfuse/btfuse/shmring"
 )
 
 // observed reports every request rawFS answers to an Observer: the op, the
-// calling thread, the inode and name, the errno and the latency. It wraps
-// rawFS only when Options.Observer is set, so the unobserved door pays
-// nothing. Requests it does not wrap (INIT, the ones go-fuse answers
-// ENOSYS) are not reported.
+// calling thread, the node and its path from the root (see pathCache), the
+// errno and the latency. It wraps rawFS only when Options.Observer is set,
+// so the unobserved door pays nothing. Requests it does not wrap (INIT, the
+// ones go-fuse answers ENOSYS) are not reported.
 type observed struct {
 	*rawFS
-	obs shmring.Observer
+	obs   shmring.Observer
+	paths *pathCache
+}
+
+func newObserved(r *rawFS, obs shmring.Observer) *observed {
+	return &observed{rawFS: r, obs: obs, paths: newPathCache()}
 }
 
 var _ fuse.RawFileSystem = (*observed)(nil)
 
-// done reports one request. It does not allocate.
+// done reports one request about node h.NodeId, or about name in that
+// directory when name is set. It does not allocate.
 func (o *observed) done(op shmring.Op, h *fuse.InHeader, name string, st fuse.Status, start time.Time) {
 	ev := shmring.Event{
 		Op: op, Door: shmring.DoorFUSE, Outcome: shmring.Served,
-		Tid: int32(h.Caller.Pid), Ino: h.NodeId, Path: name, Latency: time.Since(start),
+		Tid: int32(h.Caller.Pid), Ino: h.NodeId, Latency: time.Since(start),
+	}
+	if name != "" {
+		ev.Dir, ev.Path = o.paths.get(h.NodeId), name
+	} else {
+		ev.Path = o.paths.get(h.NodeId)
 	}
 	if st != fuse.OK {
 		ev.Outcome, ev.Errno = shmring.Error, unix.Errno(st)
@@ -41,6 +53,9 @@ func (o *observed) Lookup(cancel <-chan struct{}, h *fuse.InHeader, name string,
 	} else {
 		o.done(shmring.OpLookup, h, name, st, t)
 	}
+	if st == fuse.OK {
+		o.entryOf(h.NodeId, name, out)
+	}
 	return st
 }
 
@@ -48,6 +63,9 @@ func (o *observed) Forget(nodeid, nlookup uint64) {
 	t := time.Now()
 	o.rawFS.Forget(nodeid, nlookup)
 	o.done(shmring.OpForget, &fuse.InHeader{NodeId: nodeid}, "", fuse.OK, t)
+	if !o.rawFS.lookups.holds(fsimpl.Ino(nodeid)) {
+		o.paths.forget(nodeid)
+	}
 }
 
 func (o *observed) GetAttr(cancel <-chan struct{}, in *fuse.GetAttrIn, out *fuse.AttrOut) fuse.Status {
@@ -68,6 +86,9 @@ func (o *observed) Mknod(cancel <-chan struct{}, in *fuse.MknodIn, name string, 
 	t := time.Now()
 	st := o.rawFS.Mknod(cancel, in, name, out)
 	o.done(shmring.OpMknod, &in.InHeader, name, st, t)
+	if st == fuse.OK {
+		o.entryOf(in.NodeId, name, out)
+	}
 	return st
 }
 
@@ -75,6 +96,9 @@ func (o *observed) Mkdir(cancel <-chan struct{}, in *fuse.MkdirIn, name string, 
 	t := time.Now()
 	st := o.rawFS.Mkdir(cancel, in, name, out)
 	o.done(shmring.OpMkdir, &in.InHeader, name, st, t)
+	if st == fuse.OK {
+		o.entryOf(in.NodeId, name, out)
+	}
 	return st
 }
 
@@ -82,6 +106,9 @@ func (o *observed) Symlink(cancel <-chan struct{}, h *fuse.InHeader, target, nam
 	t := time.Now()
 	st := o.rawFS.Symlink(cancel, h, target, name, out)
 	o.done(shmring.OpSymlink, h, name, st, t)
+	if st == fuse.OK {
+		o.entryOf(h.NodeId, name, out)
+	}
 	return st
 }
 
@@ -89,6 +116,9 @@ func (o *observed) Link(cancel <-chan struct{}, in *fuse.LinkIn, name string, ou
 	t := time.Now()
 	st := o.rawFS.Link(cancel, in, name, out)
 	o.done(shmring.OpLink, &in.InHeader, name, st, t)
+	if st == fuse.OK {
+		o.entryOf(in.NodeId, name, out)
+	}
 	return st
 }
 
@@ -96,6 +126,9 @@ func (o *observed) Unlink(cancel <-chan struct{}, h *fuse.InHeader, name string)
 	t := time.Now()
 	st := o.rawFS.Unlink(cancel, h, name)
 	o.done(shmring.OpUnlink, h, name, st, t)
+	if st == fuse.OK {
+		o.paths.unlink(h.NodeId, name)
+	}
 	return st
 }
 
@@ -103,6 +136,9 @@ func (o *observed) Rmdir(cancel <-chan struct{}, h *fuse.InHeader, name string) 
 	t := time.Now()
 	st := o.rawFS.Rmdir(cancel, h, name)
 	o.done(shmring.OpRmdir, h, name, st, t)
+	if st == fuse.OK {
+		o.paths.unlink(h.NodeId, name)
+	}
 	return st
 }
 
@@ -110,6 +146,9 @@ func (o *observed) Rename(cancel <-chan struct{}, in *fuse.RenameIn, oldName, ne
 	t := time.Now()
 	st := o.rawFS.Rename(cancel, in, oldName, newName)
 	o.done(shmring.OpRename, &in.InHeader, oldName, st, t)
+	if st == fuse.OK {
+		o.paths.rename(in.NodeId, oldName, in.Newdir, newName, in.Flags&unix.RENAME_EXCHANGE != 0)
+	}
 	return st
 }
 
@@ -137,7 +176,7 @@ func (o *observed) StatFs(cancel <-chan struct{}, h *fuse.InHeader, out *fuse.St
 func (o *observed) GetXAttr(cancel <-chan struct{}, h *fuse.InHeader, name string, dest []byte) (uint32, fuse.Status) {
 	t := time.Now()
 	n, st := o.rawFS.GetXAttr(cancel, h, name, dest)
-	o.done(shmring.OpGetXattr, h, name, st, t)
+	o.done(shmring.OpGetXattr, h, "", st, t)
 	return n, st
 }
 
@@ -151,14 +190,14 @@ func (o *observed) ListXAttr(cancel <-chan struct{}, h *fuse.InHeader, dest []by
 func (o *observed) SetXAttr(cancel <-chan struct{}, in *fuse.SetXAttrIn, name string, data []byte) fuse.Status {
 	t := time.Now()
 	st := o.rawFS.SetXAttr(cancel, in, name, data)
-	o.done(shmring.OpSetXattr, &in.InHeader, name, st, t)
+	o.done(shmring.OpSetXattr, &in.InHeader, "", st, t)
 	return st
 }
 
 func (o *observed) RemoveXAttr(cancel <-chan struct{}, h *fuse.InHeader, name string) fuse.Status {
 	t := time.Now()
 	st := o.rawFS.RemoveXAttr(cancel, h, name)
-	o.done(shmring.OpRemoveXattr, h, name, st, t)
+	o.done(shmring.OpRemoveXattr, h, "", st, t)
 	return st
 }
 
@@ -166,6 +205,9 @@ func (o *observed) Create(cancel <-chan struct{}, in *fuse.CreateIn, name string
 	t := time.Now()
 	st := o.rawFS.Create(cancel, in, name, out)
 	o.done(shmring.OpCreate, &in.InHeader, name, st, t)
+	if st == fuse.OK {
+		o.entryOf(in.NodeId, name, &out.EntryOut)
+	}
 	return st
 }
 
@@ -256,4 +298,16 @@ func (o *observed) FsyncDir(cancel <-chan struct{}, in *fuse.FsyncIn) fuse.Statu
 	st := o.rawFS.FsyncDir(cancel, in)
 	o.done(shmring.OpFsyncDir, &in.InHeader, "", st, t)
 	return st
+}
+
+// entryOf notes the node an entry reply named.
+func (o *observed) entryOf(parent uint64, name string, out *fuse.EntryOut) {
+	o.paths.entry(parent, name, out.NodeId, out.Attr.Mode&unix.S_IFMT == unix.S_IFDIR)
+}
+
+// holds reports whether the kernel holds lookups of ino.
+func (t *lookupTable) holds(ino fsimpl.Ino) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.refs[ino] > 0
 }

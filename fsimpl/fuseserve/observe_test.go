@@ -3,6 +3,7 @@ package fuseserve_test
 import (
 	"errors"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 
@@ -61,4 +62,50 @@ func TestObserver(t *testing.T) {
 			t.Errorf("%v %s: %+v", c.op, c.path, ev)
 		}
 	}
+}
+
+// Requests on a node are reported with its path from the root, which
+// follows a rename of a directory above it.
+func TestObserverPaths(t *testing.T) {
+	rec := &recorder{}
+	m := mustMount(t, fuseserve.Options{Observer: rec, DisablePassthrough: true})
+	if err := os.MkdirAll(m.path("pd/sub"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	mustWriteFile(t, m.path("pd/sub/f"), []byte("x"))
+	if err := os.Rename(m.path("pd"), m.path("pe")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(m.path("pe/sub/f")); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		op   shmring.Op
+		path string
+	}{
+		{shmring.OpMkdir, "/pd/sub"},
+		{shmring.OpCreate, "/pd/sub/f"},
+		{shmring.OpRename, "/pd"},
+		{shmring.OpGetAttr, "/pe/sub/f"},
+	} {
+		if _, ok := rec.findJoined(c.op, c.path); !ok {
+			t.Errorf("no %v of %s", c.op, c.path)
+		}
+	}
+}
+
+// findJoined returns the first event of op whose joined path is path.
+func (r *recorder) findJoined(op shmring.Op, path string) (shmring.Event, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, ev := range r.events {
+		p := ev.Path
+		if ev.Dir != "" {
+			p = strings.TrimSuffix(ev.Dir, "/") + "/" + ev.Path
+		}
+		if ev.Op == op && p == path {
+			return ev, true
+		}
+	}
+	return shmring.Event{}, false
 }

@@ -122,7 +122,7 @@ func Mount(dir string, fs *fsimpl.FS, opts Options) (*Server, error) {
 	}
 	var raw fuse.RawFileSystem = r
 	if opts.Observer != nil {
-		raw = &observed{rawFS: r, obs: opts.Observer}
+		raw = newObserved(r, opts.Observer)
 	}
 	srv, err := fuse.NewServer(raw, dir, mo)
 	if err != nil {
