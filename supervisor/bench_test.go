@@ -28,6 +28,11 @@ func benchHelper(op, dir string, n int) error {
 	}
 	defer unix.Close(fd)
 	var st unix.Stat_t
+	if cpu, err := strconv.Atoi(os.Getenv("BENCH_CPU")); err == nil && cpu >= 0 {
+		var set unix.CPUSet
+		set.Set(cpu)
+		unix.SchedSetaffinity(0, &set)
+	}
 	start := time.Now()
 	for i := 0; i < n; i++ {
 		switch op {
@@ -51,6 +56,12 @@ func benchHelper(op, dir string, n int) error {
 			}
 		case "pread":
 			unix.Pread(fd, buf, 0)
+		case "getppid":
+			unix.Getppid()
+		case "statout":
+			if err := unix.Stat("/", &st); err != nil {
+				return err
+			}
 		}
 	}
 	fmt.Printf("%d\n", time.Since(start).Nanoseconds()/int64(n))

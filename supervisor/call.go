@@ -18,6 +18,8 @@ type call struct {
 	n   notif
 	tid int
 
+	turn bool // this thread holds the listener's receive turn
+
 	cred    *taskCred // lazily read
 	credErr unix.Errno
 	pathArg string // the last path argument read, for the observer
@@ -32,6 +34,15 @@ func (c *call) reset(n *notif) {
 	c.pathArg = ""
 }
 
+// handOff gives the receive turn to another receiver thread, before the
+// caller does something that can wait on the target (ADDFD).
+func (c *call) handOff() {
+	if c.turn {
+		c.turn = false
+		c.l.turn <- struct{}{}
+	}
+}
+
 func (c *call) arg(i int) uint64    { return c.n.Data.Args[i] }
 func (c *call) fdArg(i int) int32   { return int32(c.n.Data.Args[i]) }
 func (c *call) intArg(i int) int    { return int(int32(c.n.Data.Args[i])) }
@@ -44,10 +55,11 @@ func (c *call) path(addr uint64) (string, unix.Errno) {
 	return p, e
 }
 
-// credentials reads the thread's credentials (once per notification).
+// credentials returns the thread's credentials (from the cache, or read
+// once per notification).
 func (c *call) credentials() (*taskCred, unix.Errno) {
 	if c.cred == nil && c.credErr == 0 {
-		c.cred, c.credErr = readCred(c.tid)
+		c.cred, c.credErr = c.s.creds.get(c.tid)
 	}
 	return c.cred, c.credErr
 }

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -201,7 +202,7 @@ func TestRunBash(t *testing.T) {
 
 func TestRunHelpers(t *testing.T) {
 	s := startSupervised(t)
-	for _, h := range []string{"efault", "nametoolong", "eloop", "x32", "threads", "fstat", "nofollow", "excl"} {
+	for _, h := range []string{"efault", "nametoolong", "eloop", "x32", "threads", "fstat", "nofollow", "excl", "umask", "setuid"} {
 		t.Run(h, func(t *testing.T) {
 			code, out, errs := s.run(t, []string{os.Args[0]}, "BTFUSE_TEST_HELPER="+h)
 			if code != 0 {
@@ -292,6 +293,32 @@ func runHelper(name, mount string) int {
 		var st unix.Stat_t
 		check("stat(loop)", unix.Stat(mount+"/l1", &st), unix.ELOOP)
 		check("lstat(loop)", unix.Lstat(mount+"/l1", &st), nil)
+	case "umask":
+		// The credential cache must see umask changes at once.
+		for i, mask := range []int{0o022, 0o077, 0o002, 0o077} {
+			unix.Umask(mask)
+			p := fmt.Sprintf("%s/u%d", mount, i)
+			check("create", os.WriteFile(p, nil, 0o666), nil)
+			var st unix.Stat_t
+			check("stat", unix.Stat(p, &st), nil)
+			if st.Mode&0o777 != uint32(0o666&^mask) {
+				fails = append(fails, fmt.Sprintf("umask %o: mode %o", mask, st.Mode&0o777))
+			}
+		}
+	case "setuid":
+		// Served as root first (cached), then as nobody: the cache must
+		// not keep root's rights.
+		check("create", os.WriteFile(mount+"/private", []byte("x"), 0o600), nil)
+		_, err := os.ReadFile(mount + "/private")
+		check("read as root", err, nil)
+		if os.Geteuid() != 0 {
+			break
+		}
+		check("setuid", syscall.Setuid(65534), nil)
+		_, err = os.ReadFile(mount + "/private")
+		check("read as nobody", err, unix.EACCES)
+		var st unix.Stat_t
+		check("stat as nobody", unix.Stat(mount+"/private", &st), nil)
 	case "x32":
 		_, _, e := unix.Syscall(x32Bit|unix.SYS_GETPID, 0, 0, 0)
 		check("x32 getpid", e, unix.ENOSYS)

@@ -49,7 +49,7 @@ var fdSyscalls = []string{
 // FilterSyscalls lists every syscall the filter may notify, for tests and
 // documentation.
 func FilterSyscalls() []string {
-	out := append([]string(nil), pathSyscalls...)
+	out := append(append([]string(nil), pathSyscalls...), credSyscalls...)
 	for n := range emptyPathSyscalls {
 		out = append(out, n)
 	}
@@ -95,7 +95,7 @@ func BuildFilter(base int) ([]unix.SockFilter, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, name := range pathSyscalls {
+	for _, name := range append(append([]string(nil), pathSyscalls...), credSyscalls...) {
 		if err := add(name); err != nil {
 			return nil, err
 		}

@@ -39,12 +39,40 @@ var handlers = map[int32]handler{
 	unix.SYS_READLINKAT: func(c *call) result { return c.readlink(c.fdArg(0), c.arg(1), c.arg(2), c.arg(3)) },
 }
 
+func init() {
+	for _, name := range credSyscalls {
+		nr, ok := syscallNumbers[name]
+		if !ok {
+			panic("no number for " + name)
+		}
+		handlers[nr] = credChange
+	}
+}
+
+// syscallNumbers of credSyscalls.
+var syscallNumbers = map[string]int32{
+	"setuid": unix.SYS_SETUID, "setgid": unix.SYS_SETGID,
+	"setreuid": unix.SYS_SETREUID, "setregid": unix.SYS_SETREGID,
+	"setresuid": unix.SYS_SETRESUID, "setresgid": unix.SYS_SETRESGID,
+	"setfsuid": unix.SYS_SETFSUID, "setfsgid": unix.SYS_SETFSGID,
+	"setgroups": unix.SYS_SETGROUPS, "capset": unix.SYS_CAPSET,
+	"umask": unix.SYS_UMASK, "execve": unix.SYS_EXECVE, "execveat": unix.SYS_EXECVEAT,
+}
+
+// credChange lets a credential change through and makes the cache
+// forget what it knew.
+func credChange(c *call) result {
+	c.s.creds.changed(c.tid)
+	return cont()
+}
+
 // dispatch answers one notification.
 func (s *Supervisor) dispatch(c *call) {
 	var start time.Time
 	if s.obs != nil {
 		start = time.Now()
 	}
+	s.creds.seen(c.tid)
 	var r result
 	if c.n.Data.Arch != auditArchX8664 {
 		r = fail(unix.ENOSYS)

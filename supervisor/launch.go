@@ -42,6 +42,9 @@ type LaunchOptions struct {
 	Stdout, Stderr *os.File
 	Env            []string // nil: this process's environment
 	Dir            string
+	// Filter replaces the program BuildFilter makes (benchmarks of the
+	// bare round trip install one that notifies a single syscall).
+	Filter []unix.SockFilter
 }
 
 // Start re-executes this program as the launcher child for argv: the child
@@ -58,9 +61,12 @@ func Start(argv []string, opts LaunchOptions) (*Target, error) {
 		return nil, fmt.Errorf("getrlimit: %w", err)
 	}
 	base, size := ReservedRange(rl.Cur)
-	prog, err := BuildFilter(base)
-	if err != nil {
-		return nil, fmt.Errorf("build filter: %w", err)
+	prog := opts.Filter
+	if prog == nil {
+		var err error
+		if prog, err = BuildFilter(base); err != nil {
+			return nil, fmt.Errorf("build filter: %w", err)
+		}
 	}
 	self := opts.Self
 	if len(self) == 0 {

@@ -126,6 +126,7 @@ func (c *call) install(f *fsimpl.File, cr *taskCred, flags int) result {
 		a.Flags |= unix.SECCOMP_ADDFD_FLAG_SETFD
 		a.Newfd = uint32(slot)
 	}
+	c.handOff()
 	old := sigmaskAll()
 	fd, e := notifAddFd(c.l.fd, &a)
 	if e == unix.EBADF || e == unix.EMFILE {
