@@ -165,7 +165,14 @@ test -e nope || echo noexist; test -d a && echo isdir; test -f f && echo isfile
 python3 -c "open('p','w').write('py'); print(open('p').read())"
 tar cf t.tar a; mkdir x; tar xf t.tar -C x; find x | sort
 du -s --apparent-size --block-size=1 a/b/c
-umask 077; echo s > secret; stat -c %a secret
+umask 077; echo s > secret; stat -c %a secret; umask 022
+mkdir -m 700 m; stat -c %a m; rmdir m; test -e m || echo rmdir-ok
+touch -d @1000000000 f; stat -c %Y f; touch -h -d @2000000000 a/b/c; stat -c %Y a/b/c
+ln -sf f sl; ln -sf p sl; readlink sl; mv f a/f2; ls a; mv a/f2 f
+chown 1:2 f; stat -c '%u %g' f; chgrp 0 f; stat -c '%u %g' f
+mkdir -p q/r/s; rm -rf q; ls
+mv a a-renamed; ls; mv a-renamed a
+stat -f -c '%l' .
 `
 
 func TestRunShellDifferential(t *testing.T) {
@@ -265,6 +272,8 @@ func runHelper(name, mount string) int {
 		}
 	}
 	switch name {
+	case "ops":
+		fmt.Print(opsTranscript(mount))
 	case "bench":
 		n, _ := strconv.Atoi(os.Getenv("BENCH_N"))
 		if err := benchHelper(os.Getenv("BENCH_OP"), mount, n); err != nil {

@@ -35,6 +35,39 @@ var handlers = map[int32]handler{
 	unix.SYS_FCHOWN:    (*call).fchown,
 	unix.SYS_FTRUNCATE: (*call).ftruncate,
 
+	unix.SYS_MKDIR:    func(c *call) result { return c.mkdir(unix.AT_FDCWD, c.arg(0), c.u32Arg(1)) },
+	unix.SYS_MKDIRAT:  func(c *call) result { return c.mkdir(c.fdArg(0), c.arg(1), c.u32Arg(2)) },
+	unix.SYS_MKNOD:    func(c *call) result { return c.mknod(unix.AT_FDCWD, c.arg(0), c.u32Arg(1), c.arg(2)) },
+	unix.SYS_MKNODAT:  func(c *call) result { return c.mknod(c.fdArg(0), c.arg(1), c.u32Arg(2), c.arg(3)) },
+	unix.SYS_UNLINK:   func(c *call) result { return c.unlink(unix.AT_FDCWD, c.arg(0), 0) },
+	unix.SYS_RMDIR:    func(c *call) result { return c.unlink(unix.AT_FDCWD, c.arg(0), unix.AT_REMOVEDIR) },
+	unix.SYS_UNLINKAT: func(c *call) result { return c.unlink(c.fdArg(0), c.arg(1), c.intArg(2)) },
+	unix.SYS_RENAME: func(c *call) result {
+		return c.rename(unix.AT_FDCWD, c.arg(0), unix.AT_FDCWD, c.arg(1), 0)
+	},
+	unix.SYS_RENAMEAT:  func(c *call) result { return c.rename(c.fdArg(0), c.arg(1), c.fdArg(2), c.arg(3), 0) },
+	unix.SYS_RENAMEAT2: func(c *call) result { return c.rename(c.fdArg(0), c.arg(1), c.fdArg(2), c.arg(3), c.u32Arg(4)) },
+	unix.SYS_SYMLINK:   func(c *call) result { return c.symlink(c.arg(0), unix.AT_FDCWD, c.arg(1)) },
+	unix.SYS_SYMLINKAT: func(c *call) result { return c.symlink(c.arg(0), c.fdArg(1), c.arg(2)) },
+	unix.SYS_LINK: func(c *call) result {
+		return c.link(unix.AT_FDCWD, c.arg(0), unix.AT_FDCWD, c.arg(1), 0)
+	},
+	unix.SYS_LINKAT:   func(c *call) result { return c.link(c.fdArg(0), c.arg(1), c.fdArg(2), c.arg(3), c.intArg(4)) },
+	unix.SYS_CHMOD:    func(c *call) result { return c.chmod(unix.AT_FDCWD, c.arg(0), c.u32Arg(1)) },
+	unix.SYS_FCHMODAT: func(c *call) result { return c.chmod(c.fdArg(0), c.arg(1), c.u32Arg(2)) },
+	unix.SYS_CHOWN: func(c *call) result {
+		return c.chown(unix.AT_FDCWD, c.arg(0), c.u32Arg(1), c.u32Arg(2), 0)
+	},
+	unix.SYS_LCHOWN: func(c *call) result {
+		return c.chown(unix.AT_FDCWD, c.arg(0), c.u32Arg(1), c.u32Arg(2), unix.AT_SYMLINK_NOFOLLOW)
+	},
+	unix.SYS_FCHOWNAT: func(c *call) result {
+		return c.chown(c.fdArg(0), c.arg(1), c.u32Arg(2), c.u32Arg(3), c.intArg(4))
+	},
+	unix.SYS_TRUNCATE:  func(c *call) result { return c.truncate(c.arg(0), int64(c.arg(1))) },
+	unix.SYS_UTIMENSAT: func(c *call) result { return c.utimensat(c.fdArg(0), c.arg(1), c.arg(2), c.intArg(3)) },
+	unix.SYS_STATFS:    func(c *call) result { return c.statfs(c.arg(0), c.arg(1)) },
+
 	unix.SYS_READLINK:   func(c *call) result { return c.readlink(unix.AT_FDCWD, c.arg(0), c.arg(1), c.arg(2)) },
 	unix.SYS_READLINKAT: func(c *call) result { return c.readlink(c.fdArg(0), c.arg(1), c.arg(2), c.arg(3)) },
 }
@@ -82,6 +115,9 @@ func (s *Supervisor) dispatch(c *call) {
 		r = cont()
 	}
 	s.send(c.l.fd, c.n.ID, r)
+	if s.onAnswer != nil {
+		s.onAnswer(c.n.Data.Nr, c.pathArg, r)
+	}
 	if s.obs != nil {
 		s.observe(c, r, start)
 	}
@@ -92,6 +128,15 @@ func (s *Supervisor) invalEntry(parent fsimpl.Ino, name string) {
 	if s.inval != nil {
 		s.inval.InvalEntry(parent, name)
 		s.inval.InvalInode(parent)
+	}
+}
+
+// invalDelete tells the FUSE door that name left parent.
+func (s *Supervisor) invalDelete(parent, child fsimpl.Ino, name string) {
+	if s.inval != nil {
+		s.inval.NotifyDelete(parent, child, name)
+		s.inval.InvalInode(parent)
+		s.inval.InvalInode(child)
 	}
 }
 

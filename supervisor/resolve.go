@@ -16,6 +16,10 @@ const maxSymlinks = 40
 const (
 	walkFollow  = 1 << iota // follow a symlink in the last component
 	walkEmptyOK             // an empty path names the starting directory (AT_EMPTY_PATH)
+	// walkLast never follows a symlink in the last component, even with a
+	// trailing slash, and leaves the slash to the caller: the parent walk
+	// of the calls that create or remove a name (fs/namei.c:filename_parentat()).
+	walkLast
 )
 
 // walkResult is where a path leads inside the mount.
@@ -155,7 +159,7 @@ func (s *Supervisor) walkIn(cred *fsimpl.Cred, dir fsimpl.Ino, rest string, flag
 		}
 		s.fs.Forget(a.Ino, 1)
 		typ := a.Mode & unix.S_IFMT
-		if typ == unix.S_IFLNK && (!last || flags&walkFollow != 0 || slashed) {
+		if typ == unix.S_IFLNK && (!last || flags&walkFollow != 0 || (slashed && flags&walkLast == 0)) {
 			links++
 			if links > maxSymlinks {
 				return walkResult{err: unix.ELOOP}
@@ -189,7 +193,7 @@ func (s *Supervisor) walkIn(cred *fsimpl.Cred, dir fsimpl.Ino, rest string, flag
 			continue
 		}
 		if last {
-			if slashed && typ != unix.S_IFDIR {
+			if slashed && typ != unix.S_IFDIR && flags&walkLast == 0 {
 				return walkResult{err: unix.ENOTDIR}
 			}
 			return walkResult{parent: cur, name: name, attr: a, found: true, slashed: slashed}

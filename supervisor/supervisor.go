@@ -55,6 +55,9 @@ type Supervisor struct {
 	// the same device. Immutable after New.
 	dev   uint64
 	mntID uint64 // the FUSE mount's id, for statx
+	// statfsBase is the FUSE mount's statfs (type, fsid, flags), onto
+	// which served statfs calls put fsimpl's numbers.
+	statfsBase unix.Statfs_t
 
 	// back maps a backing file's (dev, ino) to its fsimpl inode, so that
 	// fd syscalls on served descriptors (which are backing files) can be
@@ -67,6 +70,9 @@ type Supervisor struct {
 
 	stats Stats
 	obs   shmring.Observer // nil: none
+	// onAnswer, set by tests before Serve, sees every answer with its
+	// syscall number and the last path argument read.
+	onAnswer func(nr int32, path string, r result)
 
 	mu        sync.Mutex
 	listeners map[*listener]bool // guarded by mu
@@ -107,6 +113,9 @@ func New(fs *fsimpl.FS, opts Options) (*Supervisor, error) {
 		listeners: make(map[*listener]bool),
 	}
 	var stx unix.Statx_t
+	if err := unix.Statfs(opts.Mount, &s.statfsBase); err != nil {
+		return nil, fmt.Errorf("statfs mount %s: %w", opts.Mount, err)
+	}
 	if unix.Statx(unix.AT_FDCWD, opts.Mount, 0, unix.STATX_MNT_ID, &stx) == nil {
 		s.mntID = stx.Mnt_id
 	}
