@@ -34,8 +34,6 @@ type Cursor struct {
 	stuckAt    uint64 // ticket seen not yet complete at the last polls
 	stuckPolls int
 	stuckSince time.Time
-	started    bool // next is set; until then, all says where to start
-	all        bool
 }
 
 // A reader waits for a ticket whose writer has not finished (or gave up) for
@@ -49,8 +47,29 @@ const (
 )
 
 // Cursor returns a cursor at the oldest record still in the ring (all) or
-// at the next event to come, as of its first Poll.
-func (s *Segment) Cursor(all bool) *Cursor { return &Cursor{s: s, all: all} }
+// at the next event to come.
+//
+// The position is fixed here, not at the first Poll: an event produced after
+// Cursor returns is never skipped (trace announces itself once it has its
+// cursor, and whatever happens after that line must show).
+func (s *Segment) Cursor(all bool) (c *Cursor) {
+	c = &Cursor{s: s}
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if recover() != nil { // the segment shrank under us: start at 0
+			c.next = 0
+		}
+	}()
+	head := s.v.hdr.head.Load()
+	c.next = head
+	if all {
+		c.next = 0
+		if slots := uint64(s.slots); head > slots {
+			c.next = head - slots
+		}
+	}
+	return c
+}
 
 // Poll appends to dst the complete records published since the last poll,
 // at most cap(dst)-len(dst) of them when dst has spare capacity, and
@@ -66,16 +85,6 @@ func (c *Cursor) Poll(dst []Record) (out []Record, err error) {
 	s := c.s
 	head := s.v.hdr.head.Load()
 	slots := uint64(s.slots)
-	if !c.started {
-		c.started = true
-		c.next = head
-		if c.all {
-			c.next = 0
-			if head > slots {
-				c.next = head - slots
-			}
-		}
-	}
 	if head < c.next { // not a sequence this cursor knows: start over
 		c.next = head
 	}

@@ -304,3 +304,20 @@ func TestQuantile(t *testing.T) {
 		t.Errorf("p99.9 = %v", q)
 	}
 }
+
+// An event produced after Cursor returns and before the first Poll is seen:
+// `btfuse trace` announces itself once it holds its cursor, and tests (and
+// users) act on that line at once.
+func TestCursorStartsWhenMade(t *testing.T) {
+	w := mustWriter(t, 64)
+	w.Observe(Event{Op: OpRead, Door: DoorFUSE, Tid: 1}) // before: not wanted
+	c := mustOpen(t, w.Path()).Cursor(false)
+	w.Observe(Event{Op: OpWrite, Door: DoorFUSE, Tid: 2})
+	recs, err := c.Poll(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != 1 || recs[0].Tid != 2 {
+		t.Fatalf("first poll read %+v, want only the event after Cursor", recs)
+	}
+}
