@@ -56,6 +56,14 @@ func benchHelper(op, dir string, n int) error {
 			}
 		case "pread":
 			unix.Pread(fd, buf, 0)
+		case "mkdirrm":
+			d := dir + "/m"
+			if err := unix.Mkdir(d, 0o755); err != nil {
+				return err
+			}
+			if err := unix.Rmdir(d); err != nil {
+				return err
+			}
 		case "getppid":
 			unix.Getppid()
 		case "statout":
@@ -74,7 +82,7 @@ func benchHelper(op, dir string, n int) error {
 func BenchmarkDoors(b *testing.B) {
 	s := startSupervised(b)
 	tmp := testutil.TmpfsDir(b)
-	for _, op := range []string{"openread", "createwrite", "stat", "pread"} {
+	for _, op := range []string{"openread", "createwrite", "stat", "pread", "mkdirrm"} {
 		b.Run(op, func(b *testing.B) {
 			n := b.N
 			if n < 200 {
@@ -131,4 +139,15 @@ func BenchmarkRunTrue(b *testing.B) {
 func benchReceivers() int {
 	n, _ := strconv.Atoi(os.Getenv("BTFUSE_RECEIVERS"))
 	return n
+}
+
+// BenchmarkBuildFilter measures the filter compilation every btfuse run
+// pays before it starts the child (libseccomp, then export through a
+// memfd).
+func BenchmarkBuildFilter(b *testing.B) {
+	for i := 0; i < b.N; i++ {
+		if _, err := BuildFilter(768); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
