@@ -272,6 +272,8 @@ func runHelper(name, mount string) int {
 		}
 	}
 	switch name {
+	case "posix":
+		return posixHelper(mount)
 	case "ops":
 		fmt.Print(opsTranscript(mount))
 	case "bench":
