@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/btfuse/btfuse/internal/testutil"
 )
 
 func openRegistry(tb testing.TB) *Registry {
@@ -178,7 +180,7 @@ func TestCanonical(t *testing.T) {
 
 func TestOpenRefusesForeignDir(t *testing.T) {
 	if os.Geteuid() != 0 {
-		t.Skip("needs root to create a directory owned by someone else")
+		testutil.SkipOrFail(t, "creating a directory owned by someone else needs root")
 	}
 	dir := filepath.Join(t.TempDir(), "run")
 	os.Mkdir(dir, 0o700)

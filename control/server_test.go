@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/btfuse/btfuse/internal/testutil"
 )
 
 // TestMain lets the test binary play a control client under another uid
@@ -213,10 +215,7 @@ func TestDefaultAllow(t *testing.T) {
 // whose socket it can reach: SO_PEERCRED must turn it away with a reason.
 func TestPeerCredRefused(t *testing.T) {
 	if os.Geteuid() != 0 {
-		if os.Getenv("BTFUSE_REQUIRE_PRIVILEGED") == "1" {
-			t.Fatal("BTFUSE_REQUIRE_PRIVILEGED=1 but this test needs root")
-		}
-		t.Skip("needs root to run a client as another user")
+		testutil.SkipOrFail(t, "running a client as another user needs root")
 	}
 	dir, err := os.MkdirTemp("", "btfuse-peercred-")
 	if err != nil {

@@ -22,7 +22,7 @@ import (
 func TestNonRootMount(t *testing.T) {
 	testutil.RequirePrivileged(t)
 	if _, err := exec.LookPath("fusermount3"); err != nil {
-		t.Skip("no fusermount3")
+		testutil.SkipOrFail(t, "fusermount3 is missing (.ci/setup installs fuse3)")
 	}
 	// The test binary lives in a 0700 build directory: copy it out.
 	tmp := t.TempDir()
@@ -44,7 +44,7 @@ func TestNonRootMount(t *testing.T) {
 		// the same device in a private mount namespace instead.
 		for _, tool := range []string{"unshare", "setpriv"} {
 			if _, err := exec.LookPath(tool); err != nil {
-				t.Skipf("/dev/fuse is not usable by others and %s is missing", tool)
+				testutil.SkipOrFail(t, "/dev/fuse is not usable by others and "+tool+" is missing")
 			}
 		}
 		node := filepath.Join(tmp, "fuse")

@@ -25,8 +25,16 @@ func RequirePrivileged(tb testing.TB) {
 	if reason == "" {
 		return
 	}
+	SkipOrFail(tb, "this test "+reason)
+}
+
+// SkipOrFail skips tb for a missing prerequisite (root, a device, a tool that
+// .ci/setup installs), or fails it under BTFUSE_REQUIRE_PRIVILEGED=1, where
+// every prerequisite is meant to be there.
+func SkipOrFail(tb testing.TB, reason string) {
+	tb.Helper()
 	if os.Getenv("BTFUSE_REQUIRE_PRIVILEGED") == "1" {
-		tb.Fatalf("BTFUSE_REQUIRE_PRIVILEGED=1 but this test %s", reason)
+		tb.Fatalf("BTFUSE_REQUIRE_PRIVILEGED=1 but %s", reason)
 	}
 	tb.Skip(reason)
 }
