@@ -55,6 +55,10 @@ demo: build
     run 'mv numbers docs/ && rm docs/notes/copy'
     run 'ls -lR'
     run 'df -h .'
+    btfuse={{justfile_directory()}}/{{bin}}
+    run "$btfuse run --mount $dir -- sh -c 'echo written through the supervised door > run.txt; cat run.txt'"
+    run 'cat run.txt    # read back through FUSE at once'
+    run "$btfuse status $dir"
     run "grep ' $dir ' /proc/self/mountinfo"
     cd /
     echo "\$ btfuse umount $dir"
