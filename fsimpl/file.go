@@ -67,15 +67,7 @@ func (fs *FS) Create(c *Cred, parent Ino, name string, flags int, mode uint32) (
 	if e != 0 {
 		return Attr{}, nil, e
 	}
-	var n *inode
-	switch name {
-	case ".":
-		n = dir
-	case "..":
-		n = dir.dir.parent
-	default:
-		n = dir.dir.lookup(name)
-	}
+	n := fs.childLocked(dir, name)
 	created := false
 	fd := -1
 	if n != nil {
@@ -154,9 +146,10 @@ func (fs *FS) mayCreateInStickyLocked(c *Cred, dir, n *inode) unix.Errno {
 // Open opens an existing regular file with the caller's flags after the
 // permission check; O_TRUNC truncates it. For other file types it makes
 // the kernel's checks (a directory opened for writing is EISDIR, a symlink
-// ELOOP, O_DIRECTORY on a non-directory ENOTDIR, a device node EACCES as on
-// a nodev mount, then the permission bits) and answers EINVAL when they
-// pass: the door serves directories, FIFOs and sockets itself.
+// ELOOP, O_DIRECTORY on a non-directory ENOTDIR, then the permission bits)
+// and answers EINVAL when they pass: the door serves directories, FIFOs,
+// sockets and device nodes itself (both doors' mounts are nodev, where the
+// kernel answers EACCES for devices).
 func (fs *FS) Open(c *Cred, ino Ino, flags int) (*File, unix.Errno) {
 	c = cred(c)
 	fs.mu.Lock()

@@ -57,19 +57,31 @@ func (fs *FS) Lookup(c *Cred, parent Ino, name string) (Attr, unix.Errno) {
 	if e != 0 {
 		return Attr{}, e
 	}
-	var n *inode
-	switch name {
-	case ".":
-		n = dir
-	case "..":
-		n = dir.dir.parent
-	default:
-		if n = dir.dir.lookup(name); n == nil {
-			return Attr{}, unix.ENOENT
-		}
+	n := fs.childLocked(dir, name)
+	if n == nil {
+		return Attr{}, unix.ENOENT
 	}
 	refLocked(n)
 	return fs.attrLocked(n), 0
+}
+
+// childLocked resolves name in dir: "." is dir itself, ".." its parent,
+// anything else an entry. It returns nil when there is none, and for the
+// ".." of a removed directory whose parent has been freed since (removed
+// after it, with no references left): that inode must not come back.
+//
+// Preconditions: fs.mu is held; dir is a live directory.
+func (fs *FS) childLocked(dir *inode, name string) *inode {
+	switch name {
+	case ".":
+		return dir
+	case "..":
+		if p := dir.dir.parent; fs.inodes[p.ino] == p {
+			return p
+		}
+		return nil
+	}
+	return dir.dir.lookup(name)
 }
 
 // newChildLocked creates an inode of the given mode as name in dir and

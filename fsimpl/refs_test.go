@@ -155,3 +155,37 @@ func TestUnknownInodes(t *testing.T) {
 		}
 	}
 }
+
+// TestDotDotOfFreedParent: the ".." of a removed directory whose parent was
+// removed after it and has no references left must not hand out the freed
+// parent (it did, and attrLocked then crashed on its cleared directory).
+func TestDotDotOfFreedParent(t *testing.T) {
+	fs := newTestFS(t, Options{Backing: BackingShm})
+	p, e := fs.Mkdir(Root, RootIno, "p", 0o755)
+	if e != 0 {
+		t.Fatal(e)
+	}
+	d, e := fs.Mkdir(Root, p.Ino, "d", 0o755)
+	if e != 0 {
+		t.Fatal(e)
+	}
+	fs.Forget(p.Ino, 1) // d keeps its reference: a process sits in it
+	if e := fs.Rmdir(Root, p.Ino, "d"); e != 0 {
+		t.Fatal(e)
+	}
+	if e := fs.Rmdir(Root, RootIno, "p"); e != 0 {
+		t.Fatal(e)
+	}
+	if _, e := fs.Lookup(Root, d.Ino, ".."); e != unix.ENOENT {
+		t.Errorf("Lookup(.., removed dir of a freed parent) = %v, want ENOENT", e)
+	}
+	if _, _, e := fs.Create(Root, d.Ino, "..", unix.O_RDONLY, 0); e == 0 {
+		t.Errorf("Create(..) in a removed dir of a freed parent succeeded")
+	}
+	if a, e := fs.Lookup(Root, d.Ino, "."); e != 0 || a.Nlink != 0 {
+		t.Errorf("Lookup(.) of the removed dir = %+v, %v; want it with nlink 0", a, e)
+	} else {
+		fs.Forget(d.Ino, 1)
+	}
+	fs.Forget(d.Ino, 1)
+}

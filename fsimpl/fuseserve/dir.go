@@ -93,6 +93,12 @@ func (r *rawFS) ReadDirPlus(cancel <-chan struct{}, in *fuse.ReadIn, out *fuse.D
 			// still goes out, without attributes or a reference.
 			continue
 		}
+		if a.Ino != d.Ino {
+			// Replaced since: an entry for the new inode would
+			// contradict the d_ino just written. Name only.
+			r.fs.Forget(a.Ino, 1)
+			continue
+		}
 		r.fillEntry(eo, &a)
 		out.FixMode(a.Mode)
 	}
