@@ -1,12 +1,9 @@
 package daemon
 
 import (
-	"bytes"
-	"strconv"
 	"sync/atomic"
 
-	"golang.org/x/sys/unix"
-
+	"github.com/btfuse/btfuse/internal/procfs"
 	"github.com/btfuse/btfuse/shmring"
 )
 
@@ -43,38 +40,10 @@ func (c *tgidCache) lookup(tid int32) int32 {
 	return tgid
 }
 
-// readTgid reads the Tgid line of /proc/TID/status; 0 if the thread is gone.
+// readTgid reads the thread group of tid from /proc; 0 if the thread is gone.
 func readTgid(tid int32) int32 {
-	fd, err := unix.Open("/proc/"+strconv.Itoa(int(tid))+"/status", unix.O_RDONLY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return 0
-	}
-	defer unix.Close(fd)
-	var buf [512]byte // Tgid is the fourth line
-	n, err := unix.Read(fd, buf[:])
-	for err == unix.EINTR {
-		n, err = unix.Read(fd, buf[:])
-	}
-	if err != nil || n <= 0 {
-		return 0
-	}
-	return parseTgid(buf[:n])
-}
-
-func parseTgid(b []byte) int32 {
-	i := bytes.Index(b, []byte("\nTgid:"))
-	if i < 0 {
-		return 0
-	}
-	b = b[i+len("\nTgid:"):]
-	if j := bytes.IndexByte(b, '\n'); j >= 0 {
-		b = b[:j]
-	}
-	v, err := strconv.ParseInt(string(bytes.TrimSpace(b)), 10, 32)
-	if err != nil || v <= 0 {
-		return 0
-	}
-	return int32(v)
+	st, _ := procfs.ReadStatus(int(tid)) // Tgid comes before the lines ok is about
+	return int32(st.Tgid)
 }
 
 // tgidObserver fills in the TGID of events that carry only a TID, then

@@ -31,23 +31,6 @@ func TestTgidCache(t *testing.T) {
 	}
 }
 
-func TestParseTgid(t *testing.T) {
-	for _, tc := range []struct {
-		in   string
-		want int32
-	}{
-		{"Name:\tcat\nUmask:\t0022\nState:\tR\nTgid:\t4242\nNgid:\t0\n", 4242},
-		{"Name:\tx\nTgid:\t7", 7},
-		{"Name:\tx\nTgid:\tnope\n", 0},
-		{"Name:\tx\n", 0},
-		{"", 0},
-	} {
-		if got := parseTgid([]byte(tc.in)); got != tc.want {
-			t.Errorf("parseTgid(%q) = %d, want %d", tc.in, got, tc.want)
-		}
-	}
-}
-
 type lastEvent struct{ ev shmring.Event }
 
 func (l *lastEvent) Observe(ev shmring.Event) { l.ev = ev }

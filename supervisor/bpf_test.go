@@ -147,14 +147,3 @@ func TestReservedRange(t *testing.T) {
 		}
 	}
 }
-
-func TestParseStatus(t *testing.T) {
-	in := "Name:\tsh\nUmask:\t0027\nState:\tS\nTgid:\t42\nPid:\t43\nUid:\t1000\t1001\t1002\t1003\nGid:\t2000\t2001\t2002\t2003\nFDSize:\t64\nGroups:\t4 24 27 \n"
-	c, ok := parseStatus([]byte(in))
-	if !ok {
-		t.Fatal("not parsed")
-	}
-	if c.umask != 0o027 || c.tgid != 42 || c.ruid != 1000 || c.fs.UID != 1003 || c.rgid != 2000 || c.fs.GID != 2003 || len(c.fs.Groups) != 3 {
-		t.Errorf("parsed %+v", c)
-	}
-}

@@ -7,6 +7,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/btfuse/btfuse/fsimpl"
+	"github.com/btfuse/btfuse/internal/procfs"
 )
 
 // pathMax is PATH_MAX, counting the terminating NUL.
@@ -69,89 +70,18 @@ type taskCred struct {
 	tgid  int
 }
 
-// readCred reads the credentials and umask of thread tid. Nothing is
-// cached: a thread may change them between two syscalls.
+// readCred reads the credentials and umask of thread tid (the cache in
+// cred.go decides when that is needed).
 func readCred(tid int) (*taskCred, unix.Errno) {
-	var buf [4096]byte
-	fd, err := unix.Open(procPath(tid, "status"), unix.O_RDONLY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return nil, unix.ESRCH
-	}
-	n := 0
-	for n < len(buf) {
-		m, err := unix.Read(fd, buf[n:])
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil || m <= 0 {
-			break
-		}
-		n += m
-	}
-	unix.Close(fd)
-	c, ok := parseStatus(buf[:n])
+	st, ok := procfs.ReadStatus(tid)
 	if !ok {
 		return nil, unix.ESRCH
 	}
-	return c, 0
-}
-
-// parseStatus extracts Umask, Uid, Gid and Groups from a status file. Uid
-// and Gid list real, effective, saved and filesystem ids.
-func parseStatus(b []byte) (*taskCred, bool) {
-	c := &taskCred{umask: 0o022}
-	seen := 0
-	for len(b) > 0 {
-		line := b
-		if i := bytes.IndexByte(b, '\n'); i >= 0 {
-			line, b = b[:i], b[i+1:]
-		} else {
-			b = nil
-		}
-		key, val, ok := bytes.Cut(line, []byte{':'})
-		if !ok {
-			continue
-		}
-		f := bytes.Fields(val)
-		switch string(key) {
-		case "Tgid":
-			if len(f) == 1 {
-				if v, err := strconv.Atoi(string(f[0])); err == nil {
-					c.tgid = v
-				}
-			}
-		case "Umask":
-			if len(f) == 1 {
-				if v, err := strconv.ParseUint(string(f[0]), 8, 32); err == nil {
-					c.umask = uint32(v)
-				}
-			}
-		case "Uid", "Gid":
-			if len(f) != 4 {
-				return nil, false
-			}
-			r, err1 := strconv.ParseUint(string(f[0]), 10, 32)
-			fsid, err2 := strconv.ParseUint(string(f[3]), 10, 32)
-			if err1 != nil || err2 != nil {
-				return nil, false
-			}
-			if key[0] == 'U' {
-				c.ruid, c.fs.UID = uint32(r), uint32(fsid)
-			} else {
-				c.rgid, c.fs.GID = uint32(r), uint32(fsid)
-			}
-			seen++
-		case "Groups":
-			for _, g := range f {
-				if v, err := strconv.ParseUint(string(g), 10, 32); err == nil {
-					c.fs.Groups = append(c.fs.Groups, uint32(v))
-				}
-			}
-			seen++
-		}
-		if seen == 3 {
-			break
-		}
-	}
-	return c, seen == 3
+	return &taskCred{
+		fs:    fsimpl.Cred{UID: st.FSUID, GID: st.FSGID, Groups: st.Groups},
+		ruid:  st.RUID,
+		rgid:  st.RGID,
+		umask: st.Umask,
+		tgid:  st.Tgid,
+	}, 0
 }

@@ -1,14 +1,10 @@
 package fuseserve
 
 import (
-	"bytes"
-	"os"
-	"strconv"
-
 	"github.com/hanwen/go-fuse/v2/fuse"
-	"golang.org/x/sys/unix"
 
 	"github.com/btfuse/btfuse/fsimpl"
+	"github.com/btfuse/btfuse/internal/procfs"
 )
 
 // credOf builds the credential of the caller of a request: the kernel sends
@@ -30,55 +26,9 @@ func credOf(h *fuse.InHeader) *fsimpl.Cred {
 // thread is gone or its status cannot be read (the caller then gets only its
 // primary group, which can refuse but never wrongly grant group access).
 func procGroups(tid uint32) []uint32 {
-	var buf [2048]byte
-	path := "/proc/" + strconv.FormatUint(uint64(tid), 10) + "/status"
-	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
-	if err != nil {
+	st, ok := procfs.ReadStatus(int(tid))
+	if !ok {
 		return nil
 	}
-	n := 0
-	for n < len(buf) {
-		m, err := unix.Read(fd, buf[n:])
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil || m <= 0 {
-			break
-		}
-		n += m
-	}
-	unix.Close(fd)
-	groups, ok := parseGroups(buf[:n])
-	if !ok && n == len(buf) {
-		// A very long Groups: line (or Name:) ran past the buffer.
-		all, err := os.ReadFile(path)
-		if err != nil {
-			return nil
-		}
-		groups, _ = parseGroups(all)
-	}
-	return groups
-}
-
-// parseGroups finds the "Groups:" line of a /proc status file. ok is false
-// when the line is missing or not terminated within b.
-func parseGroups(b []byte) (groups []uint32, ok bool) {
-	const key = "\nGroups:"
-	i := bytes.Index(b, []byte(key))
-	if i < 0 {
-		return nil, false
-	}
-	line := b[i+len(key):]
-	end := bytes.IndexByte(line, '\n')
-	if end < 0 {
-		return nil, false
-	}
-	for _, f := range bytes.Fields(line[:end]) {
-		g, err := strconv.ParseUint(string(f), 10, 32)
-		if err != nil {
-			return nil, false
-		}
-		groups = append(groups, uint32(g))
-	}
-	return groups, true
+	return st.Groups
 }

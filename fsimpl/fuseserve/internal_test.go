@@ -95,19 +95,8 @@ func TestInvalOverflow(t *testing.T) {
 	}
 }
 
-func TestParseGroups(t *testing.T) {
-	status := "Name:\tcat\nUmask:\t0022\nGid:\t5\t5\t5\t5\nGroups:\t4 24 1000 \nNStgid:\t1\n"
-	g, ok := parseGroups([]byte(status))
-	if !ok || !slices.Equal(g, []uint32{4, 24, 1000}) {
-		t.Fatalf("parseGroups = %v, %v", g, ok)
-	}
-	if g, ok := parseGroups([]byte("Name:\tx\nGroups:\t\nX:\n")); !ok || len(g) != 0 {
-		t.Fatalf("empty Groups = %v, %v", g, ok)
-	}
-	if _, ok := parseGroups([]byte("Name:\tx\nGroups:\t1 2")); ok {
-		t.Fatal("unterminated Groups line accepted")
-	}
-	// Our own thread: groups as the kernel has them.
+// The caller's groups come from /proc (parsing is tested in internal/procfs).
+func TestProcGroups(t *testing.T) {
 	want, _ := unix.Getgroups()
 	got := procGroups(uint32(unix.Gettid()))
 	if len(got) != len(want) {

@@ -1,0 +1,59 @@
+package procfs
+
+import (
+	"os"
+	"slices"
+	"testing"
+)
+
+func TestParseStatus(t *testing.T) {
+	full := "Name:\tsh\nUmask:\t0027\nState:\tS\nTgid:\t42\nPid:\t43\nUid:\t1000\t1001\t1002\t1003\nGid:\t2000\t2001\t2002\t2003\nFDSize:\t64\nGroups:\t4 24 27 \n"
+	for _, tc := range []struct {
+		name string
+		in   string
+		ok   bool
+		want Status
+	}{
+		{"full", full, true, Status{Tgid: 42, Umask: 0o027, RUID: 1000, FSUID: 1003, RGID: 2000, FSGID: 2003, Groups: []uint32{4, 24, 27}}},
+		{"no groups", "Tgid:\t7\nUid:\t1 1 1 1\nGid:\t2 2 2 2\nGroups:\t\n", true, Status{Tgid: 7, Umask: 0o022, RUID: 1, FSUID: 1, RGID: 2, FSGID: 2}},
+		{"groups cut off", "Uid:\t1 1 1 1\nGid:\t2 2 2 2\nGroups:\t4 5", false, Status{Umask: 0o022, RUID: 1, FSUID: 1, RGID: 2, FSGID: 2}},
+		{"short uid line", "Uid:\t1 1\nGid:\t2 2 2 2\nGroups:\t\n", false, Status{Umask: 0o022}},
+		{"garbage group", "Uid:\t1 1 1 1\nGid:\t2 2 2 2\nGroups:\t4 x\n", false, Status{Umask: 0o022, RUID: 1, FSUID: 1, RGID: 2, FSGID: 2, Groups: []uint32{4}}},
+		{"empty", "", false, Status{Umask: 0o022}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, ok := ParseStatus([]byte(tc.in))
+			if ok != tc.ok || got.Tgid != tc.want.Tgid || got.Umask != tc.want.Umask ||
+				got.RUID != tc.want.RUID || got.FSUID != tc.want.FSUID || got.RGID != tc.want.RGID ||
+				got.FSGID != tc.want.FSGID || !slices.Equal(got.Groups, tc.want.Groups) {
+				t.Errorf("ParseStatus = %+v, %v; want %+v, %v", got, ok, tc.want, tc.ok)
+			}
+		})
+	}
+}
+
+// ReadStatus of this very thread group agrees with what the process knows
+// about itself.
+func TestReadStatusSelf(t *testing.T) {
+	st, ok := ReadStatus(os.Getpid())
+	if !ok {
+		t.Fatal("ReadStatus(self) failed")
+	}
+	groups, err := os.Getgroups()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Tgid != os.Getpid() || st.RUID != uint32(os.Getuid()) || st.RGID != uint32(os.Getgid()) || len(st.Groups) != len(groups) {
+		t.Errorf("ReadStatus(self) = %+v; pid %d uid %d gid %d groups %v", st, os.Getpid(), os.Getuid(), os.Getgid(), groups)
+	}
+	if _, ok := ReadStatus(1 << 30); ok {
+		t.Error("ReadStatus of a thread that cannot exist succeeded")
+	}
+}
+
+func FuzzParseStatus(f *testing.F) {
+	f.Add([]byte("Uid:\t1 1 1 1\nGid:\t2 2 2 2\nGroups:\t4 5\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		ParseStatus(b) // must not panic
+	})
+}
