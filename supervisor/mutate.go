@@ -137,18 +137,28 @@ func (c *call) rename(odirfd int32, oaddr uint64, ndirfd int32, naddr uint64, fl
 	if flags&unix.RENAME_WHITEOUT != 0 {
 		return cont()
 	}
+	// do_renameat2() walks to both parents first, then looks up the old
+	// name (a missing one is ENOENT), and only then the new one: an error
+	// looking up the last component of either (ENAMETOOLONG) waits its turn.
 	ow, cr, r, good := c.lastOf(odirfd, oaddr)
-	if !good {
+	oLast := !good && ow.lastLookup
+	if !good && !oLast {
 		return r
 	}
 	oldPath := c.pathArg
-	nw, _, r, good := c.lastOf(ndirfd, naddr)
+	nw, _, nr, ngood := c.lastOf(ndirfd, naddr)
 	c.pathArg = oldPath
-	if !good {
+	if !ngood && !nw.lastLookup {
+		return nr
+	}
+	if oLast {
 		return r
 	}
 	if !ow.found {
 		return fail(unix.ENOENT)
+	}
+	if !ngood {
+		return nr
 	}
 	if flags&unix.RENAME_EXCHANGE != 0 && !nw.found {
 		return fail(unix.ENOENT)

@@ -38,6 +38,10 @@ func (c *call) open(dirfd int32, pathAddr uint64, flags int, mode uint32, _ int)
 	if flags&(unix.O_PATH|oTmpfile) != 0 {
 		return cont()
 	}
+	if flags&(unix.O_CREAT|unix.O_DIRECTORY) == unix.O_CREAT|unix.O_DIRECTORY {
+		// fs/open.c:build_open_flags(), before any lookup.
+		return fail(unix.EINVAL)
+	}
 	wf := walkFollow
 	if flags&unix.O_NOFOLLOW != 0 || flags&(unix.O_CREAT|unix.O_EXCL) == unix.O_CREAT|unix.O_EXCL {
 		wf = 0
@@ -47,10 +51,29 @@ func (c *call) open(dirfd int32, pathAddr uint64, flags int, mode uint32, _ int)
 		return r
 	}
 	typ := w.attr.Mode & unix.S_IFMT
-	if w.found && typ != unix.S_IFREG && typ != unix.S_IFLNK {
-		if typ == unix.S_IFDIR && flags&unix.O_CREAT != 0 {
+	if flags&unix.O_CREAT != 0 {
+		// fs/namei.c:open_last_lookups() and do_open(): an error walking
+		// to the parent comes first; a trailing slash on a plain name is
+		// EISDIR before any lookup; an existing name is EEXIST under
+		// O_EXCL, then EISDIR if it is a directory.
+		if w.err != 0 && !(w.err == unix.ENOENT && w.name != "") {
+			return fail(w.err)
+		}
+		if w.slashed && w.name != "" {
 			return fail(unix.EISDIR)
 		}
+		if w.found && flags&unix.O_EXCL != 0 {
+			return fail(unix.EEXIST)
+		}
+		if w.found && typ == unix.S_IFDIR {
+			return fail(unix.EISDIR)
+		}
+		if w.found && typ == unix.S_IFLNK {
+			// O_NOFOLLOW left it unfollowed: may_open() refuses it.
+			return fail(unix.ELOOP)
+		}
+	}
+	if w.found && typ != unix.S_IFREG && typ != unix.S_IFLNK {
 		return cont()
 	}
 	if !c.valid() {
@@ -83,6 +106,11 @@ func (c *call) open(dirfd int32, pathAddr uint64, flags int, mode uint32, _ int)
 			return fail(w.err)
 		}
 		if typ == unix.S_IFLNK {
+			// An unfollowed symlink: do_open() checks O_DIRECTORY
+			// before may_open() refuses the link.
+			if flags&unix.O_DIRECTORY != 0 {
+				return fail(unix.ENOTDIR)
+			}
 			return fail(unix.ELOOP)
 		}
 		f, e = s.fs.Open(&cr.fs, w.attr.Ino, flags)

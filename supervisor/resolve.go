@@ -37,6 +37,10 @@ type walkResult struct {
 	found   bool
 	slashed bool // the path ended in a slash: the last component must be a directory
 	err     unix.Errno
+	// lastLookup is set when err came from looking up the last component
+	// after the walk to its parent succeeded (fs/namei.c:filename_parentat()
+	// then lookup_one_qstr_excl()).
+	lastLookup bool
 }
 
 // resolve walks path relative to dirfd in thread tid, mirroring
@@ -154,6 +158,12 @@ func (s *Supervisor) walkIn(cred *fsimpl.Cred, dir fsimpl.Ino, rest string, flag
 		if e != 0 {
 			if e == unix.ENOENT && last {
 				return walkResult{parent: cur, name: name, slashed: slashed, err: unix.ENOENT}
+			}
+			if last {
+				// The parent walk succeeded; only the lookup of the last
+				// component failed (ENAMETOOLONG, say): callers that look
+				// up more than one name order this error themselves.
+				return walkResult{err: e, lastLookup: true}
 			}
 			return walkResult{err: e}
 		}
