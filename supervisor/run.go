@@ -164,6 +164,12 @@ func runEmbedded(ctx context.Context, mount string, cfg RunConfig, stderr io.Wri
 		return 1, err
 	}
 	defer sup.Close()
+	return serveCommand(sup, cfg)
+}
+
+// serveCommand starts cfg.Argv under the filter, has sup serve its
+// listener, lets it exec and returns its exit status.
+func serveCommand(sup *Supervisor, cfg RunConfig) (int, error) {
 	t, err := Start(cfg.Argv, cfg.Launch)
 	if err != nil {
 		if errors.Is(err, ErrChildExited) {
