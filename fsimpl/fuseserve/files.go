@@ -8,6 +8,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/btfuse/btfuse/fsimpl"
+	"github.com/btfuse/btfuse/shmring"
 )
 
 // handle is one open regular file, named on the wire by its Fh.
@@ -156,7 +157,7 @@ func (r *rawFS) Open(cancel <-chan struct{}, in *fuse.OpenIn, out *fuse.OpenOut)
 	c := credOf(&in.InHeader)
 	f, e := r.fs.Open(c, fsimpl.Ino(in.NodeId), int(in.Flags))
 	if e != 0 {
-		return r.reply(opOpen, e)
+		return r.reply(shmring.OpOpen, e)
 	}
 	killed, e := r.killOnOpen(c, f, in.Mode)
 	if killed {
@@ -168,14 +169,14 @@ func (r *rawFS) Open(cancel <-chan struct{}, in *fuse.OpenIn, out *fuse.OpenOut)
 	if e != 0 {
 		r.fs.Release(f)
 	}
-	return r.reply(opOpen, e)
+	return r.reply(shmring.OpOpen, e)
 }
 
 func (r *rawFS) Create(cancel <-chan struct{}, in *fuse.CreateIn, name string, out *fuse.CreateOut) fuse.Status {
 	c := credOf(&in.InHeader)
 	a, f, e := r.fs.Create(c, fsimpl.Ino(in.NodeId), name, int(in.Flags), in.Mode)
 	if e != 0 {
-		return r.reply(opCreate, e)
+		return r.reply(shmring.OpCreate, e)
 	}
 	// FUSE_OPEN_KILL_SUIDGID is not honoured here: the kernel sets it for
 	// any unprivileged O_CREAT|O_TRUNC, also when the file is new and so
@@ -186,14 +187,14 @@ func (r *rawFS) Create(cancel <-chan struct{}, in *fuse.CreateIn, name string, o
 		// any filesystem); the reference and the File go back.
 		r.fs.Release(f)
 		r.fs.Forget(a.Ino, 1)
-		return r.reply(opCreate, e)
+		return r.reply(shmring.OpCreate, e)
 	}
 	r.fillEntry(&out.EntryOut, &a)
-	return r.reply(opCreate, 0)
+	return r.reply(shmring.OpCreate, 0)
 }
 
 func (r *rawFS) Release(cancel <-chan struct{}, in *fuse.ReleaseIn) {
-	r.stats.ops[opRelease].calls.Add(1)
+	r.stats.ops[shmring.OpRelease].calls.Add(1)
 	if h := r.removeHandle(in.Fh); h != nil {
 		r.fs.Release(h.f)
 	}
@@ -204,20 +205,20 @@ func (r *rawFS) Release(cancel <-chan struct{}, in *fuse.ReleaseIn) {
 func (r *rawFS) Read(cancel <-chan struct{}, in *fuse.ReadIn, buf []byte) (fuse.ReadResult, fuse.Status) {
 	h := r.handles.get(in.Fh)
 	if h == nil {
-		return nil, r.reply(opRead, unix.EBADF)
+		return nil, r.reply(shmring.OpRead, unix.EBADF)
 	}
 	buf = buf[:min(len(buf), int(in.Size))]
 	n, e := r.fs.Read(h.f, buf, int64(in.Offset))
 	if e != 0 {
-		return nil, r.reply(opRead, e)
+		return nil, r.reply(shmring.OpRead, e)
 	}
-	return fuse.ReadResultData(buf[:n]), r.reply(opRead, 0)
+	return fuse.ReadResultData(buf[:n]), r.reply(shmring.OpRead, 0)
 }
 
 func (r *rawFS) Write(cancel <-chan struct{}, in *fuse.WriteIn, data []byte) (uint32, fuse.Status) {
 	h := r.handles.get(in.Fh)
 	if h == nil {
-		return 0, r.reply(opWrite, unix.EBADF)
+		return 0, r.reply(shmring.OpWrite, unix.EBADF)
 	}
 	// The kernel sets FUSE_WRITE_KILL_SUIDGID on every write by a caller
 	// without CAP_FSETID, whatever the mode; fsimpl weighs the caller's
@@ -227,35 +228,35 @@ func (r *rawFS) Write(cancel <-chan struct{}, in *fuse.WriteIn, data []byte) (ui
 		killFor = credOf(&in.InHeader)
 	}
 	n, e := r.fs.Write(h.f, data, int64(in.Offset), killFor)
-	return uint32(n), r.reply(opWrite, e)
+	return uint32(n), r.reply(shmring.OpWrite, e)
 }
 
 func (r *rawFS) Lseek(cancel <-chan struct{}, in *fuse.LseekIn, out *fuse.LseekOut) fuse.Status {
 	h := r.handles.get(in.Fh)
 	if h == nil {
-		return r.reply(opLseek, unix.EBADF)
+		return r.reply(shmring.OpLseek, unix.EBADF)
 	}
 	off, e := r.fs.Lseek(h.f, int64(in.Offset), int(in.Whence))
 	if e == 0 {
 		out.Offset = uint64(off)
 	}
-	return r.reply(opLseek, e)
+	return r.reply(shmring.OpLseek, e)
 }
 
 func (r *rawFS) Fallocate(cancel <-chan struct{}, in *fuse.FallocateIn) fuse.Status {
 	h := r.handles.get(in.Fh)
 	if h == nil {
-		return r.reply(opFallocate, unix.EBADF)
+		return r.reply(shmring.OpFallocate, unix.EBADF)
 	}
 	e := r.fs.Fallocate(h.f, in.Mode, int64(in.Offset), int64(in.Length))
-	return r.reply(opFallocate, e)
+	return r.reply(shmring.OpFallocate, e)
 }
 
 // Flush is a no-op (and FOPEN_NOFLUSH keeps the kernel from sending it).
 func (r *rawFS) Flush(cancel <-chan struct{}, in *fuse.FlushIn) fuse.Status {
-	return r.reply(opFlush, 0)
+	return r.reply(shmring.OpFlush, 0)
 }
 
 func (r *rawFS) Fsync(cancel <-chan struct{}, in *fuse.FsyncIn) fuse.Status {
-	return r.reply(opFsync, r.fs.Fsync(fsimpl.Ino(in.NodeId)))
+	return r.reply(shmring.OpFsync, r.fs.Fsync(fsimpl.Ino(in.NodeId)))
 }

@@ -11,6 +11,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/btfuse/btfuse/fsimpl"
+	"github.com/btfuse/btfuse/shmring"
 )
 
 // rawFS answers the kernel's requests. Its methods are the reply boundary:
@@ -195,7 +196,7 @@ func hostDev(d uint32) uint64 {
 func (r *rawFS) Lookup(cancel <-chan struct{}, h *fuse.InHeader, name string, out *fuse.EntryOut) fuse.Status {
 	// The kernel does not enforce NAME_MAX for FUSE.
 	if len(name) > fsimpl.NameMax {
-		return r.reply(opLookup, unix.ENAMETOOLONG)
+		return r.reply(shmring.OpLookup, unix.ENAMETOOLONG)
 	}
 	a, e := r.fs.Lookup(credOf(h), fsimpl.Ino(h.NodeId), name)
 	if e == unix.ENOENT && r.entryTTL > 0 {
@@ -205,18 +206,18 @@ func (r *rawFS) Lookup(cancel <-chan struct{}, h *fuse.InHeader, name string, ou
 		// so an invalidation cannot slip in before the entry is cached).
 		*out = fuse.EntryOut{}
 		out.SetEntryTimeout(r.entryTTL)
-		r.stats.ops[opLookup].errors.Add(1)
-		return r.reply(opLookup, 0)
+		r.stats.ops[shmring.OpLookup].errors.Add(1)
+		return r.reply(shmring.OpLookup, 0)
 	}
 	if e != 0 {
-		return r.reply(opLookup, e)
+		return r.reply(shmring.OpLookup, e)
 	}
 	r.fillEntry(out, &a)
-	return r.reply(opLookup, 0)
+	return r.reply(shmring.OpLookup, 0)
 }
 
 func (r *rawFS) Forget(nodeid, nlookup uint64) {
-	r.stats.ops[opForget].calls.Add(1)
+	r.stats.ops[shmring.OpForget].calls.Add(1)
 	ino := fsimpl.Ino(nodeid)
 	// The root's count is the kernel's own (it never looked it up), and the
 	// poll-hack node belongs to go-fuse.
@@ -233,7 +234,7 @@ func (r *rawFS) GetAttr(cancel <-chan struct{}, in *fuse.GetAttrIn, out *fuse.At
 	if e == 0 {
 		r.fillAttrOut(out, &a)
 	}
-	return r.reply(opGetAttr, e)
+	return r.reply(shmring.OpGetAttr, e)
 }
 
 func (r *rawFS) SetAttr(cancel <-chan struct{}, in *fuse.SetAttrIn, out *fuse.AttrOut) fuse.Status {
@@ -285,7 +286,7 @@ func (r *rawFS) SetAttr(cancel <-chan struct{}, in *fuse.SetAttrIn, out *fuse.At
 		// GETXATTR(security.capability) then SETATTR {}.
 		a, e := r.fs.GetAttr(fsimpl.Ino(in.NodeId))
 		if e != 0 {
-			return r.reply(opSetAttr, e)
+			return r.reply(shmring.OpSetAttr, e)
 		}
 		if a.Mode&unix.S_IFMT != unix.S_IFDIR {
 			sa.Valid |= fsimpl.SetKillSUIDGID
@@ -295,7 +296,7 @@ func (r *rawFS) SetAttr(cancel <-chan struct{}, in *fuse.SetAttrIn, out *fuse.At
 	if fh, ok := in.GetFh(); ok {
 		hd := r.handles.get(fh)
 		if hd == nil {
-			return r.reply(opSetAttr, unix.EBADF)
+			return r.reply(shmring.OpSetAttr, unix.EBADF)
 		}
 		f = hd.f
 	}
@@ -303,7 +304,7 @@ func (r *rawFS) SetAttr(cancel <-chan struct{}, in *fuse.SetAttrIn, out *fuse.At
 	if e == 0 {
 		r.fillAttrOut(out, &a)
 	}
-	return r.reply(opSetAttr, e)
+	return r.reply(shmring.OpSetAttr, e)
 }
 
 // setAttrFields are the SETATTR bits that name an attribute to change.
@@ -312,7 +313,7 @@ const setAttrFields = fuse.FATTR_MODE | fuse.FATTR_UID | fuse.FATTR_GID | fuse.F
 
 // entry finishes the operations that create a name: on success the reply
 // carries the reference fsimpl took.
-func (r *rawFS) entry(o op, a fsimpl.Attr, e unix.Errno, out *fuse.EntryOut) fuse.Status {
+func (r *rawFS) entry(o shmring.Op, a fsimpl.Attr, e unix.Errno, out *fuse.EntryOut) fuse.Status {
 	if e == 0 {
 		r.fillEntry(out, &a)
 	}
@@ -321,47 +322,47 @@ func (r *rawFS) entry(o op, a fsimpl.Attr, e unix.Errno, out *fuse.EntryOut) fus
 
 func (r *rawFS) Mknod(cancel <-chan struct{}, in *fuse.MknodIn, name string, out *fuse.EntryOut) fuse.Status {
 	a, e := r.fs.Mknod(credOf(&in.InHeader), fsimpl.Ino(in.NodeId), name, in.Mode, hostDev(in.Rdev))
-	return r.entry(opMknod, a, e, out)
+	return r.entry(shmring.OpMknod, a, e, out)
 }
 
 func (r *rawFS) Mkdir(cancel <-chan struct{}, in *fuse.MkdirIn, name string, out *fuse.EntryOut) fuse.Status {
 	a, e := r.fs.Mkdir(credOf(&in.InHeader), fsimpl.Ino(in.NodeId), name, in.Mode)
-	return r.entry(opMkdir, a, e, out)
+	return r.entry(shmring.OpMkdir, a, e, out)
 }
 
 func (r *rawFS) Symlink(cancel <-chan struct{}, h *fuse.InHeader, target, name string, out *fuse.EntryOut) fuse.Status {
 	a, e := r.fs.Symlink(credOf(h), fsimpl.Ino(h.NodeId), name, target)
-	return r.entry(opSymlink, a, e, out)
+	return r.entry(shmring.OpSymlink, a, e, out)
 }
 
 func (r *rawFS) Link(cancel <-chan struct{}, in *fuse.LinkIn, name string, out *fuse.EntryOut) fuse.Status {
 	a, e := r.fs.Link(credOf(&in.InHeader), fsimpl.Ino(in.Oldnodeid), fsimpl.Ino(in.NodeId), name)
-	return r.entry(opLink, a, e, out)
+	return r.entry(shmring.OpLink, a, e, out)
 }
 
 func (r *rawFS) Unlink(cancel <-chan struct{}, h *fuse.InHeader, name string) fuse.Status {
-	return r.reply(opUnlink, r.fs.Unlink(credOf(h), fsimpl.Ino(h.NodeId), name))
+	return r.reply(shmring.OpUnlink, r.fs.Unlink(credOf(h), fsimpl.Ino(h.NodeId), name))
 }
 
 func (r *rawFS) Rmdir(cancel <-chan struct{}, h *fuse.InHeader, name string) fuse.Status {
-	return r.reply(opRmdir, r.fs.Rmdir(credOf(h), fsimpl.Ino(h.NodeId), name))
+	return r.reply(shmring.OpRmdir, r.fs.Rmdir(credOf(h), fsimpl.Ino(h.NodeId), name))
 }
 
 func (r *rawFS) Rename(cancel <-chan struct{}, in *fuse.RenameIn, oldName, newName string) fuse.Status {
 	e := r.fs.Rename(credOf(&in.InHeader), fsimpl.Ino(in.NodeId), oldName, fsimpl.Ino(in.Newdir), newName, in.Flags)
-	return r.reply(opRename, e)
+	return r.reply(shmring.OpRename, e)
 }
 
 func (r *rawFS) Readlink(cancel <-chan struct{}, h *fuse.InHeader) ([]byte, fuse.Status) {
 	target, e := r.fs.Readlink(credOf(h), fsimpl.Ino(h.NodeId))
 	if e != 0 {
-		return nil, r.reply(opReadlink, e)
+		return nil, r.reply(shmring.OpReadlink, e)
 	}
-	return []byte(target), r.reply(opReadlink, 0)
+	return []byte(target), r.reply(shmring.OpReadlink, 0)
 }
 
 func (r *rawFS) Access(cancel <-chan struct{}, in *fuse.AccessIn) fuse.Status {
-	return r.reply(opAccess, r.fs.Access(credOf(&in.InHeader), fsimpl.Ino(in.NodeId), in.Mask))
+	return r.reply(shmring.OpAccess, r.fs.Access(credOf(&in.InHeader), fsimpl.Ino(in.NodeId), in.Mask))
 }
 
 func (r *rawFS) StatFs(cancel <-chan struct{}, h *fuse.InHeader, out *fuse.StatfsOut) fuse.Status {
@@ -376,5 +377,5 @@ func (r *rawFS) StatFs(cancel <-chan struct{}, h *fuse.InHeader, out *fuse.Statf
 		NameLen: st.NameLen,
 		Frsize:  st.Frsize,
 	}
-	return r.reply(opStatFs, 0)
+	return r.reply(shmring.OpStatFs, 0)
 }

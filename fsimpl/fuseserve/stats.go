@@ -7,58 +7,9 @@ import (
 
 	"github.com/hanwen/go-fuse/v2/fuse"
 	"golang.org/x/sys/unix"
+
+	"github.com/btfuse/btfuse/shmring"
 )
-
-// op names the requests this adapter handles, for the counters.
-type op int
-
-const (
-	opLookup op = iota
-	opForget
-	opGetAttr
-	opSetAttr
-	opMknod
-	opMkdir
-	opUnlink
-	opRmdir
-	opRename
-	opLink
-	opSymlink
-	opReadlink
-	opAccess
-	opGetXattr
-	opListXattr
-	opSetXattr
-	opRemoveXattr
-	opCreate
-	opOpen
-	opRead
-	opWrite
-	opLseek
-	opRelease
-	opFlush
-	opFsync
-	opFallocate
-	opOpenDir
-	opReadDir
-	opReadDirPlus
-	opReleaseDir
-	opFsyncDir
-	opStatFs
-	numOps
-)
-
-var opNames = [numOps]string{
-	opLookup: "LOOKUP", opForget: "FORGET", opGetAttr: "GETATTR", opSetAttr: "SETATTR",
-	opMknod: "MKNOD", opMkdir: "MKDIR", opUnlink: "UNLINK", opRmdir: "RMDIR",
-	opRename: "RENAME", opLink: "LINK", opSymlink: "SYMLINK", opReadlink: "READLINK",
-	opAccess: "ACCESS", opGetXattr: "GETXATTR", opListXattr: "LISTXATTR",
-	opSetXattr: "SETXATTR", opRemoveXattr: "REMOVEXATTR", opCreate: "CREATE",
-	opOpen: "OPEN", opRead: "READ", opWrite: "WRITE", opLseek: "LSEEK",
-	opRelease: "RELEASE", opFlush: "FLUSH", opFsync: "FSYNC", opFallocate: "FALLOCATE",
-	opOpenDir: "OPENDIR", opReadDir: "READDIR", opReadDirPlus: "READDIRPLUS",
-	opReleaseDir: "RELEASEDIR", opFsyncDir: "FSYNCDIR", opStatFs: "STATFS",
-}
 
 // OpStats counts one kind of request.
 type OpStats struct {
@@ -95,7 +46,7 @@ type Stats struct {
 type opCounter struct{ calls, errors atomic.Uint64 }
 
 type counters struct {
-	ops                                 [numOps]opCounter
+	ops                                 [shmring.NumOps]opCounter
 	backingOK, backingFail, unregFail   atomic.Uint64
 	invalQueued, invalSent, invalErrors atomic.Uint64
 	invalOverflows, panics              atomic.Uint64
@@ -104,11 +55,11 @@ type counters struct {
 // Stats returns the adapter's counters.
 func (s *Server) Stats() Stats {
 	r := s.raw
-	st := Stats{Ops: make(map[string]OpStats, numOps)}
+	st := Stats{Ops: make(map[string]OpStats)}
 	for i := range r.stats.ops {
 		c := &r.stats.ops[i]
 		if n := c.calls.Load(); n > 0 {
-			st.Ops[opNames[i]] = OpStats{Calls: n, Errors: c.errors.Load()}
+			st.Ops[shmring.Op(i).String()] = OpStats{Calls: n, Errors: c.errors.Load()}
 		}
 	}
 	st.BackingRegistered = r.stats.backingOK.Load()
@@ -124,12 +75,14 @@ func (s *Server) Stats() Stats {
 	return st
 }
 
-// reply is the reply boundary: it counts the request and turns the errno of
+// reply is the reply boundary: it counts the request (under shmring's op
+// numbering, so these counters and the shared-memory mirror name the same
+// operations) and turns the errno of
 // a handler into the status go-fuse sends (go-fuse flips the sign). fsimpl
 // answers ENOSYS for nothing it implements; passing one on would make the
 // kernel stop sending that operation for the life of the mount, so it
 // becomes EIO and a log line.
-func (r *rawFS) reply(o op, e unix.Errno) fuse.Status {
+func (r *rawFS) reply(o shmring.Op, e unix.Errno) fuse.Status {
 	c := &r.stats.ops[o]
 	c.calls.Add(1)
 	if e == 0 {
@@ -137,7 +90,7 @@ func (r *rawFS) reply(o op, e unix.Errno) fuse.Status {
 	}
 	c.errors.Add(1)
 	if e == unix.ENOSYS {
-		slog.Error("fuseserve: fsimpl answered ENOSYS; replying EIO", "op", opNames[o])
+		slog.Error("fuseserve: fsimpl answered ENOSYS; replying EIO", "op", o.String())
 		return fuse.EIO
 	}
 	return fuse.Status(e)
