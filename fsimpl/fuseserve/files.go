@@ -141,32 +141,20 @@ func (r *rawFS) register(fd int) (int32, unix.Errno) {
 	return id, unix.Errno(errno)
 }
 
-// killOnOpen honours FUSE_OPEN_KILL_SUIDGID: under HANDLE_KILLPRIV_V2 the
-// kernel leaves clearing suid/sgid on an unprivileged O_TRUNC to the server.
-// It reports whether it did, so that the kernel's cached mode can be
-// dropped. (Writes are handled in SetAttr: see the empty SETATTR there.)
-func (r *rawFS) killOnOpen(c *fsimpl.Cred, f *fsimpl.File, openFlags uint32) (bool, unix.Errno) {
-	if openFlags&fuse.OPEN_KILL_SUIDGID == 0 {
-		return false, 0
-	}
-	_, e := r.fs.SetAttr(c, f.Ino, &fsimpl.SetAttrIn{Valid: fsimpl.SetKillSUIDGID}, f)
-	return e == 0, e
-}
-
 func (r *rawFS) Open(cancel <-chan struct{}, in *fuse.OpenIn, out *fuse.OpenOut) fuse.Status {
 	c := credOf(&in.InHeader)
 	f, e := r.fs.Open(c, fsimpl.Ino(in.NodeId), int(in.Flags))
 	if e != 0 {
 		return r.reply(shmring.OpOpen, e)
 	}
-	killed, e := r.killOnOpen(c, f, in.Mode)
-	if killed {
+	if in.Mode&fuse.OPEN_KILL_SUIDGID != 0 {
+		// Under HANDLE_KILLPRIV_V2 the kernel leaves clearing suid/sgid
+		// on an unprivileged O_TRUNC to the server; fsimpl.Open did it
+		// with the truncation (do_truncate), so only the kernel's cached
+		// mode is left to drop. (Writes: see the empty SETATTR.)
 		r.inval.push(invalReq{kind: invalAttr, ino: f.Ino})
 	}
-	if e == 0 {
-		e = r.addHandle(f, out)
-	}
-	if e != 0 {
+	if e = r.addHandle(f, out); e != 0 {
 		r.fs.Release(f)
 	}
 	return r.reply(shmring.OpOpen, e)
