@@ -22,8 +22,13 @@ func (fs *FS) noteAlloc(n *inode, blocks int64) {
 	}
 }
 
-// refreshAlloc re-reads n's allocation from the backing directory.
+// refreshAlloc re-reads n's allocation from the backing directory. Only
+// BackingShm needs the estimate: on BackingTmpfs it would be a stat per
+// write for nothing.
 func (fs *FS) refreshAlloc(n *inode) {
+	if fs.back.kind != BackingShm {
+		return
+	}
 	var st unix.Stat_t
 	if fs.back.stat(n.ino, &st) == 0 {
 		fs.noteAlloc(n, st.Blocks)
@@ -32,6 +37,9 @@ func (fs *FS) refreshAlloc(n *inode) {
 
 // refreshAllocFd re-reads n's allocation through an open descriptor.
 func (fs *FS) refreshAllocFd(n *inode, fd int) {
+	if fs.back.kind != BackingShm {
+		return
+	}
 	var st unix.Stat_t
 	if unix.Fstat(fd, &st) == nil {
 		fs.noteAlloc(n, st.Blocks)
