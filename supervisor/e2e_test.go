@@ -39,9 +39,9 @@ type supervised struct {
 	sup   *Supervisor
 }
 
-func startSupervised(t testing.TB) *supervised {
+func startSupervised(t testing.TB, opts ...testutil.MountOption) *supervised {
 	t.Helper()
-	b := testutil.StartBtfuse(t)
+	b := testutil.StartBtfuse(t, opts...)
 	mount, err := control.Canonical(b.Dir)
 	if err != nil {
 		t.Fatal(err)
@@ -274,6 +274,8 @@ func runHelper(name, mount string) int {
 	switch name {
 	case "posix":
 		return posixHelper(mount)
+	case "mtio":
+		fails = mtioHelper(mount)
 	case "ops":
 		fmt.Print(opsTranscript(mount))
 	case "bench":

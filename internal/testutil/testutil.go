@@ -4,6 +4,7 @@ package testutil
 
 import (
 	"os"
+	"os/exec"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -37,6 +38,17 @@ func SkipOrFail(tb testing.TB, reason string) {
 		tb.Fatalf("BTFUSE_REQUIRE_PRIVILEGED=1 but %s", reason)
 	}
 	tb.Skip(reason)
+}
+
+// RequireProgram skips tb, or fails it under BTFUSE_REQUIRE_PRIVILEGED=1,
+// when one of progs (tools that .ci/setup installs) is not on PATH.
+func RequireProgram(tb testing.TB, progs ...string) {
+	tb.Helper()
+	for _, p := range progs {
+		if _, err := exec.LookPath(p); err != nil {
+			SkipOrFail(tb, p+" is not installed (.ci/setup installs it)")
+		}
+	}
 }
 
 // TmpfsDir mounts a fresh tmpfs on a temporary directory and returns it: the
