@@ -262,6 +262,14 @@ func TestRunKilledTarget(t *testing.T) {
 	}
 }
 
+// moreHelpers are helpers defined beside their tests: each runs in the
+// target and returns what failed.
+var moreHelpers = map[string]func(mount string) []string{
+	"mtio":       mtioHelper,
+	"mmapwriter": mmapWriterHelper,
+	"mmapreader": mmapReaderHelper,
+}
+
 // runHelper runs inside a supervised target and checks errnos; it prints
 // what failed and returns non-zero then.
 func runHelper(name, mount string) int {
@@ -274,8 +282,6 @@ func runHelper(name, mount string) int {
 	switch name {
 	case "posix":
 		return posixHelper(mount)
-	case "mtio":
-		fails = mtioHelper(mount)
 	case "ops":
 		fmt.Print(opsTranscript(mount))
 	case "bench":
@@ -404,6 +410,10 @@ func runHelper(name, mount string) int {
 		}
 		wg.Wait()
 	default:
+		if h := moreHelpers[name]; h != nil {
+			fails = h(mount)
+			break
+		}
 		fails = append(fails, "unknown helper "+name)
 	}
 	for _, f := range fails {

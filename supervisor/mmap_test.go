@@ -1,0 +1,271 @@
+package supervisor
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/btfuse/btfuse/internal/testutil"
+)
+
+// One file, two doors, shared mappings. What the design guarantees:
+//
+//   - A write through a served descriptor (run) goes to the backing file.
+//     With FUSE passthrough the FUSE door maps that same backing file, so a
+//     mapping made through FUSE sees it at once, before the writer closes.
+//     Without passthrough (close-to-open) the FUSE door has its own page
+//     cache: a mapping made through FUSE sees the write once the writer has
+//     closed, when the supervisor's writer watch tells the FUSE door to drop
+//     the inode's pages (FUSE_NOTIFY_INVAL_INODE); before that it may show
+//     the old data.
+//   - A write through FUSE (write(2), or a store into a shared FUSE mapping
+//     followed by msync(MS_SYNC)) has reached the backing file when the call
+//     returns, in both modes (no writeback cache), so a mapping of the served
+//     descriptor in a run target sees it at once.
+
+const mmapSize = 8192
+
+// mmapWait waits for path to exist (stat through whichever door the caller
+// is behind); flush, when set, pushes queued FUSE invalidations first.
+func mmapWait(path string, flush func()) error {
+	deadline := time.Now().Add(time.Minute) // a hang guard, not a timing assertion
+	for {
+		if flush != nil {
+			flush()
+		}
+		if _, err := os.Stat(path); err == nil {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s never appeared", path)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// mmapWriterHelper runs under run: it writes into mount/f through its
+// served descriptor while the test holds a FUSE mapping of it, in steps
+// paced by marker files.
+func mmapWriterHelper(mount string) []string {
+	f := filepath.Join(mount, "f")
+	fd, err := unix.Open(f, unix.O_RDWR|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return []string{"open: " + err.Error()}
+	}
+	if _, err := unix.Pwrite(fd, []byte("one"), 0); err != nil {
+		return []string{"pwrite one: " + err.Error()}
+	}
+	if err := os.WriteFile(mount+"/w1", nil, 0o644); err != nil {
+		return []string{err.Error()}
+	}
+	if err := mmapWait(mount+"/r1", nil); err != nil {
+		return []string{err.Error()}
+	}
+	if _, err := unix.Pwrite(fd, []byte("two"), 4096); err != nil {
+		return []string{"pwrite two: " + err.Error()}
+	}
+	if err := unix.Close(fd); err != nil {
+		return []string{"close: " + err.Error()}
+	}
+	if err := os.WriteFile(mount+"/w2", nil, 0o644); err != nil {
+		return []string{err.Error()}
+	}
+	return nil
+}
+
+// mmapReaderHelper runs under run: it maps mount/g through its served
+// descriptor and checks what the test writes through FUSE, in steps paced
+// by marker files. Every check is immediate: no polling.
+func mmapReaderHelper(mount string) []string {
+	fd, err := unix.Open(mount+"/g", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return []string{"open: " + err.Error()}
+	}
+	defer unix.Close(fd)
+	m, err := unix.Mmap(fd, 0, mmapSize, unix.PROT_READ, unix.MAP_SHARED)
+	if err != nil {
+		return []string{"mmap: " + err.Error()}
+	}
+	defer unix.Munmap(m)
+	var fails []string
+	if !bytes.Equal(m[:3], []byte{0, 0, 0}) {
+		fails = append(fails, fmt.Sprintf("before any write: %q", m[:3]))
+	}
+	for _, step := range []struct {
+		wait, ack string
+		off       int
+		want      string
+	}{
+		{"fw1", "rd1", 0, "abc"},    // write(2) through FUSE
+		{"fw2", "rd2", 4096, "xyz"}, // store into a FUSE mapping + msync
+	} {
+		if err := os.WriteFile(mount+"/ready-"+step.wait, nil, 0o644); err != nil {
+			return append(fails, err.Error())
+		}
+		if err := mmapWait(mount+"/"+step.wait, nil); err != nil {
+			return append(fails, err.Error())
+		}
+		if got := string(m[step.off : step.off+3]); got != step.want {
+			fails = append(fails, fmt.Sprintf("after %s: mapping shows %q at %d, want %q", step.wait, got, step.off, step.want))
+		}
+		buf := make([]byte, 3)
+		if _, err := unix.Pread(fd, buf, int64(step.off)); err != nil || string(buf) != step.want {
+			fails = append(fails, fmt.Sprintf("after %s: pread %q, %v", step.wait, buf, err))
+		}
+		if err := os.WriteFile(mount+"/"+step.ack, nil, 0o644); err != nil {
+			return append(fails, err.Error())
+		}
+	}
+	return fails
+}
+
+// mmapModes runs f once with FUSE passthrough and once in close-to-open.
+func mmapModes(t *testing.T, f func(t *testing.T, s *supervised, passthrough bool)) {
+	for _, mode := range []struct {
+		name string
+		opts []testutil.MountOption
+	}{
+		{"passthrough", nil},
+		{"close-to-open", []testutil.MountOption{testutil.NoPassthrough()}},
+	} {
+		t.Run(mode.name, func(t *testing.T) {
+			s := startSupervised(t, mode.opts...)
+			pt := s.Server.Passthrough()
+			if mode.opts == nil && !pt {
+				testutil.SkipOrFail(t, "FUSE passthrough is unavailable here ("+s.Server.Mode()+")")
+			}
+			f(t, s, pt)
+		})
+	}
+}
+
+// runAsync runs argv under s and delivers its result.
+func (s *supervised) runAsync(t *testing.T, argv []string, env ...string) <-chan string {
+	ch := make(chan string, 1)
+	go func() {
+		defer close(ch) // also when s.run ends the goroutine with t.Fatal
+		code, out, errs := s.run(t, argv, env...)
+		if code != 0 {
+			ch <- fmt.Sprintf("exit %d\n%s%s", code, out, errs)
+		}
+	}()
+	t.Cleanup(func() { <-ch }) // s.run kills the target after its own hang guard
+	return ch
+}
+
+// TestMmapFUSEReaderRunWriter: a plain process (this test, through FUSE)
+// maps a file; a run target writes it through its served descriptor.
+func TestMmapFUSEReaderRunWriter(t *testing.T) {
+	mmapModes(t, func(t *testing.T, s *supervised, passthrough bool) {
+		p := filepath.Join(s.Dir, "f")
+		if err := os.WriteFile(p, make([]byte, mmapSize), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		f, err := os.Open(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		m, err := unix.Mmap(int(f.Fd()), 0, mmapSize, unix.PROT_READ, unix.MAP_SHARED)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer unix.Munmap(m)
+		if m[0] != 0 || m[4096] != 0 { // both pages now in the FUSE door's cache
+			t.Fatalf("fresh file not zero")
+		}
+		done := s.runAsync(t, []string{os.Args[0]}, "BTFUSE_TEST_HELPER=mmapwriter")
+		flush := s.Server.FlushInvalidations
+		if err := mmapWait(s.Dir+"/w1", flush); err != nil {
+			t.Fatal(err)
+		}
+		// The writer still holds its descriptor open.
+		if got := string(m[:3]); passthrough && got != "one" {
+			t.Errorf("passthrough: FUSE mapping shows %q while the run writer is open, want %q (same backing pages)", got, "one")
+		} else if !passthrough {
+			t.Logf("close-to-open: FUSE mapping shows %q while the run writer is open (no guarantee)", got)
+		}
+		if err := os.WriteFile(s.Dir+"/r1", nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := mmapWait(s.Dir+"/w2", flush); err != nil {
+			t.Fatal(err)
+		}
+		// The writer has closed.
+		if passthrough {
+			if got := string(m[4096:4099]) + string(m[:3]); got != "twoone" {
+				t.Errorf("passthrough: FUSE mapping shows %q after the writer closed, want %q", got, "twoone")
+			}
+		} else {
+			// The writer watch notices the close within a few ticks and
+			// invalidates the inode: wait for it (bounded), then the
+			// mapping must show both writes.
+			deadline := time.Now().Add(30 * time.Second)
+			for string(m[4096:4099])+string(m[:3]) != "twoone" {
+				if time.Now().After(deadline) {
+					t.Fatalf("close-to-open: FUSE mapping shows %q %q after the writer closed, want the new data", m[:3], m[4096:4099])
+				}
+				time.Sleep(watchPeriod)
+				flush()
+			}
+		}
+		if msg, failed := <-done; failed {
+			t.Errorf("writer: %s", msg)
+		}
+	})
+}
+
+// TestMmapRunReaderFUSEWriter: a run target maps a file through its served
+// descriptor; this test writes it through FUSE, with write(2) and then with
+// a store into a shared FUSE mapping and msync.
+func TestMmapRunReaderFUSEWriter(t *testing.T) {
+	mmapModes(t, func(t *testing.T, s *supervised, passthrough bool) {
+		p := filepath.Join(s.Dir, "g")
+		if err := os.WriteFile(p, make([]byte, mmapSize), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		done := s.runAsync(t, []string{os.Args[0]}, "BTFUSE_TEST_HELPER=mmapreader")
+		f, err := os.OpenFile(p, os.O_RDWR, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		flush := s.Server.FlushInvalidations
+		if err := mmapWait(s.Dir+"/ready-fw1", flush); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.WriteAt([]byte("abc"), 0); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(s.Dir+"/fw1", nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := mmapWait(s.Dir+"/ready-fw2", flush); err != nil {
+			t.Fatal(err)
+		}
+		m, err := unix.Mmap(int(f.Fd()), 0, mmapSize, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer unix.Munmap(m)
+		copy(m[4096:], "xyz")
+		if err := unix.Msync(m, unix.MS_SYNC); err != nil {
+			t.Fatalf("msync: %v", err)
+		}
+		if err := os.WriteFile(s.Dir+"/fw2", nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if msg, failed := <-done; failed {
+			t.Errorf("reader (passthrough %v): %s", passthrough, msg)
+		}
+		if _, err := os.Stat(s.Dir + "/rd2"); err != nil && !errors.Is(err, os.ErrNotExist) {
+			t.Error(err)
+		}
+	})
+}
