@@ -1,0 +1,204 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/btfuse/btfuse/internal/testutil"
+)
+
+// deathLoop stats and reads a file in the mount until one of them fails,
+// then says so and exits 3. Only shell builtins: after the daemon is gone
+// even execve is refused (it is notified to resolve credentials).
+const deathLoop = `echo "$$"
+i=0
+while read -r x < "$BTFUSE_MOUNT/f" && [ -e "$BTFUSE_MOUNT/f" ]; do
+	i=$((i+1))
+	[ "$i" = 20 ] && echo looping
+done
+echo "stopped after $i" >&2
+exit 3
+`
+
+// TestE2ERunDaemonKilled: a supervised target loops on stat and open in
+// the mount, and its daemon is SIGKILLed: a 'btfuse mount' daemon the
+// target is attached to, while it serves ("attached") or after a SIGSTOP
+// has left the target waiting in a notification nobody receives
+// ("attached-stopped"); or 'btfuse run' itself, whose embedded daemon
+// dies with it ("embedded"). The target must get errors and exit instead
+// of hanging: the kernel answers the notifications of a filter whose
+// listener is gone with ENOSYS (pending ones included,
+// kernel/seccomp.c:seccomp_notify_detach()), and requests on the FUSE
+// connection of a dead daemon with ENOTCONN. Nothing may stay behind: no
+// process, no mount.
+func TestE2ERunDaemonKilled(t *testing.T) {
+	testutil.RequirePrivileged(t)
+	for _, mode := range []string{"attached", "attached-stopped", "embedded"} {
+		t.Run(mode, func(t *testing.T) { runDaemonKilled(t, mode) })
+	}
+}
+
+func runDaemonKilled(t *testing.T, mode string) {
+	dir, runtime := mountDirs(t)
+	var d *daemonProc
+	if mode != "embedded" {
+		d = startDaemon(t, runtime, dir)
+		if err := os.WriteFile(filepath.Join(dir, "f"), []byte("data\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	script := deathLoop
+	if d == nil {
+		script = `echo data > "$BTFUSE_MOUNT/f"` + "\n" + script
+	}
+	run := btfuse(runtime, "run", "--mount", dir, "--", "sh", "-c", script)
+	stdout, err := run.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stderr := new(lockedBuffer)
+	run.Stderr = stderr
+	if err := run.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// Wait returns once the target, which holds the other ends of stdout
+	// and stderr, has exited too.
+	exited := make(chan error, 1)
+	lines := make(chan string, 16)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+		exited <- run.Wait()
+	}()
+	var pid int
+	t.Cleanup(func() {
+		select {
+		case <-exited:
+		default:
+			run.Process.Kill()
+			if pid > 0 {
+				unix.Kill(pid, unix.SIGKILL)
+			}
+		}
+	})
+	next := func(what string) string {
+		t.Helper()
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				t.Fatalf("btfuse run ended before %s; stderr:\n%s", what, stderr)
+			}
+			return l
+		case <-time.After(time.Minute):
+			t.Fatalf("no %s from the target; stderr:\n%s", what, stderr)
+		}
+		return ""
+	}
+	pid, err = strconv.Atoi(next("pid"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l := next("loop"); l != "looping" {
+		t.Fatalf("target printed %q", l)
+	}
+	var st unix.Stat_t
+	if err := unix.Stat(dir, &st); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { clearStaleMount(t, dir, st.Dev) }) // runs before startDaemon's cleanup
+
+	switch mode {
+	case "attached-stopped":
+		d.signal(t, syscall.SIGSTOP)
+		waitWchan(t, pid, "seccomp_do_user_notification")
+		fallthrough
+	case "attached":
+		d.signal(t, syscall.SIGKILL)
+		d.wait(t)
+	case "embedded":
+		if err := run.Process.Kill(); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	select {
+	case <-exited:
+	case <-time.After(time.Minute): // a hang guard, not a timing assertion
+		wchan, _ := os.ReadFile(fmt.Sprintf("/proc/%d/wchan", pid))
+		t.Fatalf("target %d still running a minute after the daemon died (wchan %s); stderr:\n%s", pid, wchan, stderr)
+	}
+	t.Logf("target's stderr after the daemon died:\n%s", stderr)
+	if !strings.Contains(stderr.String(), "stopped after") {
+		t.Errorf("the target did not stop on an error; stderr:\n%s", stderr)
+	}
+	if code := run.ProcessState.ExitCode(); d != nil && code != 3 {
+		t.Errorf("btfuse run: exit %d, want the target's 3", code)
+	}
+	if d == nil {
+		// Orphaned, the target is reaped by whoever adopted it: gone or a
+		// zombie is what counts.
+		if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); err == nil && !strings.Contains(string(b), ") Z ") {
+			t.Errorf("target %d still exists: %s", pid, b)
+		}
+	} else if err := unix.Kill(pid, 0); err != unix.ESRCH {
+		t.Errorf("target %d still exists: %v", pid, err)
+	}
+
+	// The dead daemon's mount is stale; btfuse umount clears it.
+	if code, out, errOut := runBtfuse(t, runtime, "umount", dir); code != 0 || !strings.Contains(out, "cleared the stale FUSE mount") {
+		t.Errorf("umount of the stale mount: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	if isMounted(t, dir) {
+		t.Errorf("%s still mounted", dir)
+	}
+}
+
+// waitWchan waits until process pid sleeps in the kernel function want
+// (or a clone of it the compiler named want.something).
+func waitWchan(t *testing.T, pid int, want string) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute) // a hang guard, not a timing assertion
+	for {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/wchan", pid))
+		if err != nil {
+			t.Fatalf("wchan of %d: %v", pid, err)
+		}
+		if string(b) == want || strings.HasPrefix(string(b), want+".") {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("process %d sleeps in %q, never in %s", pid, b, want)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// clearStaleMount aborts the FUSE connection of the mount with device dev
+// through fusectl, if it is still there, and detaches dir.
+func clearStaleMount(t *testing.T, dir string, dev uint64) {
+	const ctl = "/sys/fs/fuse/connections"
+	abort := fmt.Sprintf("%s/%d/abort", ctl, unix.Minor(dev))
+	if _, err := os.Stat(filepath.Dir(abort)); err != nil {
+		unix.Mount("none", ctl, "fusectl", 0, "")
+	}
+	if err := os.WriteFile(abort, []byte("1"), 0); err != nil && !os.IsNotExist(err) {
+		t.Logf("abort %s: %v", abort, err)
+	}
+	if isMounted(t, dir) {
+		if err := unix.Unmount(dir, unix.MNT_DETACH); err != nil {
+			t.Errorf("detach %s: %v", dir, err)
+		}
+	}
+}
