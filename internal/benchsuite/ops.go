@@ -150,7 +150,7 @@ var ops = map[string]op{
 	}},
 	// seqread reads a file of n MiB in 1 MiB blocks.
 	"seqread": {prepare: func(dir string, n, _ int) (state, error) {
-		s, err := openFileOf(n * block1M)(dir, n, 0)
+		s, err := openFileOf(n*block1M)(dir, n, 0)
 		s.buf = make([]byte, block1M)
 		return s, err
 	}, loop: func(s state, n int) error {
@@ -163,7 +163,7 @@ var ops = map[string]op{
 	}},
 	// randread reads n 4K blocks at random aligned offsets of an arg MiB file.
 	"randread": {prepare: func(dir string, n, arg int) (state, error) {
-		s, err := openFileOf(arg * block1M)(dir, n, 0)
+		s, err := openFileOf(arg*block1M)(dir, n, 0)
 		if err != nil {
 			return s, err
 		}

@@ -34,8 +34,8 @@ type Workload struct {
 	// leave an existing tree alone.
 	keep bool
 
-	scale   float64                           // multiplies time per count (MiB -> GiB)
-	setup   func(dir string, n int) error     // untimed, by the bench process
+	scale   float64                              // multiplies time per count (MiB -> GiB)
+	setup   func(dir string, n int) error        // untimed, by the bench process
 	command func(s sampleSpec) ([]string, error) // argv to run with dir as working directory
 }
 
