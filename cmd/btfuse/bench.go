@@ -77,7 +77,7 @@ Workloads: ` + strings.Join(benchsuite.Names(), ", "),
 					return runErr
 				}
 			}
-			return errors.Join(runErr, writeBench(cmd, rep, jsonOut, plotOut))
+			return errors.Join(runErr, writeBench(cmd, rep, jsonOut, plotOut), failed(rep))
 		},
 	}
 	f := cmd.Flags()
@@ -113,6 +113,21 @@ func writeBench(cmd *cobra.Command, rep *benchsuite.Report, jsonOut, plotOut str
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// failed makes the exit status say that workloads failed (the table lists
+// them and why), so that a script running the bench notices.
+func failed(rep *benchsuite.Report) error {
+	var names []string
+	for _, w := range rep.Workloads {
+		if w.Error != "" {
+			names = append(names, w.Name)
+		}
+	}
+	if len(names) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%d of %d workloads failed (%s); see below the table", len(names), len(rep.Workloads), strings.Join(names, ", "))
 }
 
 // isTerminal reports whether w is a terminal, where the progress bar may
