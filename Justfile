@@ -28,6 +28,14 @@ test:
 bench:
     go test -run '^$' -bench . -benchmem -count=1 -timeout 60m ./...
 
+# The full study of the README's "btfuse bench" section: every workload,
+# 5 rounds of native, fuse and run (about 10-15 minutes on 2 cores). Root:
+# it mounts a tmpfs and a FUSE filesystem. The samples, the plot and the
+# table land under docs/; paste docs/bench.md into the README.
+[doc("run the full btfuse bench study into docs/bench.* (root, ~15 min)")]
+bench-study: build
+    {{bin}} bench --json docs/bench.json --plot docs/bench.svg | tee docs/bench.md
+
 # gofmt must have nothing to say, and go vet must pass.
 [doc("static checks: gofmt and go vet")]
 lint:

@@ -97,8 +97,14 @@ func writeBench(cmd *cobra.Command, rep *benchsuite.Report, jsonOut, plotOut str
 	if rep.Quick {
 		kind = "quick"
 	}
-	fmt.Fprintf(out, "btfuse bench (%s, %d rounds, %.0fs) on %s\n\n", kind, rep.Rounds, rep.Elapsed, rep.Machine)
+	fmt.Fprintf(out, "btfuse bench (%s, %d rounds, %.0fs) on %s, load average %.1f at the start, %.1f at the end\n\n",
+		kind, rep.Rounds, rep.Elapsed, rep.Machine, rep.Load[0], rep.Load[1])
 	if err := rep.WriteTable(out); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "\nEach row times the loop from inside the command; 'whole command' rows are\n"+
+		"the wall time of the command as started, 'btfuse run' start-up included.\n\n")
+	if err := rep.WriteLegend(out); err != nil {
 		return err
 	}
 	var errs []error

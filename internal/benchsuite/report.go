@@ -23,6 +23,9 @@ type Report struct {
 	Binary    string            `json:"binary"`
 	Programs  map[string]string `json:"programs"`
 	Workloads []*Result         `json:"workloads"`
+	// Load is /proc/loadavg's 1-minute average when the bench started and
+	// when it ended: on a shared machine, the noise it ran in.
+	Load [2]float64 `json:"loadavg_1m"`
 	// Interrupted is set when the bench stopped before its last round.
 	Interrupted bool `json:"interrupted,omitempty"`
 }
@@ -102,6 +105,15 @@ func ThisMachine() Machine {
 		m.MemGiB = float64(si.Totalram) * float64(si.Unit) / (1 << 30)
 	}
 	return m
+}
+
+// loadAvg returns the 1-minute load average, 0 if unknown.
+func loadAvg() float64 {
+	var si unix.Sysinfo_t
+	if unix.Sysinfo(&si) != nil {
+		return 0
+	}
+	return float64(si.Loads[0]) / (1 << unix.SI_LOAD_SHIFT)
 }
 
 // String is the one-line description the table and plot carry.

@@ -53,6 +53,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	rep := &Report{
 		Started: time.Now(), Quick: cfg.Quick, Rounds: rounds, Modes: Modes,
 		Machine: ThisMachine(), Binary: cfg.Exe, Programs: map[string]string{},
+		Load: [2]float64{loadAvg(), 0},
 	}
 	r := &runner{cfg: cfg, rep: rep, rounds: rounds, env: commandEnv()}
 	for _, w := range workloads {
@@ -74,6 +75,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	r.modes = env
 	err = r.loop(ctx)
 	rep.Elapsed = time.Since(rep.Started).Seconds()
+	rep.Load[1] = loadAvg()
 	if cerr := env.Close(); cerr != nil {
 		err = errors.Join(err, fmt.Errorf("tear down: %w", cerr))
 	}
@@ -102,8 +104,7 @@ func (r *runner) loop(ctx context.Context) error {
 			for k := range Modes {
 				mode := Modes[(k+round-1)%len(Modes)]
 				if ctx.Err() != nil {
-					r.rep.Interrupted = true
-					return ctx.Err()
+					return r.interrupted(p)
 				}
 				if res.Error != "" {
 					p.end() // a failed workload's samples count as done
@@ -114,8 +115,7 @@ func (r *runner) loop(ctx context.Context) error {
 				p.end()
 				if err != nil {
 					if ctx.Err() != nil {
-						r.rep.Interrupted = true
-						return ctx.Err()
+						return r.interrupted(p)
 					}
 					res.Error = fmt.Sprintf("%s mode, round %d: %v", mode, round, err)
 					p.line("%s failed: %s", w.Name, oneLine(res.Error))
@@ -130,6 +130,12 @@ func (r *runner) loop(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// interrupted marks the report as cut short and says so.
+func (r *runner) interrupted(p *progress) error {
+	r.rep.Interrupted = true
+	return fmt.Errorf("interrupted after %d of %d samples; the table holds those that completed", p.done, p.total)
 }
 
 // sample runs w once in mode, in a fresh directory that is removed after

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"regexp"
+	"strconv"
 	"strings"
 )
 
@@ -84,6 +86,19 @@ func (r *Report) WriteTable(w io.Writer) error {
 	_, err := io.WriteString(w, b.String())
 	return err
 }
+
+// WriteLegend says what each workload of the report did, with its size.
+func (r *Report) WriteLegend(w io.Writer) error {
+	var b strings.Builder
+	for _, res := range r.Workloads {
+		fmt.Fprintf(&b, "- %s: %s\n", res.Name, sizeRE.ReplaceAllString(res.What, strconv.Itoa(res.N)))
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// sizeRE finds the N that stands for a workload's size in its description.
+var sizeRE = regexp.MustCompile(`\bN\b`)
 
 func writeCells(b *strings.Builder, cells []string, widths []int) {
 	b.WriteString("|")

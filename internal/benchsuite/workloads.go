@@ -53,14 +53,14 @@ const Marker = "btfuse-bench"
 
 // Workloads lists every workload, in the order of the table and the plot.
 var Workloads = []Workload{
-	{Name: "find", Group: "seed", What: "find over a tree of N files, 10 times in one shell", Per: "find",
+	{Name: "find", Group: "seed", What: "find over a tree of N files (kept across rounds), 10 times in one shell", Per: "find",
 		Needs: []string{"bash", "find"}, Quick: 1000, Full: 5000, Wall: true, keep: true,
 		setup: func(dir string, n int) error { return writeTree(filepath.Join(dir, "tree"), genTree(n, 256, 1)) },
 		command: func(s sampleSpec) ([]string, error) {
 			return script(s, "", `for ((i = 0; i < 10; i++)); do find tree > /dev/null; done`, 10), nil
 		}},
 	{Name: "cat", Group: "seed", What: "cat of one 4 KiB file N times from one shell (fork+exec each)", Per: "cat",
-		Needs: []string{"bash", "cat"}, Quick: 50, Full: 2000, Wall: true,
+		Needs: []string{"bash", "cat"}, Quick: 50, Full: 1000, Wall: true,
 		setup: func(dir string, n int) error { return writeFile(filepath.Join(dir, "f"), block4K) },
 		command: func(s sampleSpec) ([]string, error) {
 			return script(s, "", fmt.Sprintf(`for ((i = 0; i < %d; i++)); do cat f; done > /dev/null`, s.n), s.n), nil
@@ -72,7 +72,7 @@ var Workloads = []Workload{
 	micro("createwrite", "create+write 4K+close of a new file", 500, 10000),
 	micro("mkdir", "mkdir of a new directory", 500, 10000),
 	micro("unlink", "unlink of a file (made beforehand)", 500, 10000),
-	kept(withArg(micro("readdir", "readdir of a directory of 10k entries", 5, 20), "readdir", 10000)),
+	kept(withArg(micro("readdir", "readdir of a directory of 10k entries (kept across rounds)", 5, 20), "readdir", 10000)),
 	micro("pread", "pread 4K at offset 0 of an open file", 20000, 200000),
 
 	throughput("seqwrite", "sequential write of a new file, 1 MiB blocks", 256, 1024),
@@ -99,8 +99,8 @@ var Workloads = []Workload{
 			return script(s, "cd src", fmt.Sprintf(`%[1]s init -q && %[1]s add -A && %[1]s commit -q -m bench`, g), 1), nil
 		}},
 	sqlite("sqlite-txn", "sqlite3: N inserts in one transaction", 1000, 10000, true),
-	sqlite("sqlite-auto", "sqlite3: N inserts, autocommit (a journal and a commit each)", 200, 2000, false),
-	{Name: "python", Group: "program", What: "python3 importing a package of N modules (bytecode cached), twice", Per: "run",
+	sqlite("sqlite-auto", "sqlite3: N inserts, autocommit (a journal and a commit each)", 200, 10000, false),
+	{Name: "python", Group: "program", What: "python3 importing a package of N modules (kept, bytecode cached), twice", Per: "run",
 		Needs: []string{"bash", "python3"}, Quick: 50, Full: 300, keep: true,
 		setup: func(dir string, n int) error { return pyPackage(dir, n) },
 		command: func(s sampleSpec) ([]string, error) {
@@ -113,7 +113,7 @@ var Workloads = []Workload{
 
 // micro is a workload run by 'btfuse __benchop OP DIR N'.
 func micro(name, what string, quick, full int) Workload {
-	return Workload{Name: name, Group: "micro", What: what, Per: "op", Quick: quick, Full: full,
+	return Workload{Name: name, Group: "micro", What: what + ", N times", Per: "op", Quick: quick, Full: full,
 		command: func(s sampleSpec) ([]string, error) {
 			return []string{s.exe, OpCommand, name, s.dir, strconv.Itoa(s.n)}, nil
 		}}
@@ -135,7 +135,8 @@ func kept(w Workload) Workload {
 
 // throughput is a micro workload over N MiB, reported per GiB.
 func throughput(name, what string, quickMiB, fullMiB int) Workload {
-	w := micro(name, what+", N MiB", quickMiB, fullMiB)
+	w := micro(name, what, quickMiB, fullMiB)
+	w.What = what + ", N MiB"
 	w.Group, w.Per, w.scale = "io", "GiB", 1024
 	return w
 }
