@@ -79,8 +79,17 @@ func (c *call) resolvePath(dirfd int32, addr uint64, flags int) (walkResult, *ta
 	if e != 0 {
 		return walkResult{}, nil, fail(e), false
 	}
-	if p == "" && flags&walkEmptyOK == 0 {
-		return walkResult{}, nil, fail(unix.ENOENT), false
+	if p == "" {
+		if flags&walkEmptyOK == 0 {
+			return walkResult{}, nil, fail(unix.ENOENT), false
+		}
+		// AT_EMPTY_PATH (or readlinkat's empty path): the call is about
+		// dirfd itself (fs/namei.c:path_init() with LOOKUP_EMPTY), which
+		// is not a served descriptor here (callers answer those first).
+		// The kernel uses the descriptor, through the FUSE door if it is
+		// in the mount; a walk of /proc/TID/fd/N plus "/" would follow an
+		// O_PATH symlink and demand a directory (ENOTDIR).
+		return walkResult{}, nil, cont(), false
 	}
 	full, ok := absPath(c.tid, dirfd, p)
 	if !ok {

@@ -268,6 +268,10 @@ var moreHelpers = map[string]func(mount string) []string{
 	"mtio":       mtioHelper,
 	"mmapwriter": mmapWriterHelper,
 	"mmapreader": mmapReaderHelper,
+	"emptypath":  emptyPathHelper,
+	// Not supervised: run plain, through FUSE.
+	"fusemmapreader": fuseMmapReaderHelper,
+	"fusemmapwriter": fuseMmapWriterHelper,
 }
 
 // runHelper runs inside a supervised target and checks errnos; it prints

@@ -167,7 +167,6 @@ func (c *call) access(dirfd int32, pathAddr uint64, mode uint32, flags int) resu
 	if e != 0 {
 		return fail(e)
 	}
-	_ = p
 	cr, e := c.credentials()
 	if e != 0 {
 		return cont()
@@ -176,6 +175,21 @@ func (c *call) access(dirfd int32, pathAddr uint64, mode uint32, flags int) resu
 	if flags&unix.AT_EACCESS == 0 {
 		use.UID, use.GID = cr.ruid, cr.rgid
 	}
+	if p == "" {
+		if flags&unix.AT_EMPTY_PATH == 0 {
+			return fail(unix.ENOENT)
+		}
+		// About dirfd itself: answer for a served descriptor (its backing
+		// file's mode is not the inode's), let the kernel check any other.
+		ino, served := c.fdIno(dirfd)
+		if !served {
+			return cont()
+		}
+		if e := c.s.fs.Access(&use, ino, mode); e != 0 {
+			return fail(e)
+		}
+		return ok(0)
+	}
 	full, okp := absPath(c.tid, dirfd, p)
 	if !okp {
 		return cont()
@@ -183,9 +197,6 @@ func (c *call) access(dirfd int32, pathAddr uint64, mode uint32, flags int) resu
 	rest, in := c.s.underMount(full)
 	if !in {
 		return cont()
-	}
-	if p == "" && flags&unix.AT_EMPTY_PATH == 0 {
-		return fail(unix.ENOENT)
 	}
 	w := c.s.walkIn(&use, fsimpl.RootIno, rest, walkFlags(flags), 0)
 	if w.outside || w.err == unix.ESTALE {
