@@ -38,7 +38,7 @@ quarter of an hour on two cores; --quick under two minutes.
 Workloads: ` + strings.Join(benchsuite.Names(), ", "),
 		Example: `  btfuse bench --quick --json b.json --plot b.svg
   btfuse bench --only stat,cat,git
-  btfuse bench --from b.json --plot b.png   # redraw without measuring`,
+  btfuse bench --from b.json --plot b2.svg   # redraw without measuring`,
 		Args:         cobra.NoArgs,
 		SilenceUsage: true,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -83,7 +83,7 @@ Workloads: ` + strings.Join(benchsuite.Names(), ", "),
 	f := cmd.Flags()
 	f.BoolVar(&quick, "quick", false, "small sizes: the whole bench in under two minutes")
 	f.StringVar(&jsonOut, "json", "", "write every sample, as JSON, to `FILE`")
-	f.StringVar(&plotOut, "plot", "", "draw grouped bars per workload into `FILE` (.svg or .png)")
+	f.StringVar(&plotOut, "plot", "", "draw grouped bars per workload into `FILE` (SVG, name ending in .svg)")
 	f.StringSliceVar(&only, "only", nil, "run only these workloads (comma-separated names)")
 	f.IntVar(&rounds, "rounds", 0, fmt.Sprintf("samples per workload and mode (default %d)", benchsuite.DefaultRounds))
 	f.StringVar(&from, "from", "", "redraw the table (and --plot) from a report written by --json, without measuring")

@@ -27,7 +27,7 @@ func TestBenchFlags(t *testing.T) {
 	}{
 		{[]string{"--only", "stat,nope"}, `unknown workload "nope"`},
 		{[]string{"--only", ","}, "names no workload"},
-		{[]string{"--plot", "b.gif"}, "must end in .svg or .png"},
+		{[]string{"--plot", "b.png"}, "must end in .svg"},
 		{[]string{"--rounds", "-1"}, "want a positive number"},
 		{[]string{"--from", "x.json", "--quick"}, "do not apply"},
 		{[]string{"stray"}, "unknown command"},

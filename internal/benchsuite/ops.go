@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -40,155 +41,158 @@ type state struct {
 	offs  []int64
 }
 
-var ops = map[string]op{
-	"stat": {prepare: fileOf(0), loop: func(s state, n int) error {
-		var st unix.Stat_t
-		for range n {
-			if err := unix.Stat(s.path, &st); err != nil {
-				return fmt.Errorf("stat: %w", err)
+// ops is built on first use (see workloads).
+var ops = sync.OnceValue(func() map[string]op {
+	return map[string]op{
+		"stat": {prepare: fileOf(0), loop: func(s state, n int) error {
+			var st unix.Stat_t
+			for range n {
+				if err := unix.Stat(s.path, &st); err != nil {
+					return fmt.Errorf("stat: %w", err)
+				}
 			}
-		}
-		return nil
-	}},
-	"openclose": {prepare: fileOf(block4K), loop: func(s state, n int) error {
-		for range n {
-			fd, err := unix.Open(s.path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
-			if err != nil {
-				return fmt.Errorf("open: %w", err)
-			}
-			unix.Close(fd)
-		}
-		return nil
-	}},
-	"openread": {prepare: fileOf(block4K), loop: func(s state, n int) error {
-		for range n {
-			fd, err := unix.Open(s.path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
-			if err != nil {
-				return fmt.Errorf("open: %w", err)
-			}
-			if _, err := unix.Read(fd, s.buf); err != nil {
+			return nil
+		}},
+		"openclose": {prepare: fileOf(block4K), loop: func(s state, n int) error {
+			for range n {
+				fd, err := unix.Open(s.path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+				if err != nil {
+					return fmt.Errorf("open: %w", err)
+				}
 				unix.Close(fd)
-				return fmt.Errorf("read: %w", err)
 			}
-			unix.Close(fd)
-		}
-		return nil
-	}},
-	"createwrite": {prepare: namesOf("c"), loop: func(s state, n int) error {
-		for i := range n {
-			fd, err := unix.Open(s.names[i], unix.O_WRONLY|unix.O_CREAT|unix.O_TRUNC|unix.O_CLOEXEC, 0o644)
+			return nil
+		}},
+		"openread": {prepare: fileOf(block4K), loop: func(s state, n int) error {
+			for range n {
+				fd, err := unix.Open(s.path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+				if err != nil {
+					return fmt.Errorf("open: %w", err)
+				}
+				if _, err := unix.Read(fd, s.buf); err != nil {
+					unix.Close(fd)
+					return fmt.Errorf("read: %w", err)
+				}
+				unix.Close(fd)
+			}
+			return nil
+		}},
+		"createwrite": {prepare: namesOf("c"), loop: func(s state, n int) error {
+			for i := range n {
+				fd, err := unix.Open(s.names[i], unix.O_WRONLY|unix.O_CREAT|unix.O_TRUNC|unix.O_CLOEXEC, 0o644)
+				if err != nil {
+					return fmt.Errorf("create: %w", err)
+				}
+				if _, err := unix.Write(fd, s.buf); err != nil {
+					unix.Close(fd)
+					return fmt.Errorf("write: %w", err)
+				}
+				unix.Close(fd)
+			}
+			return nil
+		}},
+		"mkdir": {prepare: namesOf("d"), loop: func(s state, n int) error {
+			for i := range n {
+				if err := unix.Mkdir(s.names[i], 0o755); err != nil {
+					return fmt.Errorf("mkdir: %w", err)
+				}
+			}
+			return nil
+		}},
+		"unlink": {prepare: filesOf("u"), loop: func(s state, n int) error {
+			for i := range n {
+				if err := unix.Unlink(s.names[i]); err != nil {
+					return fmt.Errorf("unlink: %w", err)
+				}
+			}
+			return nil
+		}},
+		"readdir": {prepare: readdirTree, loop: func(s state, n int) error {
+			for range n {
+				fd, err := unix.Open(s.dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+				if err != nil {
+					return fmt.Errorf("open dir: %w", err)
+				}
+				for {
+					got, err := unix.Getdents(fd, s.buf)
+					if err != nil {
+						unix.Close(fd)
+						return fmt.Errorf("getdents: %w", err)
+					}
+					if got == 0 {
+						break
+					}
+				}
+				unix.Close(fd)
+			}
+			return nil
+		}},
+		"pread": {prepare: openFileOf(block4K), loop: func(s state, n int) error {
+			for range n {
+				if _, err := unix.Pread(s.fd, s.buf, 0); err != nil {
+					return fmt.Errorf("pread: %w", err)
+				}
+			}
+			return nil
+		}},
+		// seqwrite writes n MiB to a new file in 1 MiB blocks.
+		"seqwrite": {prepare: func(dir string, n, _ int) (state, error) {
+			return state{path: filepath.Join(dir, "seq"), buf: filled(block1M)}, nil
+		}, loop: func(s state, n int) error {
+			fd, err := unix.Open(s.path, unix.O_WRONLY|unix.O_CREAT|unix.O_TRUNC|unix.O_CLOEXEC, 0o644)
 			if err != nil {
 				return fmt.Errorf("create: %w", err)
 			}
-			if _, err := unix.Write(fd, s.buf); err != nil {
-				unix.Close(fd)
-				return fmt.Errorf("write: %w", err)
-			}
-			unix.Close(fd)
-		}
-		return nil
-	}},
-	"mkdir": {prepare: namesOf("d"), loop: func(s state, n int) error {
-		for i := range n {
-			if err := unix.Mkdir(s.names[i], 0o755); err != nil {
-				return fmt.Errorf("mkdir: %w", err)
-			}
-		}
-		return nil
-	}},
-	"unlink": {prepare: filesOf("u"), loop: func(s state, n int) error {
-		for i := range n {
-			if err := unix.Unlink(s.names[i]); err != nil {
-				return fmt.Errorf("unlink: %w", err)
-			}
-		}
-		return nil
-	}},
-	"readdir": {prepare: readdirTree, loop: func(s state, n int) error {
-		for range n {
-			fd, err := unix.Open(s.dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-			if err != nil {
-				return fmt.Errorf("open dir: %w", err)
-			}
-			for {
-				got, err := unix.Getdents(fd, s.buf)
-				if err != nil {
-					unix.Close(fd)
-					return fmt.Errorf("getdents: %w", err)
-				}
-				if got == 0 {
-					break
+			defer unix.Close(fd)
+			for range n {
+				if err := writeFull(fd, s.buf); err != nil {
+					return err
 				}
 			}
-			unix.Close(fd)
-		}
-		return nil
-	}},
-	"pread": {prepare: openFileOf(block4K), loop: func(s state, n int) error {
-		for range n {
-			if _, err := unix.Pread(s.fd, s.buf, 0); err != nil {
-				return fmt.Errorf("pread: %w", err)
-			}
-		}
-		return nil
-	}},
-	// seqwrite writes n MiB to a new file in 1 MiB blocks.
-	"seqwrite": {prepare: func(dir string, n, _ int) (state, error) {
-		return state{path: filepath.Join(dir, "seq"), buf: filled(block1M)}, nil
-	}, loop: func(s state, n int) error {
-		fd, err := unix.Open(s.path, unix.O_WRONLY|unix.O_CREAT|unix.O_TRUNC|unix.O_CLOEXEC, 0o644)
-		if err != nil {
-			return fmt.Errorf("create: %w", err)
-		}
-		defer unix.Close(fd)
-		for range n {
-			if err := writeFull(fd, s.buf); err != nil {
-				return err
-			}
-		}
-		return nil
-	}},
-	// seqread reads a file of n MiB in 1 MiB blocks.
-	"seqread": {prepare: func(dir string, n, _ int) (state, error) {
-		s, err := openFileOf(n*block1M)(dir, n, 0)
-		s.buf = make([]byte, block1M)
-		return s, err
-	}, loop: func(s state, n int) error {
-		for i := range n {
-			if err := preadFull(s.fd, s.buf, int64(i)*block1M); err != nil {
-				return err
-			}
-		}
-		return nil
-	}},
-	// randread reads n 4K blocks at random aligned offsets of an arg MiB file.
-	"randread": {prepare: func(dir string, n, arg int) (state, error) {
-		s, err := openFileOf(arg*block1M)(dir, n, 0)
-		if err != nil {
+			return nil
+		}},
+		// seqread reads a file of n MiB in 1 MiB blocks.
+		"seqread": {prepare: func(dir string, n, _ int) (state, error) {
+			s, err := openFileOf(n*block1M)(dir, n, 0)
+			s.buf = make([]byte, block1M)
 			return s, err
-		}
-		s.buf = make([]byte, block4K)
-		r := rand.New(rand.NewPCG(1, 2)) // the same offsets in every mode
-		blocks := int64(arg) * block1M / block4K
-		s.offs = make([]int64, n)
-		for i := range s.offs {
-			s.offs[i] = r.Int64N(blocks) * block4K
-		}
-		return s, nil
-	}, loop: func(s state, n int) error {
-		for i := range n {
-			if err := preadFull(s.fd, s.buf, s.offs[i]); err != nil {
-				return err
+		}, loop: func(s state, n int) error {
+			for i := range n {
+				if err := preadFull(s.fd, s.buf, int64(i)*block1M); err != nil {
+					return err
+				}
 			}
-		}
-		return nil
-	}},
-}
+			return nil
+		}},
+		// randread reads n 4K blocks at random aligned offsets of an arg MiB file.
+		"randread": {prepare: func(dir string, n, arg int) (state, error) {
+			s, err := openFileOf(arg*block1M)(dir, n, 0)
+			if err != nil {
+				return s, err
+			}
+			s.buf = make([]byte, block4K)
+			r := rand.New(rand.NewPCG(1, 2)) // the same offsets in every mode
+			blocks := int64(arg) * block1M / block4K
+			s.offs = make([]int64, n)
+			for i := range s.offs {
+				s.offs[i] = r.Int64N(blocks) * block4K
+			}
+			return s, nil
+		}, loop: func(s state, n int) error {
+			for i := range n {
+				if err := preadFull(s.fd, s.buf, s.offs[i]); err != nil {
+					return err
+				}
+			}
+			return nil
+		}},
+	}
+})
 
 // OpNames lists the micro-operations RunOp knows.
 func OpNames() []string {
-	names := make([]string, 0, len(ops))
-	for name := range ops {
+	names := make([]string, 0, len(ops()))
+	for name := range ops() {
 		names = append(names, name)
 	}
 	sort.Strings(names)
@@ -199,7 +203,7 @@ func OpNames() []string {
 // the loop alone. arg is op-specific: entries of the readdir
 // directory, MiB of the randread file.
 func RunOp(name, dir string, n, arg int) (time.Duration, error) {
-	o, ok := ops[name]
+	o, ok := ops()[name]
 	if !ok {
 		return 0, fmt.Errorf("unknown operation %q (known: %v)", name, OpNames())
 	}

@@ -2,117 +2,162 @@ package benchsuite
 
 import (
 	"fmt"
-	"image/color"
 	"io"
 	"math"
 	"os"
 	"path/filepath"
 	"strings"
 
-	"gonum.org/v1/plot"
-	"gonum.org/v1/plot/vg"
-	"gonum.org/v1/plot/vg/draw"
+	svg "github.com/ajstarks/svgo"
 )
 
+// The plot is drawn with SVGo, which has no package initialisation. The
+// first version used gonum.org/v1/plot: its init (font parsing, LaTeX
+// symbol tables) cost 2.8-4.3 ms in every btfuse process here
+// (GODEBUG=inittrace=1), the launcher child of each 'btfuse run' included,
+// whose whole start-up budget is a few milliseconds.
+
 // modeColors are the bar colours of the modes: colour-blind safe (Okabe-Ito).
-var modeColors = map[string]color.Color{
-	ModeNative: color.RGBA{R: 0x00, G: 0x72, B: 0xB2, A: 0xff}, // blue
-	ModeFuse:   color.RGBA{R: 0xE6, G: 0x9F, B: 0x00, A: 0xff}, // orange
-	ModeRun:    color.RGBA{R: 0x00, G: 0x9E, B: 0x73, A: 0xff}, // green
+var modeColors = map[string]string{
+	ModeNative: "#0072B2", // blue
+	ModeFuse:   "#E69F00", // orange
+	ModeRun:    "#009E73", // green
 }
 
-// PlotFormat returns the image format of a --plot file from its name, or
-// an error saying which names work; checked before the bench starts, not
-// after it ran for a quarter of an hour.
+// PlotFormat checks the name of a --plot file before the bench starts (not
+// after it ran for a quarter of an hour) and returns its format.
 func PlotFormat(path string) (string, error) {
-	switch ext := strings.ToLower(filepath.Ext(path)); ext {
-	case ".svg", ".png":
-		return ext[1:], nil
-	default:
-		return "", fmt.Errorf("--plot %s: the file name must end in .svg or .png", path)
+	if strings.ToLower(filepath.Ext(path)) != ".svg" {
+		return "", fmt.Errorf("--plot %s: the file name must end in .svg (the plot is SVG)", path)
 	}
+	return "svg", nil
 }
 
-// SavePlot draws the report into path, as SVG or PNG after its name.
+// SavePlot draws the report into path, an SVG file.
 func (r *Report) SavePlot(path string) error {
-	format, err := PlotFormat(path)
-	if err != nil {
+	if _, err := PlotFormat(path); err != nil {
 		return err
 	}
 	f, err := os.Create(path)
 	if err != nil {
 		return err
 	}
-	if err := r.WritePlot(f, format); err != nil {
+	if err := r.WritePlot(f); err != nil {
 		f.Close()
 		return err
 	}
 	return f.Close()
 }
 
+// Layout of the plot, in pixels.
+const (
+	plotLeft   = 90  // room for the time axis labels
+	plotTop    = 80  // title and legend
+	plotHeight = 380 // the bars' area
+	plotBottom = 140 // room for the rotated workload labels
+	plotRight  = 20
+	groupWidth = 54 // per row: three bars and a gap
+)
+
 // WritePlot draws the median of every row and mode as grouped bars: one
-// group per row (workload), one bar per mode, on a logarithmic time axis
-// (the rows span nanoseconds to seconds), each bar with a whisker from the
-// minimum to the maximum sample. Failed rows keep their place, without bars.
-func (r *Report) WritePlot(w io.Writer, format string) error {
+// group (an SVG <g class="workload">) per row, one bar per mode, on a
+// logarithmic time axis (the rows span nanoseconds to seconds), each bar
+// with a whisker from the minimum to the maximum sample and a tooltip
+// with the numbers. Failed rows keep their place, without bars.
+func (r *Report) WritePlot(w io.Writer) error {
 	rows := r.Rows()
 	if len(rows) == 0 {
 		return fmt.Errorf("nothing to plot")
 	}
-	p := plot.New()
-	p.Title.Text = fmt.Sprintf("btfuse bench: kernel tmpfs (native), FUSE door (fuse), supervised door (run)\n"+
-		"bar: median of %d samples, whisker: min to max; %s", r.Rounds, r.Machine)
-	p.Title.Padding = vg.Points(8)
-	// Short: gonum shrinks the data area to fit a rotated label longer
-	// than the axis.
-	p.Y.Label.Text = "time per [unit], log scale"
-	p.Y.Scale = plot.LogScale{}
-	p.Y.Tick.Marker = plot.TickerFunc(timeTicks)
-	p.Add(plotterGrid{})
+	lo, hi := yRange(rows)
+	width := plotLeft + groupWidth*len(rows) + plotRight
+	height := plotTop + plotHeight + plotBottom
+	bottom := plotTop + plotHeight
+	y := func(ns float64) int {
+		f := (math.Log10(ns) - math.Log10(lo)) / (math.Log10(hi) - math.Log10(lo))
+		return bottom - int(math.Round(f*plotHeight))
+	}
 
-	labels := make([]string, len(rows))
+	c := svg.New(w)
+	c.Start(width, height)
+	c.Title("btfuse bench")
+	c.Rect(0, 0, width, height, "fill:white")
+	c.Gstyle("font-family:sans-serif;font-size:12px")
+	c.Text(width/2, 22, "btfuse bench: kernel tmpfs (native), FUSE door (fuse), supervised door (run)",
+		"text-anchor:middle;font-size:15px;font-weight:bold")
+	c.Text(width/2, 42, fmt.Sprintf("bar: median of %d samples, whisker: min to max, log scale; %s", r.Rounds, r.Machine),
+		"text-anchor:middle")
+	for k, m := range r.Modes {
+		x := plotLeft + 10 + k*90
+		c.Rect(x, 54, 14, 14, "fill:"+modeColors[m])
+		c.Text(x+19, 66, m)
+	}
+
+	// The time axis: a labelled grid line per decade, short marks between.
+	c.Gid("axis")
+	for _, t := range timeTicks(lo, hi) {
+		ty := y(t.value)
+		if t.label == "" {
+			c.Line(plotLeft-4, ty, plotLeft, ty, "stroke:black")
+			continue
+		}
+		c.Line(plotLeft, ty, width-plotRight, ty, "stroke:#dddddd")
+		c.Line(plotLeft-7, ty, plotLeft, ty, "stroke:black")
+		c.Text(plotLeft-10, ty+4, t.label, "text-anchor:end")
+	}
+	c.Line(plotLeft, plotTop, plotLeft, bottom, "stroke:black")
+	c.Line(plotLeft, bottom, width-plotRight, bottom, "stroke:black")
+	c.TranslateRotate(22, plotTop+plotHeight/2, -90)
+	c.Text(0, 0, "time per [unit]", "text-anchor:middle;font-size:13px")
+	c.Gend()
+	c.Gend()
+
+	barWidth := (groupWidth - 12) / len(r.Modes)
 	for i, row := range rows {
-		labels[i] = fmt.Sprintf("%s [%s]", row.Label, row.Per)
-		if row.Per == "command" {
-			labels[i] = fmt.Sprintf("%s [whole command]", strings.TrimSuffix(row.Label, " (whole command)"))
+		x0 := plotLeft + i*groupWidth + 6
+		c.Group(`class="workload"`, fmt.Sprintf(`id="row-%d"`, i))
+		for k, m := range r.Modes {
+			s := row.Stats[m]
+			if s.N == 0 {
+				continue
+			}
+			bx, top := x0+k*barWidth, y(s.Median)
+			c.Group(`class="bar"`, fmt.Sprintf(`data-mode="%s"`, m))
+			c.Title(fmt.Sprintf("%s, %s: %s", row.Label, m, formatSummary(s)))
+			c.Rect(bx, top, barWidth-1, bottom-top, "fill:"+modeColors[m])
+			mid := bx + barWidth/2
+			c.Line(mid, y(s.Max), mid, y(s.Min), "stroke:black;stroke-width:1")
+			c.Gend()
 		}
+		label, style := plotLabel(row), "text-anchor:end"
 		if row.Error != "" {
-			labels[i] = row.Label + " FAILED"
+			style += ";fill:#C00000"
 		}
+		lx := x0 + groupWidth/2 - 4
+		c.Text(lx, bottom+14, label, style, fmt.Sprintf(`transform="rotate(-40 %d %d)"`, lx, bottom+14))
+		c.Gend()
 	}
-	bars := &groupedBars{rows: rows, modes: r.Modes}
-	p.Add(bars)
-	p.NominalX(labels...)
-	p.X.Tick.Label.Rotation = math.Pi / 4
-	p.X.Tick.Label.XAlign = draw.XRight
-	p.X.Tick.Label.YAlign = draw.YTop
-	p.Legend.Top = true
-	p.Legend.Left = true
-	for _, m := range r.Modes {
-		p.Legend.Add(m, swatch{modeColors[m]})
-	}
-	if lo, hi := bars.yRange(); lo > 0 {
-		p.Y.Min, p.Y.Max = lo, hi
-	}
-	width := vg.Length(max(8, 0.55*float64(len(rows)))) * vg.Inch
-	wt, err := p.WriterTo(width, 7*vg.Inch, format)
-	if err != nil {
-		return err
-	}
-	_, err = wt.WriteTo(w)
-	return err
+	c.Gend()
+	c.End()
+	return nil
 }
 
-// groupedBars draws one group of bars per row at x = its index.
-type groupedBars struct {
-	rows  []Row
-	modes []string
+// plotLabel names a row under its bars, with its unit in brackets.
+func plotLabel(row Row) string {
+	switch {
+	case row.Error != "":
+		return row.Label + " FAILED"
+	case row.Per == "command":
+		return strings.TrimSuffix(row.Label, " (whole command)") + " [whole command]"
+	default:
+		return fmt.Sprintf("%s [%s]", row.Label, row.Per)
+	}
 }
 
-// yRange is a padded range holding every sample, in ns, for the log axis.
-func (g *groupedBars) yRange() (lo, hi float64) {
+// yRange is a range of whole decades holding every sample, in ns.
+func yRange(rows []Row) (lo, hi float64) {
 	lo, hi = math.Inf(1), 0
-	for _, row := range g.rows {
+	for _, row := range rows {
 		for _, s := range row.Stats {
 			if s.N > 0 && s.Min > 0 {
 				lo, hi = math.Min(lo, s.Min), math.Max(hi, s.Max)
@@ -122,91 +167,48 @@ func (g *groupedBars) yRange() (lo, hi float64) {
 	if hi == 0 {
 		return 1, 10
 	}
-	return math.Pow(10, math.Floor(math.Log10(lo))), math.Pow(10, math.Ceil(math.Log10(hi*1.5)))
-}
-
-// DataRange implements plot.DataRanger.
-func (g *groupedBars) DataRange() (xmin, xmax, ymin, ymax float64) {
-	lo, hi := g.yRange()
-	return -0.5, float64(len(g.rows)) - 0.5, lo, hi
-}
-
-// Plot implements plot.Plotter: each bar rises from the bottom of the axis
-// (a log axis has no zero) to the median.
-func (g *groupedBars) Plot(c draw.Canvas, plt *plot.Plot) {
-	trX, trY := plt.Transforms(&c)
-	const groupWidth = 0.8
-	barWidth := groupWidth / float64(len(g.modes))
-	for i, row := range g.rows {
-		for k, m := range g.modes {
-			s := row.Stats[m]
-			if s.N == 0 {
-				continue
-			}
-			x0 := float64(i) - groupWidth/2 + float64(k)*barWidth
-			left, right := trX(x0), trX(x0+barWidth)
-			bottom, top := trY(plt.Y.Min), trY(s.Median)
-			c.FillPolygon(modeColors[m], c.ClipPolygonY([]vg.Point{
-				{X: left, Y: bottom}, {X: right, Y: bottom}, {X: right, Y: top}, {X: left, Y: top},
-			}))
-			mid := (left + right) / 2
-			line := draw.LineStyle{Color: color.Black, Width: vg.Points(0.6)}
-			c.StrokeLines(line, c.ClipLinesY([]vg.Point{{X: mid, Y: trY(s.Min)}, {X: mid, Y: trY(s.Max)}})...)
-		}
+	lo = math.Pow(10, math.Floor(math.Log10(lo)))
+	hi = math.Pow(10, math.Ceil(math.Log10(hi)))
+	if hi <= lo {
+		hi = lo * 10
 	}
+	return lo, hi
 }
 
-// swatch is a legend entry: a square of the mode's colour.
-type swatch struct{ color color.Color }
-
-func (s swatch) Thumbnail(c *draw.Canvas) {
-	c.FillPolygon(s.color, []vg.Point{
-		{X: c.Min.X, Y: c.Min.Y}, {X: c.Max.X, Y: c.Min.Y}, {X: c.Max.X, Y: c.Max.Y}, {X: c.Min.X, Y: c.Max.Y},
-	})
-}
-
-// plotterGrid draws horizontal lines at the labelled ticks of the time axis.
-type plotterGrid struct{}
-
-func (plotterGrid) Plot(c draw.Canvas, plt *plot.Plot) {
-	_, trY := plt.Transforms(&c)
-	style := draw.LineStyle{Color: color.Gray{Y: 0xdd}, Width: vg.Points(0.5)}
-	for _, t := range timeTicks(plt.Y.Min, plt.Y.Max) {
-		if t.Label == "" {
-			continue
-		}
-		y := trY(t.Value)
-		c.StrokeLine2(style, c.Min.X, y, c.Max.X, y)
-	}
+// tick is a mark on the time axis; minor ones have no label.
+type tick struct {
+	value float64
+	label string
 }
 
 // timeTicks labels the powers of ten between lo and hi ns with time units
 // (1 us, 10 us, ..., 1 s), and marks 2..9 times each as minor ticks.
-func timeTicks(lo, hi float64) []plot.Tick {
-	var ticks []plot.Tick
+func timeTicks(lo, hi float64) []tick {
+	var ticks []tick
 	for e := math.Floor(math.Log10(lo)); e <= math.Ceil(math.Log10(hi)); e++ {
 		decade := math.Pow(10, e)
-		if decade >= lo && decade <= hi {
-			ticks = append(ticks, plot.Tick{Value: decade, Label: tickLabel(decade)})
+		if decade >= lo*0.999 && decade <= hi*1.001 {
+			ticks = append(ticks, tick{decade, FormatDecade(decade)})
 		}
 		for k := 2.0; k < 10; k++ {
-			if v := k * decade; v >= lo && v <= hi {
-				ticks = append(ticks, plot.Tick{Value: v})
+			if v := k * decade; v > lo && v < hi {
+				ticks = append(ticks, tick{value: v})
 			}
 		}
 	}
 	return ticks
 }
 
-// tickLabel names a power of ten of nanoseconds: 1 ns ... 100 ns, 1 us ...
-func tickLabel(ns float64) string {
+// FormatDecade names a power of ten of nanoseconds: 1 ns ... 100 ns,
+// 1 us ..., 1 s, 10 s.
+func FormatDecade(ns float64) string {
 	for _, u := range []struct {
 		name string
 		size float64
-	}{{"s", 1e9}, {"ms", 1e6}, {"us", 1e3}, {"ns", 1}} {
-		if ns >= u.size {
+	}{{"s", 1e9}, {"ms", 1e6}, {"us", 1e3}} {
+		if ns >= u.size*0.999 {
 			return fmt.Sprintf("%g %s", math.Round(ns/u.size), u.name)
 		}
 	}
-	return fmt.Sprintf("%g ns", ns)
+	return fmt.Sprintf("%g ns", math.Round(ns))
 }

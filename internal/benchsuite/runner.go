@@ -171,14 +171,42 @@ func (r *runner) sample(ctx context.Context, w Workload, n int, mode string, rou
 		return Sample{}, err
 	}
 	argv = r.modes.Wrap(mode, argv)
+	scale := w.scale
+	if scale == 0 {
+		scale = 1
+	}
+	if w.wallTimed {
+		var total time.Duration
+		for range n {
+			_, _, wall, err := r.command(ctx, argv, dir)
+			if err != nil {
+				return Sample{}, err
+			}
+			total += wall
+		}
+		return Sample{Round: round, Mode: mode, NS: float64(total) / float64(n), Count: n, WallNS: total.Nanoseconds()}, nil
+	}
+	out, errOut, wall, err := r.command(ctx, argv, dir)
+	if err != nil {
+		return Sample{}, err
+	}
+	ns, count, err := parseMarker(out)
+	if err != nil {
+		return Sample{}, fmt.Errorf("%w; stderr: %s", err, oneLine(errOut))
+	}
+	return Sample{Round: round, Mode: mode, NS: float64(ns) / float64(count) * scale, Count: count, WallNS: wall.Nanoseconds()}, nil
+}
 
+// command runs argv in dir and returns its standard output, the end of its
+// standard error, and its wall time; a failure carries that end too.
+func (r *runner) command(ctx context.Context, argv []string, dir string) (stdout, stderr string, wall time.Duration, err error) {
 	ctx, cancel := context.WithTimeout(ctx, sampleTimeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	cmd.Dir, cmd.Env = dir, r.env
-	var stdout bytes.Buffer
-	stderr := &tailBuffer{max: 2 << 10}
-	cmd.Stdout, cmd.Stderr = &stdout, stderr
+	var out bytes.Buffer
+	errOut := &tailBuffer{max: 2 << 10}
+	cmd.Stdout, cmd.Stderr = &out, errOut
 	// A process group of its own, killed whole on timeout or Ctrl-C: under
 	// 'btfuse run' the command is a grandchild.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -186,22 +214,14 @@ func (r *runner) sample(ctx context.Context, w Workload, n int, mode string, rou
 	cmd.WaitDelay = 10 * time.Second
 	start := time.Now()
 	err = cmd.Run()
-	wall := time.Since(start)
+	wall = time.Since(start)
 	if ctx.Err() == context.DeadlineExceeded {
-		return Sample{}, fmt.Errorf("no result after %s", sampleTimeout)
+		return "", "", wall, fmt.Errorf("no result after %s", sampleTimeout)
 	}
 	if err != nil {
-		return Sample{}, fmt.Errorf("%s: %v: %s", strings.Join(shortArgv(argv), " "), err, strings.TrimSpace(stderr.String()))
+		return "", "", wall, fmt.Errorf("%s: %v: %s", strings.Join(shortArgv(argv), " "), err, strings.TrimSpace(errOut.String()))
 	}
-	ns, count, err := parseMarker(stdout.String())
-	if err != nil {
-		return Sample{}, fmt.Errorf("%w; stderr: %s", err, strings.TrimSpace(stderr.String()))
-	}
-	scale := w.scale
-	if scale == 0 {
-		scale = 1
-	}
-	return Sample{Round: round, Mode: mode, NS: float64(ns) / float64(count) * scale, Count: count, WallNS: wall.Nanoseconds()}, nil
+	return out.String(), errOut.String(), wall, nil
 }
 
 // parseMarker finds the last "btfuse-bench NS COUNT" line of out.

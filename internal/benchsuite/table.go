@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"regexp"
 	"strconv"
 	"strings"
 )
@@ -91,14 +90,13 @@ func (r *Report) WriteTable(w io.Writer) error {
 func (r *Report) WriteLegend(w io.Writer) error {
 	var b strings.Builder
 	for _, res := range r.Workloads {
-		fmt.Fprintf(&b, "- %s: %s\n", res.Name, sizeRE.ReplaceAllString(res.What, strconv.Itoa(res.N)))
+		// The descriptions write the size as a word N.
+		what := strings.ReplaceAll(res.What, " N ", " "+strconv.Itoa(res.N)+" ")
+		fmt.Fprintf(&b, "- %s: %s\n", res.Name, what)
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
 }
-
-// sizeRE finds the N that stands for a workload's size in its description.
-var sizeRE = regexp.MustCompile(`\bN\b`)
 
 func writeCells(b *strings.Builder, cells []string, widths []int) {
 	b.WriteString("|")

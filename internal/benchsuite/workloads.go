@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // Workload is one thing the bench measures, in every mode.
@@ -33,6 +34,9 @@ type Workload struct {
 	// sample would cost more than the samples. Its setup and prepare
 	// leave an existing tree alone.
 	keep bool
+	// wallTimed workloads have no clock inside: the bench starts the
+	// command N times and takes the wall time (process start-up itself).
+	wallTimed bool
 
 	scale   float64                              // multiplies time per count (MiB -> GiB)
 	setup   func(dir string, n int) error        // untimed, by the bench process
@@ -51,65 +55,76 @@ type sampleSpec struct {
 // "btfuse-bench NANOSECONDS COUNT". Whatever else it prints is ignored.
 const Marker = "btfuse-bench"
 
-// Workloads lists every workload, in the order of the table and the plot.
-var Workloads = []Workload{
-	{Name: "find", Group: "seed", What: "find over a tree of N files (kept across rounds), 10 times in one shell", Per: "find",
-		Needs: []string{"bash", "find"}, Quick: 1000, Full: 5000, Wall: true, keep: true,
-		setup: func(dir string, n int) error { return writeTree(filepath.Join(dir, "tree"), genTree(n, 256, 1)) },
-		command: func(s sampleSpec) ([]string, error) {
-			return script(s, "", `for ((i = 0; i < 10; i++)); do find tree > /dev/null; done`, 10), nil
-		}},
-	{Name: "cat", Group: "seed", What: "cat of one 4 KiB file N times from one shell (fork+exec each)", Per: "cat",
-		Needs: []string{"bash", "cat"}, Quick: 50, Full: 1000, Wall: true,
-		setup: func(dir string, n int) error { return writeFile(filepath.Join(dir, "f"), block4K) },
-		command: func(s sampleSpec) ([]string, error) {
-			return script(s, "", fmt.Sprintf(`for ((i = 0; i < %d; i++)); do cat f; done > /dev/null`, s.n), s.n), nil
-		}},
+// All lists every workload, in the order of the table and the plot.
+func All() []Workload { return workloads() }
 
-	micro("stat", "stat of one file", 2000, 20000),
-	micro("openclose", "open+close of one file", 1000, 20000),
-	micro("openread", "open+read 4K+close of one file", 1000, 20000),
-	micro("createwrite", "create+write 4K+close of a new file", 500, 10000),
-	micro("mkdir", "mkdir of a new directory", 500, 10000),
-	micro("unlink", "unlink of a file (made beforehand)", 500, 10000),
-	kept(withArg(micro("readdir", "readdir of a directory of 10k entries (kept across rounds)", 5, 20), "readdir", 10000)),
-	micro("pread", "pread 4K at offset 0 of an open file", 20000, 200000),
+// workloads is built on first use, not at package initialisation: every
+// btfuse process, 'btfuse run' and its launcher child included, would pay
+// for it.
+var workloads = sync.OnceValue(func() []Workload {
+	return []Workload{
+		{Name: "find", Group: "seed", What: "find over a tree of N files (kept across rounds), 10 times in one shell", Per: "find",
+			Needs: []string{"bash", "find"}, Quick: 1000, Full: 5000, Wall: true, keep: true,
+			setup: func(dir string, n int) error { return writeTree(filepath.Join(dir, "tree"), genTree(n, 256, 1)) },
+			command: func(s sampleSpec) ([]string, error) {
+				return script(s, "", `for ((i = 0; i < 10; i++)); do find tree > /dev/null; done`, 10), nil
+			}},
+		{Name: "cat", Group: "seed", What: "cat of one 4 KiB file N times from one shell (fork+exec each)", Per: "cat",
+			Needs: []string{"bash", "cat"}, Quick: 50, Full: 1000, Wall: true,
+			setup: func(dir string, n int) error { return writeFile(filepath.Join(dir, "f"), block4K) },
+			command: func(s sampleSpec) ([]string, error) {
+				return script(s, "", fmt.Sprintf(`for ((i = 0; i < %d; i++)); do cat f; done > /dev/null`, s.n), s.n), nil
+			}},
 
-	throughput("seqwrite", "sequential write of a new file, 1 MiB blocks", 256, 1024),
-	throughput("seqread", "sequential read of a file, 1 MiB blocks", 256, 1024),
-	withArg(micro("randread", "pread 4K at random offsets of a 256 MiB file", 5000, 50000), "randread", 256),
+		{Name: "start", Group: "seed", What: "start of /bin/true, N times (run: under 'btfuse run', attached)", Per: "start",
+			Needs: []string{"true"}, Quick: 5, Full: 20, wallTimed: true,
+			command: func(s sampleSpec) ([]string, error) { return []string{s.progs["true"]}, nil }},
 
-	{Name: "tar", Group: "program", What: "tar extraction of an archive of N small files", Per: "run",
-		Needs: []string{"bash", "tar"}, Quick: 500, Full: 5000,
-		setup: func(dir string, n int) error {
-			b, err := tarArchive(n)
-			if err != nil {
-				return err
-			}
-			return os.WriteFile(filepath.Join(dir, "a.tar"), b, 0o644)
-		},
-		command: func(s sampleSpec) ([]string, error) {
-			return script(s, "mkdir x", fmt.Sprintf(`%s -C x -xf a.tar`, s.progs["tar"]), 1), nil
-		}},
-	{Name: "git", Group: "program", What: "git init, add and commit of N files", Per: "run",
-		Needs: []string{"bash", "git"}, Quick: 100, Full: 500,
-		setup: func(dir string, n int) error { return writeTree(filepath.Join(dir, "src"), genTree(n, 4<<10, 2)) },
-		command: func(s sampleSpec) ([]string, error) {
-			g := s.progs["git"]
-			return script(s, "cd src", fmt.Sprintf(`%[1]s init -q && %[1]s add -A && %[1]s commit -q -m bench`, g), 1), nil
-		}},
-	sqlite("sqlite-txn", "sqlite3: N inserts in one transaction", 1000, 10000, true),
-	sqlite("sqlite-auto", "sqlite3: N inserts, autocommit (a journal and a commit each)", 200, 10000, false),
-	{Name: "python", Group: "program", What: "python3 importing a package of N modules (kept, bytecode cached), twice", Per: "run",
-		Needs: []string{"bash", "python3"}, Quick: 50, Full: 300, keep: true,
-		setup: func(dir string, n int) error { return pyPackage(dir, n) },
-		command: func(s sampleSpec) ([]string, error) {
-			// The first import, untimed, writes __pycache__; the timed
-			// ones load the cached bytecode, as a program's start does.
-			imp := s.progs["python3"] + ` -c 'import benchpkg'`
-			return script(s, imp, fmt.Sprintf(`for i in 1 2; do %s; done`, imp), 2), nil
-		}},
-}
+		micro("stat", "stat of one file", 2000, 20000),
+		micro("openclose", "open+close of one file", 1000, 20000),
+		micro("openread", "open+read 4K+close of one file", 1000, 20000),
+		micro("createwrite", "create+write 4K+close of a new file", 500, 10000),
+		micro("mkdir", "mkdir of a new directory", 500, 10000),
+		micro("unlink", "unlink of a file (made beforehand)", 500, 10000),
+		kept(withArg(micro("readdir", "readdir of a directory of 10k entries (kept across rounds)", 5, 20), "readdir", 10000)),
+		micro("pread", "pread 4K at offset 0 of an open file", 20000, 200000),
+
+		throughput("seqwrite", "sequential write of a new file, 1 MiB blocks", 256, 1024),
+		throughput("seqread", "sequential read of a file, 1 MiB blocks", 256, 1024),
+		withArg(micro("randread", "pread 4K at random offsets of a 256 MiB file", 5000, 50000), "randread", 256),
+
+		{Name: "tar", Group: "program", What: "tar extraction of an archive of N small files", Per: "run",
+			Needs: []string{"bash", "tar"}, Quick: 500, Full: 5000,
+			setup: func(dir string, n int) error {
+				b, err := tarArchive(n)
+				if err != nil {
+					return err
+				}
+				return os.WriteFile(filepath.Join(dir, "a.tar"), b, 0o644)
+			},
+			command: func(s sampleSpec) ([]string, error) {
+				return script(s, "mkdir x", fmt.Sprintf(`%s -C x -xf a.tar`, s.progs["tar"]), 1), nil
+			}},
+		{Name: "git", Group: "program", What: "git init, add and commit of N files", Per: "run",
+			Needs: []string{"bash", "git"}, Quick: 100, Full: 500,
+			setup: func(dir string, n int) error { return writeTree(filepath.Join(dir, "src"), genTree(n, 4<<10, 2)) },
+			command: func(s sampleSpec) ([]string, error) {
+				g := s.progs["git"]
+				return script(s, "cd src", fmt.Sprintf(`%[1]s init -q && %[1]s add -A && %[1]s commit -q -m bench`, g), 1), nil
+			}},
+		sqlite("sqlite-txn", "sqlite3: N inserts in one transaction", 1000, 10000, true),
+		sqlite("sqlite-auto", "sqlite3: N inserts, autocommit (a journal and a commit each)", 200, 10000, false),
+		{Name: "python", Group: "program", What: "python3 importing a package of N modules (kept, bytecode cached), twice", Per: "run",
+			Needs: []string{"bash", "python3"}, Quick: 50, Full: 300, keep: true,
+			setup: func(dir string, n int) error { return pyPackage(dir, n) },
+			command: func(s sampleSpec) ([]string, error) {
+				// The first import, untimed, writes __pycache__; the timed
+				// ones load the cached bytecode, as a program's start does.
+				imp := s.progs["python3"] + ` -c 'import benchpkg'`
+				return script(s, imp, fmt.Sprintf(`for i in 1 2; do %s; done`, imp), 2), nil
+			}},
+	}
+})
 
 // micro is a workload run by 'btfuse __benchop OP DIR N'.
 func micro(name, what string, quick, full int) Workload {
@@ -180,7 +195,7 @@ func script(s sampleSpec, prep, body string, count int) []string {
 // empty), in table order, or an error naming the unknown ones.
 func Find(only []string) ([]Workload, error) {
 	if len(only) == 0 {
-		return Workloads, nil
+		return All(), nil
 	}
 	want := map[string]bool{}
 	for _, n := range only {
@@ -192,7 +207,7 @@ func Find(only []string) ([]Workload, error) {
 		return nil, fmt.Errorf("--only names no workload; known: %s", strings.Join(Names(), ","))
 	}
 	var out []Workload
-	for _, w := range Workloads {
+	for _, w := range All() {
 		if want[w.Name] {
 			out = append(out, w)
 			delete(want, w.Name)
@@ -211,8 +226,8 @@ func Find(only []string) ([]Workload, error) {
 
 // Names lists the workload names in table order.
 func Names() []string {
-	names := make([]string, len(Workloads))
-	for i, w := range Workloads {
+	names := make([]string, len(All()))
+	for i, w := range All() {
 		names[i] = w.Name
 	}
 	return names

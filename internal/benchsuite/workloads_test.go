@@ -10,7 +10,7 @@ import (
 
 func TestWorkloadTable(t *testing.T) {
 	seen := map[string]bool{}
-	for _, w := range Workloads {
+	for _, w := range All() {
 		if seen[w.Name] {
 			t.Errorf("workload %q listed twice", w.Name)
 		}
@@ -23,7 +23,7 @@ func TestWorkloadTable(t *testing.T) {
 		}
 	}
 	// The list, so that none goes missing unnoticed.
-	for _, name := range []string{"find", "cat", "stat", "openclose", "openread", "createwrite", "mkdir", "unlink",
+	for _, name := range []string{"find", "cat", "start", "stat", "openclose", "openread", "createwrite", "mkdir", "unlink",
 		"readdir", "pread", "seqwrite", "seqread", "randread", "tar", "git", "sqlite-txn", "sqlite-auto", "python"} {
 		if !seen[name] {
 			t.Errorf("workload %q missing", name)
@@ -33,7 +33,7 @@ func TestWorkloadTable(t *testing.T) {
 
 func TestFind(t *testing.T) {
 	all, err := Find(nil)
-	if err != nil || len(all) != len(Workloads) {
+	if err != nil || len(all) != len(All()) {
 		t.Fatalf("Find(nil) = %d workloads, %v", len(all), err)
 	}
 	got, err := Find([]string{"cat", " stat", ""})
