@@ -2,10 +2,11 @@ package supervisor
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -29,7 +30,16 @@ import (
 //     returns, in both modes (no writeback cache), so a mapping of the served
 //     descriptor in a run target sees it at once.
 
+//
+// The FUSE side runs in a plain child process, never in this test process:
+// a goroutine that faults on a FUSE mapping served by its own process is
+// not at a safe point, so a garbage collection that starts meanwhile waits
+// for it while the FUSE server it waits for is stopped (a deadlock).
+
 const mmapSize = 8192
+
+// passthroughEnv tells the plain-process helpers which mode the mount is in.
+const passthroughEnv = "BTFUSE_TEST_PASSTHROUGH"
 
 // mmapWait waits for path to exist (stat through whichever door the caller
 // is behind); flush, when set, pushes queued FUSE invalidations first.
@@ -50,9 +60,12 @@ func mmapWait(path string, flush func()) error {
 }
 
 // mmapWriterHelper runs under run: it writes into mount/f through its
-// served descriptor while the test holds a FUSE mapping of it, in steps
-// paced by marker files.
+// served descriptor while fusemmapreader holds a FUSE mapping of it, in
+// steps paced by marker files.
 func mmapWriterHelper(mount string) []string {
+	if err := mmapWait(mount+"/reader-ready", nil); err != nil {
+		return []string{err.Error()}
+	}
 	f := filepath.Join(mount, "f")
 	fd, err := unix.Open(f, unix.O_RDWR|unix.O_CLOEXEC, 0)
 	if err != nil {
@@ -125,6 +138,139 @@ func mmapReaderHelper(mount string) []string {
 	return fails
 }
 
+// fuseMmapReaderHelper runs in a plain process, through FUSE: it maps
+// mount/f and checks what mmapwriter writes through run.
+func fuseMmapReaderHelper(mount string) []string {
+	passthrough := os.Getenv(passthroughEnv) == "1"
+	fd, err := unix.Open(mount+"/f", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return []string{"open: " + err.Error()}
+	}
+	defer unix.Close(fd)
+	m, err := unix.Mmap(fd, 0, mmapSize, unix.PROT_READ, unix.MAP_SHARED)
+	if err != nil {
+		return []string{"mmap: " + err.Error()}
+	}
+	defer unix.Munmap(m)
+	if m[0] != 0 || m[4096] != 0 { // both pages now in the FUSE door's cache
+		return []string{"fresh file not zero"}
+	}
+	var fails []string
+	if err := os.WriteFile(mount+"/reader-ready", nil, 0o644); err != nil {
+		return []string{err.Error()}
+	}
+	if err := mmapWait(mount+"/w1", nil); err != nil {
+		return []string{err.Error()}
+	}
+	// The writer still holds its descriptor open.
+	if got := string(m[:3]); passthrough && got != "one" {
+		fails = append(fails, fmt.Sprintf("passthrough: FUSE mapping shows %q while the run writer is open, want %q (same backing pages)", got, "one"))
+	} else if !passthrough {
+		fmt.Printf("close-to-open: FUSE mapping shows %q while the run writer is open (no guarantee)\n", got)
+	}
+	if err := os.WriteFile(mount+"/r1", nil, 0o644); err != nil {
+		return append(fails, err.Error())
+	}
+	if err := mmapWait(mount+"/w2", nil); err != nil {
+		return append(fails, err.Error())
+	}
+	// The writer has closed.
+	if passthrough {
+		if got := string(m[4096:4099]) + string(m[:3]); got != "twoone" {
+			fails = append(fails, fmt.Sprintf("passthrough: FUSE mapping shows %q after the writer closed, want %q", got, "twoone"))
+		}
+		return fails
+	}
+	// The writer watch notices the close within a few ticks and
+	// invalidates the inode: wait for it (bounded), then the mapping must
+	// show both writes.
+	deadline := time.Now().Add(30 * time.Second) // a hang guard, not a timing assertion
+	for string(m[4096:4099])+string(m[:3]) != "twoone" {
+		if time.Now().After(deadline) {
+			return append(fails, fmt.Sprintf("close-to-open: FUSE mapping shows %q %q after the writer closed, want the new data", m[:3], m[4096:4099]))
+		}
+		time.Sleep(watchPeriod)
+	}
+	return fails
+}
+
+// fuseMmapWriterHelper runs in a plain process, through FUSE: it writes
+// mount/g with write(2), then with a store into a shared mapping and
+// msync, for mmapreader to check.
+func fuseMmapWriterHelper(mount string) []string {
+	fd, err := unix.Open(mount+"/g", unix.O_RDWR|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return []string{"open: " + err.Error()}
+	}
+	defer unix.Close(fd)
+	if err := mmapWait(mount+"/ready-fw1", nil); err != nil {
+		return []string{err.Error()}
+	}
+	if _, err := unix.Pwrite(fd, []byte("abc"), 0); err != nil {
+		return []string{"pwrite: " + err.Error()}
+	}
+	if err := os.WriteFile(mount+"/fw1", nil, 0o644); err != nil {
+		return []string{err.Error()}
+	}
+	if err := mmapWait(mount+"/ready-fw2", nil); err != nil {
+		return []string{err.Error()}
+	}
+	m, err := unix.Mmap(fd, 0, mmapSize, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
+	if err != nil {
+		return []string{"mmap: " + err.Error()}
+	}
+	defer unix.Munmap(m)
+	copy(m[4096:], "xyz")
+	if err := unix.Msync(m, unix.MS_SYNC); err != nil {
+		return []string{"msync: " + err.Error()}
+	}
+	if err := os.WriteFile(mount+"/fw2", nil, 0o644); err != nil {
+		return []string{err.Error()}
+	}
+	return nil
+}
+
+// mmapPair runs the helper plain (through FUSE) and the helper run under
+// the supervisor at the same time, and reports what either said failed.
+func mmapPair(t *testing.T, s *supervised, passthrough bool, plain, run string) {
+	pt := "0"
+	if passthrough {
+		pt = "1"
+	}
+	cmd := exec.Command(os.Args[0])
+	cmd.Env = append(os.Environ(), "BTFUSE_TEST_HELPER="+plain, MountEnv+"="+s.mount, passthroughEnv+"="+pt)
+	var out strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var plainErr error
+	plainDone := make(chan struct{})
+	go func() { plainErr = cmd.Wait(); close(plainDone) }()
+	t.Cleanup(func() {
+		select {
+		case <-plainDone:
+		default:
+			cmd.Process.Kill()
+			<-plainDone
+		}
+	})
+	code, rout, rerr := s.run(t, []string{os.Args[0]}, "BTFUSE_TEST_HELPER="+run)
+	if code != 0 {
+		t.Errorf("%s under run: exit %d\n%s%s", run, code, rout, rerr)
+	}
+	select {
+	case <-plainDone:
+		if plainErr != nil {
+			t.Errorf("%s through FUSE: %v\n%s", plain, plainErr, &out)
+		} else if out.Len() > 0 {
+			t.Logf("%s: %s", plain, &out)
+		}
+	case <-time.After(2 * time.Minute): // a hang guard, not a timing assertion
+		t.Errorf("%s through FUSE did not finish", plain)
+	}
+}
+
 // mmapModes runs f once with FUSE passthrough and once in close-to-open.
 func mmapModes(t *testing.T, f func(t *testing.T, s *supervised, passthrough bool)) {
 	for _, mode := range []struct {
@@ -145,127 +291,25 @@ func mmapModes(t *testing.T, f func(t *testing.T, s *supervised, passthrough boo
 	}
 }
 
-// runAsync runs argv under s and delivers its result.
-func (s *supervised) runAsync(t *testing.T, argv []string, env ...string) <-chan string {
-	ch := make(chan string, 1)
-	go func() {
-		defer close(ch) // also when s.run ends the goroutine with t.Fatal
-		code, out, errs := s.run(t, argv, env...)
-		if code != 0 {
-			ch <- fmt.Sprintf("exit %d\n%s%s", code, out, errs)
-		}
-	}()
-	t.Cleanup(func() { <-ch }) // s.run kills the target after its own hang guard
-	return ch
-}
-
-// TestMmapFUSEReaderRunWriter: a plain process (this test, through FUSE)
-// maps a file; a run target writes it through its served descriptor.
+// TestMmapFUSEReaderRunWriter: a plain process maps a file through FUSE; a
+// run target writes it through its served descriptor.
 func TestMmapFUSEReaderRunWriter(t *testing.T) {
 	mmapModes(t, func(t *testing.T, s *supervised, passthrough bool) {
-		p := filepath.Join(s.Dir, "f")
-		if err := os.WriteFile(p, make([]byte, mmapSize), 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(s.Dir, "f"), make([]byte, mmapSize), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		f, err := os.Open(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer f.Close()
-		m, err := unix.Mmap(int(f.Fd()), 0, mmapSize, unix.PROT_READ, unix.MAP_SHARED)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer unix.Munmap(m)
-		if m[0] != 0 || m[4096] != 0 { // both pages now in the FUSE door's cache
-			t.Fatalf("fresh file not zero")
-		}
-		done := s.runAsync(t, []string{os.Args[0]}, "BTFUSE_TEST_HELPER=mmapwriter")
-		flush := s.Server.FlushInvalidations
-		if err := mmapWait(s.Dir+"/w1", flush); err != nil {
-			t.Fatal(err)
-		}
-		// The writer still holds its descriptor open.
-		if got := string(m[:3]); passthrough && got != "one" {
-			t.Errorf("passthrough: FUSE mapping shows %q while the run writer is open, want %q (same backing pages)", got, "one")
-		} else if !passthrough {
-			t.Logf("close-to-open: FUSE mapping shows %q while the run writer is open (no guarantee)", got)
-		}
-		if err := os.WriteFile(s.Dir+"/r1", nil, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		if err := mmapWait(s.Dir+"/w2", flush); err != nil {
-			t.Fatal(err)
-		}
-		// The writer has closed.
-		if passthrough {
-			if got := string(m[4096:4099]) + string(m[:3]); got != "twoone" {
-				t.Errorf("passthrough: FUSE mapping shows %q after the writer closed, want %q", got, "twoone")
-			}
-		} else {
-			// The writer watch notices the close within a few ticks and
-			// invalidates the inode: wait for it (bounded), then the
-			// mapping must show both writes.
-			deadline := time.Now().Add(30 * time.Second)
-			for string(m[4096:4099])+string(m[:3]) != "twoone" {
-				if time.Now().After(deadline) {
-					t.Fatalf("close-to-open: FUSE mapping shows %q %q after the writer closed, want the new data", m[:3], m[4096:4099])
-				}
-				time.Sleep(watchPeriod)
-				flush()
-			}
-		}
-		if msg, failed := <-done; failed {
-			t.Errorf("writer: %s", msg)
-		}
+		mmapPair(t, s, passthrough, "fusemmapreader", "mmapwriter")
 	})
 }
 
 // TestMmapRunReaderFUSEWriter: a run target maps a file through its served
-// descriptor; this test writes it through FUSE, with write(2) and then with
-// a store into a shared FUSE mapping and msync.
+// descriptor; a plain process writes it through FUSE, with write(2) and
+// then with a store into a shared FUSE mapping and msync.
 func TestMmapRunReaderFUSEWriter(t *testing.T) {
 	mmapModes(t, func(t *testing.T, s *supervised, passthrough bool) {
-		p := filepath.Join(s.Dir, "g")
-		if err := os.WriteFile(p, make([]byte, mmapSize), 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(s.Dir, "g"), make([]byte, mmapSize), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		done := s.runAsync(t, []string{os.Args[0]}, "BTFUSE_TEST_HELPER=mmapreader")
-		f, err := os.OpenFile(p, os.O_RDWR, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer f.Close()
-		flush := s.Server.FlushInvalidations
-		if err := mmapWait(s.Dir+"/ready-fw1", flush); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := f.WriteAt([]byte("abc"), 0); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(s.Dir+"/fw1", nil, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		if err := mmapWait(s.Dir+"/ready-fw2", flush); err != nil {
-			t.Fatal(err)
-		}
-		m, err := unix.Mmap(int(f.Fd()), 0, mmapSize, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer unix.Munmap(m)
-		copy(m[4096:], "xyz")
-		if err := unix.Msync(m, unix.MS_SYNC); err != nil {
-			t.Fatalf("msync: %v", err)
-		}
-		if err := os.WriteFile(s.Dir+"/fw2", nil, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		if msg, failed := <-done; failed {
-			t.Errorf("reader (passthrough %v): %s", passthrough, msg)
-		}
-		if _, err := os.Stat(s.Dir + "/rd2"); err != nil && !errors.Is(err, os.ErrNotExist) {
-			t.Error(err)
-		}
+		mmapPair(t, s, passthrough, "fusemmapwriter", "mmapreader")
 	})
 }
