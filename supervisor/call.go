@@ -116,11 +116,15 @@ func (c *call) fdIno(fd int32) (fsimpl.Ino, bool) {
 	if fd < 0 {
 		return 0, false
 	}
-	var st unix.Stat_t
-	if err := unix.Stat(procPath(c.tid, "fd/"+itoa(int(fd))), &st); err != nil {
+	// Only the identity is needed: AT_STATX_DONT_SYNC keeps a descriptor
+	// on a network or FUSE filesystem (a standard stream, say) from
+	// sending a request and stalling this receiver (fuse_update_get_attr()
+	// and nfs_getattr() answer from their caches with it).
+	var stx unix.Statx_t
+	if err := unix.Statx(unix.AT_FDCWD, procPath(c.tid, "fd/"+itoa(int(fd))), unix.AT_STATX_DONT_SYNC, unix.STATX_INO, &stx); err != nil {
 		return 0, false
 	}
-	v, ok := c.s.back.Load(backKey{st.Dev, st.Ino})
+	v, ok := c.s.back.Load(backKey{unix.Mkdev(stx.Dev_major, stx.Dev_minor), stx.Ino})
 	if !ok {
 		return 0, false
 	}

@@ -29,17 +29,28 @@ var pathSyscalls = []string{
 
 // emptyPathSyscalls take (dirfd, path, ..., flags): glibc implements fstat
 // as newfstatat(fd, "", AT_EMPTY_PATH), so these are notified only when
-// AT_EMPTY_PATH is clear or the fd lies in the reserved range. The argument
-// index of the flags is the value.
+// AT_EMPTY_PATH is clear or the fd is a served one (reserved range or
+// standard, see maxStdFd). The argument index of the flags is the value.
 var emptyPathSyscalls = map[string]uint{
 	"newfstatat": 3,
 	"statx":      2,
 }
 
+// maxStdFd is the highest standard descriptor. The fd rules below also
+// notify descriptors 0 to 2: a shell redirection ('cat f >> f', 'wc < f')
+// dup2()s a served descriptor there, where fstat would otherwise be native
+// and show the backing file's st_dev and st_ino instead of the inode a path
+// stat shows. GNU cat compares fstat of its input with fstat of fd 1 to
+// refuse "input file is output file"; without this it appended f to itself
+// until the filesystem was full. The cost is one round trip for the fstat
+// of a standard stream that stdio makes once per process. Other dup'd
+// descriptors (exec 3< f) stay native.
+const maxStdFd = 2
+
 // fdSyscalls are notified only when their first argument (the fd) lies in
-// the reserved range, where served descriptors live. read, write, lseek,
-// mmap, fsync, fallocate and the rest stay native: a served descriptor is a
-// real kernel file. Directories are never installed in the range (see
+// the reserved range, where served descriptors live, or is a standard one.
+// read, write, lseek, mmap, fsync, fallocate and the rest stay native: a
+// served descriptor is a real kernel file. Directories are never installed in the range (see
 // handleOpen), so getdents64 and fchdir need no rule.
 var fdSyscalls = []string{
 	"fstat", "fchmod", "fchown", "ftruncate", "fstatfs",
@@ -95,6 +106,11 @@ func BuildFilter(base int) ([]unix.SockFilter, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Compared as 64 bits: AT_FDCWD, sign-extended, is not standard.
+	std, err := seccomp.MakeCondition(0, seccomp.CompareLessOrEqual, maxStdFd)
+	if err != nil {
+		return nil, err
+	}
 	for _, name := range append(append([]string(nil), pathSyscalls...), credSyscalls...) {
 		if err := add(name); err != nil {
 			return nil, err
@@ -111,9 +127,15 @@ func BuildFilter(base int) ([]unix.SockFilter, error) {
 		if err := add(name, inRange); err != nil {
 			return nil, err
 		}
+		if err := add(name, std); err != nil {
+			return nil, err
+		}
 	}
 	for _, name := range fdSyscalls {
 		if err := add(name, inRange); err != nil {
+			return nil, err
+		}
+		if err := add(name, std); err != nil {
 			return nil, err
 		}
 	}

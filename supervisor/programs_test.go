@@ -26,13 +26,15 @@ func diffScript(t *testing.T, s *supervised, script string, env ...string) {
 	ref := testutil.TmpfsDir(t)
 	cmd := exec.Command("sh", "-ec", script)
 	cmd.Env = append(append(os.Environ(), "D="+ref), env...)
-	want, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("reference run on tmpfs: %v\n%s", err, want)
+	var stdout, stderr strings.Builder // kept apart, as s.run keeps them
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("reference run on tmpfs: %v\n%s%s", err, &stdout, &stderr)
 	}
+	want := stdout.String() + stderr.String()
 	code, out, errs := s.run(t, []string{"sh", "-ec", script}, append([]string{"D=" + s.mount}, env...)...)
 	got := out + errs
-	w := strings.ReplaceAll(string(want), ref, "$D")
+	w := strings.ReplaceAll(want, ref, "$D")
 	g := strings.ReplaceAll(got, s.mount, "$D")
 	if code != 0 {
 		t.Fatalf("supervised run: exit %d\n%s", code, g)
@@ -280,4 +282,21 @@ func TestRunProgramsDifferential(t *testing.T) {
 			}
 		})
 	}
+}
+
+// stdioScript checks what programs learn from fstat on a standard
+// descriptor that the shell dup2()ed from a file in the mount: it must be
+// the file's identity as a path stat shows it (cat refuses to append a file
+// to itself by comparing the two; before the fix it filled the filesystem).
+const stdioScript = `
+echo a > f
+timeout 10 cat f >> f || echo "cat refused: $?"
+wc -c < f
+[ "$(stat -c '%d %i %s' - < f)" = "$(stat -c '%d %i %s' f)" ] && echo "stdin is f"
+exec 3>>f; echo b >&3; exec 3>&-; cat f
+`
+
+func TestRunStdioIdentity(t *testing.T) {
+	testutil.RequireProgram(t, "timeout")
+	diffScript(t, startSupervised(t), stdioScript)
 }
