@@ -269,6 +269,7 @@ var moreHelpers = map[string]func(mount string) []string{
 	"mmapwriter": mmapWriterHelper,
 	"mmapreader": mmapReaderHelper,
 	"emptypath":  emptyPathHelper,
+	"fdxattr":    fdXattrHelper,
 	// Not supervised: run plain, through FUSE.
 	"fusemmapreader": fuseMmapReaderHelper,
 	"fusemmapwriter": fuseMmapWriterHelper,

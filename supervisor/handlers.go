@@ -35,6 +35,11 @@ var handlers = map[int32]handler{
 	unix.SYS_FCHOWN:    (*call).fchown,
 	unix.SYS_FTRUNCATE: (*call).ftruncate,
 
+	unix.SYS_FGETXATTR:    (*call).fgetxattr,
+	unix.SYS_FSETXATTR:    (*call).fsetxattr,
+	unix.SYS_FLISTXATTR:   (*call).flistxattr,
+	unix.SYS_FREMOVEXATTR: (*call).fremovexattr,
+
 	unix.SYS_MKDIR:    func(c *call) result { return c.mkdir(unix.AT_FDCWD, c.arg(0), c.u32Arg(1)) },
 	unix.SYS_MKDIRAT:  func(c *call) result { return c.mkdir(c.fdArg(0), c.arg(1), c.u32Arg(2)) },
 	unix.SYS_MKNOD:    func(c *call) result { return c.mknod(unix.AT_FDCWD, c.arg(0), c.u32Arg(1), c.arg(2)) },
