@@ -22,9 +22,15 @@ import (
 // with D naming the directory and env added, and compares the outputs.
 func diffScript(t *testing.T, s *supervised, script string, env ...string) {
 	t.Helper()
+	diffShell(t, s, "sh", script, env...)
+}
+
+// diffShell is diffScript with another shell.
+func diffShell(t *testing.T, s *supervised, shell, script string, env ...string) {
+	t.Helper()
 	script = `cd "$D"` + "\n" + script
 	ref := testutil.TmpfsDir(t)
-	cmd := exec.Command("sh", "-ec", script)
+	cmd := exec.Command(shell, "-ec", script)
 	cmd.Env = append(append(os.Environ(), "D="+ref), env...)
 	var stdout, stderr strings.Builder // kept apart, as s.run keeps them
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -32,7 +38,7 @@ func diffScript(t *testing.T, s *supervised, script string, env ...string) {
 		t.Fatalf("reference run on tmpfs: %v\n%s%s", err, &stdout, &stderr)
 	}
 	want := stdout.String() + stderr.String()
-	code, out, errs := s.run(t, []string{"sh", "-ec", script}, append([]string{"D=" + s.mount}, env...)...)
+	code, out, errs := s.run(t, []string{shell, "-ec", script}, append([]string{"D=" + s.mount}, env...)...)
 	got := out + errs
 	w := strings.ReplaceAll(want, ref, "$D")
 	g := strings.ReplaceAll(got, s.mount, "$D")
@@ -65,6 +71,67 @@ func firstDiff(a, b string) string {
 	}
 	return sb.String()
 }
+
+// coreutilsScript runs the coreutils the issue names (ls -l, du, stat,
+// find, cp -r/-a, mv) and more (sed -i, install, mktemp, sort -o, dd,
+// touch -r, ln -sr, readlink -f, chmod -R, split, truncate) over a tree
+// whose times are pinned. du -l counts both names of the hard link: which
+// one du keeps otherwise depends on readdir order, which differs.
+const coreutilsScript = `
+mkdir -p a/b/c; echo one > a/f; printf 'x%.0s' $(seq 1 5000) > a/b/big
+ln -s f a/l; ln a/f a/h; mkfifo a/p
+find a -exec touch -h -d @1500000000 {} +
+ls -lA --time-style=+%s a | tail -n +2
+ls -lAR --time-style=+%s a | grep -v '^total' | awk '{print $1, $2, $5, $6, $7, $8, $9}'
+du -al --apparent-size -b a | sort -k2
+du -sh --apparent-size a
+stat -c '%n %f %a %h %s %b %B %Y %N' a/f a/l a/b a/p
+find a -printf '%p %y %m %n %s %Y %l %T@\n' | sort
+cp -a a c; find c -printf '%p %y %m %n %s %T@ %l\n' | sort
+cp -r a d; cp a/f e; cp --preserve=all a/f e2; stat -c '%a %Y' e2
+mv d/f d/g; mv d/b .; ls d b
+sed -i 's/one/uno/' a/f; cat a/f a/h; stat -c %h a/f
+install -m 755 a/f bin; stat -c %a bin
+t=$(mktemp -p .); test -f "$t" && echo mktemp; rm "$t"
+sort -r -o c/f c/f; dd if=/dev/zero of=a/b/big bs=1 count=10 seek=2 conv=notrunc status=none; wc -c a/b/big
+touch -r a/f c/f; [ "$(stat -c %Y a/f)" = "$(stat -c %Y c/f)" ] && echo touch-r
+ln -sr a/b/big rel; readlink rel; readlink -f rel | sed "s|$D|D|"; realpath a/l | sed "s|$D|D|"
+chmod -R g+w c; stat -c %a c c/b c/f
+split -b 1000 a/b/big part.; ls part.* | wc -l; cat part.* | cmp - a/b/big && echo split-ok
+truncate -s 100 a/f; stat -c %s a/f; truncate -s -50 a/f; stat -c %s a/f
+rm -rf c; ls
+`
+
+// redirectScript is the shell's side: every redirection form of sh, whose
+// descriptors are served files dup2()ed into place.
+const redirectScript = `
+echo hi 2> err >&2; cat err
+{ echo out; echo err >&2; } > both 2>&1; cat both
+{ echo out; echo err >&2; } 2> e1 >> o1; cat e1 o1
+exec 4<> rw; echo abc >&4; exec 4>&-; cat rw
+cat <<X > here
+here doc $((1+2))
+X
+cat here
+set -C; (echo no > here) 2>/dev/null || echo noclobber; echo yes >| here; set +C; cat here
+echo tee | tee t1 t2 > /dev/null; cat t1 t2
+ls > listing; grep -c . listing
+seq 1 1000 > big; cat here > /dev/null < big; head -c 3 < big; echo; tail -n 1 < big
+cat big >> big || echo "cat refused"; wc -l < big
+echo 123 > d1; exec 5< d1; exec 6<&5; read -r v <&6; echo "$v"; exec 5<&- 6<&-
+while read -r l; do echo "r:$l"; done < both
+`
+
+// bashScript adds bash's own redirections and expansions.
+const bashScript = `
+echo out &> both; echo err >&2 &>> both; cat both
+cat <<< "here string" > hs; cat hs
+diff <(sort both) <(sort both) && echo procsubst
+exec {fd}> named; echo "to named" >&$fd; exec {fd}>&-; cat named
+printf '%s\n' 3 1 2 > nums; mapfile -t arr < nums; echo "${arr[@]}"
+echo x >> nums; read -r first < nums; echo "$first"; wc -l < nums
+shopt -s globstar; mkdir -p g/h/i; touch g/h/i/j g/k; echo g/**
+`
 
 // tarScript archives a generated tree, compares the archive byte for byte
 // (GNU format: names, modes, owners, sizes, mtimes, link targets; no inode
@@ -260,12 +327,19 @@ sha256sum twice.o libtwice.a | sed 's/ .*//'
 rm -r tmp && ls
 `
 
+func TestRunBashDifferential(t *testing.T) {
+	testutil.RequireProgram(t, "bash")
+	diffShell(t, startSupervised(t), "bash", bashScript)
+}
+
 func TestRunProgramsDifferential(t *testing.T) {
 	tests := []struct {
 		name   string
 		needs  []string
 		script string
 	}{
+		{"coreutils", []string{"timeout"}, coreutilsScript},
+		{"redirections", nil, redirectScript},
 		{"tar", []string{"tar", "gzip", "sha256sum"}, tarScript},
 		{"git", []string{"git"}, gitScript},
 		{"python3", []string{"python3"}, pythonScript},

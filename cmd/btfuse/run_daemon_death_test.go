@@ -148,9 +148,19 @@ func runDaemonKilled(t *testing.T, mode string) {
 	}
 	if d == nil {
 		// Orphaned, the target is reaped by whoever adopted it: gone or a
-		// zombie is what counts.
-		if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); err == nil && !strings.Contains(string(b), ") Z ") {
-			t.Errorf("target %d still exists: %s", pid, b)
+		// zombie is what counts. Its pipes closed as it began to exit, so
+		// it may still be finishing.
+		deadline := time.Now().Add(time.Minute) // a hang guard, not a timing assertion
+		for {
+			b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+			if err != nil || strings.Contains(string(b), ") Z ") {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Errorf("target %d still exists: %s", pid, b)
+				break
+			}
+			time.Sleep(10 * time.Millisecond)
 		}
 	} else if err := unix.Kill(pid, 0); err != unix.ESRCH {
 		t.Errorf("target %d still exists: %v", pid, err)
