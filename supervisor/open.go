@@ -148,13 +148,13 @@ func (c *call) install(f *fsimpl.File, cr *taskCred, flags int) result {
 	}
 	slot := -1
 	if c.l.size > 0 {
-		slot = s.slots.acquire(tgid, c.tid, c.l.base, c.l.size, c.l.fd)
+		slot = s.slots.acquire(tgid, c.tid, s.self, c.l.base, c.l.size, c.l.fd)
 	}
 	if slot >= 0 {
 		a.Flags |= unix.SECCOMP_ADDFD_FLAG_SETFD
 		a.Newfd = uint32(slot)
 	}
-	c.handOff()
+	c.waitBegin()
 	old := sigmaskAll()
 	fd, e := notifAddFd(c.l.fd, &a)
 	if e == unix.EBADF || e == unix.EMFILE {
@@ -165,6 +165,7 @@ func (c *call) install(f *fsimpl.File, cr *taskCred, flags int) result {
 		fd, e = notifAddFd(c.l.fd, &a)
 	}
 	restoreSigmask(old)
+	c.waitEnd()
 	if slot >= 0 {
 		s.slots.release(tgid, slot)
 	}

@@ -28,9 +28,9 @@ const maxProcs = 4096
 
 // acquire picks a free slot in [base, base+size) of the process of thread
 // tid (whose TGID is tgid), probing with kcmp against ref, a descriptor of
-// this process that is surely open. It returns -1 when the range is full.
+// this process (self) that is surely open. It returns -1 when the range is full.
 // The caller must call release(slot) after installing.
-func (t *slotTable) acquire(tgid, tid, base, size, ref int) int {
+func (t *slotTable) acquire(tgid, tid, self, base, size, ref int) int {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	p := t.procs[tgid]
@@ -45,7 +45,6 @@ func (t *slotTable) acquire(tgid, tid, base, size, ref int) int {
 		p = &procSlots{pending: make(map[int]bool)}
 		t.procs[tgid] = p
 	}
-	self := unix.Getpid()
 	for i := 0; i < size; i++ {
 		slot := base + (p.cursor+i)%size
 		if p.pending[slot] {

@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -35,9 +36,9 @@ type Options struct {
 	// (default 2). Only one of them waits in RECV at a time: a second
 	// waiter would make the kernel alternate between them, and the wake-up
 	// of a thread that slept longer, often on the other CPU, cost ~5 us a
-	// notification here. The receiving thread hands its turn to an idle one
-	// before an ADDFD, which waits for the target to install the fd, so
-	// that the next notification never queues behind it.
+	// notification here. The receiving thread keeps its turn through an
+	// ADDFD (which waits for the target to install the fd) unless the
+	// ADDFD lasts longer than addfdPatience: see call.waitBegin.
 	Receivers int
 	Log       *slog.Logger
 	// Observer, when set, is told of every notification answered.
@@ -55,6 +56,7 @@ type Supervisor struct {
 	// the same device. Immutable after New.
 	dev   uint64
 	mntID uint64 // the FUSE mount's id, for statx
+	self  int    // this process's pid
 	// statfsBase is the FUSE mount's statfs (type, fsid, flags), onto
 	// which served statfs calls put fsimpl's numbers.
 	statfsBase unix.Statfs_t
@@ -110,6 +112,7 @@ func New(fs *fsimpl.FS, opts Options) (*Supervisor, error) {
 		receivers: opts.Receivers,
 		obs:       opts.Observer,
 		dev:       st.Dev,
+		self:      unix.Getpid(),
 		listeners: make(map[*listener]bool),
 	}
 	var stx unix.Statx_t
@@ -135,6 +138,73 @@ type listener struct {
 	// turn is held by the one receiver thread allowed to wait in RECV
 	// (capacity 1: a token in the channel means no thread holds it).
 	turn chan struct{}
+	// waiting is the ticket of the ADDFD the turn holder is waiting in, 0
+	// when none; seq numbers the tickets. Whoever swaps a ticket out
+	// decides: the holder at the end of its ADDFD (it keeps the turn) or
+	// the watchdog (it passes the turn on).
+	waiting atomic.Uint64
+	seq     atomic.Uint64
+	// watching is set while the watchdog ticks; wake starts it.
+	watching atomic.Bool
+	wake     chan struct{}
+}
+
+// addfdPatience is the watchdog's period: an ADDFD still waiting on its
+// target after one to two periods loses the receive turn.
+const addfdPatience = 2 * time.Millisecond
+
+// watchdogIdle is how many quiet periods the watchdog ticks on before it
+// sleeps until the next ADDFD.
+const watchdogIdle = 50
+
+func (l *listener) wakeWatchdog() {
+	if !l.watching.Load() && l.watching.CompareAndSwap(false, true) {
+		select {
+		case l.wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// watchdog passes the receive turn on when its holder has waited in the
+// same ADDFD for a whole period. It ticks only while ADDFDs happen.
+func (l *listener) watchdog() {
+	t := time.NewTicker(addfdPatience)
+	t.Stop()
+	var last, lastSeq uint64
+	quiet := 0
+	for {
+		select {
+		case <-l.done:
+			t.Stop()
+			return
+		case <-l.wake:
+			t.Reset(addfdPatience)
+			quiet = 0
+			continue
+		case <-t.C:
+		}
+		cur, seq := l.waiting.Load(), l.seq.Load()
+		if cur != 0 && cur == last && l.waiting.CompareAndSwap(cur, 0) {
+			l.turn <- struct{}{}
+		}
+		if cur == 0 && seq == lastSeq {
+			quiet++
+		} else {
+			quiet = 0
+		}
+		last, lastSeq = cur, seq
+		if quiet >= watchdogIdle {
+			t.Stop()
+			l.watching.Store(false)
+			// An ADDFD that began between the last look and the
+			// store above found watching still set: look again.
+			if l.waiting.Load() != 0 && l.watching.CompareAndSwap(false, true) {
+				t.Reset(addfdPatience)
+			}
+			quiet = 0
+		}
+	}
 }
 
 // ErrClosed is returned by Serve after Close.
@@ -148,8 +218,10 @@ var ErrClosed = errors.New("supervisor closed")
 // filter was built for); size 0 installs served files at the lowest free
 // descriptor instead.
 func (s *Supervisor) Serve(fd, base, size int) error {
-	l := &listener{fd: fd, base: base, size: size, tids: make(map[int]bool), done: make(chan struct{}), turn: make(chan struct{}, 1)}
+	l := &listener{fd: fd, base: base, size: size, tids: make(map[int]bool), done: make(chan struct{}),
+		turn: make(chan struct{}, 1), wake: make(chan struct{}, 1)}
 	l.turn <- struct{}{}
+	go l.watchdog()
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
@@ -199,7 +271,7 @@ func (s *Supervisor) Serve(fd, base, size int) error {
 			l.mu.Lock()
 			n := len(l.tids)
 			for tid := range l.tids {
-				unix.Tgkill(unix.Getpid(), tid, unix.SIGURG)
+				unix.Tgkill(s.self, tid, unix.SIGURG)
 			}
 			l.mu.Unlock()
 			if n == 0 {

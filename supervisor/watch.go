@@ -57,7 +57,7 @@ func (s *Supervisor) watchWriter(pid, fd int, f *fsimpl.File) {
 
 func (s *Supervisor) runWatch() {
 	w := &s.watch
-	self := unix.Getpid()
+	self := s.self
 	t := time.NewTicker(watchPeriod)
 	defer t.Stop()
 	for range t.C {
