@@ -157,3 +157,40 @@ func (c *call) fdIno(fd int32) (fsimpl.Ino, bool) {
 	}
 	return v.(fsimpl.Ino), true
 }
+
+// The FUSE door's invalidations are sent before the reply, so that the
+// target's next syscall, even one CONTINUEd to the kernel, sees the change
+// (a queued invalidation raced with it: the randomized test under run
+// renamed a directory here and then found it under its old name through
+// FUSE). Sending one can wait on the kernel's inode lock, so it counts as
+// a wait on others, like an ADDFD (waitBegin).
+
+func (c *call) invalNew(parent fsimpl.Ino, name string) {
+	c.waitBegin()
+	c.s.invalNew(parent, name)
+	c.waitEnd()
+}
+
+func (c *call) invalEntry(parent fsimpl.Ino, name string) {
+	c.waitBegin()
+	c.s.invalEntry(parent, name)
+	c.waitEnd()
+}
+
+func (c *call) invalDelete(parent, child fsimpl.Ino, name string) {
+	c.waitBegin()
+	c.s.invalDelete(parent, child, name)
+	c.waitEnd()
+}
+
+func (c *call) invalInode(ino fsimpl.Ino) {
+	c.waitBegin()
+	c.s.invalInode(ino)
+	c.waitEnd()
+}
+
+func (c *call) invalContent(ino fsimpl.Ino) {
+	c.waitBegin()
+	c.s.invalContent(ino)
+	c.waitEnd()
+}

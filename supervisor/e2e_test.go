@@ -287,6 +287,8 @@ func runHelper(name, mount string) int {
 	switch name {
 	case "posix":
 		return posixHelper(mount)
+	case "random":
+		return randomHelper(os.Getenv("BTFUSE_RANDOM_REF"), os.Getenv("BTFUSE_RANDOM_DIR"))
 	case "ops":
 		fmt.Print(opsTranscript(mount))
 	case "bench":

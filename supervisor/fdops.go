@@ -40,7 +40,7 @@ func (c *call) fdSetAttr(in *fsimpl.SetAttrIn) result {
 	if _, e := c.s.fs.SetAttr(&cr.fs, ino, in, nil); e != 0 {
 		return fail(e)
 	}
-	c.s.invalInode(ino)
+	c.invalInode(ino)
 	return ok(0)
 }
 
@@ -49,7 +49,7 @@ func (c *call) fdSetAttr(in *fsimpl.SetAttrIn) result {
 // dropped now and again when the writer closes.
 func (c *call) ftruncate() result {
 	if ino, found := c.fdIno(c.fdArg(0)); found {
-		c.s.invalContent(ino)
+		c.invalContent(ino)
 	}
 	return cont()
 }

@@ -128,10 +128,19 @@ func (s *Supervisor) dispatch(c *call) {
 	}
 }
 
-// inval calls f with the invalidator when there is one.
+// invalEntry tells the FUSE door that name in parent changed (renamed
+// away or over).
 func (s *Supervisor) invalEntry(parent fsimpl.Ino, name string) {
 	if s.inval != nil {
 		s.inval.InvalEntry(parent, name)
+		s.inval.InvalInode(parent)
+	}
+}
+
+// invalNew tells the FUSE door that name was created in parent.
+func (s *Supervisor) invalNew(parent fsimpl.Ino, name string) {
+	if s.inval != nil {
+		s.inval.InvalNewEntry(parent, name)
 		s.inval.InvalInode(parent)
 	}
 }

@@ -54,7 +54,7 @@ func (c *call) mkdir(dirfd int32, addr uint64, mode uint32) result {
 	if _, e := c.s.fs.Mkdir(&cr.fs, w.parent, w.name, mode&(0o777|unix.S_ISVTX)&^cr.umask); e != 0 {
 		return fail(e)
 	}
-	c.s.invalEntry(w.parent, w.name)
+	c.invalNew(w.parent, w.name)
 	return ok(0)
 }
 
@@ -87,7 +87,7 @@ func (c *call) mknod(dirfd int32, addr uint64, mode uint32, dev uint64) result {
 	if _, e := c.s.fs.Mknod(&cr.fs, w.parent, w.name, typ|mode&0o7777&^cr.umask, 0); e != 0 {
 		return fail(e)
 	}
-	c.s.invalEntry(w.parent, w.name)
+	c.invalNew(w.parent, w.name)
 	return ok(0)
 }
 
@@ -124,7 +124,7 @@ func (c *call) unlink(dirfd int32, addr uint64, flags int) result {
 	if e != 0 {
 		return fail(e)
 	}
-	c.s.invalDelete(w.parent, w.attr.Ino, w.name)
+	c.invalDelete(w.parent, w.attr.Ino, w.name)
 	return ok(0)
 }
 
@@ -180,12 +180,11 @@ func (c *call) rename(odirfd int32, oaddr uint64, ndirfd int32, naddr uint64, fl
 	if e := c.s.fs.Rename(&cr.fs, ow.parent, ow.name, nw.parent, nw.name, flags); e != 0 {
 		return fail(e)
 	}
-	s := c.s
-	s.invalEntry(ow.parent, ow.name)
-	s.invalEntry(nw.parent, nw.name)
-	s.invalInode(ow.attr.Ino)
+	c.invalEntry(ow.parent, ow.name)
+	c.invalEntry(nw.parent, nw.name)
+	c.invalInode(ow.attr.Ino)
 	if nw.found {
-		s.invalInode(nw.attr.Ino)
+		c.invalInode(nw.attr.Ino)
 	}
 	return ok(0)
 }
@@ -215,7 +214,7 @@ func (c *call) symlink(taddr uint64, dirfd int32, addr uint64) result {
 	if _, e := c.s.fs.Symlink(&cr.fs, w.parent, w.name, target); e != 0 {
 		return fail(e)
 	}
-	c.s.invalEntry(w.parent, w.name)
+	c.invalNew(w.parent, w.name)
 	return ok(0)
 }
 
@@ -259,8 +258,8 @@ func (c *call) link(odirfd int32, oaddr uint64, ndirfd int32, naddr uint64, flag
 	if _, e := c.s.fs.Link(&cr.fs, ow.attr.Ino, nw.parent, nw.name); e != 0 {
 		return fail(e)
 	}
-	c.s.invalEntry(nw.parent, nw.name)
-	c.s.invalInode(ow.attr.Ino)
+	c.invalNew(nw.parent, nw.name)
+	c.invalInode(ow.attr.Ino)
 	return ok(0)
 }
 
@@ -279,9 +278,9 @@ func (c *call) setAttrPath(dirfd int32, addr uint64, flags int, in *fsimpl.SetAt
 	if _, e := c.s.fs.SetAttr(&cr.fs, w.attr.Ino, in, nil); e != 0 {
 		return fail(e)
 	}
-	c.s.invalInode(w.attr.Ino)
+	c.invalInode(w.attr.Ino)
 	if in.Valid&fsimpl.SetSize != 0 {
-		c.s.invalContent(w.attr.Ino)
+		c.invalContent(w.attr.Ino)
 	}
 	return ok(0)
 }
@@ -306,6 +305,11 @@ func (c *call) chown(dirfd int32, addr uint64, uid, gid uint32, flags int) resul
 	if gid != ^uint32(0) {
 		in.Valid |= fsimpl.SetGID
 		in.GID = gid
+	}
+	if in.Valid == 0 {
+		// chown(-1, -1) still drops setuid/setgid of a non-directory
+		// (fs/open.c:chown_common(), whoever the caller is).
+		in.Valid = fsimpl.SetKillSUIDGID
 	}
 	return c.setAttrPath(dirfd, addr, flags, in)
 }

@@ -56,11 +56,13 @@ func (c *call) open(dirfd int32, pathAddr uint64, flags int, mode uint32, _ int)
 		// to the parent comes first; a trailing slash on a plain name is
 		// EISDIR before any lookup; an existing name is EEXIST under
 		// O_EXCL, then EISDIR if it is a directory.
+		if w.slashed && w.name != "" && (w.err == 0 || w.err == unix.ENOENT || w.lastLookup) {
+			// The last component is never looked up before this
+			// check, so what it is (a file: ENOTDIR) does not matter.
+			return fail(unix.EISDIR)
+		}
 		if w.err != 0 && !(w.err == unix.ENOENT && w.name != "") {
 			return fail(w.err)
-		}
-		if w.slashed && w.name != "" {
-			return fail(unix.EISDIR)
 		}
 		if w.found && flags&unix.O_EXCL != 0 {
 			return fail(unix.EEXIST)
@@ -74,6 +76,15 @@ func (c *call) open(dirfd int32, pathAddr uint64, flags int, mode uint32, _ int)
 		}
 	}
 	if w.found && typ != unix.S_IFREG && typ != unix.S_IFLNK {
+		return cont()
+	}
+	if w.found && typ == unix.S_IFREG && flags&unix.O_ACCMODE != unix.O_RDONLY &&
+		w.attr.Mode&(unix.S_ISUID|unix.S_ISGID) != 0 {
+		// A write may clear setuid/setgid (file_remove_privs(), by the
+		// writer's credentials at write time, which need not be the
+		// opener's). Writes through a served descriptor go to the
+		// backing file, which has no such bits, and fsimpl never sees
+		// them: the kernel's FUSE path keeps the rule instead.
 		return cont()
 	}
 	if !c.valid() {
@@ -119,9 +130,9 @@ func (c *call) open(dirfd int32, pathAddr uint64, flags int, mode uint32, _ int)
 		}
 	}
 	if created {
-		s.invalEntry(w.parent, w.name)
+		c.invalNew(w.parent, w.name)
 	} else if flags&unix.O_TRUNC != 0 {
-		s.invalContent(f.Ino)
+		c.invalContent(f.Ino)
 	}
 	return c.install(f, cr, flags)
 }
@@ -129,11 +140,10 @@ func (c *call) open(dirfd int32, pathAddr uint64, flags int, mode uint32, _ int)
 // install hands f's backing file to the target at a free slot of its
 // reserved range and answers the notification with that number (ADDFD
 // with SEND, signals blocked around it: an interrupted ADDFD|SEND would
-// make the target's syscall return 0). f is released afterwards: the
-// target's descriptor keeps the backing file open.
+// make the target's syscall return 0). Once installed, f is held until
+// the target closes its descriptor (watch.go); otherwise it is released.
 func (c *call) install(f *fsimpl.File, cr *taskCred, flags int) result {
 	s := c.s
-	defer s.fs.Release(f)
 	var st unix.Stat_t
 	if unix.Fstat(f.Fd, &st) == nil {
 		s.back.Store(backKey{st.Dev, st.Ino}, f.Ino)
@@ -171,13 +181,13 @@ func (c *call) install(f *fsimpl.File, cr *taskCred, flags int) result {
 	}
 	switch e {
 	case 0:
-		if flags&(unix.O_WRONLY|unix.O_RDWR) != 0 {
-			s.watchWriter(tgid, fd, f)
-		}
+		s.watchServed(tgid, fd, f, flags&(unix.O_WRONLY|unix.O_RDWR) != 0)
 		return result{done: true}
 	case unix.ENOENT:
+		s.fs.Release(f)
 		s.stats.Gone.Add(1)
 		return result{done: true}
 	}
+	s.fs.Release(f)
 	return fail(e)
 }

@@ -204,7 +204,7 @@ func (s *Supervisor) walkIn(cred *fsimpl.Cred, dir fsimpl.Ino, rest string, flag
 		}
 		if last {
 			if slashed && typ != unix.S_IFDIR && flags&walkLast == 0 {
-				return walkResult{err: unix.ENOTDIR}
+				return walkResult{parent: cur, name: name, slashed: true, err: unix.ENOTDIR, lastLookup: true}
 			}
 			return walkResult{parent: cur, name: name, attr: a, found: true, slashed: slashed}
 		}

@@ -20,6 +20,7 @@ import (
 // implements it; its methods queue and never block.
 type Invalidator interface {
 	InvalEntry(parent fsimpl.Ino, name string)
+	InvalNewEntry(parent fsimpl.Ino, name string)
 	InvalInode(ino fsimpl.Ino)
 	InvalContent(ino fsimpl.Ino)
 	NotifyDelete(parent, child fsimpl.Ino, name string)
@@ -67,7 +68,7 @@ type Supervisor struct {
 	back sync.Map // backKey -> fsimpl.Ino
 
 	slots slotTable
-	watch writerWatch
+	watch servedWatch
 	creds credCache
 
 	stats Stats
@@ -186,7 +187,12 @@ func (l *listener) watchdog() {
 		}
 		cur, seq := l.waiting.Load(), l.seq.Load()
 		if cur != 0 && cur == last && l.waiting.CompareAndSwap(cur, 0) {
-			l.turn <- struct{}{}
+			// The channel is empty: the holder was the one thread
+			// with the turn. (Never block here regardless.)
+			select {
+			case l.turn <- struct{}{}:
+			default:
+			}
 		}
 		if cur == 0 && seq == lastSeq {
 			quiet++

@@ -1,6 +1,9 @@
 package supervisor
 
 import (
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -48,9 +51,10 @@ func TestTurnTakenFromStuckWait(t *testing.T) {
 		t.Fatal("the stuck thread still believes it holds the turn")
 	}
 	// The watchdog goes back to sleep once quiet, and wakes for the next.
-	time.Sleep(addfdPatience * (watchdogIdle + 5))
-	if l.watching.Load() {
-		t.Error("the watchdog still ticks after a quiet period")
+	for deadline := time.Now().Add(10 * time.Second); l.watching.Load(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the watchdog still ticks 10 s after the last ADDFD")
+		}
 	}
 	c.turn = true
 	c.waitBegin()
@@ -60,4 +64,74 @@ func TestTurnTakenFromStuckWait(t *testing.T) {
 		t.Fatal("the watchdog did not wake for a second stuck ADDFD")
 	}
 	c.waitEnd()
+}
+
+// Receivers that keep taking turns, with ADDFD waits now short, now past
+// the watchdog's patience: at most one of them ever receives at a time,
+// and the turn is never lost (every receiver keeps making progress).
+func TestTurnProtocolStress(t *testing.T) {
+	l := newTestListener()
+	defer l.stop()
+	l.turn <- struct{}{}
+	const receivers = 3
+	var inRecv, maxInRecv atomic.Int32
+	var progress [receivers]atomic.Int64
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := 0; i < receivers; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			c := &call{l: l}
+			defer c.handOff()
+			rng := rand.New(rand.NewPCG(uint64(i), 1))
+			for {
+				if !c.turn {
+					select {
+					case <-l.turn:
+						c.turn = true
+					case <-stop:
+						return
+					}
+				}
+				n := inRecv.Add(1)
+				if n > maxInRecv.Load() {
+					maxInRecv.Store(n)
+				}
+				time.Sleep(time.Duration(rng.IntN(50)) * time.Microsecond) // RECV
+				inRecv.Add(-1)
+				c.waitBegin()
+				wait := time.Duration(rng.IntN(100)) * time.Microsecond
+				if rng.IntN(20) == 0 {
+					wait = 3 * addfdPatience // a stopped target
+				}
+				time.Sleep(wait) // ADDFD
+				c.waitEnd()
+				progress[i].Add(1)
+			}
+		}(i)
+	}
+	time.Sleep(2 * time.Second)
+	close(stop)
+	wg.Wait()
+	if m := maxInRecv.Load(); m > 1 {
+		t.Errorf("%d receivers were in RECV at once", m)
+	}
+	var total int64
+	for i := range progress {
+		total += progress[i].Load()
+	}
+	if total < 100 {
+		t.Errorf("only %d notifications handled in 2 s: the turn was lost", total)
+	}
+	select {
+	case <-l.turn:
+	default:
+		t.Error("no token left after every receiver stopped")
+	}
+	select {
+	case <-l.turn:
+		t.Error("two tokens in circulation")
+	default:
+	}
 }

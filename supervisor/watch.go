@@ -4,91 +4,115 @@ import (
 	"sync"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/btfuse/btfuse/fsimpl"
 )
 
-// writerWatch keeps, for every descriptor opened for writing through this
-// door, a dup of the backing file, and notices the target's close with
-// kcmp: then the FUSE door's cached attributes of the inode are dropped
+// servedWatch keeps the fsimpl File of every descriptor installed into a
+// target until the target closes it, which closes need no notification
+// to tell: kcmp(KCMP_FILE) of the target's descriptor against the File's
+// own (the same open file, installed by ADDFD) fails once it is closed.
+// Holding the File keeps the inode alive the way the kernel's open file
+// does: a file unlinked while open still fstats (nlink 0, its own mode)
+// and takes fchmod through the served descriptor. When a writer closes,
+// the FUSE door's cached attributes of the inode are dropped
 // (close-to-open coherence for size and mtime seen from outside; with
 // passthrough the data itself is the backing file's and never stale).
-type writerWatch struct {
+//
+// What it cannot see: a copy of the descriptor in another process (fork,
+// SCM_RIGHTS) or under another number (dup) once the original is closed.
+// The File is then released early, and an unlinked inode is freed while
+// that copy still reads and writes its backing file: fstat through it
+// answers ESTALE.
+type servedWatch struct {
 	mu      sync.Mutex
 	entries []watched // guarded by mu
 	running bool      // guarded by mu
 }
 
 type watched struct {
-	pid, fd, dup int
-	ino          fsimpl.Ino
+	pid, fd int
+	f       *fsimpl.File
+	writer  bool
 }
 
-// watchPeriod is how often open writers are checked.
+// watchPeriod is how often served descriptors are checked.
 const watchPeriod = 5 * time.Millisecond
 
-// maxWatched bounds the dups held; past it, new writers are not watched
-// (their inode is invalidated at once instead).
+// maxWatched bounds the Files held; past it, new descriptors are not
+// watched (their File is released at once, a writer's inode invalidated).
 const maxWatched = 4096
 
-func (s *Supervisor) watchWriter(pid, fd int, f *fsimpl.File) {
-	if s.inval == nil {
-		return
-	}
+// watchServed takes f over until descriptor fd of process pid is closed,
+// or releases it at once when the table is full.
+func (s *Supervisor) watchServed(pid, fd int, f *fsimpl.File, writer bool) {
 	w := &s.watch
 	w.mu.Lock()
-	defer w.mu.Unlock()
 	if len(w.entries) >= maxWatched {
-		s.invalContent(f.Ino)
+		w.mu.Unlock()
+		ino := f.Ino
+		s.fs.Release(f)
+		if writer {
+			s.invalContent(ino)
+		}
 		return
 	}
-	dup, err := unix.FcntlInt(uintptr(f.Fd), unix.F_DUPFD_CLOEXEC, 0)
-	if err != nil {
-		s.invalContent(f.Ino)
-		return
-	}
-	w.entries = append(w.entries, watched{pid: pid, fd: fd, dup: dup, ino: f.Ino})
+	w.entries = append(w.entries, watched{pid: pid, fd: fd, f: f, writer: writer})
 	if !w.running {
 		w.running = true
 		go s.runWatch()
 	}
+	w.mu.Unlock()
 }
 
 func (s *Supervisor) runWatch() {
 	w := &s.watch
-	self := s.self
 	t := time.NewTicker(watchPeriod)
 	defer t.Stop()
+	var closed []watched
 	for range t.C {
 		w.mu.Lock()
 		keep := w.entries[:0]
 		for _, e := range w.entries {
-			if r, errno := kcmpFile(e.pid, self, e.fd, e.dup); errno == 0 && r == 0 {
+			if r, errno := kcmpFile(e.pid, s.self, e.fd, e.f.Fd); errno == 0 && r == 0 {
 				keep = append(keep, e)
 				continue
 			}
-			unix.Close(e.dup)
-			s.invalContent(e.ino)
+			closed = append(closed, e)
 		}
+		clear(w.entries[len(keep):])
 		w.entries = keep
-		if len(keep) == 0 {
+		done := len(keep) == 0
+		if done {
 			w.running = false
-			w.mu.Unlock()
-			return
 		}
 		w.mu.Unlock()
+		// Released and invalidated outside the lock: an invalidation can
+		// wait on the kernel, and install() takes the lock.
+		s.releaseWatched(closed)
+		clear(closed)
+		closed = closed[:0]
+		if done {
+			return
+		}
 	}
 }
 
-// closeWatch drops every watched writer, invalidating their inodes.
+func (s *Supervisor) releaseWatched(ws []watched) {
+	for _, e := range ws {
+		ino := e.f.Ino
+		s.fs.Release(e.f)
+		if e.writer {
+			s.invalContent(ino)
+		}
+	}
+}
+
+// closeWatch releases every File held, invalidating the writers' inodes.
 func (s *Supervisor) closeWatch() {
 	w := &s.watch
 	w.mu.Lock()
-	defer w.mu.Unlock()
-	for _, e := range w.entries {
-		unix.Close(e.dup)
-		s.invalContent(e.ino)
-	}
+	ws := w.entries
 	w.entries = nil
+	w.mu.Unlock()
+	s.releaseWatched(ws)
 }

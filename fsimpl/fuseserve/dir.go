@@ -56,6 +56,7 @@ var direntPool = sync.Pool{New: func() any { s := make([]fsimpl.Dirent, 0, 64); 
 // up after fsimpl.ReadDir returns, so that no fsimpl call runs inside its
 // callback; an entry removed meanwhile goes out as a bare name.
 func (r *rawFS) ReadDirPlus(cancel <-chan struct{}, in *fuse.ReadIn, out *fuse.DirEntryList) fuse.Status {
+	defer r.begin()()
 	dir := fsimpl.Ino(in.NodeId)
 	bufp := direntPool.Get().(*[]fsimpl.Dirent)
 	defer func() {

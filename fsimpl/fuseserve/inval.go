@@ -2,6 +2,7 @@ package fuseserve
 
 import (
 	"log/slog"
+	"sync"
 	"sync/atomic"
 
 	"github.com/hanwen/go-fuse/v2/fuse"
@@ -37,7 +38,15 @@ type invalReq struct {
 // can deadlock. push never blocks. When the queue is full the request is
 // dropped and the overflow flag set; the sender then invalidates everything
 // it can name (flushAll).
+//
+// The other door's invalidations do not go through the queue: sendNow
+// sends them from the caller, which must not be a FUSE handler.
 type invalQueue struct {
+	// mu is read-held by every direct send and write-held by stop, so
+	// that nothing is written to the device once serving has stopped.
+	mu     sync.RWMutex
+	closed bool // guarded by mu
+
 	r        *rawFS
 	srv      notifier
 	ch       chan invalReq
@@ -94,8 +103,22 @@ func (q *invalQueue) flush() {
 	}
 }
 
+// sendNow sends req from the calling goroutine and returns once the
+// kernel has processed it.
+func (q *invalQueue) sendNow(req invalReq) {
+	q.mu.RLock()
+	defer q.mu.RUnlock()
+	if q.closed {
+		return
+	}
+	q.send(req)
+}
+
 // stop ends the sender; called once serving has stopped.
 func (q *invalQueue) stop() {
+	q.mu.Lock()
+	q.closed = true
+	q.mu.Unlock()
 	close(q.quit)
 	<-q.stopped
 }

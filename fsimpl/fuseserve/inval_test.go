@@ -133,6 +133,79 @@ func TestInvalidation(t *testing.T) {
 		}
 	})
 
+	t.Run("InvalInode/root", func(t *testing.T) {
+		mode := func() uint32 { return mustStat(t, m.path(".")).Mode & 0o7777 }
+		was := mode() // cached now
+		if _, e := m.fs.SetAttr(fsimpl.Root, root, &fsimpl.SetAttrIn{Valid: fsimpl.SetMode, Mode: 0o1777}, nil); e != 0 {
+			t.Fatal(e)
+		}
+		defer m.fs.SetAttr(fsimpl.Root, root, &fsimpl.SetAttrIn{Valid: fsimpl.SetMode, Mode: was}, nil)
+		if got := mode(); got != was {
+			t.Fatalf("root mode %o was not cached; this case tests nothing", got)
+		}
+		m.srv.InvalInode(root)
+		sync()
+		if got := mode(); got != 0o1777 {
+			t.Fatalf("root mode after InvalInode = %o, want 1777", got)
+		}
+	})
+
+	t.Run("InvalNewEntry/negative", func(t *testing.T) {
+		if exists("new2") {
+			t.Fatal("new2 exists before creation")
+		}
+		create(root, "new2")
+		if exists("new2") {
+			t.Fatal("the negative entry was not cached; this case tests nothing")
+		}
+		m.srv.InvalNewEntry(root, "new2")
+		sync()
+		if !exists("new2") {
+			t.Fatal("created name not visible after InvalNewEntry")
+		}
+	})
+
+	// What the kernel cannot have cached is not invalidated, and is still
+	// seen fresh (knows.go).
+	t.Run("skipped", func(t *testing.T) {
+		skipped := func() uint64 { return m.srv.Stats().InvalSkipped }
+		before := skipped()
+		ino := create(root, "unseen") // never looked up through FUSE
+		m.srv.InvalNewEntry(root, "unseen")
+		m.srv.InvalInode(ino)
+		m.srv.InvalContent(ino)
+		m.srv.NotifyDelete(root, ino, "unseen")
+		sync()
+		if got := skipped() - before; got != 4 {
+			t.Errorf("%d of 4 invalidations for an inode the kernel never saw were skipped", got)
+		}
+		if !exists("unseen") {
+			t.Fatal("a name created unseen is not visible")
+		}
+
+		// Attributes handed out once are invalidated once; a second
+		// change before the kernel asks again needs nothing.
+		seen := m.ino(t, "unseen")
+		setMode := func(mode uint32) {
+			t.Helper()
+			if _, e := m.fs.SetAttr(fsimpl.Root, seen, &fsimpl.SetAttrIn{Valid: fsimpl.SetMode, Mode: mode}, nil); e != 0 {
+				t.Fatal(e)
+			}
+		}
+		setMode(0o600)
+		before = skipped()
+		m.srv.InvalInode(seen)
+		setMode(0o640)
+		m.srv.InvalInode(seen)
+		sync()
+		if got := skipped() - before; got != 1 {
+			t.Errorf("skipped %d of the two invalidations, want the second only", got)
+		}
+		if st := mustStat(t, m.path("unseen")); st.Mode&0o777 != 0o640 {
+			t.Fatalf("mode = %o, want 640", st.Mode)
+		}
+	})
+
 	t.Run("never cached", func(t *testing.T) {
 		m.srv.InvalEntry(root, "never-looked-up")
 		m.srv.InvalInode(9999)

@@ -38,9 +38,13 @@ type rawFS struct {
 
 	inval *invalQueue // set before serving
 
-	handles handleTable
-	lookups lookupTable
-	stats   counters
+	handles   handleTable
+	lookups   lookupTable
+	negatives negativeTable
+	// busy counts requests in flight that may reply with attributes or
+	// entries (see knows.go).
+	busy  atomic.Int64
+	stats counters
 }
 
 var _ fuse.RawFileSystem = (*rawFS)(nil)
@@ -53,7 +57,8 @@ func newRawFS(fs *fsimpl.FS, opts Options) *rawFS {
 		attrTTL:       opts.AttrTimeout,
 		fileAttrTTL:   opts.AttrTimeout,
 		handles:       handleTable{open: map[uint64]*handle{}, backing: map[fsimpl.Ino]*backingRef{}},
-		lookups:       lookupTable{refs: map[fsimpl.Ino]uint64{}},
+		lookups:       lookupTable{refs: map[fsimpl.Ino]uint64{}, attrs: map[fsimpl.Ino]struct{}{}},
+		negatives:     negativeTable{ttl: opts.EntryTimeout},
 	}
 }
 
@@ -79,15 +84,21 @@ const pollHackIno = math.MaxUint64
 
 // lookupTable tallies the lookup counts the kernel holds, per inode. It
 // mirrors the references held on fsimpl.
+//
+// attrs holds the inodes whose attributes were handed out since they were
+// last invalidated (see knows.go).
 type lookupTable struct {
-	mu   sync.Mutex
-	refs map[fsimpl.Ino]uint64 // guarded by mu
+	mu    sync.Mutex
+	refs  map[fsimpl.Ino]uint64   // guarded by mu
+	attrs map[fsimpl.Ino]struct{} // guarded by mu
 }
 
+// add records a lookup reference handed out, with the inode's attributes.
 func (t *lookupTable) add(ino fsimpl.Ino) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.refs[ino]++
+	t.attrs[ino] = struct{}{}
 }
 
 // forget subtracts n and returns how many the kernel really held (the
@@ -102,6 +113,7 @@ func (t *lookupTable) forget(ino fsimpl.Ino, n uint64) uint64 {
 	}
 	if have-n == 0 {
 		delete(t.refs, ino)
+		delete(t.attrs, ino)
 	} else {
 		t.refs[ino] = have - n
 	}
@@ -133,6 +145,7 @@ func (t *lookupTable) drain() map[fsimpl.Ino]uint64 {
 	defer t.mu.Unlock()
 	out := t.refs
 	t.refs = map[fsimpl.Ino]uint64{}
+	clear(t.attrs)
 	return out
 }
 
@@ -177,6 +190,7 @@ func (r *rawFS) fillEntry(out *fuse.EntryOut, a *fsimpl.Attr) {
 func (r *rawFS) fillAttrOut(out *fuse.AttrOut, a *fsimpl.Attr) {
 	out.SetTimeout(r.attrTTLFor(a.Mode))
 	fillAttr(&out.Attr, a)
+	r.lookups.handedOut(a.Ino)
 }
 
 // wireDev encodes a device number (glibc dev_t, as in st_rdev) the way the
@@ -198,6 +212,7 @@ func (r *rawFS) Lookup(cancel <-chan struct{}, h *fuse.InHeader, name string, ou
 	if len(name) > fsimpl.NameMax {
 		return r.reply(shmring.OpLookup, unix.ENAMETOOLONG)
 	}
+	defer r.begin()()
 	a, e := r.fs.Lookup(credOf(h), fsimpl.Ino(h.NodeId), name)
 	if e == unix.ENOENT && r.entryTTL > 0 {
 		// A negative entry: NodeId 0 with a timeout makes the kernel cache
@@ -206,6 +221,7 @@ func (r *rawFS) Lookup(cancel <-chan struct{}, h *fuse.InHeader, name string, ou
 		// so an invalidation cannot slip in before the entry is cached).
 		*out = fuse.EntryOut{}
 		out.SetEntryTimeout(r.entryTTL)
+		r.negatives.add(fsimpl.Ino(h.NodeId), name)
 		r.stats.ops[shmring.OpLookup].errors.Add(1)
 		return r.reply(shmring.OpLookup, 0)
 	}
@@ -230,6 +246,7 @@ func (r *rawFS) Forget(nodeid, nlookup uint64) {
 }
 
 func (r *rawFS) GetAttr(cancel <-chan struct{}, in *fuse.GetAttrIn, out *fuse.AttrOut) fuse.Status {
+	defer r.begin()()
 	a, e := r.fs.GetAttr(fsimpl.Ino(in.NodeId))
 	if e == 0 {
 		r.fillAttrOut(out, &a)
@@ -238,6 +255,7 @@ func (r *rawFS) GetAttr(cancel <-chan struct{}, in *fuse.GetAttrIn, out *fuse.At
 }
 
 func (r *rawFS) SetAttr(cancel <-chan struct{}, in *fuse.SetAttrIn, out *fuse.AttrOut) fuse.Status {
+	defer r.begin()()
 	var sa fsimpl.SetAttrIn
 	if in.Valid&fuse.FATTR_MODE != 0 {
 		sa.Valid |= fsimpl.SetMode
@@ -321,21 +339,25 @@ func (r *rawFS) entry(o shmring.Op, a fsimpl.Attr, e unix.Errno, out *fuse.Entry
 }
 
 func (r *rawFS) Mknod(cancel <-chan struct{}, in *fuse.MknodIn, name string, out *fuse.EntryOut) fuse.Status {
+	defer r.begin()()
 	a, e := r.fs.Mknod(credOf(&in.InHeader), fsimpl.Ino(in.NodeId), name, in.Mode, hostDev(in.Rdev))
 	return r.entry(shmring.OpMknod, a, e, out)
 }
 
 func (r *rawFS) Mkdir(cancel <-chan struct{}, in *fuse.MkdirIn, name string, out *fuse.EntryOut) fuse.Status {
+	defer r.begin()()
 	a, e := r.fs.Mkdir(credOf(&in.InHeader), fsimpl.Ino(in.NodeId), name, in.Mode)
 	return r.entry(shmring.OpMkdir, a, e, out)
 }
 
 func (r *rawFS) Symlink(cancel <-chan struct{}, h *fuse.InHeader, target, name string, out *fuse.EntryOut) fuse.Status {
+	defer r.begin()()
 	a, e := r.fs.Symlink(credOf(h), fsimpl.Ino(h.NodeId), name, target)
 	return r.entry(shmring.OpSymlink, a, e, out)
 }
 
 func (r *rawFS) Link(cancel <-chan struct{}, in *fuse.LinkIn, name string, out *fuse.EntryOut) fuse.Status {
+	defer r.begin()()
 	a, e := r.fs.Link(credOf(&in.InHeader), fsimpl.Ino(in.Oldnodeid), fsimpl.Ino(in.NodeId), name)
 	return r.entry(shmring.OpLink, a, e, out)
 }

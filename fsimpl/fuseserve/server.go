@@ -219,14 +219,18 @@ func (s *Server) Unmount() error {
 // adapter has returned every open File and lookup reference to fsimpl.
 func (s *Server) Wait() { <-s.done }
 
-// Invalidation, for changes that did not come through this mount. Every
-// call is queued and sent from one goroutine, never blocking the caller
-// (a notify sent from a FUSE handler can deadlock on the kernel's directory
-// lock). What the kernel may cache, and so what a change through the other
-// door must invalidate:
+// Invalidation, for changes that did not come through this mount. Each
+// call returns once the kernel has processed it (so that the change is seen
+// through this mount as soon as the caller goes on), unless the kernel
+// cannot have cached what it names (knows.go): then nothing is sent. A
+// notification can wait for the kernel's lock on the directory or inode,
+// which a request in flight to this server may hold: never call these from
+// a FUSE handler, or while holding a lock a handler takes. What the kernel
+// may cache, and so what a change through the other door must invalidate:
 //
-//   - a name created, removed or renamed: InvalEntry(parent, name) for each
-//     name (negative entries are cached too), or NotifyDelete for a removal;
+//   - a name created: InvalNewEntry(parent, name) (a negative entry may
+//     be cached); removed or renamed: InvalEntry(parent, name) for each
+//     name, or NotifyDelete for a removal;
 //   - the directories changed (mtime, ctime, size, link count):
 //     InvalInode(dir);
 //   - an inode whose mode, owner, times, link count or xattrs changed:
@@ -237,29 +241,54 @@ func (s *Server) Wait() { <-s.done }
 //
 // FlushInvalidations waits until what was queued has been sent.
 
-// InvalEntry tells the kernel to forget the name in parent (created,
-// removed or renamed by the other door). Queued; never blocks.
+// InvalEntry tells the kernel to forget the name in parent (removed or
+// renamed by the other door).
 func (s *Server) InvalEntry(parent fsimpl.Ino, name string) {
-	s.inval.push(invalReq{kind: invalEntry, parent: parent, name: name})
+	s.inval.sendNow(invalReq{kind: invalEntry, parent: parent, name: name})
 }
 
-// InvalInode tells the kernel to drop the cached attributes of ino.
+// InvalNewEntry tells the kernel that name was just created in parent by
+// the other door: only a cached negative entry can contradict it, so
+// nothing is sent unless the kernel may hold one.
+func (s *Server) InvalNewEntry(parent fsimpl.Ino, name string) {
+	if !s.raw.mayHoldNegative(parent, name) {
+		s.raw.stats.invalSkipped.Add(1)
+		return
+	}
+	s.inval.sendNow(invalReq{kind: invalEntry, parent: parent, name: name})
+}
+
+// InvalInode tells the kernel to drop the cached attributes of ino, when
+// it may hold them.
 func (s *Server) InvalInode(ino fsimpl.Ino) {
-	s.inval.push(invalReq{kind: invalAttr, ino: ino})
+	if !s.raw.mayCacheAttrs(ino) {
+		s.raw.stats.invalSkipped.Add(1)
+		return
+	}
+	s.inval.sendNow(invalReq{kind: invalAttr, ino: ino})
 }
 
 // InvalContent tells the kernel to drop the cached attributes and data pages
 // of ino. With passthrough the pages are the backing file's own and nothing
 // is cached, but the attributes still are.
 func (s *Server) InvalContent(ino fsimpl.Ino) {
-	s.inval.push(invalReq{kind: invalData, ino: ino})
+	if !s.raw.mayCacheData(ino) {
+		s.raw.stats.invalSkipped.Add(1)
+		return
+	}
+	s.inval.sendNow(invalReq{kind: invalData, ino: ino})
 }
 
 // NotifyDelete tells the kernel that name in parent, which referred to
 // child, is gone; unlike InvalEntry it also works when the entry is in use
 // (a working directory), and it fails nothing when the kernel never saw it.
+// A kernel that holds no lookup of child has no entry for it to drop.
 func (s *Server) NotifyDelete(parent, child fsimpl.Ino, name string) {
-	s.inval.push(invalReq{kind: invalDelete, parent: parent, ino: child, name: name})
+	if !s.raw.mayHoldEntry(child) {
+		s.raw.stats.invalSkipped.Add(1)
+		return
+	}
+	s.inval.sendNow(invalReq{kind: invalDelete, parent: parent, ino: child, name: name})
 }
 
 // FlushInvalidations blocks until every invalidation queued before the call

@@ -38,6 +38,9 @@ type Stats struct {
 	// kernel refused for a reason other than "not cached", and times the
 	// queue overflowed and everything was flushed instead.
 	InvalQueued, InvalSent, InvalErrors, InvalOverflows uint64
+	// InvalSkipped counts the invalidations not sent because the kernel
+	// could not have cached what they name (knows.go).
+	InvalSkipped uint64
 
 	// Panics in handlers (each answered EIO).
 	Panics uint64
@@ -50,6 +53,7 @@ type counters struct {
 	backingOK, backingFail, unregFail   atomic.Uint64
 	invalQueued, invalSent, invalErrors atomic.Uint64
 	invalOverflows, panics              atomic.Uint64
+	invalSkipped                        atomic.Uint64
 }
 
 // Stats returns the adapter's counters.
@@ -71,6 +75,7 @@ func (s *Server) Stats() Stats {
 	st.InvalSent = r.stats.invalSent.Load()
 	st.InvalErrors = r.stats.invalErrors.Load()
 	st.InvalOverflows = r.stats.invalOverflows.Load()
+	st.InvalSkipped = r.stats.invalSkipped.Load()
 	st.Panics = r.stats.panics.Load()
 	return st
 }
