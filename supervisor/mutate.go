@@ -134,6 +134,11 @@ func (c *call) rename(odirfd int32, oaddr uint64, ndirfd int32, naddr uint64, fl
 	if flags&^(unix.RENAME_NOREPLACE|unix.RENAME_EXCHANGE|unix.RENAME_WHITEOUT) != 0 {
 		return fail(unix.EINVAL)
 	}
+	// do_renameat2(): EXCHANGE excludes NOREPLACE and WHITEOUT, before
+	// any lookup.
+	if flags&unix.RENAME_EXCHANGE != 0 && flags&(unix.RENAME_NOREPLACE|unix.RENAME_WHITEOUT) != 0 {
+		return fail(unix.EINVAL)
+	}
 	if flags&unix.RENAME_WHITEOUT != 0 {
 		return cont()
 	}

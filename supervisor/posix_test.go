@@ -28,13 +28,7 @@ func posixHelper(root string) int {
 // knownDiffs are the cases where btfuse run still differs from tmpfs, with
 // why; their differences are logged, not failed. Remove an entry when its
 // case passes.
-var knownDiffs = map[string]string{
-	"perm_write_kills_suid": "a write through a served (native) fd does not clear setuid/setgid in fsimpl's metadata",
-	"rename_table":          "to investigate",
-	"rmdir_open_dir":        "observed: after rmdir, an fd opened on the dir (open CONTINUEd, so a FUSE door fd) still fstats nlink=2 and getdents lists . and ..; tmpfs gives nlink=0 and ENOENT. Not fixed; likely in fsimpl/FUSE door, not supervisor",
-	"unlinked_open_file":    "observed: fstat on the served fd of an unlinked file shows 0600 where tmpfs shows 0644 (probably the backing file's own mode, not fsimpl's), and fchmod on it answers ESTALE (fdSetAttr → fsimpl SetAttr on an unlinked inode); not fixed",
-	"xattr_kinds":           "path xattr calls are CONTINUEd; to investigate",
-}
+var knownDiffs = map[string]string{}
 
 // TestRunPosixConformance runs the FUSE door's conformance suite in a
 // process supervised by btfuse run against the mount, and natively against
