@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/sys/unix"
 
+	"github.com/btfuse/btfuse/daemon"
 	"github.com/btfuse/btfuse/internal/benchsuite"
 )
 
@@ -70,7 +71,7 @@ Workloads: ` + strings.Join(benchsuite.Names(), ", "),
 					return fmt.Errorf("find the btfuse binary: %w", err)
 				}
 				rep, runErr = benchsuite.Run(cmd.Context(), benchsuite.Config{
-					Exe: exe, Quick: quick, Rounds: rounds, Only: only,
+					Exe: exe, Version: daemon.Version, Quick: quick, Rounds: rounds, Only: only,
 					Progress: cmd.ErrOrStderr(), Terminal: isTerminal(cmd.ErrOrStderr()),
 				})
 				if rep == nil {
@@ -97,8 +98,12 @@ func writeBench(cmd *cobra.Command, rep *benchsuite.Report, jsonOut, plotOut str
 	if rep.Quick {
 		kind = "quick"
 	}
-	fmt.Fprintf(out, "btfuse bench (%s, %d rounds, %.0fs) on %s, load average %.1f at the start, %.1f at the end\n\n",
-		kind, rep.Rounds, rep.Elapsed, rep.Machine, rep.Load[0], rep.Load[1])
+	version := ""
+	if rep.Version != "" {
+		version = " " + rep.Version
+	}
+	fmt.Fprintf(out, "btfuse%s bench (%s, %d rounds, %.0fs) on %s, load average %.1f at the start, %.1f at the end\n\n",
+		version, kind, rep.Rounds, rep.Elapsed, rep.Machine, rep.Load[0], rep.Load[1])
 	if err := rep.WriteTable(out); err != nil {
 		return err
 	}

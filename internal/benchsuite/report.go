@@ -21,6 +21,7 @@ type Report struct {
 	Modes     []string          `json:"modes"`
 	Machine   Machine           `json:"machine"`
 	Binary    string            `json:"binary"`
+	Version   string            `json:"version,omitempty"`
 	Programs  map[string]string `json:"programs"`
 	Workloads []*Result         `json:"workloads"`
 	// Load is /proc/loadavg's 1-minute average when the bench started and

@@ -17,10 +17,11 @@ import (
 
 // Config is what 'btfuse bench' asks for.
 type Config struct {
-	Exe    string   // the btfuse binary to measure (and to run __benchop)
-	Quick  bool     // the small study (Workload.Quick sizes)
-	Rounds int      // samples per workload and mode; 0 means DefaultRounds
-	Only   []string // workload names; empty means all
+	Exe     string   // the btfuse binary to measure (and to run __benchop)
+	Version string   // its version, for the report
+	Quick   bool     // the small study (Workload.Quick sizes)
+	Rounds  int      // samples per workload and mode; 0 means DefaultRounds
+	Only    []string // workload names; empty means all
 	// Progress receives the progress bar (Terminal) or lines; nil discards.
 	Progress io.Writer
 	Terminal bool
@@ -52,7 +53,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	rep := &Report{
 		Started: time.Now(), Quick: cfg.Quick, Rounds: rounds, Modes: Modes,
-		Machine: ThisMachine(), Binary: cfg.Exe, Programs: map[string]string{},
+		Machine: ThisMachine(), Binary: cfg.Exe, Version: cfg.Version, Programs: map[string]string{},
 		Load: [2]float64{loadAvg(), 0},
 	}
 	r := &runner{cfg: cfg, rep: rep, rounds: rounds, env: commandEnv()}
