@@ -196,8 +196,13 @@ func waitWchan(t *testing.T, pid int, want string) {
 }
 
 // clearStaleMount aborts the FUSE connection of the mount with device dev
-// through fusectl, if it is still there, and detaches dir.
+// through fusectl, if it is still mounted on dir, and detaches dir. The
+// check matters: once that connection is gone its number is handed to the
+// next FUSE mount, and aborting it blindly killed another test's mount.
 func clearStaleMount(t *testing.T, dir string, dev uint64) {
+	if mountDev(t, dir) != fmt.Sprintf("%d:%d", unix.Major(dev), unix.Minor(dev)) {
+		return
+	}
 	const ctl = "/sys/fs/fuse/connections"
 	abort := fmt.Sprintf("%s/%d/abort", ctl, unix.Minor(dev))
 	if _, err := os.Stat(filepath.Dir(abort)); err != nil {
@@ -211,4 +216,20 @@ func clearStaleMount(t *testing.T, dir string, dev uint64) {
 			t.Errorf("detach %s: %v", dir, err)
 		}
 	}
+}
+
+// mountDev is the major:minor of the mount on dir, "" when none.
+func mountDev(t *testing.T, dir string) string {
+	t.Helper()
+	data, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dev := ""
+	for _, line := range strings.Split(string(data), "\n") {
+		if f := strings.Fields(line); len(f) > 4 && f[4] == dir {
+			dev = f[2] // the last one mounted there is the visible one
+		}
+	}
+	return dev
 }
