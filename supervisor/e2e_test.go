@@ -79,7 +79,7 @@ func (s *supervised) run(t testing.TB, argv []string, env ...string) (int, strin
 	if err != nil {
 		t.Fatalf("start %v: %v", argv, err)
 	}
-	lfd, err := unix.Dup(int(tg.Listener.Fd()))
+	lfd, err := unix.FcntlInt(tg.Listener.Fd(), unix.F_DUPFD_CLOEXEC, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,6 +103,18 @@ func (s *supervised) run(t testing.TB, argv []string, env ...string) (int, strin
 	o, _ := os.ReadFile(out.Name())
 	e, _ := os.ReadFile(errf.Name())
 	return code, string(o), string(e)
+}
+
+// The target inherits neither the FUSE device (go-fuse opens it without
+// O_CLOEXEC when root mounts directly) nor a seccomp listener: holding
+// either, it could read requests meant for the daemon, or keep its own
+// notifications waiting forever after the daemon died.
+func TestRunInheritsNoDaemonFds(t *testing.T) {
+	s := startSupervised(t)
+	code, out, errs := s.run(t, []string{os.Args[0]}, "BTFUSE_TEST_HELPER=fds")
+	if code != 0 || out != "" {
+		t.Errorf("exit %d; the target holds daemon descriptors:\n%s%s", code, out, errs)
+	}
 }
 
 func TestRunEchoCat(t *testing.T) {
@@ -287,6 +299,15 @@ func runHelper(name, mount string) int {
 	switch name {
 	case "posix":
 		return posixHelper(mount)
+	case "fds":
+		// Lists what the target inherited that belongs to the daemon.
+		ents, _ := os.ReadDir("/proc/self/fd")
+		for _, e := range ents {
+			l, _ := os.Readlink("/proc/self/fd/" + e.Name())
+			if l == "/dev/fuse" || strings.Contains(l, "seccomp") {
+				fmt.Printf("%s -> %s\n", e.Name(), l)
+			}
+		}
 	case "random":
 		return randomHelper(os.Getenv("BTFUSE_RANDOM_REF"), os.Getenv("BTFUSE_RANDOM_DIR"))
 	case "ops":

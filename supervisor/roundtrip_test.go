@@ -92,7 +92,7 @@ func runServed(t testing.TB, argv, env []string, filter []unix.SockFilter, serve
 	if err != nil {
 		t.Fatal(err)
 	}
-	lfd, err := unix.Dup(int(tg.Listener.Fd()))
+	lfd, err := unix.FcntlInt(tg.Listener.Fd(), unix.F_DUPFD_CLOEXEC, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -177,7 +177,7 @@ func serveCommand(sup *Supervisor, cfg RunConfig) (int, error) {
 		}
 		return 1, err
 	}
-	lfd, err := unix.Dup(int(t.Listener.Fd()))
+	lfd, err := unix.FcntlInt(t.Listener.Fd(), unix.F_DUPFD_CLOEXEC, 0)
 	if err != nil {
 		t.Abort()
 		return 1, err

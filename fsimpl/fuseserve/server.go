@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strconv"
 	"sync"
 	"time"
 
@@ -129,6 +130,7 @@ func Mount(dir string, fs *fsimpl.FS, opts Options) (*Server, error) {
 		return nil, fmt.Errorf("mount %s: %w (needs root or fusermount3, and /dev/fuse)", dir, err)
 	}
 	r.srv = srv
+	closeOnExecDevFuse()
 	s := &Server{dir: dir, raw: r, srv: srv, done: make(chan struct{})}
 	r.passthrough, s.mode = decideMode(srv, opts)
 	if !r.passthrough {
@@ -295,3 +297,25 @@ func (s *Server) NotifyDelete(parent, child fsimpl.Ino, name string) {
 // has been sent. Never call it from a FUSE handler or while holding a lock a
 // FUSE handler takes.
 func (s *Server) FlushInvalidations() { s.inval.flush() }
+
+// closeOnExecDevFuse marks every /dev/fuse descriptor of this process
+// close-on-exec. go-fuse opens the device without O_CLOEXEC when it mounts
+// directly (as root), so every program this process started afterwards
+// (a `btfuse run` target among them) inherited the connection: it could
+// read the requests meant for this server, and it kept the connection
+// alive after the daemon died.
+func closeOnExecDevFuse() {
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		fd, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if target, err := os.Readlink("/proc/self/fd/" + e.Name()); err == nil && target == "/dev/fuse" {
+			unix.CloseOnExec(fd)
+		}
+	}
+}
