@@ -19,8 +19,8 @@ import (
 // outside it (there is no ADDFD for fs_struct), so the kernel walks the
 // path through the FUSE door.
 //
-// Every change is reported to the FUSE door (Invalidator methods queue,
-// never block: the kernel's notify is sent off this goroutine).
+// Every change is reported to the FUSE door before the reply (call.inval*:
+// the kernel has dropped what it cached by the time the target goes on).
 
 // lastOf resolves a path argument for a call that creates or removes its
 // last component: the last component is not followed, a trailing slash is
