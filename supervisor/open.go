@@ -84,7 +84,10 @@ func (c *call) open(dirfd int32, pathAddr uint64, flags int, mode uint32, _ int)
 		// writer's credentials at write time, which need not be the
 		// opener's). Writes through a served descriptor go to the
 		// backing file, which has no such bits, and fsimpl never sees
-		// them: the kernel's FUSE path keeps the rule instead.
+		// them: the kernel's FUSE path keeps the rule instead. Its
+		// cached attributes may predate writes through served
+		// descriptors (dropped only at their close): drop them now.
+		c.invalInode(w.attr.Ino)
 		return cont()
 	}
 	if !c.valid() {

@@ -35,10 +35,7 @@ func randomHelper(ref, dir string) int {
 // the trees at the end. BTFUSE_RANDOM_SEEDS / BTFUSE_RANDOM_OPS reproduce a
 // failure.
 func TestRunRandom(t *testing.T) {
-	// Seeds 4 and 6 still fail, on one bug not fixed yet: an unprivileged
-	// rename whose source directory it may not search answers ENOENT
-	// where the kernel answers EACCES (BTFUSE_RANDOM_SEEDS=4,6 shows it).
-	seeds, n := []uint64{1, 2, 3, 5}, 3000
+	seeds, n := []uint64{1, 2, 3, 4, 5, 6}, 3000
 	if v := os.Getenv("BTFUSE_RANDOM_SEEDS"); v != "" {
 		seeds = nil
 		for _, f := range strings.Split(v, ",") {

@@ -159,10 +159,13 @@ func (s *Supervisor) walkIn(cred *fsimpl.Cred, dir fsimpl.Ino, rest string, flag
 			if e == unix.ENOENT && last {
 				return walkResult{parent: cur, name: name, slashed: slashed, err: unix.ENOENT}
 			}
-			if last {
+			if last && e != unix.EACCES && e != unix.ENOTDIR {
 				// The parent walk succeeded; only the lookup of the last
 				// component failed (ENAMETOOLONG, say): callers that look
 				// up more than one name order this error themselves.
+				// EACCES and ENOTDIR are the parent's: link_path_walk()
+				// runs may_lookup() on the directory holding the last
+				// component too, inside filename_parentat().
 				return walkResult{err: e, lastLookup: true}
 			}
 			return walkResult{err: e}
