@@ -135,7 +135,8 @@ func start(cfg Config, log *slog.Logger, stdout io.Writer, embedded bool) (_ *in
 	if err := checkMountpoint(in.mount, stderr); err != nil {
 		return nil, err
 	}
-	if in.fs, err = fsimpl.New(fsimpl.Options{SizeBytes: cfg.SizeBytes, Inodes: cfg.Inodes}); err != nil {
+	if in.fs, err = fsimpl.New(fsimpl.Options{SizeBytes: cfg.SizeBytes, Inodes: cfg.Inodes,
+		RootUID: uint32(os.Geteuid()), RootGID: uint32(os.Getegid())}); err != nil {
 		return nil, fmt.Errorf("create filesystem: %w", err)
 	}
 	undo = append(undo, func() { in.fs.Close() })

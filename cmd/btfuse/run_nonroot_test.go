@@ -1,0 +1,110 @@
+package main
+
+import (
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/btfuse/btfuse/internal/testutil"
+)
+
+// nonRootScript runs as uid 1000: an embedded `btfuse run`, then a
+// `btfuse mount` of its own and a `btfuse run --mount` attached to it,
+// with a read back through the FUSE door.
+const nonRootScript = `
+set -e
+B=$1; M=$2
+$B run -- sh -c 'echo hi > "$BTFUSE_MOUNT/f"; cat "$BTFUSE_MOUNT/f"; stat -c %u "$BTFUSE_MOUNT/f"'
+$B mount "$M" & pid=$!
+for i in $(seq 100); do grep -q " $M " /proc/self/mountinfo && break; sleep 0.1; done
+$B run --mount "$M" -- sh -c 'echo there > "$BTFUSE_MOUNT/g"'
+cat "$M/g"
+$B umount "$M"
+wait $pid
+`
+
+// TestE2ERunNonRoot runs btfuse as an ordinary user: FUSE through the
+// setuid fusermount3, the filter under NO_NEW_PRIVS, the filesystem's
+// root owned by that user (it was root's 0755 before, so an embedded run
+// could create nothing in its own mount).
+func TestE2ERunNonRoot(t *testing.T) {
+	testutil.RequirePrivileged(t)
+	testutil.RequireProgram(t, "fusermount3", "unshare", "setpriv")
+	const uid = "1000"
+	// The test binary sits in a 0700 build directory: copy it out.
+	tmp := t.TempDir()
+	for _, d := range []string{tmp, filepath.Dir(tmp)} {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bin := filepath.Join(tmp, "btfuse")
+	copyExecutable(t, os.Args[0], bin)
+	home := filepath.Join(tmp, "home")
+	mnt := filepath.Join(home, "mnt")
+	for _, d := range []string{home, mnt} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chown(d, 1000, 1000); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// fusermount3 opens /dev/fuse with the user's rights, and here the
+	// node is root-only: give the user a world-usable node of the same
+	// device, bound over /dev/fuse in a private mount namespace (which
+	// also takes every mount made inside with it when it ends).
+	var st unix.Stat_t
+	if err := unix.Stat("/dev/fuse", &st); err != nil {
+		t.Fatal(err)
+	}
+	node := filepath.Join(tmp, "fuse")
+	if err := unix.Mknod(node, unix.S_IFCHR|0o666, int(st.Rdev)); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(node, 0o666); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("unshare", "--mount", "--propagation", "private", "sh", "-c",
+		`mount --bind "$1" /dev/fuse && shift && exec setpriv --reuid=`+uid+` --regid=`+uid+` --clear-groups sh -c "$@"`,
+		"sh", node, nonRootScript, "sh", bin, mnt)
+	cmd.Env = append(os.Environ(), "BTFUSE_TEST_MAIN=1", "HOME="+home, "TMPDIR="+home,
+		"XDG_RUNTIME_DIR="+home, "BTFUSE_RUNTIME_DIR="+filepath.Join(home, "run"))
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("as uid %s: %v\n%s", uid, err, out)
+	}
+	var got []string
+	for _, l := range strings.Split(string(out), "\n") {
+		if l != "" && !strings.HasPrefix(l, "btfuse") {
+			got = append(got, l)
+		}
+	}
+	if want := []string{"hi", uid, "there"}; strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("as uid %s: got %q, want %q; output:\n%s", uid, got, want, out)
+	}
+}
+
+func copyExecutable(t *testing.T, from, to string) {
+	t.Helper()
+	src, err := os.Open(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	dst, err := os.OpenFile(to, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o755)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.Copy(dst, src); err != nil {
+		t.Fatal(err)
+	}
+	if err := dst.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
