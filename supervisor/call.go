@@ -46,13 +46,14 @@ func (c *call) handOff() {
 	}
 }
 
-// waitBegin is called before something that waits on the target (ADDFD:
-// the kernel returns once the target has installed the descriptor). The
+// waitBegin is called before something that waits on others (ADDFD: the
+// kernel returns once the target has installed the descriptor; an
+// invalidation: the kernel takes the inode's lock). The
 // thread keeps its receive turn: handing it over at every ADDFD cost two
 // thread wake-ups, ~16 us of an open measured here, for a wait that is
 // normally ~10 us. A target that does not run meanwhile (stopped, or
 // traced) would hold every other target up, so the listener's watchdog
-// takes the turn away from an ADDFD that lasts a whole watch period.
+// takes the turn away from a wait that lasts a whole watch period.
 func (c *call) waitBegin() {
 	if !c.turn {
 		return

@@ -17,7 +17,9 @@ import (
 
 // Invalidator is the other door's cache: every change made here is
 // reported so that processes outside see it at once. *fuseserve.Server
-// implements it; its methods queue and never block.
+// implements it; its methods return once the kernel has dropped what they
+// name (at once when it cannot have cached it), and may wait on the
+// kernel's inode lock meanwhile.
 type Invalidator interface {
 	InvalEntry(parent fsimpl.Ino, name string)
 	InvalNewEntry(parent fsimpl.Ino, name string)
@@ -227,13 +229,13 @@ func (s *Supervisor) Serve(fd, base, size int) error {
 	l := &listener{fd: fd, base: base, size: size, tids: make(map[int]bool), done: make(chan struct{}),
 		turn: make(chan struct{}, 1), wake: make(chan struct{}, 1)}
 	l.turn <- struct{}{}
-	go l.watchdog()
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
 		unix.Close(fd)
 		return ErrClosed
 	}
+	go l.watchdog()
 	s.listeners[l] = true
 	s.wg.Add(1)
 	s.mu.Unlock()
