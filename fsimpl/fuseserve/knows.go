@@ -93,6 +93,11 @@ func (r *rawFS) mayHoldNegative(parent fsimpl.Ino, name string) bool {
 // maxNegatives bounds the negative entries remembered (~100 bytes each).
 const maxNegatives = 1 << 16
 
+// negativeSlack is added to every negative entry's lifetime here: the
+// kernel starts its timeout when it reads the reply, a little after the
+// entry is recorded, and a loaded machine can stretch that gap.
+const negativeSlack = time.Second
+
 // negativeTable remembers the negative entries handed out, until they
 // expire in the kernel.
 type negativeTable struct {
@@ -125,10 +130,10 @@ func (t *negativeTable) add(parent fsimpl.Ino, name string) {
 		if len(t.entries) >= maxNegatives {
 			// Everything recorded expires by now+ttl at the latest.
 			clear(t.entries)
-			t.allUntil = now.Add(t.ttl)
+			t.allUntil = now.Add(t.ttl + negativeSlack)
 		}
 	}
-	t.entries[negKey{parent, strings.Clone(name)}] = now.Add(t.ttl)
+	t.entries[negKey{parent, strings.Clone(name)}] = now.Add(t.ttl + negativeSlack)
 }
 
 func (t *negativeTable) has(parent fsimpl.Ino, name string) bool {
