@@ -1,7 +1,6 @@
 package main
 
 import (
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -44,7 +43,7 @@ func TestE2ERunNonRoot(t *testing.T) {
 		}
 	}
 	bin := filepath.Join(tmp, "btfuse")
-	copyExecutable(t, os.Args[0], bin)
+	testutil.CopyExecutable(t, os.Args[0], bin)
 	home := filepath.Join(tmp, "home")
 	mnt := filepath.Join(home, "mnt")
 	for _, d := range []string{home, mnt} {
@@ -87,24 +86,5 @@ func TestE2ERunNonRoot(t *testing.T) {
 	}
 	if want := []string{"hi", uid, "there"}; strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("as uid %s: got %q, want %q; output:\n%s", uid, got, want, out)
-	}
-}
-
-func copyExecutable(t *testing.T, from, to string) {
-	t.Helper()
-	src, err := os.Open(from)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer src.Close()
-	dst, err := os.OpenFile(to, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o755)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := io.Copy(dst, src); err != nil {
-		t.Fatal(err)
-	}
-	if err := dst.Close(); err != nil {
-		t.Fatal(err)
 	}
 }

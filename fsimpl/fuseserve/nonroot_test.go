@@ -2,7 +2,6 @@ package fuseserve_test
 
 import (
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -29,7 +28,7 @@ func TestNonRootMount(t *testing.T) {
 	os.Chmod(tmp, 0o755)
 	os.Chmod(filepath.Dir(tmp), 0o755) // testing makes it 0700
 	bin := filepath.Join(tmp, "fuseserve.test")
-	copyFile(t, os.Args[0], bin)
+	testutil.CopyExecutable(t, os.Args[0], bin)
 	mnt := filepath.Join(tmp, "mnt")
 	if err := os.Mkdir(mnt, 0o755); err != nil {
 		t.Fatal(err)
@@ -106,24 +105,5 @@ func TestNonRootHelper(t *testing.T) {
 	}
 	if b, err := os.ReadFile(p); err != nil || string(b) != "as a user" {
 		t.Fatalf("read back %q, %v", b, err)
-	}
-}
-
-func copyFile(t *testing.T, from, to string) {
-	t.Helper()
-	src, err := os.Open(from)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer src.Close()
-	dst, err := os.OpenFile(to, os.O_CREATE|os.O_WRONLY, 0o755)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := io.Copy(dst, src); err != nil {
-		t.Fatal(err)
-	}
-	if err := dst.Close(); err != nil {
-		t.Fatal(err)
 	}
 }

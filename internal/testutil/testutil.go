@@ -3,6 +3,7 @@
 package testutil
 
 import (
+	"io"
 	"os"
 	"os/exec"
 	"testing"
@@ -67,4 +68,26 @@ func TmpfsDir(tb testing.TB) string {
 		}
 	})
 	return dir
+}
+
+// CopyExecutable copies the program at from to a new file to, mode 0755:
+// a test binary lives in a 0700 build directory, which another user
+// cannot reach.
+func CopyExecutable(tb testing.TB, from, to string) {
+	tb.Helper()
+	src, err := os.Open(from)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer src.Close()
+	dst, err := os.OpenFile(to, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o755)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if _, err := io.Copy(dst, src); err != nil {
+		tb.Fatal(err)
+	}
+	if err := dst.Close(); err != nil {
+		tb.Fatal(err)
+	}
 }
