@@ -27,6 +27,10 @@ type servedWatch struct {
 	mu      sync.Mutex
 	entries []watched // guarded by mu
 	running bool      // guarded by mu
+	closing bool      // guarded by mu: closeWatch was called
+	// runner is the checking goroutine, waited for by closeWatch: the
+	// Files it is releasing must be back before fsimpl is closed.
+	runner sync.WaitGroup
 }
 
 type watched struct {
@@ -47,7 +51,7 @@ const maxWatched = 4096
 func (s *Supervisor) watchServed(pid, fd int, f *fsimpl.File, writer bool) {
 	w := &s.watch
 	w.mu.Lock()
-	if len(w.entries) >= maxWatched {
+	if len(w.entries) >= maxWatched || w.closing {
 		w.mu.Unlock()
 		ino := f.Ino
 		s.fs.Release(f)
@@ -59,6 +63,7 @@ func (s *Supervisor) watchServed(pid, fd int, f *fsimpl.File, writer bool) {
 	w.entries = append(w.entries, watched{pid: pid, fd: fd, f: f, writer: writer})
 	if !w.running {
 		w.running = true
+		w.runner.Add(1)
 		go s.runWatch()
 	}
 	w.mu.Unlock()
@@ -66,11 +71,17 @@ func (s *Supervisor) watchServed(pid, fd int, f *fsimpl.File, writer bool) {
 
 func (s *Supervisor) runWatch() {
 	w := &s.watch
+	defer w.runner.Done()
 	t := time.NewTicker(watchPeriod)
 	defer t.Stop()
 	var closed []watched
 	for range t.C {
 		w.mu.Lock()
+		if w.closing {
+			w.running = false
+			w.mu.Unlock()
+			return
+		}
 		keep := w.entries[:0]
 		for _, e := range w.entries {
 			if r, errno := kcmpFile(e.pid, s.self, e.fd, e.f.Fd); errno == 0 && r == 0 {
@@ -111,8 +122,10 @@ func (s *Supervisor) releaseWatched(ws []watched) {
 func (s *Supervisor) closeWatch() {
 	w := &s.watch
 	w.mu.Lock()
+	w.closing = true
 	ws := w.entries
 	w.entries = nil
 	w.mu.Unlock()
+	w.runner.Wait()
 	s.releaseWatched(ws)
 }
