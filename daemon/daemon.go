@@ -20,6 +20,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -203,7 +204,15 @@ func (in *instance) shutdown(stderr io.Writer) (string, error) {
 	d := in.d
 	d.result, d.err = unmount(in.srv, in.mount, in.gone, stderr)
 	close(d.stopped) // lets the umount handler answer
-	if waitGone(in.gone, 0) {
+	// A clean unmount through fusermount3 returns before the serving loop
+	// has seen the end of the connection: give it a moment, or fs.Close
+	// is skipped and a /dev/shm backing directory (non-root) stays behind
+	// with the user's data in it.
+	wait := time.Duration(0)
+	if d.err == nil && strings.HasPrefix(d.result, "unmounted") {
+		wait = lazyWait
+	}
+	if waitGone(in.gone, wait) {
 		if err := in.fs.Close(); err != nil {
 			in.log.Warn("closing the filesystem", "err", err)
 		}

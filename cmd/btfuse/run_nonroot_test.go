@@ -87,4 +87,14 @@ func TestE2ERunNonRoot(t *testing.T) {
 	if want := []string{"hi", uid, "there"}; strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("as uid %s: got %q, want %q; output:\n%s", uid, got, want, out)
 	}
+	// Without root the file contents live in a directory under /dev/shm:
+	// both daemons must have removed theirs (with the user's data).
+	left, _ := filepath.Glob("/dev/shm/btfuse-data-*")
+	for _, d := range left {
+		var st unix.Stat_t
+		if unix.Stat(d, &st) == nil && st.Uid == 1000 {
+			t.Errorf("backing directory %s left behind", d)
+			os.RemoveAll(d)
+		}
+	}
 }
