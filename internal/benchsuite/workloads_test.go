@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/btfuse/btfuse/internal/testutil"
 )
 
 func TestWorkloadTable(t *testing.T) {
@@ -83,9 +85,10 @@ func TestParseMarker(t *testing.T) {
 // TestScriptTimesItself runs a workload script with bash: it must print a
 // timing line the runner parses, and fail when a step fails.
 func TestScriptTimesItself(t *testing.T) {
+	testutil.RequireProgram(t, "bash")
 	bash, err := exec.LookPath("bash")
 	if err != nil {
-		t.Skip("no bash")
+		t.Fatal(err)
 	}
 	s := sampleSpec{dir: t.TempDir(), progs: map[string]string{"bash": bash}}
 	argv := script(s, "echo prep > p", "sleep 0.05; cat p", 5)
