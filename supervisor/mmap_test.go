@@ -92,20 +92,30 @@ func mmapWriterHelper(mount string) []string {
 	return nil
 }
 
+// mapForReading opens path read-only and maps its first mmapSize bytes
+// shared; unmap undoes both.
+func mapForReading(path string) (fd int, m []byte, unmap func(), err error) {
+	fd, err = unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return -1, nil, nil, fmt.Errorf("open: %w", err)
+	}
+	m, err = unix.Mmap(fd, 0, mmapSize, unix.PROT_READ, unix.MAP_SHARED)
+	if err != nil {
+		unix.Close(fd)
+		return -1, nil, nil, fmt.Errorf("mmap: %w", err)
+	}
+	return fd, m, func() { unix.Munmap(m); unix.Close(fd) }, nil
+}
+
 // mmapReaderHelper runs under run: it maps mount/g through its served
 // descriptor and checks what the test writes through FUSE, in steps paced
 // by marker files. Every check is immediate: no polling.
 func mmapReaderHelper(mount string) []string {
-	fd, err := unix.Open(mount+"/g", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	fd, m, unmap, err := mapForReading(mount + "/g")
 	if err != nil {
-		return []string{"open: " + err.Error()}
+		return []string{err.Error()}
 	}
-	defer unix.Close(fd)
-	m, err := unix.Mmap(fd, 0, mmapSize, unix.PROT_READ, unix.MAP_SHARED)
-	if err != nil {
-		return []string{"mmap: " + err.Error()}
-	}
-	defer unix.Munmap(m)
+	defer unmap()
 	var fails []string
 	if !bytes.Equal(m[:3], []byte{0, 0, 0}) {
 		fails = append(fails, fmt.Sprintf("before any write: %q", m[:3]))
@@ -142,16 +152,11 @@ func mmapReaderHelper(mount string) []string {
 // mount/f and checks what mmapwriter writes through run.
 func fuseMmapReaderHelper(mount string) []string {
 	passthrough := os.Getenv(passthroughEnv) == "1"
-	fd, err := unix.Open(mount+"/f", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	_, m, unmap, err := mapForReading(mount + "/f")
 	if err != nil {
-		return []string{"open: " + err.Error()}
+		return []string{err.Error()}
 	}
-	defer unix.Close(fd)
-	m, err := unix.Mmap(fd, 0, mmapSize, unix.PROT_READ, unix.MAP_SHARED)
-	if err != nil {
-		return []string{"mmap: " + err.Error()}
-	}
-	defer unix.Munmap(m)
+	defer unmap()
 	if m[0] != 0 || m[4096] != 0 { // both pages now in the FUSE door's cache
 		return []string{"fresh file not zero"}
 	}
