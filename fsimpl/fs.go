@@ -21,10 +21,6 @@ type Options struct {
 	// Backing chooses where file contents live: BackingAuto tries a private
 	// detached tmpfs and falls back to a 0700 directory under /dev/shm.
 	Backing BackingKind
-	// RootUID and RootGID own the root directory (mode 0755). A daemon run
-	// by an ordinary user gives it to that user, as a tmpfs mounted with
-	// uid=/gid= would: otherwise nothing could be created in it.
-	RootUID, RootGID uint32
 }
 
 // BackingKind selects where file contents live.
@@ -155,10 +151,13 @@ func New(opts Options) (*FS, error) {
 	}
 	now := now()
 	root := &inode{
-		ino:   RootIno,
-		mode:  unix.S_IFDIR | 0o755,
-		uid:   opts.RootUID,
-		gid:   opts.RootGID,
+		ino:  RootIno,
+		mode: unix.S_IFDIR | 0o755,
+		// Owned by whoever runs the filesystem, as a tmpfs mounted with
+		// uid=/gid=: a daemon of an ordinary user could create nothing
+		// in a root-owned 0755 root.
+		uid:   uint32(os.Geteuid()),
+		gid:   uint32(os.Getegid()),
 		nlink: 2,
 		atime: now, mtime: now, ctime: now,
 	}

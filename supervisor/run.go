@@ -143,7 +143,7 @@ func runEmbedded(ctx context.Context, mount string, cfg RunConfig, stderr io.Wri
 	if cfg.Embed != nil {
 		return runEmbedDaemon(mount, cfg, stderr)
 	}
-	fs, err := fsimpl.New(fsimpl.Options{RootUID: uint32(os.Geteuid()), RootGID: uint32(os.Getegid())})
+	fs, err := fsimpl.New(fsimpl.Options{})
 	if err != nil {
 		return 1, fmt.Errorf("create filesystem: %w", err)
 	}
