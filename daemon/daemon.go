@@ -20,7 +20,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"strings"
 	"sync"
 	"time"
 
@@ -136,8 +135,7 @@ func start(cfg Config, log *slog.Logger, stdout io.Writer, embedded bool) (_ *in
 	if err := checkMountpoint(in.mount, stderr); err != nil {
 		return nil, err
 	}
-	if in.fs, err = fsimpl.New(fsimpl.Options{SizeBytes: cfg.SizeBytes, Inodes: cfg.Inodes,
-		RootUID: uint32(os.Geteuid()), RootGID: uint32(os.Getegid())}); err != nil {
+	if in.fs, err = fsimpl.New(fsimpl.Options{SizeBytes: cfg.SizeBytes, Inodes: cfg.Inodes}); err != nil {
 		return nil, fmt.Errorf("create filesystem: %w", err)
 	}
 	undo = append(undo, func() { in.fs.Close() })
@@ -204,15 +202,7 @@ func (in *instance) shutdown(stderr io.Writer) (string, error) {
 	d := in.d
 	d.result, d.err = unmount(in.srv, in.mount, in.gone, stderr)
 	close(d.stopped) // lets the umount handler answer
-	// A clean unmount through fusermount3 returns before the serving loop
-	// has seen the end of the connection: give it a moment, or fs.Close
-	// is skipped and a /dev/shm backing directory (non-root) stays behind
-	// with the user's data in it.
-	wait := time.Duration(0)
-	if d.err == nil && strings.HasPrefix(d.result, "unmounted") {
-		wait = lazyWait
-	}
-	if waitGone(in.gone, wait) {
+	if waitGone(in.gone, 0) {
 		if err := in.fs.Close(); err != nil {
 			in.log.Warn("closing the filesystem", "err", err)
 		}
@@ -291,6 +281,11 @@ func unmount(srv *fuseserve.Server, mount string, gone <-chan struct{}, stderr i
 	}
 	err := srv.Unmount()
 	if err == nil {
+		// Through fusermount3 the unmount returns before the serving
+		// loop has seen the end of the connection: give it a moment, or
+		// shutdown skips fs.Close and a /dev/shm backing directory
+		// (non-root) stays behind with the user's data in it.
+		waitGone(gone, lazyWait)
 		return "unmounted " + mount, nil
 	}
 	if derr := lazyUnmount(mount); derr != nil && !waitGone(gone, 0) {
