@@ -146,7 +146,7 @@ func (c *call) fsetxattr() result {
 	if e := c.s.fs.SetXattr(&cr.fs, ino, name, v, flags); e != 0 {
 		return fail(e)
 	}
-	c.s.invalInode(ino)
+	c.invalInode(ino)
 	return ok(0)
 }
 
@@ -166,6 +166,6 @@ func (c *call) fremovexattr() result {
 	if e := c.s.fs.RemoveXattr(&cr.fs, ino, name); e != 0 {
 		return fail(e)
 	}
-	c.s.invalInode(ino)
+	c.invalInode(ino)
 	return ok(0)
 }
