@@ -35,22 +35,9 @@ func randomHelper(ref, dir string) int {
 // the trees at the end. BTFUSE_RANDOM_SEEDS / BTFUSE_RANDOM_OPS reproduce a
 // failure.
 func TestRunRandom(t *testing.T) {
-	seeds, n := []uint64{1, 2, 3, 4, 5, 6}, 3000
-	if v := os.Getenv("BTFUSE_RANDOM_SEEDS"); v != "" {
-		seeds = nil
-		for _, f := range strings.Split(v, ",") {
-			s, err := strconv.ParseUint(strings.TrimSpace(f), 10, 64)
-			if err != nil {
-				t.Fatalf("BTFUSE_RANDOM_SEEDS=%q: %v", v, err)
-			}
-			seeds = append(seeds, s)
-		}
-	}
-	if v := os.Getenv("BTFUSE_RANDOM_OPS"); v != "" {
-		var err error
-		if n, err = strconv.Atoi(v); err != nil {
-			t.Fatalf("BTFUSE_RANDOM_OPS=%q: %v", v, err)
-		}
+	seeds, n, err := posixtest.RandomConfig([]uint64{1, 2, 3, 4, 5, 6}, 3000)
+	if err != nil {
+		t.Fatal(err)
 	}
 	s := startSupervised(t)
 	ref := testutil.TmpfsDir(t)

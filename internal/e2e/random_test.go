@@ -3,9 +3,6 @@ package e2e
 import (
 	"errors"
 	"fmt"
-	"os"
-	"strconv"
-	"strings"
 	"testing"
 
 	"github.com/btfuse/btfuse/internal/posixtest"
@@ -26,25 +23,13 @@ const shrinkBudget = 60000
 // BTFUSE_RANDOM_OPS, which reproduce a failure.
 func randomConfig(tb testing.TB) (seeds []uint64, n int) {
 	tb.Helper()
-	seeds, n = defaultSeeds, defaultOps
+	seeds = defaultSeeds
 	if raceEnabled {
 		seeds = seeds[:2] // the race detector slows this syscall-heavy test ~3x
 	}
-	if v := os.Getenv("BTFUSE_RANDOM_SEEDS"); v != "" {
-		seeds = nil
-		for _, f := range strings.Split(v, ",") {
-			s, err := strconv.ParseUint(strings.TrimSpace(f), 10, 64)
-			if err != nil {
-				tb.Fatalf("BTFUSE_RANDOM_SEEDS=%q: %v", v, err)
-			}
-			seeds = append(seeds, s)
-		}
-	}
-	if v := os.Getenv("BTFUSE_RANDOM_OPS"); v != "" {
-		var err error
-		if n, err = strconv.Atoi(v); err != nil {
-			tb.Fatalf("BTFUSE_RANDOM_OPS=%q: %v", v, err)
-		}
+	seeds, n, err := posixtest.RandomConfig(seeds, defaultOps)
+	if err != nil {
+		tb.Fatal(err)
 	}
 	return seeds, n
 }

@@ -2,6 +2,8 @@ package posixtest
 
 import (
 	"fmt"
+	"os"
+	"strconv"
 	"strings"
 )
 
@@ -125,4 +127,27 @@ func FormatOps(ops []Op) string {
 		fmt.Fprintf(&b, "  %d: %s\n", i, op)
 	}
 	return b.String()
+}
+
+// RandomConfig returns the random sequences to run: seeds and length n,
+// unless BTFUSE_RANDOM_SEEDS (comma-separated) and BTFUSE_RANDOM_OPS, which
+// reproduce a failure, say otherwise.
+func RandomConfig(seeds []uint64, n int) ([]uint64, int, error) {
+	if v := os.Getenv("BTFUSE_RANDOM_SEEDS"); v != "" {
+		seeds = nil
+		for _, f := range strings.Split(v, ",") {
+			s, err := strconv.ParseUint(strings.TrimSpace(f), 10, 64)
+			if err != nil {
+				return nil, 0, fmt.Errorf("BTFUSE_RANDOM_SEEDS=%q: %w", v, err)
+			}
+			seeds = append(seeds, s)
+		}
+	}
+	if v := os.Getenv("BTFUSE_RANDOM_OPS"); v != "" {
+		var err error
+		if n, err = strconv.Atoi(v); err != nil {
+			return nil, 0, fmt.Errorf("BTFUSE_RANDOM_OPS=%q: %w", v, err)
+		}
+	}
+	return seeds, n, nil
 }
