@@ -20,12 +20,10 @@ import (
 	"github.com/btfuse/btfuse/internal/testutil"
 )
 
-// TestMain makes the test binary its own launcher child and its own
-// supervised helper: no filter is ever installed in the go test process.
+// TestMain makes the test binary its own supervised helper (and, through
+// launch_child.c's constructor, its own launcher child): no filter is ever
+// installed in the go test process.
 func TestMain(m *testing.M) {
-	if IsChild() {
-		ChildMain()
-	}
 	if h := os.Getenv("BTFUSE_TEST_HELPER"); h != "" {
 		os.Exit(runHelper(h, os.Getenv(MountEnv)))
 	}

@@ -5,19 +5,14 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"runtime"
-	"strconv"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
 
-// ChildEnv marks a process started by Start as the launcher child; its
-// value is the descriptor of the socket to the parent.
-const ChildEnv = "BTFUSE_SUPERVISED_CHILD"
-
 // ChildArg is the hidden subcommand the launcher runs the btfuse binary
-// with; cmd/btfuse registers it, and IsChild recognises it early.
+// with, so that ps shows what the process is; launch_child.c takes over
+// before it is parsed.
 const ChildArg = "__child"
 
 // Target is a supervised command, started and stopped at the go-ahead.
@@ -49,34 +44,43 @@ type LaunchOptions struct {
 
 // Why a second process: a filter installed without TSYNC belongs to the one
 // thread that installed it, and a process forked from that thread inherits
-// it, so forking the command from a filtered thread of this process would
-// save the child's Go start-up (measured: 'btfuse run --mount M /bin/true'
-// 55 -> 38 ms). It deadlocks when this process also serves the listener
-// (embedded run, tests): Go forks with CLONE_VFORK from a raw syscall that
-// keeps its P, the command's execve is notified (credential cache), and a
-// garbage collector's stop-the-world then waits for that P while the
-// notification waits for the stopped supervisor.
+// it, so the command could be forked from a filtered thread of this process.
+// That deadlocks when this process also serves the listener (embedded run,
+// tests): Go forks with CLONE_VFORK from a raw syscall that keeps its P, the
+// command's execve is notified (credential cache), and a garbage
+// collector's stop-the-world then waits for that P while the notification
+// waits for the stopped supervisor. The second process costs little: its
+// work is done by a C constructor (launch_child.c) before the Go runtime
+// starts.
 //
 // Start re-executes this program as the launcher child for argv: the child
 // installs the filter, hands its listener back over a socketpair
-// (SCM_RIGHTS) and waits for Go before it execve()s argv from the same
-// thread. The child stays in this process group, so it keeps the terminal
-// and the foreground.
+// (SCM_RIGHTS) and waits for Go before it execve()s argv. The child stays in
+// this process group, so it keeps the terminal and the foreground. The
+// reserved range lies under the soft RLIMIT_NOFILE this process started
+// with, which is the one the command gets (see startNofile).
 func Start(argv []string, opts LaunchOptions) (*Target, error) {
 	if len(argv) == 0 {
 		return nil, errors.New("no command to run")
 	}
-	var rl unix.Rlimit
-	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &rl); err != nil {
-		return nil, fmt.Errorf("getrlimit: %w", err)
+	soft, ok := startNofile()
+	if !ok {
+		var rl unix.Rlimit
+		if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &rl); err != nil {
+			return nil, fmt.Errorf("getrlimit: %w", err)
+		}
+		soft = rl.Cur
 	}
-	base, size := ReservedRange(rl.Cur)
+	base, size := ReservedRange(soft)
 	prog := opts.Filter
 	if prog == nil {
 		var err error
 		if prog, err = BuildFilter(base); err != nil {
 			return nil, fmt.Errorf("build filter: %w", err)
 		}
+	}
+	if len(prog) == 0 || len(prog) > unix.BPF_MAXINSNS {
+		return nil, fmt.Errorf("filter of %d instructions", len(prog))
 	}
 	self := opts.Self
 	if len(self) == 0 {
@@ -125,6 +129,11 @@ func Start(argv []string, opts LaunchOptions) (*Target, error) {
 	}
 	b := unsafe.Slice((*byte)(unsafe.Pointer(&prog[0])), len(prog)*int(unsafe.Sizeof(prog[0])))
 	if _, err := unix.Write(fds[0], b); err != nil {
+		if err == unix.EPIPE || err == unix.ECONNRESET {
+			// The child exited first (command not found, ...): it said why.
+			parent.Close()
+			return t, errChildExited
+		}
 		return fail(fmt.Errorf("send filter to child: %w", err))
 	}
 	buf := make([]byte, 512)
@@ -180,98 +189,4 @@ func (t *Target) Abort() {
 	}
 	t.Cmd.Process.Kill()
 	t.Cmd.Wait()
-}
-
-// IsChild reports whether this process is a launcher child.
-func IsChild() bool { return os.Getenv(ChildEnv) != "" }
-
-// ChildMain is the launcher child: it never returns. It runs on one locked
-// thread: the filter is installed on that thread only (no TSYNC), and
-// execve() from it makes the new program inherit the filter.
-func ChildMain() {
-	runtime.LockOSThread()
-	sockFd, err := strconv.Atoi(os.Getenv(ChildEnv))
-	if err != nil {
-		childDie(-1, 126, "bad "+ChildEnv)
-	}
-	os.Unsetenv(ChildEnv)
-	unix.CloseOnExec(sockFd)
-	args := os.Args
-	i := 0
-	for i < len(args) && args[i] != "--" {
-		i++
-	}
-	if i+1 >= len(args) {
-		childDie(sockFd, 126, "no command")
-	}
-	argv := args[i+1:]
-	path, err := exec.LookPath(argv[0])
-	if err != nil {
-		code := 127
-		if !errors.Is(err, exec.ErrNotFound) && !errors.Is(err, os.ErrNotExist) {
-			code = 126
-		}
-		childDie(sockFd, code, fmt.Sprintf("%s: %v", argv[0], err))
-	}
-	buf := make([]byte, 64<<10)
-	n, err := unix.Read(sockFd, buf)
-	if err != nil || n == 0 || n%8 != 0 {
-		childDie(sockFd, 126, "no filter from parent")
-	}
-	prog := progFromBytes(buf[:n])
-	if os.Geteuid() != 0 {
-		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
-			childSay(sockFd, "no_new_privs: "+err.Error())
-			childDie(-1, 126, "")
-		}
-	}
-	flags := uintptr(unix.SECCOMP_FILTER_FLAG_NEW_LISTENER | unix.SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV)
-	lfd, e := installFilter(prog, flags)
-	if e == unix.EINVAL {
-		// Linux < 5.19: no WAIT_KILLABLE_RECV.
-		lfd, e = installFilter(prog, unix.SECCOMP_FILTER_FLAG_NEW_LISTENER)
-	}
-	if e != 0 {
-		childSay(sockFd, "seccomp: "+e.Error())
-		childDie(-1, 126, "")
-	}
-	rights := unix.UnixRights(lfd)
-	if err := unix.Sendmsg(sockFd, []byte{'L'}, rights, nil, 0); err != nil {
-		childDie(-1, 126, "send listener: "+err.Error())
-	}
-	unix.Close(lfd)
-	var g [1]byte
-	for {
-		n, err := unix.Read(sockFd, g[:])
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil || n != 1 || g[0] != 'G' {
-			os.Exit(126) // the parent gave up
-		}
-		break
-	}
-	unix.Close(sockFd)
-	err = unix.Exec(path, argv, os.Environ())
-	fmt.Fprintf(os.Stderr, "btfuse run: %s: %v\n", argv[0], err)
-	if errors.Is(err, unix.ENOENT) {
-		os.Exit(127)
-	}
-	os.Exit(126)
-}
-
-func childSay(sock int, msg string) {
-	if sock >= 0 {
-		unix.Write(sock, append([]byte{'E'}, msg...))
-	}
-}
-
-func childDie(sock, code int, msg string) {
-	if msg != "" {
-		fmt.Fprintf(os.Stderr, "btfuse run: %s\n", msg)
-	}
-	if sock >= 0 {
-		unix.Close(sock)
-	}
-	os.Exit(code)
 }

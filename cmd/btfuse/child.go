@@ -1,28 +1,25 @@
 package main
 
 import (
+	"fmt"
+
 	"github.com/spf13/cobra"
 
 	"github.com/btfuse/btfuse/supervisor"
 )
 
-// init runs the launcher child of 'btfuse run' before anything else is set
-// up: it must install the filter and exec as fast as it can.
-func init() {
-	if supervisor.IsChild() {
-		supervisor.ChildMain()
-	}
-}
-
-// newCmdChild is the hidden subcommand the launcher child runs as; init
-// above takes over before cobra sees it, so this only documents it and
-// refuses a direct call.
+// newCmdChild is the hidden subcommand the launcher child of 'btfuse run'
+// runs as. The child's work is done by a C constructor in package
+// supervisor (launch_child.c) before the Go runtime starts, so this only
+// names it in ps and refuses a direct call.
 func newCmdChild() *cobra.Command {
 	return &cobra.Command{
 		Use:    supervisor.ChildArg,
 		Hidden: true,
+		// Let "--" through to RunE rather than to flag parsing errors.
+		DisableFlagParsing: true,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return cobra.NoArgs(cmd, []string{"internal command of btfuse run"})
+			return fmt.Errorf("%s is internal to 'btfuse run' and cannot be called directly", supervisor.ChildArg)
 		},
 	}
 }

@@ -40,7 +40,12 @@ func btfuse(runtime string, args ...string) *exec.Cmd {
 // output.
 func runBtfuse(tb testing.TB, runtime string, args ...string) (code int, stdout, stderr string) {
 	tb.Helper()
-	cmd := btfuse(runtime, args...)
+	return runToEnd(tb, btfuse(runtime, args...))
+}
+
+// runToEnd runs cmd (a minute at most) and returns its exit code and output.
+func runToEnd(tb testing.TB, cmd *exec.Cmd) (code int, stdout, stderr string) {
+	tb.Helper()
 	var o, e bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &o, &e
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -57,7 +62,7 @@ func runBtfuse(tb testing.TB, runtime string, args ...string) (code int, stdout,
 	case errors.As(err, &ee):
 		code = ee.ExitCode()
 	default:
-		tb.Fatalf("btfuse %v: %v", args, err)
+		tb.Fatalf("%v: %v", cmd.Args, err)
 	}
 	return code, o.String(), e.String()
 }

@@ -1,12 +1,17 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/btfuse/btfuse/internal/testutil"
+	"github.com/btfuse/btfuse/supervisor"
 )
 
 func TestE2ERunEmbedded(t *testing.T) {
@@ -51,5 +56,91 @@ func TestE2ERunAttached(t *testing.T) {
 	}
 	if code := d.wait(t); code != 0 {
 		t.Errorf("daemon exit %d; stderr:\n%s", code, d.errw)
+	}
+}
+
+// TestE2ERunLowSoftNofile runs btfuse with a soft RLIMIT_NOFILE under its
+// hard one, the usual case under systemd (1024 of 524288). The Go runtime
+// raises its own soft limit to the hard one at start-up and puts the
+// original back in the programs it execs, so the reserved descriptor range
+// must lie under the original: above it, every served open fell back to
+// the lowest free descriptor, outside the range the filter watches, and
+// fstat on it answered the backing file's device and inode.
+func TestE2ERunLowSoftNofile(t *testing.T) {
+	testutil.RequirePrivileged(t)
+	testutil.RequireProgram(t, "python3")
+	var rl unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &rl); err != nil {
+		t.Fatal(err)
+	}
+	if rl.Max < 1024 {
+		t.Fatalf("hard RLIMIT_NOFILE %d: the test needs 1024", rl.Max)
+	}
+	dir, runtime := mountDirs(t)
+	startDaemon(t, runtime, dir)
+	const soft = 512
+	base, size := supervisor.ReservedRange(soft)
+	script := `
+import os, resource, sys
+p = os.path.join(os.environ["BTFUSE_MOUNT"], "f")
+with open(p, "w") as f:
+    f.write("x")
+fd = os.open(p, os.O_RDONLY)
+a, b = os.fstat(fd), os.stat(p)
+print(resource.getrlimit(resource.RLIMIT_NOFILE)[0], fd, a.st_dev == b.st_dev, a.st_ino == b.st_ino)
+`
+	for _, mode := range []string{"attached", "embedded"} {
+		args := []string{"run", "--mount", dir, "--", "python3", "-c", script}
+		if mode == "embedded" {
+			args = []string{"run", "--", "python3", "-c", script}
+		}
+		cmd := btfuse(runtime, args...)
+		cmd.Args = append([]string{"sh", "-c", `ulimit -Sn ` + strconv.Itoa(soft) + ` && exec "$0" "$@"`, cmd.Path}, cmd.Args[1:]...)
+		cmd.Path = "/bin/sh"
+		code, out, errOut := runToEnd(t, cmd)
+		if code != 0 {
+			t.Fatalf("%s: exit %d, stderr %q", mode, code, errOut)
+		}
+		var gotSoft, fd int
+		var sameDev, sameIno string
+		if _, err := fmt.Sscan(out, &gotSoft, &fd, &sameDev, &sameIno); err != nil {
+			t.Fatalf("%s: output %q: %v", mode, out, err)
+		}
+		if gotSoft != soft {
+			t.Errorf("%s: the command's soft limit is %d, want the one btfuse started with, %d", mode, gotSoft, soft)
+		}
+		if fd < base || fd >= base+size {
+			t.Errorf("%s: served fd %d outside the reserved range [%d, %d)", mode, fd, base, base+size)
+		}
+		if sameDev != "True" || sameIno != "True" {
+			t.Errorf("%s: fstat of the served fd differs from stat of its path (same dev %s, same ino %s)", mode, sameDev, sameIno)
+		}
+	}
+}
+
+// TestE2ERunCommandNotExecutable checks the launcher child's own path
+// search (launch_child.c): the exit codes and messages a shell gives.
+func TestE2ERunCommandNotExecutable(t *testing.T) {
+	testutil.RequirePrivileged(t)
+	dir, runtime := mountDirs(t)
+	startDaemon(t, runtime, dir)
+	noexec := filepath.Join(t.TempDir(), "noexec")
+	if err := os.WriteFile(noexec, []byte("#!/bin/sh\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		cmd  string
+		code int
+		msg  string
+	}{
+		{"btfuse-no-such-command", 127, "btfuse run: btfuse-no-such-command: command not found\n"},
+		{"/nonexistent/cmd", 127, "btfuse run: /nonexistent/cmd: command not found\n"},
+		{noexec, 126, "btfuse run: " + noexec + ": Permission denied\n"},
+		{t.TempDir(), 126, ": Permission denied\n"},
+	} {
+		code, out, errOut := runBtfuse(t, runtime, "run", "--mount", dir, "--", c.cmd)
+		if code != c.code || out != "" || !strings.HasSuffix(errOut, c.msg) {
+			t.Errorf("run %s: exit %d, stdout %q, stderr %q; want exit %d and %q", c.cmd, code, out, errOut, c.code, c.msg)
+		}
 	}
 }
