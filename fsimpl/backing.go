@@ -16,6 +16,7 @@ import (
 type backing struct {
 	kind  BackingKind // BackingTmpfs or BackingShm
 	dirfd int
+	dev   uint64 // the device of the backing files
 	path  string // BackingShm: the directory to remove at close
 	note  string // why BackingAuto fell back, if it did
 }
@@ -26,6 +27,20 @@ const backingExtraInodes = 16
 
 // openBacking sets up the store opts ask for.
 func openBacking(opts Options) (*backing, error) {
+	b, err := openBackingKind(opts)
+	if err != nil {
+		return nil, err
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(b.dirfd, &st); err != nil {
+		b.close()
+		return nil, fmt.Errorf("stat backing directory: %w", err)
+	}
+	b.dev = st.Dev
+	return b, nil
+}
+
+func openBackingKind(opts Options) (*backing, error) {
 	switch opts.Backing {
 	case BackingTmpfs:
 		return openTmpfsBacking(opts)

@@ -201,6 +201,13 @@ func (fs *FS) openLocked(c *Cred, n *inode, flags int, createdFd int) (*File, un
 			return nil, e
 		}
 	}
+	if n.backIno == 0 {
+		var st unix.Stat_t
+		if unix.Fstat(fd, &st) == nil {
+			n.backIno = st.Ino
+			fs.byBacking[st.Ino] = n.ino
+		}
+	}
 	f := &File{Ino: n.ino, Flags: flags, Fd: fd, n: n}
 	if trunc {
 		// fs/namei.c:handle_truncate() -> do_truncate(): drops
@@ -216,6 +223,21 @@ func (fs *FS) openLocked(c *Cred, n *inode, flags int, createdFd int) (*File, un
 	}
 	n.opens++
 	return f, 0
+}
+
+// BackingIno returns the inode whose backing file has device dev and inode
+// number ino, for a descriptor on it that the caller found somewhere (a
+// target's served descriptor). Only inodes opened at least once are known,
+// and an inode is forgotten when it is freed, even if such a descriptor
+// still refers to its (then unlinked) backing file.
+func (fs *FS) BackingIno(dev, ino uint64) (Ino, bool) {
+	if dev != fs.back.dev {
+		return 0, false
+	}
+	fs.mu.RLock()
+	defer fs.mu.RUnlock()
+	i, ok := fs.byBacking[ino]
+	return i, ok
 }
 
 // Release closes a File. Releasing a File twice is harmless.

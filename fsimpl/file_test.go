@@ -311,3 +311,44 @@ func TestFsync(t *testing.T) {
 		t.Errorf("fsync unknown: %v", e)
 	}
 }
+
+// TestBackingIno maps a descriptor's backing identity back to its inode,
+// for as long as the inode lives, and forgets it when the inode is freed.
+func TestBackingIno(t *testing.T) {
+	for _, kind := range backings() {
+		t.Run(kind.String(), func(t *testing.T) {
+			fs := newTestFS(t, Options{Backing: kind})
+			ino := mustFile(t, fs, Root, "f", 0o644, "x")
+			f, e := fs.Open(Root, ino, unix.O_RDONLY)
+			if e != 0 {
+				t.Fatal(e)
+			}
+			var st unix.Stat_t
+			if err := unix.Fstat(f.Fd, &st); err != nil {
+				t.Fatal(err)
+			}
+			if got, ok := fs.BackingIno(st.Dev, st.Ino); !ok || got != ino {
+				t.Errorf("BackingIno of the open file = %d, %v; want %d", got, ok, ino)
+			}
+			if _, ok := fs.BackingIno(st.Dev+1, st.Ino); ok {
+				t.Error("BackingIno matched another device")
+			}
+			if e := fs.Unlink(Root, RootIno, "f"); e != 0 {
+				t.Fatal(e)
+			}
+			if got, ok := fs.BackingIno(st.Dev, st.Ino); !ok || got != ino {
+				t.Errorf("unlinked but open: BackingIno = %d, %v; want %d", got, ok, ino)
+			}
+			fs.Release(f)
+			if got, ok := fs.BackingIno(st.Dev, st.Ino); ok {
+				t.Errorf("freed inode still known as %d", got)
+			}
+			fs.mu.RLock()
+			n := len(fs.byBacking)
+			fs.mu.RUnlock()
+			if n != 0 {
+				t.Errorf("%d backing entries left with no file", n)
+			}
+		})
+	}
+}

@@ -80,6 +80,10 @@ type FS struct {
 	protectedFifos     int
 
 	back *backing // immutable pointer; the backing itself is thread-safe
+	// byBacking maps the inode number of a backing file to its inode, for
+	// the inodes whose backing file has been opened (see BackingIno).
+	// Guarded by mu.
+	byBacking map[uint64]Ino
 	// usedBytes is the estimate of allocated backing bytes (sum of
 	// inode.alloc), maintained for BackingShm. Atomic.
 	usedBytes atomic.Int64
@@ -99,6 +103,7 @@ type inode struct {
 	xattrs              map[string][]byte
 	target              string   // symlink target
 	dir                 *dirData // non-nil for directories
+	backIno             uint64   // the backing file's inode number, once opened
 
 	// refs counts the references held by doors (Lookup and friends).
 	// Atomic, so that Lookup can take one under FS.mu held for reading;
@@ -148,6 +153,7 @@ func New(opts Options) (*FS, error) {
 		protectedRegular:   readSysctl("protected_regular", 0),
 		protectedFifos:     readSysctl("protected_fifos", 0),
 		back:               back,
+		byBacking:          make(map[uint64]Ino),
 	}
 	now := now()
 	root := &inode{
@@ -269,6 +275,9 @@ func (fs *FS) maybeFreeLocked(n *inode) {
 	delete(fs.inodes, n.ino)
 	fs.releaseInodeLocked()
 	if n.isReg() {
+		if n.backIno != 0 {
+			delete(fs.byBacking, n.backIno)
+		}
 		fs.back.remove(n.ino)
 		fs.usedBytes.Add(-n.alloc.Swap(0))
 	}

@@ -152,11 +152,7 @@ func (c *call) fdIno(fd int32) (fsimpl.Ino, bool) {
 	if err := unix.Statx(unix.AT_FDCWD, procPath(c.tid, "fd/"+itoa(int(fd))), unix.AT_STATX_DONT_SYNC, unix.STATX_INO, &stx); err != nil {
 		return 0, false
 	}
-	v, ok := c.s.back.Load(backKey{unix.Mkdev(stx.Dev_major, stx.Dev_minor), stx.Ino})
-	if !ok {
-		return 0, false
-	}
-	return v.(fsimpl.Ino), true
+	return c.s.fs.BackingIno(unix.Mkdev(stx.Dev_major, stx.Dev_minor), stx.Ino)
 }
 
 // The FUSE door's invalidations are sent before the reply, so that the

@@ -147,10 +147,6 @@ func (c *call) open(dirfd int32, pathAddr uint64, flags int, mode uint32, _ int)
 // the target closes its descriptor (watch.go); otherwise it is released.
 func (c *call) install(f *fsimpl.File, cr *taskCred, flags int) result {
 	s := c.s
-	var st unix.Stat_t
-	if unix.Fstat(f.Fd, &st) == nil {
-		s.back.Store(backKey{st.Dev, st.Ino}, f.Ino)
-	}
 	tgid := cr.tgid
 	if tgid == 0 {
 		tgid = c.tid

@@ -64,11 +64,6 @@ type Supervisor struct {
 	// which served statfs calls put fsimpl's numbers.
 	statfsBase unix.Statfs_t
 
-	// back maps a backing file's (dev, ino) to its fsimpl inode, so that
-	// fd syscalls on served descriptors (which are backing files) can be
-	// answered; entries are refreshed at every served open.
-	back sync.Map // backKey -> fsimpl.Ino
-
 	slots slotTable
 	watch servedWatch
 	creds credCache
@@ -84,8 +79,6 @@ type Supervisor struct {
 	closed    bool               // guarded by mu
 	wg        sync.WaitGroup
 }
-
-type backKey struct{ dev, ino uint64 }
 
 // Stats counts what the supervisor did.
 type Stats struct {
