@@ -13,6 +13,28 @@ import (
 //
 // Preconditions: fs.mu is held.
 func (fs *FS) attrLocked(n *inode) Attr {
+	a := fs.metaAttrLocked(n)
+	if n.isReg() {
+		var st unix.Stat_t
+		if fs.back.stat(n.ino, &st) == 0 {
+			fs.noteAlloc(n, st.Blocks)
+			a.Size = uint64(st.Size)
+			a.Blocks = uint64(st.Blocks)
+			a.Atime = st.Atim
+			a.Mtime = st.Mtim
+			if tsAfter(st.Ctim, a.Ctime) {
+				a.Ctime = st.Ctim
+			}
+		}
+	}
+	return a
+}
+
+// metaAttrLocked is attrLocked without what a regular file's backing file
+// keeps: its size and blocks are zero and its times are the stored ones.
+//
+// Preconditions: fs.mu is held.
+func (fs *FS) metaAttrLocked(n *inode) Attr {
 	a := Attr{
 		Ino:     n.ino,
 		Mode:    n.mode,
@@ -32,19 +54,6 @@ func (fs *FS) attrLocked(n *inode) Attr {
 		a.Size = uint64(len(n.target))
 		if len(n.target)+1 > shortSymlinkLen {
 			a.Blocks = pageSize / 512
-		}
-	case unix.S_IFREG:
-		var st unix.Stat_t
-		if fs.back.stat(n.ino, &st) != 0 {
-			break
-		}
-		fs.noteAlloc(n, st.Blocks)
-		a.Size = uint64(st.Size)
-		a.Blocks = uint64(st.Blocks)
-		a.Atime = st.Atim
-		a.Mtime = st.Mtim
-		if tsAfter(st.Ctim, a.Ctime) {
-			a.Ctime = st.Ctim
 		}
 	}
 	return a

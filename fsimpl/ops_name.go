@@ -65,6 +65,31 @@ func (fs *FS) Lookup(c *Cred, parent Ino, name string) (Attr, unix.Errno) {
 	return fs.attrLocked(n), 0
 }
 
+// Peek is Lookup for a caller that uses the answer at once and keeps no
+// reference: a path walk done outside the kernel (package supervisor),
+// which, like the kernel's own, may race with a concurrent change. No
+// reference is taken, so nothing has to be given back with Forget (which
+// takes fs.mu for writing). With meta set, a regular file's size, blocks,
+// atime and mtime are left out (see metaAttrLocked), which saves a stat of
+// its backing file for callers that look only at type, mode and owner.
+func (fs *FS) Peek(c *Cred, parent Ino, name string, meta bool) (Attr, unix.Errno) {
+	c = cred(c)
+	fs.mu.RLock()
+	defer fs.mu.RUnlock()
+	dir, e := fs.parentLocked(c, parent, name)
+	if e != 0 {
+		return Attr{}, e
+	}
+	n := fs.childLocked(dir, name)
+	if n == nil {
+		return Attr{}, unix.ENOENT
+	}
+	if meta {
+		return fs.metaAttrLocked(n), 0
+	}
+	return fs.attrLocked(n), 0
+}
+
 // childLocked resolves name in dir: "." is dir itself, ".." its parent,
 // anything else an entry. It returns nil when there is none, and for the
 // ".." of a removed directory whose parent has been freed since (removed

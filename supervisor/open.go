@@ -90,7 +90,11 @@ func (c *call) open(dirfd int32, pathAddr uint64, flags int, mode uint32, _ int)
 		c.invalInode(w.attr.Ino)
 		return cont()
 	}
-	if !c.valid() {
+	// Creating or truncating changes the filesystem: not for a target
+	// that is gone (the path may even have been read from a process that
+	// reused its TID). A plain open changes nothing, and the ADDFD that
+	// installs it fails on a notification no longer pending.
+	if flags&(unix.O_CREAT|unix.O_TRUNC) != 0 && !c.valid() {
 		return fail(unix.ENOENT)
 	}
 	s := c.s

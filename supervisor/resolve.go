@@ -20,6 +20,10 @@ const (
 	// trailing slash, and leaves the slash to the caller: the parent walk
 	// of the calls that create or remove a name (fs/namei.c:filename_parentat()).
 	walkLast
+	// walkData asks for the last component's full attributes, with what
+	// a regular file's backing file keeps (size, blocks, atime, mtime):
+	// one stat of the backing file, which only the stat calls need.
+	walkData
 )
 
 // walkResult is where a path leads inside the mount.
@@ -154,7 +158,7 @@ func (s *Supervisor) walkIn(cred *fsimpl.Cred, dir fsimpl.Ino, rest string, flag
 			}
 			continue
 		}
-		a, e := s.fs.Lookup(cred, cur, name)
+		a, e := s.fs.Peek(cred, cur, name, !last || flags&walkData == 0)
 		if e != 0 {
 			if e == unix.ENOENT && last {
 				return walkResult{parent: cur, name: name, slashed: slashed, err: unix.ENOENT}
@@ -170,7 +174,6 @@ func (s *Supervisor) walkIn(cred *fsimpl.Cred, dir fsimpl.Ino, rest string, flag
 			}
 			return walkResult{err: e}
 		}
-		s.fs.Forget(a.Ino, 1)
 		typ := a.Mode & unix.S_IFMT
 		if typ == unix.S_IFLNK && (!last || flags&walkFollow != 0 || (slashed && flags&walkLast == 0)) {
 			links++

@@ -51,7 +51,7 @@ func (c *call) stat(dirfd int32, pathAddr, buf uint64, flags int) result {
 			return c.putStat(buf, &a)
 		}
 	}
-	w, _, r, ok := c.resolvePath(dirfd, pathAddr, walkFlags(flags))
+	w, _, r, ok := c.resolvePath(dirfd, pathAddr, walkFlags(flags)|walkData)
 	if !ok {
 		return r
 	}
@@ -117,7 +117,7 @@ func (c *call) statx() result {
 		a, got = c.emptyPathAttr(dirfd, pathAddr)
 	}
 	if !got {
-		w, _, r, ok := c.resolvePath(dirfd, pathAddr, walkFlags(flags))
+		w, _, r, ok := c.resolvePath(dirfd, pathAddr, walkFlags(flags)|walkData)
 		if !ok {
 			return r
 		}
