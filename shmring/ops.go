@@ -44,6 +44,9 @@ const (
 	OpReleaseDir
 	OpFsyncDir
 	OpStatFs
+	OpGetLk
+	OpSetLk
+	OpSetLkw
 	// System calls of supervised processes.
 	OpSysOpen
 	OpSysOpenat
@@ -76,6 +79,7 @@ var opNames = [NumOps]string{
 	OpRelease: "RELEASE", OpFlush: "FLUSH", OpFsync: "FSYNC", OpFallocate: "FALLOCATE",
 	OpOpenDir: "OPENDIR", OpReadDir: "READDIR", OpReadDirPlus: "READDIRPLUS",
 	OpReleaseDir: "RELEASEDIR", OpFsyncDir: "FSYNCDIR", OpStatFs: "STATFS",
+	OpGetLk: "GETLK", OpSetLk: "SETLK", OpSetLkw: "SETLKW",
 	OpSysOpen: "open", OpSysOpenat: "openat", OpSysCreat: "creat", OpSysOpenat2: "openat2",
 	OpSysStat: "stat", OpSysLstat: "lstat", OpSysNewfstatat: "newfstatat", OpSysFstat: "fstat",
 	OpSysStatx: "statx", OpSysAccess: "access", OpSysFaccessat: "faccessat",

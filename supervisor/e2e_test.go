@@ -297,6 +297,8 @@ func runHelper(name, mount string) int {
 	switch name {
 	case "posix":
 		return posixHelper(mount)
+	case "locker":
+		return lockerHelper(mount)
 	case "fds":
 		// Lists what the target inherited that belongs to the daemon.
 		ents, _ := os.ReadDir("/proc/self/fd")

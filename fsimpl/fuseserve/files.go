@@ -66,7 +66,8 @@ func (t *handleTable) closeAll() []*handle {
 // first open of the inode. A failed registration fails this open with EIO
 // (logged and counted) and leaves passthrough on for every other open.
 // FOPEN_NOFLUSH spares the FLUSH round trip on every close(): there is
-// nothing to flush without a writeback cache or remote locks.
+// nothing to flush without a writeback cache, nor POSIX locks to drop
+// unless the inode was locked through this door (locks.go).
 func (r *rawFS) addHandle(f *fsimpl.File, out *fuse.OpenOut) unix.Errno {
 	t := &r.handles
 	t.mu.Lock()
@@ -75,7 +76,10 @@ func (r *rawFS) addHandle(f *fsimpl.File, out *fuse.OpenOut) unix.Errno {
 		return unix.ENOTCONN
 	}
 	h := &handle{f: f, ino: f.Ino}
-	flags := uint32(fuse.FOPEN_NOFLUSH)
+	var flags uint32
+	if !r.locks.wantsFlush(f.Ino) {
+		flags |= fuse.FOPEN_NOFLUSH
+	}
 	if r.passthrough {
 		b := t.backing[f.Ino]
 		if b == nil {
@@ -185,6 +189,7 @@ func (r *rawFS) Create(cancel <-chan struct{}, in *fuse.CreateIn, name string, o
 func (r *rawFS) Release(cancel <-chan struct{}, in *fuse.ReleaseIn) {
 	r.stats.ops[shmring.OpRelease].calls.Add(1)
 	if h := r.removeHandle(in.Fh); h != nil {
+		r.releaseLocks(in.Fh)
 		r.fs.Release(h.f)
 	}
 }
@@ -241,8 +246,10 @@ func (r *rawFS) Fallocate(cancel <-chan struct{}, in *fuse.FallocateIn) fuse.Sta
 	return r.reply(shmring.OpFallocate, e)
 }
 
-// Flush is a no-op (and FOPEN_NOFLUSH keeps the kernel from sending it).
+// Flush comes at every close() of a handle opened without FOPEN_NOFLUSH:
+// the closing owner's POSIX locks on the inode go (locks.go).
 func (r *rawFS) Flush(cancel <-chan struct{}, in *fuse.FlushIn) fuse.Status {
+	r.dropOwner(fsimpl.Ino(in.NodeId), in.LockOwner)
 	return r.reply(shmring.OpFlush, 0)
 }
 

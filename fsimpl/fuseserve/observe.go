@@ -311,3 +311,24 @@ func (t *lookupTable) holds(ino fsimpl.Ino) bool {
 	defer t.mu.Unlock()
 	return t.refs[ino] > 0
 }
+
+func (o *observed) GetLk(cancel <-chan struct{}, in *fuse.LkIn, out *fuse.LkOut) fuse.Status {
+	t := time.Now()
+	st := o.rawFS.GetLk(cancel, in, out)
+	o.done(shmring.OpGetLk, &in.InHeader, "", st, t)
+	return st
+}
+
+func (o *observed) SetLk(cancel <-chan struct{}, in *fuse.LkIn) fuse.Status {
+	t := time.Now()
+	st := o.rawFS.SetLk(cancel, in)
+	o.done(shmring.OpSetLk, &in.InHeader, "", st, t)
+	return st
+}
+
+func (o *observed) SetLkw(cancel <-chan struct{}, in *fuse.LkIn) fuse.Status {
+	t := time.Now()
+	st := o.rawFS.SetLkw(cancel, in)
+	o.done(shmring.OpSetLkw, &in.InHeader, "", st, t)
+	return st
+}

@@ -20,7 +20,7 @@ import (
 type rawFS struct {
 	// RawFileSystem answers ENOSYS for what is not implemented here:
 	// COPY_FILE_RANGE (the kernel then copies through read/write, which
-	// passthrough serves), locks (kept in the kernel), ioctl, poll,
+	// passthrough serves), ioctl, poll,
 	// TMPFILE (fsimpl has no unnamed files) and STATX (the kernel falls back
 	// to GETATTR).
 	fuse.RawFileSystem
@@ -39,6 +39,7 @@ type rawFS struct {
 	inval *invalQueue // set before serving
 
 	handles   handleTable
+	locks     lockTable
 	lookups   lookupTable
 	negatives negativeTable
 	// busy counts requests in flight that may reply with attributes or
@@ -57,6 +58,7 @@ func newRawFS(fs *fsimpl.FS, opts Options) *rawFS {
 		attrTTL:       opts.AttrTimeout,
 		fileAttrTTL:   opts.AttrTimeout,
 		handles:       handleTable{open: map[uint64]*handle{}, backing: map[fsimpl.Ino]*backingRef{}},
+		locks:         newLockTable(),
 		lookups:       lookupTable{refs: map[fsimpl.Ino]uint64{}, attrs: map[fsimpl.Ino]struct{}{}},
 		negatives:     negativeTable{ttl: opts.EntryTimeout},
 	}
@@ -70,6 +72,7 @@ func (r *rawFS) Init(srv *fuse.Server) { r.srv = srv }
 // handle it never released and every lookup count it never forgot go back
 // to fsimpl, which can then free what nothing else holds.
 func (r *rawFS) shutdown() {
+	r.closeLocks()
 	for _, h := range r.handles.closeAll() {
 		r.fs.Release(h.f)
 	}

@@ -91,7 +91,8 @@ func Mount(dir string, fs *fsimpl.FS, opts Options) (*Server, error) {
 		opts.FsName = "btfuse"
 	}
 	r := newRawFS(fs, opts)
-	extra := uint64(fuse.CAP_HANDLE_KILLPRIV_V2 | fuse.CAP_ATOMIC_O_TRUNC | fuse.CAP_READDIRPLUS_AUTO)
+	extra := uint64(fuse.CAP_HANDLE_KILLPRIV_V2 | fuse.CAP_ATOMIC_O_TRUNC | fuse.CAP_READDIRPLUS_AUTO |
+		fuse.CAP_POSIX_LOCKS | fuse.CAP_FLOCK_LOCKS)
 	if opts.noKillPrivV2 {
 		extra &^= fuse.CAP_HANDLE_KILLPRIV_V2
 	}
@@ -104,9 +105,10 @@ func Mount(dir string, fs *fsimpl.FS, opts Options) (*Server, error) {
 		FsName:      opts.FsName,
 		MaxWrite:    maxWrite,
 		DirectMount: os.Geteuid() == 0,
-		// No writeback cache (both doors must see writes at once) and no
-		// lock forwarding: the kernel keeps POSIX and flock locks locally.
-		EnableLocks: false,
+		// No writeback cache: both doors must see writes at once.
+		// POSIX and flock locks come here (CAP_POSIX_LOCKS and
+		// CAP_FLOCK_LOCKS below), to be kept on the backing files where
+		// the supervised door's locks are (locks.go).
 		// HANDLE_KILLPRIV_V2 lets the kernel mark inodes S_NOSEC, which
 		// removes the GETXATTR(security.capability) round trip before every
 		// write; in exchange this server clears suid/sgid itself.

@@ -1,0 +1,371 @@
+package fuseserve
+
+import (
+	"errors"
+	"math"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/hanwen/go-fuse/v2/fuse"
+	"golang.org/x/sys/unix"
+
+	"github.com/btfuse/btfuse/fsimpl"
+	"github.com/btfuse/btfuse/shmring"
+)
+
+// File locks through the FUSE door are taken on the backing files, where
+// they meet the locks that supervised processes take natively on the
+// descriptors the supervisor installed in them (the same backing files).
+// Left to the kernel, the FUSE door's locks would live on the FUSE inode
+// and the two doors would never see each other's: two sqlite3 processes,
+// one on each door, would both write.
+//
+//   - flock(2) is per open file description, that is per FUSE handle: each
+//     handle that flocks gets a backing descriptor of its own for it,
+//     closed at RELEASE, the last close of the kernel's file. (Not the
+//     handle's descriptor: in passthrough mode the kernel may keep that one
+//     open as the inode's registered backing file after the handle is gone.)
+//   - POSIX (fcntl) locks belong to a lock owner (a process's file table) and
+//     an inode, and go when the owner closes any descriptor of the inode.
+//     Each (inode, owner) pair gets its own backing descriptor carrying an
+//     open file description lock (F_OFD_SETLK): those merge and split within
+//     one owner, and conflict with other owners and with the supervised
+//     processes' POSIX locks, as POSIX locks do. The descriptor is closed at
+//     the owner's FLUSH, which the kernel sends at every close(), and at the
+//     RELEASE of any handle the owner locked through. OFD locks taken
+//     through this door arrive with the kernel's file as their owner, never
+//     flush, and go at that RELEASE, as they should.
+//
+// FOPEN_NOFLUSH spares a round trip on every close, so it stays on for the
+// handles of inodes no one has POSIX-locked through this door. The first
+// handle an inode is locked through therefore sends no FLUSH: its owners'
+// locks are dropped when it is released (its last close) instead of at the
+// owner's first close of any descriptor of the inode. Later opens of the
+// inode flush.
+//
+// Not kept: deadlock detection (F_SETLKW never answers EDEADLK), and the
+// holder's pid in F_GETLK when the holder is another owner of this door
+// (the kernel reports -1 for OFD locks; the pid of some other owner of
+// the inode is reported instead, or 0).
+
+// lockKey names a lock descriptor: the POSIX locks of one owner on one
+// inode, or the flock of one handle (flock set, owner is the handle's Fh).
+type lockKey struct {
+	ino   fsimpl.Ino
+	owner uint64
+	flock bool
+}
+
+// lockOwner is a backing descriptor that carries locks.
+type lockOwner struct {
+	key lockKey
+	f   *fsimpl.File
+	pid uint32 // the owner's process, as the last SETLK named it; guarded by lockTable.mu
+}
+
+// maxFlushInodes bounds lockTable.flush; forgetting the set only makes the
+// next first lock of an inode take the approximate path again.
+const maxFlushInodes = 1 << 16
+
+// lockTable holds the lock descriptors of the door.
+type lockTable struct {
+	mu     sync.Mutex
+	owners map[lockKey]*lockOwner // guarded by mu
+	// via lists, per handle, the lock descriptors used through it, to be
+	// closed at its release. Guarded by mu.
+	via map[uint64][]*lockOwner
+	// flush holds the inodes whose new handles must send FLUSH: someone
+	// took a POSIX lock on them. Guarded by mu.
+	flush  map[fsimpl.Ino]struct{}
+	closed bool // guarded by mu; serving has stopped
+	done   chan struct{}
+}
+
+func newLockTable() lockTable {
+	return lockTable{
+		owners: map[lockKey]*lockOwner{},
+		via:    map[uint64][]*lockOwner{},
+		flush:  map[fsimpl.Ino]struct{}{},
+		done:   make(chan struct{}),
+	}
+}
+
+// wantsFlush reports whether a new handle of ino must send FLUSH.
+func (t *lockTable) wantsFlush(ino fsimpl.Ino) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	_, ok := t.flush[ino]
+	return ok
+}
+
+// lockOwnerOf returns the lock descriptor k of handle fh, opening it if
+// asked (nil when there is none and open is false).
+func (r *rawFS) lockOwnerOf(fh uint64, k lockKey, pid uint32, open bool) (*lockOwner, unix.Errno) {
+	t := &r.locks
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closed {
+		return nil, unix.ENOTCONN
+	}
+	o := t.owners[k]
+	if o == nil && open {
+		// Read and write, so that both lock types are allowed; the
+		// kernel already checked the caller's descriptor's mode.
+		f, e := r.fs.Open(nil, k.ino, unix.O_RDWR)
+		if e != 0 {
+			return nil, e
+		}
+		o = &lockOwner{key: k, f: f}
+		t.owners[k] = o
+		if !k.flock {
+			if len(t.flush) >= maxFlushInodes {
+				clear(t.flush)
+			}
+			t.flush[k.ino] = struct{}{}
+		}
+	}
+	if o == nil {
+		return nil, 0
+	}
+	if pid != 0 {
+		o.pid = pid
+	}
+	if !slices.Contains(t.via[fh], o) {
+		t.via[fh] = append(t.via[fh], o)
+	}
+	return o, 0
+}
+
+// dropOwner closes the POSIX lock descriptor of (ino, owner), releasing its
+// locks.
+func (r *rawFS) dropOwner(ino fsimpl.Ino, owner uint64) {
+	t := &r.locks
+	k := lockKey{ino: ino, owner: owner}
+	t.mu.Lock()
+	o := t.owners[k]
+	delete(t.owners, k)
+	t.mu.Unlock()
+	if o != nil {
+		r.fs.Release(o.f)
+	}
+}
+
+// releaseLocks closes the lock descriptors used through handle fh, which
+// is being released.
+func (r *rawFS) releaseLocks(fh uint64) {
+	t := &r.locks
+	t.mu.Lock()
+	list := t.via[fh]
+	delete(t.via, fh)
+	var drop []*lockOwner
+	for _, o := range list {
+		// Unless a FLUSH dropped it already (and the owner may have
+		// locked again since, through another handle).
+		if t.owners[o.key] == o {
+			delete(t.owners, o.key)
+			drop = append(drop, o)
+		}
+	}
+	t.mu.Unlock()
+	for _, o := range drop {
+		r.fs.Release(o.f)
+	}
+}
+
+// withOwner runs the non-blocking lock call fn on o's descriptor, unless o
+// has been dropped meanwhile: its owner closed a descriptor of the file (a
+// FLUSH from another thread), or its handle was released. A waiting
+// F_SETLKW then answers EINTR rather than take a lock that no FLUSH or
+// RELEASE would ever drop. fn runs under the table's lock, so that the
+// descriptor cannot be closed under it.
+func (r *rawFS) withOwner(o *lockOwner, fn func(fd int) unix.Errno) unix.Errno {
+	t := &r.locks
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.owners[o.key] != o {
+		return unix.EINTR
+	}
+	return fn(o.f.Fd)
+}
+
+// closeLocks releases every lock descriptor once serving has stopped.
+func (r *rawFS) closeLocks() {
+	t := &r.locks
+	t.mu.Lock()
+	if !t.closed {
+		t.closed = true
+		close(t.done)
+	}
+	owners := t.owners
+	t.owners = map[lockKey]*lockOwner{}
+	clear(t.via)
+	t.mu.Unlock()
+	for _, o := range owners {
+		r.fs.Release(o.f)
+	}
+}
+
+// flockRange turns the wire's inclusive range into struct flock's.
+func flockRange(lk *fuse.FileLock) (start, length int64, e unix.Errno) {
+	if lk.Start > math.MaxInt64 || lk.End < lk.Start {
+		return 0, 0, unix.EINVAL
+	}
+	if lk.End >= math.MaxInt64 {
+		return int64(lk.Start), 0, 0 // to the end of the file, and beyond
+	}
+	return int64(lk.Start), int64(lk.End-lk.Start) + 1, 0
+}
+
+func (r *rawFS) GetLk(cancel <-chan struct{}, in *fuse.LkIn, out *fuse.LkOut) fuse.Status {
+	h := r.handles.get(in.Fh)
+	if h == nil {
+		return r.reply(shmring.OpGetLk, unix.EBADF)
+	}
+	start, length, e := flockRange(&in.Lk)
+	if e != 0 {
+		return r.reply(shmring.OpGetLk, e)
+	}
+	o, e := r.lockOwnerOf(in.Fh, lockKey{ino: h.ino, owner: in.Owner}, 0, false)
+	if e != 0 {
+		return r.reply(shmring.OpGetLk, e)
+	}
+	// Without locks of its own, the owner asks through the handle's
+	// descriptor, which never carries POSIX or OFD locks: a different open
+	// file description from every owner's.
+	lk := unix.Flock_t{Type: int16(in.Lk.Typ), Whence: 0, Start: start, Len: length}
+	getlk := func(fd int) unix.Errno { return errnoOf(unix.FcntlFlock(uintptr(fd), unix.F_OFD_GETLK, &lk)) }
+	if o != nil {
+		e = r.withOwner(o, getlk)
+	} else {
+		e = getlk(h.f.Fd)
+	}
+	if e != 0 {
+		return r.reply(shmring.OpGetLk, e)
+	}
+	out.Lk.Typ = uint32(lk.Type)
+	if lk.Type != unix.F_UNLCK {
+		out.Lk.Start = uint64(lk.Start)
+		out.Lk.End = math.MaxInt64
+		if lk.Len > 0 {
+			out.Lk.End = uint64(lk.Start + lk.Len - 1)
+		}
+		if lk.Pid > 0 {
+			out.Lk.Pid = uint32(lk.Pid) // a supervised process's POSIX lock
+		} else {
+			out.Lk.Pid = r.otherLocker(h.ino, in.Owner)
+		}
+	}
+	return r.reply(shmring.OpGetLk, 0)
+}
+
+// otherLocker names the process of some owner other than owner with locks
+// on ino, or 0.
+func (r *rawFS) otherLocker(ino fsimpl.Ino, owner uint64) uint32 {
+	t := &r.locks
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for k, o := range t.owners {
+		if k.ino == ino && !k.flock && k.owner != owner && o.pid != 0 {
+			return o.pid
+		}
+	}
+	return 0
+}
+
+func (r *rawFS) SetLk(cancel <-chan struct{}, in *fuse.LkIn) fuse.Status {
+	return r.reply(shmring.OpSetLk, r.setLk(nil, in))
+}
+
+func (r *rawFS) SetLkw(cancel <-chan struct{}, in *fuse.LkIn) fuse.Status {
+	return r.reply(shmring.OpSetLkw, r.setLk(cancel, in))
+}
+
+// setLk takes or drops a lock; with cancel set it waits for a conflicting
+// lock to go (F_SETLKW, LOCK_EX without LOCK_NB) until the kernel
+// interrupts the request.
+func (r *rawFS) setLk(cancel <-chan struct{}, in *fuse.LkIn) unix.Errno {
+	h := r.handles.get(in.Fh)
+	if h == nil {
+		return unix.EBADF
+	}
+	var try func() unix.Errno
+	if in.LkFlags&fuse.FUSE_LK_FLOCK != 0 {
+		var op int
+		switch in.Lk.Typ {
+		case unix.F_RDLCK:
+			op = unix.LOCK_SH
+		case unix.F_WRLCK:
+			op = unix.LOCK_EX
+		case unix.F_UNLCK:
+			op = unix.LOCK_UN
+		default:
+			return unix.EINVAL
+		}
+		o, e := r.lockOwnerOf(in.Fh, lockKey{ino: h.ino, owner: in.Fh, flock: true}, in.Lk.Pid, op != unix.LOCK_UN)
+		if e != 0 || o == nil {
+			return e // no flock descriptor: nothing to unlock
+		}
+		try = func() unix.Errno {
+			return r.withOwner(o, func(fd int) unix.Errno { return errnoOf(unix.Flock(fd, op|unix.LOCK_NB)) })
+		}
+	} else {
+		start, length, e := flockRange(&in.Lk)
+		if e != 0 {
+			return e
+		}
+		unlock := in.Lk.Typ == unix.F_UNLCK
+		o, e := r.lockOwnerOf(in.Fh, lockKey{ino: h.ino, owner: in.Owner}, in.Lk.Pid, !unlock)
+		if e != 0 || o == nil {
+			return e // an owner without locks has nothing to unlock
+		}
+		lk := unix.Flock_t{Type: int16(in.Lk.Typ), Whence: 0, Start: start, Len: length}
+		try = func() unix.Errno {
+			return r.withOwner(o, func(fd int) unix.Errno { return errnoOf(unix.FcntlFlock(uintptr(fd), unix.F_OFD_SETLK, &lk)) })
+		}
+	}
+	if cancel == nil {
+		return try()
+	}
+	return r.waitLock(cancel, try)
+}
+
+// waitLock retries try while the lock is held elsewhere. A blocking
+// F_OFD_SETLKW or flock() could not be interrupted when the kernel sends
+// FUSE_INTERRUPT, so the wait polls, from 50 us up to every 10 ms.
+func (r *rawFS) waitLock(cancel <-chan struct{}, try func() unix.Errno) unix.Errno {
+	delay := 50 * time.Microsecond
+	var timer *time.Timer
+	for {
+		e := try()
+		if e != unix.EAGAIN {
+			return e
+		}
+		if timer == nil {
+			timer = time.NewTimer(delay)
+			defer timer.Stop()
+		} else {
+			timer.Reset(delay)
+		}
+		select {
+		case <-cancel:
+			return unix.EINTR
+		case <-r.locks.done:
+			return unix.EINTR
+		case <-timer.C:
+		}
+		delay = min(2*delay, 10*time.Millisecond)
+	}
+}
+
+// errnoOf returns the errno in err, 0 for nil.
+func errnoOf(err error) unix.Errno {
+	if err == nil {
+		return 0
+	}
+	var e unix.Errno
+	if errors.As(err, &e) {
+		return e
+	}
+	return unix.EIO
+}
