@@ -25,6 +25,7 @@ func (fs *FS) attrLocked(n *inode) Attr {
 			if tsAfter(st.Ctim, a.Ctime) {
 				a.Ctime = st.Ctim
 			}
+			a.Mode &^= lostPrivs(n, st.Mode)
 		}
 	}
 	return a
@@ -93,6 +94,7 @@ func (fs *FS) SetAttr(c *Cred, ino Ino, in *SetAttrIn, h *File) (Attr, unix.Errn
 		return Attr{}, e
 	}
 	v := in.Valid
+	fs.syncPrivsLocked(n)
 	if e := fs.setAttrCheckLocked(c, n, in, h); e != 0 {
 		return Attr{}, e
 	}
@@ -150,6 +152,9 @@ func (fs *FS) SetAttr(c *Cred, ino Ino, in *SetAttrIn, h *File) (Attr, unix.Errn
 		// notify_change(): ATTR_CTIME alone still sets ctime
 		// (fs/attr.c:setattr_copy on tmpfs).
 		n.ctime = t
+	}
+	if n.isReg() {
+		fs.mirrorPrivsLocked(n)
 	}
 	return fs.attrLocked(n), 0
 }

@@ -217,7 +217,9 @@ func (fs *FS) openLocked(c *Cred, n *inode, flags int, createdFd int) (*File, un
 			return nil, e
 		}
 		if !c.isRoot() {
+			fs.syncPrivsLocked(n)
 			n.mode &^= killPrivMaskLocked(c, n)
+			fs.mirrorPrivsLocked(n)
 		}
 		n.ctime = now()
 	}
@@ -306,9 +308,11 @@ func (fs *FS) Write(f *File, data []byte, off int64, killFor *Cred) (int, unix.E
 func (fs *FS) killPrivs(n *inode, c *Cred) {
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
+	fs.syncPrivsLocked(n)
 	if kill := killPrivMaskLocked(c, n) & n.mode; kill != 0 {
 		n.mode &^= kill
 		n.ctime = now()
+		fs.mirrorPrivsLocked(n)
 	}
 }
 

@@ -154,6 +154,7 @@ func (fs *FS) newChildOpenLocked(c *Cred, dir *inode, name string, mode uint32, 
 			fs.releaseInodeLocked()
 			return nil, -1, e
 		}
+		fs.mirrorPrivsLocked(n)
 	case unix.S_IFDIR:
 		n.nlink = 2
 		n.dir = newDirData(dir)

@@ -186,6 +186,12 @@ func (c *call) invalInode(ino fsimpl.Ino) {
 	c.waitEnd()
 }
 
+func (c *call) invalPerms(parent fsimpl.Ino, name string, ino fsimpl.Ino) {
+	c.waitBegin()
+	c.s.invalPerms(parent, name, ino)
+	c.waitEnd()
+}
+
 func (c *call) invalContent(ino fsimpl.Ino) {
 	c.waitBegin()
 	c.s.invalContent(ino)

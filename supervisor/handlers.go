@@ -160,6 +160,12 @@ func (s *Supervisor) invalInode(ino fsimpl.Ino) {
 	}
 }
 
+func (s *Supervisor) invalPerms(parent fsimpl.Ino, name string, ino fsimpl.Ino) {
+	if s.inval != nil {
+		s.inval.InvalPerms(parent, name, ino)
+	}
+}
+
 func (s *Supervisor) invalContent(ino fsimpl.Ino) {
 	if s.inval != nil {
 		s.inval.InvalContent(ino)

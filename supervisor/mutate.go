@@ -254,9 +254,8 @@ func (c *call) link(odirfd int32, oaddr uint64, ndirfd int32, naddr uint64, flag
 	if nw.slashed {
 		return fail(unix.ENOENT)
 	}
-	if ow.attr.Mode&unix.S_IFMT == unix.S_IFDIR {
-		return fail(unix.EPERM)
-	}
+	// fsimpl.Link refuses a directory (EPERM) in vfs_link()'s order:
+	// after may_linkat() and may_create().
 	if !c.valid() {
 		return fail(unix.ENOENT)
 	}
@@ -283,7 +282,11 @@ func (c *call) setAttrPath(dirfd int32, addr uint64, flags int, in *fsimpl.SetAt
 	if _, e := c.s.fs.SetAttr(&cr.fs, w.attr.Ino, in, nil); e != 0 {
 		return fail(e)
 	}
-	c.invalInode(w.attr.Ino)
+	if in.Valid&(fsimpl.SetMode|fsimpl.SetUID|fsimpl.SetGID) != 0 {
+		c.invalPerms(w.parent, w.name, w.attr.Ino)
+	} else {
+		c.invalInode(w.attr.Ino)
+	}
 	if in.Valid&fsimpl.SetSize != 0 {
 		c.invalContent(w.attr.Ino)
 	}

@@ -46,9 +46,27 @@ func (c *call) open(dirfd int32, pathAddr uint64, flags int, mode uint32, _ int)
 	if flags&unix.O_NOFOLLOW != 0 || flags&(unix.O_CREAT|unix.O_EXCL) == unix.O_CREAT|unix.O_EXCL {
 		wf = 0
 	}
-	w, cr, r, ok := c.resolvePath(dirfd, pathAddr, wf)
+	// With O_CREAT, fs/namei.c:open_last_lookups() refuses a trailing
+	// slash with EISDIR once the parent walk succeeded, before it looks
+	// at the last component: even a symlink it would follow. So the
+	// parent walk comes first, and the link is followed after.
+	first := wf
+	if flags&unix.O_CREAT != 0 {
+		first = walkLast
+	}
+	w, cr, r, ok := c.resolvePath(dirfd, pathAddr, first)
 	if !ok {
 		return r
+	}
+	if flags&unix.O_CREAT != 0 {
+		if w.slashed && w.name != "" && (w.err == 0 || w.err == unix.ENOENT || w.lastLookup) {
+			return fail(unix.EISDIR)
+		}
+		if wf&walkFollow != 0 && w.found && w.attr.Mode&unix.S_IFMT == unix.S_IFLNK {
+			if w, cr, r, ok = c.resolvePath(dirfd, pathAddr, wf); !ok {
+				return r
+			}
+		}
 	}
 	typ := w.attr.Mode & unix.S_IFMT
 	if flags&unix.O_CREAT != 0 {
@@ -83,8 +101,9 @@ func (c *call) open(dirfd int32, pathAddr uint64, flags int, mode uint32, _ int)
 		// A write may clear setuid/setgid (file_remove_privs(), by the
 		// writer's credentials at write time, which need not be the
 		// opener's). Writes through a served descriptor go to the
-		// backing file, which has no such bits, and fsimpl never sees
-		// them: the kernel's FUSE path keeps the rule instead. Its
+		// backing file, which carries the bits only when the daemon
+		// runs as root (fsimpl/privs.go), so these opens take the
+		// kernel's FUSE path, which keeps the rule in every case. Its
 		// cached attributes may predate writes through served
 		// descriptors (dropped only at their close): drop them now.
 		c.invalInode(w.attr.Ino)

@@ -134,12 +134,14 @@ func (s *Supervisor) walkIn(cred *fsimpl.Cred, dir fsimpl.Ino, rest string, flag
 		last := len(comps) == 0
 		switch name {
 		case ".":
-			if last {
-				return s.finishDot(cred, cur, slashed)
-			}
-			// may_lookup on the directory still applies.
+			// may_lookup() on the directory still applies, to a last
+			// "." too: link_path_walk() checks it before it looks at
+			// what the component is.
 			if e := s.fs.Access(cred, cur, unix.X_OK); e != 0 {
 				return walkResult{err: e}
+			}
+			if last {
+				return s.finishDot(cred, cur, slashed)
 			}
 			continue
 		case "..":

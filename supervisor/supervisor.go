@@ -24,6 +24,8 @@ type Invalidator interface {
 	InvalEntry(parent fsimpl.Ino, name string)
 	InvalNewEntry(parent fsimpl.Ino, name string)
 	InvalInode(ino fsimpl.Ino)
+	// InvalPerms: the mode or owner of ino, named name in parent, changed.
+	InvalPerms(parent fsimpl.Ino, name string, ino fsimpl.Ino)
 	InvalContent(ino fsimpl.Ino)
 	NotifyDelete(parent, child fsimpl.Ino, name string)
 }

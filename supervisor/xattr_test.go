@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"runtime"
 	"sort"
 	"strings"
 	"testing"
@@ -127,4 +128,44 @@ getfattr --absolute-names -n user.k c/f e | grep user.k
 func TestRunCpPreserve(t *testing.T) {
 	testutil.RequireProgram(t, "setfattr", "getfattr")
 	diffScript(t, startSupervised(t), cpPreserveScript)
+}
+
+// TestRunChmodReachesStickyCheck pins a kernel quirk. xattr_permission()
+// (fs/xattr.c) tests a directory's sticky bit on the inode's cached mode
+// before inode_permission(), where FUSE refreshes attributes that were
+// invalidated. So after a chmod through run dropped the sticky bit, a
+// setxattr through the FUSE door by a non-owner still failed with EPERM
+// when only the attributes were invalidated; the dentry is invalidated
+// too now (fuseserve's InvalPerms), and the path walk's lookup brings the
+// new mode.
+func TestRunChmodReachesStickyCheck(t *testing.T) {
+	s := startSupervised(t)
+	d := s.mount + "/d"
+	if err := os.Mkdir(d, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(d, 1001, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Chmod(d, 0o1777); err != nil {
+		t.Fatal(err)
+	}
+	setxattrAs := func(uid int) error {
+		ch := make(chan error)
+		go func() {
+			runtime.LockOSThread() // the thread ends with the goroutine
+			unix.Setfsuid(uid)
+			ch <- unix.Setxattr(d, "user.x", []byte("1"), 0)
+		}()
+		return <-ch
+	}
+	if err := setxattrAs(1000); err != unix.EPERM {
+		t.Fatalf("setxattr on a sticky directory by a non-owner: %v, want EPERM", err)
+	}
+	if code, _, errs := s.run(t, []string{"chmod", "0777", d}); code != 0 {
+		t.Fatalf("chmod under run: exit %d: %s", code, errs)
+	}
+	if err := setxattrAs(1000); err != nil {
+		t.Errorf("setxattr through FUSE after the sticky bit was dropped through run: %v", err)
+	}
 }

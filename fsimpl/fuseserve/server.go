@@ -283,6 +283,23 @@ func (s *Server) InvalContent(ino fsimpl.Ino) {
 	s.inval.sendNow(invalReq{kind: invalData, ino: ino})
 }
 
+// InvalPerms tells the kernel that the mode or owner of ino, reached as
+// name in parent, changed. Dropping its attributes is not enough: some of
+// the kernel's checks read an inode's mode and owner without asking for
+// fresh ones first (xattr_permission() tests a directory's sticky bit
+// before inode_permission(), where FUSE refreshes stale attributes;
+// check_sticky() reads the owner of the name being removed). So the entry
+// goes too, when the kernel may hold it: the next path walk looks the name
+// up again, and the lookup's reply carries the new attributes.
+func (s *Server) InvalPerms(parent fsimpl.Ino, name string, ino fsimpl.Ino) {
+	s.InvalInode(ino)
+	if name == "" || !s.raw.mayHoldEntry(ino) {
+		s.raw.stats.invalSkipped.Add(1)
+		return
+	}
+	s.inval.sendNow(invalReq{kind: invalEntry, parent: parent, name: name})
+}
+
 // NotifyDelete tells the kernel that name in parent, which referred to
 // child, is gone; unlike InvalEntry it also works when the entry is in use
 // (a working directory), and it fails nothing when the kernel never saw it.
