@@ -54,7 +54,7 @@ func TestPrivsMirrored(t *testing.T) {
 			if e := fs.back.stat(ino, &st); e != 0 {
 				t.Fatal(e)
 			}
-			if got := st.Mode & (unix.S_ISUID | unix.S_ISGID) != 0; got != c.wantMirror {
+			if got := st.Mode&(unix.S_ISUID|unix.S_ISGID) != 0; got != c.wantMirror {
 				t.Errorf("backing mode %o: mirrored %v, want %v", st.Mode, got, c.wantMirror)
 			}
 			f, e := fs.Open(Root, ino, unix.O_WRONLY)
