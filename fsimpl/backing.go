@@ -84,7 +84,10 @@ func openTmpfsBacking(opts Options) (*backing, error) {
 	if err := unix.FsconfigCreate(fsfd); err != nil {
 		return nil, fmt.Errorf("create tmpfs: %w", err)
 	}
-	mfd, err := unix.Fsmount(fsfd, unix.FSMOUNT_CLOEXEC, 0)
+	// nosuid and nodev, like the FUSE mount: a served descriptor is the
+	// backing file itself, and fexecve() of it must not honour a setuid
+	// bit that fsimpl mirrors there (privs.go).
+	mfd, err := unix.Fsmount(fsfd, unix.FSMOUNT_CLOEXEC, unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NODEV)
 	if err != nil {
 		return nil, fmt.Errorf("fsmount tmpfs: %w", err)
 	}

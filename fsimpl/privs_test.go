@@ -83,3 +83,18 @@ func TestPrivsMirrored(t *testing.T) {
 		})
 	}
 }
+
+// TestBackingNosuid: the backing tmpfs is mounted nosuid and nodev, like
+// the FUSE mount, since the backing file carries mirrored setuid bits and
+// a served descriptor can be executed (fexecve) directly.
+func TestBackingNosuid(t *testing.T) {
+	requirePrivileged(t)
+	fs := newTestFS(t, Options{Backing: BackingTmpfs})
+	var st unix.Statfs_t
+	if err := unix.Fstatfs(fs.back.dirfd, &st); err != nil {
+		t.Fatal(err)
+	}
+	if st.Flags&unix.ST_NOSUID == 0 || st.Flags&unix.ST_NODEV == 0 {
+		t.Errorf("backing mount flags %#x: want nosuid and nodev", st.Flags)
+	}
+}
