@@ -44,6 +44,11 @@ type Attr struct {
 	Atime   unix.Timespec
 	Mtime   unix.Timespec
 	Ctime   unix.Timespec
+	// Volatile is set while a descriptor open for writing on the file
+	// has been handed to another process (HandOut): its size and times
+	// can then change at any moment without fsimpl being told, so they
+	// must not be cached.
+	Volatile bool
 }
 
 // Set bits for SetAttrIn.Valid.

@@ -47,6 +47,8 @@ func (fs *FS) metaAttrLocked(n *inode) Attr {
 		Atime:   n.atime,
 		Mtime:   n.mtime,
 		Ctime:   n.ctime,
+
+		Volatile: n.foreignWriters > 0,
 	}
 	switch n.mode & unix.S_IFMT {
 	case unix.S_IFDIR:

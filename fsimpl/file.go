@@ -13,7 +13,8 @@ type File struct {
 	Flags int // the open flags as the caller gave them
 	Fd    int
 
-	n *inode // immutable; kept alive by the open count
+	n       *inode // immutable; kept alive by the open count
+	foreign bool   // a writer handed out (HandOut); guarded by FS.mu
 }
 
 // backingOpenFlags are the caller's flags that reach the backing file.
@@ -227,6 +228,22 @@ func (fs *FS) openLocked(c *Cred, n *inode, flags int, createdFd int) (*File, un
 	return f, 0
 }
 
+// HandOut records that f's descriptor is installed in another process (a
+// target of the supervised door), whose writes reach the backing file
+// without fsimpl being told. Until f is released, the inode's attributes
+// are Volatile when f is open for writing.
+func (fs *FS) HandOut(f *File) {
+	if f == nil || f.n == nil || !accWrites(f.Flags) {
+		return
+	}
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	if f.Fd >= 0 && !f.foreign {
+		f.foreign = true
+		f.n.foreignWriters++
+	}
+}
+
 // BackingIno returns the inode whose backing file has device dev and inode
 // number ino, for a descriptor on it that the caller found somewhere (a
 // target's served descriptor). Only inodes opened at least once are known,
@@ -255,6 +272,9 @@ func (fs *FS) Release(f *File) {
 	fs.refreshAllocFd(f.n, f.Fd)
 	unix.Close(f.Fd)
 	f.Fd = -1
+	if f.foreign {
+		f.n.foreignWriters--
+	}
 	f.n.opens--
 	fs.maybeFreeLocked(f.n)
 }

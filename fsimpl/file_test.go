@@ -389,3 +389,35 @@ func TestPeek(t *testing.T) {
 		t.Errorf("lookup in a file: %v", e)
 	}
 }
+
+// TestHandOutVolatile: a writer handed out makes the inode's attributes
+// Volatile until it is released; a reader does not.
+func TestHandOutVolatile(t *testing.T) {
+	fs := fileTree(t)
+	ino := mustWalk(t, fs, "f")
+	r, e := fs.Open(Root, ino, unix.O_RDONLY)
+	if e != 0 {
+		t.Fatal(e)
+	}
+	fs.HandOut(r)
+	if mustAttr(t, fs, ino).Volatile {
+		t.Error("a reader handed out made the attributes volatile")
+	}
+	w, e := fs.Open(Root, ino, unix.O_WRONLY)
+	if e != 0 {
+		t.Fatal(e)
+	}
+	if mustAttr(t, fs, ino).Volatile {
+		t.Error("a writer kept by fsimpl's caller made the attributes volatile")
+	}
+	fs.HandOut(w)
+	fs.HandOut(w) // counted once
+	if a, _ := fs.Peek(Root, RootIno, "f", true); !a.Volatile || !mustAttr(t, fs, ino).Volatile {
+		t.Error("a writer handed out: attributes not volatile")
+	}
+	fs.Release(w)
+	fs.Release(r)
+	if mustAttr(t, fs, ino).Volatile {
+		t.Error("still volatile after the writer was released")
+	}
+}

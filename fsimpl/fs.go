@@ -106,6 +106,7 @@ type inode struct {
 	backIno             uint64   // the backing file's inode number, once opened
 	backPriv            uint32   // privBits the backing file was given (privs.go)
 	backGID             uint32   // the backing file's group, as given (privs.go)
+	foreignWriters      int      // open Files for writing handed out (HandOut)
 
 	// refs counts the references held by doors (Lookup and friends).
 	// Atomic, so that Lookup can take one under FS.mu held for reading;

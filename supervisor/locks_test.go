@@ -26,6 +26,7 @@ import (
 //	close FD               -> ok
 //	setlk FD r|w|u START LEN, setlkw ..., getlk ... (fcntl F_SETLK/F_SETLKW/F_GETLK)
 //	flock FD sh|ex|un[nb]  -> ok or the errno's name
+//	write FD N             -> ok (N bytes appended)
 //	pid
 func lockerHelper(dir string) int {
 	sc := bufio.NewScanner(os.Stdin)
@@ -61,13 +62,16 @@ func lockerDo(dir string, f []string) string {
 	case "pid":
 		return strconv.Itoa(os.Getpid())
 	case "open":
-		fd, err := unix.Open(filepath.Join(dir, f[1]), unix.O_RDWR, 0)
+		fd, err := unix.Open(filepath.Join(dir, f[1]), unix.O_RDWR|unix.O_APPEND, 0)
 		if err != nil {
 			return errStr(err)
 		}
 		return "fd " + strconv.Itoa(fd)
 	case "close":
 		return errStr(unix.Close(int(num(1))))
+	case "write":
+		_, err := unix.Write(int(num(1)), make([]byte, num(2)))
+		return errStr(err)
 	case "setlk", "setlkw", "getlk":
 		lk := unix.Flock_t{Start: num(3), Len: num(4)}
 		switch f[2] {
@@ -353,4 +357,36 @@ func TestLockWaiterKilled(t *testing.T) {
 		}
 		c.do(t, "close "+fc)
 	}
+}
+
+// TestRunWriterSeenAtOnce: while a supervised process holds a file open
+// for writing, its writes (native, on the backing file) change the size
+// that stat shows through the FUSE door at once: the door does not cache
+// the attributes of such a file (fsimpl.Attr.Volatile). Before, they were
+// cached for the attribute timeout (1 s).
+func TestRunWriterSeenAtOnce(t *testing.T) {
+	s := startSupervised(t)
+	p := filepath.Join(s.mount, "f")
+	if err := os.WriteFile(p, nil, 0o666); err != nil {
+		t.Fatal(err)
+	}
+	size := func() int64 {
+		var st unix.Stat_t
+		if err := unix.Stat(p, &st); err != nil {
+			t.Fatal(err)
+		}
+		return st.Size
+	}
+	size() // the FUSE door caches the attributes
+	w := s.startLocker(t, "W", s.mount, true)
+	fd := strings.TrimPrefix(w.do(t, "open f"), "fd ")
+	for i := int64(1); i <= 5; i++ {
+		if got := w.do(t, "write "+fd+" 100"); got != "ok" {
+			t.Fatalf("write: %s", got)
+		}
+		if got := size(); got != 100*i {
+			t.Fatalf("after write %d through run: size through FUSE %d, want %d", i, got, 100*i)
+		}
+	}
+	w.do(t, "close "+fd)
 }

@@ -155,10 +155,18 @@ func (c *call) open(dirfd int32, pathAddr uint64, flags int, mode uint32, _ int)
 			return fail(e)
 		}
 	}
-	if created {
+	// A writer handed out makes the FUSE door stop caching the inode's
+	// attributes (fsimpl.Attr.Volatile): the target's writes change size
+	// and mtime without telling anyone. What the kernel cached before
+	// goes now, before the target can write.
+	s.fs.HandOut(f)
+	switch {
+	case created:
 		c.invalNew(w.parent, w.name)
-	} else if flags&unix.O_TRUNC != 0 {
+	case flags&unix.O_TRUNC != 0:
 		c.invalContent(f.Ino)
+	case flags&unix.O_ACCMODE != unix.O_RDONLY:
+		c.invalInode(f.Ino)
 	}
 	return c.install(f, cr, flags)
 }

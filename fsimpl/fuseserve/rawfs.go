@@ -172,8 +172,16 @@ func fillAttr(out *fuse.Attr, a *fsimpl.Attr) {
 	}
 }
 
-func (r *rawFS) attrTTLFor(mode uint32) time.Duration {
-	if mode&unix.S_IFMT == unix.S_IFREG {
+// attrTTLFor is how long the kernel may keep a's attributes. A file that
+// a supervised process has open for writing is written without this door
+// knowing (natively, on the backing file): its size and mtime are not
+// cached at all while it is, so that stat through the mount is right at
+// once.
+func (r *rawFS) attrTTLFor(a *fsimpl.Attr) time.Duration {
+	switch {
+	case a.Volatile:
+		return 0
+	case a.Mode&unix.S_IFMT == unix.S_IFREG:
 		return r.fileAttrTTL
 	}
 	return r.attrTTL
@@ -185,13 +193,13 @@ func (r *rawFS) fillEntry(out *fuse.EntryOut, a *fsimpl.Attr) {
 	out.NodeId = uint64(a.Ino)
 	out.Generation = 0
 	out.SetEntryTimeout(r.entryTTL)
-	out.SetAttrTimeout(r.attrTTLFor(a.Mode))
+	out.SetAttrTimeout(r.attrTTLFor(a))
 	fillAttr(&out.Attr, a)
 	r.lookups.add(a.Ino)
 }
 
 func (r *rawFS) fillAttrOut(out *fuse.AttrOut, a *fsimpl.Attr) {
-	out.SetTimeout(r.attrTTLFor(a.Mode))
+	out.SetTimeout(r.attrTTLFor(a))
 	fillAttr(&out.Attr, a)
 	r.lookups.handedOut(a.Ino)
 }

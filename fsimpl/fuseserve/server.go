@@ -44,9 +44,11 @@ type Options struct {
 	// negative) without asking again; 0 means DefaultEntryTimeout.
 	// AttrTimeout is the same for attributes; 0 means DefaultAttrTimeout.
 	// In close-to-open mode regular files always get 0 (see package doc).
-	// In passthrough mode the size and mtime of a file written through a
-	// descriptor this mount never saw (one the supervised door handed out)
-	// show through the mount only after AttrTimeout or InvalInode.
+	// In passthrough mode the attributes of a file that a descriptor
+	// handed out by the supervised door has open for writing are not
+	// cached at all (fsimpl.Attr.Volatile); stores through a shared
+	// mapping made from such a descriptor and kept after its close show
+	// their mtime only after AttrTimeout.
 	EntryTimeout, AttrTimeout time.Duration
 	// FsName is the source column of /proc/mounts; default "btfuse".
 	FsName string
