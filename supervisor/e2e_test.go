@@ -115,6 +115,26 @@ func TestRunInheritsNoDaemonFds(t *testing.T) {
 	}
 }
 
+// TestRunSpeculationAsNative: the filter leaves the command's speculation
+// controls as they are outside run (SECCOMP_FILTER_FLAG_SPEC_ALLOW): where
+// the kernel runs with spec_store_bypass_disable=seccomp (or
+// spectre_v2_user=seccomp), a filter would otherwise force those
+// mitigations on, which slows all of the command's code, not only its
+// syscalls. This machine is "vulnerable" (no mitigation to force), so here
+// the test only checks that nothing changes.
+func TestRunSpeculationAsNative(t *testing.T) {
+	s := startSupervised(t)
+	const script = `grep -E '^Speculation' /proc/self/status`
+	native, err := exec.Command("sh", "-c", script).Output()
+	if err != nil {
+		t.Skipf("no speculation line in /proc/self/status: %v", err)
+	}
+	code, out, errs := s.run(t, []string{"sh", "-c", script})
+	if code != 0 || out != string(native) {
+		t.Errorf("under run: exit %d, %q (stderr %q); natively %q", code, out, errs, native)
+	}
+}
+
 func TestRunEchoCat(t *testing.T) {
 	s := startSupervised(t)
 	code, out, errs := s.run(t, []string{"sh", "-c", `echo hi > "$BTFUSE_MOUNT/f"; cat "$BTFUSE_MOUNT/f"`})

@@ -154,10 +154,14 @@ static void child_main(int argc, char **argv, const char *sockvar)
 		say(sock, "no_new_privs", errno);
 		die(-1, 126, NULL);
 	}
-	long lfd = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER,
-			   SECCOMP_FILTER_FLAG_NEW_LISTENER | SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV, &prog);
+	// SPEC_ALLOW: a filter would otherwise switch the speculative store
+	// bypass mitigation on for the command where the kernel runs with
+	// spec_store_bypass_disable=seccomp, slowing all of its code. btfuse
+	// run is not a sandbox, and the command must run as it would natively.
+	unsigned int flags = SECCOMP_FILTER_FLAG_NEW_LISTENER | SECCOMP_FILTER_FLAG_SPEC_ALLOW;
+	long lfd = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags | SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV, &prog);
 	if (lfd < 0 && errno == EINVAL) // Linux < 5.19: no WAIT_KILLABLE_RECV
-		lfd = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, &prog);
+		lfd = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &prog);
 	if (lfd < 0) {
 		say(sock, "seccomp", errno);
 		die(-1, 126, NULL);
