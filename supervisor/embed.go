@@ -3,11 +3,12 @@ package supervisor
 import "io"
 
 // runEmbedDaemon runs cfg.Argv served by the daemon cfg.Embed starts.
-func runEmbedDaemon(mount string, cfg RunConfig, stderr io.Writer) (int, error) {
+func runEmbedDaemon(mount string, cfg RunConfig, stderr io.Writer, t *Target) (int, error) {
 	sup, stop, err := cfg.Embed(mount, stderr)
 	if err != nil {
+		t.Abort()
 		return 1, err
 	}
 	defer stop()
-	return serveCommand(sup, cfg)
+	return serveCommand(sup, t)
 }

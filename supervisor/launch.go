@@ -24,7 +24,9 @@ type Target struct {
 	// Base and Size are the reserved descriptor range the filter uses.
 	Base, Size int
 
-	sock *os.File
+	sock   *os.File
+	filter []unix.SockFilter // LaunchOptions.Filter, for Install
+	gone   bool              // Abort ran
 }
 
 // LaunchOptions configure Start.
@@ -60,6 +62,24 @@ type LaunchOptions struct {
 // reserved range lies under the soft RLIMIT_NOFILE this process started
 // with, which is the one the command gets (see startNofile).
 func Start(argv []string, opts LaunchOptions) (*Target, error) {
+	t, err := Spawn(argv, opts)
+	if err != nil {
+		return nil, err
+	}
+	if err := t.Install(); err != nil {
+		if errors.Is(err, errChildExited) {
+			return t, err
+		}
+		return nil, err
+	}
+	return t, nil
+}
+
+// Spawn is the first half of Start: it starts the launcher child and
+// returns at once, so that the child loads while the caller finds its
+// daemon or mounts (the child waits for its filter). Install is the
+// second half.
+func Spawn(argv []string, opts LaunchOptions) (*Target, error) {
 	if len(argv) == 0 {
 		return nil, errors.New("no command to run")
 	}
@@ -72,16 +92,6 @@ func Start(argv []string, opts LaunchOptions) (*Target, error) {
 		soft = rl.Cur
 	}
 	base, size := ReservedRange(soft)
-	prog := opts.Filter
-	if prog == nil {
-		var err error
-		if prog, err = BuildFilter(base); err != nil {
-			return nil, fmt.Errorf("build filter: %w", err)
-		}
-	}
-	if len(prog) == 0 || len(prog) > unix.BPF_MAXINSNS {
-		return nil, fmt.Errorf("filter of %d instructions", len(prog))
-	}
 	self := opts.Self
 	if len(self) == 0 {
 		exe, err := os.Executable()
@@ -120,25 +130,44 @@ func Start(argv []string, opts LaunchOptions) (*Target, error) {
 		return nil, fmt.Errorf("start %s: %w", self[0], err)
 	}
 	child.Close()
-	t := &Target{Cmd: cmd, Base: base, Size: size, sock: parent}
-	fail := func(err error) (*Target, error) {
-		parent.Close()
-		cmd.Process.Kill()
-		cmd.Wait()
-		return nil, err
+	return &Target{Cmd: cmd, Base: base, Size: size, sock: parent, filter: opts.Filter}, nil
+}
+
+// Install sends the child its filter (BuildFilter's, unless
+// LaunchOptions.Filter gave one) and receives the listener into
+// t.Listener. When the child ended first (command not found, ...; it said
+// why on its stderr) it returns ErrChildExited, and t.Cmd can be waited
+// for; on other errors the child is gone.
+func (t *Target) Install() error {
+	fail := func(err error) error {
+		t.Abort()
+		return err
 	}
+	exited := func() error {
+		t.sock.Close()
+		return errChildExited
+	}
+	prog := t.filter
+	if prog == nil {
+		var err error
+		if prog, err = BuildFilter(t.Base); err != nil {
+			return fail(fmt.Errorf("build filter: %w", err))
+		}
+	}
+	if len(prog) == 0 || len(prog) > unix.BPF_MAXINSNS {
+		return fail(fmt.Errorf("filter of %d instructions", len(prog)))
+	}
+	fd := int(t.sock.Fd())
 	b := unsafe.Slice((*byte)(unsafe.Pointer(&prog[0])), len(prog)*int(unsafe.Sizeof(prog[0])))
-	if _, err := unix.Write(fds[0], b); err != nil {
+	if _, err := unix.Write(fd, b); err != nil {
 		if err == unix.EPIPE || err == unix.ECONNRESET {
-			// The child exited first (command not found, ...): it said why.
-			parent.Close()
-			return t, errChildExited
+			return exited()
 		}
 		return fail(fmt.Errorf("send filter to child: %w", err))
 	}
 	buf := make([]byte, 512)
 	oob := make([]byte, unix.CmsgSpace(4))
-	n, oobn, _, _, err := unix.Recvmsg(fds[0], buf, oob, unix.MSG_CMSG_CLOEXEC)
+	n, oobn, _, _, err := unix.Recvmsg(fd, buf, oob, unix.MSG_CMSG_CLOEXEC)
 	if errors.Is(err, unix.ECONNRESET) {
 		n, err = 0, nil
 	}
@@ -146,9 +175,7 @@ func Start(argv []string, opts LaunchOptions) (*Target, error) {
 		return fail(fmt.Errorf("receive listener: %w", err))
 	}
 	if n == 0 {
-		// The child exited first (command not found, ...): it said why.
-		parent.Close()
-		return t, errChildExited
+		return exited()
 	}
 	if buf[0] != 'L' {
 		return fail(fmt.Errorf("install filter: %s", buf[1:n]))
@@ -162,7 +189,7 @@ func Start(argv []string, opts LaunchOptions) (*Target, error) {
 		return fail(errors.New("receive listener: no descriptor"))
 	}
 	t.Listener = os.NewFile(uintptr(lfds[0]), "seccomp-listener")
-	return t, nil
+	return nil
 }
 
 // errChildExited reports that the child ended before handing over a
@@ -181,8 +208,13 @@ func (t *Target) Go() error {
 	return nil
 }
 
-// Abort kills a child that never got the go-ahead.
+// Abort kills a child that never got the go-ahead; a second call does
+// nothing.
 func (t *Target) Abort() {
+	if t.gone {
+		return
+	}
+	t.gone = true
 	t.sock.Close()
 	if t.Listener != nil {
 		t.Listener.Close()
