@@ -66,6 +66,12 @@ const (
 	// requests with FATTR_KILL_SUIDGID when a truncate comes from an
 	// unprivileged caller under handle_killpriv_v2.
 	SetKillSUIDGID
+	// SetNoopChown is chown(-1, -1): only ctime changes, and setuid/setgid
+	// go as for any chown of a non-directory. notify_change() turns that
+	// drop into a mode change, which setattr_prepare() allows only the
+	// owner (or CAP_FOWNER): anyone else gets EPERM when there is a bit
+	// to drop, and nothing changes.
+	SetNoopChown
 )
 
 // SetAttrIn is a setattr request. Fields not named in Valid are ignored.

@@ -113,7 +113,7 @@ func (fs *FS) SetAttr(c *Cred, ino Ino, in *SetAttrIn, h *File) (Attr, unix.Errn
 		}
 		changed = true
 	}
-	if v&SetKillSUIDGID != 0 {
+	if v&(SetKillSUIDGID|SetNoopChown) != 0 {
 		// The kernel asks only when setattr_should_drop_suidgid() found
 		// something to drop for this caller; the mask weighs the caller's
 		// groups for setgid the same way.
@@ -209,6 +209,9 @@ func (fs *FS) setAttrCheckLocked(c *Cred, n *inode, in *SetAttrIn, h *File) unix
 		}
 	}
 	if v&SetMode != 0 && !ownerOrCapableLocked(c, n) {
+		return unix.EPERM
+	}
+	if v&SetNoopChown != 0 && killPrivMaskLocked(c, n)&n.mode != 0 && !ownerOrCapableLocked(c, n) {
 		return unix.EPERM
 	}
 	touch := v&(SetAtime|SetMtime) == 0 && v&(SetAtimeNow|SetMtimeNow) == SetAtimeNow|SetMtimeNow

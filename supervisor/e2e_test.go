@@ -319,6 +319,8 @@ func runHelper(name, mount string) int {
 		return posixHelper(mount)
 	case "locker":
 		return lockerHelper(mount)
+	case "noopchown":
+		return noopChownHelper(mount)
 	case "fds":
 		// Lists what the target inherited that belongs to the daemon.
 		ents, _ := os.ReadDir("/proc/self/fd")

@@ -13,16 +13,7 @@ func (c *call) fchmod() result {
 }
 
 func (c *call) fchown() result {
-	in := &fsimpl.SetAttrIn{}
-	if uid := c.u32Arg(1); uid != ^uint32(0) {
-		in.Valid |= fsimpl.SetUID
-		in.UID = uid
-	}
-	if gid := c.u32Arg(2); gid != ^uint32(0) {
-		in.Valid |= fsimpl.SetGID
-		in.GID = gid
-	}
-	return c.fdSetAttr(in)
+	return c.fdSetAttr(chownIn(c.u32Arg(1), c.u32Arg(2)))
 }
 
 func (c *call) fdSetAttr(in *fsimpl.SetAttrIn) result {

@@ -305,6 +305,11 @@ func (c *call) chown(dirfd int32, addr uint64, uid, gid uint32, flags int) resul
 	if flags&unix.AT_EMPTY_PATH != 0 {
 		return cont()
 	}
+	return c.setAttrPath(dirfd, addr, flags, chownIn(uid, gid))
+}
+
+// chownIn is the setattr of chown(uid, gid), -1 leaving an id alone.
+func chownIn(uid, gid uint32) *fsimpl.SetAttrIn {
 	in := &fsimpl.SetAttrIn{}
 	if uid != ^uint32(0) {
 		in.Valid |= fsimpl.SetUID
@@ -316,10 +321,11 @@ func (c *call) chown(dirfd int32, addr uint64, uid, gid uint32, flags int) resul
 	}
 	if in.Valid == 0 {
 		// chown(-1, -1) still drops setuid/setgid of a non-directory
-		// (fs/open.c:chown_common(), whoever the caller is).
-		in.Valid = fsimpl.SetKillSUIDGID
+		// (fs/open.c:chown_common()), as a mode change only the owner
+		// may make.
+		in.Valid = fsimpl.SetNoopChown
 	}
-	return c.setAttrPath(dirfd, addr, flags, in)
+	return in
 }
 
 func (c *call) truncate(addr uint64, length int64) result {

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -347,5 +349,72 @@ func TestRunMutationsVisibleThroughFUSE(t *testing.T) {
 	}
 	if unix.Lstat(m+"/f", &st) == nil && (st.Nlink != 2 || st.Uid != 7 || st.Gid != 8) {
 		t.Errorf("f through FUSE after link and chown: nlink %d uid %d gid %d", st.Nlink, st.Uid, st.Gid)
+	}
+}
+
+// noopChownHelper makes fsuid 1001 chown(-1, -1) the files of dir owned by
+// 1000, by name (fchownat) and through a descriptor (fchown), and prints
+// each result and the mode after it.
+func noopChownHelper(dir string) int {
+	names := []string{"suid", "sgidx", "plain"}
+	modes := []uint32{0o4755, 0o2755, 0o0755}
+	dfd, err := unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY, 0)
+	if err != nil {
+		fmt.Println(err)
+		return 1
+	}
+	for i, name := range names {
+		for _, how := range []string{"fchownat", "fchown"} {
+			p := filepath.Join(dir, name+"-"+how)
+			if err := os.WriteFile(p, []byte("x"), 0o644); err != nil {
+				fmt.Println(err)
+				return 1
+			}
+			unix.Chown(p, 1000, 1000)
+			unix.Chmod(p, modes[i])
+			fd, err := unix.Open(p, unix.O_RDONLY, 0)
+			if err != nil {
+				fmt.Println(err)
+				return 1
+			}
+			errc := make(chan error)
+			go func() {
+				runtime.LockOSThread() // the thread ends with the goroutine
+				unix.Setfsuid(1001)
+				if how == "fchown" {
+					errc <- unix.Fchown(fd, -1, -1)
+				} else {
+					errc <- unix.Fchownat(dfd, name+"-"+how, -1, -1, 0)
+				}
+			}()
+			err = <-errc
+			var st unix.Stat_t
+			unix.Fstat(fd, &st)
+			unix.Close(fd)
+			fmt.Printf("%s %s: %v, mode %o\n", how, name, err, st.Mode&0o7777)
+		}
+	}
+	return 0
+}
+
+// TestRunNoopChown: chown(-1, -1) by someone who does not own a setuid or
+// setgid file is EPERM and leaves it alone, as on tmpfs; it drops nothing
+// from a plain file. (Through the FUSE door the kernel cannot tell it from
+// a write's privilege drop: fuseserve's TestQuirkNoopChownKillsSUID.)
+func TestRunNoopChown(t *testing.T) {
+	s := startSupervised(t)
+	ref := testutil.TmpfsDir(t)
+	cmd := exec.Command(os.Args[0])
+	cmd.Env = append(os.Environ(), "BTFUSE_TEST_HELPER=noopchown", MountEnv+"="+ref)
+	want, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("reference: %v", err)
+	}
+	if !strings.Contains(string(want), "fchown suid: operation not permitted, mode 4755") {
+		t.Fatalf("the reference is not what the test is about:\n%s", want)
+	}
+	code, got, errs := s.run(t, []string{os.Args[0]}, "BTFUSE_TEST_HELPER=noopchown")
+	if code != 0 || got != string(want) {
+		t.Errorf("under run: exit %d (%s)\n%s", code, errs, lineDiff(string(want), got))
 	}
 }

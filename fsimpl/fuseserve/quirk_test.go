@@ -51,3 +51,50 @@ func TestQuirkRefusedFallocateKillsSUID(t *testing.T) {
 		})
 	}
 }
+
+// TestQuirkNoopChownKillsSUID pins a kernel quirk that no FUSE server can
+// hide: chown(-1, -1) by a user who does not own a setuid file is EPERM on
+// tmpfs (notify_change() turns the setuid drop of chown_common() into a
+// mode change, which setattr_prepare() allows only the owner), but through
+// FUSE the kernel removes that mode change before its own check
+// (fuse_setattr() under HANDLE_KILLPRIV_V2) and sends an empty SETATTR, the
+// same request a write by an unprivileged writer sends: the server must drop
+// the bits for the write, so it drops them here too, and the call succeeds.
+// The supervised door, which sees the chown itself, answers EPERM
+// (supervisor's TestRunNoopChown). If the FUSE side starts failing, the
+// kernel has changed, and the random differential test may make non-owners
+// chown(-1, -1) again (internal/posixtest/random_gen.go).
+func TestQuirkNoopChownKillsSUID(t *testing.T) {
+	m := mustMount(t, fuseserve.Options{AllowOther: true})
+	ref := testutil.TmpfsDir(t)
+	for _, tc := range []struct {
+		name     string
+		dir      string
+		wantErr  error
+		wantMode uint32
+	}{
+		{"tmpfs refuses", ref, unix.EPERM, 0o4755},
+		{"fuse drops setuid", m.dir, nil, 0o0755},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(tc.dir, "suid")
+			mustWriteFile(t, path, []byte("data"))
+			if err := unix.Chown(path, 1000, 1000); err != nil {
+				t.Fatal(err)
+			}
+			if err := unix.Chmod(path, 0o4755); err != nil {
+				t.Fatal(err)
+			}
+			// fchown: no path walk through the 0700 temporary parents.
+			fd := mustOpen(t, path, unix.O_RDONLY, 0)
+			var cerr error
+			asUser(t, 1001, 1001, nil, func() { cerr = unix.Fchown(fd, -1, -1) })
+			if cerr != tc.wantErr {
+				t.Errorf("fchown(-1, -1) by a non-owner: %v, want %v", cerr, tc.wantErr)
+			}
+			if st := mustStat(t, path); st.Mode&0o7777 != tc.wantMode {
+				t.Errorf("mode after it %o, want %o", st.Mode&0o7777, tc.wantMode)
+			}
+		})
+	}
+}
