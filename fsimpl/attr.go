@@ -32,7 +32,10 @@ func (fs *FS) attrLocked(n *inode) Attr {
 }
 
 // metaAttrLocked is attrLocked without what a regular file's backing file
-// keeps: its size and blocks are zero and its times are the stored ones.
+// keeps: its size and blocks are zero, its times are the stored ones, and
+// setuid/setgid that a native write cleared there may still show (see
+// privs.go; its caller only routes writable opens of such files through
+// the kernel, where a stale bit costs speed, not correctness).
 //
 // Preconditions: fs.mu is held.
 func (fs *FS) metaAttrLocked(n *inode) Attr {

@@ -17,8 +17,10 @@ type backing struct {
 	kind  BackingKind // BackingTmpfs or BackingShm
 	dirfd int
 	dev   uint64 // the device of the backing files
-	path  string // BackingShm: the directory to remove at close
-	note  string // why BackingAuto fell back, if it did
+	// mirror: setuid/setgid are mirrored onto backing files (privs.go).
+	mirror bool
+	path   string // BackingShm: the directory to remove at close
+	note   string // why BackingAuto fell back, if it did
 }
 
 // backingExtraInodes is the slack given to the private tmpfs's nr_inodes
@@ -37,6 +39,7 @@ func openBacking(opts Options) (*backing, error) {
 		return nil, fmt.Errorf("stat backing directory: %w", err)
 	}
 	b.dev = st.Dev
+	b.mirror = b.mirrorsPrivs()
 	return b, nil
 }
 

@@ -50,19 +50,30 @@ func (fs *FS) parentLocked(c *Cred, ino Ino, name string) (*inode, unix.Errno) {
 // Lookup finds name in parent and takes a reference on it. "." is the
 // directory itself and ".." its parent (the root's parent is the root).
 func (fs *FS) Lookup(c *Cred, parent Ino, name string) (Attr, unix.Errno) {
-	c = cred(c)
 	fs.mu.RLock()
 	defer fs.mu.RUnlock()
-	dir, e := fs.parentLocked(c, parent, name)
+	n, e := fs.lookupLocked(cred(c), parent, name)
 	if e != 0 {
 		return Attr{}, e
 	}
-	n := fs.childLocked(dir, name)
-	if n == nil {
-		return Attr{}, unix.ENOENT
-	}
 	refLocked(n)
 	return fs.attrLocked(n), 0
+}
+
+// lookupLocked finds name in directory parent for c, with its search
+// permission checked.
+//
+// Preconditions: fs.mu is held.
+func (fs *FS) lookupLocked(c *Cred, parent Ino, name string) (*inode, unix.Errno) {
+	dir, e := fs.parentLocked(c, parent, name)
+	if e != 0 {
+		return nil, e
+	}
+	n := fs.childLocked(dir, name)
+	if n == nil {
+		return nil, unix.ENOENT
+	}
+	return n, 0
 }
 
 // Peek is Lookup for a caller that uses the answer at once and keeps no
@@ -73,16 +84,11 @@ func (fs *FS) Lookup(c *Cred, parent Ino, name string) (Attr, unix.Errno) {
 // atime and mtime are left out (see metaAttrLocked), which saves a stat of
 // its backing file for callers that look only at type, mode and owner.
 func (fs *FS) Peek(c *Cred, parent Ino, name string, meta bool) (Attr, unix.Errno) {
-	c = cred(c)
 	fs.mu.RLock()
 	defer fs.mu.RUnlock()
-	dir, e := fs.parentLocked(c, parent, name)
+	n, e := fs.lookupLocked(cred(c), parent, name)
 	if e != 0 {
 		return Attr{}, e
-	}
-	n := fs.childLocked(dir, name)
-	if n == nil {
-		return Attr{}, unix.ENOENT
 	}
 	if meta {
 		return fs.metaAttrLocked(n), 0

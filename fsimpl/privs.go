@@ -24,13 +24,24 @@ import (
 // mode or group changes, one stat when they are changed again), and only
 // when the daemon runs as root: the daemon's own writes and truncations
 // must not trigger the kernel's rule (it has CAP_FSETID), and only root
-// can give the backing file any group.
+// can give the backing file any group. And only on a nosuid backing mount:
+// a backing file is root's, and a served descriptor can be fexecve()d, so
+// a setuid bit mirrored onto a mount that honours it would run a user's
+// program as root (the private tmpfs is mounted nosuid; a /dev/shm
+// directory is used for this only where /dev/shm is nosuid).
 
 // privBits are the mode bits mirrored onto backing files.
 const privBits = unix.S_ISUID | unix.S_ISGID | unix.S_IXGRP
 
-// mirrorPrivs is set when backing files carry the mirrored bits (root).
-var mirrorPrivs = os.Geteuid() == 0
+// mirrorsPrivs reports whether backing files on b can carry the mirrored
+// bits: the daemon is root and the backing mount ignores setuid.
+func (b *backing) mirrorsPrivs() bool {
+	if os.Geteuid() != 0 {
+		return false
+	}
+	var st unix.Statfs_t
+	return unix.Fstatfs(b.dirfd, &st) == nil && st.Flags&unix.ST_NOSUID != 0
+}
 
 // mirrorPrivsLocked makes n's backing file carry n's privilege bits and,
 // with setgid, its group; the bits the backing file could not take are
@@ -38,7 +49,7 @@ var mirrorPrivs = os.Geteuid() == 0
 //
 // Preconditions: fs.mu is held for writing; n is a regular file.
 func (fs *FS) mirrorPrivsLocked(n *inode) {
-	if !mirrorPrivs {
+	if !fs.back.mirror {
 		return
 	}
 	want := uint32(0)
@@ -53,6 +64,10 @@ func (fs *FS) mirrorPrivsLocked(n *inode) {
 		// Before the chmod: a chown clears setuid and setgid.
 		if unix.Fchownat(fs.back.dirfd, name, -1, int(n.gid), unix.AT_SYMLINK_NOFOLLOW) == nil {
 			n.backGID = n.gid
+		} else {
+			// With another group the kernel would weigh setgid
+			// against the wrong one: not mirrored, never read back.
+			want &^= unix.S_ISGID
 		}
 	}
 	unix.Fchmodat(fs.back.dirfd, name, 0o600|want, 0)

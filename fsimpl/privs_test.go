@@ -97,4 +97,7 @@ func TestBackingNosuid(t *testing.T) {
 	if st.Flags&unix.ST_NOSUID == 0 || st.Flags&unix.ST_NODEV == 0 {
 		t.Errorf("backing mount flags %#x: want nosuid and nodev", st.Flags)
 	}
+	if !fs.back.mirror {
+		t.Error("setuid/setgid not mirrored onto a nosuid private tmpfs as root")
+	}
 }

@@ -31,8 +31,9 @@ type Target struct {
 
 // LaunchOptions configure Start.
 type LaunchOptions struct {
-	// Self is the program and leading arguments that run ChildMain: by
-	// default this executable with ChildArg.
+	// Self is the program and leading arguments of the launcher child
+	// (a binary linking this package, whose launch_child.c takes over):
+	// by default this executable with ChildArg.
 	Self []string
 	// Stdin, Stdout and Stderr default to this process's.
 	Stdin          *os.File
@@ -174,19 +175,25 @@ func (t *Target) Install() error {
 	if err != nil {
 		return fail(fmt.Errorf("receive listener: %w", err))
 	}
-	if n == 0 {
-		return exited()
+	var lfds []int
+	if msgs, err := unix.ParseSocketControlMessage(oob[:oobn]); err == nil {
+		for i := range msgs {
+			if fds, err := unix.ParseUnixRights(&msgs[i]); err == nil {
+				lfds = append(lfds, fds...)
+			}
+		}
 	}
-	if buf[0] != 'L' {
-		return fail(fmt.Errorf("install filter: %s", buf[1:n]))
-	}
-	msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
-	if err != nil || len(msgs) != 1 {
-		return fail(errors.New("receive listener: no descriptor"))
-	}
-	lfds, err := unix.ParseUnixRights(&msgs[0])
-	if err != nil || len(lfds) != 1 {
-		return fail(errors.New("receive listener: no descriptor"))
+	if n == 0 || buf[0] != 'L' || len(lfds) != 1 {
+		for _, fd := range lfds {
+			unix.Close(fd)
+		}
+		switch {
+		case n == 0:
+			return exited()
+		case buf[0] != 'L':
+			return fail(fmt.Errorf("install filter: %s", buf[1:n]))
+		}
+		return fail(fmt.Errorf("receive listener: %d descriptors", len(lfds)))
 	}
 	t.Listener = os.NewFile(uintptr(lfds[0]), "seccomp-listener")
 	return nil

@@ -3,7 +3,7 @@ package supervisor
 // #include "launch_child.h"
 import "C"
 
-// ChildEnv marks a process started by Start as the launcher child; its
+// ChildEnv marks a process started by Spawn as the launcher child; its
 // value is the descriptor of the socket to the parent. launch_child.c's
 // constructor recognises it before the Go runtime starts.
 const ChildEnv = C.BTFUSE_CHILD_ENV

@@ -31,13 +31,19 @@
 
 #include "launch_child.h"
 
+// glibc passes argc, argv and envp to the constructors of the main program
+// (other C libraries pass nothing).
+#ifndef __GLIBC__
+#error "launch_child.c needs glibc: its constructor reads argc and argv"
+#endif
+
 extern char **environ;
 
 unsigned long long btfuse_orig_nofile;
 int btfuse_orig_nofile_ok;
 
 // say sends the parent an error message ('E' then the text), which it
-// returns from Start; the child then exits 126 without printing.
+// returns from Install; the child then exits 126 without printing.
 static void say(int sock, const char *what, int err)
 {
 	char msg[256];
@@ -125,6 +131,12 @@ static void child_main(int argc, char **argv, const char *sockvar)
 	long sock = strtol(sockvar, &rest, 10);
 	if (*sockvar == '\0' || *rest != '\0' || sock < 0 || sock > 1 << 20)
 		die(-1, 126, "bad %s", BTFUSE_CHILD_ENV);
+	// The variable may also reach a btfuse started by hand: only a
+	// sequenced-packet socket is the launcher's.
+	int type = 0;
+	socklen_t tlen = sizeof type;
+	if (getsockopt(sock, SOL_SOCKET, SO_TYPE, &type, &tlen) != 0 || type != SOCK_SEQPACKET)
+		die(-1, 126, "%s=%s is not the launcher's socket", BTFUSE_CHILD_ENV, sockvar);
 	unsetenv(BTFUSE_CHILD_ENV);
 	int i = 1;
 	while (i < argc && strcmp(argv[i], "--") != 0)

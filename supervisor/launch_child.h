@@ -2,7 +2,7 @@
 #ifndef BTFUSE_LAUNCH_CHILD_H
 #define BTFUSE_LAUNCH_CHILD_H
 
-// BTFUSE_CHILD_ENV marks a process started by Start as the launcher child;
+// BTFUSE_CHILD_ENV marks a process started by Spawn as the launcher child;
 // its value is the descriptor of the socket to the parent.
 #define BTFUSE_CHILD_ENV "BTFUSE_SUPERVISED_CHILD"
 

@@ -75,8 +75,8 @@ func (c *call) open(dirfd int32, pathAddr uint64, flags int, mode uint32, _ int)
 		// EISDIR before any lookup; an existing name is EEXIST under
 		// O_EXCL, then EISDIR if it is a directory.
 		if w.slashed && w.name != "" && (w.err == 0 || w.err == unix.ENOENT || w.lastLookup) {
-			// The last component is never looked up before this
-			// check, so what it is (a file: ENOTDIR) does not matter.
+			// Again for the last component of a followed link's
+			// target ("dir/new/"), checked the same way.
 			return fail(unix.EISDIR)
 		}
 		if w.err != 0 && !(w.err == unix.ENOENT && w.name != "") {
@@ -126,9 +126,6 @@ func (c *call) open(dirfd int32, pathAddr uint64, flags int, mode uint32, _ int)
 			return fail(w.err)
 		}
 		if w.name == "" {
-			return fail(unix.EISDIR)
-		}
-		if !w.found && w.slashed {
 			return fail(unix.EISDIR)
 		}
 		var a fsimpl.Attr

@@ -81,20 +81,6 @@ func setSyncWakeUp(fd int) unix.Errno {
 	return e
 }
 
-// installFilter loads prog on the calling thread with seccomp(2) and returns
-// the listener.
-func installFilter(prog []unix.SockFilter, flags uintptr) (int, unix.Errno) {
-	if len(prog) == 0 || len(prog) > 4096 {
-		return -1, unix.EINVAL
-	}
-	fp := unix.SockFprog{Len: uint16(len(prog)), Filter: &prog[0]}
-	r, _, e := unix.RawSyscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER, flags, uintptr(unsafe.Pointer(&fp)))
-	if e != 0 {
-		return -1, e
-	}
-	return int(r), 0
-}
-
 // kcmpFile compares descriptor fd1 of process pid1 with fd2 of pid2
 // (kcmp(KCMP_FILE)): 0 when they are the same open file, EBADF when either
 // is not open.

@@ -38,11 +38,12 @@ import (
 //     flush, and go at that RELEASE, as they should.
 //
 // FOPEN_NOFLUSH spares a round trip on every close, so it stays on for the
-// handles of inodes no one has POSIX-locked through this door. The first
-// handle an inode is locked through therefore sends no FLUSH: its owners'
-// locks are dropped when it is released (its last close) instead of at the
-// owner's first close of any descriptor of the inode. Later opens of the
-// inode flush.
+// handles of inodes no one has POSIX-locked through this door. The handles
+// opened before an inode's first POSIX lock (or after the set of locked
+// inodes was last emptied, at maxFlushInodes) therefore send no FLUSH: the
+// locks of owners that locked through them are dropped when such a handle
+// is released (its last close) instead of at the owner's first close of
+// any descriptor of the inode. Handles opened later flush.
 //
 // Not kept: deadlock detection (F_SETLKW never answers EDEADLK), and the
 // holder's pid in F_GETLK when the holder is another owner of this door
@@ -132,7 +133,9 @@ func (r *rawFS) lockOwnerOf(fh uint64, k lockKey, pid uint32, open bool) (*lockO
 		o.pid = pid
 	}
 	if !slices.Contains(t.via[fh], o) {
-		t.via[fh] = append(t.via[fh], o)
+		// Owners dropped by a FLUSH since go first: a long-lived handle
+		// locked through by many short-lived owners keeps a short list.
+		t.via[fh] = append(slices.DeleteFunc(t.via[fh], func(x *lockOwner) bool { return t.owners[x.key] != x }), o)
 	}
 	return o, 0
 }
@@ -206,15 +209,16 @@ func (r *rawFS) closeLocks() {
 	}
 }
 
-// flockRange turns the wire's inclusive range into struct flock's.
-func flockRange(lk *fuse.FileLock) (start, length int64, e unix.Errno) {
+// wireLock turns the wire's lock (an inclusive range) into a struct flock.
+func wireLock(lk *fuse.FileLock) (unix.Flock_t, unix.Errno) {
 	if lk.Start > math.MaxInt64 || lk.End < lk.Start {
-		return 0, 0, unix.EINVAL
+		return unix.Flock_t{}, unix.EINVAL
 	}
-	if lk.End >= math.MaxInt64 {
-		return int64(lk.Start), 0, 0 // to the end of the file, and beyond
-	}
-	return int64(lk.Start), int64(lk.End-lk.Start) + 1, 0
+	fl := unix.Flock_t{Type: int16(lk.Typ), Whence: unix.SEEK_SET, Start: int64(lk.Start)}
+	if lk.End < math.MaxInt64 {
+		fl.Len = int64(lk.End-lk.Start) + 1
+	} // else 0: to the end of the file, and beyond
+	return fl, 0
 }
 
 func (r *rawFS) GetLk(cancel <-chan struct{}, in *fuse.LkIn, out *fuse.LkOut) fuse.Status {
@@ -222,7 +226,7 @@ func (r *rawFS) GetLk(cancel <-chan struct{}, in *fuse.LkIn, out *fuse.LkOut) fu
 	if h == nil {
 		return r.reply(shmring.OpGetLk, unix.EBADF)
 	}
-	start, length, e := flockRange(&in.Lk)
+	lk, e := wireLock(&in.Lk)
 	if e != 0 {
 		return r.reply(shmring.OpGetLk, e)
 	}
@@ -233,7 +237,6 @@ func (r *rawFS) GetLk(cancel <-chan struct{}, in *fuse.LkIn, out *fuse.LkOut) fu
 	// Without locks of its own, the owner asks through the handle's
 	// descriptor, which never carries POSIX or OFD locks: a different open
 	// file description from every owner's.
-	lk := unix.Flock_t{Type: int16(in.Lk.Typ), Whence: 0, Start: start, Len: length}
 	getlk := func(fd int) unix.Errno { return errnoOf(unix.FcntlFlock(uintptr(fd), unix.F_OFD_GETLK, &lk)) }
 	if o != nil {
 		e = r.withOwner(o, getlk)
@@ -289,7 +292,9 @@ func (r *rawFS) setLk(cancel <-chan struct{}, in *fuse.LkIn) unix.Errno {
 	if h == nil {
 		return unix.EBADF
 	}
-	var try func() unix.Errno
+	var key lockKey
+	var unlock bool
+	var call func(fd int) unix.Errno
 	if in.LkFlags&fuse.FUSE_LK_FLOCK != 0 {
 		var op int
 		switch in.Lk.Typ {
@@ -302,32 +307,35 @@ func (r *rawFS) setLk(cancel <-chan struct{}, in *fuse.LkIn) unix.Errno {
 		default:
 			return unix.EINVAL
 		}
-		o, e := r.lockOwnerOf(in.Fh, lockKey{ino: h.ino, owner: in.Fh, flock: true}, in.Lk.Pid, op != unix.LOCK_UN)
-		if e != 0 || o == nil {
-			return e // no flock descriptor: nothing to unlock
-		}
-		try = func() unix.Errno {
-			return r.withOwner(o, func(fd int) unix.Errno { return errnoOf(unix.Flock(fd, op|unix.LOCK_NB)) })
-		}
+		key, unlock = lockKey{ino: h.ino, owner: in.Fh, flock: true}, op == unix.LOCK_UN
+		call = func(fd int) unix.Errno { return errnoOf(unix.Flock(fd, op|unix.LOCK_NB)) }
 	} else {
-		start, length, e := flockRange(&in.Lk)
+		lk, e := wireLock(&in.Lk)
 		if e != 0 {
 			return e
 		}
-		unlock := in.Lk.Typ == unix.F_UNLCK
-		o, e := r.lockOwnerOf(in.Fh, lockKey{ino: h.ino, owner: in.Owner}, in.Lk.Pid, !unlock)
-		if e != 0 || o == nil {
-			return e // an owner without locks has nothing to unlock
-		}
-		lk := unix.Flock_t{Type: int16(in.Lk.Typ), Whence: 0, Start: start, Len: length}
-		try = func() unix.Errno {
-			return r.withOwner(o, func(fd int) unix.Errno { return errnoOf(unix.FcntlFlock(uintptr(fd), unix.F_OFD_SETLK, &lk)) })
-		}
+		key, unlock = lockKey{ino: h.ino, owner: in.Owner}, in.Lk.Typ == unix.F_UNLCK
+		call = func(fd int) unix.Errno { return errnoOf(unix.FcntlFlock(uintptr(fd), unix.F_OFD_SETLK, &lk)) }
 	}
-	if cancel == nil {
-		return try()
+	o, e := r.lockOwnerOf(in.Fh, key, in.Lk.Pid, !unlock)
+	if e != 0 || o == nil {
+		return e // no lock descriptor: nothing to unlock
 	}
-	return r.waitLock(cancel, try)
+	if cancel != nil {
+		// A waiter whose descriptor is dropped meanwhile gets EINTR
+		// (withOwner): its owner closed the file, or is gone.
+		return r.waitLock(cancel, func() unix.Errno { return r.withOwner(o, call) })
+	}
+	if e = r.withOwner(o, call); e == unix.EINTR {
+		// Dropped between the two steps (a FLUSH from another of the
+		// owner's threads): a non-blocking call starts over with a new
+		// descriptor rather than answer EINTR.
+		if o, e = r.lockOwnerOf(in.Fh, key, in.Lk.Pid, !unlock); e != 0 || o == nil {
+			return e
+		}
+		e = r.withOwner(o, call)
+	}
+	return e
 }
 
 // waitLock retries try while the lock is held elsewhere. A blocking

@@ -109,8 +109,8 @@ func Mount(dir string, fs *fsimpl.FS, opts Options) (*Server, error) {
 		DirectMount: os.Geteuid() == 0,
 		// No writeback cache: both doors must see writes at once.
 		// POSIX and flock locks come here (CAP_POSIX_LOCKS and
-		// CAP_FLOCK_LOCKS below), to be kept on the backing files where
-		// the supervised door's locks are (locks.go).
+		// CAP_FLOCK_LOCKS in extra, above), to be kept on the backing
+		// files where the supervised door's locks are (locks.go).
 		// HANDLE_KILLPRIV_V2 lets the kernel mark inodes S_NOSEC, which
 		// removes the GETXATTR(security.capability) round trip before every
 		// write; in exchange this server clears suid/sgid itself.
