@@ -226,8 +226,10 @@ func ftruncate(fd int, size int64) unix.Errno {
 	}
 }
 
-// errnoOf turns a syscall error into a bare errno; anything that is not an
-// errno becomes EIO.
+// ErrnoOf turns a syscall error into a bare errno (0 for nil); anything
+// that is not an errno becomes EIO. The doors answer with errnos.
+func ErrnoOf(err error) unix.Errno { return errnoOf(err) }
+
 func errnoOf(err error) unix.Errno {
 	if err == nil {
 		return 0

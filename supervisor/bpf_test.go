@@ -49,22 +49,7 @@ func runBPF(t testing.TB, prog []unix.SockFilter, d *seccompData) uint32 {
 			pc += int(in.K)
 		case unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K, unix.BPF_JMP | unix.BPF_JGT | unix.BPF_K,
 			unix.BPF_JMP | unix.BPF_JGE | unix.BPF_K, unix.BPF_JMP | unix.BPF_JSET | unix.BPF_K:
-			var c bool
-			switch in.Code & 0xf0 {
-			case unix.BPF_JEQ:
-				c = a == in.K
-			case unix.BPF_JGT:
-				c = a > in.K
-			case unix.BPF_JGE:
-				c = a >= in.K
-			case unix.BPF_JSET:
-				c = a&in.K != 0
-			}
-			if c {
-				pc += int(in.Jt)
-			} else {
-				pc += int(in.Jf)
-			}
+			pc += jumpOffset(in, a)
 		case unix.BPF_RET | unix.BPF_K:
 			return in.K
 		case unix.BPF_RET | unix.BPF_A:
@@ -75,6 +60,26 @@ func runBPF(t testing.TB, prog []unix.SockFilter, d *seccompData) uint32 {
 	}
 	t.Fatal("program ran off its end")
 	return 0
+}
+
+// jumpOffset is how far a conditional jump (JEQ, JGT, JGE or JSET
+// against K) goes with a in the accumulator.
+func jumpOffset(in unix.SockFilter, a uint32) int {
+	var c bool
+	switch in.Code & 0xf0 {
+	case unix.BPF_JEQ:
+		c = a == in.K
+	case unix.BPF_JGT:
+		c = a > in.K
+	case unix.BPF_JGE:
+		c = a >= in.K
+	case unix.BPF_JSET:
+		c = a&in.K != 0
+	}
+	if c {
+		return int(in.Jt)
+	}
+	return int(in.Jf)
 }
 
 const (
@@ -183,22 +188,7 @@ func constAllow(prog []unix.SockFilter, arch uint32, nr int32) bool {
 			pc += int(in.K)
 		case unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K, unix.BPF_JMP | unix.BPF_JGT | unix.BPF_K,
 			unix.BPF_JMP | unix.BPF_JGE | unix.BPF_K, unix.BPF_JMP | unix.BPF_JSET | unix.BPF_K:
-			var c bool
-			switch in.Code & 0xf0 {
-			case unix.BPF_JEQ:
-				c = a == in.K
-			case unix.BPF_JGT:
-				c = a > in.K
-			case unix.BPF_JGE:
-				c = a >= in.K
-			case unix.BPF_JSET:
-				c = a&in.K != 0
-			}
-			if c {
-				pc += int(in.Jt)
-			} else {
-				pc += int(in.Jf)
-			}
+			pc += jumpOffset(in, a)
 		case unix.BPF_ALU | unix.BPF_AND | unix.BPF_K:
 			a &= in.K
 		default:

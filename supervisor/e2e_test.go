@@ -52,6 +52,26 @@ func startSupervised(t testing.TB, opts ...testutil.MountOption) *supervised {
 	return &supervised{Btfuse: b, mount: mount, sup: sup}
 }
 
+// serve is startServed's serve for s.sup: the returned wait fails the
+// test if Serve fails or does not return within a minute of being waited
+// for (after the target exited).
+func (s *supervised) serve(t testing.TB) func(fd, base, size int) func() {
+	return func(fd, base, size int) func() {
+		served := make(chan error, 1)
+		go func() { served <- s.sup.Serve(fd, base, size) }()
+		return func() {
+			select {
+			case err := <-served:
+				if err != nil {
+					t.Errorf("Serve: %v", err)
+				}
+			case <-time.After(time.Minute):
+				t.Errorf("Serve did not return after the target exited")
+			}
+		}
+	}
+}
+
 // run runs argv under the supervisor and returns its status and output.
 func (s *supervised) run(t testing.TB, argv []string, env ...string) (int, string, string) {
 	t.Helper()
@@ -66,38 +86,15 @@ func (s *supervised) run(t testing.TB, argv []string, env ...string) (int, strin
 		t.Fatal(err)
 	}
 	defer errf.Close()
-	tg, err := Start(argv, LaunchOptions{
+	tg, wait := startServed(t, argv, LaunchOptions{
 		Self:   []string{os.Args[0]},
 		Stdout: out, Stderr: errf,
 		Env: append(append(os.Environ(), MountEnv+"="+s.mount), env...),
-	})
-	if errors.Is(err, ErrChildExited) {
-		return waitStatus(tg.Cmd), "", ""
-	}
-	if err != nil {
-		t.Fatalf("start %v: %v", argv, err)
-	}
-	lfd, err := unix.FcntlInt(tg.Listener.Fd(), unix.F_DUPFD_CLOEXEC, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tg.Listener.Close()
-	served := make(chan error, 1)
-	go func() { served <- s.sup.Serve(lfd, tg.Base, tg.Size) }()
-	if err := tg.Go(); err != nil {
-		t.Fatal(err)
-	}
+	}, s.serve(t))
 	timer := time.AfterFunc(2*time.Minute, func() { tg.Cmd.Process.Kill() }) // hang guard
 	code := waitStatus(tg.Cmd)
 	timer.Stop()
-	select {
-	case err := <-served:
-		if err != nil {
-			t.Errorf("Serve: %v", err)
-		}
-	case <-time.After(time.Minute):
-		t.Errorf("Serve did not return after the target exited")
-	}
+	wait()
 	o, _ := os.ReadFile(out.Name())
 	e, _ := os.ReadFile(errf.Name())
 	return code, string(o), string(e)

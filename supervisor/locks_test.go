@@ -130,25 +130,11 @@ func (s *supervised) startLocker(t *testing.T, name, dir string, run bool) *lock
 	env := append(os.Environ(), "BTFUSE_TEST_HELPER=locker", MountEnv+"="+dir)
 	l := &locker{name: name, in: inW, out: make(chan string, 16)}
 	if run {
-		tg, err := Start([]string{os.Args[0]}, LaunchOptions{Self: []string{os.Args[0]}, Stdin: inR, Stdout: outW, Env: env})
-		if err != nil {
-			t.Fatal(err)
-		}
-		lfd, err := unix.FcntlInt(tg.Listener.Fd(), unix.F_DUPFD_CLOEXEC, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		tg.Listener.Close()
-		served := make(chan error, 1)
-		go func() { served <- s.sup.Serve(lfd, tg.Base, tg.Size) }()
-		if err := tg.Go(); err != nil {
-			t.Fatal(err)
-		}
+		tg, served := startServed(t, []string{os.Args[0]},
+			LaunchOptions{Self: []string{os.Args[0]}, Stdin: inR, Stdout: outW, Env: env}, s.serve(t))
 		l.wait = func() {
 			waitStatus(tg.Cmd)
-			if err := <-served; err != nil {
-				t.Errorf("Serve: %v", err)
-			}
+			served()
 		}
 	} else {
 		cmd := exec.Command(os.Args[0])
@@ -213,13 +199,24 @@ func (l *locker) do(t *testing.T, cmd string) string {
 func lockScript(t *testing.T, a, b *locker) string {
 	var out strings.Builder
 	fds := map[string]string{}
+	// Commands name descriptors by alias (A1, ...), numbered for real.
+	numbered := func(cmd string) string {
+		for k, v := range fds {
+			cmd = strings.ReplaceAll(cmd, k, v)
+		}
+		return cmd
+	}
 	step := func(l *locker, cmd string) {
 		t.Helper()
-		real := cmd
-		for k, v := range fds {
-			real = strings.ReplaceAll(real, k, v)
-		}
-		fmt.Fprintf(&out, "%s: %s -> %s\n", l.name, cmd, l.do(t, real))
+		fmt.Fprintf(&out, "%s: %s -> %s\n", l.name, cmd, l.do(t, numbered(cmd)))
+	}
+	// blocked sends cmd, which must wait until other's release ends it.
+	blocked := func(l *locker, cmd string, other *locker, release string) {
+		t.Helper()
+		l.send(t, numbered(cmd))
+		fmt.Fprintf(&out, "%s: %s -> %s\n", l.name, cmd, l.answer(t, 100*time.Millisecond))
+		step(other, release)
+		fmt.Fprintf(&out, "%s: ... -> %s\n", l.name, l.answer(t, 30*time.Second))
 	}
 	open := func(l *locker, as string) {
 		t.Helper()
@@ -247,10 +244,7 @@ func lockScript(t *testing.T, a, b *locker) string {
 	step(b, "setlk B1 w 5 5")
 	step(a, "getlk A1 r 0 0")
 	// F_SETLKW waits until the holder's locks go (B closes its only fd).
-	a.send(t, "setlkw "+fds["A1"]+" w 0 1")
-	fmt.Fprintf(&out, "A: setlkw A1 w 0 1 -> %s\n", a.answer(t, 100*time.Millisecond))
-	step(b, "close B1")
-	fmt.Fprintf(&out, "A: ... -> %s\n", a.answer(t, 30*time.Second))
+	blocked(a, "setlkw A1 w 0 1", b, "close B1")
 	// flock: per open file, no conflict with POSIX locks.
 	open(b, "B2")
 	step(a, "flock A1 ex")
@@ -261,10 +255,7 @@ func lockScript(t *testing.T, a, b *locker) string {
 	step(a, "flock A1 shnb")
 	step(b, "flock B2 sh")
 	step(a, "flock A1 shnb")
-	a.send(t, "flock "+fds["A1"]+" ex")
-	fmt.Fprintf(&out, "A: flock A1 ex -> %s\n", a.answer(t, 100*time.Millisecond))
-	step(b, "close B2")
-	fmt.Fprintf(&out, "A: ... -> %s\n", a.answer(t, 30*time.Second))
+	blocked(a, "flock A1 ex", b, "close B2")
 	s := out.String()
 	s = strings.ReplaceAll(s, "pid "+a.pid, "pid A")
 	return strings.ReplaceAll(s, "pid "+b.pid, "pid B")

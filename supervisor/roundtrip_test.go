@@ -1,6 +1,7 @@
 package supervisor
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -74,6 +75,32 @@ func bareServe(fd int, syncWake bool, cpu int) (stop func()) {
 	}
 }
 
+// startServed starts argv as Start does, hands a copy of its listener to
+// serve (which returns a function that waits for serving to end) and lets
+// it exec. It returns the target, whose ErrChildExited it reports as nil
+// with the listener unset, and that wait.
+func startServed(t testing.TB, argv []string, opts LaunchOptions, serve func(fd, base, size int) (stop func())) (*Target, func()) {
+	t.Helper()
+	tg, err := Start(argv, opts)
+	if errors.Is(err, ErrChildExited) {
+		return tg, func() {}
+	}
+	if err != nil {
+		t.Fatalf("start %v: %v", argv, err)
+	}
+	lfd, err := unix.FcntlInt(tg.Listener.Fd(), unix.F_DUPFD_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tg.Listener.Close()
+	tg.Listener = nil
+	stop := serve(lfd, tg.Base, tg.Size)
+	if err := tg.Go(); err != nil {
+		t.Fatal(err)
+	}
+	return tg, stop
+}
+
 // runServed runs argv under filter (nil: the real one), its listener
 // served by serve, and returns its exit status and standard output.
 func runServed(t testing.TB, argv, env []string, filter []unix.SockFilter, serve func(fd, base, size int) (stop func())) (int, string) {
@@ -83,24 +110,12 @@ func runServed(t testing.TB, argv, env []string, filter []unix.SockFilter, serve
 		t.Fatal(err)
 	}
 	defer out.Close()
-	tg, err := Start(argv, LaunchOptions{
+	tg, stop := startServed(t, argv, LaunchOptions{
 		Self:   []string{os.Args[0]},
 		Stdout: out,
 		Env:    append(os.Environ(), env...),
 		Filter: filter,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	lfd, err := unix.FcntlInt(tg.Listener.Fd(), unix.F_DUPFD_CLOEXEC, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tg.Listener.Close()
-	stop := serve(lfd, tg.Base, tg.Size)
-	if err := tg.Go(); err != nil {
-		t.Fatal(err)
-	}
+	}, serve)
 	code := waitStatus(tg.Cmd)
 	stop()
 	b, _ := os.ReadFile(out.Name())

@@ -96,16 +96,7 @@ func mustWriteFile(tb testing.TB, path string, data []byte) {
 }
 
 // errnoOf returns the errno in err, 0 for nil.
-func errnoOf(err error) unix.Errno {
-	if err == nil {
-		return 0
-	}
-	var e unix.Errno
-	if errors.As(err, &e) {
-		return e
-	}
-	return unix.EIO
-}
+func errnoOf(err error) unix.Errno { return fsimpl.ErrnoOf(err) }
 
 // fsOpen opens ino through fsimpl directly, as the other door does.
 func fsOpen(tb testing.TB, fs *fsimpl.FS, ino fsimpl.Ino, flags int) *fsimpl.File {

@@ -1,7 +1,6 @@
 package fuseserve
 
 import (
-	"errors"
 	"math"
 	"slices"
 	"sync"
@@ -237,7 +236,7 @@ func (r *rawFS) GetLk(cancel <-chan struct{}, in *fuse.LkIn, out *fuse.LkOut) fu
 	// Without locks of its own, the owner asks through the handle's
 	// descriptor, which never carries POSIX or OFD locks: a different open
 	// file description from every owner's.
-	getlk := func(fd int) unix.Errno { return errnoOf(unix.FcntlFlock(uintptr(fd), unix.F_OFD_GETLK, &lk)) }
+	getlk := func(fd int) unix.Errno { return fsimpl.ErrnoOf(unix.FcntlFlock(uintptr(fd), unix.F_OFD_GETLK, &lk)) }
 	if o != nil {
 		e = r.withOwner(o, getlk)
 	} else {
@@ -308,14 +307,14 @@ func (r *rawFS) setLk(cancel <-chan struct{}, in *fuse.LkIn) unix.Errno {
 			return unix.EINVAL
 		}
 		key, unlock = lockKey{ino: h.ino, owner: in.Fh, flock: true}, op == unix.LOCK_UN
-		call = func(fd int) unix.Errno { return errnoOf(unix.Flock(fd, op|unix.LOCK_NB)) }
+		call = func(fd int) unix.Errno { return fsimpl.ErrnoOf(unix.Flock(fd, op|unix.LOCK_NB)) }
 	} else {
 		lk, e := wireLock(&in.Lk)
 		if e != 0 {
 			return e
 		}
 		key, unlock = lockKey{ino: h.ino, owner: in.Owner}, in.Lk.Typ == unix.F_UNLCK
-		call = func(fd int) unix.Errno { return errnoOf(unix.FcntlFlock(uintptr(fd), unix.F_OFD_SETLK, &lk)) }
+		call = func(fd int) unix.Errno { return fsimpl.ErrnoOf(unix.FcntlFlock(uintptr(fd), unix.F_OFD_SETLK, &lk)) }
 	}
 	o, e := r.lockOwnerOf(in.Fh, key, in.Lk.Pid, !unlock)
 	if e != 0 || o == nil {
@@ -364,16 +363,4 @@ func (r *rawFS) waitLock(cancel <-chan struct{}, try func() unix.Errno) unix.Err
 		}
 		delay = min(2*delay, 10*time.Millisecond)
 	}
-}
-
-// errnoOf returns the errno in err, 0 for nil.
-func errnoOf(err error) unix.Errno {
-	if err == nil {
-		return 0
-	}
-	var e unix.Errno
-	if errors.As(err, &e) {
-		return e
-	}
-	return unix.EIO
 }
