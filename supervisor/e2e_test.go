@@ -314,8 +314,8 @@ func runHelper(name, mount string) int {
 	switch name {
 	case "posix":
 		return posixHelper(mount)
-	case "locker":
-		return lockerHelper(mount)
+	case "fdcmd":
+		return fdCmdHelper(mount)
 	case "noopchown":
 		return noopChownHelper(mount)
 	case "fds":

@@ -4,6 +4,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/btfuse/btfuse/fsimpl"
 )
 
@@ -18,11 +20,17 @@ import (
 // (close-to-open coherence for size and mtime seen from outside; with
 // passthrough the data itself is the backing file's and never stale).
 //
-// What it cannot see: a copy of the descriptor in another process (fork,
-// SCM_RIGHTS) or under another number (dup) once the original is closed.
-// The File is then released early, and an unlinked inode is freed while
-// that copy still reads and writes its backing file: fstat through it
-// answers ESTALE.
+// A writer's descriptor is followed to a copy under a low number when the
+// original closes: a shell's 'cmd > f' opens f, dup2()s it to 1 and closes
+// the original, and the file is written through 1 for as long as cmd runs
+// (the FUSE door must not cache its attributes meanwhile, fsimpl.HandOut).
+// Descriptors up to maxFollowFd are searched, with one kcmp each.
+//
+// What it cannot see: a copy in another process (fork, SCM_RIGHTS), a
+// reader's copy, or a writer's above maxFollowFd, once the original is
+// closed. The File is then released early, and an unlinked inode is freed
+// while that copy still reads and writes its backing file: fstat through
+// it shows the backing file.
 type servedWatch struct {
 	mu      sync.Mutex
 	entries []watched // guarded by mu
@@ -38,6 +46,10 @@ type watched struct {
 	f       *fsimpl.File
 	writer  bool
 }
+
+// maxFollowFd is the highest descriptor searched for a copy of a closed
+// writer: the standard streams and the numbers shells redirect to.
+const maxFollowFd = 9
 
 // watchPeriod is how often served descriptors are checked.
 const watchPeriod = 5 * time.Millisecond
@@ -84,7 +96,7 @@ func (s *Supervisor) runWatch() {
 		}
 		keep := w.entries[:0]
 		for _, e := range w.entries {
-			if r, errno := kcmpFile(e.pid, s.self, e.fd, e.f.Fd); errno == 0 && r == 0 {
+			if s.stillOpen(&e) {
 				keep = append(keep, e)
 				continue
 			}
@@ -106,6 +118,29 @@ func (s *Supervisor) runWatch() {
 			return
 		}
 	}
+}
+
+// stillOpen reports whether e's process still has e's file open: at e.fd,
+// or, for a writer, at a low descriptor it was copied to, which e then
+// follows.
+func (s *Supervisor) stillOpen(e *watched) bool {
+	if r, errno := kcmpFile(e.pid, s.self, e.fd, e.f.Fd); errno == 0 && r == 0 {
+		return true
+	}
+	if !e.writer {
+		return false
+	}
+	for fd := 0; fd <= maxFollowFd; fd++ {
+		r, errno := kcmpFile(e.pid, s.self, fd, e.f.Fd)
+		if errno == unix.ESRCH {
+			return false // the process is gone
+		}
+		if errno == 0 && r == 0 {
+			e.fd = fd
+			return true
+		}
+	}
+	return false
 }
 
 func (s *Supervisor) releaseWatched(ws []watched) {
