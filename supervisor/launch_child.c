@@ -153,7 +153,10 @@ static void child_main(int argc, char **argv, const char *sockvar)
 		die(sock, 126, "%s: %s", cmd[0], strerror(e));
 
 	static struct sock_filter filter[BPF_MAXINSNS];
-	ssize_t n = read(sock, filter, sizeof filter);
+	ssize_t n;
+	do
+		n = read(sock, filter, sizeof filter);
+	while (n < 0 && errno == EINTR);
 	if (n <= 0 || n % sizeof filter[0] != 0)
 		die(sock, 126, "no filter from the parent");
 	struct sock_fprog prog = {
