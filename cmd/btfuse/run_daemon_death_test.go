@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/btfuse/btfuse/internal/testutil"
+	"github.com/btfuse/btfuse/shmring"
 )
 
 // deathLoop stats and reads a file in the mount until one of them fails,
@@ -48,6 +49,9 @@ func TestE2ERunDaemonKilled(t *testing.T) {
 }
 
 func runDaemonKilled(t *testing.T, mode string) {
+	// Registered first, so it runs last: the killed daemon's shared-memory
+	// segment, which the next daemon or status would otherwise sweep.
+	t.Cleanup(func() { shmring.Sweep("") })
 	dir, runtime := mountDirs(t)
 	var d *daemonProc
 	if mode != "embedded" {
