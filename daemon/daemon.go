@@ -181,7 +181,7 @@ func start(cfg Config, log *slog.Logger, stdout io.Writer, embedded bool) (_ *in
 		return control.Reply{Body: info}, nil
 	})
 	in.ctl.Handle(control.OpUmount, in.d.handleUmount)
-	if in.sup, err = supervisor.New(in.fs, supervisor.Options{Mount: in.mount, Inval: in.srv, Log: log, Observer: in.mir.observer()}); err != nil {
+	if in.sup, err = supervisor.New(in.fs, supervisor.Options{Mount: in.mount, Log: log, Observer: in.mir.observer()}); err != nil {
 		return nil, err
 	}
 	undo = append(undo, func() { in.sup.Close() })

@@ -23,6 +23,8 @@ type Cred struct {
 	UID    uint32
 	GID    uint32
 	Groups []uint32
+	// Door is the way the caller came in (see Door).
+	Door Door
 }
 
 // Root is the credential of the daemon itself.

@@ -92,22 +92,35 @@ func (fs *FS) SetAttr(c *Cred, ino Ino, in *SetAttrIn, h *File) (Attr, unix.Errn
 	if in == nil {
 		in = &SetAttrIn{}
 	}
+	var ch changes
+	defer func() { fs.publish(c.Door, ch) }()
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
 	n, e := fs.getLocked(ino)
 	if e != 0 {
 		return Attr{}, e
 	}
+	if e := fs.setAttrLocked(c, n, in, h); e != 0 {
+		return Attr{}, e
+	}
+	ch.setAttr(walked{n: n}, in.Valid)
+	return fs.attrLocked(n), 0
+}
+
+// setAttrLocked is SetAttr on inode n.
+//
+// Preconditions: fs.mu is held for writing.
+func (fs *FS) setAttrLocked(c *Cred, n *inode, in *SetAttrIn, h *File) unix.Errno {
 	v := in.Valid
 	fs.syncPrivsLocked(n)
 	if e := fs.setAttrCheckLocked(c, n, in, h); e != 0 {
-		return Attr{}, e
+		return e
 	}
 	t := now()
 	changed := false
 	if v&SetSize != 0 {
 		if e := fs.truncateLocked(n, int64(in.Size), h); e != 0 {
-			return Attr{}, e
+			return e
 		}
 		// do_truncate() asks notify_change to drop privileges
 		// (dentry_needs_remove_privs) for a caller without CAP_FSETID.
@@ -148,7 +161,7 @@ func (fs *FS) SetAttr(c *Cred, ino Ino, in *SetAttrIn, h *File) (Attr, unix.Errn
 	}
 	if v&(SetAtime|SetAtimeNow|SetMtime|SetMtimeNow) != 0 {
 		if e := fs.setTimesLocked(n, in, t); e != 0 {
-			return Attr{}, e
+			return e
 		}
 		changed = true
 	}
@@ -161,7 +174,7 @@ func (fs *FS) SetAttr(c *Cred, ino Ino, in *SetAttrIn, h *File) (Attr, unix.Errn
 	if n.isReg() {
 		fs.mirrorPrivsLocked(n)
 	}
-	return fs.attrLocked(n), 0
+	return 0
 }
 
 // setAttrCheckLocked makes every permission decision of a setattr before

@@ -12,6 +12,8 @@ type File struct {
 	Ino   Ino
 	Flags int // the open flags as the caller gave them
 	Fd    int
+	// Created is set when the open created the file (FMODE_CREATED).
+	Created bool
 
 	n       *inode // immutable; kept alive by the open count
 	foreign bool   // a writer handed out (HandOut); guarded by FS.mu
@@ -68,49 +70,56 @@ func (fs *FS) Create(c *Cred, parent Ino, name string, flags int, mode uint32) (
 	if e != 0 {
 		return Attr{}, nil, e
 	}
+	n, f, e := fs.createLocked(c, dir, name, flags, mode)
+	if e != 0 {
+		return Attr{}, nil, e
+	}
+	return fs.entryLocked(c, n), f, 0
+}
+
+// createLocked is Create once the parent is known. It also reports
+// whether the file was created.
+//
+// Preconditions: fs.mu is held for writing; dir passed parentLocked.
+func (fs *FS) createLocked(c *Cred, dir *inode, name string, flags int, mode uint32) (*inode, *File, unix.Errno) {
 	n := fs.childLocked(dir, name)
 	created := false
 	fd := -1
 	if n != nil {
 		if flags&unix.O_CREAT != 0 {
 			if flags&unix.O_EXCL != 0 {
-				return Attr{}, nil, unix.EEXIST
+				return nil, nil, unix.EEXIST
 			}
 			if n.isDir() {
-				return Attr{}, nil, unix.EISDIR
+				return nil, nil, unix.EISDIR
 			}
 			if e := fs.mayCreateInStickyLocked(c, dir, n); e != 0 {
-				return Attr{}, nil, e
+				return nil, nil, e
 			}
 		}
 	} else {
 		if flags&unix.O_CREAT == 0 {
-			return Attr{}, nil, unix.ENOENT
+			return nil, nil, unix.ENOENT
 		}
 		if e := mayCreateLocked(c, dir); e != 0 {
-			return Attr{}, nil, e
+			return nil, nil, e
 		}
+		var e unix.Errno
 		if n, fd, e = fs.newChildOpenLocked(c, dir, name, unix.S_IFREG|mode&0o7777, 0, flags&backingOpenFlags); e != 0 {
-			return Attr{}, nil, e
+			return nil, nil, e
 		}
 		created = true
 	}
 	f, e := fs.openLocked(c, n, flags, fd)
 	if e != 0 {
+		// A created name stays, as when the kernel fails after creating.
 		if fd >= 0 {
 			unix.Close(fd)
 		}
-		if created {
-			// The name stays, as when the kernel fails after
-			// creating; the reference is the caller's only on success.
-			unrefLocked(n)
-		}
-		return Attr{}, nil, e
+		return nil, nil, e
 	}
-	if !created {
-		refLocked(n)
-	}
-	return fs.attrLocked(n), f, 0
+	f.Created = created
+	return n, f, 0
 }
 
 // mayCreateInStickyLocked mirrors fs/namei.c:may_create_in_sticky(): an
@@ -238,7 +247,14 @@ func (fs *FS) HandOut(f *File) {
 	}
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
-	if f.Fd >= 0 && !f.foreign {
+	handOutLocked(f)
+}
+
+// handOutLocked is HandOut.
+//
+// Preconditions: fs.mu is held for writing.
+func handOutLocked(f *File) {
+	if f.Fd >= 0 && !f.foreign && accWrites(f.Flags) {
 		f.foreign = true
 		f.n.foreignWriters++
 	}

@@ -353,39 +353,27 @@ func TestBackingIno(t *testing.T) {
 	}
 }
 
-// TestPeek: Peek answers like Lookup without taking a reference, and with
-// meta set leaves out what only the backing file knows.
-func TestPeek(t *testing.T) {
+// TestStatAt: StatAt answers like GetAttr and takes no reference.
+func TestStatAt(t *testing.T) {
 	fs := fileTree(t)
 	ino := mustWalk(t, fs, "f")
-	full, e := fs.Peek(alice, RootIno, "f", false)
+	a, e := fs.StatAt(&At{Cred: alice, Dir: RootIno, Path: "f"})
 	if e != 0 {
 		t.Fatal(e)
 	}
-	meta, e := fs.Peek(alice, RootIno, "f", true)
-	if e != 0 {
-		t.Fatal(e)
-	}
-	want := mustAttr(t, fs, ino)
-	if full != want {
-		t.Errorf("Peek = %+v, GetAttr = %+v", full, want)
-	}
-	if full.Size != 5 || meta.Size != 0 || meta.Blocks != 0 {
-		t.Errorf("sizes: full %d, meta %d (%d blocks)", full.Size, meta.Size, meta.Blocks)
-	}
-	if meta.Ino != ino || meta.Mode != want.Mode || meta.UID != want.UID || meta.GID != want.GID || meta.Nlink != want.Nlink {
-		t.Errorf("meta %+v lost identity or permissions of %+v", meta, want)
+	if want := mustAttr(t, fs, ino); a != want {
+		t.Errorf("StatAt = %+v, GetAttr = %+v", a, want)
 	}
 	fs.mu.RLock()
 	refs := fs.inodes[ino].refs.Load()
 	fs.mu.RUnlock()
 	if refs != 0 {
-		t.Errorf("Peek left %d references", refs)
+		t.Errorf("StatAt left %d references", refs)
 	}
-	if _, e := fs.Peek(alice, RootIno, "nope", true); e != unix.ENOENT {
+	if _, e := fs.StatAt(&At{Cred: alice, Dir: RootIno, Path: "nope"}); e != unix.ENOENT {
 		t.Errorf("missing name: %v", e)
 	}
-	if _, e := fs.Peek(alice, mustWalk(t, fs, "f"), "x", true); e != unix.ENOTDIR {
+	if _, e := fs.StatAt(&At{Cred: alice, Dir: RootIno, Path: "f/x"}); e != unix.ENOTDIR {
 		t.Errorf("lookup in a file: %v", e)
 	}
 }
@@ -412,7 +400,7 @@ func TestHandOutVolatile(t *testing.T) {
 	}
 	fs.HandOut(w)
 	fs.HandOut(w) // counted once
-	if a, _ := fs.Peek(Root, RootIno, "f", true); !a.Volatile || !mustAttr(t, fs, ino).Volatile {
+	if a, _ := fs.StatAt(&At{Dir: RootIno, Path: "f"}); !a.Volatile || !mustAttr(t, fs, ino).Volatile {
 		t.Error("a writer handed out: attributes not volatile")
 	}
 	fs.Release(w)

@@ -87,6 +87,11 @@ type FS struct {
 	// usedBytes is the estimate of allocated backing bytes (sum of
 	// inode.alloc), maintained for BackingShm. Atomic.
 	usedBytes atomic.Int64
+
+	// watchers are told of changes (feed.go). Copied on write under
+	// watchMu, loaded without it.
+	watchers atomic.Pointer[[]*watch]
+	watchMu  sync.Mutex
 }
 
 // inode is one file, directory, symlink or special file.
@@ -248,8 +253,8 @@ func (fs *FS) releaseInodeLocked() {
 	}
 }
 
-// Forget gives back n references taken by Lookup and friends. Unknown
-// inodes are ignored.
+// Forget gives back n references that Lookup and friends took for the FUSE
+// door. Unknown inodes are ignored.
 func (fs *FS) Forget(ino Ino, n uint64) {
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
@@ -288,15 +293,18 @@ func (fs *FS) maybeFreeLocked(n *inode) {
 	n.dir = nil
 }
 
-// refLocked takes one door reference on n.
+// entryLocked is the answer of an operation that hands out an entry: n's
+// attributes, with a lookup reference when the caller is the FUSE door,
+// where the kernel keeps the node until it sends FORGET. No other door
+// holds references, so nothing else has to give any back.
 //
 // Preconditions: fs.mu is held (for reading or writing).
-func refLocked(n *inode) { n.refs.Add(1) }
-
-// unrefLocked drops one door reference taken by the current operation.
-//
-// Preconditions: fs.mu is held for writing.
-func unrefLocked(n *inode) { n.refs.Add(^uint64(0)) }
+func (fs *FS) entryLocked(c *Cred, n *inode) Attr {
+	if c.Door == DoorFUSE {
+		n.refs.Add(1)
+	}
+	return fs.attrLocked(n)
+}
 
 // cred returns c, or Root for a nil credential.
 func cred(c *Cred) *Cred {

@@ -47,17 +47,18 @@ func (fs *FS) parentLocked(c *Cred, ino Ino, name string) (*inode, unix.Errno) {
 	return dir, 0
 }
 
-// Lookup finds name in parent and takes a reference on it. "." is the
-// directory itself and ".." its parent (the root's parent is the root).
+// Lookup finds name in parent (a reference is taken for the FUSE door).
+// "." is the directory itself and ".." its parent (the root's parent is
+// the root).
 func (fs *FS) Lookup(c *Cred, parent Ino, name string) (Attr, unix.Errno) {
+	c = cred(c)
 	fs.mu.RLock()
 	defer fs.mu.RUnlock()
-	n, e := fs.lookupLocked(cred(c), parent, name)
+	n, e := fs.lookupLocked(c, parent, name)
 	if e != 0 {
 		return Attr{}, e
 	}
-	refLocked(n)
-	return fs.attrLocked(n), 0
+	return fs.entryLocked(c, n), 0
 }
 
 // lookupLocked finds name in directory parent for c, with its search
@@ -74,26 +75,6 @@ func (fs *FS) lookupLocked(c *Cred, parent Ino, name string) (*inode, unix.Errno
 		return nil, unix.ENOENT
 	}
 	return n, 0
-}
-
-// Peek is Lookup for a caller that uses the answer at once and keeps no
-// reference: a path walk done outside the kernel (package supervisor),
-// which, like the kernel's own, may race with a concurrent change. No
-// reference is taken, so nothing has to be given back with Forget (which
-// takes fs.mu for writing). With meta set, a regular file's size, blocks,
-// atime and mtime are left out (see metaAttrLocked), which saves a stat of
-// its backing file for callers that look only at type, mode and owner.
-func (fs *FS) Peek(c *Cred, parent Ino, name string, meta bool) (Attr, unix.Errno) {
-	fs.mu.RLock()
-	defer fs.mu.RUnlock()
-	n, e := fs.lookupLocked(cred(c), parent, name)
-	if e != 0 {
-		return Attr{}, e
-	}
-	if meta {
-		return fs.metaAttrLocked(n), 0
-	}
-	return fs.attrLocked(n), 0
 }
 
 // childLocked resolves name in dir: "." is dir itself, ".." its parent,
@@ -115,8 +96,7 @@ func (fs *FS) childLocked(dir *inode, name string) *inode {
 	return dir.dir.lookup(name)
 }
 
-// newChildLocked creates an inode of the given mode as name in dir and
-// takes one reference on it. Owner and group follow
+// newChildLocked creates an inode of the given mode as name in dir. Owner and group follow
 // fs/inode.c:inode_init_owner(): the caller's fsuid, and the caller's fsgid
 // or, in a setgid directory, the directory's group (new subdirectories then
 // inherit S_ISGID). mode has been prepared by the caller
@@ -171,7 +151,6 @@ func (fs *FS) newChildOpenLocked(c *Cred, dir *inode, name string, mode uint32, 
 	dir.mtime, dir.ctime = t, t
 	dir.dir.add(name, n)
 	fs.inodes[ino] = n
-	refLocked(n)
 	return n, fd, 0
 }
 
@@ -211,22 +190,29 @@ func (fs *FS) Mknod(c *Cred, parent Ino, name string, mode uint32, rdev uint64) 
 	if e != 0 {
 		return Attr{}, e
 	}
-	if e := createCheckLocked(c, dir, name); e != 0 {
+	n, e := fs.mknodLocked(c, dir, name, mode, rdev)
+	if e != 0 {
 		return Attr{}, e
+	}
+	return fs.entryLocked(c, n), 0
+}
+
+// mknodLocked is Mknod once the parent is known and mode has a type.
+//
+// Preconditions: fs.mu is held for writing; dir passed parentLocked.
+func (fs *FS) mknodLocked(c *Cred, dir *inode, name string, mode uint32, rdev uint64) (*inode, unix.Errno) {
+	if e := createCheckLocked(c, dir, name); e != 0 {
+		return nil, e
 	}
 	typ := mode & unix.S_IFMT
 	whiteout := typ == unix.S_IFCHR && rdev == 0
 	if (typ == unix.S_IFCHR || typ == unix.S_IFBLK) && !whiteout && !c.isRoot() {
-		return Attr{}, unix.EPERM
+		return nil, unix.EPERM
 	}
 	if typ == unix.S_IFREG {
 		rdev = 0
 	}
-	n, e := fs.newChildLocked(c, dir, name, mode, rdev)
-	if e != 0 {
-		return Attr{}, e
-	}
-	return fs.attrLocked(n), 0
+	return fs.newChildLocked(c, dir, name, mode, rdev)
 }
 
 // Mkdir creates a directory. Mirrors fs/namei.c:vfs_mkdir(): the mode keeps
@@ -239,17 +225,24 @@ func (fs *FS) Mkdir(c *Cred, parent Ino, name string, mode uint32) (Attr, unix.E
 	if e != 0 {
 		return Attr{}, e
 	}
-	if e := createCheckLocked(c, dir, name); e != 0 {
-		return Attr{}, e
-	}
-	if dir.nlink == math.MaxUint32 {
-		return Attr{}, unix.EMLINK
-	}
-	n, e := fs.newChildLocked(c, dir, name, unix.S_IFDIR|mode&(0o777|unix.S_ISVTX), 0)
+	n, e := fs.mkdirLocked(c, dir, name, mode)
 	if e != 0 {
 		return Attr{}, e
 	}
-	return fs.attrLocked(n), 0
+	return fs.entryLocked(c, n), 0
+}
+
+// mkdirLocked is Mkdir once the parent is known.
+//
+// Preconditions: fs.mu is held for writing; dir passed parentLocked.
+func (fs *FS) mkdirLocked(c *Cred, dir *inode, name string, mode uint32) (*inode, unix.Errno) {
+	if e := createCheckLocked(c, dir, name); e != 0 {
+		return nil, e
+	}
+	if dir.nlink == math.MaxUint32 {
+		return nil, unix.EMLINK
+	}
+	return fs.newChildLocked(c, dir, name, unix.S_IFDIR|mode&(0o777|unix.S_ISVTX), 0)
 }
 
 // Symlink creates a symbolic link to target. An empty target is ENOENT and
@@ -257,13 +250,8 @@ func (fs *FS) Mkdir(c *Cred, parent Ino, name string, mode uint32) (Attr, unix.E
 // mm/shmem.c:shmem_symlink); a NUL cannot be part of it (EINVAL).
 func (fs *FS) Symlink(c *Cred, parent Ino, name, target string) (Attr, unix.Errno) {
 	c = cred(c)
-	switch {
-	case target == "":
-		return Attr{}, unix.ENOENT
-	case len(target) >= pathMax:
-		return Attr{}, unix.ENAMETOOLONG
-	case strings.IndexByte(target, 0) >= 0:
-		return Attr{}, unix.EINVAL
+	if e := checkSymlinkTarget(target); e != 0 {
+		return Attr{}, e
 	}
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
@@ -271,15 +259,38 @@ func (fs *FS) Symlink(c *Cred, parent Ino, name, target string) (Attr, unix.Errn
 	if e != 0 {
 		return Attr{}, e
 	}
-	if e := createCheckLocked(c, dir, name); e != 0 {
-		return Attr{}, e
-	}
-	n, e := fs.newChildLocked(c, dir, name, unix.S_IFLNK|0o777, 0)
+	n, e := fs.symlinkLocked(c, dir, name, target)
 	if e != 0 {
 		return Attr{}, e
 	}
+	return fs.entryLocked(c, n), 0
+}
+
+func checkSymlinkTarget(target string) unix.Errno {
+	switch {
+	case target == "":
+		return unix.ENOENT
+	case len(target) >= pathMax:
+		return unix.ENAMETOOLONG
+	case strings.IndexByte(target, 0) >= 0:
+		return unix.EINVAL
+	}
+	return 0
+}
+
+// symlinkLocked is Symlink once the parent is known and target checked.
+//
+// Preconditions: fs.mu is held for writing; dir passed parentLocked.
+func (fs *FS) symlinkLocked(c *Cred, dir *inode, name, target string) (*inode, unix.Errno) {
+	if e := createCheckLocked(c, dir, name); e != 0 {
+		return nil, e
+	}
+	n, e := fs.newChildLocked(c, dir, name, unix.S_IFLNK|0o777, 0)
+	if e != 0 {
+		return nil, e
+	}
 	n.target = target
-	return fs.attrLocked(n), 0
+	return n, 0
 }
 
 // Readlink returns the target of symlink ino (EINVAL for anything else).
@@ -292,6 +303,13 @@ func (fs *FS) Readlink(c *Cred, ino Ino) (string, unix.Errno) {
 	if e != 0 {
 		return "", e
 	}
+	return readlinkLocked(n)
+}
+
+// readlinkLocked is Readlink on inode n.
+//
+// Preconditions: fs.mu is held for writing.
+func readlinkLocked(n *inode) (string, unix.Errno) {
 	if !n.isLink() {
 		return "", unix.EINVAL
 	}
@@ -315,34 +333,43 @@ func (fs *FS) Link(c *Cred, ino Ino, newParent Ino, newName string) (Attr, unix.
 	if e != 0 {
 		return Attr{}, e
 	}
+	if e := fs.linkLocked(c, n, dir, newName); e != 0 {
+		return Attr{}, e
+	}
+	return fs.entryLocked(c, n), 0
+}
+
+// linkLocked is Link once both inodes are known.
+//
+// Preconditions: fs.mu is held for writing; dir passed parentLocked.
+func (fs *FS) linkLocked(c *Cred, n, dir *inode, newName string) unix.Errno {
 	if isDot(newName) || dir.dir.lookup(newName) != nil {
-		return Attr{}, unix.EEXIST
+		return unix.EEXIST
 	}
 	if fs.protectedHardlinks && !safeHardlinkSourceLocked(c, n) && !ownerOrCapableLocked(c, n) {
-		return Attr{}, unix.EPERM
+		return unix.EPERM
 	}
 	if e := mayCreateLocked(c, dir); e != 0 {
-		return Attr{}, e
+		return e
 	}
 	if n.isDir() {
-		return Attr{}, unix.EPERM
+		return unix.EPERM
 	}
 	if n.nlink == 0 {
-		return Attr{}, unix.ENOENT
+		return unix.ENOENT
 	}
 	if n.nlink == math.MaxUint32 {
-		return Attr{}, unix.EMLINK
+		return unix.EMLINK
 	}
 	if e := fs.reserveInodeLocked(); e != 0 {
-		return Attr{}, e
+		return e
 	}
 	t := now()
 	n.nlink++
 	n.ctime = t
 	dir.mtime, dir.ctime = t, t
 	dir.dir.add(newName, n)
-	refLocked(n)
-	return fs.attrLocked(n), 0
+	return 0
 }
 
 // safeHardlinkSourceLocked mirrors fs/namei.c:safe_hardlink_source(): a
@@ -370,18 +397,35 @@ func (fs *FS) Unlink(c *Cred, parent Ino, name string) unix.Errno {
 	if e != 0 {
 		return e
 	}
-	if isDot(name) {
-		return unix.EISDIR
+	_, e = fs.removeLocked(c, dir, name, false)
+	return e
+}
+
+// removeLocked is Unlink (rmdir false) or Rmdir once the parent is known,
+// and returns the inode it removed.
+//
+// Preconditions: fs.mu is held for writing; dir passed parentLocked.
+func (fs *FS) removeLocked(c *Cred, dir *inode, name string, rmdir bool) (*inode, unix.Errno) {
+	switch {
+	case rmdir && name == ".":
+		return nil, unix.EINVAL
+	case rmdir && name == "..":
+		return nil, unix.ENOTEMPTY
+	case isDot(name):
+		return nil, unix.EISDIR
 	}
 	n := dir.dir.lookup(name)
 	if n == nil {
-		return unix.ENOENT
+		return nil, unix.ENOENT
 	}
-	if e := mayDeleteLocked(c, dir, n, false); e != 0 {
-		return e
+	if e := mayDeleteLocked(c, dir, n, rmdir); e != 0 {
+		return nil, e
+	}
+	if rmdir && n.dir.live != 0 {
+		return nil, unix.ENOTEMPTY
 	}
 	fs.unlinkLocked(dir, name, n, now())
-	return 0
+	return n, 0
 }
 
 // unlinkLocked drops the entry name -> n from dir (mm/shmem.c:shmem_unlink,
@@ -415,22 +459,6 @@ func (fs *FS) Rmdir(c *Cred, parent Ino, name string) unix.Errno {
 	if e != 0 {
 		return e
 	}
-	switch name {
-	case ".":
-		return unix.EINVAL
-	case "..":
-		return unix.ENOTEMPTY
-	}
-	n := dir.dir.lookup(name)
-	if n == nil {
-		return unix.ENOENT
-	}
-	if e := mayDeleteLocked(c, dir, n, true); e != 0 {
-		return e
-	}
-	if n.dir.live != 0 {
-		return unix.ENOTEMPTY
-	}
-	fs.unlinkLocked(dir, name, n, now())
-	return 0
+	_, e = fs.removeLocked(c, dir, name, true)
+	return e
 }

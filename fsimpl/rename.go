@@ -18,7 +18,6 @@ func (fs *FS) Rename(c *Cred, oldParent Ino, oldName string, newParent Ino, newN
 	if flags&(RenameNoReplace|renameWhiteout) != 0 && flags&RenameExchange != 0 {
 		return unix.EINVAL
 	}
-	exchange := flags&RenameExchange != 0
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
 	odir, e := fs.parentLocked(c, oldParent, oldName)
@@ -29,6 +28,15 @@ func (fs *FS) Rename(c *Cred, oldParent Ino, oldName string, newParent Ino, newN
 	if e != 0 {
 		return e
 	}
+	return fs.renameLocked(c, odir, oldName, ndir, newName, flags)
+}
+
+// renameLocked is Rename once both parents are known and flags checked.
+//
+// Preconditions: fs.mu is held for writing; odir and ndir passed
+// parentLocked.
+func (fs *FS) renameLocked(c *Cred, odir *inode, oldName string, ndir *inode, newName string, flags uint32) unix.Errno {
+	exchange := flags&RenameExchange != 0
 	if isDot(oldName) {
 		return unix.EBUSY
 	}
@@ -98,9 +106,7 @@ func (fs *FS) Rename(c *Cred, oldParent Ino, oldName string, newParent Ino, newN
 	odir.mtime, odir.ctime = t, t
 	ndir.mtime, ndir.ctime = t, t
 	if flags&renameWhiteout != 0 {
-		if w, e := fs.newChildLocked(c, odir, oldName, unix.S_IFCHR, 0); e == 0 {
-			unrefLocked(w)
-		}
+		fs.newChildLocked(c, odir, oldName, unix.S_IFCHR, 0)
 	}
 	return 0
 }

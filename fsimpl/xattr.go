@@ -146,6 +146,8 @@ func (fs *FS) SetXattr(c *Cred, ino Ino, name string, value []byte, flags int) u
 	if len(value) > xattrSizeMax {
 		return unix.E2BIG
 	}
+	var ch changes
+	defer func() { fs.publish(c.Door, ch) }()
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
 	n, e := fs.getLocked(ino)
@@ -167,6 +169,7 @@ func (fs *FS) SetXattr(c *Cred, ino Ino, name string, value []byte, flags int) u
 	}
 	n.xattrs[name] = append([]byte{}, value...)
 	n.ctime = now()
+	ch.add(ChangeAttr, nil, "", n)
 	return 0
 }
 
@@ -176,6 +179,8 @@ func (fs *FS) RemoveXattr(c *Cred, ino Ino, name string) unix.Errno {
 	if e := checkXattrName(name); e != 0 {
 		return e
 	}
+	var ch changes
+	defer func() { fs.publish(c.Door, ch) }()
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
 	n, e := fs.getLocked(ino)
@@ -190,5 +195,6 @@ func (fs *FS) RemoveXattr(c *Cred, ino Ino, name string) unix.Errno {
 	}
 	delete(n.xattrs, name)
 	n.ctime = now()
+	ch.add(ChangeAttr, nil, "", n)
 	return 0
 }

@@ -27,6 +27,9 @@ type call struct {
 	credErr unix.Errno
 	pathArg string // the last path argument read, for the observer
 	buf     [pathMax]byte
+	// ats holds the paths of the call (two for rename and link).
+	ats  [2]fsimpl.At
+	nats int
 }
 
 func (c *call) reset(n *notif) {
@@ -35,6 +38,7 @@ func (c *call) reset(n *notif) {
 	c.cred = nil
 	c.credErr = 0
 	c.pathArg = ""
+	c.nats = 0
 }
 
 // handOff gives the receive turn to another receiver thread (when this
@@ -99,43 +103,80 @@ func (c *call) valid() bool {
 	return notifIDValid(c.l.fd, c.n.ID) == 0
 }
 
-// resolvePath reads the path at addr and walks it from dirfd. A result
-// with outside set (or a failure to read the target's state) means
-// CONTINUE.
-func (c *call) resolvePath(dirfd int32, addr uint64, flags int) (walkResult, *taskCred, result, bool) {
+// Flags for call.at.
+const (
+	atFollow = fsimpl.AtFollow // follow a symlink in the last component
+	// atEmptyOK: an empty path is about dirfd itself (AT_EMPTY_PATH).
+	atEmptyOK = 1 << 8
+)
+
+// at reads the path argument at addr and turns it into the fsimpl.At of a
+// path walked from dirfd with the thread's credentials. ok false: answer
+// r, which is CONTINUE for a path outside the mount and for a thread
+// whose state cannot be read.
+//
+// The host part of the path (before the mount) is judged lexically from a
+// canonical start (/proc/TID/cwd or /proc/TID/fd/N), so any ".." or
+// symlink there makes it outside: the kernel then walks it, through the
+// FUSE door if it enters the mount after all.
+func (c *call) at(dirfd int32, addr uint64, flags int) (*fsimpl.At, result, bool) {
 	p, e := c.path(addr)
 	if e != 0 {
-		return walkResult{}, nil, fail(e), false
+		return nil, fail(e), false
 	}
 	if p == "" {
-		if flags&walkEmptyOK == 0 {
-			return walkResult{}, nil, fail(unix.ENOENT), false
+		if flags&atEmptyOK == 0 {
+			return nil, fail(unix.ENOENT), false
 		}
 		// AT_EMPTY_PATH (or readlinkat's empty path): the call is about
 		// dirfd itself (fs/namei.c:path_init() with LOOKUP_EMPTY), which
 		// is not a served descriptor here (callers answer those first).
 		// The kernel uses the descriptor, through the FUSE door if it is
-		// in the mount; a walk of /proc/TID/fd/N plus "/" would follow an
-		// O_PATH symlink and demand a directory (ENOTDIR).
-		return walkResult{}, nil, cont(), false
+		// in the mount.
+		return nil, cont(), false
 	}
 	full, ok := absPath(c.tid, dirfd, p)
 	if !ok {
-		return walkResult{}, nil, cont(), false
+		return nil, cont(), false
 	}
-	rest, ok := c.s.underMount(full)
+	rest, ok := fsimpl.Within(c.s.mount, full)
 	if !ok {
-		return walkResult{}, nil, cont(), false
+		return nil, cont(), false
 	}
 	cr, e := c.credentials()
 	if e != 0 {
-		return walkResult{}, nil, cont(), false
+		return nil, cont(), false
 	}
-	w := c.s.walkIn(&cr.fs, fsimpl.RootIno, rest, flags, 0)
-	if w.outside || w.err == unix.ESTALE {
-		return w, cr, cont(), false
+	a := &c.ats[c.nats%len(c.ats)]
+	c.nats++
+	*a = fsimpl.At{Cred: &cr.fs, Dir: fsimpl.RootIno, Path: rest, Flags: flags & atFollow, Mount: c.s.mount, Umask: cr.umask}
+	return a, result{}, true
+}
+
+// answer is the reply to an fsimpl call that returned e.
+func answer(e unix.Errno) result {
+	switch e {
+	case 0:
+		return ok(0)
+	case fsimpl.StepAside:
+		return cont()
 	}
-	return w, cr, result{}, true
+	return fail(e)
+}
+
+// change runs an fsimpl call that changes the filesystem. Its change feed
+// reaches the FUSE door before the call returns, so that the target's next
+// syscall, even one CONTINUEd to the kernel, sees the change; sending an
+// invalidation can wait on the kernel's inode lock, so the call counts as
+// a wait on others, like an ADDFD (waitBegin).
+func (c *call) change(fn func() unix.Errno) result {
+	if !c.valid() {
+		return fail(unix.ENOENT)
+	}
+	c.waitBegin()
+	e := fn()
+	c.waitEnd()
+	return answer(e)
 }
 
 // fdIno maps a descriptor of the target to the fsimpl inode whose backing
@@ -153,47 +194,4 @@ func (c *call) fdIno(fd int32) (fsimpl.Ino, bool) {
 		return 0, false
 	}
 	return c.s.fs.BackingIno(unix.Mkdev(stx.Dev_major, stx.Dev_minor), stx.Ino)
-}
-
-// The FUSE door's invalidations are sent before the reply, so that the
-// target's next syscall, even one CONTINUEd to the kernel, sees the change
-// (a queued invalidation raced with it: the randomized test under run
-// renamed a directory here and then found it under its old name through
-// FUSE). Sending one can wait on the kernel's inode lock, so it counts as
-// a wait on others, like an ADDFD (waitBegin).
-
-func (c *call) invalNew(parent fsimpl.Ino, name string) {
-	c.waitBegin()
-	c.s.invalNew(parent, name)
-	c.waitEnd()
-}
-
-func (c *call) invalEntry(parent fsimpl.Ino, name string) {
-	c.waitBegin()
-	c.s.invalEntry(parent, name)
-	c.waitEnd()
-}
-
-func (c *call) invalDelete(parent, child fsimpl.Ino, name string) {
-	c.waitBegin()
-	c.s.invalDelete(parent, child, name)
-	c.waitEnd()
-}
-
-func (c *call) invalInode(ino fsimpl.Ino) {
-	c.waitBegin()
-	c.s.invalInode(ino)
-	c.waitEnd()
-}
-
-func (c *call) invalPerms(parent fsimpl.Ino, name string, ino fsimpl.Ino) {
-	c.waitBegin()
-	c.s.invalPerms(parent, name, ino)
-	c.waitEnd()
-}
-
-func (c *call) invalContent(ino fsimpl.Ino) {
-	c.waitBegin()
-	c.s.invalContent(ino)
-	c.waitEnd()
 }

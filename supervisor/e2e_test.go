@@ -44,7 +44,7 @@ func startSupervised(t testing.TB, opts ...testutil.MountOption) *supervised {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sup, err := New(b.FS, Options{Mount: mount, Inval: b.Server, Receivers: benchReceivers()})
+	sup, err := New(b.FS, Options{Mount: mount, Receivers: benchReceivers()})
 	if err != nil {
 		t.Fatal(err)
 	}

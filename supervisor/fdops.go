@@ -25,22 +25,20 @@ func (c *call) fdSetAttr(in *fsimpl.SetAttrIn) result {
 	if e != 0 {
 		return cont()
 	}
-	if !c.valid() {
-		return fail(unix.ENOENT)
-	}
-	if _, e := c.s.fs.SetAttr(&cr.fs, ino, in, nil); e != 0 {
-		return fail(e)
-	}
-	c.invalInode(ino)
-	return ok(0)
+	return c.change(func() unix.Errno {
+		_, e := c.s.fs.SetAttr(&cr.fs, ino, in, nil)
+		return e
+	})
 }
 
 // ftruncate runs natively on the backing file (whose size fsimpl reads
-// live); the kernel checks the access mode. The FUSE door's cached size is
-// dropped now and again when the writer closes.
+// live); the kernel checks the access mode. The FUSE door's cached size and
+// pages are dropped now and again when the writer closes.
 func (c *call) ftruncate() result {
 	if ino, found := c.fdIno(c.fdArg(0)); found {
-		c.invalContent(ino)
+		c.waitBegin()
+		c.s.fs.Changed(fsimpl.DoorRun, fsimpl.Change{Kind: fsimpl.ChangeData, Ino: ino})
+		c.waitEnd()
 	}
 	return cont()
 }

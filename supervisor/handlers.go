@@ -4,8 +4,6 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
-
-	"github.com/btfuse/btfuse/fsimpl"
 )
 
 type handler func(c *call) result
@@ -125,49 +123,5 @@ func (s *Supervisor) dispatch(c *call) {
 	}
 	if s.obs != nil {
 		s.observe(c, r, start)
-	}
-}
-
-// invalEntry tells the FUSE door that name in parent changed (renamed
-// away or over).
-func (s *Supervisor) invalEntry(parent fsimpl.Ino, name string) {
-	if s.inval != nil {
-		s.inval.InvalEntry(parent, name)
-		s.inval.InvalInode(parent)
-	}
-}
-
-// invalNew tells the FUSE door that name was created in parent.
-func (s *Supervisor) invalNew(parent fsimpl.Ino, name string) {
-	if s.inval != nil {
-		s.inval.InvalNewEntry(parent, name)
-		s.inval.InvalInode(parent)
-	}
-}
-
-// invalDelete tells the FUSE door that name left parent.
-func (s *Supervisor) invalDelete(parent, child fsimpl.Ino, name string) {
-	if s.inval != nil {
-		s.inval.NotifyDelete(parent, child, name)
-		s.inval.InvalInode(parent)
-		s.inval.InvalInode(child)
-	}
-}
-
-func (s *Supervisor) invalInode(ino fsimpl.Ino) {
-	if s.inval != nil {
-		s.inval.InvalInode(ino)
-	}
-}
-
-func (s *Supervisor) invalPerms(parent fsimpl.Ino, name string, ino fsimpl.Ino) {
-	if s.inval != nil {
-		s.inval.InvalPerms(parent, name, ino)
-	}
-}
-
-func (s *Supervisor) invalContent(ino fsimpl.Ino) {
-	if s.inval != nil {
-		s.inval.InvalContent(ino)
 	}
 }

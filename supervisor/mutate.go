@@ -6,89 +6,44 @@ import (
 	"github.com/btfuse/btfuse/fsimpl"
 )
 
-// The handlers here change names and attributes in the mount, with the
-// caller's fsuid, fsgid, groups and umask; fsimpl makes the permission
-// checks. A path that is outside the mount, or that the walk cannot judge,
-// is CONTINUEd, and so is any case the kernel answers with an errno that
-// depends on the mount structure (the mount root or "." / ".." as the
-// last component: EBUSY, EINVAL, ENOTEMPTY): the kernel then runs the call
-// on the FUSE door. A rename or link with one path inside and one outside
-// is CONTINUEd too, and the kernel answers EXDEV.
+// The handlers here change names and attributes in the mount: each decodes
+// its arguments and makes one fsimpl *At call, which walks the path and
+// makes the change with the caller's credentials and umask atomically, and
+// steps aside (CONTINUE) where only the kernel knows the answer. A rename
+// or link with one path inside the mount and one outside is CONTINUEd,
+// and the kernel answers EXDEV.
 //
 // chdir stays CONTINUEd: the cwd of another process cannot be set from
 // outside it (there is no ADDFD for fs_struct), so the kernel walks the
 // path through the FUSE door.
-//
-// Every change is reported to the FUSE door before the reply (call.inval*:
-// the kernel has dropped what it cached by the time the target goes on).
-
-// lastOf resolves a path argument for a call that creates or removes its
-// last component: the last component is not followed, a trailing slash is
-// left to the caller. ok false: answer r.
-func (c *call) lastOf(dirfd int32, addr uint64) (walkResult, *taskCred, result, bool) {
-	w, cr, r, good := c.resolvePath(dirfd, addr, walkLast)
-	if !good {
-		return w, cr, r, false
-	}
-	if w.err != 0 && !(w.err == unix.ENOENT && w.name != "") {
-		return w, cr, fail(w.err), false
-	}
-	if w.name == "" {
-		return w, cr, cont(), false
-	}
-	return w, cr, result{}, true
-}
 
 // mkdir serves mkdir and mkdirat (fs/namei.c:do_mkdirat()).
 func (c *call) mkdir(dirfd int32, addr uint64, mode uint32) result {
-	w, cr, r, good := c.lastOf(dirfd, addr)
+	at, r, good := c.at(dirfd, addr, 0)
 	if !good {
 		return r
 	}
-	if w.found {
-		return fail(unix.EEXIST)
-	}
-	if !c.valid() {
-		return fail(unix.ENOENT)
-	}
-	if _, e := c.s.fs.Mkdir(&cr.fs, w.parent, w.name, mode&(0o777|unix.S_ISVTX)&^cr.umask); e != 0 {
-		return fail(e)
-	}
-	c.invalNew(w.parent, w.name)
-	return ok(0)
+	return c.change(func() unix.Errno {
+		_, e := c.s.fs.MkdirAt(at, mode)
+		return e
+	})
 }
 
 // mknod serves mknod and mknodat of regular files, FIFOs and sockets;
 // devices go to the kernel (CAP_MKNOD and the mount's nodev are its call).
 func (c *call) mknod(dirfd int32, addr uint64, mode uint32, dev uint64) result {
-	typ := mode & unix.S_IFMT
-	switch typ {
-	case 0:
-		typ = unix.S_IFREG
-	case unix.S_IFREG, unix.S_IFIFO, unix.S_IFSOCK:
+	switch mode & unix.S_IFMT {
 	case unix.S_IFCHR, unix.S_IFBLK:
 		return cont()
-	default:
-		return fail(unix.EINVAL)
 	}
-	w, cr, r, good := c.lastOf(dirfd, addr)
+	at, r, good := c.at(dirfd, addr, 0)
 	if !good {
 		return r
 	}
-	if w.found {
-		return fail(unix.EEXIST)
-	}
-	if w.slashed {
-		return fail(unix.ENOENT)
-	}
-	if !c.valid() {
-		return fail(unix.ENOENT)
-	}
-	if _, e := c.s.fs.Mknod(&cr.fs, w.parent, w.name, typ|mode&0o7777&^cr.umask, 0); e != 0 {
-		return fail(e)
-	}
-	c.invalNew(w.parent, w.name)
-	return ok(0)
+	return c.change(func() unix.Errno {
+		_, e := c.s.fs.MknodAt(at, mode, 0)
+		return e
+	})
 }
 
 // unlink serves unlink, unlinkat and rmdir (fs/namei.c:do_unlinkat(),
@@ -97,35 +52,11 @@ func (c *call) unlink(dirfd int32, addr uint64, flags int) result {
 	if flags&^unix.AT_REMOVEDIR != 0 {
 		return fail(unix.EINVAL)
 	}
-	w, cr, r, good := c.lastOf(dirfd, addr)
+	at, r, good := c.at(dirfd, addr, 0)
 	if !good {
 		return r
 	}
-	if !w.found {
-		return fail(unix.ENOENT)
-	}
-	typ := w.attr.Mode & unix.S_IFMT
-	rmdir := flags&unix.AT_REMOVEDIR != 0
-	if !rmdir && w.slashed {
-		if typ == unix.S_IFDIR {
-			return fail(unix.EISDIR)
-		}
-		return fail(unix.ENOTDIR)
-	}
-	if !c.valid() {
-		return fail(unix.ENOENT)
-	}
-	var e unix.Errno
-	if rmdir {
-		e = c.s.fs.Rmdir(&cr.fs, w.parent, w.name)
-	} else {
-		e = c.s.fs.Unlink(&cr.fs, w.parent, w.name)
-	}
-	if e != 0 {
-		return fail(e)
-	}
-	c.invalDelete(w.parent, w.attr.Ino, w.name)
-	return ok(0)
+	return c.change(func() unix.Errno { return c.s.fs.UnlinkAt(at, flags&unix.AT_REMOVEDIR != 0) })
 }
 
 // rename serves rename, renameat and renameat2 with both paths in the
@@ -140,58 +71,20 @@ func (c *call) rename(odirfd int32, oaddr uint64, ndirfd int32, naddr uint64, fl
 		return fail(unix.EINVAL)
 	}
 	if flags&unix.RENAME_WHITEOUT != 0 {
+		// A whiteout is a device node: CAP_MKNOD is the kernel's call.
 		return cont()
 	}
-	// do_renameat2() walks to both parents first, then looks up the old
-	// name (a missing one is ENOENT), and only then the new one: an error
-	// looking up the last component of either (ENAMETOOLONG) waits its turn.
-	ow, cr, r, good := c.lastOf(odirfd, oaddr)
-	oLast := !good && ow.lastLookup
-	if !good && !oLast {
+	old, r, good := c.at(odirfd, oaddr, 0)
+	if !good {
 		return r
 	}
 	oldPath := c.pathArg
-	nw, _, nr, ngood := c.lastOf(ndirfd, naddr)
+	new, r, good := c.at(ndirfd, naddr, 0)
 	c.pathArg = oldPath
-	if !ngood && !nw.lastLookup {
-		return nr
-	}
-	if oLast {
+	if !good {
 		return r
 	}
-	if !ow.found {
-		return fail(unix.ENOENT)
-	}
-	if !ngood {
-		return nr
-	}
-	if flags&unix.RENAME_EXCHANGE != 0 && !nw.found {
-		return fail(unix.ENOENT)
-	}
-	if flags&unix.RENAME_NOREPLACE != 0 && nw.found {
-		return fail(unix.EEXIST)
-	}
-	// A trailing slash on either name needs a directory to move
-	// (do_renameat2(): "if (!d_is_dir(old_dentry)) ... -ENOTDIR").
-	if ow.attr.Mode&unix.S_IFMT != unix.S_IFDIR && (ow.slashed || nw.slashed && flags&unix.RENAME_EXCHANGE == 0) {
-		return fail(unix.ENOTDIR)
-	}
-	if flags&unix.RENAME_EXCHANGE != 0 && nw.slashed && nw.attr.Mode&unix.S_IFMT != unix.S_IFDIR {
-		return fail(unix.ENOTDIR)
-	}
-	if !c.valid() {
-		return fail(unix.ENOENT)
-	}
-	if e := c.s.fs.Rename(&cr.fs, ow.parent, ow.name, nw.parent, nw.name, flags); e != 0 {
-		return fail(e)
-	}
-	c.invalEntry(ow.parent, ow.name)
-	c.invalEntry(nw.parent, nw.name)
-	c.invalInode(ow.attr.Ino)
-	if nw.found {
-		c.invalInode(nw.attr.Ino)
-	}
-	return ok(0)
+	return c.change(func() unix.Errno { return c.s.fs.RenameAt(old, new, flags) })
 }
 
 // symlink serves symlink and symlinkat.
@@ -200,27 +93,14 @@ func (c *call) symlink(taddr uint64, dirfd int32, addr uint64) result {
 	if e != 0 {
 		return fail(e)
 	}
-	w, cr, r, good := c.lastOf(dirfd, addr)
+	at, r, good := c.at(dirfd, addr, 0)
 	if !good {
 		return r
 	}
-	if target == "" {
-		return fail(unix.ENOENT)
-	}
-	if w.found {
-		return fail(unix.EEXIST)
-	}
-	if w.slashed {
-		return fail(unix.ENOENT)
-	}
-	if !c.valid() {
-		return fail(unix.ENOENT)
-	}
-	if _, e := c.s.fs.Symlink(&cr.fs, w.parent, w.name, target); e != 0 {
-		return fail(e)
-	}
-	c.invalNew(w.parent, w.name)
-	return ok(0)
+	return c.change(func() unix.Errno {
+		_, e := c.s.fs.SymlinkAt(target, at)
+		return e
+	})
 }
 
 // link serves link and linkat (fs/namei.c:do_linkat()).
@@ -231,66 +111,33 @@ func (c *call) link(odirfd int32, oaddr uint64, ndirfd int32, naddr uint64, flag
 	if flags&unix.AT_EMPTY_PATH != 0 {
 		return cont()
 	}
-	wf := 0
+	follow := 0
 	if flags&unix.AT_SYMLINK_FOLLOW != 0 {
-		wf = walkFollow
+		follow = atFollow
 	}
-	ow, cr, r, good := c.resolvePath(odirfd, oaddr, wf)
+	old, r, good := c.at(odirfd, oaddr, follow)
 	if !good {
 		return r
 	}
-	if ow.err != 0 {
-		return fail(ow.err)
-	}
 	oldPath := c.pathArg
-	nw, _, r, good := c.lastOf(ndirfd, naddr)
+	new, r, good := c.at(ndirfd, naddr, 0)
 	c.pathArg = oldPath
 	if !good {
 		return r
 	}
-	if nw.found {
-		return fail(unix.EEXIST)
-	}
-	if nw.slashed {
-		return fail(unix.ENOENT)
-	}
-	// fsimpl.Link refuses a directory (EPERM) in vfs_link()'s order:
-	// after may_linkat() and may_create().
-	if !c.valid() {
-		return fail(unix.ENOENT)
-	}
-	if _, e := c.s.fs.Link(&cr.fs, ow.attr.Ino, nw.parent, nw.name); e != 0 {
-		return fail(e)
-	}
-	c.invalNew(nw.parent, nw.name)
-	c.invalInode(ow.attr.Ino)
-	return ok(0)
+	return c.change(func() unix.Errno {
+		_, e := c.s.fs.LinkAt(old, new)
+		return e
+	})
 }
 
 // setAttrPath serves chmod, chown, truncate and utimensat on a path.
 func (c *call) setAttrPath(dirfd int32, addr uint64, flags int, in *fsimpl.SetAttrIn) result {
-	w, cr, r, good := c.resolvePath(dirfd, addr, walkFlags(flags))
+	at, r, good := c.at(dirfd, addr, atFlags(flags))
 	if !good {
 		return r
 	}
-	if w.err != 0 {
-		return fail(w.err)
-	}
-	if !c.valid() {
-		return fail(unix.ENOENT)
-	}
-	if _, e := c.s.fs.SetAttr(&cr.fs, w.attr.Ino, in, nil); e != 0 {
-		return fail(e)
-	}
-	if in.Valid&(fsimpl.SetMode|fsimpl.SetUID|fsimpl.SetGID) != 0 {
-		c.invalPerms(w.parent, w.name, w.attr.Ino)
-	} else {
-		c.invalInode(w.attr.Ino)
-	}
-	if in.Valid&fsimpl.SetSize != 0 {
-		c.invalContent(w.attr.Ino)
-	}
-	return ok(0)
+	return c.change(func() unix.Errno { return c.s.fs.SetAttrAt(at, in) })
 }
 
 func (c *call) chmod(dirfd int32, addr uint64, mode uint32) result {
@@ -380,14 +227,14 @@ func (c *call) utimensat(dirfd int32, addr, timesAddr uint64, flags int) result 
 // statfs serves statfs: the numbers from fsimpl, the type, flags and fsid
 // as the FUSE mount reports them (read once, at New).
 func (c *call) statfs(addr, buf uint64) result {
-	w, _, r, good := c.resolvePath(unix.AT_FDCWD, addr, walkFollow)
+	at, r, good := c.at(unix.AT_FDCWD, addr, atFollow)
 	if !good {
 		return r
 	}
-	if w.err != 0 {
-		return fail(w.err)
+	st, e := c.s.fs.StatFsAt(at)
+	if e != 0 {
+		return answer(e)
 	}
-	st := c.s.fs.StatFs()
 	out := c.s.statfsBase
 	out.Blocks, out.Bfree, out.Bavail = st.Blocks, st.Bfree, st.Bavail
 	out.Files, out.Ffree = st.Files, st.Ffree

@@ -210,7 +210,7 @@ func TestRunMutatingDifferential(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sup, err := New(b.FS, Options{Mount: mount, Inval: b.Server})
+	sup, err := New(b.FS, Options{Mount: mount})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -31,7 +31,7 @@ func TestObserver(t *testing.T) {
 		t.Fatal(err)
 	}
 	rec := &recorder{}
-	sup, err := New(b.FS, Options{Mount: mount, Inval: b.Server, Observer: rec})
+	sup, err := New(b.FS, Options{Mount: mount, Observer: rec})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -78,7 +78,7 @@ func readCred(tid int) (*taskCred, unix.Errno) {
 		return nil, unix.ESRCH
 	}
 	return &taskCred{
-		fs:    fsimpl.Cred{UID: st.FSUID, GID: st.FSGID, Groups: st.Groups},
+		fs:    fsimpl.Cred{UID: st.FSUID, GID: st.FSGID, Groups: st.Groups, Door: fsimpl.DoorRun},
 		ruid:  st.RUID,
 		rgid:  st.RGID,
 		umask: st.Umask,

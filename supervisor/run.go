@@ -169,7 +169,7 @@ func runEmbedded(mount string, cfg RunConfig, stderr io.Writer, t *Target) (int,
 		}
 		srv.Wait()
 	}()
-	sup, err := New(fs, Options{Mount: mount, Inval: srv, Log: slog.New(slog.NewTextHandler(stderr, nil))})
+	sup, err := New(fs, Options{Mount: mount, Log: slog.New(slog.NewTextHandler(stderr, nil))})
 	if err != nil {
 		t.Abort()
 		return 1, err

@@ -51,36 +51,43 @@ func (c *call) stat(dirfd int32, pathAddr, buf uint64, flags int) result {
 			return c.putStat(buf, &a)
 		}
 	}
-	w, _, r, ok := c.resolvePath(dirfd, pathAddr, walkFlags(flags)|walkData)
+	at, r, ok := c.at(dirfd, pathAddr, atFlags(flags))
 	if !ok {
 		return r
 	}
-	if w.err != 0 {
-		return fail(w.err)
+	a, e := c.s.fs.StatAt(at)
+	if e != 0 {
+		return answer(e)
 	}
-	return c.putStat(buf, &w.attr)
+	return c.putStat(buf, &a)
 }
 
-// walkFlags turns *at() flags into walk flags.
-func walkFlags(flags int) int {
-	wf := 0
+// atFlags turns *at() flags into call.at flags.
+func atFlags(flags int) int {
+	f := 0
 	if flags&unix.AT_SYMLINK_NOFOLLOW == 0 {
-		wf |= walkFollow
+		f |= atFollow
 	}
 	if flags&unix.AT_EMPTY_PATH != 0 {
-		wf |= walkEmptyOK
+		f |= atEmptyOK
 	}
-	return wf
+	return f
+}
+
+// emptyPathIno reports the inode of an AT_EMPTY_PATH call whose path is
+// empty and whose fd is a served descriptor.
+func (c *call) emptyPathIno(dirfd int32, pathAddr uint64) (fsimpl.Ino, bool) {
+	var b [1]byte
+	if n, e := readMem(c.tid, pathAddr, b[:]); e != 0 || n != 1 || b[0] != 0 {
+		return 0, false
+	}
+	return c.fdIno(dirfd)
 }
 
 // emptyPathAttr answers an AT_EMPTY_PATH call whose path is empty and
 // whose fd is a served descriptor.
 func (c *call) emptyPathAttr(dirfd int32, pathAddr uint64) (fsimpl.Attr, bool) {
-	var b [1]byte
-	if n, e := readMem(c.tid, pathAddr, b[:]); e != 0 || n != 1 || b[0] != 0 {
-		return fsimpl.Attr{}, false
-	}
-	ino, ok := c.fdIno(dirfd)
+	ino, ok := c.emptyPathIno(dirfd, pathAddr)
 	if !ok {
 		return fsimpl.Attr{}, false
 	}
@@ -117,14 +124,14 @@ func (c *call) statx() result {
 		a, got = c.emptyPathAttr(dirfd, pathAddr)
 	}
 	if !got {
-		w, _, r, ok := c.resolvePath(dirfd, pathAddr, walkFlags(flags)|walkData)
+		at, r, ok := c.at(dirfd, pathAddr, atFlags(flags))
 		if !ok {
 			return r
 		}
-		if w.err != 0 {
-			return fail(w.err)
+		var e unix.Errno
+		if a, e = c.s.fs.StatAt(at); e != 0 {
+			return answer(e)
 		}
-		a = w.attr
 	}
 	stx := unix.Statx_t{
 		Mask:       unix.STATX_BASIC_STATS | unix.STATX_MNT_ID,
@@ -163,52 +170,31 @@ func (c *call) access(dirfd int32, pathAddr uint64, mode uint32, flags int) resu
 	if flags&^(unix.AT_EACCESS|unix.AT_SYMLINK_NOFOLLOW|unix.AT_EMPTY_PATH) != 0 {
 		return fail(unix.EINVAL)
 	}
-	p, e := c.path(pathAddr)
-	if e != 0 {
-		return fail(e)
-	}
-	cr, e := c.credentials()
-	if e != 0 {
-		return cont()
-	}
-	use := cr.fs
-	if flags&unix.AT_EACCESS == 0 {
-		use.UID, use.GID = cr.ruid, cr.rgid
-	}
-	if p == "" {
-		if flags&unix.AT_EMPTY_PATH == 0 {
-			return fail(unix.ENOENT)
+	realIDs := func(cr *taskCred) *fsimpl.Cred {
+		use := cr.fs
+		if flags&unix.AT_EACCESS == 0 {
+			use.UID, use.GID = cr.ruid, cr.rgid
 		}
+		return &use
+	}
+	if flags&unix.AT_EMPTY_PATH != 0 {
 		// About dirfd itself: answer for a served descriptor (its backing
 		// file's mode is not the inode's), let the kernel check any other.
-		ino, served := c.fdIno(dirfd)
-		if !served {
-			return cont()
+		if ino, served := c.emptyPathIno(dirfd, pathAddr); served {
+			cr, e := c.credentials()
+			if e != 0 {
+				return cont()
+			}
+			return answer(c.s.fs.Access(realIDs(cr), ino, mode))
 		}
-		if e := c.s.fs.Access(&use, ino, mode); e != 0 {
-			return fail(e)
-		}
-		return ok(0)
 	}
-	full, okp := absPath(c.tid, dirfd, p)
-	if !okp {
-		return cont()
+	at, r, ok := c.at(dirfd, pathAddr, atFlags(flags))
+	if !ok {
+		return r
 	}
-	rest, in := c.s.underMount(full)
-	if !in {
-		return cont()
-	}
-	w := c.s.walkIn(&use, fsimpl.RootIno, rest, walkFlags(flags), 0)
-	if w.outside || w.err == unix.ESTALE {
-		return cont()
-	}
-	if w.err != 0 {
-		return fail(w.err)
-	}
-	if e := c.s.fs.Access(&use, w.attr.Ino, mode); e != 0 {
-		return fail(e)
-	}
-	return ok(0)
+	cr, _ := c.credentials() // read by c.at
+	at.Cred = realIDs(cr)
+	return answer(c.s.fs.AccessAt(at, mode))
 }
 
 // readlink serves readlink and readlinkat.
@@ -216,19 +202,13 @@ func (c *call) readlink(dirfd int32, pathAddr, buf, size uint64) result {
 	if int64(size) <= 0 {
 		return fail(unix.EINVAL)
 	}
-	w, cr, r, good := c.resolvePath(dirfd, pathAddr, walkEmptyOK)
+	at, r, good := c.at(dirfd, pathAddr, atEmptyOK)
 	if !good {
 		return r
 	}
-	if w.err != 0 {
-		return fail(w.err)
-	}
-	if w.attr.Mode&unix.S_IFMT != unix.S_IFLNK {
-		return fail(unix.EINVAL)
-	}
-	t, e := c.s.fs.Readlink(&cr.fs, w.attr.Ino)
+	t, e := c.s.fs.ReadlinkAt(at)
 	if e != 0 {
-		return fail(e)
+		return answer(e)
 	}
 	b := []byte(t)
 	if uint64(len(b)) > size {

@@ -15,28 +15,11 @@ import (
 	"github.com/btfuse/btfuse/shmring"
 )
 
-// Invalidator is the other door's cache: every change made here is
-// reported so that processes outside see it at once. *fuseserve.Server
-// implements it; its methods return once the kernel has dropped what they
-// name (at once when it cannot have cached it), and may wait on the
-// kernel's inode lock meanwhile.
-type Invalidator interface {
-	InvalEntry(parent fsimpl.Ino, name string)
-	InvalNewEntry(parent fsimpl.Ino, name string)
-	InvalInode(ino fsimpl.Ino)
-	// InvalPerms: the mode or owner of ino, named name in parent, changed.
-	InvalPerms(parent fsimpl.Ino, name string, ino fsimpl.Ino)
-	InvalContent(ino fsimpl.Ino)
-	NotifyDelete(parent, child fsimpl.Ino, name string)
-}
-
 // Options configure a Supervisor.
 type Options struct {
 	// Mount is the canonical path where the filesystem is mounted through
 	// FUSE: paths under it are served, others are CONTINUEd.
 	Mount string
-	// Inval receives the invalidations; nil means none.
-	Inval Invalidator
 	// Receivers is the number of OS threads serving each listener
 	// (default 2). Only one of them waits in RECV at a time: a second
 	// waiter would make the kernel alternate between them, and the wake-up
@@ -54,7 +37,6 @@ type Options struct {
 type Supervisor struct {
 	fs        *fsimpl.FS
 	mount     string
-	inval     Invalidator
 	log       *slog.Logger
 	receivers int
 	// dev is the st_dev the FUSE mount reports, so that both doors show
@@ -105,7 +87,6 @@ func New(fs *fsimpl.FS, opts Options) (*Supervisor, error) {
 	s := &Supervisor{
 		fs:        fs,
 		mount:     opts.Mount,
-		inval:     opts.Inval,
 		log:       opts.Log,
 		receivers: opts.Receivers,
 		obs:       opts.Observer,

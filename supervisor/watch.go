@@ -68,7 +68,7 @@ func (s *Supervisor) watchServed(pid, fd int, f *fsimpl.File, writer bool) {
 		ino := f.Ino
 		s.fs.Release(f)
 		if writer {
-			s.invalContent(ino)
+			s.writerClosed(ino)
 		}
 		return
 	}
@@ -148,7 +148,7 @@ func (s *Supervisor) releaseWatched(ws []watched) {
 		ino := e.f.Ino
 		s.fs.Release(e.f)
 		if e.writer {
-			s.invalContent(ino)
+			s.writerClosed(ino)
 		}
 	}
 }
@@ -163,4 +163,10 @@ func (s *Supervisor) closeWatch() {
 	w.mu.Unlock()
 	w.runner.Wait()
 	s.releaseWatched(ws)
+}
+
+// writerClosed reports that a served writer of ino is closed: what it
+// wrote went to the backing file without fsimpl seeing it.
+func (s *Supervisor) writerClosed(ino fsimpl.Ino) {
+	s.fs.Changed(fsimpl.DoorRun, fsimpl.Change{Kind: fsimpl.ChangeData, Ino: ino})
 }

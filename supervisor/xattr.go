@@ -140,14 +140,7 @@ func (c *call) fsetxattr() result {
 			return fail(unix.EFAULT)
 		}
 	}
-	if !c.valid() {
-		return fail(unix.ENOENT)
-	}
-	if e := c.s.fs.SetXattr(&cr.fs, ino, name, v, flags); e != 0 {
-		return fail(e)
-	}
-	c.invalInode(ino)
-	return ok(0)
+	return c.change(func() unix.Errno { return c.s.fs.SetXattr(&cr.fs, ino, name, v, flags) })
 }
 
 // fremovexattr(fd, name).
@@ -160,12 +153,5 @@ func (c *call) fremovexattr() result {
 	if e != 0 {
 		return fail(e)
 	}
-	if !c.valid() {
-		return fail(unix.ENOENT)
-	}
-	if e := c.s.fs.RemoveXattr(&cr.fs, ino, name); e != 0 {
-		return fail(e)
-	}
-	c.invalInode(ino)
-	return ok(0)
+	return c.change(func() unix.Errno { return c.s.fs.RemoveXattr(&cr.fs, ino, name) })
 }

@@ -15,7 +15,7 @@ import (
 // (fsimpl treats it as holding the capabilities that make them moot), nor
 // does a request the kernel makes on its own (Pid 0).
 func credOf(h *fuse.InHeader) *fsimpl.Cred {
-	c := &fsimpl.Cred{UID: h.Uid, GID: h.Gid}
+	c := &fsimpl.Cred{UID: h.Uid, GID: h.Gid, Door: fsimpl.DoorFUSE}
 	if h.Uid != 0 && h.Pid != 0 {
 		c.Groups = procGroups(h.Pid)
 	}

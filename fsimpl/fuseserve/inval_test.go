@@ -28,7 +28,7 @@ func TestInvalidation(t *testing.T) {
 	}
 	create := func(parent fsimpl.Ino, name string) fsimpl.Ino {
 		t.Helper()
-		a, f, e := m.fs.Create(fsimpl.Root, parent, name, unix.O_CREAT|unix.O_EXCL|unix.O_RDWR, 0o644)
+		a, f, e := m.fs.Create(unheard, parent, name, unix.O_CREAT|unix.O_EXCL|unix.O_RDWR, 0o644)
 		if e != 0 {
 			t.Fatalf("fsimpl.Create %s: %v", name, e)
 		}
@@ -66,7 +66,7 @@ func TestInvalidation(t *testing.T) {
 	t.Run("InvalEntry/rename", func(t *testing.T) {
 		create(root, "r1")
 		ino := m.ino(t, "r1")
-		if e := m.fs.Rename(fsimpl.Root, root, "r1", root, "r2", 0); e != 0 {
+		if e := m.fs.Rename(unheard, root, "r1", root, "r2", 0); e != 0 {
 			t.Fatal(e)
 		}
 		if !exists("r1") {
@@ -97,7 +97,7 @@ func TestInvalidation(t *testing.T) {
 	t.Run("NotifyDelete", func(t *testing.T) {
 		mustWriteFile(t, m.path("gone"), []byte("x"))
 		ino := m.ino(t, "gone")
-		if e := m.fs.Unlink(fsimpl.Root, root, "gone"); e != 0 {
+		if e := m.fs.Unlink(unheard, root, "gone"); e != 0 {
 			t.Fatal(e)
 		}
 		if !exists("gone") {
@@ -117,7 +117,7 @@ func TestInvalidation(t *testing.T) {
 		}
 		ino := m.ino(t, "busy")
 		mustOpen(t, m.path("busy"), unix.O_RDONLY|unix.O_DIRECTORY, 0)
-		if e := m.fs.Rmdir(fsimpl.Root, root, "busy"); e != 0 {
+		if e := m.fs.Rmdir(unheard, root, "busy"); e != 0 {
 			t.Fatal(e)
 		}
 		m.srv.NotifyDelete(root, ino, "busy")
@@ -130,7 +130,7 @@ func TestInvalidation(t *testing.T) {
 	t.Run("InvalInode", func(t *testing.T) {
 		mustWriteFile(t, m.path("attr"), nil)
 		ino := m.ino(t, "attr")
-		if _, e := m.fs.SetAttr(fsimpl.Root, ino, &fsimpl.SetAttrIn{Valid: fsimpl.SetMode, Mode: 0o600}, nil); e != 0 {
+		if _, e := m.fs.SetAttr(unheard, ino, &fsimpl.SetAttrIn{Valid: fsimpl.SetMode, Mode: 0o600}, nil); e != 0 {
 			t.Fatal(e)
 		}
 		if st := mustStat(t, m.path("attr")); st.Mode&0o777 != 0o644 {
@@ -146,10 +146,10 @@ func TestInvalidation(t *testing.T) {
 	t.Run("InvalInode/root", func(t *testing.T) {
 		mode := func() uint32 { return mustStat(t, m.path(".")).Mode & 0o7777 }
 		was := mode() // cached now
-		if _, e := m.fs.SetAttr(fsimpl.Root, root, &fsimpl.SetAttrIn{Valid: fsimpl.SetMode, Mode: 0o1777}, nil); e != 0 {
+		if _, e := m.fs.SetAttr(unheard, root, &fsimpl.SetAttrIn{Valid: fsimpl.SetMode, Mode: 0o1777}, nil); e != 0 {
 			t.Fatal(e)
 		}
-		defer m.fs.SetAttr(fsimpl.Root, root, &fsimpl.SetAttrIn{Valid: fsimpl.SetMode, Mode: was}, nil)
+		defer m.fs.SetAttr(unheard, root, &fsimpl.SetAttrIn{Valid: fsimpl.SetMode, Mode: was}, nil)
 		if got := mode(); got != was {
 			t.Fatalf("root mode %o was not cached; this case tests nothing", got)
 		}
@@ -183,7 +183,7 @@ func TestInvalidation(t *testing.T) {
 		seen := m.ino(t, "unseen")
 		setMode := func(mode uint32) {
 			t.Helper()
-			if _, e := m.fs.SetAttr(fsimpl.Root, seen, &fsimpl.SetAttrIn{Valid: fsimpl.SetMode, Mode: mode}, nil); e != 0 {
+			if _, e := m.fs.SetAttr(unheard, seen, &fsimpl.SetAttrIn{Valid: fsimpl.SetMode, Mode: mode}, nil); e != 0 {
 				t.Fatal(e)
 			}
 		}
@@ -211,5 +211,55 @@ func TestInvalidation(t *testing.T) {
 
 	if st := m.srv.Stats(); st.InvalErrors != 0 || st.InvalOverflows != 0 {
 		t.Fatalf("invalidation errors %d, overflows %d", st.InvalErrors, st.InvalOverflows)
+	}
+}
+
+// unheard makes changes behind the mount that fsimpl's change feed does not
+// report to this door (they are labelled as its own), so that each case
+// above tests one explicit invalidation.
+var unheard = &fsimpl.Cred{Door: fsimpl.DoorFUSE}
+
+// TestChangeFeed: a change made through another door (fsimpl's *At
+// operations, as the supervised door makes them) is seen through the
+// mount at once, with hour-long cache timeouts and no invalidation asked
+// for by the caller.
+func TestChangeFeed(t *testing.T) {
+	m := mustMount(t, fuseserve.Options{EntryTimeout: time.Hour, AttrTimeout: time.Hour})
+	run := &fsimpl.Cred{Door: fsimpl.DoorRun}
+	at := func(path string) *fsimpl.At { return &fsimpl.At{Cred: run, Dir: fsimpl.RootIno, Path: path} }
+	lstat := func(name string) (unix.Stat_t, error) {
+		var st unix.Stat_t
+		err := unix.Lstat(m.path(name), &st)
+		return st, err
+	}
+	if _, err := lstat("d"); err != unix.ENOENT { // a negative entry now
+		t.Fatalf("d before mkdir: %v", err)
+	}
+	if _, e := m.fs.MkdirAt(at("d"), 0o755); e != 0 {
+		t.Fatal(e)
+	}
+	if _, err := lstat("d"); err != nil {
+		t.Fatalf("d after MkdirAt: %v", err)
+	}
+	if e := m.fs.SetAttrAt(at("d"), &fsimpl.SetAttrIn{Valid: fsimpl.SetMode, Mode: 0o700}); e != 0 {
+		t.Fatal(e)
+	}
+	if st, _ := lstat("d"); st.Mode&0o777 != 0o700 {
+		t.Errorf("mode after SetAttrAt: %o", st.Mode&0o777)
+	}
+	if e := m.fs.RenameAt(at("d"), at("e"), 0); e != 0 {
+		t.Fatal(e)
+	}
+	if _, err := lstat("d"); err != unix.ENOENT {
+		t.Errorf("d after RenameAt: %v", err)
+	}
+	if _, err := lstat("e"); err != nil {
+		t.Errorf("e after RenameAt: %v", err)
+	}
+	if e := m.fs.UnlinkAt(at("e"), true); e != 0 {
+		t.Fatal(e)
+	}
+	if _, err := lstat("e"); err != unix.ENOENT {
+		t.Errorf("e after UnlinkAt: %v", err)
 	}
 }

@@ -17,10 +17,10 @@ import (
 )
 
 // Default cache timeouts. One second keeps repeated stats and path walks off
-// the wire, while bounding how long an invalidation the other door forgot to
-// send can hide a change. Changes that come through this mount are kept
-// coherent by the kernel itself, and the supervised door invalidates what it
-// changes (InvalEntry, InvalInode, ...), so caching is safe; see Options.
+// the wire, while bounding how long a change nobody reported can hide.
+// Changes that come through this mount are kept coherent by the kernel
+// itself, and fsimpl's change feed reports the others (onChange), so
+// caching is safe; see Options.
 const (
 	DefaultEntryTimeout = time.Second
 	DefaultAttrTimeout  = time.Second
@@ -142,9 +142,11 @@ func Mount(dir string, fs *fsimpl.FS, opts Options) (*Server, error) {
 	}
 	s.inval = newInvalQueue(r, srv, invalQueueLen)
 	r.inval = s.inval
+	unwatch := fs.Watch(s.onChange, fsimpl.DoorFUSE)
 	go func() {
 		defer close(s.done)
 		srv.Serve()
+		unwatch()
 		s.inval.stop()
 		r.shutdown()
 	}()
