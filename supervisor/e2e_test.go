@@ -297,6 +297,8 @@ var moreHelpers = map[string]func(mount string) []string{
 	"mmapreader": mmapReaderHelper,
 	"emptypath":  emptyPathHelper,
 	"fdxattr":    fdXattrHelper,
+	"renamer":    renamerHelper,
+	"stale":      staleHelper,
 	// Not supervised: run plain, through FUSE.
 	"fusemmapreader": fuseMmapReaderHelper,
 	"fusemmapwriter": fuseMmapWriterHelper,
