@@ -11,9 +11,12 @@ import "golang.org/x/sys/unix"
 
 // parentOf walks at to the directory holding its last component, for a
 // call that creates or removes that name: a missing last component is
-// fine, any other error is the call's, and a path ending on the root or a
-// dot has no name to work on (the kernel's answer then depends on the
-// mount: EEXIST, EBUSY, EINVAL, ENOTEMPTY), so it steps aside.
+// fine, any other error is the call's. A last "." or ".." is kept as the
+// name (the single-name checks refuse it with the errno the kernel gives
+// for a last component that is not LAST_NORM). A path that names the
+// starting directory itself has no name here: its last component lies
+// above, where the kernel's answer depends on the mount (EEXIST, EBUSY),
+// so the call steps aside.
 //
 // Preconditions: fs.mu is held for writing.
 func (fs *FS) parentOf(c *Cred, at *At) (walked, unix.Errno) {
@@ -21,6 +24,10 @@ func (fs *FS) parentOf(c *Cred, at *At) (walked, unix.Errno) {
 	r := w.walk(at, at.Flags&AtFollow|atParent)
 	if r.err != 0 && !(r.err == unix.ENOENT && r.name != "") {
 		return r, r.err
+	}
+	if r.dot != "" {
+		r.name = r.dot
+		return r, 0
 	}
 	if r.name == "" {
 		return r, StepAside
@@ -210,6 +217,15 @@ func (fs *FS) RenameAt(old, new *At, flags uint32) unix.Errno {
 	n, ne := fs.parentOf(c, new)
 	if ne != 0 && !n.lastLookup {
 		return ne
+	}
+	// do_renameat2(): a dot on either side is refused before any lookup.
+	switch {
+	case o.dot != "":
+		return unix.EBUSY
+	case n.dot != "" && flags&RenameNoReplace != 0:
+		return unix.EEXIST
+	case n.dot != "":
+		return unix.EBUSY
 	}
 	switch {
 	case oe != 0:

@@ -74,6 +74,11 @@ func (fs *FS) OpenAt(at *At, flags int, mode uint32, handOut bool) (*File, unix.
 		}
 	}
 	if r.n != nil && !r.n.isReg() {
+		// do_open() and may_open() still decide the errno; what
+		// passes them only the kernel can open.
+		if _, e := fs.openLocked(c, r.n, flags, -1); e != unix.EINVAL {
+			return nil, e
+		}
 		return nil, StepAside
 	}
 	if r.n != nil && handOut && accWrites(flags) && r.n.mode&(unix.S_ISUID|unix.S_ISGID) != 0 {

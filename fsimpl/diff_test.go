@@ -1,11 +1,9 @@
 package fsimpl
 
 import (
-	"cmp"
 	"errors"
 	"fmt"
 	"runtime"
-	"strings"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -184,128 +182,58 @@ func diffTimes(sel int) []unix.Timespec {
 	}
 }
 
-// fsimplDo runs o against fs, resolving paths component by component as
-// o.c, as the kernel's path walk would.
+// fsimplDo runs o against fs through its *At operations, as o.c.
 func fsimplDo(tb testing.TB, fs *FS, o diffOp) (string, unix.Errno) {
 	c := o.c
-	// walk resolves p; an intermediate symlink is dangling (ENOENT).
-	walk := func(tb testing.TB, fs *FS, c *Cred, p string) (Ino, unix.Errno) {
-		ino := RootIno
-		for _, name := range strings.Split(p, "/") {
-			if name == "" {
-				continue
-			}
-			if a, _ := fs.GetAttr(ino); a.Mode&unix.S_IFMT == unix.S_IFLNK {
-				return 0, unix.ENOENT
-			}
-			a, e := fs.Lookup(c, ino, name)
-			if e != 0 {
-				return 0, e
-			}
-			fs.Forget(a.Ino, 1)
-			ino = a.Ino
+	at := func(p string, follow bool) *At {
+		a := &At{Cred: c, Dir: RootIno, Path: p}
+		if follow {
+			a.Flags = AtFollow
 		}
-		return ino, 0
+		return a
 	}
-	parent := func(p string) (Ino, string, unix.Errno) {
-		dir, name := split(p)
-		ino, e := walk(tb, fs, c, dir)
-		if e == 0 {
-			switch a, _ := fs.GetAttr(ino); a.Mode & unix.S_IFMT {
-			case unix.S_IFLNK:
-				return 0, "", unix.ENOENT
-			case unix.S_IFDIR:
-				// The kernel's walk searches the last directory too
-				// (may_lookup) before the operation starts.
-				if e := fs.Access(c, ino, unix.X_OK); e != 0 {
-					return 0, "", e
-				}
-			default:
-				return 0, "", unix.ENOTDIR
-			}
-		}
-		return ino, name, e
-	}
-	// node resolves p fully; follow says the operation follows a final
-	// symlink, which is always dangling here.
+	// node resolves p for the operations that take an inode.
 	node := func(p string, follow bool) (Ino, unix.Errno) {
-		ino, e := walk(tb, fs, c, p)
-		if e == 0 && follow {
-			if a, _ := fs.GetAttr(ino); a.Mode&unix.S_IFMT == unix.S_IFLNK {
-				return 0, unix.ENOENT
-			}
-		}
-		return ino, e
+		a, e := fs.StatAt(at(p, follow))
+		return a.Ino, e
 	}
 	var out string
 	var e unix.Errno
 	switch o.kind {
-	case "mkdir", "mknod", "open", "unlink", "rmdir", "symlink":
-		var d Ino
-		var name string
-		if d, name, e = parent(o.p); e != 0 {
-			break
-		}
-		var a Attr
-		switch o.kind {
-		case "mkdir":
-			a, e = fs.Mkdir(c, d, name, o.mode)
-		case "mknod":
-			a, e = fs.Mknod(c, d, name, o.mode, o.n)
-		case "symlink":
-			a, e = fs.Symlink(c, d, name, danglingTarget)
-		case "open":
-			var f *File
-			if a, f, e = fs.Create(c, d, name, o.flags|unix.O_NOFOLLOW, o.mode); e == 0 {
-				fs.Release(f)
-			}
-		case "unlink":
-			return "", fs.Unlink(c, d, name)
-		case "rmdir":
-			return "", fs.Rmdir(c, d, name)
-		}
-		if e == 0 {
-			fs.Forget(a.Ino, 1)
-		}
-	case "rename", "link":
-		d, name, e1 := parent(o.p)
-		d2, name2, e2 := parent(o.p2)
-		if o.kind == "link" {
-			var ino Ino
-			if ino, e = walk(tb, fs, c, o.p); e != 0 {
-				break
-			}
-			if e = e2; e != 0 {
-				break
-			}
-			var a Attr
-			if a, e = fs.Link(c, ino, d2, name2); e == 0 {
-				fs.Forget(a.Ino, 1)
-			}
-			break
-		}
-		if e = cmp.Or(e1, e2); e != 0 {
-			break
-		}
-		e = fs.Rename(c, d, name, d2, name2, uint32(o.flags))
-	case "readlink":
-		var ino Ino
-		if ino, e = node(o.p, false); e == 0 {
-			out, e = fs.Readlink(c, ino)
-		}
-	case "write":
-		var ino Ino
-		if ino, e = node(o.p, false); e != 0 { // O_NOFOLLOW: ELOOP from Open
-			break
-		}
+	case "mkdir":
+		_, e = fs.MkdirAt(at(o.p, false), o.mode)
+	case "mknod":
+		_, e = fs.MknodAt(at(o.p, false), o.mode, o.n)
+	case "symlink":
+		_, e = fs.SymlinkAt(danglingTarget, at(o.p, false))
+	case "open":
 		var f *File
-		if f, e = fs.Open(c, ino, unix.O_WRONLY); e != 0 {
+		if f, e = fs.OpenAt(at(o.p, false), o.flags|unix.O_NOFOLLOW, o.mode, false); e == 0 {
+			fs.Release(f)
+		}
+		if e == StepAside {
+			e = unix.EINVAL // the reference's word for "not a regular file"
+		}
+	case "unlink", "rmdir":
+		e = fs.UnlinkAt(at(o.p, false), o.kind == "rmdir")
+	case "link":
+		_, e = fs.LinkAt(at(o.p, false), at(o.p2, false))
+	case "rename":
+		e = fs.RenameAt(at(o.p, false), at(o.p2, false), uint32(o.flags))
+	case "readlink":
+		out, e = fs.ReadlinkAt(at(o.p, false))
+	case "write":
+		var f *File
+		if f, e = fs.OpenAt(at(o.p, false), unix.O_WRONLY|unix.O_NOFOLLOW, 0, false); e != 0 {
+			if e == StepAside {
+				e = unix.EINVAL
+			}
 			break
 		}
 		defer fs.Release(f)
 		// What the FUSE kernel does: ask for the kill when
 		// setattr_should_drop_suidgid() finds something to drop.
-		a, _ := fs.GetAttr(ino)
+		a, _ := fs.GetAttr(f.Ino)
 		var killFor *Cred
 		if c.UID != 0 && (a.Mode&unix.S_ISUID != 0 ||
 			a.Mode&unix.S_ISGID != 0 && (a.Mode&unix.S_IXGRP != 0 || !c.inGroup(a.GID))) {
@@ -313,10 +241,6 @@ func fsimplDo(tb testing.TB, fs *FS, o diffOp) (string, unix.Errno) {
 		}
 		_, e = fs.Write(f, []byte("xyz"), int64(o.n), killFor)
 	case "chmod", "chown", "truncate", "utimens":
-		var ino Ino
-		if ino, e = node(o.p, o.kind == "chmod" || o.kind == "truncate"); e != 0 {
-			break
-		}
 		in := SetAttrIn{}
 		switch o.kind {
 		case "chmod":
@@ -342,10 +266,12 @@ func fsimplDo(tb testing.TB, fs *FS, o diffOp) (string, unix.Errno) {
 				}
 			}
 		}
-		_, e = fs.SetAttr(c, ino, &in, nil)
-	case "setxattr", "getxattr", "removexattr", "access":
+		e = fs.SetAttrAt(at(o.p, o.kind == "chmod" || o.kind == "truncate"), &in)
+	case "access":
+		e = fs.AccessAt(at(o.p, true), o.mode)
+	case "setxattr", "getxattr", "removexattr":
 		var ino Ino
-		if ino, e = node(o.p, o.kind == "access"); e != 0 {
+		if ino, e = node(o.p, false); e != 0 {
 			break
 		}
 		switch o.kind {
@@ -357,8 +283,6 @@ func fsimplDo(tb testing.TB, fs *FS, o diffOp) (string, unix.Errno) {
 			out = string(v)
 		case "removexattr":
 			e = fs.RemoveXattr(c, ino, o.xname)
-		case "access":
-			e = fs.Access(c, ino, o.mode)
 		}
 	default:
 		tb.Fatalf("unknown op %s", o.kind)

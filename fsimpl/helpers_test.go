@@ -52,23 +52,12 @@ func newTestFS(tb testing.TB, opts Options) *FS {
 // skip (or fail under BTFUSE_REQUIRE_PRIVILEGED=1) without privileges.
 func backings() []BackingKind { return []BackingKind{BackingShm, BackingTmpfs} }
 
-// walk resolves a slash-separated path from the root as c, giving back the
-// references it takes.
+// walk resolves a slash-separated path from the root as c, with fsimpl's
+// own walk (a symlink in the last component is not followed).
 func walk(tb testing.TB, fs *FS, c *Cred, path string) (Ino, unix.Errno) {
 	tb.Helper()
-	ino := RootIno
-	for _, name := range strings.Split(path, "/") {
-		if name == "" {
-			continue
-		}
-		a, e := fs.Lookup(c, ino, name)
-		if e != 0 {
-			return 0, e
-		}
-		fs.Forget(a.Ino, 1)
-		ino = a.Ino
-	}
-	return ino, 0
+	a, e := fs.StatAt(&At{Cred: c, Dir: RootIno, Path: path})
+	return a.Ino, e
 }
 
 // mustWalk is walk as root, failing the test on error.

@@ -89,6 +89,9 @@ type walked struct {
 	name string
 	// n is the last component, nil when it does not exist.
 	n *inode
+	// dot is the last component when it was "." or ".." (then name is
+	// empty and n the directory it led to).
+	dot string
 	// slashed: the path ended in a slash, so the last component must be
 	// a directory.
 	slashed bool
@@ -154,7 +157,7 @@ func (w *walker) walkFrom(cur *inode, rest, mount string, flags int) walked {
 				}
 			}
 			if last {
-				return walked{dir: cur, n: cur, slashed: slashed}
+				return walked{dir: cur, n: cur, slashed: slashed, dot: name}
 			}
 			continue
 		}
