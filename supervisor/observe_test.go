@@ -8,16 +8,16 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/btfuse/btfuse/control"
+	"github.com/btfuse/btfuse/event"
 	"github.com/btfuse/btfuse/internal/testutil"
-	"github.com/btfuse/btfuse/shmring"
 )
 
 type recorder struct {
 	mu     sync.Mutex
-	events []shmring.Event
+	events []event.Event
 }
 
-func (r *recorder) Observe(ev shmring.Event) {
+func (r *recorder) Observe(ev event.Event) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.events = append(r.events, ev)
@@ -45,13 +45,13 @@ func TestObserver(t *testing.T) {
 	defer rec.mu.Unlock()
 	var created, missing bool
 	for _, ev := range rec.events {
-		if ev.Door != shmring.DoorRun || ev.Tid == 0 {
+		if ev.Door != event.DoorRun || ev.Tid == 0 {
 			t.Errorf("event %+v", ev)
 		}
 		switch {
-		case strings.HasSuffix(ev.Path, "/obs") && ev.Outcome == shmring.Served && ev.Errno == 0:
+		case strings.HasSuffix(ev.Path, "/obs") && ev.Outcome == event.Served && ev.Errno == 0:
 			created = true
-		case strings.HasSuffix(ev.Path, "/obs-missing") && ev.Outcome == shmring.Error && ev.Errno == unix.ENOENT:
+		case strings.HasSuffix(ev.Path, "/obs-missing") && ev.Outcome == event.Error && ev.Errno == unix.ENOENT:
 			missing = true
 		}
 	}

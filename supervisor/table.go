@@ -4,6 +4,8 @@ import (
 	"slices"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/btfuse/btfuse/event"
 )
 
 // handler answers one notified syscall, decoding its arguments from c.
@@ -46,6 +48,8 @@ type sysRow struct {
 	// kernel then reaches the FUSE door, which serves the same
 	// filesystem, so a handler is only ever a shortcut.
 	handle handler
+	// op names the syscall in events; registered at init.
+	op event.Op
 }
 
 func pathRule(name string, h handler) sysRow { return sysRow{name: name, rule: notifyPath, handle: h} }
@@ -58,8 +62,9 @@ func emptyPathRule(name string, flagsArg uint, h handler) sysRow {
 
 // syscallTable is the one list of the syscalls the filter notifies, by
 // x86-64 number. The filter (BuildFilter), the dispatch, FilterSyscalls
-// and the event ops are all generated from it; a syscall added here is
-// notified, dispatched and named everywhere at once.
+// and the event ops (one per row, under the row's name, which status,
+// trace and the metrics show) are all generated from it; a syscall added
+// here is notified, dispatched and named everywhere at once.
 var syscallTable = map[int32]sysRow{
 	// Opens.
 	unix.SYS_OPEN:   pathRule("open", func(c *call) result { return c.open(unix.AT_FDCWD, c.arg(0), int(c.u32Arg(1)), c.u32Arg(2), 0) }),
@@ -175,7 +180,8 @@ var syscallTable = map[int32]sysRow{
 
 // sysRows are syscallTable's rows in ascending number; sysByNr indexes
 // them by number (nil for a syscall that is not notified). Both are built
-// once at init and only read afterwards.
+// once at init and only read afterwards. Ops are registered in the same
+// order, so that every process of this binary numbers them alike.
 var (
 	sysRows []sysRow
 	sysByNr []*sysRow
@@ -192,6 +198,7 @@ func init() {
 	for i, nr := range nrs {
 		r := syscallTable[nr]
 		r.nr = nr
+		r.op = event.Register(r.name)
 		sysRows[i] = r
 		sysByNr[nr] = &sysRows[i]
 	}
@@ -204,6 +211,14 @@ func rowOf(nr int32) *sysRow {
 		return nil
 	}
 	return sysByNr[nr]
+}
+
+// opOf is the event op of syscall nr.
+func opOf(nr int32) event.Op {
+	if r := rowOf(nr); r != nil {
+		return r.op
+	}
+	return event.OpSyscall
 }
 
 // FilterSyscalls lists every syscall the filter may notify, by name in
