@@ -59,3 +59,48 @@ func TestObserver(t *testing.T) {
 		t.Errorf("served open of obs seen: %v; ENOENT of obs-missing seen: %v; events: %+v", created, missing, rec.events)
 	}
 }
+
+// Under run, each syscall is reported under its own name, whether it was
+// served or CONTINUEd (xattrs by path go to the FUSE door).
+func TestObserverNamesSyscalls(t *testing.T) {
+	testutil.RequireProgram(t, "setfattr")
+	b := testutil.StartBtfuse(t)
+	mount, err := control.Canonical(b.Dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := &recorder{}
+	sup, err := New(b.FS, Options{Mount: mount, Inval: b.Server, Observer: rec})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(sup.Close)
+	s := &supervised{Btfuse: b, mount: mount, sup: sup}
+	code, _, errOut := s.run(t, []string{"sh", "-ec", `cd "$BTFUSE_MOUNT"
+mkdir d; rmdir d; touch f; chmod 600 f; setfattr -n user.k -v v f; mv f g; rm g`})
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	seen := map[string]bool{}
+	for _, ev := range rec.events {
+		if ev.Op == event.OpSyscall {
+			t.Errorf("event without a syscall name: %+v", ev)
+		}
+		seen[ev.Op.String()] = true
+	}
+	// Each step, by the syscalls that libc and coreutils may use for it.
+	for _, alts := range [][]string{
+		{"chdir"}, {"mkdir", "mkdirat"}, {"rmdir", "unlinkat"}, {"utimensat"},
+		{"chmod", "fchmodat"}, {"setxattr", "lsetxattr"}, {"rename", "renameat", "renameat2"}, {"unlink", "unlinkat"},
+	} {
+		found := false
+		for _, n := range alts {
+			found = found || seen[n]
+		}
+		if !found {
+			t.Errorf("none of %v reported; ops seen: %v", alts, seen)
+		}
+	}
+}
