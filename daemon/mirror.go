@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/btfuse/btfuse/control"
+	"github.com/btfuse/btfuse/event"
 	"github.com/btfuse/btfuse/fsimpl"
 	"github.com/btfuse/btfuse/metrics"
 	"github.com/btfuse/btfuse/shmring"
@@ -21,8 +22,8 @@ const gaugeEvery = time.Second
 // the goroutine that keeps its gauges fresh. A daemon without one (no
 // /dev/shm) serves all the same.
 type mirror struct {
-	w        *shmring.Writer  // nil: no segment
-	obs      shmring.Observer // w behind a TID -> TGID cache
+	w        *shmring.Writer // nil: no segment
+	obs      event.Observer  // w behind a TID -> TGID cache
 	stop     chan struct{}
 	wg       sync.WaitGroup
 	stopOnce sync.Once
@@ -48,7 +49,7 @@ func openMirror(dir, mount string, log *slog.Logger) *mirror {
 
 // observer is what the doors report to (nil without a segment). It fills
 // in the TGID that both doors lack: they know only the calling thread.
-func (m *mirror) observer() shmring.Observer {
+func (m *mirror) observer() event.Observer {
 	if m.w == nil {
 		return nil
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/btfuse/btfuse/control"
+	"github.com/btfuse/btfuse/event"
 	"github.com/btfuse/btfuse/shmring"
 )
 
@@ -47,7 +48,7 @@ func TestMirror(t *testing.T) {
 		}
 		var creates uint64
 		for _, c := range snap.Cells {
-			if c.Op == shmring.OpCreate && c.Door == shmring.DoorFUSE && c.Outcome == shmring.Served {
+			if c.Op == event.OpCreate && c.Door == event.DoorFUSE && c.Outcome == event.Served {
 				creates = c.Count
 			}
 		}

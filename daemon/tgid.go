@@ -3,8 +3,8 @@ package daemon
 import (
 	"sync/atomic"
 
+	"github.com/btfuse/btfuse/event"
 	"github.com/btfuse/btfuse/internal/procfs"
-	"github.com/btfuse/btfuse/shmring"
 )
 
 // tgidSlots is the size of the TID -> TGID cache (a power of two).
@@ -49,11 +49,11 @@ func readTgid(tid int32) int32 {
 // tgidObserver fills in the TGID of events that carry only a TID, then
 // passes them on.
 type tgidObserver struct {
-	next  shmring.Observer
+	next  event.Observer
 	cache *tgidCache
 }
 
-func (o *tgidObserver) Observe(ev shmring.Event) {
+func (o *tgidObserver) Observe(ev event.Event) {
 	if ev.Tgid == 0 {
 		ev.Tgid = o.cache.lookup(ev.Tid)
 	}

@@ -7,7 +7,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/btfuse/btfuse/shmring"
+	"github.com/btfuse/btfuse/event"
 )
 
 func TestTgidCache(t *testing.T) {
@@ -31,16 +31,16 @@ func TestTgidCache(t *testing.T) {
 	}
 }
 
-type lastEvent struct{ ev shmring.Event }
+type lastEvent struct{ ev event.Event }
 
-func (l *lastEvent) Observe(ev shmring.Event) { l.ev = ev }
+func (l *lastEvent) Observe(ev event.Event) { l.ev = ev }
 
 // TestTgidObserverNoAlloc: a cached TID costs no allocation.
 func TestTgidObserverNoAlloc(t *testing.T) {
 	var last lastEvent
 	o := &tgidObserver{next: &last, cache: newTgidCache()}
 	tid := int32(unix.Gettid())
-	ev := shmring.Event{Op: shmring.OpGetAttr, Tid: tid}
+	ev := event.Event{Op: event.OpGetAttr, Tid: tid}
 	o.Observe(ev)
 	if last.ev.Tgid != int32(os.Getpid()) {
 		t.Fatalf("tgid %d, want %d", last.ev.Tgid, os.Getpid())

@@ -11,8 +11,13 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/btfuse/btfuse/event"
 	"github.com/btfuse/btfuse/shmring"
 )
+
+// opOpenat is a syscall op, registered as package supervisor (not linked
+// into this test) registers its own.
+var opOpenat = event.Register("openat")
 
 func TestServeMetrics(t *testing.T) {
 	dir := t.TempDir()
@@ -21,8 +26,8 @@ func TestServeMetrics(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer w.Close()
-	w.Observe(shmring.Event{Op: shmring.OpLookup, Door: shmring.DoorFUSE, Outcome: shmring.Served, Latency: 3 * time.Microsecond})
-	w.Observe(shmring.Event{Op: shmring.OpSysOpenat, Door: shmring.DoorRun, Outcome: shmring.Error, Errno: unix.ENOENT, Latency: time.Millisecond})
+	w.Observe(event.Event{Op: event.OpLookup, Door: event.DoorFUSE, Outcome: event.Served, Latency: 3 * time.Microsecond})
+	w.Observe(event.Event{Op: opOpenat, Door: event.DoorRun, Outcome: event.Error, Errno: unix.ENOENT, Latency: time.Millisecond})
 	w.SetGauges(5, 100, 4096, 1<<20)
 	seg, err := shmring.Open(w.Path())
 	if err != nil {

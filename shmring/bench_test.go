@@ -3,6 +3,8 @@ package shmring
 import (
 	"testing"
 	"time"
+
+	"github.com/btfuse/btfuse/event"
 )
 
 // BenchmarkObserve is the producer's cost per event, from all Ps at once;
@@ -11,7 +13,7 @@ func BenchmarkObserve(b *testing.B) {
 	for _, slots := range []int{64, DefaultSlots} {
 		b.Run("slots="+itoa(slots), func(b *testing.B) {
 			w := mustWriter(b, slots)
-			ev := Event{Op: OpGetAttr, Door: DoorFUSE, Outcome: Served, Tid: 1, Path: "dir/some/file.txt", Latency: 3 * time.Microsecond}
+			ev := event.Event{Op: event.OpGetAttr, Door: event.DoorFUSE, Outcome: event.Served, Tid: 1, Path: "dir/some/file.txt", Latency: 3 * time.Microsecond}
 			b.ReportAllocs()
 			b.ResetTimer()
 			b.RunParallel(func(pb *testing.PB) {
@@ -28,7 +30,7 @@ func BenchmarkObserve(b *testing.B) {
 func BenchmarkPoll(b *testing.B) {
 	w := mustWriter(b, DefaultSlots)
 	s := mustOpen(b, w.Path())
-	ev := Event{Op: OpGetAttr, Door: DoorFUSE, Path: "dir/some/file.txt"}
+	ev := event.Event{Op: event.OpGetAttr, Door: event.DoorFUSE, Path: "dir/some/file.txt"}
 	c := s.Cursor(false)
 	c.Poll(nil)
 	buf := make([]Record, 0, 64)

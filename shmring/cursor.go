@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/btfuse/btfuse/event"
 )
 
 // Record is one event read from the ring.
@@ -15,9 +17,9 @@ type Record struct {
 	Ino       uint64
 	Tgid, Tid int32
 	Errno     unix.Errno
-	Op        Op
-	Door      Door
-	Outcome   Outcome
+	Op        event.Op
+	Door      event.Door
+	Outcome   event.Outcome
 	Path      string
 	Truncated bool // Path is the tail of a longer path
 }
@@ -133,7 +135,7 @@ func (c *Cursor) Next() uint64 { return c.next }
 
 // decode checks a copied record body; nothing in it is trusted.
 func decode(t uint64, b *recBody) (Record, bool) {
-	if b.op >= uint16(NumOps) || b.door >= uint8(NumDoors) || b.outcome >= uint8(NumOutcomes) ||
+	if b.op >= uint16(event.NumOps()) || b.door >= uint8(event.NumDoors) || b.outcome >= uint8(event.NumOutcomes) ||
 		b.pathLen > PathMax || b.latency > 1<<62 {
 		return Record{}, false
 	}
@@ -145,9 +147,9 @@ func decode(t uint64, b *recBody) (Record, bool) {
 		Tgid:      b.tgid,
 		Tid:       b.tid,
 		Errno:     unix.Errno(b.errno),
-		Op:        Op(b.op),
-		Door:      Door(b.door),
-		Outcome:   Outcome(b.outcome),
+		Op:        event.Op(b.op),
+		Door:      event.Door(b.door),
+		Outcome:   event.Outcome(b.outcome),
 		Path:      string(b.path[:b.pathLen]),
 		Truncated: b.flags&flagTruncated != 0,
 	}, true

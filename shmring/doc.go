@@ -1,15 +1,22 @@
 // Package shmring is the daemon's mirror in shared memory: a file
 // /dev/shm/btfuse-ID (mode 0600) that the daemon maps read-write and that
 // `btfuse status`, `btfuse trace` and the metrics exporter map read-only,
-// without ever talking to the daemon.
+// without ever talking to the daemon. It is only the transport: what an
+// event says (op, door, outcome) is package event's.
 //
-// # Layout (version 1, little-endian, offsets in bytes)
+// # Layout (version 2, little-endian, offsets in bytes)
 //
 //	0        header (4 KiB): magic, version, layout sizes, daemon pid,
-//	         start time, mount path, op names, gauges, ring cursors
-//	4096     counters: one cell per op × door × outcome, each a call count,
-//	         a latency sum and latency histogram buckets (≤ 2^i µs)
+//	         start time, mount path, the name of every op, gauges, ring
+//	         cursors
+//	4096     counters: one cell per op (event.MaxOps of them) × door ×
+//	         outcome, each a call count, a latency sum and latency
+//	         histogram buckets (≤ 2^i µs)
 //	ringOff  ring: RingSlots fixed-size records (128 bytes)
+//
+// Ops are numbered as package event numbers them in the writer's binary. A
+// reader accepts a segment only if the header's op names are its own, one
+// for one, so that it prints the name the writer meant.
 //
 // Every size and offset is written in the header by the producer and
 // checked by readers against what this package computes; a reader never

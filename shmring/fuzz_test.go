@@ -5,6 +5,8 @@ import (
 	"os"
 	"testing"
 	"unsafe"
+
+	"github.com/btfuse/btfuse/event"
 )
 
 // validSegment returns the bytes of a small segment holding a few events.
@@ -21,7 +23,7 @@ func validSegment(tb testing.TB) []byte {
 	}
 	defer w.Close()
 	for i := range 6 {
-		w.Observe(Event{Op: Op(i), Door: DoorRun, Outcome: Outcome(i % 4), Tid: int32(i), Path: testPaths[i]})
+		w.Observe(event.Event{Op: event.Op(i), Door: event.DoorRun, Outcome: event.Outcome(i % 4), Tid: int32(i), Path: testPaths[i]})
 	}
 	return append([]byte(nil), w.v.mem...)
 }
@@ -43,7 +45,7 @@ func checkReads(t *testing.T, mem []byte) {
 			t.Fatal(err)
 		}
 		for _, r := range recs {
-			if r.Op >= NumOps || r.Door >= NumDoors || r.Outcome >= NumOutcomes || len(r.Path) > PathMax {
+			if r.Op >= event.NumOps() || r.Door >= event.NumDoors || r.Outcome >= event.NumOutcomes || len(r.Path) > PathMax {
 				t.Fatalf("out of bounds record %+v", r)
 			}
 		}

@@ -3,6 +3,15 @@ package shmring
 import (
 	"os"
 	"testing"
+
+	"github.com/btfuse/btfuse/event"
+)
+
+// Ops of system calls, registered as a package that notifies them would
+// (package supervisor is not linked into these tests).
+var (
+	opOpenat = event.Register("openat")
+	opStat   = event.Register("stat")
 )
 
 // mustDir makes a directory for segments on tmpfs (as /dev/shm is), removed

@@ -4,10 +4,13 @@ import (
 	"math/bits"
 	"sync/atomic"
 	"time"
+
+	"github.com/btfuse/btfuse/event"
 )
 
-// Version is the layout version; a reader refuses any other.
-const Version = 1
+// Version is the layout version; a reader refuses any other. Version 2
+// numbers ops as package event does, with event.MaxOps op cells.
+const Version = 2
 
 // Magic opens every segment.
 const Magic = "btfuseSM"
@@ -21,11 +24,11 @@ const (
 	PathMax    = 72
 	recordSize = 128
 	maxMount   = 1024
-	opNameLen  = 16
+	opNameLen  = event.MaxNameLen
 	// DefaultSlots is the ring size used by the daemon (512 KiB of records).
 	DefaultSlots = 4096
 	maxSlots     = 1 << 20
-	numCells     = int(NumOps) * int(NumDoors) * int(NumOutcomes)
+	numCells     = event.MaxOps * int(event.NumDoors) * int(event.NumOutcomes)
 	cellSize     = 8 * (2 + NumBuckets)
 	countersOff  = headerSize
 	ringOff      = countersOff + (numCells*cellSize+4095)&^4095
@@ -62,7 +65,7 @@ type header struct {
 
 	_       [256 - 160]byte
 	mount   [maxMount]byte
-	opNames [NumOps][opNameLen]byte
+	opNames [event.MaxOps][opNameLen]byte
 }
 
 // cell counts one op × door × outcome.
@@ -96,8 +99,8 @@ type recBody struct {
 
 const flagTruncated = 1
 
-func cellIndex(op Op, d Door, o Outcome) int {
-	return (int(op)*int(NumDoors)+int(d))*int(NumOutcomes) + int(o)
+func cellIndex(op event.Op, d event.Door, o event.Outcome) int {
+	return (int(op)*int(event.NumDoors)+int(d))*int(event.NumOutcomes) + int(o)
 }
 
 // segmentSize is the size of a segment with slots records.

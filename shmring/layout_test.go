@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 	"unsafe"
+
+	"github.com/btfuse/btfuse/event"
 )
 
 // The layout is an ABI shared with other processes: pin it.
@@ -14,7 +16,7 @@ func TestLayout(t *testing.T) {
 		name      string
 		got, want uintptr
 	}{
-		{"header size", unsafe.Sizeof(h), 256 + maxMount + uintptr(NumOps)*opNameLen},
+		{"header size", unsafe.Sizeof(h), 256 + maxMount + event.MaxOps*opNameLen},
 		{"head", unsafe.Offsetof(h.head), 88},
 		{"gaugeNano", unsafe.Offsetof(h.gaugeNano), 152},
 		{"mount", unsafe.Offsetof(h.mount), 256},

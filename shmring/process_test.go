@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/btfuse/btfuse/event"
 )
 
 // TestMain lets the test binary play a second process: a reader following
@@ -25,7 +27,7 @@ func TestMain(m *testing.M) {
 			fmt.Println(err)
 			os.Exit(1)
 		}
-		w.Observe(Event{Op: OpLookup, Path: "before death"})
+		w.Observe(event.Event{Op: event.OpLookup, Path: "before death"})
 		fmt.Println("ready")
 		time.Sleep(time.Minute)
 		os.Exit(1)
@@ -60,7 +62,7 @@ func childReader(path, totalStr string) int {
 			return 2
 		}
 		for _, r := range recs {
-			if r.Ino != uint64(r.Tid)*7 || r.Path != pathFor(r.Tid) || r.Op != OpWrite {
+			if r.Ino != uint64(r.Tid)*7 || r.Path != pathFor(r.Tid) || r.Op != event.OpWrite {
 				fmt.Printf("torn record %+v\n", r)
 				return 3
 			}
@@ -115,7 +117,7 @@ func TestReaderInAnotherProcess(t *testing.T) {
 		wg.Go(func() {
 			for i := range each {
 				tid := int32(p*each + i)
-				w.Observe(Event{Op: OpWrite, Door: DoorFUSE, Tid: tid, Ino: uint64(tid) * 7, Path: pathFor(tid)})
+				w.Observe(event.Event{Op: event.OpWrite, Door: event.DoorFUSE, Tid: tid, Ino: uint64(tid) * 7, Path: pathFor(tid)})
 			}
 		})
 	}

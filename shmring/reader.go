@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/btfuse/btfuse/event"
 )
 
 // ErrFault reports that the segment's memory went away under the reader
@@ -17,7 +19,9 @@ var ErrFault = errors.New("shmring: segment memory fault (file truncated?)")
 // FormatError reports a file that is not a segment this reader can read.
 type FormatError struct{ Reason string }
 
-func (e *FormatError) Error() string { return "not a btfuse segment of version 1: " + e.Reason }
+func (e *FormatError) Error() string {
+	return fmt.Sprintf("not a btfuse segment of version %d: %s", Version, e.Reason)
+}
 
 // Segment is a reader's read-only view of a segment.
 type Segment struct {
@@ -142,8 +146,8 @@ func checkHeader(b []byte) (int, error) {
 	if h.version != Version {
 		return 0, &FormatError{fmt.Sprintf("version %d", h.version)}
 	}
-	if h.headerSize != headerSize || h.numOps != uint32(NumOps) || h.numDoors != uint32(NumDoors) ||
-		h.numOutcomes != uint32(NumOutcomes) || h.numBuckets != NumBuckets || h.cellSize != cellSize ||
+	if h.headerSize != headerSize || h.numOps != event.MaxOps || h.numDoors != uint32(event.NumDoors) ||
+		h.numOutcomes != uint32(event.NumOutcomes) || h.numBuckets != NumBuckets || h.cellSize != cellSize ||
 		h.recordSize != recordSize || h.countersOff != countersOff || h.ringOff != uint64(ringOff) {
 		return 0, &FormatError{"layout sizes differ from this btfuse's"}
 	}
@@ -157,10 +161,14 @@ func checkHeader(b []byte) (int, error) {
 	if h.mountLen > maxMount {
 		return 0, &FormatError{"mount path too long"}
 	}
-	for i, n := range opNames {
+	// Op numbers mean the same in the writer and here only if both
+	// binaries define the same ops in the same order.
+	for op := range event.Op(event.MaxOps) {
 		var want [opNameLen]byte
-		copy(want[:], n)
-		if h.opNames[i] != want {
+		if op < event.NumOps() {
+			copy(want[:], op.String())
+		}
+		if h.opNames[op] != want {
 			return 0, &FormatError{"operation table differs from this btfuse's"}
 		}
 	}

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/btfuse/btfuse/event"
 )
 
 func TestWriteRead(t *testing.T) {
@@ -21,11 +23,11 @@ func TestWriteRead(t *testing.T) {
 		t.Errorf("segment mode %v, want 0600", st.Mode().Perm())
 	}
 	long := "/mnt/test/" + strings.Repeat("d/", 50) + "leaf"
-	events := []Event{
-		{Op: OpLookup, Door: DoorFUSE, Outcome: Served, Tid: 10, Ino: 1, Path: "a", Latency: 3 * time.Microsecond},
-		{Op: OpSysOpenat, Door: DoorRun, Outcome: Error, Tgid: 20, Tid: 21, Errno: unix.ENOENT, Path: long, Latency: time.Millisecond},
-		{Op: OpSysStat, Door: DoorRun, Outcome: Passthrough, Tgid: 20, Tid: 20, Path: "/etc/passwd"},
-		{Op: NumOps, Door: DoorRun}, // invalid: dropped
+	events := []event.Event{
+		{Op: event.OpLookup, Door: event.DoorFUSE, Outcome: event.Served, Tid: 10, Ino: 1, Path: "a", Latency: 3 * time.Microsecond},
+		{Op: opOpenat, Door: event.DoorRun, Outcome: event.Error, Tgid: 20, Tid: 21, Errno: unix.ENOENT, Path: long, Latency: time.Millisecond},
+		{Op: opStat, Door: event.DoorRun, Outcome: event.Passthrough, Tgid: 20, Tid: 20, Path: "/etc/passwd"},
+		{Op: event.NumOps(), Door: event.DoorRun}, // invalid: dropped
 	}
 	for _, ev := range events {
 		w.Observe(ev)
@@ -67,7 +69,7 @@ func TestWriteRead(t *testing.T) {
 		t.Fatalf("cells %+v", snap.Cells)
 	}
 	c := snap.Cells[1] // sorted by op: openat
-	if c.Op != OpSysOpenat || c.Count != 1 || c.Sum != time.Millisecond || c.Buckets[bucketOf(time.Millisecond)] != 1 {
+	if c.Op != opOpenat || c.Count != 1 || c.Sum != time.Millisecond || c.Buckets[bucketOf(time.Millisecond)] != 1 {
 		t.Errorf("openat cell %+v", c)
 	}
 	w.SetGauges(3, 100, 4096, 1<<20)
@@ -80,7 +82,7 @@ func TestWriteRead(t *testing.T) {
 
 func TestObserveAllocs(t *testing.T) {
 	w := mustWriter(t, 64)
-	ev := Event{Op: OpGetAttr, Door: DoorFUSE, Outcome: Served, Tid: 1, Path: "some/path", Latency: 5 * time.Microsecond}
+	ev := event.Event{Op: event.OpGetAttr, Door: event.DoorFUSE, Outcome: event.Served, Tid: 1, Path: "some/path", Latency: 5 * time.Microsecond}
 	if n := testing.AllocsPerRun(1000, func() { w.Observe(ev) }); n != 0 {
 		t.Errorf("Observe allocates %v times per event", n)
 	}
@@ -97,7 +99,7 @@ func TestSlowReaderCountsMissed(t *testing.T) {
 	var read uint64
 	buf := make([]Record, 0, 8)
 	for i := range total {
-		w.Observe(Event{Op: OpRead, Door: DoorFUSE, Tid: int32(i), Ino: uint64(i)})
+		w.Observe(event.Event{Op: event.OpRead, Door: event.DoorFUSE, Tid: int32(i), Ino: uint64(i)})
 		if i%100 == 99 { // the reader wakes up now and then and reads a little
 			recs, err := c.Poll(buf[:0])
 			if err != nil {
@@ -173,7 +175,7 @@ func TestConcurrentProducers(t *testing.T) {
 		wg.Go(func() {
 			for i := range each {
 				tid := int32(p*each + i)
-				w.Observe(Event{Op: OpWrite, Door: DoorFUSE, Tid: tid, Ino: uint64(tid) * 7, Path: pathFor(tid)})
+				w.Observe(event.Event{Op: event.OpWrite, Door: event.DoorFUSE, Tid: tid, Ino: uint64(tid) * 7, Path: pathFor(tid)})
 			}
 		})
 	}
@@ -278,7 +280,7 @@ func TestOpenRefuses(t *testing.T) {
 func TestTruncatedUnderReader(t *testing.T) {
 	w := mustWriter(t, 16)
 	s := mustOpen(t, w.Path())
-	w.Observe(Event{Op: OpRead})
+	w.Observe(event.Event{Op: event.OpRead})
 	if err := os.Truncate(w.Path(), 0); err != nil {
 		t.Fatal(err)
 	}
@@ -310,9 +312,9 @@ func TestQuantile(t *testing.T) {
 // users) act on that line at once.
 func TestCursorStartsWhenMade(t *testing.T) {
 	w := mustWriter(t, 64)
-	w.Observe(Event{Op: OpRead, Door: DoorFUSE, Tid: 1}) // before: not wanted
+	w.Observe(event.Event{Op: event.OpRead, Door: event.DoorFUSE, Tid: 1}) // before: not wanted
 	c := mustOpen(t, w.Path()).Cursor(false)
-	w.Observe(Event{Op: OpWrite, Door: DoorFUSE, Tid: 2})
+	w.Observe(event.Event{Op: event.OpWrite, Door: event.DoorFUSE, Tid: 2})
 	recs, err := c.Poll(nil)
 	if err != nil {
 		t.Fatal(err)

@@ -2,6 +2,8 @@ package shmring
 
 import (
 	"time"
+
+	"github.com/btfuse/btfuse/event"
 )
 
 // Snapshot is a reading of a segment's counters and gauges.
@@ -25,9 +27,9 @@ type RingStats struct {
 
 // CellStats counts one op × door × outcome.
 type CellStats struct {
-	Op      Op
-	Door    Door
-	Outcome Outcome
+	Op      event.Op
+	Door    event.Door
+	Outcome event.Outcome
 	Count   uint64
 	Sum     time.Duration
 	Buckets [NumBuckets]uint64 // not cumulative
@@ -51,9 +53,9 @@ func snapshot(v view) Snapshot {
 	if t := h.gaugeNano.Load(); t != 0 {
 		s.GaugeTime = time.Unix(0, t)
 	}
-	for op := Op(0); op < NumOps; op++ {
-		for d := Door(0); d < NumDoors; d++ {
-			for o := Outcome(0); o < NumOutcomes; o++ {
+	for op := range event.NumOps() {
+		for d := range event.NumDoors {
+			for o := range event.NumOutcomes {
 				c := &v.cells[cellIndex(op, d, o)]
 				n := c.count.Load()
 				if n == 0 {

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/btfuse/btfuse/event"
 )
 
 // DefaultDir is where segments live.
@@ -26,7 +28,7 @@ type Writer struct {
 	mask uint64
 }
 
-var _ Observer = (*Writer)(nil)
+var _ event.Observer = (*Writer)(nil)
 
 // Create makes the segment dir/btfuse-ID for the daemon serving mount, with
 // a ring of slots records (a power of two; 0 means DefaultSlots). A segment
@@ -90,9 +92,9 @@ func initSegment(f *os.File, path, mount string, slots int) (*Writer, error) {
 	copy(h.magic[:], Magic)
 	h.version = Version
 	h.headerSize = headerSize
-	h.numOps = uint32(NumOps)
-	h.numDoors = uint32(NumDoors)
-	h.numOutcomes = uint32(NumOutcomes)
+	h.numOps = event.MaxOps
+	h.numDoors = uint32(event.NumDoors)
+	h.numOutcomes = uint32(event.NumOutcomes)
 	h.numBuckets = NumBuckets
 	h.cellSize = cellSize
 	h.recordSize = recordSize
@@ -106,8 +108,8 @@ func initSegment(f *os.File, path, mount string, slots int) (*Writer, error) {
 		mount = mount[len(mount)-maxMount:]
 	}
 	h.mountLen = uint32(copy(h.mount[:], mount))
-	for i, n := range opNames {
-		copy(h.opNames[i][:], n)
+	for op := range event.NumOps() {
+		copy(h.opNames[op][:], op.String())
 	}
 	return w, nil
 }
@@ -121,9 +123,9 @@ func (w *Writer) Name() string { return filepath.Base(w.path) }
 // Observe counts ev and appends it to the ring. It never blocks and never
 // allocates; an event with an op, door or outcome out of range is only
 // counted as dropped.
-func (w *Writer) Observe(ev Event) {
+func (w *Writer) Observe(ev event.Event) {
 	h := w.v.hdr
-	if ev.Op >= NumOps || ev.Door >= NumDoors || ev.Outcome >= NumOutcomes {
+	if ev.Op >= event.NumOps() || ev.Door >= event.NumDoors || ev.Outcome >= event.NumOutcomes {
 		h.dropped.Add(1)
 		return
 	}

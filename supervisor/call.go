@@ -153,8 +153,8 @@ func (c *call) at(dirfd int32, addr uint64, flags int) (*fsimpl.At, result, bool
 	return a, result{}, true
 }
 
-// answer is the reply to an fsimpl call that returned e.
-func answer(e unix.Errno) result {
+// fromErrno is the reply to an fsimpl call that returned e.
+func fromErrno(e unix.Errno) result {
 	switch e {
 	case 0:
 		return ok(0)
@@ -176,7 +176,7 @@ func (c *call) change(fn func() unix.Errno) result {
 	c.waitBegin()
 	e := fn()
 	c.waitEnd()
-	return answer(e)
+	return fromErrno(e)
 }
 
 // fdIno maps a descriptor of the target to the fsimpl inode whose backing

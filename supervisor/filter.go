@@ -1,6 +1,7 @@
 package supervisor
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -9,68 +10,21 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// pathSyscalls are notified whatever their arguments: each names a path.
-// fstat-like calls on an empty path are the exception, see emptyPathSyscalls.
-var pathSyscalls = []string{
-	"open", "openat", "openat2", "creat",
-	"stat", "lstat",
-	"access", "faccessat", "faccessat2",
-	"mkdir", "mkdirat", "mknod", "mknodat",
-	"unlink", "unlinkat", "rmdir",
-	"rename", "renameat", "renameat2",
-	"link", "linkat", "symlink", "symlinkat",
-	"readlink", "readlinkat",
-	"chmod", "fchmodat", "chown", "lchown", "fchownat",
-	"truncate", "utimensat", "utimes", "futimesat", "utime",
-	"setxattr", "lsetxattr", "getxattr", "lgetxattr",
-	"listxattr", "llistxattr", "removexattr", "lremovexattr",
-	"chdir", "statfs",
-}
-
-// emptyPathSyscalls take (dirfd, path, ..., flags): glibc implements fstat
-// as newfstatat(fd, "", AT_EMPTY_PATH), so these are notified only when
-// AT_EMPTY_PATH is clear or the fd is a served one (reserved range or
-// standard, see maxStdFd). The argument index of the flags is the value.
-var emptyPathSyscalls = map[string]uint{
-	"newfstatat": 3,
-	"statx":      2,
-}
-
-// maxStdFd is the highest standard descriptor. The fd rules below also
-// notify descriptors 0 to 2: a shell redirection ('cat f >> f', 'wc < f')
-// dup2()s a served descriptor there, where fstat would otherwise be native
-// and show the backing file's st_dev and st_ino instead of the inode a path
-// stat shows. GNU cat compares fstat of its input with fstat of fd 1 to
-// refuse "input file is output file"; without this it appended f to itself
-// until the filesystem was full. The cost is one round trip for the fstat
-// of a standard stream that stdio makes once per process. Other dup'd
-// descriptors (exec 3< f) stay native.
+// maxStdFd is the highest standard descriptor. The descriptor rules
+// (notifyFD, notifyEmptyPath) also notify descriptors 0 to 2: a shell
+// redirection ('cat f >> f', 'wc < f') dup2()s a served descriptor there,
+// where fstat would otherwise be native and show the backing file's st_dev
+// and st_ino instead of the inode a path stat shows. GNU cat compares fstat
+// of its input with fstat of fd 1 to refuse "input file is output file";
+// without this it appended f to itself until the filesystem was full. The
+// cost is one round trip for the fstat of a standard stream that stdio
+// makes once per process. Other dup'd descriptors (exec 3< f) stay native.
 const maxStdFd = 2
 
-// fdSyscalls are notified only when their first argument (the fd) lies in
-// the reserved range, where served descriptors live, or is a standard one.
-// read, write, lseek, mmap, fsync, fallocate and the rest stay native: a
-// served descriptor is a real kernel file. Directories are never installed in the range (see
-// handleOpen), so getdents64 and fchdir need no rule.
-var fdSyscalls = []string{
-	"fstat", "fchmod", "fchown", "ftruncate", "fstatfs",
-	"fgetxattr", "fsetxattr", "flistxattr", "fremovexattr",
-}
-
-// FilterSyscalls lists every syscall the filter may notify, for tests and
-// documentation.
-func FilterSyscalls() []string {
-	out := append(append([]string(nil), pathSyscalls...), credSyscalls...)
-	for n := range emptyPathSyscalls {
-		out = append(out, n)
-	}
-	return append(out, fdSyscalls...)
-}
-
 // BuildFilter compiles the filter for a target whose reserved descriptor
-// range starts at base: the notify rules above, everything else allowed,
-// and any other architecture's syscalls (i386 through int 0x80, x32
-// numbers) refused with ENOSYS. libseccomp builds the program; it is
+// range starts at base: the notify rules of syscallTable, everything else
+// allowed, and any other architecture's syscalls (i386 through int 0x80,
+// x32 numbers) refused with ENOSYS. libseccomp builds the program; it is
 // exported as classic BPF so that the child can load it with seccomp(2)
 // and the flags Debian's libseccomp 2.5 cannot set (WAIT_KILLABLE_RECV).
 func BuildFilter(base int) ([]unix.SockFilter, error) {
@@ -87,18 +41,15 @@ func BuildFilter(base int) ([]unix.SockFilter, error) {
 		return nil, err
 	}
 	notify := seccomp.ActNotify
-	add := func(name string, conds ...seccomp.ScmpCondition) error {
-		sc, err := seccomp.GetSyscallFromName(name)
-		if err != nil {
-			return fmt.Errorf("syscall %s: %w", name, err)
-		}
+	add := func(r *sysRow, conds ...seccomp.ScmpCondition) error {
+		var err error
 		if len(conds) == 0 {
-			err = f.AddRule(sc, notify)
+			err = f.AddRule(seccomp.ScmpSyscall(r.nr), notify)
 		} else {
-			err = f.AddRuleConditional(sc, notify, conds)
+			err = f.AddRuleConditional(seccomp.ScmpSyscall(r.nr), notify, conds)
 		}
 		if err != nil {
-			return fmt.Errorf("rule for %s: %w", name, err)
+			return fmt.Errorf("rule for %s: %w", r.name, err)
 		}
 		return nil
 	}
@@ -111,31 +62,24 @@ func BuildFilter(base int) ([]unix.SockFilter, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, name := range append(append([]string(nil), pathSyscalls...), credSyscalls...) {
-		if err := add(name); err != nil {
-			return nil, err
+	for i := range sysRows {
+		r := &sysRows[i]
+		var err error
+		switch r.rule {
+		case notifyPath, notifyCred:
+			err = add(r)
+		case notifyEmptyPath:
+			var noEmpty seccomp.ScmpCondition
+			noEmpty, err = seccomp.MakeCondition(r.flagsArg, seccomp.CompareMaskedEqual, unix.AT_EMPTY_PATH, 0)
+			if err == nil {
+				err = errors.Join(add(r, noEmpty), add(r, inRange), add(r, std))
+			}
+		case notifyFD:
+			err = errors.Join(add(r, inRange), add(r, std))
+		default:
+			err = fmt.Errorf("syscall %s: no filter rule", r.name)
 		}
-	}
-	for name, flagArg := range emptyPathSyscalls {
-		noEmpty, err := seccomp.MakeCondition(flagArg, seccomp.CompareMaskedEqual, unix.AT_EMPTY_PATH, 0)
 		if err != nil {
-			return nil, err
-		}
-		if err := add(name, noEmpty); err != nil {
-			return nil, err
-		}
-		if err := add(name, inRange); err != nil {
-			return nil, err
-		}
-		if err := add(name, std); err != nil {
-			return nil, err
-		}
-	}
-	for _, name := range fdSyscalls {
-		if err := add(name, inRange); err != nil {
-			return nil, err
-		}
-		if err := add(name, std); err != nil {
 			return nil, err
 		}
 	}

@@ -233,7 +233,7 @@ func (c *call) statfs(addr, buf uint64) result {
 	}
 	st, e := c.s.fs.StatFsAt(at)
 	if e != 0 {
-		return answer(e)
+		return fromErrno(e)
 	}
 	out := c.s.statfsBase
 	out.Blocks, out.Bfree, out.Bavail = st.Blocks, st.Bfree, st.Bavail

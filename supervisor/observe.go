@@ -3,26 +3,26 @@ package supervisor
 import (
 	"time"
 
-	"github.com/btfuse/btfuse/shmring"
+	"github.com/btfuse/btfuse/event"
 )
 
 // observe reports an answered notification to the Observer: the syscall,
 // the thread, the path argument it read (if any), how it was answered and
 // how long that took. It does not allocate.
 func (s *Supervisor) observe(c *call, r result, start time.Time) {
-	ev := shmring.Event{
-		Op:      shmring.SyscallOp(c.n.Data.Nr),
-		Door:    shmring.DoorRun,
-		Outcome: shmring.Served,
+	ev := event.Event{
+		Op:      opOf(c.n.Data.Nr),
+		Door:    event.DoorRun,
+		Outcome: event.Served,
 		Tid:     int32(c.tid),
 		Path:    c.pathArg,
 		Latency: time.Since(start),
 	}
 	switch {
 	case r.cont:
-		ev.Outcome = shmring.Passthrough
+		ev.Outcome = event.Passthrough
 	case r.err != 0:
-		ev.Outcome, ev.Errno = shmring.Error, r.err
+		ev.Outcome, ev.Errno = event.Error, r.err
 	}
 	s.obs.Observe(ev)
 }

@@ -8,16 +8,16 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/btfuse/btfuse/control"
+	"github.com/btfuse/btfuse/event"
 	"github.com/btfuse/btfuse/internal/testutil"
-	"github.com/btfuse/btfuse/shmring"
 )
 
 type recorder struct {
 	mu     sync.Mutex
-	events []shmring.Event
+	events []event.Event
 }
 
-func (r *recorder) Observe(ev shmring.Event) {
+func (r *recorder) Observe(ev event.Event) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.events = append(r.events, ev)
@@ -45,17 +45,62 @@ func TestObserver(t *testing.T) {
 	defer rec.mu.Unlock()
 	var created, missing bool
 	for _, ev := range rec.events {
-		if ev.Door != shmring.DoorRun || ev.Tid == 0 {
+		if ev.Door != event.DoorRun || ev.Tid == 0 {
 			t.Errorf("event %+v", ev)
 		}
 		switch {
-		case strings.HasSuffix(ev.Path, "/obs") && ev.Outcome == shmring.Served && ev.Errno == 0:
+		case strings.HasSuffix(ev.Path, "/obs") && ev.Outcome == event.Served && ev.Errno == 0:
 			created = true
-		case strings.HasSuffix(ev.Path, "/obs-missing") && ev.Outcome == shmring.Error && ev.Errno == unix.ENOENT:
+		case strings.HasSuffix(ev.Path, "/obs-missing") && ev.Outcome == event.Error && ev.Errno == unix.ENOENT:
 			missing = true
 		}
 	}
 	if !created || !missing {
 		t.Errorf("served open of obs seen: %v; ENOENT of obs-missing seen: %v; events: %+v", created, missing, rec.events)
+	}
+}
+
+// Under run, each syscall is reported under its own name, whether it was
+// served or CONTINUEd (xattrs by path go to the FUSE door).
+func TestObserverNamesSyscalls(t *testing.T) {
+	testutil.RequireProgram(t, "setfattr")
+	b := testutil.StartBtfuse(t)
+	mount, err := control.Canonical(b.Dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := &recorder{}
+	sup, err := New(b.FS, Options{Mount: mount, Observer: rec})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(sup.Close)
+	s := &supervised{Btfuse: b, mount: mount, sup: sup}
+	code, _, errOut := s.run(t, []string{"sh", "-ec", `cd "$BTFUSE_MOUNT"
+mkdir d; rmdir d; touch f; chmod 600 f; setfattr -n user.k -v v f; mv f g; rm g`})
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	seen := map[string]bool{}
+	for _, ev := range rec.events {
+		if ev.Op == event.OpSyscall {
+			t.Errorf("event without a syscall name: %+v", ev)
+		}
+		seen[ev.Op.String()] = true
+	}
+	// Each step, by the syscalls that libc and coreutils may use for it.
+	for _, alts := range [][]string{
+		{"chdir"}, {"mkdir", "mkdirat"}, {"rmdir", "unlinkat"}, {"utimensat"},
+		{"chmod", "fchmodat"}, {"setxattr", "lsetxattr"}, {"rename", "renameat", "renameat2"}, {"unlink", "unlinkat"},
+	} {
+		found := false
+		for _, n := range alts {
+			found = found || seen[n]
+		}
+		if !found {
+			t.Errorf("none of %v reported; ops seen: %v", alts, seen)
+		}
 	}
 }

@@ -52,7 +52,7 @@ func (c *call) open(dirfd int32, pathAddr uint64, flags int, mode uint32, _ int)
 	f, e := c.s.fs.OpenAt(at, flags, mode, true)
 	c.waitEnd()
 	if e != 0 {
-		return answer(e)
+		return fromErrno(e)
 	}
 	return c.install(f, c.cred, flags)
 }

@@ -57,7 +57,7 @@ func (c *call) stat(dirfd int32, pathAddr, buf uint64, flags int) result {
 	}
 	a, e := c.s.fs.StatAt(at)
 	if e != 0 {
-		return answer(e)
+		return fromErrno(e)
 	}
 	return c.putStat(buf, &a)
 }
@@ -130,7 +130,7 @@ func (c *call) statx() result {
 		}
 		var e unix.Errno
 		if a, e = c.s.fs.StatAt(at); e != 0 {
-			return answer(e)
+			return fromErrno(e)
 		}
 	}
 	stx := unix.Statx_t{
@@ -185,7 +185,7 @@ func (c *call) access(dirfd int32, pathAddr uint64, mode uint32, flags int) resu
 			if e != 0 {
 				return cont()
 			}
-			return answer(c.s.fs.Access(realIDs(cr), ino, mode))
+			return fromErrno(c.s.fs.Access(realIDs(cr), ino, mode))
 		}
 	}
 	at, r, ok := c.at(dirfd, pathAddr, atFlags(flags))
@@ -194,7 +194,7 @@ func (c *call) access(dirfd int32, pathAddr uint64, mode uint32, flags int) resu
 	}
 	cr, _ := c.credentials() // read by c.at
 	at.Cred = realIDs(cr)
-	return answer(c.s.fs.AccessAt(at, mode))
+	return fromErrno(c.s.fs.AccessAt(at, mode))
 }
 
 // readlink serves readlink and readlinkat.
@@ -208,7 +208,7 @@ func (c *call) readlink(dirfd int32, pathAddr, buf, size uint64) result {
 	}
 	t, e := c.s.fs.ReadlinkAt(at)
 	if e != 0 {
-		return answer(e)
+		return fromErrno(e)
 	}
 	b := []byte(t)
 	if uint64(len(b)) > size {

@@ -11,8 +11,8 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/btfuse/btfuse/event"
 	"github.com/btfuse/btfuse/fsimpl"
-	"github.com/btfuse/btfuse/shmring"
 )
 
 // Options configure a Supervisor.
@@ -30,7 +30,7 @@ type Options struct {
 	Receivers int
 	Log       *slog.Logger
 	// Observer, when set, is told of every notification answered.
-	Observer shmring.Observer
+	Observer event.Observer
 }
 
 // Supervisor answers the notifications of supervised processes from fs.
@@ -53,7 +53,7 @@ type Supervisor struct {
 	creds credCache
 
 	stats Stats
-	obs   shmring.Observer // nil: none
+	obs   event.Observer // nil: none
 	// onAnswer, set by tests before Serve, sees every answer with its
 	// syscall number and the last path argument read.
 	onAnswer func(nr int32, path string, r result)

@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/btfuse/btfuse/control"
+	"github.com/btfuse/btfuse/event"
 	"github.com/btfuse/btfuse/shmring"
 )
 
@@ -175,13 +176,13 @@ func statusOf(e control.Entry) (d daemonStatus) {
 		o := d.Ops[name]
 		o.Door = c.Door.String()
 		switch c.Outcome {
-		case shmring.Served:
+		case event.Served:
 			o.Served += c.Count
-		case shmring.Passthrough:
+		case event.Passthrough:
 			o.Passthrough += c.Count
-		case shmring.Error:
+		case event.Error:
 			o.Errors += c.Count
-		case shmring.Injected:
+		case event.Injected:
 			o.Injected += c.Count
 		}
 		d.Ops[name] = o

@@ -51,7 +51,8 @@ func TestE2EStatusJSON(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "f"), []byte("x"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if code, out, errOut := runBtfuse(t, runtime, "run", "--mount", dir, "--", "sh", "-c", `cat "$BTFUSE_MOUNT/f"`); code != 0 || out != "x" {
+	if code, out, errOut := runBtfuse(t, runtime, "run", "--mount", dir, "--", "sh", "-ec",
+		`cat "$BTFUSE_MOUNT/f"; cd "$BTFUSE_MOUNT"; mkdir d; chmod 700 d; mv d e; rmdir e`); code != 0 || out != "x" {
 		t.Fatalf("btfuse run: exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
 	code, out, errOut := runBtfuse(t, runtime, "status", "--json")
@@ -80,6 +81,19 @@ func TestE2EStatusJSON(t *testing.T) {
 	}
 	if o := st.Ops["openat"]; o.Served == 0 || o.Door != "run" {
 		t.Errorf("openat %+v (ops %v)", o, st.Ops)
+	}
+	// Every syscall has its own name, served or CONTINUEd (chdir).
+	if o, ok := st.Ops["syscall"]; ok {
+		t.Errorf("syscalls without a name of their own: %+v (ops %v)", o, st.Ops)
+	}
+	for _, alts := range [][]string{{"chdir"}, {"mkdir", "mkdirat"}, {"chmod", "fchmodat"}, {"rename", "renameat", "renameat2"}, {"rmdir", "unlinkat"}} {
+		found := false
+		for _, n := range alts {
+			found = found || st.Ops[n].Door == "run"
+		}
+		if !found {
+			t.Errorf("none of %v in status (ops %v)", alts, st.Ops)
+		}
 	}
 	// The human table names the mount and the ops.
 	code, out, _ = runBtfuse(t, runtime, "status", dir)

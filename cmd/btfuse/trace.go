@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/btfuse/btfuse/control"
+	"github.com/btfuse/btfuse/event"
 	"github.com/btfuse/btfuse/shmring"
 )
 
@@ -202,7 +203,7 @@ func writeTraceLine(w io.Writer, mount string, withMount bool, r *shmring.Record
 	switch {
 	case r.Errno != 0:
 		b.WriteString(" = -1 " + errnoName(r.Errno))
-	case r.Outcome == shmring.Passthrough:
+	case r.Outcome == event.Passthrough:
 		b.WriteString(" -> kernel")
 	default:
 		b.WriteString(" = 0")

@@ -6,8 +6,8 @@ import (
 
 	"github.com/hanwen/go-fuse/v2/fuse"
 
+	"github.com/btfuse/btfuse/event"
 	"github.com/btfuse/btfuse/fsimpl"
-	"github.com/btfuse/btfuse/shmring"
 )
 
 // Directory handles carry no state: fsimpl's readdir cookies stay valid
@@ -18,22 +18,22 @@ func (r *rawFS) OpenDir(cancel <-chan struct{}, in *fuse.OpenIn, out *fuse.OpenO
 	e := r.fs.OpenDir(credOf(&in.InHeader), fsimpl.Ino(in.NodeId))
 	out.Fh = 0
 	out.OpenFlags = 0 // no FOPEN_CACHE_DIR: the other door changes directories too
-	return r.reply(shmring.OpOpenDir, e)
+	return r.reply(event.OpOpenDir, e)
 }
 
 func (r *rawFS) ReleaseDir(in *fuse.ReleaseIn) {
-	r.stats.ops[shmring.OpReleaseDir].calls.Add(1)
+	r.stats.ops[event.OpReleaseDir].calls.Add(1)
 }
 
 func (r *rawFS) FsyncDir(cancel <-chan struct{}, in *fuse.FsyncIn) fuse.Status {
-	return r.reply(shmring.OpFsyncDir, r.fs.Fsync(fsimpl.Ino(in.NodeId)))
+	return r.reply(event.OpFsyncDir, r.fs.Fsync(fsimpl.Ino(in.NodeId)))
 }
 
 func (r *rawFS) ReadDir(cancel <-chan struct{}, in *fuse.ReadIn, out *fuse.DirEntryList) fuse.Status {
 	e := r.fs.ReadDir(fsimpl.Ino(in.NodeId), in.Offset, func(d fsimpl.Dirent) bool {
 		return out.AddDirEntry(fuse.DirEntry{Mode: d.Mode, Name: d.Name, Ino: uint64(d.Ino), Off: d.Off})
 	})
-	return r.reply(shmring.OpReadDir, e)
+	return r.reply(event.OpReadDir, e)
 }
 
 // Sizes of one READDIRPLUS record: fuse_entry_out, fuse_dirent header, name
@@ -75,7 +75,7 @@ func (r *rawFS) ReadDirPlus(cancel <-chan struct{}, in *fuse.ReadIn, out *fuse.D
 		return true
 	})
 	if e != 0 {
-		return r.reply(shmring.OpReadDirPlus, e)
+		return r.reply(event.OpReadDirPlus, e)
 	}
 	var c *fsimpl.Cred
 	for _, d := range *bufp {
@@ -104,5 +104,5 @@ func (r *rawFS) ReadDirPlus(cancel <-chan struct{}, in *fuse.ReadIn, out *fuse.D
 		r.fillEntry(eo, &a)
 		out.FixMode(a.Mode)
 	}
-	return r.reply(shmring.OpReadDirPlus, 0)
+	return r.reply(event.OpReadDirPlus, 0)
 }

@@ -7,8 +7,8 @@ import (
 	"github.com/hanwen/go-fuse/v2/fuse"
 	"golang.org/x/sys/unix"
 
+	"github.com/btfuse/btfuse/event"
 	"github.com/btfuse/btfuse/fsimpl"
-	"github.com/btfuse/btfuse/shmring"
 )
 
 // handle is one open regular file, named on the wire by its Fh.
@@ -149,7 +149,7 @@ func (r *rawFS) Open(cancel <-chan struct{}, in *fuse.OpenIn, out *fuse.OpenOut)
 	c := credOf(&in.InHeader)
 	f, e := r.fs.Open(c, fsimpl.Ino(in.NodeId), int(in.Flags))
 	if e != 0 {
-		return r.reply(shmring.OpOpen, e)
+		return r.reply(event.OpOpen, e)
 	}
 	if in.Mode&fuse.OPEN_KILL_SUIDGID != 0 {
 		// Under HANDLE_KILLPRIV_V2 the kernel leaves clearing suid/sgid
@@ -161,7 +161,7 @@ func (r *rawFS) Open(cancel <-chan struct{}, in *fuse.OpenIn, out *fuse.OpenOut)
 	if e = r.addHandle(f, out); e != 0 {
 		r.fs.Release(f)
 	}
-	return r.reply(shmring.OpOpen, e)
+	return r.reply(event.OpOpen, e)
 }
 
 func (r *rawFS) Create(cancel <-chan struct{}, in *fuse.CreateIn, name string, out *fuse.CreateOut) fuse.Status {
@@ -169,7 +169,7 @@ func (r *rawFS) Create(cancel <-chan struct{}, in *fuse.CreateIn, name string, o
 	c := credOf(&in.InHeader)
 	a, f, e := r.fs.Create(c, fsimpl.Ino(in.NodeId), name, int(in.Flags), in.Mode)
 	if e != 0 {
-		return r.reply(shmring.OpCreate, e)
+		return r.reply(event.OpCreate, e)
 	}
 	// FUSE_OPEN_KILL_SUIDGID is not honoured here: the kernel sets it for
 	// any unprivileged O_CREAT|O_TRUNC, also when the file is new and so
@@ -180,14 +180,14 @@ func (r *rawFS) Create(cancel <-chan struct{}, in *fuse.CreateIn, name string, o
 		// any filesystem); the reference and the File go back.
 		r.fs.Release(f)
 		r.fs.Forget(a.Ino, 1)
-		return r.reply(shmring.OpCreate, e)
+		return r.reply(event.OpCreate, e)
 	}
 	r.fillEntry(&out.EntryOut, &a)
-	return r.reply(shmring.OpCreate, 0)
+	return r.reply(event.OpCreate, 0)
 }
 
 func (r *rawFS) Release(cancel <-chan struct{}, in *fuse.ReleaseIn) {
-	r.stats.ops[shmring.OpRelease].calls.Add(1)
+	r.stats.ops[event.OpRelease].calls.Add(1)
 	if h := r.removeHandle(in.Fh); h != nil {
 		r.releaseLocks(in.Fh)
 		r.fs.Release(h.f)
@@ -199,20 +199,20 @@ func (r *rawFS) Release(cancel <-chan struct{}, in *fuse.ReleaseIn) {
 func (r *rawFS) Read(cancel <-chan struct{}, in *fuse.ReadIn, buf []byte) (fuse.ReadResult, fuse.Status) {
 	h := r.handles.get(in.Fh)
 	if h == nil {
-		return nil, r.reply(shmring.OpRead, unix.EBADF)
+		return nil, r.reply(event.OpRead, unix.EBADF)
 	}
 	buf = buf[:min(len(buf), int(in.Size))]
 	n, e := r.fs.Read(h.f, buf, int64(in.Offset))
 	if e != 0 {
-		return nil, r.reply(shmring.OpRead, e)
+		return nil, r.reply(event.OpRead, e)
 	}
-	return fuse.ReadResultData(buf[:n]), r.reply(shmring.OpRead, 0)
+	return fuse.ReadResultData(buf[:n]), r.reply(event.OpRead, 0)
 }
 
 func (r *rawFS) Write(cancel <-chan struct{}, in *fuse.WriteIn, data []byte) (uint32, fuse.Status) {
 	h := r.handles.get(in.Fh)
 	if h == nil {
-		return 0, r.reply(shmring.OpWrite, unix.EBADF)
+		return 0, r.reply(event.OpWrite, unix.EBADF)
 	}
 	// The kernel sets FUSE_WRITE_KILL_SUIDGID on every write by a caller
 	// without CAP_FSETID, whatever the mode; fsimpl weighs the caller's
@@ -222,37 +222,37 @@ func (r *rawFS) Write(cancel <-chan struct{}, in *fuse.WriteIn, data []byte) (ui
 		killFor = credOf(&in.InHeader)
 	}
 	n, e := r.fs.Write(h.f, data, int64(in.Offset), killFor)
-	return uint32(n), r.reply(shmring.OpWrite, e)
+	return uint32(n), r.reply(event.OpWrite, e)
 }
 
 func (r *rawFS) Lseek(cancel <-chan struct{}, in *fuse.LseekIn, out *fuse.LseekOut) fuse.Status {
 	h := r.handles.get(in.Fh)
 	if h == nil {
-		return r.reply(shmring.OpLseek, unix.EBADF)
+		return r.reply(event.OpLseek, unix.EBADF)
 	}
 	off, e := r.fs.Lseek(h.f, int64(in.Offset), int(in.Whence))
 	if e == 0 {
 		out.Offset = uint64(off)
 	}
-	return r.reply(shmring.OpLseek, e)
+	return r.reply(event.OpLseek, e)
 }
 
 func (r *rawFS) Fallocate(cancel <-chan struct{}, in *fuse.FallocateIn) fuse.Status {
 	h := r.handles.get(in.Fh)
 	if h == nil {
-		return r.reply(shmring.OpFallocate, unix.EBADF)
+		return r.reply(event.OpFallocate, unix.EBADF)
 	}
 	e := r.fs.Fallocate(h.f, in.Mode, int64(in.Offset), int64(in.Length))
-	return r.reply(shmring.OpFallocate, e)
+	return r.reply(event.OpFallocate, e)
 }
 
 // Flush comes at every close() of a handle opened without FOPEN_NOFLUSH:
 // the closing owner's POSIX locks on the inode go (locks.go).
 func (r *rawFS) Flush(cancel <-chan struct{}, in *fuse.FlushIn) fuse.Status {
 	r.dropOwner(fsimpl.Ino(in.NodeId), in.LockOwner)
-	return r.reply(shmring.OpFlush, 0)
+	return r.reply(event.OpFlush, 0)
 }
 
 func (r *rawFS) Fsync(cancel <-chan struct{}, in *fuse.FsyncIn) fuse.Status {
-	return r.reply(shmring.OpFsync, r.fs.Fsync(fsimpl.Ino(in.NodeId)))
+	return r.reply(event.OpFsync, r.fs.Fsync(fsimpl.Ino(in.NodeId)))
 }

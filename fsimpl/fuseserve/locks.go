@@ -9,8 +9,8 @@ import (
 	"github.com/hanwen/go-fuse/v2/fuse"
 	"golang.org/x/sys/unix"
 
+	"github.com/btfuse/btfuse/event"
 	"github.com/btfuse/btfuse/fsimpl"
-	"github.com/btfuse/btfuse/shmring"
 )
 
 // File locks through the FUSE door are taken on the backing files, where
@@ -223,15 +223,15 @@ func wireLock(lk *fuse.FileLock) (unix.Flock_t, unix.Errno) {
 func (r *rawFS) GetLk(cancel <-chan struct{}, in *fuse.LkIn, out *fuse.LkOut) fuse.Status {
 	h := r.handles.get(in.Fh)
 	if h == nil {
-		return r.reply(shmring.OpGetLk, unix.EBADF)
+		return r.reply(event.OpGetLk, unix.EBADF)
 	}
 	lk, e := wireLock(&in.Lk)
 	if e != 0 {
-		return r.reply(shmring.OpGetLk, e)
+		return r.reply(event.OpGetLk, e)
 	}
 	o, e := r.lockOwnerOf(in.Fh, lockKey{ino: h.ino, owner: in.Owner}, 0, false)
 	if e != 0 {
-		return r.reply(shmring.OpGetLk, e)
+		return r.reply(event.OpGetLk, e)
 	}
 	// Without locks of its own, the owner asks through the handle's
 	// descriptor, which never carries POSIX or OFD locks: a different open
@@ -243,7 +243,7 @@ func (r *rawFS) GetLk(cancel <-chan struct{}, in *fuse.LkIn, out *fuse.LkOut) fu
 		e = getlk(h.f.Fd)
 	}
 	if e != 0 {
-		return r.reply(shmring.OpGetLk, e)
+		return r.reply(event.OpGetLk, e)
 	}
 	out.Lk.Typ = uint32(lk.Type)
 	if lk.Type != unix.F_UNLCK {
@@ -258,7 +258,7 @@ func (r *rawFS) GetLk(cancel <-chan struct{}, in *fuse.LkIn, out *fuse.LkOut) fu
 			out.Lk.Pid = r.otherLocker(h.ino, in.Owner)
 		}
 	}
-	return r.reply(shmring.OpGetLk, 0)
+	return r.reply(event.OpGetLk, 0)
 }
 
 // otherLocker names the process of some owner other than owner with locks
@@ -276,11 +276,11 @@ func (r *rawFS) otherLocker(ino fsimpl.Ino, owner uint64) uint32 {
 }
 
 func (r *rawFS) SetLk(cancel <-chan struct{}, in *fuse.LkIn) fuse.Status {
-	return r.reply(shmring.OpSetLk, r.setLk(nil, in))
+	return r.reply(event.OpSetLk, r.setLk(nil, in))
 }
 
 func (r *rawFS) SetLkw(cancel <-chan struct{}, in *fuse.LkIn) fuse.Status {
-	return r.reply(shmring.OpSetLkw, r.setLk(cancel, in))
+	return r.reply(event.OpSetLkw, r.setLk(cancel, in))
 }
 
 // setLk takes or drops a lock; with cancel set it waits for a conflicting

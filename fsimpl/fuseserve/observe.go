@@ -6,8 +6,8 @@ import (
 	"github.com/hanwen/go-fuse/v2/fuse"
 	"golang.org/x/sys/unix"
 
+	"github.com/btfuse/btfuse/event"
 	"github.com/btfuse/btfuse/fsimpl"
-	"github.com/btfuse/btfuse/shmring"
 )
 
 // observed reports every request rawFS answers to an Observer: the op, the
@@ -17,11 +17,11 @@ import (
 // ones go-fuse answers ENOSYS) are not reported.
 type observed struct {
 	*rawFS
-	obs   shmring.Observer
+	obs   event.Observer
 	paths *pathCache
 }
 
-func newObserved(r *rawFS, obs shmring.Observer) *observed {
+func newObserved(r *rawFS, obs event.Observer) *observed {
 	return &observed{rawFS: r, obs: obs, paths: newPathCache()}
 }
 
@@ -29,9 +29,9 @@ var _ fuse.RawFileSystem = (*observed)(nil)
 
 // done reports one request about node h.NodeId, or about name in that
 // directory when name is set. It does not allocate.
-func (o *observed) done(op shmring.Op, h *fuse.InHeader, name string, st fuse.Status, start time.Time) {
-	ev := shmring.Event{
-		Op: op, Door: shmring.DoorFUSE, Outcome: shmring.Served,
+func (o *observed) done(op event.Op, h *fuse.InHeader, name string, st fuse.Status, start time.Time) {
+	ev := event.Event{
+		Op: op, Door: event.DoorFUSE, Outcome: event.Served,
 		Tid: int32(h.Caller.Pid), Ino: h.NodeId, Latency: time.Since(start),
 	}
 	if name != "" {
@@ -40,7 +40,7 @@ func (o *observed) done(op shmring.Op, h *fuse.InHeader, name string, st fuse.St
 		ev.Path = o.paths.get(h.NodeId)
 	}
 	if st != fuse.OK {
-		ev.Outcome, ev.Errno = shmring.Error, unix.Errno(st)
+		ev.Outcome, ev.Errno = event.Error, unix.Errno(st)
 	}
 	o.obs.Observe(ev)
 }
@@ -49,9 +49,9 @@ func (o *observed) Lookup(cancel <-chan struct{}, h *fuse.InHeader, name string,
 	t := time.Now()
 	st := o.rawFS.Lookup(cancel, h, name, out)
 	if st == fuse.OK && out.NodeId == 0 { // a negative entry is an ENOENT
-		o.done(shmring.OpLookup, h, name, fuse.ENOENT, t)
+		o.done(event.OpLookup, h, name, fuse.ENOENT, t)
 	} else {
-		o.done(shmring.OpLookup, h, name, st, t)
+		o.done(event.OpLookup, h, name, st, t)
 	}
 	if st == fuse.OK {
 		o.entryOf(h.NodeId, name, out)
@@ -62,7 +62,7 @@ func (o *observed) Lookup(cancel <-chan struct{}, h *fuse.InHeader, name string,
 func (o *observed) Forget(nodeid, nlookup uint64) {
 	t := time.Now()
 	o.rawFS.Forget(nodeid, nlookup)
-	o.done(shmring.OpForget, &fuse.InHeader{NodeId: nodeid}, "", fuse.OK, t)
+	o.done(event.OpForget, &fuse.InHeader{NodeId: nodeid}, "", fuse.OK, t)
 	if !o.rawFS.lookups.holds(fsimpl.Ino(nodeid)) {
 		o.paths.forget(nodeid)
 	}
@@ -71,21 +71,21 @@ func (o *observed) Forget(nodeid, nlookup uint64) {
 func (o *observed) GetAttr(cancel <-chan struct{}, in *fuse.GetAttrIn, out *fuse.AttrOut) fuse.Status {
 	t := time.Now()
 	st := o.rawFS.GetAttr(cancel, in, out)
-	o.done(shmring.OpGetAttr, &in.InHeader, "", st, t)
+	o.done(event.OpGetAttr, &in.InHeader, "", st, t)
 	return st
 }
 
 func (o *observed) SetAttr(cancel <-chan struct{}, in *fuse.SetAttrIn, out *fuse.AttrOut) fuse.Status {
 	t := time.Now()
 	st := o.rawFS.SetAttr(cancel, in, out)
-	o.done(shmring.OpSetAttr, &in.InHeader, "", st, t)
+	o.done(event.OpSetAttr, &in.InHeader, "", st, t)
 	return st
 }
 
 func (o *observed) Mknod(cancel <-chan struct{}, in *fuse.MknodIn, name string, out *fuse.EntryOut) fuse.Status {
 	t := time.Now()
 	st := o.rawFS.Mknod(cancel, in, name, out)
-	o.done(shmring.OpMknod, &in.InHeader, name, st, t)
+	o.done(event.OpMknod, &in.InHeader, name, st, t)
 	if st == fuse.OK {
 		o.entryOf(in.NodeId, name, out)
 	}
@@ -95,7 +95,7 @@ func (o *observed) Mknod(cancel <-chan struct{}, in *fuse.MknodIn, name string, 
 func (o *observed) Mkdir(cancel <-chan struct{}, in *fuse.MkdirIn, name string, out *fuse.EntryOut) fuse.Status {
 	t := time.Now()
 	st := o.rawFS.Mkdir(cancel, in, name, out)
-	o.done(shmring.OpMkdir, &in.InHeader, name, st, t)
+	o.done(event.OpMkdir, &in.InHeader, name, st, t)
 	if st == fuse.OK {
 		o.entryOf(in.NodeId, name, out)
 	}
@@ -105,7 +105,7 @@ func (o *observed) Mkdir(cancel <-chan struct{}, in *fuse.MkdirIn, name string, 
 func (o *observed) Symlink(cancel <-chan struct{}, h *fuse.InHeader, target, name string, out *fuse.EntryOut) fuse.Status {
 	t := time.Now()
 	st := o.rawFS.Symlink(cancel, h, target, name, out)
-	o.done(shmring.OpSymlink, h, name, st, t)
+	o.done(event.OpSymlink, h, name, st, t)
 	if st == fuse.OK {
 		o.entryOf(h.NodeId, name, out)
 	}
@@ -115,7 +115,7 @@ func (o *observed) Symlink(cancel <-chan struct{}, h *fuse.InHeader, target, nam
 func (o *observed) Link(cancel <-chan struct{}, in *fuse.LinkIn, name string, out *fuse.EntryOut) fuse.Status {
 	t := time.Now()
 	st := o.rawFS.Link(cancel, in, name, out)
-	o.done(shmring.OpLink, &in.InHeader, name, st, t)
+	o.done(event.OpLink, &in.InHeader, name, st, t)
 	if st == fuse.OK {
 		o.entryOf(in.NodeId, name, out)
 	}
@@ -125,7 +125,7 @@ func (o *observed) Link(cancel <-chan struct{}, in *fuse.LinkIn, name string, ou
 func (o *observed) Unlink(cancel <-chan struct{}, h *fuse.InHeader, name string) fuse.Status {
 	t := time.Now()
 	st := o.rawFS.Unlink(cancel, h, name)
-	o.done(shmring.OpUnlink, h, name, st, t)
+	o.done(event.OpUnlink, h, name, st, t)
 	if st == fuse.OK {
 		o.paths.unlink(h.NodeId, name)
 	}
@@ -135,7 +135,7 @@ func (o *observed) Unlink(cancel <-chan struct{}, h *fuse.InHeader, name string)
 func (o *observed) Rmdir(cancel <-chan struct{}, h *fuse.InHeader, name string) fuse.Status {
 	t := time.Now()
 	st := o.rawFS.Rmdir(cancel, h, name)
-	o.done(shmring.OpRmdir, h, name, st, t)
+	o.done(event.OpRmdir, h, name, st, t)
 	if st == fuse.OK {
 		o.paths.unlink(h.NodeId, name)
 	}
@@ -145,7 +145,7 @@ func (o *observed) Rmdir(cancel <-chan struct{}, h *fuse.InHeader, name string) 
 func (o *observed) Rename(cancel <-chan struct{}, in *fuse.RenameIn, oldName, newName string) fuse.Status {
 	t := time.Now()
 	st := o.rawFS.Rename(cancel, in, oldName, newName)
-	o.done(shmring.OpRename, &in.InHeader, oldName, st, t)
+	o.done(event.OpRename, &in.InHeader, oldName, st, t)
 	if st == fuse.OK {
 		o.paths.rename(in.NodeId, oldName, in.Newdir, newName, in.Flags&unix.RENAME_EXCHANGE != 0)
 	}
@@ -155,56 +155,56 @@ func (o *observed) Rename(cancel <-chan struct{}, in *fuse.RenameIn, oldName, ne
 func (o *observed) Readlink(cancel <-chan struct{}, h *fuse.InHeader) ([]byte, fuse.Status) {
 	t := time.Now()
 	b, st := o.rawFS.Readlink(cancel, h)
-	o.done(shmring.OpReadlink, h, "", st, t)
+	o.done(event.OpReadlink, h, "", st, t)
 	return b, st
 }
 
 func (o *observed) Access(cancel <-chan struct{}, in *fuse.AccessIn) fuse.Status {
 	t := time.Now()
 	st := o.rawFS.Access(cancel, in)
-	o.done(shmring.OpAccess, &in.InHeader, "", st, t)
+	o.done(event.OpAccess, &in.InHeader, "", st, t)
 	return st
 }
 
 func (o *observed) StatFs(cancel <-chan struct{}, h *fuse.InHeader, out *fuse.StatfsOut) fuse.Status {
 	t := time.Now()
 	st := o.rawFS.StatFs(cancel, h, out)
-	o.done(shmring.OpStatFs, h, "", st, t)
+	o.done(event.OpStatFs, h, "", st, t)
 	return st
 }
 
 func (o *observed) GetXAttr(cancel <-chan struct{}, h *fuse.InHeader, name string, dest []byte) (uint32, fuse.Status) {
 	t := time.Now()
 	n, st := o.rawFS.GetXAttr(cancel, h, name, dest)
-	o.done(shmring.OpGetXattr, h, "", st, t)
+	o.done(event.OpGetXattr, h, "", st, t)
 	return n, st
 }
 
 func (o *observed) ListXAttr(cancel <-chan struct{}, h *fuse.InHeader, dest []byte) (uint32, fuse.Status) {
 	t := time.Now()
 	n, st := o.rawFS.ListXAttr(cancel, h, dest)
-	o.done(shmring.OpListXattr, h, "", st, t)
+	o.done(event.OpListXattr, h, "", st, t)
 	return n, st
 }
 
 func (o *observed) SetXAttr(cancel <-chan struct{}, in *fuse.SetXAttrIn, name string, data []byte) fuse.Status {
 	t := time.Now()
 	st := o.rawFS.SetXAttr(cancel, in, name, data)
-	o.done(shmring.OpSetXattr, &in.InHeader, "", st, t)
+	o.done(event.OpSetXattr, &in.InHeader, "", st, t)
 	return st
 }
 
 func (o *observed) RemoveXAttr(cancel <-chan struct{}, h *fuse.InHeader, name string) fuse.Status {
 	t := time.Now()
 	st := o.rawFS.RemoveXAttr(cancel, h, name)
-	o.done(shmring.OpRemoveXattr, h, "", st, t)
+	o.done(event.OpRemoveXattr, h, "", st, t)
 	return st
 }
 
 func (o *observed) Create(cancel <-chan struct{}, in *fuse.CreateIn, name string, out *fuse.CreateOut) fuse.Status {
 	t := time.Now()
 	st := o.rawFS.Create(cancel, in, name, out)
-	o.done(shmring.OpCreate, &in.InHeader, name, st, t)
+	o.done(event.OpCreate, &in.InHeader, name, st, t)
 	if st == fuse.OK {
 		o.entryOf(in.NodeId, name, &out.EntryOut)
 	}
@@ -214,89 +214,89 @@ func (o *observed) Create(cancel <-chan struct{}, in *fuse.CreateIn, name string
 func (o *observed) Open(cancel <-chan struct{}, in *fuse.OpenIn, out *fuse.OpenOut) fuse.Status {
 	t := time.Now()
 	st := o.rawFS.Open(cancel, in, out)
-	o.done(shmring.OpOpen, &in.InHeader, "", st, t)
+	o.done(event.OpOpen, &in.InHeader, "", st, t)
 	return st
 }
 
 func (o *observed) Read(cancel <-chan struct{}, in *fuse.ReadIn, buf []byte) (fuse.ReadResult, fuse.Status) {
 	t := time.Now()
 	res, st := o.rawFS.Read(cancel, in, buf)
-	o.done(shmring.OpRead, &in.InHeader, "", st, t)
+	o.done(event.OpRead, &in.InHeader, "", st, t)
 	return res, st
 }
 
 func (o *observed) Write(cancel <-chan struct{}, in *fuse.WriteIn, data []byte) (uint32, fuse.Status) {
 	t := time.Now()
 	n, st := o.rawFS.Write(cancel, in, data)
-	o.done(shmring.OpWrite, &in.InHeader, "", st, t)
+	o.done(event.OpWrite, &in.InHeader, "", st, t)
 	return n, st
 }
 
 func (o *observed) Lseek(cancel <-chan struct{}, in *fuse.LseekIn, out *fuse.LseekOut) fuse.Status {
 	t := time.Now()
 	st := o.rawFS.Lseek(cancel, in, out)
-	o.done(shmring.OpLseek, &in.InHeader, "", st, t)
+	o.done(event.OpLseek, &in.InHeader, "", st, t)
 	return st
 }
 
 func (o *observed) Release(cancel <-chan struct{}, in *fuse.ReleaseIn) {
 	t := time.Now()
 	o.rawFS.Release(cancel, in)
-	o.done(shmring.OpRelease, &in.InHeader, "", fuse.OK, t)
+	o.done(event.OpRelease, &in.InHeader, "", fuse.OK, t)
 }
 
 func (o *observed) Flush(cancel <-chan struct{}, in *fuse.FlushIn) fuse.Status {
 	t := time.Now()
 	st := o.rawFS.Flush(cancel, in)
-	o.done(shmring.OpFlush, &in.InHeader, "", st, t)
+	o.done(event.OpFlush, &in.InHeader, "", st, t)
 	return st
 }
 
 func (o *observed) Fsync(cancel <-chan struct{}, in *fuse.FsyncIn) fuse.Status {
 	t := time.Now()
 	st := o.rawFS.Fsync(cancel, in)
-	o.done(shmring.OpFsync, &in.InHeader, "", st, t)
+	o.done(event.OpFsync, &in.InHeader, "", st, t)
 	return st
 }
 
 func (o *observed) Fallocate(cancel <-chan struct{}, in *fuse.FallocateIn) fuse.Status {
 	t := time.Now()
 	st := o.rawFS.Fallocate(cancel, in)
-	o.done(shmring.OpFallocate, &in.InHeader, "", st, t)
+	o.done(event.OpFallocate, &in.InHeader, "", st, t)
 	return st
 }
 
 func (o *observed) OpenDir(cancel <-chan struct{}, in *fuse.OpenIn, out *fuse.OpenOut) fuse.Status {
 	t := time.Now()
 	st := o.rawFS.OpenDir(cancel, in, out)
-	o.done(shmring.OpOpenDir, &in.InHeader, "", st, t)
+	o.done(event.OpOpenDir, &in.InHeader, "", st, t)
 	return st
 }
 
 func (o *observed) ReadDir(cancel <-chan struct{}, in *fuse.ReadIn, out *fuse.DirEntryList) fuse.Status {
 	t := time.Now()
 	st := o.rawFS.ReadDir(cancel, in, out)
-	o.done(shmring.OpReadDir, &in.InHeader, "", st, t)
+	o.done(event.OpReadDir, &in.InHeader, "", st, t)
 	return st
 }
 
 func (o *observed) ReadDirPlus(cancel <-chan struct{}, in *fuse.ReadIn, out *fuse.DirEntryList) fuse.Status {
 	t := time.Now()
 	st := o.rawFS.ReadDirPlus(cancel, in, out)
-	o.done(shmring.OpReadDirPlus, &in.InHeader, "", st, t)
+	o.done(event.OpReadDirPlus, &in.InHeader, "", st, t)
 	return st
 }
 
 func (o *observed) ReleaseDir(in *fuse.ReleaseIn) {
 	t := time.Now()
 	o.rawFS.ReleaseDir(in)
-	o.done(shmring.OpReleaseDir, &in.InHeader, "", fuse.OK, t)
+	o.done(event.OpReleaseDir, &in.InHeader, "", fuse.OK, t)
 }
 
 func (o *observed) FsyncDir(cancel <-chan struct{}, in *fuse.FsyncIn) fuse.Status {
 	t := time.Now()
 	st := o.rawFS.FsyncDir(cancel, in)
-	o.done(shmring.OpFsyncDir, &in.InHeader, "", st, t)
+	o.done(event.OpFsyncDir, &in.InHeader, "", st, t)
 	return st
 }
 
@@ -315,20 +315,20 @@ func (t *lookupTable) holds(ino fsimpl.Ino) bool {
 func (o *observed) GetLk(cancel <-chan struct{}, in *fuse.LkIn, out *fuse.LkOut) fuse.Status {
 	t := time.Now()
 	st := o.rawFS.GetLk(cancel, in, out)
-	o.done(shmring.OpGetLk, &in.InHeader, "", st, t)
+	o.done(event.OpGetLk, &in.InHeader, "", st, t)
 	return st
 }
 
 func (o *observed) SetLk(cancel <-chan struct{}, in *fuse.LkIn) fuse.Status {
 	t := time.Now()
 	st := o.rawFS.SetLk(cancel, in)
-	o.done(shmring.OpSetLk, &in.InHeader, "", st, t)
+	o.done(event.OpSetLk, &in.InHeader, "", st, t)
 	return st
 }
 
 func (o *observed) SetLkw(cancel <-chan struct{}, in *fuse.LkIn) fuse.Status {
 	t := time.Now()
 	st := o.rawFS.SetLkw(cancel, in)
-	o.done(shmring.OpSetLkw, &in.InHeader, "", st, t)
+	o.done(event.OpSetLkw, &in.InHeader, "", st, t)
 	return st
 }

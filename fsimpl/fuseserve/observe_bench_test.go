@@ -7,6 +7,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/btfuse/btfuse/event"
 	"github.com/btfuse/btfuse/fsimpl/fuseserve"
 	"github.com/btfuse/btfuse/shmring"
 )
@@ -24,7 +25,7 @@ func BenchmarkObserverHook(b *testing.B) {
 	b.Cleanup(func() { w.Close() })
 	for _, c := range []struct {
 		name string
-		obs  shmring.Observer
+		obs  event.Observer
 	}{{"none", nil}, {"observer", w}} {
 		m := mustMount(b, fuseserve.Options{DisablePassthrough: true, Observer: c.obs})
 		if err := os.Mkdir(m.path("d"), 0o755); err != nil {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/hanwen/go-fuse/v2/fuse"
 
+	"github.com/btfuse/btfuse/event"
 	"github.com/btfuse/btfuse/shmring"
 )
 
@@ -67,7 +68,7 @@ func TestPathCacheBound(t *testing.T) {
 
 type countObs struct{ n int }
 
-func (c *countObs) Observe(shmring.Event) { c.n++ }
+func (c *countObs) Observe(event.Event) { c.n++ }
 
 // The hook itself (path lookup, event, observer call) does not allocate.
 func TestObservedDoneNoAlloc(t *testing.T) {
@@ -77,8 +78,8 @@ func TestObservedDoneNoAlloc(t *testing.T) {
 	h := &fuse.InHeader{NodeId: 2}
 	start := time.Now()
 	if n := testing.AllocsPerRun(100, func() {
-		o.done(shmring.OpGetAttr, h, "", fuse.OK, start)
-		o.done(shmring.OpLookup, h, "name", fuse.ENOENT, start)
+		o.done(event.OpGetAttr, h, "", fuse.OK, start)
+		o.done(event.OpLookup, h, "name", fuse.ENOENT, start)
 	}); n != 0 {
 		t.Errorf("%v allocs per observed request, want 0", n)
 	}
@@ -100,14 +101,14 @@ func BenchmarkObservedDone(b *testing.B) {
 		h := &fuse.InHeader{NodeId: 3}
 		b.ReportAllocs()
 		for b.Loop() {
-			o.done(shmring.OpGetAttr, h, "", fuse.OK, start)
+			o.done(event.OpGetAttr, h, "", fuse.OK, start)
 		}
 	})
 	b.Run("name", func(b *testing.B) {
 		h := &fuse.InHeader{NodeId: 2}
 		b.ReportAllocs()
 		for b.Loop() {
-			o.done(shmring.OpLookup, h, "file.txt", fuse.OK, start)
+			o.done(event.OpLookup, h, "file.txt", fuse.OK, start)
 		}
 	})
 }

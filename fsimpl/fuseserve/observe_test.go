@@ -9,23 +9,23 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/btfuse/btfuse/event"
 	"github.com/btfuse/btfuse/fsimpl/fuseserve"
-	"github.com/btfuse/btfuse/shmring"
 )
 
 type recorder struct {
 	mu     sync.Mutex
-	events []shmring.Event
+	events []event.Event
 }
 
-func (r *recorder) Observe(ev shmring.Event) {
+func (r *recorder) Observe(ev event.Event) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.events = append(r.events, ev)
 }
 
 // find returns the first event of op about path.
-func (r *recorder) find(op shmring.Op, path string) (shmring.Event, bool) {
+func (r *recorder) find(op event.Op, path string) (event.Event, bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, ev := range r.events {
@@ -33,7 +33,7 @@ func (r *recorder) find(op shmring.Op, path string) (shmring.Event, bool) {
 			return ev, true
 		}
 	}
-	return shmring.Event{}, false
+	return event.Event{}, false
 }
 
 // The observer sees each request with its op, caller, name and errno.
@@ -45,20 +45,20 @@ func TestObserver(t *testing.T) {
 		t.Fatalf("stat of a missing name: %v", err)
 	}
 	for _, c := range []struct {
-		op      shmring.Op
+		op      event.Op
 		path    string
 		errno   unix.Errno
-		outcome shmring.Outcome
+		outcome event.Outcome
 	}{
-		{shmring.OpCreate, "obs-file", 0, shmring.Served},
-		{shmring.OpLookup, "obs-missing", unix.ENOENT, shmring.Error},
+		{event.OpCreate, "obs-file", 0, event.Served},
+		{event.OpLookup, "obs-missing", unix.ENOENT, event.Error},
 	} {
 		ev, ok := rec.find(c.op, c.path)
 		if !ok {
 			t.Errorf("no %v of %s among %d events", c.op, c.path, len(rec.events))
 			continue
 		}
-		if ev.Errno != c.errno || ev.Outcome != c.outcome || ev.Door != shmring.DoorFUSE || ev.Tid == 0 || ev.Latency <= 0 {
+		if ev.Errno != c.errno || ev.Outcome != c.outcome || ev.Door != event.DoorFUSE || ev.Tid == 0 || ev.Latency <= 0 {
 			t.Errorf("%v %s: %+v", c.op, c.path, ev)
 		}
 	}
@@ -80,13 +80,13 @@ func TestObserverPaths(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, c := range []struct {
-		op   shmring.Op
+		op   event.Op
 		path string
 	}{
-		{shmring.OpMkdir, "/pd/sub"},
-		{shmring.OpCreate, "/pd/sub/f"},
-		{shmring.OpRename, "/pd"},
-		{shmring.OpGetAttr, "/pe/sub/f"},
+		{event.OpMkdir, "/pd/sub"},
+		{event.OpCreate, "/pd/sub/f"},
+		{event.OpRename, "/pd"},
+		{event.OpGetAttr, "/pe/sub/f"},
 	} {
 		if _, ok := rec.findJoined(c.op, c.path); !ok {
 			t.Errorf("no %v of %s", c.op, c.path)
@@ -95,7 +95,7 @@ func TestObserverPaths(t *testing.T) {
 }
 
 // findJoined returns the first event of op whose joined path is path.
-func (r *recorder) findJoined(op shmring.Op, path string) (shmring.Event, bool) {
+func (r *recorder) findJoined(op event.Op, path string) (event.Event, bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, ev := range r.events {
@@ -107,5 +107,5 @@ func (r *recorder) findJoined(op shmring.Op, path string) (shmring.Event, bool) 
 			return ev, true
 		}
 	}
-	return shmring.Event{}, false
+	return event.Event{}, false
 }

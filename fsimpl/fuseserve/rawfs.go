@@ -10,8 +10,8 @@ import (
 	"github.com/hanwen/go-fuse/v2/fuse"
 	"golang.org/x/sys/unix"
 
+	"github.com/btfuse/btfuse/event"
 	"github.com/btfuse/btfuse/fsimpl"
-	"github.com/btfuse/btfuse/shmring"
 )
 
 // rawFS answers the kernel's requests. Its methods are the reply boundary:
@@ -221,7 +221,7 @@ func hostDev(d uint32) uint64 {
 func (r *rawFS) Lookup(cancel <-chan struct{}, h *fuse.InHeader, name string, out *fuse.EntryOut) fuse.Status {
 	// The kernel does not enforce NAME_MAX for FUSE.
 	if len(name) > fsimpl.NameMax {
-		return r.reply(shmring.OpLookup, unix.ENAMETOOLONG)
+		return r.reply(event.OpLookup, unix.ENAMETOOLONG)
 	}
 	defer r.begin()()
 	a, e := r.fs.Lookup(credOf(h), fsimpl.Ino(h.NodeId), name)
@@ -233,18 +233,18 @@ func (r *rawFS) Lookup(cancel <-chan struct{}, h *fuse.InHeader, name string, ou
 		*out = fuse.EntryOut{}
 		out.SetEntryTimeout(r.entryTTL)
 		r.negatives.add(fsimpl.Ino(h.NodeId), name)
-		r.stats.ops[shmring.OpLookup].errors.Add(1)
-		return r.reply(shmring.OpLookup, 0)
+		r.stats.ops[event.OpLookup].errors.Add(1)
+		return r.reply(event.OpLookup, 0)
 	}
 	if e != 0 {
-		return r.reply(shmring.OpLookup, e)
+		return r.reply(event.OpLookup, e)
 	}
 	r.fillEntry(out, &a)
-	return r.reply(shmring.OpLookup, 0)
+	return r.reply(event.OpLookup, 0)
 }
 
 func (r *rawFS) Forget(nodeid, nlookup uint64) {
-	r.stats.ops[shmring.OpForget].calls.Add(1)
+	r.stats.ops[event.OpForget].calls.Add(1)
 	ino := fsimpl.Ino(nodeid)
 	// The root's count is the kernel's own (it never looked it up), and the
 	// poll-hack node belongs to go-fuse.
@@ -262,7 +262,7 @@ func (r *rawFS) GetAttr(cancel <-chan struct{}, in *fuse.GetAttrIn, out *fuse.At
 	if e == 0 {
 		r.fillAttrOut(out, &a)
 	}
-	return r.reply(shmring.OpGetAttr, e)
+	return r.reply(event.OpGetAttr, e)
 }
 
 func (r *rawFS) SetAttr(cancel <-chan struct{}, in *fuse.SetAttrIn, out *fuse.AttrOut) fuse.Status {
@@ -315,7 +315,7 @@ func (r *rawFS) SetAttr(cancel <-chan struct{}, in *fuse.SetAttrIn, out *fuse.At
 		// GETXATTR(security.capability) then SETATTR {}.
 		a, e := r.fs.GetAttr(fsimpl.Ino(in.NodeId))
 		if e != 0 {
-			return r.reply(shmring.OpSetAttr, e)
+			return r.reply(event.OpSetAttr, e)
 		}
 		if a.Mode&unix.S_IFMT != unix.S_IFDIR {
 			sa.Valid |= fsimpl.SetKillSUIDGID
@@ -325,7 +325,7 @@ func (r *rawFS) SetAttr(cancel <-chan struct{}, in *fuse.SetAttrIn, out *fuse.At
 	if fh, ok := in.GetFh(); ok {
 		hd := r.handles.get(fh)
 		if hd == nil {
-			return r.reply(shmring.OpSetAttr, unix.EBADF)
+			return r.reply(event.OpSetAttr, unix.EBADF)
 		}
 		f = hd.f
 	}
@@ -333,7 +333,7 @@ func (r *rawFS) SetAttr(cancel <-chan struct{}, in *fuse.SetAttrIn, out *fuse.At
 	if e == 0 {
 		r.fillAttrOut(out, &a)
 	}
-	return r.reply(shmring.OpSetAttr, e)
+	return r.reply(event.OpSetAttr, e)
 }
 
 // setAttrFields are the SETATTR bits that name an attribute to change.
@@ -342,7 +342,7 @@ const setAttrFields = fuse.FATTR_MODE | fuse.FATTR_UID | fuse.FATTR_GID | fuse.F
 
 // entry finishes the operations that create a name: on success the reply
 // carries the reference fsimpl took.
-func (r *rawFS) entry(o shmring.Op, a fsimpl.Attr, e unix.Errno, out *fuse.EntryOut) fuse.Status {
+func (r *rawFS) entry(o event.Op, a fsimpl.Attr, e unix.Errno, out *fuse.EntryOut) fuse.Status {
 	if e == 0 {
 		r.fillEntry(out, &a)
 	}
@@ -352,50 +352,50 @@ func (r *rawFS) entry(o shmring.Op, a fsimpl.Attr, e unix.Errno, out *fuse.Entry
 func (r *rawFS) Mknod(cancel <-chan struct{}, in *fuse.MknodIn, name string, out *fuse.EntryOut) fuse.Status {
 	defer r.begin()()
 	a, e := r.fs.Mknod(credOf(&in.InHeader), fsimpl.Ino(in.NodeId), name, in.Mode, hostDev(in.Rdev))
-	return r.entry(shmring.OpMknod, a, e, out)
+	return r.entry(event.OpMknod, a, e, out)
 }
 
 func (r *rawFS) Mkdir(cancel <-chan struct{}, in *fuse.MkdirIn, name string, out *fuse.EntryOut) fuse.Status {
 	defer r.begin()()
 	a, e := r.fs.Mkdir(credOf(&in.InHeader), fsimpl.Ino(in.NodeId), name, in.Mode)
-	return r.entry(shmring.OpMkdir, a, e, out)
+	return r.entry(event.OpMkdir, a, e, out)
 }
 
 func (r *rawFS) Symlink(cancel <-chan struct{}, h *fuse.InHeader, target, name string, out *fuse.EntryOut) fuse.Status {
 	defer r.begin()()
 	a, e := r.fs.Symlink(credOf(h), fsimpl.Ino(h.NodeId), name, target)
-	return r.entry(shmring.OpSymlink, a, e, out)
+	return r.entry(event.OpSymlink, a, e, out)
 }
 
 func (r *rawFS) Link(cancel <-chan struct{}, in *fuse.LinkIn, name string, out *fuse.EntryOut) fuse.Status {
 	defer r.begin()()
 	a, e := r.fs.Link(credOf(&in.InHeader), fsimpl.Ino(in.Oldnodeid), fsimpl.Ino(in.NodeId), name)
-	return r.entry(shmring.OpLink, a, e, out)
+	return r.entry(event.OpLink, a, e, out)
 }
 
 func (r *rawFS) Unlink(cancel <-chan struct{}, h *fuse.InHeader, name string) fuse.Status {
-	return r.reply(shmring.OpUnlink, r.fs.Unlink(credOf(h), fsimpl.Ino(h.NodeId), name))
+	return r.reply(event.OpUnlink, r.fs.Unlink(credOf(h), fsimpl.Ino(h.NodeId), name))
 }
 
 func (r *rawFS) Rmdir(cancel <-chan struct{}, h *fuse.InHeader, name string) fuse.Status {
-	return r.reply(shmring.OpRmdir, r.fs.Rmdir(credOf(h), fsimpl.Ino(h.NodeId), name))
+	return r.reply(event.OpRmdir, r.fs.Rmdir(credOf(h), fsimpl.Ino(h.NodeId), name))
 }
 
 func (r *rawFS) Rename(cancel <-chan struct{}, in *fuse.RenameIn, oldName, newName string) fuse.Status {
 	e := r.fs.Rename(credOf(&in.InHeader), fsimpl.Ino(in.NodeId), oldName, fsimpl.Ino(in.Newdir), newName, in.Flags)
-	return r.reply(shmring.OpRename, e)
+	return r.reply(event.OpRename, e)
 }
 
 func (r *rawFS) Readlink(cancel <-chan struct{}, h *fuse.InHeader) ([]byte, fuse.Status) {
 	target, e := r.fs.Readlink(credOf(h), fsimpl.Ino(h.NodeId))
 	if e != 0 {
-		return nil, r.reply(shmring.OpReadlink, e)
+		return nil, r.reply(event.OpReadlink, e)
 	}
-	return []byte(target), r.reply(shmring.OpReadlink, 0)
+	return []byte(target), r.reply(event.OpReadlink, 0)
 }
 
 func (r *rawFS) Access(cancel <-chan struct{}, in *fuse.AccessIn) fuse.Status {
-	return r.reply(shmring.OpAccess, r.fs.Access(credOf(&in.InHeader), fsimpl.Ino(in.NodeId), in.Mask))
+	return r.reply(event.OpAccess, r.fs.Access(credOf(&in.InHeader), fsimpl.Ino(in.NodeId), in.Mask))
 }
 
 func (r *rawFS) StatFs(cancel <-chan struct{}, h *fuse.InHeader, out *fuse.StatfsOut) fuse.Status {
@@ -410,5 +410,5 @@ func (r *rawFS) StatFs(cancel <-chan struct{}, h *fuse.InHeader, out *fuse.Statf
 		NameLen: st.NameLen,
 		Frsize:  st.Frsize,
 	}
-	return r.reply(shmring.OpStatFs, 0)
+	return r.reply(event.OpStatFs, 0)
 }

@@ -12,8 +12,8 @@ import (
 	"github.com/hanwen/go-fuse/v2/fuse"
 	"golang.org/x/sys/unix"
 
+	"github.com/btfuse/btfuse/event"
 	"github.com/btfuse/btfuse/fsimpl"
-	"github.com/btfuse/btfuse/shmring"
 )
 
 // Default cache timeouts. One second keeps repeated stats and path walks off
@@ -57,7 +57,7 @@ type Options struct {
 	DisablePassthrough bool
 	// Observer, when set, is told of every request answered (see
 	// observe.go); nil costs nothing.
-	Observer shmring.Observer
+	Observer event.Observer
 
 	// noKillPrivV2 leaves FUSE_HANDLE_KILLPRIV_V2 out of the negotiation:
 	// only for the test that measures what it saves.

@@ -8,7 +8,7 @@ import (
 	"github.com/hanwen/go-fuse/v2/fuse"
 	"golang.org/x/sys/unix"
 
-	"github.com/btfuse/btfuse/shmring"
+	"github.com/btfuse/btfuse/event"
 )
 
 // OpStats counts one kind of request.
@@ -49,7 +49,7 @@ type Stats struct {
 type opCounter struct{ calls, errors atomic.Uint64 }
 
 type counters struct {
-	ops                                 [shmring.NumOps]opCounter
+	ops                                 [event.NumFUSEOps]opCounter
 	backingOK, backingFail, unregFail   atomic.Uint64
 	invalQueued, invalSent, invalErrors atomic.Uint64
 	invalOverflows, panics              atomic.Uint64
@@ -63,7 +63,7 @@ func (s *Server) Stats() Stats {
 	for i := range r.stats.ops {
 		c := &r.stats.ops[i]
 		if n := c.calls.Load(); n > 0 {
-			st.Ops[shmring.Op(i).String()] = OpStats{Calls: n, Errors: c.errors.Load()}
+			st.Ops[event.Op(i).String()] = OpStats{Calls: n, Errors: c.errors.Load()}
 		}
 	}
 	st.BackingRegistered = r.stats.backingOK.Load()
@@ -80,14 +80,14 @@ func (s *Server) Stats() Stats {
 	return st
 }
 
-// reply is the reply boundary: it counts the request (under shmring's op
-// numbering, so these counters and the shared-memory mirror name the same
-// operations) and turns the errno of
-// a handler into the status go-fuse sends (go-fuse flips the sign). fsimpl
+// reply is the reply boundary: it counts the request (under package
+// event's op numbering, so these counters and the shared-memory mirror
+// name the same operations) and turns the errno of a handler into the
+// status go-fuse sends (go-fuse flips the sign). fsimpl
 // answers ENOSYS for nothing it implements; passing one on would make the
 // kernel stop sending that operation for the life of the mount, so it
 // becomes EIO and a log line.
-func (r *rawFS) reply(o shmring.Op, e unix.Errno) fuse.Status {
+func (r *rawFS) reply(o event.Op, e unix.Errno) fuse.Status {
 	c := &r.stats.ops[o]
 	c.calls.Add(1)
 	if e == 0 {

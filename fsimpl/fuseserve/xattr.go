@@ -4,8 +4,8 @@ import (
 	"github.com/hanwen/go-fuse/v2/fuse"
 	"golang.org/x/sys/unix"
 
+	"github.com/btfuse/btfuse/event"
 	"github.com/btfuse/btfuse/fsimpl"
-	"github.com/btfuse/btfuse/shmring"
 )
 
 // Extended attributes. fsimpl returns whole values; the size probing of
@@ -16,16 +16,16 @@ import (
 func (r *rawFS) GetXAttr(cancel <-chan struct{}, h *fuse.InHeader, name string, dest []byte) (uint32, fuse.Status) {
 	v, e := r.fs.GetXattr(credOf(h), fsimpl.Ino(h.NodeId), name)
 	if e != 0 {
-		return 0, r.reply(shmring.OpGetXattr, e)
+		return 0, r.reply(event.OpGetXattr, e)
 	}
 	n, e := sized(v, dest)
-	return n, r.reply(shmring.OpGetXattr, e)
+	return n, r.reply(event.OpGetXattr, e)
 }
 
 func (r *rawFS) ListXAttr(cancel <-chan struct{}, h *fuse.InHeader, dest []byte) (uint32, fuse.Status) {
 	names, e := r.fs.ListXattr(credOf(h), fsimpl.Ino(h.NodeId))
 	if e != 0 {
-		return 0, r.reply(shmring.OpListXattr, e)
+		return 0, r.reply(event.OpListXattr, e)
 	}
 	var list []byte
 	for _, s := range names {
@@ -33,7 +33,7 @@ func (r *rawFS) ListXAttr(cancel <-chan struct{}, h *fuse.InHeader, dest []byte)
 		list = append(list, 0)
 	}
 	n, e := sized(list, dest)
-	return n, r.reply(shmring.OpListXattr, e)
+	return n, r.reply(event.OpListXattr, e)
 }
 
 // sized copies v into dest when it fits. With an empty dest it only reports
@@ -52,9 +52,9 @@ func (r *rawFS) SetXAttr(cancel <-chan struct{}, in *fuse.SetXAttrIn, name strin
 	// data lives in the request buffer, which go-fuse reuses.
 	v := append([]byte(nil), data...)
 	e := r.fs.SetXattr(credOf(&in.InHeader), fsimpl.Ino(in.NodeId), name, v, int(in.Flags))
-	return r.reply(shmring.OpSetXattr, e)
+	return r.reply(event.OpSetXattr, e)
 }
 
 func (r *rawFS) RemoveXAttr(cancel <-chan struct{}, h *fuse.InHeader, name string) fuse.Status {
-	return r.reply(shmring.OpRemoveXattr, r.fs.RemoveXattr(credOf(h), fsimpl.Ino(h.NodeId), name))
+	return r.reply(event.OpRemoveXattr, r.fs.RemoveXattr(credOf(h), fsimpl.Ino(h.NodeId), name))
 }
