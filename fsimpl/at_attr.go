@@ -108,3 +108,63 @@ func (ch *changes) setAttr(r walked, valid uint32) {
 		ch.add(ChangeData, nil, "", r.n)
 	}
 }
+
+// GetXattrAt is getxattr(2) and lgetxattr(2) (AtFollow tells which).
+func (fs *FS) GetXattrAt(at *At, name string) ([]byte, unix.Errno) {
+	if e := checkXattrName(name); e != 0 {
+		return nil, e
+	}
+	var v []byte
+	e := fs.read(at, func(c *Cred, r walked) unix.Errno {
+		var e unix.Errno
+		v, e = getXattrLocked(c, r.n, name)
+		return e
+	})
+	return v, e
+}
+
+// ListXattrAt is listxattr(2) and llistxattr(2).
+func (fs *FS) ListXattrAt(at *At) ([]string, unix.Errno) {
+	var names []string
+	e := fs.read(at, func(c *Cred, r walked) unix.Errno {
+		names = listXattrLocked(c, r.n)
+		return 0
+	})
+	return names, e
+}
+
+// SetXattrAt is setxattr(2) and lsetxattr(2).
+func (fs *FS) SetXattrAt(at *At, name string, value []byte, flags int) unix.Errno {
+	if e := checkSetXattr(name, value, flags); e != 0 {
+		return e
+	}
+	return fs.changeAt(at, func(c *Cred, n *inode) unix.Errno { return setXattrLocked(c, n, name, value, flags) })
+}
+
+// RemoveXattrAt is removexattr(2) and lremovexattr(2).
+func (fs *FS) RemoveXattrAt(at *At, name string) unix.Errno {
+	if e := checkXattrName(name); e != 0 {
+		return e
+	}
+	return fs.changeAt(at, func(c *Cred, n *inode) unix.Errno { return removeXattrLocked(c, n, name) })
+}
+
+// changeAt runs fn on what at names under FS.mu held for writing, and
+// reports a change of its attributes when fn succeeds.
+func (fs *FS) changeAt(at *At, fn func(c *Cred, n *inode) unix.Errno) unix.Errno {
+	c := cred(at.Cred)
+	var ch changes
+	defer func() { fs.publish(c.Door, ch) }()
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	w := walker{fs: fs, c: c, exclusive: true}
+	r, e := w.lookupAt(at)
+	if e != 0 {
+		return e
+	}
+	if e := fn(c, r.n); e != 0 {
+		return e
+	}
+	ch.add(ChangeAttr, nil, "", r.n)
+	return 0
+}

@@ -7,9 +7,15 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// The kernel's limits on xattrs (include/uapi/linux/limits.h), which its
+// syscalls apply as they copy their arguments.
 const (
-	xattrNameMax = 255   // XATTR_NAME_MAX
-	xattrSizeMax = 65536 // XATTR_SIZE_MAX
+	XattrNameMax = 255   // XATTR_NAME_MAX
+	XattrSizeMax = 65536 // XATTR_SIZE_MAX
+	XattrListMax = 65536 // XATTR_LIST_MAX
+
+	xattrNameMax = XattrNameMax
+	xattrSizeMax = XattrSizeMax
 	userPrefix   = "user."
 	trustedPfx   = "trusted."
 )
@@ -101,6 +107,13 @@ func (fs *FS) GetXattr(c *Cred, ino Ino, name string) ([]byte, unix.Errno) {
 	if e != 0 {
 		return nil, e
 	}
+	return getXattrLocked(c, n, name)
+}
+
+// getXattrLocked is GetXattr on inode n.
+//
+// Preconditions: fs.mu is held.
+func getXattrLocked(c *Cred, n *inode, name string) ([]byte, unix.Errno) {
 	if e := xattrPermissionLocked(c, n, name, mayRead); e != 0 {
 		return nil, e
 	}
@@ -121,6 +134,13 @@ func (fs *FS) ListXattr(c *Cred, ino Ino) ([]string, unix.Errno) {
 	if e != 0 {
 		return nil, e
 	}
+	return listXattrLocked(c, n), 0
+}
+
+// listXattrLocked is ListXattr on inode n.
+//
+// Preconditions: fs.mu is held.
+func listXattrLocked(c *Cred, n *inode) []string {
 	names := make([]string, 0, len(n.xattrs))
 	for k := range n.xattrs {
 		if xattrNamespace(k) == nsTrusted && !c.isRoot() {
@@ -129,7 +149,7 @@ func (fs *FS) ListXattr(c *Cred, ino Ino) ([]string, unix.Errno) {
 		names = append(names, k)
 	}
 	sort.Strings(names)
-	return names, 0
+	return names
 }
 
 // SetXattr sets name on ino. XattrCreate fails with EEXIST when the name
@@ -137,14 +157,8 @@ func (fs *FS) ListXattr(c *Cred, ino Ino) ([]string, unix.Errno) {
 // simple_xattr_set). Values are limited to XATTR_SIZE_MAX (E2BIG).
 func (fs *FS) SetXattr(c *Cred, ino Ino, name string, value []byte, flags int) unix.Errno {
 	c = cred(c)
-	if flags&^(XattrCreate|XattrReplace) != 0 {
-		return unix.EINVAL
-	}
-	if e := checkXattrName(name); e != 0 {
+	if e := checkSetXattr(name, value, flags); e != 0 {
 		return e
-	}
-	if len(value) > xattrSizeMax {
-		return unix.E2BIG
 	}
 	var ch changes
 	defer func() { fs.publish(c.Door, ch) }()
@@ -154,6 +168,32 @@ func (fs *FS) SetXattr(c *Cred, ino Ino, name string, value []byte, flags int) u
 	if e != 0 {
 		return e
 	}
+	if e := setXattrLocked(c, n, name, value, flags); e != 0 {
+		return e
+	}
+	ch.add(ChangeAttr, nil, "", n)
+	return 0
+}
+
+// checkSetXattr makes the checks of fs/xattr.c:setxattr_copy(), which come
+// before the path walk: flags, name, size.
+func checkSetXattr(name string, value []byte, flags int) unix.Errno {
+	if flags&^(XattrCreate|XattrReplace) != 0 {
+		return unix.EINVAL
+	}
+	if e := checkXattrName(name); e != 0 {
+		return e
+	}
+	if len(value) > xattrSizeMax {
+		return unix.E2BIG
+	}
+	return 0
+}
+
+// setXattrLocked is SetXattr on inode n once its arguments are checked.
+//
+// Preconditions: fs.mu is held for writing.
+func setXattrLocked(c *Cred, n *inode, name string, value []byte, flags int) unix.Errno {
 	if e := xattrPermissionLocked(c, n, name, mayWrite); e != 0 {
 		return e
 	}
@@ -169,7 +209,6 @@ func (fs *FS) SetXattr(c *Cred, ino Ino, name string, value []byte, flags int) u
 	}
 	n.xattrs[name] = append([]byte{}, value...)
 	n.ctime = now()
-	ch.add(ChangeAttr, nil, "", n)
 	return 0
 }
 
@@ -187,6 +226,17 @@ func (fs *FS) RemoveXattr(c *Cred, ino Ino, name string) unix.Errno {
 	if e != 0 {
 		return e
 	}
+	if e := removeXattrLocked(c, n, name); e != 0 {
+		return e
+	}
+	ch.add(ChangeAttr, nil, "", n)
+	return 0
+}
+
+// removeXattrLocked is RemoveXattr on inode n.
+//
+// Preconditions: fs.mu is held for writing.
+func removeXattrLocked(c *Cred, n *inode, name string) unix.Errno {
 	if e := xattrPermissionLocked(c, n, name, mayWrite); e != 0 {
 		return e
 	}
@@ -195,6 +245,5 @@ func (fs *FS) RemoveXattr(c *Cred, ino Ino, name string) unix.Errno {
 	}
 	delete(n.xattrs, name)
 	n.ctime = now()
-	ch.add(ChangeAttr, nil, "", n)
 	return 0
 }

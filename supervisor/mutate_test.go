@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"sort"
 	"strings"
 	"sync"
 	"syscall"
@@ -164,6 +165,51 @@ func opsTranscript(dir string) string {
 	say("statfs nope", unix.Statfs("nope", &sf))
 	fmt.Fprintf(&b, "%-40s %d\n", "statfs namelen", sf.Namelen)
 
+	// Extended attributes by path, and a last "." or "..".
+	xa := func(what string, v []byte, err error) {
+		if err == nil {
+			// The order of a list is the filesystem's own (tmpfs
+			// keeps no sorted one).
+			names := strings.Split(strings.TrimSuffix(string(v), "\x00"), "\x00")
+			sort.Strings(names)
+			what += " = " + strings.Join(names, ",")
+		}
+		say(what, err)
+	}
+	say("setxattr f user.a", unix.Setxattr("f", "user.a", []byte("1"), 0))
+	say("setxattr f user.a CREATE", unix.Setxattr("f", "user.a", []byte("2"), unix.XATTR_CREATE))
+	say("setxattr f user.b REPLACE", unix.Setxattr("f", "user.b", []byte("2"), unix.XATTR_REPLACE))
+	say("setxattr f trusted.t", unix.Setxattr("f", "trusted.t", []byte("t"), 0))
+	say("setxattr f bogus.x", unix.Setxattr("f", "bogus.x", nil, 0))
+	say("setxattr f empty name", unix.Setxattr("f", "", nil, 0))
+	say("setxattr nope user.a", unix.Setxattr("nope", "user.a", nil, 0))
+	say("lsetxattr l user.a (symlink)", unix.Lsetxattr("l", "user.a", nil, 0))
+	buf := make([]byte, 64)
+	n, err := unix.Getxattr("f", "user.a", buf)
+	xa("getxattr f user.a", buf[:max(n, 0)], err)
+	_, err = unix.Getxattr("f", "user.a", buf[:0])
+	say("getxattr f user.a size 0", err)
+	_, err = unix.Getxattr("f", "user.zz", buf)
+	say("getxattr f user.zz", err)
+	n, err = unix.Listxattr("f", buf)
+	xa("listxattr f", buf[:max(n, 0)], err)
+	_, err = unix.Listxattr("f", buf[:1])
+	say("listxattr f small buffer", err)
+	say("removexattr f user.a", unix.Removexattr("f", "user.a"))
+	say("removexattr f user.a again", unix.Removexattr("f", "user.a"))
+	say("mkdir dd", unix.Mkdir("dd", 0o755))
+	say("mkdir dd/.", unix.Mkdir("dd/.", 0o755))
+	say("mkdir dd/..", unix.Mkdir("dd/..", 0o755))
+	say("symlink x dd/.", unix.Symlink("x", "dd/."))
+	say("link f dd/..", unix.Link("f", "dd/.."))
+	say("unlink dd/.", unix.Unlink("dd/."))
+	say("rmdir dd/.", unix.Rmdir("dd/."))
+	say("rmdir dd/..", unix.Rmdir("dd/.."))
+	say("rename dd/. dd2", unix.Rename("dd/.", "dd2"))
+	say("rename f dd/..", unix.Rename("f", "dd/.."))
+	say("renameat2 f dd/.. NOREPLACE", unix.Renameat2(unix.AT_FDCWD, "f", unix.AT_FDCWD, "dd/..", unix.RENAME_NOREPLACE))
+	say("rmdir dd", unix.Rmdir("dd"))
+
 	// As nobody: the directory is root's and 0755, f is root's 0644.
 	say("chmod f 644", unix.Chmod("f", 0o644))
 	say("mkdir pub 777", unix.Mkdir("pub", 0o777))
@@ -201,6 +247,11 @@ func opsTranscript(dir string) string {
 	say("nobody: rename tdir/rootfile", unix.Rename("tdir/rootfile", "tdir/z"))
 	say("nobody: rmdir pub/m2", unix.Rmdir("pub/m2"))
 	say("nobody: statfs .", unix.Statfs(".", &sf))
+	say("nobody: setxattr f user.n", unix.Setxattr("f", "user.n", nil, 0))
+	_, err = unix.Getxattr("f", "trusted.t", buf)
+	say("nobody: getxattr f trusted.t", err)
+	n, err = unix.Listxattr("f", buf)
+	xa("nobody: listxattr f", buf[:max(n, 0)], err)
 	return b.String()
 }
 
@@ -276,7 +327,8 @@ func TestRunMutatingDifferential(t *testing.T) {
 		t.Errorf("CONTINUEd inside the mount: %v", continued)
 	}
 	for _, nr := range []int32{unix.SYS_MKDIRAT, unix.SYS_MKNODAT, unix.SYS_UNLINKAT, unix.SYS_RENAMEAT2, unix.SYS_SYMLINKAT,
-		unix.SYS_LINKAT, unix.SYS_FCHMODAT, unix.SYS_FCHOWNAT, unix.SYS_TRUNCATE, unix.SYS_UTIMENSAT, unix.SYS_STATFS} {
+		unix.SYS_LINKAT, unix.SYS_FCHMODAT, unix.SYS_FCHOWNAT, unix.SYS_TRUNCATE, unix.SYS_UTIMENSAT, unix.SYS_STATFS,
+		unix.SYS_SETXATTR, unix.SYS_LSETXATTR, unix.SYS_GETXATTR, unix.SYS_LISTXATTR, unix.SYS_REMOVEXATTR} {
 		if served[nr] == 0 {
 			t.Errorf("syscall %d never served", nr)
 		}

@@ -146,16 +146,15 @@ var syscallTable = map[int32]sysRow{
 	unix.SYS_SYMLINKAT: pathRule("symlinkat", func(c *call) result { return c.symlink(c.arg(0), c.fdArg(1), c.arg(2)) }),
 	unix.SYS_CHDIR:     pathRule("chdir", nil),
 
-	// Extended attributes: by path they go to the FUSE door, on a served
-	// descriptor they are answered here.
-	unix.SYS_SETXATTR:     pathRule("setxattr", nil),
-	unix.SYS_LSETXATTR:    pathRule("lsetxattr", nil),
-	unix.SYS_GETXATTR:     pathRule("getxattr", nil),
-	unix.SYS_LGETXATTR:    pathRule("lgetxattr", nil),
-	unix.SYS_LISTXATTR:    pathRule("listxattr", nil),
-	unix.SYS_LLISTXATTR:   pathRule("llistxattr", nil),
-	unix.SYS_REMOVEXATTR:  pathRule("removexattr", nil),
-	unix.SYS_LREMOVEXATTR: pathRule("lremovexattr", nil),
+	// Extended attributes, by path and on a served descriptor.
+	unix.SYS_SETXATTR:     pathRule("setxattr", func(c *call) result { return c.pathSetxattr(atFollow) }),
+	unix.SYS_LSETXATTR:    pathRule("lsetxattr", func(c *call) result { return c.pathSetxattr(0) }),
+	unix.SYS_GETXATTR:     pathRule("getxattr", func(c *call) result { return c.pathGetxattr(atFollow) }),
+	unix.SYS_LGETXATTR:    pathRule("lgetxattr", func(c *call) result { return c.pathGetxattr(0) }),
+	unix.SYS_LISTXATTR:    pathRule("listxattr", func(c *call) result { return c.pathListxattr(atFollow) }),
+	unix.SYS_LLISTXATTR:   pathRule("llistxattr", func(c *call) result { return c.pathListxattr(0) }),
+	unix.SYS_REMOVEXATTR:  pathRule("removexattr", func(c *call) result { return c.pathRemovexattr(atFollow) }),
+	unix.SYS_LREMOVEXATTR: pathRule("lremovexattr", func(c *call) result { return c.pathRemovexattr(0) }),
 	unix.SYS_FGETXATTR:    fdRule("fgetxattr", (*call).fgetxattr),
 	unix.SYS_FSETXATTR:    fdRule("fsetxattr", (*call).fsetxattr),
 	unix.SYS_FLISTXATTR:   fdRule("flistxattr", (*call).flistxattr),

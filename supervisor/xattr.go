@@ -8,17 +8,34 @@ import (
 	"github.com/btfuse/btfuse/fsimpl"
 )
 
-// The fd forms of the xattr calls on a served descriptor. The descriptor
-// is the backing file, so CONTINUE would set and read xattrs on it, where
-// neither door looks (and let a POSIX ACL change its mode); they are
-// answered from fsimpl like the path forms, which go to the FUSE door.
-// Other descriptors (not served) go to the kernel.
+// The xattr calls, by path and on a served descriptor, answered from
+// fsimpl. On a served descriptor CONTINUE would set and read xattrs on the
+// backing file, where neither door looks (and let a POSIX ACL change its
+// mode). A descriptor that is not served goes to the kernel. Each call
+// copies its arguments (name, value) before it walks the path, as
+// fs/xattr.c does.
 
-const (
-	xattrNameMax = 255   // XATTR_NAME_MAX
-	xattrSizeMax = 65536 // XATTR_SIZE_MAX
-	xattrListMax = 65536 // XATTR_LIST_MAX
-)
+// xattrOn is what an xattr call works on: a path (at) or the inode of a
+// served descriptor (ino, with cred).
+type xattrOn struct {
+	at   *fsimpl.At
+	ino  fsimpl.Ino
+	cred *fsimpl.Cred
+}
+
+// xattrFdOn is the target of an fd-form call, or ok false when the
+// descriptor is not served (CONTINUE).
+func (c *call) xattrFdOn() (xattrOn, bool) {
+	ino, served := c.fdIno(c.fdArg(0))
+	if !served {
+		return xattrOn{}, false
+	}
+	cr, e := c.credentials()
+	if e != 0 {
+		return xattrOn{}, false
+	}
+	return xattrOn{ino: ino, cred: &cr.fs}, true
+}
 
 // xattrName reads the name argument at addr as fs/xattr.c:import_xattr_name()
 // does: empty or longer than XATTR_NAME_MAX is ERANGE. It is not a path,
@@ -31,24 +48,10 @@ func (c *call) xattrName(addr uint64) (string, unix.Errno) {
 	if e != 0 {
 		return "", e
 	}
-	if name == "" || len(name) > xattrNameMax {
+	if name == "" || len(name) > fsimpl.XattrNameMax {
 		return "", unix.ERANGE
 	}
 	return name, 0
-}
-
-// xattrFd returns the inode and credentials for an fd-form xattr call, or
-// ok false when the descriptor is not served (CONTINUE).
-func (c *call) xattrFd() (fsimpl.Ino, *taskCred, bool) {
-	ino, served := c.fdIno(c.fdArg(0))
-	if !served {
-		return 0, nil, false
-	}
-	cr, e := c.credentials()
-	if e != 0 {
-		return 0, nil, false
-	}
-	return ino, cr, true
 }
 
 // putSized writes v to the target's buffer at addr of size bytes, with
@@ -72,80 +75,139 @@ func (c *call) putSized(v []byte, addr, size uint64) result {
 	return ok(int64(len(v)))
 }
 
-// fgetxattr(fd, name, value, size) (fs/xattr.c:do_getxattr()).
-func (c *call) fgetxattr() result {
-	ino, cr, served := c.xattrFd()
-	if !served {
-		return cont()
+// getxattr serves getxattr, lgetxattr (fs/xattr.c:path_getxattrat()) and
+// fgetxattr: name, then the walk, then the value's size rules.
+func (c *call) getxattr(on xattrOn, name string) result {
+	var v []byte
+	var e unix.Errno
+	if on.at != nil {
+		v, e = c.s.fs.GetXattrAt(on.at, name)
+	} else {
+		v, e = c.s.fs.GetXattr(on.cred, on.ino, name)
 	}
-	name, e := c.xattrName(c.arg(1))
 	if e != 0 {
-		return fail(e)
+		return fromErrno(e)
 	}
-	v, e := c.s.fs.GetXattr(&cr.fs, ino, name)
-	if e != 0 {
-		return fail(e)
-	}
-	size := c.arg(3)
-	if size > xattrSizeMax {
-		size = xattrSizeMax
-	}
-	return c.putSized(v, c.arg(2), size)
+	return c.putSized(v, c.arg(2), min(c.arg(3), fsimpl.XattrSizeMax))
 }
 
-// flistxattr(fd, list, size) (fs/xattr.c:listxattr()).
-func (c *call) flistxattr() result {
-	ino, cr, served := c.xattrFd()
-	if !served {
-		return cont()
+// listxattr serves listxattr, llistxattr and flistxattr
+// (fs/xattr.c:listxattr()).
+func (c *call) listxattr(on xattrOn) result {
+	var names []string
+	var e unix.Errno
+	if on.at != nil {
+		names, e = c.s.fs.ListXattrAt(on.at)
+	} else {
+		names, e = c.s.fs.ListXattr(on.cred, on.ino)
 	}
-	names, e := c.s.fs.ListXattr(&cr.fs, ino)
 	if e != 0 {
-		return fail(e)
+		return fromErrno(e)
 	}
 	var list bytes.Buffer
 	for _, n := range names {
 		list.WriteString(n)
 		list.WriteByte(0)
 	}
-	size := c.arg(2)
-	if size > xattrListMax {
-		size = xattrListMax
-	}
-	return c.putSized(list.Bytes(), c.arg(1), size)
+	return c.putSized(list.Bytes(), c.arg(1), min(c.arg(2), fsimpl.XattrListMax))
 }
 
-// fsetxattr(fd, name, value, size, flags) (fs/xattr.c:setxattr_copy(),
-// whose checks come in this order: flags, name, size).
-func (c *call) fsetxattr() result {
-	ino, cr, served := c.xattrFd()
-	if !served {
-		return cont()
-	}
+// setxattrArgs copies setxattr's arguments as fs/xattr.c:setxattr_copy()
+// does, in its order: flags, name, size, value.
+func (c *call) setxattrArgs() (string, []byte, int, unix.Errno) {
 	flags := c.intArg(4)
 	if flags&^(unix.XATTR_CREATE|unix.XATTR_REPLACE) != 0 {
-		return fail(unix.EINVAL)
+		return "", nil, 0, unix.EINVAL
 	}
 	name, e := c.xattrName(c.arg(1))
 	if e != 0 {
-		return fail(e)
+		return "", nil, 0, e
 	}
 	size := c.arg(3)
-	if size > xattrSizeMax {
-		return fail(unix.E2BIG)
+	if size > fsimpl.XattrSizeMax {
+		return "", nil, 0, unix.E2BIG
 	}
 	v := make([]byte, size)
 	if size > 0 {
 		if n, e := readMem(c.tid, c.arg(2), v); e != 0 || uint64(n) != size {
-			return fail(unix.EFAULT)
+			return "", nil, 0, unix.EFAULT
 		}
 	}
-	return c.change(func() unix.Errno { return c.s.fs.SetXattr(&cr.fs, ino, name, v, flags) })
+	return name, v, flags, 0
 }
 
-// fremovexattr(fd, name).
-func (c *call) fremovexattr() result {
-	ino, cr, served := c.xattrFd()
+// setxattr serves setxattr, lsetxattr and fsetxattr.
+func (c *call) setxattr(on xattrOn, name string, v []byte, flags int) result {
+	return c.change(func() unix.Errno {
+		if on.at != nil {
+			return c.s.fs.SetXattrAt(on.at, name, v, flags)
+		}
+		return c.s.fs.SetXattr(on.cred, on.ino, name, v, flags)
+	})
+}
+
+// removexattr serves removexattr, lremovexattr and fremovexattr.
+func (c *call) removexattr(on xattrOn, name string) result {
+	return c.change(func() unix.Errno {
+		if on.at != nil {
+			return c.s.fs.RemoveXattrAt(on.at, name)
+		}
+		return c.s.fs.RemoveXattr(on.cred, on.ino, name)
+	})
+}
+
+// The path forms: arguments first, then the walk. follow is atFollow for
+// the forms without the l prefix.
+
+func (c *call) pathGetxattr(follow int) result {
+	name, e := c.xattrName(c.arg(1))
+	if e != 0 {
+		return fail(e)
+	}
+	at, r, ok := c.at(unix.AT_FDCWD, c.arg(0), follow)
+	if !ok {
+		return r
+	}
+	return c.getxattr(xattrOn{at: at}, name)
+}
+
+func (c *call) pathListxattr(follow int) result {
+	at, r, ok := c.at(unix.AT_FDCWD, c.arg(0), follow)
+	if !ok {
+		return r
+	}
+	return c.listxattr(xattrOn{at: at})
+}
+
+func (c *call) pathSetxattr(follow int) result {
+	name, v, flags, e := c.setxattrArgs()
+	if e != 0 {
+		return fail(e)
+	}
+	at, r, ok := c.at(unix.AT_FDCWD, c.arg(0), follow)
+	if !ok {
+		return r
+	}
+	return c.setxattr(xattrOn{at: at}, name, v, flags)
+}
+
+func (c *call) pathRemovexattr(follow int) result {
+	name, e := c.xattrName(c.arg(1))
+	if e != 0 {
+		return fail(e)
+	}
+	at, r, ok := c.at(unix.AT_FDCWD, c.arg(0), follow)
+	if !ok {
+		return r
+	}
+	return c.removexattr(xattrOn{at: at}, name)
+}
+
+// The fd forms: a descriptor that is not served goes to the kernel before
+// anything else is looked at (EBADF and the rest are its answers).
+
+func (c *call) fgetxattr() result {
+	on, served := c.xattrFdOn()
 	if !served {
 		return cont()
 	}
@@ -153,5 +215,37 @@ func (c *call) fremovexattr() result {
 	if e != 0 {
 		return fail(e)
 	}
-	return c.change(func() unix.Errno { return c.s.fs.RemoveXattr(&cr.fs, ino, name) })
+	return c.getxattr(on, name)
+}
+
+func (c *call) flistxattr() result {
+	on, served := c.xattrFdOn()
+	if !served {
+		return cont()
+	}
+	return c.listxattr(on)
+}
+
+func (c *call) fsetxattr() result {
+	on, served := c.xattrFdOn()
+	if !served {
+		return cont()
+	}
+	name, v, flags, e := c.setxattrArgs()
+	if e != 0 {
+		return fail(e)
+	}
+	return c.setxattr(on, name, v, flags)
+}
+
+func (c *call) fremovexattr() result {
+	on, served := c.xattrFdOn()
+	if !served {
+		return cont()
+	}
+	name, e := c.xattrName(c.arg(1))
+	if e != 0 {
+		return fail(e)
+	}
+	return c.removexattr(on, name)
 }
