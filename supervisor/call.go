@@ -52,12 +52,11 @@ func (c *call) handOff() {
 
 // waitBegin is called before something that waits on others (ADDFD: the
 // kernel returns once the target has installed the descriptor; an
-// invalidation: the kernel takes the inode's lock). The
-// thread keeps its receive turn: handing it over at every ADDFD cost two
-// thread wake-ups, ~16 us of an open measured here, for a wait that is
-// normally ~10 us. A target that does not run meanwhile (stopped, or
-// traced) would hold every other target up, so the listener's watchdog
-// takes the turn away from a wait that lasts a whole watch period.
+// invalidation: the kernel takes the inode's lock). The thread keeps its
+// receive turn, because handing it over costs two thread wake-ups, more
+// than such a wait normally lasts. A target that does not run meanwhile
+// (stopped, or traced) would hold every other target up, so the listener's
+// watchdog takes the turn away from a wait that lasts a whole watch period.
 func (c *call) waitBegin() {
 	if !c.turn {
 		return

@@ -27,7 +27,7 @@ const maxCredEntries = 1024
 // credCache remembers each thread's credentials and umask, which only
 // notified syscalls can change, so that a notification costs a /proc read
 // only the first time a thread is seen (reading /proc/TID/status costs
-// ~20 us, more than the notification round trip itself).
+// more than the notification round trip itself).
 //
 // An entry is valid while
 //   - no credential-changing syscall was notified since it was read (gen),

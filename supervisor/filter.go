@@ -14,11 +14,11 @@ import (
 // (notifyFD, notifyEmptyPath) also notify descriptors 0 to 2: a shell
 // redirection ('cat f >> f', 'wc < f') dup2()s a served descriptor there,
 // where fstat would otherwise be native and show the backing file's st_dev
-// and st_ino instead of the inode a path stat shows. GNU cat compares fstat
-// of its input with fstat of fd 1 to refuse "input file is output file";
-// without this it appended f to itself until the filesystem was full. The
-// cost is one round trip for the fstat of a standard stream that stdio
-// makes once per process. Other dup'd descriptors (exec 3< f) stay native.
+// and st_ino instead of the inode a path stat shows: programs that compare
+// the identity of their input and output (GNU cat's "input file is output
+// file") must see the same inode both ways. The cost is one round trip for
+// the fstat of a standard stream that stdio makes once per process. Other
+// dup'd descriptors (exec 3< f) stay native.
 const maxStdFd = 2
 
 // BuildFilter compiles the filter for a target whose reserved descriptor

@@ -22,9 +22,9 @@ type Options struct {
 	Mount string
 	// Receivers is the number of OS threads serving each listener
 	// (default 2). Only one of them waits in RECV at a time: a second
-	// waiter would make the kernel alternate between them, and the wake-up
-	// of a thread that slept longer, often on the other CPU, cost ~5 us a
-	// notification here. The receiving thread keeps its turn through an
+	// waiter would make the kernel alternate between them, and waking a
+	// thread that slept longer, often on the other CPU, adds to every
+	// notification. The receiving thread keeps its turn through an
 	// ADDFD (which waits for the target to install the fd) unless the
 	// ADDFD lasts longer than addfdPatience: see call.waitBegin.
 	Receivers int

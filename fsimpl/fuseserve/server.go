@@ -117,9 +117,9 @@ func Mount(dir string, fs *fsimpl.FS, opts Options) (*Server, error) {
 		// ATOMIC_O_TRUNC lets O_TRUNC travel with OPEN instead of a separate
 		// SETATTR (fsimpl.Open truncates).
 		// READDIRPLUS_AUTO lets the kernel send plain READDIR unless the
-		// names read are then looked up: listing 10k files took 63 ms with
-		// READDIRPLUS always and 4 ms with AUTO (tmpfs: 1 ms), while
-		// listing and lstat-ing them stayed about the same (84 vs 92 ms).
+		// names read are then looked up: a plain listing then costs no
+		// attribute lookups, and a listing followed by stats as much as
+		// with READDIRPLUS always.
 		ExtraCapabilities: extra,
 		Debug:             opts.Debug,
 		Logger:            slog.NewLogLogger(slog.Default().Handler(), slog.LevelInfo),
