@@ -7,14 +7,13 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"os/signal"
-	"syscall"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/btfuse/btfuse/control"
 	"github.com/btfuse/btfuse/fsimpl"
 	"github.com/btfuse/btfuse/fsimpl/fuseserve"
+	"github.com/btfuse/btfuse/launcher"
 )
 
 // RunConfig configures Run.
@@ -28,7 +27,7 @@ type RunConfig struct {
 	// RuntimeDir is the registry directory; "" means control.DefaultDir.
 	RuntimeDir string
 	// Launch adjusts how the child is started (tests set Self).
-	Launch LaunchOptions
+	Launch launcher.Options
 	// Attached, when set, is told whether Run attached to a daemon.
 	Attached *bool
 	// Embed, when set, starts the embedded daemon (package daemon's
@@ -36,10 +35,6 @@ type RunConfig struct {
 	// after the command exits. Unset, Run mounts a bare filesystem.
 	Embed func(mount string, stderr io.Writer) (sup *Supervisor, stop func(), err error)
 }
-
-// MountEnv names the variable through which the command learns where the
-// filesystem is mounted.
-const MountEnv = "BTFUSE_MOUNT"
 
 // OpSupervise is the control op by which a daemon takes a listener: the
 // request carries the listener fd and a SuperviseArgs body.
@@ -81,10 +76,11 @@ func Run(ctx context.Context, cfg RunConfig) (int, error) {
 	if cfg.Launch.Env == nil {
 		cfg.Launch.Env = os.Environ()
 	}
-	cfg.Launch.Env = append(cfg.Launch.Env, MountEnv+"="+mount)
+	cfg.Launch.Env = append(cfg.Launch.Env, launcher.MountEnv+"="+mount)
 	// The launcher child loads (about 0.7 ms here) while the daemon is
 	// looked for, or the filesystem mounted; it waits for its filter.
-	t, err := Spawn(cfg.Argv, cfg.Launch)
+	cfg.Launch.Range, cfg.Launch.Build = ReservedRange, BuildFilter
+	t, err := launcher.Spawn(cfg.Argv, cfg.Launch)
 	if err != nil {
 		return 1, err
 	}
@@ -128,10 +124,10 @@ func dialDaemon(ctx context.Context, dir, mount string) (*control.Client, error)
 	return control.Dial(ctx, e.Socket)
 }
 
-func runAttached(ctx context.Context, client *control.Client, t *Target) (int, error) {
+func runAttached(ctx context.Context, client *control.Client, t *launcher.Target) (int, error) {
 	if err := t.Install(); err != nil {
-		if errors.Is(err, ErrChildExited) {
-			return waitStatus(t.Cmd), nil
+		if errors.Is(err, launcher.ErrChildExited) {
+			return t.Wait(), nil
 		}
 		return 1, err
 	}
@@ -142,12 +138,12 @@ func runAttached(ctx context.Context, client *control.Client, t *Target) (int, e
 	}
 	t.Listener.Close()
 	t.Listener = nil
-	return goAndWait(t)
+	return t.GoAndWait()
 }
 
 // runEmbedded serves t from a filesystem of its own, mounted at mount for
 // the command's lifetime.
-func runEmbedded(mount string, cfg RunConfig, stderr io.Writer, t *Target) (int, error) {
+func runEmbedded(mount string, cfg RunConfig, stderr io.Writer, t *launcher.Target) (int, error) {
 	if cfg.Embed != nil {
 		return runEmbedDaemon(mount, cfg, stderr, t)
 	}
@@ -180,10 +176,10 @@ func runEmbedded(mount string, cfg RunConfig, stderr io.Writer, t *Target) (int,
 
 // serveCommand installs t's filter, has sup serve its listener, lets it
 // exec and returns its exit status.
-func serveCommand(sup *Supervisor, t *Target) (int, error) {
+func serveCommand(sup *Supervisor, t *launcher.Target) (int, error) {
 	if err := t.Install(); err != nil {
-		if errors.Is(err, ErrChildExited) {
-			return waitStatus(t.Cmd), nil
+		if errors.Is(err, launcher.ErrChildExited) {
+			return t.Wait(), nil
 		}
 		return 1, err
 	}
@@ -195,58 +191,5 @@ func serveCommand(sup *Supervisor, t *Target) (int, error) {
 	t.Listener.Close()
 	t.Listener = nil
 	go sup.Serve(lfd, t.Base, t.Size)
-	return goAndWait(t)
-}
-
-// goAndWait lets the child exec, forwards signals to it and returns its
-// status. SIGINT is forwarded only when this process is not in the
-// terminal's foreground group: from the terminal the command got its own.
-func goAndWait(t *Target) (int, error) {
-	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
-	defer signal.Stop(sigs)
-	if err := t.Go(); err != nil {
-		t.Abort()
-		return 1, err
-	}
-	done := make(chan struct{})
-	go func() {
-		for {
-			select {
-			case s := <-sigs:
-				if s == syscall.SIGINT && inForeground() {
-					continue
-				}
-				t.Cmd.Process.Signal(s)
-			case <-done:
-				return
-			}
-		}
-	}()
-	code := waitStatus(t.Cmd)
-	close(done)
-	return code, nil
-}
-
-func inForeground() bool {
-	pgrp, err := unix.IoctlGetInt(0, unix.TIOCGPGRP)
-	return err == nil && pgrp == unix.Getpgrp()
-}
-
-// waitStatus waits for cmd and returns its status the way a shell shows it.
-func waitStatus(cmd interface{ Wait() error }) int {
-	err := cmd.Wait()
-	var ee interface{ Sys() any }
-	if err == nil {
-		return 0
-	}
-	if x, ok := err.(interface{ ExitCode() int }); ok {
-		if errors.As(err, &ee) {
-			if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-				return 128 + int(ws.Signal())
-			}
-		}
-		return x.ExitCode()
-	}
-	return 1
+	return t.GoAndWait()
 }
