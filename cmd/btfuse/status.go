@@ -38,7 +38,7 @@ never talks to them; segments of dead daemons are removed on the way.`,
 		SilenceUsage: true,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			show := func() error {
-				reps, err := collectStatus(cmd.Context(), args)
+				reps, err := collectStatus(cmd.Context(), dirArg(args))
 				if err != nil {
 					return err
 				}
@@ -105,28 +105,18 @@ type opStatus struct {
 }
 
 // collectStatus reads the status of every daemon, or of the one serving
-// args[0].
-func collectStatus(ctx context.Context, args []string) ([]daemonStatus, error) {
+// dir.
+func collectStatus(ctx context.Context, dir string) ([]daemonStatus, error) {
 	reg, err := control.OpenDefault()
 	if err != nil {
 		return nil, err
 	}
 	shmring.Sweep("")
-	var entries []control.Entry
-	if len(args) == 1 {
-		mount, err := control.Canonical(args[0])
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", args[0], err)
-		}
-		e, err := reg.Lookup(ctx, mount)
-		if errors.Is(err, control.ErrNotRunning) {
-			return nil, nil
-		}
-		if err != nil {
-			return nil, err
-		}
-		entries = []control.Entry{e}
-	} else if entries, err = reg.List(ctx); err != nil {
+	entries, err := reg.Select(ctx, dir)
+	if errors.Is(err, control.ErrNotRunning) {
+		return nil, nil
+	}
+	if err != nil {
 		return nil, err
 	}
 	reps := make([]daemonStatus, 0, len(entries))

@@ -39,7 +39,7 @@ them are counted as missed. Stops on Ctrl-C or when the daemon exits.`,
 		Args:         cobra.MaximumNArgs(1),
 		SilenceUsage: true,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runTrace(cmd.Context(), args, asJSON, backlog, cmd.OutOrStdout(), cmd.ErrOrStderr())
+			return runTrace(cmd.Context(), dirArg(args), asJSON, backlog, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object per event")
@@ -70,26 +70,16 @@ type traced struct {
 	seen  uint64 // Missed already reported
 }
 
-func runTrace(ctx context.Context, args []string, asJSON, backlog bool, stdout, stderr io.Writer) error {
+func runTrace(ctx context.Context, dir string, asJSON, backlog bool, stdout, stderr io.Writer) error {
 	reg, err := control.OpenDefault()
 	if err != nil {
 		return err
 	}
-	var entries []control.Entry
-	if len(args) == 1 {
-		mount, err := control.Canonical(args[0])
-		if err != nil {
-			return fmt.Errorf("%s: %w", args[0], err)
-		}
-		e, err := reg.Lookup(ctx, mount)
-		if errors.Is(err, control.ErrNotRunning) {
-			return fmt.Errorf("no btfuse daemon serves %s: start one with 'btfuse mount %s'", args[0], args[0])
-		}
-		if err != nil {
-			return err
-		}
-		entries = []control.Entry{e}
-	} else if entries, err = reg.List(ctx); err != nil {
+	entries, err := reg.Select(ctx, dir)
+	if errors.Is(err, control.ErrNotRunning) {
+		return fmt.Errorf("no btfuse daemon serves %s: start one with 'btfuse mount %s'", dir, dir)
+	}
+	if err != nil {
 		return err
 	}
 	var ts []*traced
