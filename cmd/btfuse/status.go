@@ -159,36 +159,16 @@ func statusOf(e control.Entry) (d daemonStatus) {
 	d.Inodes, d.InodesMax, d.Bytes, d.BytesMax = snap.Inodes, snap.InodesMax, snap.Bytes, snap.BytesMax
 	d.Supervised = snap.Supervised
 	d.Ring = &snap.Ring
-	hist := map[string]*[shmring.NumBuckets]uint64{}
-	for _, c := range snap.Cells {
-		name := c.Op.String()
-		o := d.Ops[name]
-		o.Door = c.Door.String()
-		switch c.Outcome {
-		case shmring.Served:
-			o.Served += c.Count
-		case shmring.Passthrough:
-			o.Passthrough += c.Count
-		case shmring.Error:
-			o.Errors += c.Count
-		case shmring.Injected:
-			o.Injected += c.Count
+	for _, o := range snap.ByOp() {
+		d.Ops[o.Op.String()] = opStatus{
+			Door:        o.Door.String(),
+			Served:      o.Counts[shmring.Served],
+			Passthrough: o.Counts[shmring.Passthrough],
+			Errors:      o.Counts[shmring.Error],
+			Injected:    o.Counts[shmring.Injected],
+			P50us:       micros(shmring.Quantile(&o.Latency, 0.50)),
+			P99us:       micros(shmring.Quantile(&o.Latency, 0.99)),
 		}
-		d.Ops[name] = o
-		h := hist[name]
-		if h == nil {
-			h = new([shmring.NumBuckets]uint64)
-			hist[name] = h
-		}
-		for i, n := range c.Buckets {
-			h[i] += n
-		}
-	}
-	for name, h := range hist {
-		o := d.Ops[name]
-		o.P50us = micros(shmring.Quantile(h, 0.50))
-		o.P99us = micros(shmring.Quantile(h, 0.99))
-		d.Ops[name] = o
 	}
 	return d
 }
