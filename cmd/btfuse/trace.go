@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -16,6 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/btfuse/btfuse/control"
+	"github.com/btfuse/btfuse/internal/procfs"
 	"github.com/btfuse/btfuse/shmring"
 )
 
@@ -109,7 +109,7 @@ func runTrace(ctx context.Context, dir string, asJSON, backlog bool, stdout, std
 	}
 	out := bufio.NewWriter(stdout)
 	defer out.Flush()
-	tgids := tgidCache{}
+	tgids := procfs.NewTgidCache()
 	var total, missed uint64
 	defer func() { fmt.Fprintf(stderr, "btfuse trace: %d events, %d missed\n", total, missed) }()
 	enc := json.NewEncoder(out)
@@ -128,7 +128,7 @@ func runTrace(ctx context.Context, dir string, asJSON, backlog bool, stdout, std
 			}
 			for _, r := range recs {
 				if r.Tgid == 0 {
-					r.Tgid = tgids.of(r.Tid)
+					r.Tgid = tgids.Lookup(r.Tid)
 				}
 				if asJSON {
 					enc.Encode(toTraceEvent(t.mount, &r))
@@ -209,32 +209,4 @@ func errnoName(e unix.Errno) string {
 		return n
 	}
 	return "errno " + strconv.Itoa(int(e))
-}
-
-// tgidCache maps a thread to its process (FUSE requests carry only the
-// thread) through /proc; threads that are gone map to 0.
-type tgidCache map[int32]int32
-
-func (c tgidCache) of(tid int32) int32 {
-	if tid <= 0 {
-		return 0
-	}
-	if g, ok := c[tid]; ok {
-		return g
-	}
-	if len(c) > 4096 {
-		clear(c)
-	}
-	var g int32
-	if b, err := os.ReadFile("/proc/" + strconv.Itoa(int(tid)) + "/status"); err == nil {
-		for line := range strings.SplitSeq(string(b), "\n") {
-			if v, ok := strings.CutPrefix(line, "Tgid:"); ok {
-				n, _ := strconv.Atoi(strings.TrimSpace(v))
-				g = int32(n)
-				break
-			}
-		}
-	}
-	c[tid] = g
-	return g
 }
