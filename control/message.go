@@ -55,7 +55,19 @@ const (
 	OpPing   = "ping"
 	OpInfo   = "info"
 	OpUmount = "umount"
+	// OpSupervise hands the daemon the seccomp listener of a 'btfuse run'
+	// started elsewhere: the request carries the listener and a
+	// SuperviseArgs body, and the daemon serves it until the command's
+	// processes are gone.
+	OpSupervise = "supervise"
 )
+
+// SuperviseArgs is the body of an OpSupervise request: the reserved
+// descriptor range the listener's filter was built for.
+type SuperviseArgs struct {
+	Base int `json:"base"`
+	Size int `json:"size"`
+}
 
 // Message is one frame on the control socket, request or reply.
 type Message struct {

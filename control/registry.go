@@ -354,6 +354,23 @@ func (r *Registry) Lookup(ctx context.Context, mount string) (Entry, error) {
 	return e, nil
 }
 
+// Select returns the live entries a command's DIR argument names: every
+// one when dir is "", otherwise the one serving dir, or ErrNotRunning.
+func (r *Registry) Select(ctx context.Context, dir string) ([]Entry, error) {
+	if dir == "" {
+		return r.List(ctx)
+	}
+	mount, err := Canonical(dir)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", dir, err)
+	}
+	e, err := r.Lookup(ctx, mount)
+	if err != nil {
+		return nil, err
+	}
+	return []Entry{e}, nil
+}
+
 // pidAlive reports whether pid names a process that has not exited (a
 // zombie counts as exited).
 func pidAlive(pid int) bool {

@@ -189,3 +189,37 @@ func TestOpenRefusesForeignDir(t *testing.T) {
 		t.Errorf("Open of a foreign dir: %v", err)
 	}
 }
+
+// TestSelect: "" selects every daemon, a directory the one serving it
+// (named in any form Canonical accepts), or ErrNotRunning.
+func TestSelect(t *testing.T) {
+	r := openRegistry(t)
+	ctx := testCtx(t)
+	dir := t.TempDir()
+	a, b := filepath.Join(dir, "a"), filepath.Join(dir, "b")
+	claimAndServe(t, r, a)
+	claimAndServe(t, r, b)
+	for _, tt := range []struct {
+		dir  string
+		want []string
+		err  error
+	}{
+		{"", []string{a, b}, nil},
+		{b, []string{b}, nil},
+		{dir + "/./a/", []string{a}, nil},
+		{filepath.Join(dir, "c"), nil, ErrNotRunning},
+	} {
+		got, err := r.Select(ctx, tt.dir)
+		if !errors.Is(err, tt.err) {
+			t.Errorf("Select(%q): %v, want %v", tt.dir, err, tt.err)
+			continue
+		}
+		var mounts []string
+		for _, e := range got {
+			mounts = append(mounts, e.Mount)
+		}
+		if strings.Join(mounts, " ") != strings.Join(tt.want, " ") {
+			t.Errorf("Select(%q) = %v, want %v", tt.dir, mounts, tt.want)
+		}
+	}
+}

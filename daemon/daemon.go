@@ -5,6 +5,13 @@
 // external unmount takes it all down again in the reverse order. It holds no
 // filesystem semantics.
 //
+// It is also the daemon side of 'btfuse run' (RunCommand): the command's
+// listener goes to the daemon already serving its mount, over the control
+// socket (control.OpSupervise), or to an embedded daemon started for the
+// command's lifetime, registered and mirrored like 'btfuse mount'. This is
+// where the launcher, the supervisor, the registry and the FUSE door meet,
+// so that none of them needs another.
+//
 // The order of shutdown matters: unmount (so that no FUSE request is in
 // flight), close the filesystem, close the control socket (clients waiting
 // for the daemon to go see EOF), and release the registry entry last; the
@@ -89,7 +96,7 @@ func Run(ctx context.Context, cfg Config) error {
 	return nil
 }
 
-// instance is a serving daemon: what Run and Embed share.
+// instance is a serving daemon: what Run and embed share.
 type instance struct {
 	mount string
 	log   *slog.Logger
@@ -185,7 +192,7 @@ func start(cfg Config, log *slog.Logger, stdout io.Writer, embedded bool) (_ *in
 		return nil, err
 	}
 	undo = append(undo, func() { in.sup.Close() })
-	in.ctl.Handle(supervisor.OpSupervise, superviseHandler(in.sup))
+	in.ctl.Handle(control.OpSupervise, superviseHandler(in.sup))
 	in.ctl.Start()
 	if err := in.claim.Publish(in.info); err != nil {
 		return nil, err
@@ -229,7 +236,7 @@ func superviseHandler(sup *supervisor.Supervisor) control.Handler {
 		if len(req.Files) != 1 {
 			return control.Reply{}, fmt.Errorf("supervise: want one listener, got %d descriptors", len(req.Files))
 		}
-		var args supervisor.SuperviseArgs
+		var args control.SuperviseArgs
 		if err := json.Unmarshal(req.Body, &args); err != nil {
 			return control.Reply{}, fmt.Errorf("supervise: %w", err)
 		}

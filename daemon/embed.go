@@ -6,13 +6,13 @@ import (
 	"github.com/btfuse/btfuse/supervisor"
 )
 
-// Embed starts the daemon that 'btfuse run' keeps for its command's
-// lifetime when no daemon serves cfg.Dir: the same filesystem, FUSE mount,
+// embed starts the daemon that 'btfuse run' keeps for its command's
+// lifetime when no daemon serves cfg.Dir (RunCommand): the same filesystem, FUSE mount,
 // registry entry, control socket and shared-memory mirror as Run, so that
 // status, trace, metrics and other 'btfuse run --mount' commands see it. It
 // prints nothing on success; the log goes to cfg.Stderr. The returned stop
 // takes it all down again; call it once the command has exited.
-func Embed(cfg Config) (*supervisor.Supervisor, func(), error) {
+func embed(cfg Config) (*supervisor.Supervisor, func(), error) {
 	_, stderr := writers(cfg.Stdout, cfg.Stderr)
 	log := newLogger(stderr, cfg.Debug)
 	in, err := start(cfg, log, stderr, true)

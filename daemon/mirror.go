@@ -9,6 +9,7 @@ import (
 	"github.com/btfuse/btfuse/control"
 	"github.com/btfuse/btfuse/event"
 	"github.com/btfuse/btfuse/fsimpl"
+	"github.com/btfuse/btfuse/internal/procfs"
 	"github.com/btfuse/btfuse/metrics"
 	"github.com/btfuse/btfuse/shmring"
 	"github.com/btfuse/btfuse/supervisor"
@@ -43,7 +44,7 @@ func openMirror(dir, mount string, log *slog.Logger) *mirror {
 		return m
 	}
 	m.w = w
-	m.obs = &tgidObserver{next: w, cache: newTgidCache()}
+	m.obs = &tgidObserver{next: w, cache: procfs.NewTgidCache()}
 	return m
 }
 

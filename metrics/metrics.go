@@ -78,13 +78,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		cell := &snap.Cells[i]
 		lv := []string{cell.Op.String(), cell.Door.String(), cell.Outcome.String()}
 		ch <- prometheus.MustNewConstMetric(c.ops, prometheus.CounterValue, float64(cell.Count), lv...)
-		buckets := make(map[float64]uint64, shmring.NumBuckets-1)
-		var cum uint64
-		for b := 0; b < shmring.NumBuckets-1; b++ {
-			cum += cell.Buckets[b]
-			buckets[shmring.BucketBound(b).Seconds()] = cum
-		}
-		ch <- prometheus.MustNewConstHistogram(c.latency, cell.Count, cell.Sum.Seconds(), buckets, lv...)
+		ch <- prometheus.MustNewConstHistogram(c.latency, cell.Count, cell.Sum.Seconds(), shmring.Cumulative(&cell.Buckets), lv...)
 	}
 	counter := func(d *prometheus.Desc, v uint64) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v))

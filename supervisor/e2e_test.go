@@ -18,6 +18,7 @@ import (
 
 	"github.com/btfuse/btfuse/control"
 	"github.com/btfuse/btfuse/internal/testutil"
+	"github.com/btfuse/btfuse/launcher"
 )
 
 // TestMain makes the test binary its own supervised helper (and, through
@@ -86,13 +87,13 @@ func (s *supervised) run(t testing.TB, argv []string, env ...string) (int, strin
 		t.Fatal(err)
 	}
 	defer errf.Close()
-	tg, wait := startServed(t, argv, LaunchOptions{
+	tg, wait := startServed(t, argv, launcher.Options{
 		Self:   []string{os.Args[0]},
 		Stdout: out, Stderr: errf,
 		Env: append(append(os.Environ(), MountEnv+"="+s.mount), env...),
 	}, s.serve(t))
 	timer := time.AfterFunc(2*time.Minute, func() { tg.Cmd.Process.Kill() }) // hang guard
-	code := waitStatus(tg.Cmd)
+	code := tg.Wait()
 	timer.Stop()
 	wait()
 	o, _ := os.ReadFile(out.Name())

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/btfuse/btfuse/launcher"
 )
 
 // fdCmdHelper runs descriptor calls on command, one command a line on
@@ -133,9 +135,9 @@ func (s *supervised) startFdProc(t *testing.T, name, dir string, run bool) *fdPr
 	l := &fdProc{name: name, in: inW, out: make(chan string, 16)}
 	if run {
 		tg, served := startServed(t, []string{os.Args[0]},
-			LaunchOptions{Self: []string{os.Args[0]}, Stdin: inR, Stdout: outW, Env: env}, s.serve(t))
+			launcher.Options{Self: []string{os.Args[0]}, Stdin: inR, Stdout: outW, Env: env}, s.serve(t))
 		l.wait = func() {
-			waitStatus(tg.Cmd)
+			tg.Wait()
 			served()
 		}
 	} else {

@@ -12,6 +12,8 @@ import (
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/btfuse/btfuse/launcher"
 )
 
 // getppidFilter notifies getppid and allows everything else: the bare
@@ -75,14 +77,23 @@ func bareServe(fd int, syncWake bool, cpu int) (stop func()) {
 	}
 }
 
-// startServed starts argv as Start does, hands a copy of its listener to
-// serve (which returns a function that waits for serving to end) and lets
-// it exec. It returns the target, whose ErrChildExited it reports as nil
-// with the listener unset, and that wait.
-func startServed(t testing.TB, argv []string, opts LaunchOptions, serve func(fd, base, size int) (stop func())) (*Target, func()) {
+// MountEnv is launcher.MountEnv, through which the test helpers learn
+// where the mount is, as commands under btfuse run do.
+const MountEnv = launcher.MountEnv
+
+// startServed starts argv as launcher.Start does, under the filter
+// BuildFilter makes unless opts.Build is set, hands a copy of its listener
+// to serve (which returns a function that waits for serving to end) and
+// lets it exec. It returns the target, whose ErrChildExited it reports as
+// nil with the listener unset, and that wait.
+func startServed(t testing.TB, argv []string, opts launcher.Options, serve func(fd, base, size int) (stop func())) (*launcher.Target, func()) {
 	t.Helper()
-	tg, err := Start(argv, opts)
-	if errors.Is(err, ErrChildExited) {
+	opts.Range = ReservedRange
+	if opts.Build == nil {
+		opts.Build = BuildFilter
+	}
+	tg, err := launcher.Start(argv, opts)
+	if errors.Is(err, launcher.ErrChildExited) {
 		return tg, func() {}
 	}
 	if err != nil {
@@ -110,13 +121,16 @@ func runServed(t testing.TB, argv, env []string, filter []unix.SockFilter, serve
 		t.Fatal(err)
 	}
 	defer out.Close()
-	tg, stop := startServed(t, argv, LaunchOptions{
+	opts := launcher.Options{
 		Self:   []string{os.Args[0]},
 		Stdout: out,
 		Env:    append(os.Environ(), env...),
-		Filter: filter,
-	}, serve)
-	code := waitStatus(tg.Cmd)
+	}
+	if filter != nil {
+		opts.Build = func(int) ([]unix.SockFilter, error) { return filter, nil }
+	}
+	tg, stop := startServed(t, argv, opts, serve)
+	code := tg.Wait()
 	stop()
 	b, _ := os.ReadFile(out.Name())
 	return code, string(b)

@@ -26,6 +26,15 @@ daemon directly; 'btfuse status' and 'btfuse trace' show what the daemons do.`,
 	return root
 }
 
+// dirArg is the optional DIR argument of status and trace: "" for all
+// daemons.
+func dirArg(args []string) string {
+	if len(args) == 1 {
+		return args[0]
+	}
+	return ""
+}
+
 // oneDir accepts exactly one argument, the directory, and otherwise says how
 // the command is used (usage is not printed on errors).
 func oneDir(cmd *cobra.Command, args []string) error {

@@ -1,20 +1,12 @@
 package main
 
 import (
-	"io"
 	"os"
 
 	"github.com/spf13/cobra"
 
 	"github.com/btfuse/btfuse/daemon"
-	"github.com/btfuse/btfuse/supervisor"
 )
-
-// embed starts the daemon of an embedded run: registered and mirrored, so
-// that status and trace see it like a 'btfuse mount'.
-func embed(mount string, stderr io.Writer) (*supervisor.Supervisor, func(), error) {
-	return daemon.Embed(daemon.Config{Dir: mount, Stderr: stderr, AllowOther: os.Geteuid() == 0})
-}
 
 // NewCmdRun returns "btfuse run [--mount DIR] -- CMD [ARGS]".
 func NewCmdRun() *cobra.Command {
@@ -33,11 +25,10 @@ signal N killed it). btfuse run is not a security sandbox.`,
 		Args:         cobra.MinimumNArgs(1),
 		SilenceUsage: true,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			code, err := supervisor.Run(cmd.Context(), supervisor.RunConfig{
+			code, err := daemon.RunCommand(cmd.Context(), daemon.CommandConfig{
 				Mount:  mount,
 				Argv:   args,
 				Stderr: cmd.ErrOrStderr(),
-				Embed:  embed,
 			})
 			if err != nil {
 				return err

@@ -11,6 +11,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/btfuse/btfuse/internal/testutil"
+	"github.com/btfuse/btfuse/launcher"
 	"github.com/btfuse/btfuse/supervisor"
 )
 
@@ -146,13 +147,13 @@ func TestE2ERunCommandNotExecutable(t *testing.T) {
 }
 
 // TestE2EChildEnvNotASocket: the launcher child's constructor
-// (supervisor/launch_child.c) runs in every btfuse process that has
+// (launcher/launch_child.c) runs in every btfuse process that has
 // BTFUSE_SUPERVISED_CHILD set, before the Go runtime. Set by hand to a
 // descriptor that is not the launcher's socket, it refuses with a message
 // instead of reading a filter from it.
 func TestE2EChildEnvNotASocket(t *testing.T) {
 	cmd := btfuse(t.TempDir(), "--version")
-	cmd.Env = append(cmd.Env, supervisor.ChildEnv+"=0")
+	cmd.Env = append(cmd.Env, launcher.ChildEnv+"=0")
 	code, out, errOut := runToEnd(t, cmd)
 	if code != 126 || out != "" || !strings.Contains(errOut, "is not the launcher's socket") {
 		t.Errorf("exit %d, stdout %q, stderr %q", code, out, errOut)

@@ -39,7 +39,7 @@ never talks to them; segments of dead daemons are removed on the way.`,
 		SilenceUsage: true,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			show := func() error {
-				reps, err := collectStatus(cmd.Context(), args)
+				reps, err := collectStatus(cmd.Context(), dirArg(args))
 				if err != nil {
 					return err
 				}
@@ -106,28 +106,18 @@ type opStatus struct {
 }
 
 // collectStatus reads the status of every daemon, or of the one serving
-// args[0].
-func collectStatus(ctx context.Context, args []string) ([]daemonStatus, error) {
+// dir.
+func collectStatus(ctx context.Context, dir string) ([]daemonStatus, error) {
 	reg, err := control.OpenDefault()
 	if err != nil {
 		return nil, err
 	}
 	shmring.Sweep("")
-	var entries []control.Entry
-	if len(args) == 1 {
-		mount, err := control.Canonical(args[0])
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", args[0], err)
-		}
-		e, err := reg.Lookup(ctx, mount)
-		if errors.Is(err, control.ErrNotRunning) {
-			return nil, nil
-		}
-		if err != nil {
-			return nil, err
-		}
-		entries = []control.Entry{e}
-	} else if entries, err = reg.List(ctx); err != nil {
+	entries, err := reg.Select(ctx, dir)
+	if errors.Is(err, control.ErrNotRunning) {
+		return nil, nil
+	}
+	if err != nil {
 		return nil, err
 	}
 	reps := make([]daemonStatus, 0, len(entries))
@@ -170,36 +160,16 @@ func statusOf(e control.Entry) (d daemonStatus) {
 	d.Inodes, d.InodesMax, d.Bytes, d.BytesMax = snap.Inodes, snap.InodesMax, snap.Bytes, snap.BytesMax
 	d.Supervised = snap.Supervised
 	d.Ring = &snap.Ring
-	hist := map[string]*[shmring.NumBuckets]uint64{}
-	for _, c := range snap.Cells {
-		name := c.Op.String()
-		o := d.Ops[name]
-		o.Door = c.Door.String()
-		switch c.Outcome {
-		case event.Served:
-			o.Served += c.Count
-		case event.Passthrough:
-			o.Passthrough += c.Count
-		case event.Error:
-			o.Errors += c.Count
-		case event.Injected:
-			o.Injected += c.Count
+	for _, o := range snap.ByOp() {
+		d.Ops[o.Op.String()] = opStatus{
+			Door:        o.Door.String(),
+			Served:      o.Counts[event.Served],
+			Passthrough: o.Counts[event.Passthrough],
+			Errors:      o.Counts[event.Error],
+			Injected:    o.Counts[event.Injected],
+			P50us:       micros(shmring.Quantile(&o.Latency, 0.50)),
+			P99us:       micros(shmring.Quantile(&o.Latency, 0.99)),
 		}
-		d.Ops[name] = o
-		h := hist[name]
-		if h == nil {
-			h = new([shmring.NumBuckets]uint64)
-			hist[name] = h
-		}
-		for i, n := range c.Buckets {
-			h[i] += n
-		}
-	}
-	for name, h := range hist {
-		o := d.Ops[name]
-		o.P50us = micros(shmring.Quantile(h, 0.50))
-		o.P99us = micros(shmring.Quantile(h, 0.99))
-		d.Ops[name] = o
 	}
 	return d
 }

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/btfuse/btfuse/control"
 	"github.com/btfuse/btfuse/event"
+	"github.com/btfuse/btfuse/internal/procfs"
 	"github.com/btfuse/btfuse/shmring"
 )
 
@@ -40,7 +40,7 @@ them are counted as missed. Stops on Ctrl-C or when the daemon exits.`,
 		Args:         cobra.MaximumNArgs(1),
 		SilenceUsage: true,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runTrace(cmd.Context(), args, asJSON, backlog, cmd.OutOrStdout(), cmd.ErrOrStderr())
+			return runTrace(cmd.Context(), dirArg(args), asJSON, backlog, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object per event")
@@ -71,26 +71,16 @@ type traced struct {
 	seen  uint64 // Missed already reported
 }
 
-func runTrace(ctx context.Context, args []string, asJSON, backlog bool, stdout, stderr io.Writer) error {
+func runTrace(ctx context.Context, dir string, asJSON, backlog bool, stdout, stderr io.Writer) error {
 	reg, err := control.OpenDefault()
 	if err != nil {
 		return err
 	}
-	var entries []control.Entry
-	if len(args) == 1 {
-		mount, err := control.Canonical(args[0])
-		if err != nil {
-			return fmt.Errorf("%s: %w", args[0], err)
-		}
-		e, err := reg.Lookup(ctx, mount)
-		if errors.Is(err, control.ErrNotRunning) {
-			return fmt.Errorf("no btfuse daemon serves %s: start one with 'btfuse mount %s'", args[0], args[0])
-		}
-		if err != nil {
-			return err
-		}
-		entries = []control.Entry{e}
-	} else if entries, err = reg.List(ctx); err != nil {
+	entries, err := reg.Select(ctx, dir)
+	if errors.Is(err, control.ErrNotRunning) {
+		return fmt.Errorf("no btfuse daemon serves %s: start one with 'btfuse mount %s'", dir, dir)
+	}
+	if err != nil {
 		return err
 	}
 	var ts []*traced
@@ -120,7 +110,7 @@ func runTrace(ctx context.Context, args []string, asJSON, backlog bool, stdout, 
 	}
 	out := bufio.NewWriter(stdout)
 	defer out.Flush()
-	tgids := tgidCache{}
+	tgids := procfs.NewTgidCache()
 	var total, missed uint64
 	defer func() { fmt.Fprintf(stderr, "btfuse trace: %d events, %d missed\n", total, missed) }()
 	enc := json.NewEncoder(out)
@@ -139,7 +129,7 @@ func runTrace(ctx context.Context, args []string, asJSON, backlog bool, stdout, 
 			}
 			for _, r := range recs {
 				if r.Tgid == 0 {
-					r.Tgid = tgids.of(r.Tid)
+					r.Tgid = tgids.Lookup(r.Tid)
 				}
 				if asJSON {
 					enc.Encode(toTraceEvent(t.mount, &r))
@@ -220,32 +210,4 @@ func errnoName(e unix.Errno) string {
 		return n
 	}
 	return "errno " + strconv.Itoa(int(e))
-}
-
-// tgidCache maps a thread to its process (FUSE requests carry only the
-// thread) through /proc; threads that are gone map to 0.
-type tgidCache map[int32]int32
-
-func (c tgidCache) of(tid int32) int32 {
-	if tid <= 0 {
-		return 0
-	}
-	if g, ok := c[tid]; ok {
-		return g
-	}
-	if len(c) > 4096 {
-		clear(c)
-	}
-	var g int32
-	if b, err := os.ReadFile("/proc/" + strconv.Itoa(int(tid)) + "/status"); err == nil {
-		for line := range strings.SplitSeq(string(b), "\n") {
-			if v, ok := strings.CutPrefix(line, "Tgid:"); ok {
-				n, _ := strconv.Atoi(strings.TrimSpace(v))
-				g = int32(n)
-				break
-			}
-		}
-	}
-	c[tid] = g
-	return g
 }

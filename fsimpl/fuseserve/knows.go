@@ -9,11 +9,10 @@ import (
 )
 
 // What the kernel can have cached, so that the other door's invalidations
-// are sent only where they change something. On this 2-core machine each
-// notification is a write to /dev/fuse that takes the kernel's inode or
-// directory lock; a create through `btfuse run` queued three of them and
-// cost ~50 us more than with none (BenchmarkDoors/createwrite, 137 -> 83
-// us, medians of 5), although the kernel had never seen the new name.
+// are sent only where they change something. Each notification is a write
+// to /dev/fuse that takes the kernel's inode or directory lock, and a
+// create through `btfuse run` would otherwise queue three of them for a
+// name the kernel has never seen.
 //
 // The kernel holds valid attributes of an inode only from a reply that
 // carried them (an entry or an attribute reply); WRITE, link, unlink and
@@ -90,7 +89,9 @@ func (r *rawFS) mayHoldNegative(parent fsimpl.Ino, name string) bool {
 	return r.busy.Load() != 0 || r.negatives.has(parent, name)
 }
 
-// maxNegatives bounds the negative entries remembered (~100 bytes each).
+// maxNegatives bounds the memory the remembered negative entries take;
+// past it the table is emptied and every name counts as cached until the
+// entries it held have expired (allUntil).
 const maxNegatives = 1 << 16
 
 // negativeSlack is added to every negative entry's lifetime here: the

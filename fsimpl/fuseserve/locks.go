@@ -17,8 +17,8 @@ import (
 // they meet the locks that supervised processes take natively on the
 // descriptors the supervisor installed in them (the same backing files).
 // Left to the kernel, the FUSE door's locks would live on the FUSE inode
-// and the two doors would never see each other's: two sqlite3 processes,
-// one on each door, would both write.
+// and the two doors would never see each other's: a process on each door
+// could hold the same write lock at once.
 //
 //   - flock(2) is per open file description, that is per FUSE handle: each
 //     handle that flocks gets a backing descriptor of its own for it,

@@ -143,3 +143,19 @@ func ReadJSON(path string) (*Report, error) {
 	}
 	return &r, nil
 }
+
+// Failed says which workloads failed (the table lists them and why), as an
+// error for the exit status, so that a script running the bench notices;
+// nil when none did.
+func (r *Report) Failed() error {
+	var names []string
+	for _, w := range r.Workloads {
+		if w.Error != "" {
+			names = append(names, w.Name)
+		}
+	}
+	if len(names) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%d of %d workloads failed (%s); see below the table", len(names), len(r.Workloads), strings.Join(names, ", "))
+}

@@ -65,3 +65,14 @@ func TestReadJSONError(t *testing.T) {
 		t.Error("ReadJSON accepted a broken file")
 	}
 }
+
+func TestReportFailed(t *testing.T) {
+	r := &Report{Workloads: []*Result{{Name: "stat"}, {Name: "git", Error: "no git"}, {Name: "tar", Error: "boom"}}}
+	if err := r.Failed(); err == nil || err.Error() != "2 of 3 workloads failed (git, tar); see below the table" {
+		t.Errorf("Failed() = %v", err)
+	}
+	r.Workloads = r.Workloads[:1]
+	if err := r.Failed(); err != nil {
+		t.Errorf("Failed() with none failed = %v, want nil", err)
+	}
+}

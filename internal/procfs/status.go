@@ -2,6 +2,8 @@
 // from /proc/TID/status: its thread group, credentials and umask. Both
 // doors learn only a thread id from the kernel (FUSE's in.Caller.Pid, a
 // seccomp notification's pid), so this is where the rest comes from.
+// TgidCache keeps the thread-to-process answers for those that need them
+// per event (the event mirror, btfuse trace).
 package procfs
 
 import (

@@ -1,4 +1,4 @@
-package supervisor
+package launcher
 
 // #include "launch_child.h"
 import "C"

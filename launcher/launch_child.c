@@ -1,10 +1,10 @@
 // The launcher child of 'btfuse run', in C because it has to run before the
 // Go runtime starts. A constructor runs when the dynamic loader hands over
-// to the program, before Go's own initialisation, which costs this machine
-// about 3 ms per process (runtime start-up and package inits) and which the
-// command would pay on top of its parent's. The child has nothing to do
-// that needs Go: read a BPF program from a socket, install it, pass the
-// listener back, wait for a byte, execve.
+// to the program, before Go's own initialisation (runtime start-up and
+// package inits), which the command would otherwise pay for on top of its
+// parent's. The child has nothing to do that needs Go: read a BPF program
+// from a socket, install it, pass the listener back, wait for a byte,
+// execve.
 //
 // The constructor also records RLIMIT_NOFILE as the process got it. The
 // Go runtime raises the soft limit to the hard one at start-up and puts the

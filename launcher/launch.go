@@ -1,11 +1,38 @@
-package supervisor
+// Package launcher starts a command under a seccomp filter with user
+// notification and hands its listener to whoever serves it: the launcher
+// half of 'btfuse run'.
+//
+// The command is not forked from this process. Start re-executes the
+// program (this executable with ChildArg, or Options.Self) as a
+// launcher child, whose work a C constructor (launch_child.c) does before
+// the Go runtime starts: it reads the filter from a socketpair, installs
+// it with SECCOMP_FILTER_FLAG_NEW_LISTENER, sends the listener back
+// (SCM_RIGHTS), waits for the go-ahead byte and execve()s the command. A
+// binary that can be re-executed as the child must link this package; the
+// constructor does nothing unless ChildEnv is set.
+//
+// Invariants:
+//   - The command never runs before its listener is served: the child is
+//     filtered from the moment it installs the filter, and execs only at Go.
+//   - The reserved descriptor range lies under the soft RLIMIT_NOFILE the
+//     command gets, which is the one this process started with, not the
+//     one the Go runtime raised it to (startNofile).
+//   - A child that never gets the go-ahead never runs the command: Abort
+//     kills it, and Install does so itself on every error but
+//     ErrChildExited (the child is gone already; wait for Cmd).
+//
+// The package sits beside package supervisor, not inside it, and imports
+// nothing of btfuse: what the filter says is the caller's (Options.Range
+// and Options.Build, supervisor.ReservedRange and supervisor.BuildFilter
+// in btfuse), so supervisor serves listeners without linking the C child,
+// and its tests can start targets through this package.
+package launcher
 
 import (
 	"errors"
 	"fmt"
 	"os"
 	"os/exec"
-	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -24,13 +51,13 @@ type Target struct {
 	// Base and Size are the reserved descriptor range the filter uses.
 	Base, Size int
 
-	sock   *os.File
-	filter []unix.SockFilter // LaunchOptions.Filter, for Install
-	gone   bool              // Abort ran
+	sock  *os.File
+	build func(base int) ([]unix.SockFilter, error) // Options.Build, for Install
+	gone  bool                                      // Abort ran
 }
 
-// LaunchOptions configure Start.
-type LaunchOptions struct {
+// Options configure Start.
+type Options struct {
 	// Self is the program and leading arguments of the launcher child
 	// (a binary linking this package, whose launch_child.c takes over):
 	// by default this executable with ChildArg.
@@ -40,11 +67,17 @@ type LaunchOptions struct {
 	Stdout, Stderr *os.File
 	Env            []string // nil: this process's environment
 	Dir            string
-	// Filter replaces the program BuildFilter makes (benchmarks of the
-	// bare round trip install one that notifies a single syscall).
-	Filter []unix.SockFilter
+	// Range picks the reserved descriptor range [base, base+size) under
+	// the soft RLIMIT_NOFILE the command will run with. Required.
+	Range func(soft uint64) (base, size int)
+	// Build makes the filter for a reserved range that starts at base.
+	// Required.
+	Build func(base int) ([]unix.SockFilter, error)
 }
 
+// Start spawns the launcher child for argv and installs its filter: Spawn
+// then Install.
+//
 // Why a second process: a filter installed without TSYNC belongs to the one
 // thread that installed it, and a process forked from that thread inherits
 // it, so the command could be forked from a filtered thread of this process.
@@ -53,22 +86,17 @@ type LaunchOptions struct {
 // command's execve is notified (credential cache), and a garbage
 // collector's stop-the-world then waits for that P while the notification
 // waits for the stopped supervisor. The second process costs little: its
-// work is done by a C constructor (launch_child.c) before the Go runtime
-// starts.
+// work is done by a C constructor before the Go runtime starts.
 //
-// Start re-executes this program as the launcher child for argv: the child
-// installs the filter, hands its listener back over a socketpair
-// (SCM_RIGHTS) and waits for Go before it execve()s argv. The child stays in
-// this process group, so it keeps the terminal and the foreground. The
-// reserved range lies under the soft RLIMIT_NOFILE this process started
-// with, which is the one the command gets (see startNofile).
-func Start(argv []string, opts LaunchOptions) (*Target, error) {
+// The child stays in this process group, so it keeps the terminal and the
+// foreground.
+func Start(argv []string, opts Options) (*Target, error) {
 	t, err := Spawn(argv, opts)
 	if err != nil {
 		return nil, err
 	}
 	if err := t.Install(); err != nil {
-		if errors.Is(err, errChildExited) {
+		if errors.Is(err, ErrChildExited) {
 			return t, err
 		}
 		return nil, err
@@ -80,9 +108,12 @@ func Start(argv []string, opts LaunchOptions) (*Target, error) {
 // returns at once, so that the child loads while the caller finds its
 // daemon or mounts (the child waits for its filter). Install is the
 // second half.
-func Spawn(argv []string, opts LaunchOptions) (*Target, error) {
+func Spawn(argv []string, opts Options) (*Target, error) {
 	if len(argv) == 0 {
 		return nil, errors.New("no command to run")
+	}
+	if opts.Range == nil || opts.Build == nil {
+		return nil, errors.New("launcher: Options.Range and Options.Build are required")
 	}
 	soft, ok := startNofile()
 	if !ok {
@@ -92,7 +123,7 @@ func Spawn(argv []string, opts LaunchOptions) (*Target, error) {
 		}
 		soft = rl.Cur
 	}
-	base, size := ReservedRange(soft)
+	base, size := opts.Range(soft)
 	self := opts.Self
 	if len(self) == 0 {
 		exe, err := os.Executable()
@@ -131,14 +162,14 @@ func Spawn(argv []string, opts LaunchOptions) (*Target, error) {
 		return nil, fmt.Errorf("start %s: %w", self[0], err)
 	}
 	child.Close()
-	return &Target{Cmd: cmd, Base: base, Size: size, sock: parent, filter: opts.Filter}, nil
+	return &Target{Cmd: cmd, Base: base, Size: size, sock: parent, build: opts.Build}, nil
 }
 
-// Install sends the child its filter (BuildFilter's, unless
-// LaunchOptions.Filter gave one) and receives the listener into
-// t.Listener. When the child ended first (command not found, ...; it said
-// why on its stderr) it returns ErrChildExited, and t.Cmd can be waited
-// for; on other errors the child is gone.
+// Install sends the child its filter (Options.Build's for t.Base) and
+// receives the listener into t.Listener. When the child ended first
+// (command not found, ...; it said why on its stderr) it returns
+// ErrChildExited, and t.Cmd can be waited for; on other errors the child
+// is gone.
 func (t *Target) Install() error {
 	fail := func(err error) error {
 		t.Abort()
@@ -146,21 +177,17 @@ func (t *Target) Install() error {
 	}
 	exited := func() error {
 		t.sock.Close()
-		return errChildExited
+		return ErrChildExited
 	}
-	prog := t.filter
-	if prog == nil {
-		var err error
-		if prog, err = BuildFilter(t.Base); err != nil {
-			return fail(fmt.Errorf("build filter: %w", err))
-		}
+	prog, err := t.build(t.Base)
+	if err != nil {
+		return fail(fmt.Errorf("build filter: %w", err))
 	}
 	if len(prog) == 0 || len(prog) > unix.BPF_MAXINSNS {
 		return fail(fmt.Errorf("filter of %d instructions", len(prog)))
 	}
 	fd := int(t.sock.Fd())
-	b := unsafe.Slice((*byte)(unsafe.Pointer(&prog[0])), len(prog)*int(unsafe.Sizeof(prog[0])))
-	if _, err := unix.Write(fd, b); err != nil {
+	if _, err := unix.Write(fd, progBytes(prog)); err != nil {
 		if err == unix.EPIPE || err == unix.ECONNRESET {
 			return exited()
 		}
@@ -199,12 +226,9 @@ func (t *Target) Install() error {
 	return nil
 }
 
-// errChildExited reports that the child ended before handing over a
+// ErrChildExited reports that the child ended before handing over a
 // listener; Target.Cmd can still be waited for its status.
-var errChildExited = errors.New("child exited before installing the filter")
-
-// ErrChildExited is errChildExited, for callers that want the child's status.
-var ErrChildExited = errChildExited
+var ErrChildExited = errors.New("child exited before installing the filter")
 
 // Go lets the child execve() the command.
 func (t *Target) Go() error {

@@ -1,0 +1,39 @@
+package procfs
+
+import (
+	"os"
+	"sync/atomic"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+func TestTgidCache(t *testing.T) {
+	c := NewTgidCache()
+	if got, want := c.Lookup(int32(unix.Gettid())), int32(os.Getpid()); got != want {
+		t.Errorf("tgid of this thread = %d, want %d", got, want)
+	}
+	if got := c.Lookup(0); got != 0 {
+		t.Errorf("tgid of tid 0 = %d, want 0", got)
+	}
+	var reads atomic.Int32
+	c.read = func(tid int32) int32 { reads.Add(1); return tid + 1000 }
+	c.Lookup(5)
+	c.Lookup(5)
+	if reads.Load() != 1 {
+		t.Errorf("%d /proc reads for one tid looked up twice, want 1", reads.Load())
+	}
+	c.Lookup(5 + tgidSlots) // same slot: evicts 5
+	if got := c.Lookup(5); got != 1005 || reads.Load() != 3 {
+		t.Errorf("after eviction: tgid %d after %d reads, want 1005 after 3", got, reads.Load())
+	}
+}
+
+func BenchmarkTgidLookup(b *testing.B) {
+	c := NewTgidCache()
+	tid := int32(unix.Gettid())
+	b.ReportAllocs()
+	for b.Loop() {
+		c.Lookup(tid)
+	}
+}
