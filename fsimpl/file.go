@@ -29,9 +29,19 @@ func accWrites(flags int) bool {
 	return acc == unix.O_WRONLY || acc == unix.O_RDWR
 }
 
+// FmodeExec is __FMODE_EXEC, the open flag of the kernel's own open of a
+// program to run (fs/exec.c:do_open_execat()), which the FUSE door sees in
+// OPEN's flags.
+const FmodeExec = 0x20
+
 // accMask is fs/open.c:build_open_flags()'s acc_mode: ACC_MODE() of the
-// access mode (O_ACCMODE itself asks for both), plus write for O_TRUNC.
+// access mode (O_ACCMODE itself asks for both), plus write for O_TRUNC; an
+// exec open asks for execute permission only (open_exec_flags' acc_mode
+// is MAY_EXEC), so a program may be run by whoever may not read it.
 func accMask(flags int) uint32 {
+	if flags&FmodeExec != 0 && flags&unix.O_ACCMODE == unix.O_RDONLY {
+		return mayExec
+	}
 	var m uint32
 	switch flags & unix.O_ACCMODE {
 	case unix.O_RDONLY:

@@ -2,6 +2,7 @@ package fsimpl
 
 import (
 	"bytes"
+	"fmt"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -407,5 +408,35 @@ func TestHandOutVolatile(t *testing.T) {
 	fs.Release(r)
 	if mustAttr(t, fs, ino).Volatile {
 		t.Error("still volatile after the writer was released")
+	}
+}
+
+// TestOpenExec: an open for exec (__FMODE_EXEC) needs execute permission,
+// not read permission (fs/exec.c:do_open_execat()), and root needs some
+// execute bit.
+func TestOpenExec(t *testing.T) {
+	fs := newTestFS(t, Options{Backing: BackingShm})
+	exe := unix.O_RDONLY | FmodeExec
+	for _, tc := range []struct {
+		mode uint32
+		c    *Cred
+		want unix.Errno
+	}{
+		{0o711, alice, 0},
+		{0o744, alice, unix.EACCES},
+		{0o644, Root, unix.EACCES},
+		{0o100, Root, 0},
+	} {
+		ino := mustFile(t, fs, Root, fmt.Sprintf("f%o", tc.mode), tc.mode, "x")
+		f, e := fs.Open(tc.c, ino, exe)
+		if e != tc.want {
+			t.Errorf("exec open of mode %o by uid %d: %s, want %s", tc.mode, tc.c.UID, errStr(e), errStr(tc.want))
+		}
+		fs.Release(f)
+		if tc.mode == 0o711 {
+			if _, e := fs.Open(tc.c, ino, unix.O_RDONLY); e != unix.EACCES {
+				t.Errorf("read open of mode 711 by uid %d: %s, want EACCES", tc.c.UID, errStr(e))
+			}
+		}
 	}
 }
