@@ -58,6 +58,13 @@ func (fs *FS) OpenAt(at *At, flags int, mode uint32, handOut bool) (*File, unix.
 		case r.n != nil && r.n.isLink():
 			// O_NOFOLLOW left it unfollowed: may_open() refuses it.
 			return nil, unix.ELOOP
+		case r.n != nil && !r.n.isReg():
+			// do_open(): an existing name of any type opened with
+			// O_CREAT passes may_create_in_sticky() (createLocked
+			// makes the check for regular files).
+			if e := fs.mayCreateInStickyLocked(c, r.dir, r.n); e != 0 {
+				return nil, e
+			}
 		}
 	} else {
 		r = w.walk(at, follow)

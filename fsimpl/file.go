@@ -142,23 +142,24 @@ func (fs *FS) createLocked(c *Cred, dir *inode, name string, flags int, mode uin
 //
 // Preconditions: fs.mu is held.
 func (fs *FS) mayCreateInStickyLocked(c *Cred, dir, n *inode) unix.Errno {
-	if dir.mode&unix.S_ISVTX == 0 {
+	if dir.mode&unix.S_ISVTX == 0 || n.uid == dir.uid || n.uid == c.UID || dir.mode&0o022 == 0 {
 		return 0
 	}
-	typ := n.mode & unix.S_IFMT
-	if typ == unix.S_IFREG && fs.protectedRegular == 0 || typ == unix.S_IFIFO && fs.protectedFifos == 0 {
-		return 0
+	// Only now does the answer depend on the sysctls.
+	level := -1 // no sysctl exempts other types
+	switch n.mode & unix.S_IFMT {
+	case unix.S_IFREG:
+		level = fs.sysctl("protected_regular", 0)
+	case unix.S_IFIFO:
+		level = fs.sysctl("protected_fifos", 0)
 	}
-	if n.uid == dir.uid || n.uid == c.UID {
+	switch {
+	case level == 0:
 		return 0
-	}
-	if dir.mode&0o002 != 0 {
+	case dir.mode&0o002 != 0:
 		return unix.EACCES
-	}
-	if dir.mode&0o020 != 0 {
-		if typ == unix.S_IFIFO && fs.protectedFifos >= 2 || typ == unix.S_IFREG && fs.protectedRegular >= 2 {
-			return unix.EACCES
-		}
+	case level >= 2:
+		return unix.EACCES // group-writable
 	}
 	return 0
 }

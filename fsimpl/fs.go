@@ -73,11 +73,10 @@ type FS struct {
 
 	maxInodes uint64 // immutable
 	maxBytes  uint64 // immutable
-	// protectedHardlinks, protectedRegular and protectedFifos mirror the
-	// fs.protected_* sysctls, read once at New. Immutable.
-	protectedHardlinks bool
-	protectedRegular   int
-	protectedFifos     int
+	// sysctl reads fs.<name> (the fs.protected_* sysctls), or returns def.
+	// The kernel reads them at each check, so fsimpl does too, only where
+	// the answer depends on them. Immutable.
+	sysctl func(name string, def int) int
 
 	back *backing // immutable pointer; the backing itself is thread-safe
 	// byBacking maps the inode number of a backing file to its inode, for
@@ -157,9 +156,7 @@ func New(opts Options) (*FS, error) {
 		nextIno:            RootIno,
 		maxInodes:          opts.Inodes,
 		maxBytes:           opts.SizeBytes,
-		protectedHardlinks: readSysctl("protected_hardlinks", 1) != 0,
-		protectedRegular:   readSysctl("protected_regular", 0),
-		protectedFifos:     readSysctl("protected_fifos", 0),
+		sysctl:             readSysctl,
 		back:               back,
 		byBacking:          make(map[uint64]Ino),
 	}

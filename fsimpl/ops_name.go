@@ -346,7 +346,7 @@ func (fs *FS) linkLocked(c *Cred, n, dir *inode, newName string) unix.Errno {
 	if isDot(newName) || dir.dir.lookup(newName) != nil {
 		return unix.EEXIST
 	}
-	if fs.protectedHardlinks && !safeHardlinkSourceLocked(c, n) && !ownerOrCapableLocked(c, n) {
+	if !safeHardlinkSourceLocked(c, n) && !ownerOrCapableLocked(c, n) && fs.sysctl("protected_hardlinks", 1) != 0 {
 		return unix.EPERM
 	}
 	if e := mayCreateLocked(c, dir); e != 0 {

@@ -111,3 +111,52 @@ func TestNewInodeOwnerAndTimes(t *testing.T) {
 		t.Errorf("parent ctime %v older than child's %v", after.Ctime, a.Ctime)
 	}
 }
+
+// TestProtectedSysctlsLive: the fs.protected_* sysctls are read when a
+// check depends on them, so a change after New applies at once.
+func TestProtectedSysctlsLive(t *testing.T) {
+	fs := newTestFS(t, Options{Backing: BackingShm})
+	vals := map[string]int{"protected_hardlinks": 1, "protected_regular": 1, "protected_fifos": 1}
+	fs.sysctl = func(name string, def int) int { return vals[name] }
+	st := mustMkdir(t, fs, Root, "st", 0o777)
+	if _, e := fs.SetAttr(Root, st, &SetAttrIn{Valid: SetMode, Mode: 0o1777}, nil); e != 0 {
+		t.Fatal(e)
+	}
+	mustFile(t, fs, alice, "st/f", 0o644, "x")
+	if _, e := fs.Mknod(alice, st, "p", unix.S_IFIFO|0o666, 0); e != 0 {
+		t.Fatal(e)
+	}
+	at := func(p string) *At { return &At{Cred: bob, Dir: RootIno, Path: p} }
+	open := func(p string, flags int) unix.Errno {
+		f, e := fs.OpenAt(at(p), flags, 0o644, false)
+		if e == 0 {
+			fs.Release(f)
+		}
+		return e
+	}
+	link := func(name string) unix.Errno {
+		_, e := fs.LinkAt(at("st/f"), at("st/"+name))
+		return e
+	}
+	steps := []struct {
+		name string
+		set  map[string]int
+		got  func() unix.Errno
+		want unix.Errno
+	}{
+		{"link, hardlinks=1", nil, func() unix.Errno { return link("l1") }, unix.EPERM},
+		{"link, hardlinks=0", map[string]int{"protected_hardlinks": 0}, func() unix.Errno { return link("l2") }, 0},
+		{"O_CREAT of alice's file, regular=1", nil, func() unix.Errno { return open("st/f", unix.O_CREAT|unix.O_RDONLY) }, unix.EACCES},
+		{"O_CREAT of alice's file, regular=0", map[string]int{"protected_regular": 0}, func() unix.Errno { return open("st/f", unix.O_CREAT|unix.O_RDONLY) }, 0},
+		{"O_CREAT of alice's fifo, fifos=1", nil, func() unix.Errno { return open("st/p", unix.O_CREAT|unix.O_RDONLY) }, unix.EACCES},
+		{"O_CREAT of alice's fifo, fifos=0", map[string]int{"protected_fifos": 0}, func() unix.Errno { return open("st/p", unix.O_CREAT|unix.O_RDONLY) }, StepAside},
+	}
+	for _, s := range steps {
+		for k, v := range s.set {
+			vals[k] = v
+		}
+		if e := s.got(); e != s.want {
+			t.Errorf("%s: %s, want %s", s.name, errStr(e), errStr(s.want))
+		}
+	}
+}
