@@ -152,13 +152,13 @@ func New(opts Options) (*FS, error) {
 		return nil, err
 	}
 	fs := &FS{
-		inodes:             make(map[Ino]*inode),
-		nextIno:            RootIno,
-		maxInodes:          opts.Inodes,
-		maxBytes:           opts.SizeBytes,
-		sysctl:             readSysctl,
-		back:               back,
-		byBacking:          make(map[uint64]Ino),
+		inodes:    make(map[Ino]*inode),
+		nextIno:   RootIno,
+		maxInodes: opts.Inodes,
+		maxBytes:  opts.SizeBytes,
+		sysctl:    readSysctl,
+		back:      back,
+		byBacking: make(map[uint64]Ino),
 	}
 	now := now()
 	root := &inode{
