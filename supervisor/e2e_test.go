@@ -299,6 +299,7 @@ var moreHelpers = map[string]func(mount string) []string{
 	"emptypath":  emptyPathHelper,
 	"fdxattr":    fdXattrHelper,
 	"renamer":    renamerHelper,
+	"mmapmtime":  mmapMtimeHelper,
 	"stale":      staleHelper,
 	// Not supervised: run plain, through FUSE.
 	"fusemmapreader": fuseMmapReaderHelper,
