@@ -332,7 +332,7 @@ func runHelper(name, mount string) int {
 	case "random":
 		return randomHelper(os.Getenv("BTFUSE_RANDOM_REF"), os.Getenv("BTFUSE_RANDOM_DIR"))
 	case "ops":
-		fmt.Print(opsTranscript(mount))
+		return opsHelper(mount)
 	case "bench":
 		n, _ := strconv.Atoi(os.Getenv("BENCH_N"))
 		if err := benchHelper(os.Getenv("BENCH_OP"), mount, n); err != nil {
