@@ -112,6 +112,6 @@ func TestRunEmptyPathOnUnservedFds(t *testing.T) {
 		t.Fatalf("supervised: exit %d\n%s%s", code, out, errs)
 	}
 	if out+errs != string(want) {
-		t.Errorf("transcripts differ\n%s", firstDiff(string(want), out+errs))
+		t.Errorf("transcripts differ\n%s", outputDiff(string(want), out+errs))
 	}
 }

@@ -168,7 +168,7 @@ func TestRunStaticGoBinary(t *testing.T) {
 			t.Fatalf("%s supervised: exit %d\n%s%s", target, code, out, errs)
 		}
 		if out+errs != string(want) {
-			t.Errorf("%s: outputs differ\n%s", target, firstDiff(string(want), out+errs))
+			t.Errorf("%s: outputs differ\n%s", target, outputDiff(string(want), out+errs))
 		}
 	}
 	if served, _, _, _ := s.sup.StatsSnapshot(); served == 0 {

@@ -110,7 +110,7 @@ func TestLocksAcrossDoors(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			a, b := s.startFdProc(t, "A", s.mount, c.runA), s.startFdProc(t, "B", s.mount, c.runB)
 			if got, exp := lockScript(t, a, b), withPidGap(want, c.runA, c.runB); got != exp {
-				t.Errorf("transcript differs from tmpfs:\n%s", lineDiff(exp, got))
+				t.Errorf("transcript differs from tmpfs:\n%s", outputDiff(exp, got))
 			}
 		})
 	}

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/btfuse/btfuse/internal/posixtest"
 	"github.com/btfuse/btfuse/internal/testutil"
 )
 
@@ -46,30 +47,14 @@ func diffShell(t *testing.T, s *supervised, shell, script string, env ...string)
 		t.Fatalf("supervised run: exit %d\n%s", code, g)
 	}
 	if w != g {
-		t.Errorf("outputs differ\n%s", firstDiff(w, g))
+		t.Errorf("outputs differ\n%s", outputDiff(w, g))
 	}
 }
 
-// firstDiff shows the first lines where a and b differ, with context.
-func firstDiff(a, b string) string {
-	al, bl := strings.Split(a, "\n"), strings.Split(b, "\n")
-	i := 0
-	for i < len(al) && i < len(bl) && al[i] == bl[i] {
-		i++
-	}
-	from := max(0, i-3)
-	var sb strings.Builder
-	sb.WriteString("--- native tmpfs, +++ supervised, from line " + itoa(from+1) + "\n")
-	for j := from; j < i; j++ {
-		sb.WriteString("  " + al[j] + "\n")
-	}
-	for j := i; j < min(len(al), i+8); j++ {
-		sb.WriteString("- " + al[j] + "\n")
-	}
-	for j := i; j < min(len(bl), i+8); j++ {
-		sb.WriteString("+ " + bl[j] + "\n")
-	}
-	return sb.String()
+// outputDiff is posixtest.Diff of two outputs, line by line: natively on
+// tmpfs, and under run.
+func outputDiff(want, got string) string {
+	return posixtest.Diff("tmpfs", strings.Split(want, "\n"), "run", strings.Split(got, "\n"))
 }
 
 // coreutilsScript runs the coreutils the issue names (ls -l, du, stat,

@@ -274,7 +274,7 @@ func TestRunManyThreads(t *testing.T) {
 	}
 	want, got := treeListing(t, ref), treeListing(t, s.Dir)
 	if want != got {
-		t.Errorf("trees differ\n%s", firstDiff(want, got))
+		t.Errorf("trees differ\n%s", outputDiff(want, got))
 	}
 	served, _, _, gone := s.sup.StatsSnapshot()
 	if served < mtThreads*mtRounds*5 {

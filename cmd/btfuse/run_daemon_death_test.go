@@ -213,7 +213,7 @@ func clearStaleMount(t *testing.T, dir string, dev uint64) {
 		unix.Mount("none", ctl, "fusectl", 0, "")
 	}
 	if err := os.WriteFile(abort, []byte("1"), 0); err != nil && !os.IsNotExist(err) {
-		t.Logf("abort %s: %v", abort, err)
+		t.Errorf("abort %s: %v", abort, err)
 	}
 	if isMounted(t, dir) {
 		if err := unix.Unmount(dir, unix.MNT_DETACH); err != nil {

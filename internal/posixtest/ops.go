@@ -148,6 +148,7 @@ func formatTimes(ts []unix.Timespec) string {
 var renameFlagNames = map[uint]string{
 	0: "0", unix.RENAME_NOREPLACE: "RENAME_NOREPLACE", unix.RENAME_EXCHANGE: "RENAME_EXCHANGE",
 	unix.RENAME_NOREPLACE | unix.RENAME_EXCHANGE: "RENAME_NOREPLACE|RENAME_EXCHANGE",
+	unix.RENAME_WHITEOUT:                         "RENAME_WHITEOUT",
 }
 
 func (s *S) Rename(from, to string, flags uint) unix.Errno {
@@ -278,7 +279,8 @@ func (s *S) Readdir(p string) ([]string, unix.Errno) {
 	return names, 0
 }
 
-func shortHash(b []byte) string {
+// ShortHash names data by the first 8 bytes of its SHA-256, in hex.
+func ShortHash(b []byte) string {
 	h := sha256.Sum256(b)
 	return hex.EncodeToString(h[:8])
 }

@@ -69,16 +69,23 @@ func TestDiff(t *testing.T) {
 }
 
 func TestGenerateIsDeterministic(t *testing.T) {
-	for _, seed := range []uint64{0, 1, 1 << 40} {
-		a, b := Generate(seed, 500), Generate(seed, 500)
-		if !reflect.DeepEqual(a, b) {
-			t.Errorf("seed %d: two sequences differ", seed)
-		}
-		for _, op := range a {
-			if !Confined(op.Path) || !Confined(op.Path2) || strings.HasPrefix(op.Path2, "/") {
-				t.Errorf("seed %d: %s leaves its root", seed, op)
+	for _, g := range []struct {
+		name string
+		gen  func(uint64, int) []Op
+	}{{"Generate", Generate}, {"GenerateNames", GenerateNames}} {
+		t.Run(g.name, func(t *testing.T) {
+			for _, seed := range []uint64{0, 1, 1 << 40} {
+				a, b := g.gen(seed, 500), g.gen(seed, 500)
+				if !reflect.DeepEqual(a, b) {
+					t.Errorf("seed %d: two sequences differ", seed)
+				}
+				for _, op := range a {
+					if !Confined(op.Path) || !Confined(op.Path2) || strings.HasPrefix(op.Path2, "/") {
+						t.Errorf("seed %d: %s leaves its root", seed, op)
+					}
+				}
 			}
-		}
+		})
 	}
 }
 

@@ -22,12 +22,20 @@ func NewEngine(root string) (*Engine, error) {
 	if err := unix.Chmod(root, 0o777); err != nil {
 		return nil, fmt.Errorf("chmod %s: %w", root, err)
 	}
+	return OpenEngine(root), nil
+}
+
+// OpenEngine runs a sequence in root as it is.
+func OpenEngine(root string) *Engine {
 	e := &Engine{root: root}
 	for i := range e.slots {
 		e.slots[i] = -1
 	}
-	return e, nil
+	return e
 }
+
+// Tree is the tree the engine works on, for a Snapshot.
+func (e *Engine) Tree() Tree { return DirTree(e.root) }
 
 // Close closes the descriptors the sequence left open.
 func (e *Engine) Close() {
@@ -84,7 +92,8 @@ func (e *Engine) fd(slot int) (int, string) {
 	return -1, "no descriptor"
 }
 
-func data(seed uint64, n int64) []byte {
+// Data is the data of a write or an xattr value: n bytes drawn from seed.
+func Data(seed uint64, n int64) []byte {
 	r := rand.New(rand.NewPCG(seed, 7))
 	b := make([]byte, n)
 	for i := range b {
@@ -103,7 +112,7 @@ func (e *Engine) apply(op Op) string {
 	case OpUnlink:
 		return res(unix.Unlink(p))
 	case OpMknod:
-		return e.withStat(unix.Mknod(p, op.Mode, 0), op.Path)
+		return e.withStat(unix.Mknod(p, op.Mode, int(op.Rdev)), op.Path)
 	case OpOpen:
 		if fd := e.slots[op.Slot]; fd >= 0 {
 			unix.Close(fd)
@@ -120,6 +129,8 @@ func (e *Engine) apply(op Op) string {
 			return "ok; fstat " + res(err)
 		}
 		return "ok; " + FormatStat(&st)
+	case OpOpenFile, OpWriteFile:
+		return e.openFile(p, op)
 	case OpClose:
 		fd, msg := e.fd(op.Slot)
 		if fd < 0 {
@@ -136,7 +147,7 @@ func (e *Engine) apply(op Op) string {
 		if fd < 0 {
 			return msg
 		}
-		n, err := unix.Pwrite(fd, data(op.Seed, op.Len), op.Off)
+		n, err := unix.Pwrite(fd, Data(op.Seed, op.Len), op.Off)
 		return fmt.Sprintf("%d %s; %s", n, res(err), e.fstat(fd))
 	case OpPread:
 		fd, msg := e.fd(op.Slot)
@@ -148,7 +159,7 @@ func (e *Engine) apply(op Op) string {
 		if err != nil {
 			return res(err)
 		}
-		return fmt.Sprintf("%d %s", n, shortHash(buf[:n]))
+		return fmt.Sprintf("%d %s", n, ShortHash(buf[:n]))
 	case OpTruncate:
 		return e.withStat(unix.Truncate(p, op.Off), op.Path)
 	case OpFtruncate:
@@ -235,6 +246,37 @@ func (e *Engine) apply(op Op) string {
 	return e.applyXattr(p, op)
 }
 
+// openFile performs OpOpenFile and OpWriteFile.
+func (e *Engine) openFile(p string, op Op) string {
+	flags, mode := op.Flags, op.Mode
+	if op.Kind == OpWriteFile {
+		flags, mode = unix.O_WRONLY|unix.O_NOFOLLOW, 0
+	}
+	fd, err := unix.Open(p, flags|unix.O_CLOEXEC|unix.O_NONBLOCK, mode)
+	if err == unix.ENXIO || err == unix.ENODEV {
+		return NotRegular // a socket, a FIFO without reader, a device without driver
+	} else if err != nil {
+		return res(err)
+	}
+	defer unix.Close(fd)
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return "fstat " + res(err)
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFREG {
+		return NotRegular
+	}
+	if op.Kind == OpOpenFile {
+		return "ok; " + FormatStat(&st)
+	}
+	n, err := unix.Pwrite(fd, Data(op.Seed, op.Len), op.Off)
+	return fmt.Sprintf("%d %s; %s", n, res(err), e.fstat(fd))
+}
+
+// NotRegular is the result of OpOpenFile and OpWriteFile on anything but a
+// regular file, whatever the errno of the open.
+const NotRegular = "not regular"
+
 func (e *Engine) fstat(fd int) string {
 	var st unix.Stat_t
 	if err := unix.Fstat(fd, &st); err != nil {
@@ -260,7 +302,7 @@ func (e *Engine) utimens(p string, op Op) string {
 	if op.NoFollow || st.Mode&unix.S_IFMT != unix.S_IFLNK {
 		for i, t := range []unix.Timespec{st.Atim, st.Mtim} {
 			if op.Times[i].Nsec != unix.UTIME_OMIT {
-				out += fmt.Sprintf(" %s=%s", []string{"atime", "mtime"}[i], relTime(t, unix.Timespec{Sec: -1}))
+				out += fmt.Sprintf(" %s=%s", []string{"atime", "mtime"}[i], RelTime(t, unix.Timespec{Sec: -1}))
 			}
 		}
 	}
@@ -287,7 +329,7 @@ func (e *Engine) readdir(p string) string {
 func (e *Engine) applyXattr(p string, op Op) string {
 	switch op.Kind {
 	case OpSetxattr:
-		val := data(op.Seed, op.Len)
+		val := Data(op.Seed, op.Len)
 		var err error
 		if op.NoFollow {
 			err = unix.Lsetxattr(p, op.Name, val, op.Flags)
@@ -310,7 +352,7 @@ func (e *Engine) applyXattr(p string, op Op) string {
 		case op.Len == 0:
 			return fmt.Sprintf("size %d", n)
 		}
-		return fmt.Sprintf("%d %s", n, shortHash(buf[:n]))
+		return fmt.Sprintf("%d %s", n, ShortHash(buf[:n]))
 	case OpListxattr:
 		buf := make([]byte, op.Len)
 		var n int

@@ -41,6 +41,13 @@ const (
 	OpGetxattr
 	OpListxattr
 	OpRemovexattr
+	// OpOpenFile opens, describes and closes at once, and reports
+	// anything but a regular file as "not regular": the kinds below are
+	// drawn only by GenerateNames, whose sequences also run against
+	// fsimpl's *At operations, which leave other opens to the door.
+	OpOpenFile
+	// OpWriteFile opens for writing, pwrites and closes at once.
+	OpWriteFile
 	numOpKinds
 )
 
@@ -48,9 +55,10 @@ var opNames = [numOpKinds]string{
 	"mkdir", "rmdir", "unlink", "mknod", "open", "close", "pwrite", "pread", "truncate", "ftruncate",
 	"fallocate", "lseek", "fsync", "rename", "link", "symlink", "readlink", "chmod", "chown", "utimens",
 	"stat", "lstat", "fstat", "access", "readdir", "setxattr", "getxattr", "listxattr", "removexattr",
+	"openfile", "writefile",
 }
 
-// opWeights: how often each kind is drawn, per 1000.
+// opWeights: how often Generate draws each kind, per 1000.
 var opWeights = [numOpKinds]int{
 	OpMkdir: 35, OpRmdir: 45, OpUnlink: 60, OpMknod: 8, OpOpen: 110, OpClose: 25, OpPwrite: 70,
 	OpPread: 45, OpTruncate: 30, OpFtruncate: 20, OpFallocate: 25, OpLseek: 25, OpFsync: 5,
@@ -70,6 +78,7 @@ type Op struct {
 	Path2    string // rename and link destination, symlink target
 	Flags    int    // open, rename, xattr, fallocate, utimensat, access or lseek flags
 	Mode     uint32
+	Rdev     uint64 // mknod
 	Off, Len int64  // offsets and sizes; Len is a buffer size for reads
 	Slot     int    // descriptor ops use the first open slot from here on
 	Seed     uint64 // data of writes and xattr values
@@ -94,6 +103,10 @@ func (o Op) String() string {
 		fmt.Fprintf(&b, " slot=%d", o.Slot)
 	case OpOpen:
 		fmt.Fprintf(&b, " %q %s %04o slot=%d", o.Path, FormatOpenFlags(o.Flags), o.Mode, o.Slot)
+	case OpOpenFile:
+		fmt.Fprintf(&b, " %q %s %04o", o.Path, FormatOpenFlags(o.Flags), o.Mode)
+	case OpWriteFile:
+		fmt.Fprintf(&b, " %q off=%d len=%d seed=%d", o.Path, o.Off, o.Len, o.Seed)
 	case OpPwrite:
 		fmt.Fprintf(&b, " slot=%d off=%d len=%d seed=%d", o.Slot, o.Off, o.Len, o.Seed)
 	case OpPread:
@@ -110,8 +123,10 @@ func (o Op) String() string {
 		fmt.Fprintf(&b, " %q %q %s", o.Path, o.Path2, renameFlagNames[uint(o.Flags)])
 	case OpLink, OpSymlink:
 		fmt.Fprintf(&b, " %q %q", o.Path2, o.Path)
-	case OpChmod, OpMkdir, OpMknod:
+	case OpChmod, OpMkdir:
 		fmt.Fprintf(&b, " %q %04o", o.Path, o.Mode)
+	case OpMknod:
+		fmt.Fprintf(&b, " %q %s %04o rdev=%#x", o.Path, typeName(o.Mode), o.Mode&0o7777, o.Rdev)
 	case OpChown:
 		fmt.Fprintf(&b, " %q %d %d", o.Path, o.UID, o.GID)
 	case OpUtimens:

@@ -28,33 +28,55 @@ func (m *Mismatch) Error() string {
 	return b.String()
 }
 
-// TreeMismatch is a difference between the final trees.
-type TreeMismatch struct{ Diff string }
+// TreeMismatch is a difference between the trees.
+type TreeMismatch struct {
+	Diff    string
+	History []string // the steps before, with their (equal) results
+}
 
-func (m *TreeMismatch) Error() string { return "final trees differ:\n" + m.Diff }
+func (m *TreeMismatch) Error() string {
+	return "trees differ:\n" + m.Diff + "  after:\n    " + strings.Join(m.History, "\n    ") + "\n"
+}
 
 // historyLen is how many earlier steps a Mismatch shows.
 const historyLen = 12
 
-// RunLockstep applies ops to the reference root and to the root under test,
-// step by step, and returns a *Mismatch at the first step whose results
-// differ. When every step agrees it compares the final trees (names, types,
-// modes, owners, link counts, sizes, blocks, contents, link targets, xattrs)
-// and returns a *TreeMismatch if they differ. Both roots must be empty.
-func RunLockstep(ops []Op, refRoot, testRoot string) error {
-	ref, err := NewEngine(refRoot)
-	if err != nil {
-		return err
-	}
-	defer ref.Close()
-	got, err := NewEngine(testRoot)
-	if err != nil {
-		return err
-	}
-	defer got.Close()
+// Door is one side of a lockstep run: a way of applying operations to a
+// filesystem, and of reading its tree. Engine is the door of kernel paths
+// (a tmpfs, a FUSE mount, a program under btfuse run); fsimpl's tests add
+// one over its *At operations.
+type Door interface {
+	// Apply performs op and describes the result; two doors given the
+	// same operations over equal trees must give equal strings.
+	Apply(op Op) string
+	// Tree is the tree the operations work on.
+	Tree() Tree
+	// Close releases what the sequence left open.
+	Close()
+}
+
+// Lockstep runs one sequence against a reference door and a door under
+// test.
+type Lockstep struct {
+	Ref, Got Door
+	// Every, if not 0, compares the trees every so many steps as well as
+	// at the end, so that a difference shows near its cause.
+	Every int
+	// DirSizes compares directory sizes too (see SnapshotTree).
+	DirSizes bool
+}
+
+// Run applies ops to both doors step by step and returns a *Mismatch at
+// the first step whose results differ, or a *TreeMismatch at the first
+// comparison of the trees (names, types, modes, owners, link counts,
+// sizes, blocks, contents, link targets, xattrs, the root included) that
+// finds them different. It closes both doors.
+func (l Lockstep) Run(ops []Op) error {
+	defer l.Ref.Close()
+	defer l.Got.Close()
 	var hist []string
 	for i, op := range ops {
-		a, b := ref.Apply(op), got.Apply(op)
+		a, b := l.Ref.Apply(op), l.Got.Apply(op)
 		if a != b {
 			return &Mismatch{Step: i, Op: op, Want: a, Got: b, History: hist}
 		}
@@ -62,26 +84,45 @@ func RunLockstep(ops []Op, refRoot, testRoot string) error {
 		if len(hist) > historyLen {
 			hist = hist[1:]
 		}
+		if l.Every > 0 && i%l.Every == l.Every-1 && i != len(ops)-1 {
+			if err := l.compare(hist); err != nil {
+				return err
+			}
+		}
 	}
-	ref.Close()
-	got.Close()
-	return CompareTrees(refRoot, testRoot)
+	l.Ref.Close()
+	l.Got.Close()
+	return l.compare(hist)
 }
 
-// CompareTrees compares Snapshots of two trees.
-func CompareTrees(refRoot, testRoot string) error {
-	a, err := Snapshot(refRoot)
+func (l Lockstep) compare(hist []string) error {
+	a, err := SnapshotTree(l.Ref.Tree(), l.DirSizes)
 	if err != nil {
 		return fmt.Errorf("snapshot reference: %w", err)
 	}
-	b, err := Snapshot(testRoot)
+	b, err := SnapshotTree(l.Got.Tree(), l.DirSizes)
 	if err != nil {
 		return fmt.Errorf("snapshot under test: %w", err)
 	}
 	if d := Diff("reference", a, "under test", b); d != "" {
-		return &TreeMismatch{Diff: d}
+		return &TreeMismatch{Diff: d, History: hist}
 	}
 	return nil
+}
+
+// RunLockstep runs ops (from Generate) in lockstep in the empty directories
+// refRoot, a reference, and testRoot, through kernel paths (Engine).
+func RunLockstep(ops []Op, refRoot, testRoot string) error {
+	ref, err := NewEngine(refRoot)
+	if err != nil {
+		return err
+	}
+	got, err := NewEngine(testRoot)
+	if err != nil {
+		ref.Close()
+		return err
+	}
+	return Lockstep{Ref: ref, Got: got}.Run(ops)
 }
 
 // Shrink looks for a shorter sequence for which fails still reports true:

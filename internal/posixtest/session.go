@@ -202,7 +202,7 @@ func Summary(b []byte) string {
 	if len(b) <= 48 {
 		return fmt.Sprintf("%q", b)
 	}
-	return fmt.Sprintf("len=%d sha256=%s", len(b), shortHash(b))
+	return fmt.Sprintf("len=%d sha256=%s", len(b), ShortHash(b))
 }
 
 var openFlagNames = []struct {

@@ -65,7 +65,7 @@ func (s *S) TimesSince(p string, before Times) {
 	if t.C != before.C {
 		c = "changed"
 	}
-	s.Logf("times %q = atime=%s mtime=%s ctime=%s", p, relTime(t.A, before.A), relTime(t.M, before.M), c)
+	s.Logf("times %q = atime=%s mtime=%s ctime=%s", p, RelTime(t.A, before.A), RelTime(t.M, before.M), c)
 }
 
 // TimesNow records p's atime and mtime relative to T0 and now only.
@@ -73,7 +73,9 @@ func (s *S) TimesNow(p string) {
 	s.TimesSince(p, Times{A: unix.Timespec{Sec: -1}, M: unix.Timespec{Sec: -1}})
 }
 
-func relTime(t, before unix.Timespec) string {
+// RelTime describes t as TimesSince does: "same" as before, "T0", "now",
+// or the value itself.
+func RelTime(t, before unix.Timespec) string {
 	switch {
 	case t == before:
 		return "same"

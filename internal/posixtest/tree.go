@@ -20,21 +20,59 @@ const maxDataBytes = 256 << 20
 // order: FormatStat, the link target or a content hash, the xattrs, and
 // which earlier path a hard link shares its inode with. Two filesystems
 // that hold the same tree give the same lines. Symlinks are not followed.
-func Snapshot(root string) ([]string, error) {
+func Snapshot(root string) ([]string, error) { return snapshot(DirTree(root), false, false) }
+
+// SnapshotTree is Snapshot of any Tree, with a first line for the root
+// itself, ".", and with the size of every directory when dirSizes is set
+// (tmpfs and fsimpl agree on those; other filesystems need not).
+func SnapshotTree(t Tree, dirSizes bool) ([]string, error) { return snapshot(t, true, dirSizes) }
+
+// Tree is a directory tree as a Snapshot reads it, by paths relative to
+// its root ("" is the root). Nothing follows a symlink.
+type Tree interface {
+	Lstat(p string) (unix.Stat_t, error)
+	// Names lists a directory without "." and "..", in any order.
+	Names(p string) ([]string, error)
+	Readlink(p string) (string, error)
+	// ListXattr lists xattr names, in any order.
+	ListXattr(p string) ([]string, error)
+	GetXattr(p, name string) ([]byte, error)
+	// OpenData opens a regular file for reading its data.
+	OpenData(p string) (DataFile, error)
+}
+
+// DataFile is an open regular file as ContentHash reads it.
+type DataFile interface {
+	// Seek is lseek with SEEK_DATA or SEEK_HOLE.
+	Seek(off int64, whence int) (int64, error)
+	ReadAt(b []byte, off int64) (int, error)
+	Close() error
+}
+
+func snapshot(t Tree, withRoot, dirSizes bool) ([]string, error) {
 	var lines []string
 	first := map[uint64]string{} // inode -> first path seen
+	d := describer{t: t, first: first, dirSizes: dirSizes}
+	if withRoot {
+		line, _, err := d.describe("", ".")
+		if err != nil {
+			return nil, fmt.Errorf("lstat root: %w", err)
+		}
+		lines = append(lines, line)
+	}
 	var walk func(rel string) error
 	walk = func(rel string) error {
-		names, err := dirNames(root + "/" + rel)
+		names, err := t.Names(rel)
 		if err != nil {
 			return fmt.Errorf("readdir %q: %w", rel, err)
 		}
+		sort.Strings(names)
 		for _, name := range names {
 			p := name
 			if rel != "" {
 				p = rel + "/" + name
 			}
-			line, isDir, err := describe(root+"/"+p, first, p)
+			line, isDir, err := d.describe(p, p)
 			if err != nil {
 				line = fmt.Sprintf("%q: %v", p, err)
 			}
@@ -51,38 +89,47 @@ func Snapshot(root string) ([]string, error) {
 	return lines, err
 }
 
-func describe(abs string, first map[uint64]string, rel string) (string, bool, error) {
-	var st unix.Stat_t
-	if err := unix.Lstat(abs, &st); err != nil {
+type describer struct {
+	t        Tree
+	first    map[uint64]string
+	dirSizes bool
+}
+
+// describe is the line of path p, shown as name.
+func (d describer) describe(p, name string) (string, bool, error) {
+	st, err := d.t.Lstat(p)
+	if err != nil {
 		return "", false, err
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "%q %s", rel, FormatStat(&st))
+	fmt.Fprintf(&b, "%q %s", name, FormatStat(&st))
 	isDir := st.Mode&unix.S_IFMT == unix.S_IFDIR
+	if isDir && d.dirSizes {
+		fmt.Fprintf(&b, " size=%d", st.Size)
+	}
 	if !isDir {
-		if f, ok := first[st.Ino]; ok {
+		if f, ok := d.first[st.Ino]; ok {
 			fmt.Fprintf(&b, " =%q", f)
 		} else {
-			first[st.Ino] = rel
+			d.first[st.Ino] = name
 		}
 	}
 	switch st.Mode & unix.S_IFMT {
 	case unix.S_IFLNK:
-		buf := make([]byte, unix.PathMax+1)
-		n, err := unix.Readlink(abs, buf)
+		target, err := d.t.Readlink(p)
 		if err != nil {
 			return "", false, err
 		}
-		fmt.Fprintf(&b, " -> %q", buf[:n])
+		fmt.Fprintf(&b, " -> %q", target)
 	case unix.S_IFREG:
-		h, err := ContentHash(abs)
+		h, err := d.contentHash(p, st.Size)
 		if err != nil {
 			fmt.Fprintf(&b, " content: %v", err)
 		} else {
 			fmt.Fprintf(&b, " data=%s", h)
 		}
 	}
-	x, err := xattrSummary(abs)
+	x, err := d.xattrSummary(p)
 	if err != nil {
 		fmt.Fprintf(&b, " xattrs: %s", ErrnoString(Errno(err)))
 	} else if x != "" {
@@ -90,6 +137,94 @@ func describe(abs string, first map[uint64]string, rel string) (string, bool, er
 	}
 	return b.String(), isDir, nil
 }
+
+func (d describer) xattrSummary(p string) (string, error) {
+	names, err := d.t.ListXattr(p)
+	if err != nil {
+		return "", err
+	}
+	sort.Strings(names)
+	var parts []string
+	for _, name := range names {
+		val, err := d.t.GetXattr(p, name)
+		if err != nil {
+			parts = append(parts, fmt.Sprintf("%s:%s", name, ErrnoString(Errno(err))))
+			continue
+		}
+		parts = append(parts, fmt.Sprintf("%s=%s", name, Summary(val)))
+	}
+	return strings.Join(parts, " "), nil
+}
+
+func (d describer) contentHash(p string, size int64) (string, error) {
+	f, err := d.t.OpenData(p)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	return hashData(f, size)
+}
+
+// DirTree is the Tree of a kernel directory.
+func DirTree(root string) Tree { return dirTree(root) }
+
+type dirTree string
+
+func (t dirTree) path(p string) string {
+	if p == "" {
+		return string(t)
+	}
+	return string(t) + "/" + p
+}
+
+func (t dirTree) Lstat(p string) (unix.Stat_t, error) {
+	var st unix.Stat_t
+	err := unix.Lstat(t.path(p), &st)
+	return st, err
+}
+
+func (t dirTree) Names(p string) ([]string, error) { return dirNames(t.path(p)) }
+
+func (t dirTree) Readlink(p string) (string, error) {
+	buf := make([]byte, unix.PathMax+1)
+	n, err := unix.Readlink(t.path(p), buf)
+	if err != nil {
+		return "", err
+	}
+	return string(buf[:n]), nil
+}
+
+func (t dirTree) ListXattr(p string) ([]string, error) {
+	buf := make([]byte, 1<<16)
+	n, err := unix.Llistxattr(t.path(p), buf)
+	if err != nil {
+		return nil, err
+	}
+	return splitXattrList(buf[:n]), nil
+}
+
+func (t dirTree) GetXattr(p, name string) ([]byte, error) {
+	val := make([]byte, 1<<16)
+	n, err := unix.Lgetxattr(t.path(p), name, val)
+	if err != nil {
+		return nil, err
+	}
+	return val[:n], nil
+}
+
+func (t dirTree) OpenData(p string) (DataFile, error) {
+	fd, err := unix.Open(t.path(p), unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	return fdFile(fd), nil
+}
+
+type fdFile int
+
+func (f fdFile) Seek(off int64, whence int) (int64, error) { return unix.Seek(int(f), off, whence) }
+func (f fdFile) ReadAt(b []byte, off int64) (int, error)   { return unix.Pread(int(f), b, off) }
+func (f fdFile) Close() error                              { return unix.Close(int(f)) }
 
 func dirNames(dir string) ([]string, error) {
 	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
@@ -111,25 +246,6 @@ func dirNames(dir string) ([]string, error) {
 	return names, nil
 }
 
-func xattrSummary(abs string) (string, error) {
-	buf := make([]byte, 1<<16)
-	n, err := unix.Llistxattr(abs, buf)
-	if err != nil {
-		return "", err
-	}
-	var parts []string
-	for _, name := range splitXattrList(buf[:n]) {
-		val := make([]byte, 1<<16)
-		m, err := unix.Lgetxattr(abs, name, val)
-		if err != nil {
-			parts = append(parts, fmt.Sprintf("%s:%s", name, ErrnoString(Errno(err))))
-			continue
-		}
-		parts = append(parts, fmt.Sprintf("%s=%s", name, Summary(val[:m])))
-	}
-	return strings.Join(parts, " "), nil
-}
-
 // ContentHash hashes the contents of a regular file without reading its
 // holes: the size, then every aligned 4 KiB block that is not all zeros,
 // with its offset, found through SEEK_DATA and SEEK_HOLE. A hole and a
@@ -144,21 +260,25 @@ func ContentHash(abs string) (string, error) {
 	if err := unix.Fstat(fd, &st); err != nil {
 		return "", err
 	}
+	return hashData(fdFile(fd), st.Size)
+}
+
+func hashData(f DataFile, size int64) (string, error) {
 	h := sha256.New()
-	fmt.Fprintf(h, "size %d\n", st.Size)
+	fmt.Fprintf(h, "size %d\n", size)
 	const block = 4096
 	buf := make([]byte, block)
 	zero := make([]byte, block)
 	next := int64(0) // first block not yet hashed
 	total := int64(0)
-	for next < st.Size {
-		data, err := unix.Seek(fd, next, unix.SEEK_DATA)
+	for next < size {
+		data, err := f.Seek(next, unix.SEEK_DATA)
 		if errors.Is(err, unix.ENXIO) {
 			break
 		} else if err != nil {
 			return "", fmt.Errorf("SEEK_DATA %d: %w", next, err)
 		}
-		hole, err := unix.Seek(fd, data, unix.SEEK_HOLE)
+		hole, err := f.Seek(data, unix.SEEK_HOLE)
 		if err != nil {
 			return "", fmt.Errorf("SEEK_HOLE %d: %w", data, err)
 		}
@@ -167,7 +287,7 @@ func ContentHash(abs string) (string, error) {
 		}
 		start := max(data/block*block, next)
 		for off := start; off < hole; off += block {
-			n, err := unix.Pread(fd, buf, off)
+			n, err := f.ReadAt(buf, off)
 			if err != nil {
 				return "", fmt.Errorf("pread %d: %w", off, err)
 			}
