@@ -11,6 +11,7 @@ import (
 
 	"github.com/btfuse/btfuse/fsimpl"
 	"github.com/btfuse/btfuse/internal/posixtest"
+	"github.com/btfuse/btfuse/internal/sysctltest"
 	"github.com/btfuse/btfuse/internal/testutil"
 )
 
@@ -36,6 +37,7 @@ const diffOps = 1500
 // whole trees, directory sizes included. Each sequence runs twice: with
 // umask 0 and with 022.
 func TestDifferentialTmpfs(t *testing.T) {
+	sysctltest.Shared(t) // compared with the kernel under the fs.protected_* sysctls of now
 	testutil.RequirePrivileged(t)
 	for _, kind := range []fsimpl.BackingKind{fsimpl.BackingShm, fsimpl.BackingTmpfs} {
 		for _, umask := range []uint32{0, 0o022} {

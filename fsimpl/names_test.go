@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/btfuse/btfuse/internal/sysctltest"
 )
 
 // stdTree builds the tree most name tests start from:
@@ -41,6 +43,7 @@ func stdTree(tb testing.TB) *FS {
 }
 
 func TestNameOps(t *testing.T) {
+	sysctltest.Shared(t) // compared with the kernel under the fs.protected_* sysctls of now
 	long := strings.Repeat("x", NameMax+1)
 	max := strings.Repeat("x", NameMax)
 	type op func(fs *FS) unix.Errno

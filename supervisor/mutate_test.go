@@ -15,10 +15,12 @@ import (
 
 	"github.com/btfuse/btfuse/control"
 	"github.com/btfuse/btfuse/internal/posixtest"
+	"github.com/btfuse/btfuse/internal/sysctltest"
 	"github.com/btfuse/btfuse/internal/testutil"
 )
 
 func TestRunMutatingDifferential(t *testing.T) {
+	sysctltest.Shared(t) // compared with the kernel under the fs.protected_* sysctls of now
 	b := testutil.StartBtfuse(t)
 	mount, err := control.Canonical(b.Dir)
 	if err != nil {

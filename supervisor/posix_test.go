@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/btfuse/btfuse/internal/posixtest"
+	"github.com/btfuse/btfuse/internal/sysctltest"
 	"github.com/btfuse/btfuse/internal/testutil"
 )
 
@@ -34,6 +35,7 @@ var knownDiffs = map[string]string{}
 // process supervised by btfuse run against the mount, and natively against
 // tmpfs, and compares the transcripts case by case.
 func TestRunPosixConformance(t *testing.T) {
+	sysctltest.Shared(t) // compared with the kernel under the fs.protected_* sysctls of now
 	s := startSupervised(t)
 	ref := testutil.TmpfsDir(t)
 	if err := os.Chmod(filepath.Dir(ref), 0o755); err != nil {

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/btfuse/btfuse/internal/posixtest"
+	"github.com/btfuse/btfuse/internal/sysctltest"
 	"github.com/btfuse/btfuse/internal/testutil"
 )
 
@@ -34,6 +35,7 @@ func randomHelper(ref, dir string) int {
 // the trees at the end. BTFUSE_RANDOM_SEEDS / BTFUSE_RANDOM_OPS reproduce a
 // failure.
 func TestRunRandom(t *testing.T) {
+	sysctltest.Shared(t) // compared with the kernel under the fs.protected_* sysctls of now
 	seeds, n, err := posixtest.RandomConfig([]uint64{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16}, 3000)
 	if err != nil {
 		t.Fatal(err)

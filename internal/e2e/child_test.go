@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/btfuse/btfuse/internal/posixtest"
+	"github.com/btfuse/btfuse/internal/sysctltest"
 	"github.com/btfuse/btfuse/internal/testutil"
 )
 
@@ -91,6 +92,7 @@ func runSuiteInChild(tb testing.TB, prefix []string, dir string) map[string]posi
 // TestPosixInChild runs the suite on btfuse from a child process, the way
 // the supervised door will, against the reference run in this process.
 func TestPosixInChild(t *testing.T) {
+	sysctltest.Shared(t) // compared with the kernel under the fs.protected_* sysctls of now
 	testutil.RequirePrivileged(t)
 	tg := targets()[0]
 	ref, got := referenceDir(t), tg.mount(t)
@@ -109,6 +111,7 @@ func TestPosixInChild(t *testing.T) {
 // TestRandomInChild runs one random sequence in lockstep from a child
 // process, the way the supervised door will.
 func TestRandomInChild(t *testing.T) {
+	sysctltest.Shared(t) // compared with the kernel under the fs.protected_* sysctls of now
 	testutil.RequirePrivileged(t)
 	tg := targets()[0]
 	dirs := mkdirs(t, "child", referenceDir(t), tg.mount(t))

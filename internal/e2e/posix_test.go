@@ -4,12 +4,14 @@ import (
 	"testing"
 
 	"github.com/btfuse/btfuse/internal/posixtest"
+	"github.com/btfuse/btfuse/internal/sysctltest"
 	"github.com/btfuse/btfuse/internal/testutil"
 )
 
 // TestPosix runs every case of the conformance suite on tmpfs and on each
 // target and compares the transcripts.
 func TestPosix(t *testing.T) {
+	sysctltest.Shared(t) // compared with the kernel under the fs.protected_* sysctls of now
 	testutil.RequirePrivileged(t)
 	for _, tg := range targets() {
 		t.Run(tg.name, func(t *testing.T) {
@@ -27,6 +29,7 @@ func TestPosix(t *testing.T) {
 // differs between two kernel tmpfs mounts records something that is not
 // the filesystem's to decide, and would make TestPosix flaky.
 func TestPosixDeterministic(t *testing.T) {
+	sysctltest.Shared(t) // compared with the kernel under the fs.protected_* sysctls of now
 	testutil.RequirePrivileged(t)
 	a, b := referenceDir(t), referenceDir(t)
 	for _, c := range posixtest.Cases {

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/btfuse/btfuse/internal/posixtest"
+	"github.com/btfuse/btfuse/internal/sysctltest"
 	"github.com/btfuse/btfuse/internal/testutil"
 )
 
@@ -39,6 +40,7 @@ func randomConfig(tb testing.TB) (seeds []uint64, n int) {
 // a mismatch it prints the seed and step, how to rerun just that, and for
 // the first failure of a target a shrunk sequence that still fails.
 func TestRandom(t *testing.T) {
+	sysctltest.Shared(t) // compared with the kernel under the fs.protected_* sysctls of now
 	testutil.RequirePrivileged(t)
 	seeds, n := randomConfig(t)
 	for _, tg := range targets() {

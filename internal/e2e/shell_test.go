@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/btfuse/btfuse/internal/posixtest"
+	"github.com/btfuse/btfuse/internal/sysctltest"
 	"github.com/btfuse/btfuse/internal/testutil"
 )
 
@@ -42,6 +43,7 @@ func runShellSession(tb testing.TB, dir string) (stdout, stderr string, status i
 // TestShellSession runs testdata/shell_session.sh on tmpfs and on each
 // target and diffs the output.
 func TestShellSession(t *testing.T) {
+	sysctltest.Shared(t) // compared with the kernel under the fs.protected_* sysctls of now
 	testutil.RequirePrivileged(t)
 	for _, path := range []string{"bash", "python3"} {
 		if _, err := exec.LookPath(path); err != nil {
