@@ -180,6 +180,9 @@ func (w *walker) walkFrom(cur *inode, rest, mount string, flags int) walked {
 			if w.links > maxSymlinks {
 				return walked{err: unix.ELOOP}
 			}
+			if e := w.mayFollowLocked(cur, n); e != 0 {
+				return walked{err: e}
+			}
 			w.followedLocked(n)
 			target := n.target
 			if strings.HasPrefix(target, "/") {
@@ -214,6 +217,21 @@ func (w *walker) walkFrom(cur *inode, rest, mount string, flags int) walked {
 	}
 	// No component at all: the path named the starting directory.
 	return walked{dir: cur, n: cur, slashed: slashed}
+}
+
+// mayFollowLocked mirrors fs/namei.c:may_follow_link() (fs.protected_symlinks):
+// a symlink in a sticky world-writable directory is followed only by its
+// owner, or when it belongs to the directory's owner.
+//
+// Preconditions: as walk.
+func (w *walker) mayFollowLocked(dir, link *inode) unix.Errno {
+	if link.uid == w.c.UID || dir.mode&(unix.S_ISVTX|0o002) != unix.S_ISVTX|0o002 || dir.uid == link.uid {
+		return 0
+	}
+	if w.fs.sysctl("protected_symlinks", 0) == 0 {
+		return 0
+	}
+	return unix.EACCES
 }
 
 // followedLocked updates the atime of a symlink the walk follows, as

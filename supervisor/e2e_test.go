@@ -303,7 +303,9 @@ var moreHelpers = map[string]func(mount string) []string{
 	"fdxattr":    fdXattrHelper,
 	"renamer":    renamerHelper,
 	"mmapmtime":  mmapMtimeHelper,
-	"stale":      staleHelper,
+	// Prints its findings as failures: the test compares them.
+	"protsymlinks": protectedSymlinksHelper,
+	"stale":        staleHelper,
 	// Not supervised: run plain, through FUSE.
 	"fusemmapreader": fuseMmapReaderHelper,
 	"fusemmapwriter": fuseMmapWriterHelper,

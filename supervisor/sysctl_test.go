@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"testing"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/btfuse/btfuse/internal/sysctltest"
 	"github.com/btfuse/btfuse/internal/testutil"
 )
@@ -31,7 +33,7 @@ func TestProtectedHardlinksLive(t *testing.T) {
 		if err := os.Mkdir(st, 0o777); err != nil {
 			t.Fatal(err)
 		}
-		if err := os.Chmod(st, 0o1777); err != nil {
+		if err := unix.Chmod(st, 0o1777); err != nil {
 			t.Fatal(err)
 		}
 		if err := os.WriteFile(filepath.Join(st, "victim"), []byte("x"), 0o600); err != nil {
