@@ -24,6 +24,9 @@ type CommandConfig struct {
 	Stderr io.Writer
 	// RuntimeDir is the registry directory; "" means control.DefaultDir.
 	RuntimeDir string
+	// AllowOther mounts an embedded filesystem with allow_other (a
+	// daemon already serving Mount keeps its own choice).
+	AllowOther bool
 }
 
 // RunCommand is 'btfuse run': it runs cfg.Argv supervised and returns its
@@ -73,7 +76,7 @@ func RunCommand(ctx context.Context, cfg CommandConfig) (int, error) {
 			return 1, err
 		}
 	}
-	sup, stop, err := embed(Config{Dir: mount, Stderr: stderr, AllowOther: os.Geteuid() == 0, RuntimeDir: cfg.RuntimeDir})
+	sup, stop, err := embed(Config{Dir: mount, Stderr: stderr, AllowOther: cfg.AllowOther, RuntimeDir: cfg.RuntimeDir})
 	if err != nil {
 		t.Abort()
 		return 1, err

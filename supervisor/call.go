@@ -88,11 +88,28 @@ func (c *call) path(addr uint64) (string, unix.Errno) {
 
 // credentials returns the thread's credentials (from the cache, or read
 // once per notification).
+//
+// A thread the FUSE mount would not let in gets EACCES here, which its
+// callers, like every failure to read a thread's state, answer with
+// CONTINUE: the kernel then refuses it at the mount.
 func (c *call) credentials() (*taskCred, unix.Errno) {
 	if c.cred == nil && c.credErr == 0 {
 		c.cred, c.credErr = c.s.creds.get(c.tid)
+		if c.credErr == 0 && !c.s.admission.admits(c.cred) {
+			c.cred, c.credErr = nil, unix.EACCES
+		}
 	}
 	return c.cred, c.credErr
+}
+
+// admitted reports whether the FUSE mount lets the thread in, for calls
+// that need no credentials otherwise (fstat of a served descriptor).
+func (c *call) admitted() bool {
+	if c.s.admission.allowOther {
+		return true
+	}
+	_, e := c.credentials()
+	return e == 0
 }
 
 // valid reports whether the notification is still pending: checked after

@@ -63,9 +63,12 @@ func readlink(path string) (string, bool) {
 
 // taskCred is what the handlers need from /proc/TID/status.
 type taskCred struct {
-	fs    fsimpl.Cred // fsuid, fsgid, groups: for permission checks
-	ruid  uint32      // real ids: access(2) checks with these
-	rgid  uint32
+	fs   fsimpl.Cred // fsuid, fsgid, groups: for permission checks
+	ruid uint32      // real ids: access(2) checks with these
+	rgid uint32
+	// ids are the real, effective and saved uids, then gids, for the
+	// FUSE mount's allow_other rule (Supervisor.admits).
+	ids   [6]uint32
 	umask uint32
 	tgid  int
 }
@@ -81,6 +84,7 @@ func readCred(tid int) (*taskCred, unix.Errno) {
 		fs:    fsimpl.Cred{UID: st.FSUID, GID: st.FSGID, Groups: st.Groups, Door: fsimpl.DoorRun},
 		ruid:  st.RUID,
 		rgid:  st.RGID,
+		ids:   [6]uint32{st.RUID, st.EUID, st.SUID, st.RGID, st.EGID, st.SGID},
 		umask: st.Umask,
 		tgid:  st.Tgid,
 	}, 0

@@ -88,7 +88,7 @@ func (c *call) emptyPathIno(dirfd int32, pathAddr uint64) (fsimpl.Ino, bool) {
 // whose fd is a served descriptor.
 func (c *call) emptyPathAttr(dirfd int32, pathAddr uint64) (fsimpl.Attr, bool) {
 	ino, ok := c.emptyPathIno(dirfd, pathAddr)
-	if !ok {
+	if !ok || !c.admitted() {
 		return fsimpl.Attr{}, false
 	}
 	a, e := c.s.fs.GetAttr(ino)
@@ -98,7 +98,7 @@ func (c *call) emptyPathAttr(dirfd int32, pathAddr uint64) (fsimpl.Attr, bool) {
 // fstat serves fstat on a descriptor of the reserved range.
 func (c *call) fstat() result {
 	ino, ok := c.fdIno(c.fdArg(0))
-	if !ok {
+	if !ok || !c.admitted() {
 		return cont()
 	}
 	a, e := c.s.fs.GetAttr(ino)

@@ -43,7 +43,9 @@ type Supervisor struct {
 	// the same device. Immutable after New.
 	dev   uint64
 	mntID uint64 // the FUSE mount's id, for statx
-	self  int    // this process's pid
+	// admission says who the FUSE mount lets in. Immutable after New.
+	admission fuseAdmission
+	self      int // this process's pid
 	// statfsBase is the FUSE mount's statfs (type, fsid, flags), onto
 	// which served statfs calls put fsimpl's numbers.
 	statfsBase unix.Statfs_t
@@ -98,9 +100,15 @@ func New(fs *fsimpl.FS, opts Options) (*Supervisor, error) {
 	if err := unix.Statfs(opts.Mount, &s.statfsBase); err != nil {
 		return nil, fmt.Errorf("statfs mount %s: %w", opts.Mount, err)
 	}
-	if unix.Statx(unix.AT_FDCWD, opts.Mount, 0, unix.STATX_MNT_ID, &stx) == nil {
-		s.mntID = stx.Mnt_id
+	if err := unix.Statx(unix.AT_FDCWD, opts.Mount, 0, unix.STATX_MNT_ID, &stx); err != nil {
+		return nil, fmt.Errorf("statx mount %s: %w", opts.Mount, err)
 	}
+	s.mntID = stx.Mnt_id
+	adm, err := readAdmission(s.mntID)
+	if err != nil {
+		return nil, fmt.Errorf("options of the FUSE mount %s: %w", opts.Mount, err)
+	}
+	s.admission = adm
 	s.slots.init()
 	return s, nil
 }

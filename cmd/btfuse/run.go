@@ -11,6 +11,7 @@ import (
 // NewCmdRun returns "btfuse run [--mount DIR] -- CMD [ARGS]".
 func NewCmdRun() *cobra.Command {
 	var mount string
+	var allowOther bool
 	cmd := &cobra.Command{
 		Use:   "run [--mount DIR] -- CMD [ARGS]",
 		Short: "Run CMD with its file syscalls under DIR answered by btfuse directly",
@@ -18,17 +19,19 @@ func NewCmdRun() *cobra.Command {
 touch DIR are answered from the filesystem's memory; everything else runs
 natively. If 'btfuse mount DIR' runs, CMD is handed to that daemon; otherwise
 run mounts a new filesystem at DIR (a fresh temporary directory, printed, when
---mount is absent) for CMD's lifetime. The exit status is CMD's (128+N when a
-signal N killed it). btfuse run is not a security sandbox.`,
+--mount is absent) for CMD's lifetime; only its owner may use that mount unless
+--allow-other is given, as with 'btfuse mount'. The exit status is CMD's
+(128+N when a signal N killed it). btfuse run is not a security sandbox.`,
 		Example: `  btfuse run -- sh -c 'echo hi > $PWD/f'
   btfuse run --mount /mnt/mem -- make -C /mnt/mem/src`,
 		Args:         cobra.MinimumNArgs(1),
 		SilenceUsage: true,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			code, err := daemon.RunCommand(cmd.Context(), daemon.CommandConfig{
-				Mount:  mount,
-				Argv:   args,
-				Stderr: cmd.ErrOrStderr(),
+				Mount:      mount,
+				Argv:       args,
+				Stderr:     cmd.ErrOrStderr(),
+				AllowOther: allowOther,
 			})
 			if err != nil {
 				return err
@@ -39,5 +42,6 @@ signal N killed it). btfuse run is not a security sandbox.`,
 	}
 	cmd.Flags().SetInterspersed(false)
 	cmd.Flags().StringVar(&mount, "mount", "", "directory of the filesystem (default: a fresh temporary directory)")
+	cmd.Flags().BoolVar(&allowOther, "allow-other", false, "let users other than the mounting one use a mount that run makes itself")
 	return cmd
 }

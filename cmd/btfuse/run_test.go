@@ -159,3 +159,27 @@ func TestE2EChildEnvNotASocket(t *testing.T) {
 		t.Errorf("exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
 }
+
+// TestE2ERunAllowOther: the mount run makes itself is its owner's alone
+// unless --allow-other is given, as with 'btfuse mount'; the mount line
+// says which.
+func TestE2ERunAllowOther(t *testing.T) {
+	testutil.RequirePrivileged(t)
+	runtime := filepath.Join(t.TempDir(), "run")
+	script := `grep " $BTFUSE_MOUNT " /proc/self/mountinfo`
+	for _, tc := range []struct {
+		args []string
+		want bool
+	}{
+		{[]string{"run", "--", "sh", "-c", script}, false},
+		{[]string{"run", "--allow-other", "--", "sh", "-c", script}, true},
+	} {
+		code, out, errOut := runBtfuse(t, runtime, tc.args...)
+		if code != 0 || !strings.Contains(out, "fuse.btfuse") {
+			t.Fatalf("btfuse %v: exit %d, stdout %q, stderr %q", tc.args, code, out, errOut)
+		}
+		if got := strings.Contains(out, "allow_other"); got != tc.want {
+			t.Errorf("btfuse %v: allow_other in the mount line = %v, want %v: %s", tc.args, got, tc.want, out)
+		}
+	}
+}

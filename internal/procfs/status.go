@@ -18,10 +18,12 @@ import (
 type Status struct {
 	Tgid  int
 	Umask uint32 // 0o022 when the kernel does not say
-	// Real and filesystem ids: permission checks use the fs ids,
-	// access(2) the real ones.
-	RUID, FSUID uint32
-	RGID, FSGID uint32
+	// Real, effective, saved and filesystem ids: permission checks use
+	// the fs ids, access(2) the real ones, and a FUSE mount without
+	// allow_other admits only a caller whose real, effective and saved
+	// ids are all its owner's.
+	RUID, EUID, SUID, FSUID uint32
+	RGID, EGID, SGID, FSGID uint32
 	Groups      []uint32
 }
 
@@ -98,15 +100,18 @@ func ParseStatus(b []byte) (st Status, ok bool) {
 			if len(f) != 4 {
 				return st, false
 			}
-			r, err1 := strconv.ParseUint(string(f[0]), 10, 32)
-			fsid, err2 := strconv.ParseUint(string(f[3]), 10, 32)
-			if err1 != nil || err2 != nil {
-				return st, false
+			var ids [4]uint32
+			for i := range ids {
+				v, err := strconv.ParseUint(string(f[i]), 10, 32)
+				if err != nil {
+					return st, false
+				}
+				ids[i] = uint32(v)
 			}
 			if key[0] == 'U' {
-				st.RUID, st.FSUID = uint32(r), uint32(fsid)
+				st.RUID, st.EUID, st.SUID, st.FSUID = ids[0], ids[1], ids[2], ids[3]
 			} else {
-				st.RGID, st.FSGID = uint32(r), uint32(fsid)
+				st.RGID, st.EGID, st.SGID, st.FSGID = ids[0], ids[1], ids[2], ids[3]
 			}
 			seen++
 		case "Groups":

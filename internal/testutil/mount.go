@@ -17,8 +17,9 @@ import (
 type MountOption func(*mountConfig)
 
 type mountConfig struct {
-	fs    fsimpl.Options
-	serve fuseserve.Options
+	fs        fsimpl.Options
+	serve     fuseserve.Options
+	ownerOnly bool
 }
 
 // WithFSOptions sets the options of the filesystem.
@@ -27,9 +28,15 @@ func WithFSOptions(o fsimpl.Options) MountOption {
 }
 
 // WithServeOptions lets f adjust the FUSE door's options. AllowOther stays
-// on whatever f does: tests switch uid.
+// on whatever f does (tests switch uid), unless OwnerOnly is given.
 func WithServeOptions(f func(*fuseserve.Options)) MountOption {
 	return func(c *mountConfig) { f(&c.serve) }
+}
+
+// OwnerOnly mounts without allow_other: only the mounting user may use the
+// mount.
+func OwnerOnly() MountOption {
+	return func(c *mountConfig) { c.ownerOnly = true }
 }
 
 // NoPassthrough serves the mount in close-to-open mode: file data crosses
@@ -63,7 +70,7 @@ func StartBtfuse(tb testing.TB, opts ...MountOption) *Btfuse {
 	for _, o := range opts {
 		o(&cfg)
 	}
-	cfg.serve.AllowOther = true
+	cfg.serve.AllowOther = !cfg.ownerOnly
 	fs, err := fsimpl.New(cfg.fs)
 	if err != nil {
 		tb.Fatalf("fsimpl.New: %v", err)
