@@ -24,7 +24,7 @@ type Status struct {
 	// ids are all its owner's.
 	RUID, EUID, SUID, FSUID uint32
 	RGID, EGID, SGID, FSGID uint32
-	Groups      []uint32
+	Groups                  []uint32
 }
 
 // statusBuf is enough for a status file up to the Groups line in all but
