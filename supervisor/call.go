@@ -155,7 +155,11 @@ func (c *call) at(dirfd int32, addr uint64, flags int) (*fsimpl.At, result, bool
 	if !ok {
 		return nil, cont(), false
 	}
-	rest, ok := fsimpl.Within(c.s.mount, full)
+	view := c.s.currentView()
+	if view.kernelOnly {
+		return nil, cont(), false
+	}
+	rest, ok := fsimpl.Within(view.path, full)
 	if !ok {
 		return nil, cont(), false
 	}
@@ -165,7 +169,7 @@ func (c *call) at(dirfd int32, addr uint64, flags int) (*fsimpl.At, result, bool
 	}
 	a := &c.ats[c.nats%len(c.ats)]
 	c.nats++
-	*a = fsimpl.At{Cred: &cr.fs, Dir: fsimpl.RootIno, Path: rest, Flags: flags & atFollow, Mount: c.s.mount, Umask: cr.umask}
+	*a = fsimpl.At{Cred: &cr.fs, Dir: fsimpl.RootIno, Path: rest, Flags: flags & atFollow, Mount: view.path, Umask: cr.umask}
 	return a, result{}, true
 }
 

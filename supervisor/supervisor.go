@@ -45,7 +45,9 @@ type Supervisor struct {
 	mntID uint64 // the FUSE mount's id, for statx
 	// admission says who the FUSE mount lets in. Immutable after New.
 	admission fuseAdmission
-	self      int // this process's pid
+	// mounts follows where the mount is and what is mounted on it.
+	mounts mountWatch
+	self   int // this process's pid
 	// statfsBase is the FUSE mount's statfs (type, fsid, flags), onto
 	// which served statfs calls put fsimpl's numbers.
 	statfsBase unix.Statfs_t
@@ -109,6 +111,9 @@ func New(fs *fsimpl.FS, opts Options) (*Supervisor, error) {
 		return nil, fmt.Errorf("options of the FUSE mount %s: %w", opts.Mount, err)
 	}
 	s.admission = adm
+	if err := s.mounts.open(s.mntID); err != nil {
+		return nil, fmt.Errorf("follow the FUSE mount %s: %w", opts.Mount, err)
+	}
 	s.slots.init()
 	return s, nil
 }
@@ -360,6 +365,7 @@ func (s *Supervisor) Close() {
 	s.wg.Wait()
 	s.closeWatch()
 	s.creds.close()
+	s.mounts.close()
 }
 
 // StatsSnapshot returns the counters.
