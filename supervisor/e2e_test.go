@@ -293,13 +293,14 @@ func TestRunKilledTarget(t *testing.T) {
 // moreHelpers are helpers defined beside their tests: each runs in the
 // target and returns what failed.
 var moreHelpers = map[string]func(mount string) []string{
-	"mtio":       mtioHelper,
-	"mmapwriter": mmapWriterHelper,
-	"mmapreader": mmapReaderHelper,
-	"emptypath":  emptyPathHelper,
-	"fdxattr":    fdXattrHelper,
-	"renamer":    renamerHelper,
-	"stale":      staleHelper,
+	"mtio":        mtioHelper,
+	"mmapwriter":  mmapWriterHelper,
+	"mmapreader":  mmapReaderHelper,
+	"emptypath":   emptyPathHelper,
+	"fdxattr":     fdXattrHelper,
+	"renamer":     renamerHelper,
+	"readdirrace": readdirRaceHelper,
+	"stale":       staleHelper,
 	// Not supervised: run plain, through FUSE.
 	"fusemmapreader": fuseMmapReaderHelper,
 	"fusemmapwriter": fuseMmapWriterHelper,
