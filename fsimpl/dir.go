@@ -16,11 +16,20 @@ const (
 // dirData is the body of a directory. Entries sit in an append-only slice
 // in cookie order; removal leaves a tombstone (child == nil) so positions of
 // the others do not move, and the slice is compacted when tombstones
-// outnumber live entries. index maps a live name to its slot. Seeking to
-// "first cookie > off" is a binary search, so a readdir offset stays valid
-// (telldir/seekdir) however the directory changes: an entry present for a
-// whole walk is returned exactly once, and a renamed-over or re-added name
-// gets a new, larger cookie. All fields are guarded by FS.mu.
+// outnumber live entries. index maps a live name to its slot.
+//
+// Readdir walks the slice from the newest entry to the oldest, and every
+// binding of a name (create, link, rename, both names of an exchange) takes
+// a fresh cookie, larger than all before it. This is tmpfs's order since it
+// iterates d_children (fs/libfs.c:offset_iterate_dir() and
+// find_positive_dentry()), where fs/dcache.c:d_alloc() and __d_move() put a
+// new or moved dentry at the head. A walk resumes "below" the last cookie it
+// returned, so an entry bound after the walk started lies behind it: a walk
+// never returns a name twice, never returns an entry renamed after it was
+// read, misses one renamed before it was reached, and ends however fast
+// names are bound into the directory. Seeking is a binary search, so a
+// cookie stays valid (telldir/seekdir) however the directory changes. All
+// fields are guarded by FS.mu.
 type dirData struct {
 	parent *inode // ".."; the root is its own parent
 	ents   []dirEnt
@@ -50,7 +59,8 @@ func (d *dirData) lookup(name string) *inode {
 	return nil
 }
 
-// add inserts a new entry with a fresh cookie. name must not be present.
+// add binds name to child as the newest entry, with a fresh cookie. name
+// must not be present.
 func (d *dirData) add(name string, child *inode) {
 	d.index[name] = len(d.ents)
 	d.ents = append(d.ents, dirEnt{cookie: d.next, name: name, child: child})
@@ -73,14 +83,6 @@ func (d *dirData) remove(name string) *inode {
 	return child
 }
 
-// set points the existing entry name at child, keeping its cookie (used by
-// RENAME_EXCHANGE, where the name itself stays).
-func (d *dirData) set(name string, child *inode) {
-	if i, ok := d.index[name]; ok {
-		d.ents[i].child = child
-	}
-}
-
 func (d *dirData) maybeCompact() {
 	if len(d.ents) < compactMin || len(d.ents) < 2*d.live {
 		return
@@ -95,9 +97,14 @@ func (d *dirData) maybeCompact() {
 	d.ents = ents
 }
 
-// seek returns the slot of the first entry whose cookie is greater than off.
-func (d *dirData) seek(off uint64) int {
-	return sort.Search(len(d.ents), func(i int) bool { return d.ents[i].cookie > off })
+// start returns the slot where a walk resuming after cookie off begins,
+// or -1 when nothing is left: the newest entry after "." and "..", else the
+// newest entry older than off. Walks go downwards from there.
+func (d *dirData) start(off uint64) int {
+	if off <= dotDotCookie {
+		return len(d.ents) - 1
+	}
+	return sort.Search(len(d.ents), func(i int) bool { return d.ents[i].cookie >= off }) - 1
 }
 
 // size is what tmpfs reports as a directory's size: BOGO_DIRENT_SIZE for
@@ -124,10 +131,12 @@ func (fs *FS) OpenDir(c *Cred, ino Ino) unix.Errno {
 // runs without the lock, so it may call back into the FS.
 const readDirBatch = 128
 
-// ReadDir calls fn for the entries of directory ino whose cookie is greater
-// than off, in cookie order, "." and ".." first (cookies 1 and 2), until fn
-// returns false. A removed directory lists only "." and ".." (mirrors
-// fs/libfs.c:dcache_readdir on an emptied directory).
+// ReadDir calls fn for the entries of directory ino that come after cookie
+// off, until fn returns false: "." and ".." first (cookies 1 and 2), then
+// the others from the newest to the oldest (see dirData). Dirent.Off is the
+// cookie to pass back to continue after that entry. A removed directory
+// lists only "." and ".." (mirrors fs/libfs.c:dcache_readdir on an emptied
+// directory).
 //
 // Each call updates the directory's atime under relatime rules, as
 // fs/readdir.c:iterate_dir() -> file_accessed() does on tmpfs.
@@ -169,7 +178,7 @@ func (fs *FS) readDirBatch(ino Ino, off uint64, out *[]Dirent) unix.Errno {
 	if off < dotDotCookie {
 		*out = append(*out, Dirent{Ino: d.parent.ino, Mode: unix.S_IFDIR, Name: "..", Off: dotDotCookie})
 	}
-	for i := d.seek(off); i < len(d.ents) && len(*out) < readDirBatch; i++ {
+	for i := d.start(off); i >= 0 && len(*out) < readDirBatch; i-- {
 		e := d.ents[i]
 		if e.child == nil {
 			continue

@@ -29,9 +29,12 @@
 //     removed and its backing file unlinked.
 //   - A directory's nlink is 2 plus its subdirectories; a removed directory
 //     has nlink 0 and is "dead": nothing can be created in it.
-//   - Directory entries carry a cookie handed out at insertion from a
-//     per-directory counter (3, 4, ...; "." is 1 and ".." is 2); entries are
-//     kept in cookie order so that readdir offsets stay valid while the
+//   - Directory entries carry a cookie handed out from a per-directory
+//     counter (3, 4, ...; "." is 1 and ".." is 2) each time a name is bound
+//     (created, linked, renamed or exchanged into place). Readdir returns
+//     entries from the largest cookie down, as tmpfs returns the newest
+//     first, so an entry bound during a walk lies behind it: a walk returns
+//     no name twice and always ends, and its offsets stay valid while the
 //     directory changes.
 //   - Every errno is returned bare as a unix.Errno; 0 is success.
 //

@@ -97,7 +97,17 @@ func (fs *FS) renameLocked(c *Cred, odir *inode, oldName string, ndir *inode, ne
 		odir.nlink--
 		ndir.nlink++
 	}
+	// The moved entry becomes the newest in ndir, after the whiteout:
+	// fs/dcache.c:__d_move() puts the dentry at the head of d_children,
+	// which tmpfs readdir walks first. tmpfs also hands it the replaced
+	// entry's offset (fs/libfs.c:simple_offset_rename()), so a walk that
+	// was about to return the replaced entry resumes at the head
+	// (offset_dir_lookup()) and returns entries again. Here a cookie is a
+	// position; a fresh one keeps the entry behind every walk in progress.
 	odir.dir.remove(oldName)
+	if flags&renameWhiteout != 0 {
+		fs.newChildLocked(c, odir, oldName, unix.S_IFCHR, 0)
+	}
 	ndir.dir.add(newName, old)
 	if old.isDir() {
 		old.dir.parent = ndir
@@ -105,9 +115,6 @@ func (fs *FS) renameLocked(c *Cred, odir *inode, oldName string, ndir *inode, ne
 	old.ctime = t
 	odir.mtime, odir.ctime = t, t
 	ndir.mtime, ndir.ctime = t, t
-	if flags&renameWhiteout != 0 {
-		fs.newChildLocked(c, odir, oldName, unix.S_IFCHR, 0)
-	}
 	return 0
 }
 
@@ -151,9 +158,12 @@ func (fs *FS) renameMayLocked(c *Cred, odir, old, ndir, tgt *inode, exchange boo
 	return 0
 }
 
-// exchangeLocked swaps two entries in place (fs/libfs.c:
-// simple_rename_exchange): the names keep their cookies, link counts move
-// with a directory that changes parent.
+// exchangeLocked swaps two entries (fs/libfs.c:simple_rename_exchange):
+// link counts move with a directory that changes parent, and both names are
+// bound afresh, oldName's first, as fs/dcache.c:__d_move() puts the target
+// and then the moved dentry at the head of d_children. tmpfs keeps the two
+// offsets (fs/libfs.c:simple_offset_rename_exchange()); fresh cookies are
+// what keep both behind a walk in progress here, as the head does there.
 //
 // Preconditions: fs.mu is held for writing; the checks have passed.
 func exchangeLocked(odir *inode, oldName string, old *inode, ndir *inode, newName string, tgt *inode, t unix.Timespec) {
@@ -166,8 +176,10 @@ func exchangeLocked(odir *inode, oldName string, old *inode, ndir *inode, newNam
 			odir.nlink++
 		}
 	}
-	odir.dir.set(oldName, tgt)
-	ndir.dir.set(newName, old)
+	odir.dir.remove(oldName)
+	ndir.dir.remove(newName)
+	odir.dir.add(oldName, tgt)
+	ndir.dir.add(newName, old)
 	if old.isDir() {
 		old.dir.parent = ndir
 	}

@@ -306,6 +306,7 @@ var moreHelpers = map[string]func(mount string) []string{
 	// Prints its findings as failures: the test compares them.
 	"protsymlinks": protectedSymlinksHelper,
 	"stale":        staleHelper,
+	"readdirrace":  readdirRaceHelper,
 	// Not supervised: run plain, through FUSE.
 	"fusemmapreader": fuseMmapReaderHelper,
 	"fusemmapwriter": fuseMmapWriterHelper,
