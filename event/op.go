@@ -56,8 +56,9 @@ const OpSyscall = NumFUSEOps
 // at a fixed place, and a name slot for every op in its header.
 const MaxOps = 160
 
-// MaxNameLen is the longest op name.
-const MaxNameLen = 16
+// MaxNameLen is the longest op name: the longest name of a syscall the
+// supervisor notifies (landlock_restrict_self) fits.
+const MaxNameLen = 24
 
 // names holds every op's name. It is written only while packages are
 // initialised (OpSyscall and below here, the rest by Register) and only

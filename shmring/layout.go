@@ -9,14 +9,15 @@ import (
 )
 
 // Version is the layout version; a reader refuses any other. Version 2
-// numbers ops as package event does, with event.MaxOps op cells.
-const Version = 2
+// numbers ops as package event does, with event.MaxOps op cells; version 3
+// has op names of event.MaxNameLen (24) bytes in a two-page header.
+const Version = 3
 
 // Magic opens every segment.
 const Magic = "btfuseSM"
 
 const (
-	headerSize = 4096
+	headerSize = 8192
 	// NumBuckets latency buckets: bucket i < NumBuckets-1 counts latencies
 	// ≤ 2^i µs (1 µs … ~1 s); the last one counts the rest.
 	NumBuckets = 22

@@ -89,11 +89,15 @@ func (c *call) path(addr uint64) (string, unix.Errno) {
 // credentials returns the thread's credentials (from the cache, or read
 // once per notification).
 //
-// A thread the FUSE mount would not let in gets EACCES here, which its
-// callers, like every failure to read a thread's state, answer with
-// CONTINUE: the kernel then refuses it at the mount.
+// A thread the FUSE mount would not let in, or of a listener left to the
+// kernel (viewChange), gets EACCES here, which its callers, like every
+// failure to read a thread's state, answer with CONTINUE.
 func (c *call) credentials() (*taskCred, unix.Errno) {
 	if c.cred == nil && c.credErr == 0 {
+		if c.l.kernelOnly.Load() {
+			c.credErr = unix.EACCES
+			return nil, c.credErr
+		}
 		c.cred, c.credErr = c.s.creds.get(c.tid)
 		if c.credErr == 0 && !c.s.admission.admits(c.cred) {
 			c.cred, c.credErr = nil, unix.EACCES

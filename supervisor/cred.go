@@ -15,6 +15,16 @@ func credChange(c *call) result {
 	return cont()
 }
 
+// viewChange lets a change of the caller's view of the filesystem through
+// (chroot, a new mount or user namespace, a Landlock domain), and leaves
+// every process of the listener to the kernel from then on: the change is
+// inherited by children the supervisor cannot tell apart, and the kernel
+// applies it at the FUSE mount, where stepping aside sends these calls.
+func viewChange(c *call) result {
+	c.l.kernelOnly.Store(true)
+	return credChange(c)
+}
+
 // credQuiet is how long after a credential change nothing is cached: the
 // change is made by the kernel after the CONTINUE, at a moment the
 // supervisor does not see. The changer's own next notification ends the

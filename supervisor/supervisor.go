@@ -124,9 +124,12 @@ type listener struct {
 	base    int // reserved descriptor range of its targets: [base, base+size)
 	size    int
 	stopped atomic.Bool
-	mu      sync.Mutex
-	tids    map[int]bool // receiver threads, guarded by mu
-	done    chan struct{}
+	// kernelOnly: a process of this listener changed its view of the
+	// filesystem; every call is left to the kernel (viewChange).
+	kernelOnly atomic.Bool
+	mu         sync.Mutex
+	tids       map[int]bool // receiver threads, guarded by mu
+	done       chan struct{}
 	// turn is held by the one receiver thread allowed to wait in RECV
 	// (capacity 1: a token in the channel means no thread holds it).
 	turn chan struct{}

@@ -56,6 +56,12 @@ func pathRule(name string, h handler) sysRow { return sysRow{name: name, rule: n
 func fdRule(name string, h handler) sysRow   { return sysRow{name: name, rule: notifyFD, handle: h} }
 func credRule(name string) sysRow            { return sysRow{name: name, rule: notifyCred, handle: credChange} }
 
+// viewRule is a syscall that changes how the caller sees the filesystem
+// (its root, its mount or user namespace, its Landlock domain): what only
+// the kernel knows. It is notified like a credential change, and from then
+// on every process of its listener is left to the kernel (viewChange).
+func viewRule(name string) sysRow { return sysRow{name: name, rule: notifyCred, handle: viewChange} }
+
 func emptyPathRule(name string, flagsArg uint, h handler) sysRow {
 	return sysRow{name: name, rule: notifyEmptyPath, flagsArg: flagsArg, handle: h}
 }
@@ -173,8 +179,15 @@ var syscallTable = map[int32]sysRow{
 	unix.SYS_SETGROUPS: credRule("setgroups"),
 	unix.SYS_CAPSET:    credRule("capset"),
 	unix.SYS_UMASK:     credRule("umask"),
-	unix.SYS_EXECVE:    credRule("execve"),
-	unix.SYS_EXECVEAT:  credRule("execveat"),
+
+	// The caller's view of the filesystem.
+	unix.SYS_CHROOT:                 viewRule("chroot"),
+	unix.SYS_PIVOT_ROOT:             viewRule("pivot_root"),
+	unix.SYS_UNSHARE:                viewRule("unshare"),
+	unix.SYS_SETNS:                  viewRule("setns"),
+	unix.SYS_LANDLOCK_RESTRICT_SELF: viewRule("landlock_restrict_self"),
+	unix.SYS_EXECVE:                 credRule("execve"),
+	unix.SYS_EXECVEAT:               credRule("execveat"),
 }
 
 // sysRows are syscallTable's rows in ascending number; sysByNr indexes

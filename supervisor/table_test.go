@@ -78,7 +78,7 @@ func TestHandlerlessRowsContinue(t *testing.T) {
 	var handlerless []string
 	for _, r := range sysRows {
 		s := &Supervisor{}
-		c := &call{s: s}
+		c := &call{s: s, l: &listener{}}
 		c.reset(&notif{ID: 1, Pid: 1, Data: seccompData{Nr: r.nr, Arch: auditArchX8664}})
 		switch {
 		case r.rule == notifyCred:
@@ -88,6 +88,10 @@ func TestHandlerlessRowsContinue(t *testing.T) {
 			}
 			if s.creds.gen.Load() == gen {
 				t.Errorf("credential row %s left the credential cache as it was", r.name)
+			}
+			if view := c.l.kernelOnly.Load(); view != (r.name == "chroot" || r.name == "pivot_root" ||
+				r.name == "unshare" || r.name == "setns" || r.name == "landlock_restrict_self") {
+				t.Errorf("row %s: listener left to the kernel = %v", r.name, view)
 			}
 		case r.handle == nil:
 			handlerless = append(handlerless, r.name)
