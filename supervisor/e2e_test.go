@@ -307,6 +307,8 @@ var moreHelpers = map[string]func(mount string) []string{
 	"protsymlinks": protectedSymlinksHelper,
 	"stale":        staleHelper,
 	"readdirrace":  readdirRaceHelper,
+	"chroot":       chrootHelper,
+	"landlock":     landlockHelper,
 	// Not supervised: run plain, through FUSE.
 	"fusemmapreader": fuseMmapReaderHelper,
 	"fusemmapwriter": fuseMmapWriterHelper,
