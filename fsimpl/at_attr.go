@@ -138,7 +138,7 @@ func (fs *FS) SetXattrAt(at *At, name string, value []byte, flags int) unix.Errn
 	if e := checkSetXattr(name, value, flags); e != 0 {
 		return e
 	}
-	return fs.changeAt(at, func(c *Cred, n *inode) unix.Errno { return setXattrLocked(c, n, name, value, flags) })
+	return fs.changeAt(at, func(c *Cred, n *inode) unix.Errno { return fs.setXattrLocked(c, n, name, value, flags) })
 }
 
 // RemoveXattrAt is removexattr(2) and lremovexattr(2).
@@ -146,7 +146,7 @@ func (fs *FS) RemoveXattrAt(at *At, name string) unix.Errno {
 	if e := checkXattrName(name); e != 0 {
 		return e
 	}
-	return fs.changeAt(at, func(c *Cred, n *inode) unix.Errno { return removeXattrLocked(c, n, name) })
+	return fs.changeAt(at, func(c *Cred, n *inode) unix.Errno { return fs.removeXattrLocked(c, n, name) })
 }
 
 // changeAt runs fn on what at names under FS.mu held for writing, and

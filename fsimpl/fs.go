@@ -70,6 +70,9 @@ type FS struct {
 	// usedInodes counts inodes plus extra hard links of non-directories, as
 	// tmpfs charges them (mm/shmem.c:shmem_link). Guarded by mu.
 	usedInodes uint64
+	// xattrSpace is what the xattrs of all inodes are charged (see
+	// xattrCost). Guarded by mu.
+	xattrSpace uint64
 
 	maxInodes uint64 // immutable
 	maxBytes  uint64 // immutable
@@ -228,12 +231,33 @@ func (fs *FS) getLocked(ino Ino) (*inode, unix.Errno) {
 	return n, 0
 }
 
+// bogoInodeSize is what an inode is charged of the inode space, which
+// xattrs share (mm/shmem.c:BOGO_INODE_SIZE): tmpfs has max_inodes times
+// this much "ispace", and each inode, extra hard link and xattr takes its
+// part.
+const bogoInodeSize = 1024
+
+// freeISpaceLocked is the inode space left (mm/shmem.c:free_ispace).
+//
+// Preconditions: fs.mu is held.
+func (fs *FS) freeISpaceLocked() uint64 {
+	total := fs.maxInodes * bogoInodeSize
+	if fs.maxInodes > math.MaxUint64/bogoInodeSize {
+		total = math.MaxUint64
+	}
+	used := fs.usedInodes*bogoInodeSize + fs.xattrSpace
+	if used >= total {
+		return 0
+	}
+	return total - used
+}
+
 // reserveInodeLocked charges one inode (or one extra hard link) against the
 // limit, as mm/shmem.c:shmem_reserve_inode does.
 //
 // Preconditions: fs.mu is held for writing.
 func (fs *FS) reserveInodeLocked() unix.Errno {
-	if fs.usedInodes >= fs.maxInodes {
+	if fs.freeISpaceLocked() < bogoInodeSize {
 		return unix.ENOSPC
 	}
 	fs.usedInodes++
@@ -285,6 +309,9 @@ func (fs *FS) maybeFreeLocked(n *inode) {
 		}
 		fs.back.remove(n.ino)
 		fs.usedBytes.Add(-n.alloc.Swap(0))
+	}
+	for name, v := range n.xattrs {
+		fs.xattrSpace -= xattrCost(name, v)
 	}
 	n.xattrs = nil
 	n.dir = nil

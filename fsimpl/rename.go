@@ -82,7 +82,7 @@ func (fs *FS) renameLocked(c *Cred, odir *inode, oldName string, ndir *inode, ne
 	if tgt != nil && tgt.isDir() && tgt.dir.live != 0 {
 		return unix.ENOTEMPTY
 	}
-	if flags&renameWhiteout != 0 && fs.usedInodes >= fs.maxInodes {
+	if flags&renameWhiteout != 0 && fs.freeISpaceLocked() < bogoInodeSize {
 		return unix.ENOSPC // mm/shmem.c:shmem_whiteout would fail
 	}
 	if tgt != nil {

@@ -106,16 +106,14 @@ func roundUpPage(x int64) int64 { return (x + pageSize - 1) &^ (pageSize - 1) }
 // BackingShm (mirrors mm/shmem.c:shmem_statfs).
 func (fs *FS) StatFs() StatFs {
 	fs.mu.RLock()
-	used := fs.usedInodes
+	free := fs.freeISpaceLocked()
 	fs.mu.RUnlock()
 	s := StatFs{
 		Files:   fs.maxInodes,
+		Ffree:   free / bogoInodeSize,
 		Bsize:   pageSize,
 		NameLen: NameMax,
 		Frsize:  pageSize,
-	}
-	if used < fs.maxInodes {
-		s.Ffree = fs.maxInodes - used
 	}
 	var st unix.Statfs_t
 	if fs.back.kind == BackingTmpfs && fs.back.statfs(&st) == 0 && st.Bsize == pageSize {

@@ -168,11 +168,17 @@ func (fs *FS) SetXattr(c *Cred, ino Ino, name string, value []byte, flags int) u
 	if e != 0 {
 		return e
 	}
-	if e := setXattrLocked(c, n, name, value, flags); e != 0 {
+	if e := fs.setXattrLocked(c, n, name, value, flags); e != 0 {
 		return e
 	}
 	ch.add(ChangeAttr, nil, "", n)
 	return 0
+}
+
+// xattrCost is what an xattr is charged of the inode space
+// (fs/xattr.c:simple_xattr_space(), as mm/shmem.c's handler charges it).
+func xattrCost(name string, value []byte) uint64 {
+	return 40 + uint64(len(name)) + uint64(len(value))
 }
 
 // checkSetXattr makes the checks of fs/xattr.c:setxattr_copy(), which come
@@ -191,13 +197,21 @@ func checkSetXattr(name string, value []byte, flags int) unix.Errno {
 }
 
 // setXattrLocked is SetXattr on inode n once its arguments are checked.
+// The new value is charged to the inode space before anything else is
+// looked at, and a value it replaces is given back after, as
+// mm/shmem.c:shmem_xattr_handler_set() does: a full filesystem refuses
+// even a replacement with ENOSPC.
 //
 // Preconditions: fs.mu is held for writing.
-func setXattrLocked(c *Cred, n *inode, name string, value []byte, flags int) unix.Errno {
+func (fs *FS) setXattrLocked(c *Cred, n *inode, name string, value []byte, flags int) unix.Errno {
 	if e := xattrPermissionLocked(c, n, name, mayWrite); e != 0 {
 		return e
 	}
-	_, exists := n.xattrs[name]
+	cost := xattrCost(name, value)
+	if fs.freeISpaceLocked() < cost {
+		return unix.ENOSPC
+	}
+	old, exists := n.xattrs[name]
 	switch {
 	case flags&XattrCreate != 0 && exists:
 		return unix.EEXIST
@@ -207,6 +221,10 @@ func setXattrLocked(c *Cred, n *inode, name string, value []byte, flags int) uni
 	if n.xattrs == nil {
 		n.xattrs = make(map[string][]byte)
 	}
+	if exists {
+		fs.xattrSpace -= xattrCost(name, old)
+	}
+	fs.xattrSpace += cost
 	n.xattrs[name] = append([]byte{}, value...)
 	n.ctime = now()
 	return 0
@@ -226,7 +244,7 @@ func (fs *FS) RemoveXattr(c *Cred, ino Ino, name string) unix.Errno {
 	if e != 0 {
 		return e
 	}
-	if e := removeXattrLocked(c, n, name); e != 0 {
+	if e := fs.removeXattrLocked(c, n, name); e != 0 {
 		return e
 	}
 	ch.add(ChangeAttr, nil, "", n)
@@ -236,13 +254,15 @@ func (fs *FS) RemoveXattr(c *Cred, ino Ino, name string) unix.Errno {
 // removeXattrLocked is RemoveXattr on inode n.
 //
 // Preconditions: fs.mu is held for writing.
-func removeXattrLocked(c *Cred, n *inode, name string) unix.Errno {
+func (fs *FS) removeXattrLocked(c *Cred, n *inode, name string) unix.Errno {
 	if e := xattrPermissionLocked(c, n, name, mayWrite); e != 0 {
 		return e
 	}
-	if _, ok := n.xattrs[name]; !ok {
+	v, ok := n.xattrs[name]
+	if !ok {
 		return unix.ENODATA
 	}
+	fs.xattrSpace -= xattrCost(name, v)
 	delete(n.xattrs, name)
 	n.ctime = now()
 	return 0

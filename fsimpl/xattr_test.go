@@ -1,6 +1,8 @@
 package fsimpl
 
 import (
+	"fmt"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -146,5 +148,65 @@ func TestXattrListAndValues(t *testing.T) {
 	}
 	if _, e := fs.GetXattr(alice, f, "user.a"); e != unix.ENODATA {
 		t.Errorf("after remove: %v", e)
+	}
+}
+
+// TestXattrSpaceLikeTmpfs: xattrs are charged to the inode space as tmpfs
+// charges them (mm/shmem.c: max_inodes * BOGO_INODE_SIZE, shared by
+// inodes, extra links and xattrs), so that the same sequence of setxattr
+// calls runs out (ENOSPC) at the same call, and statfs's free inodes drop
+// alike. btfuse kept every xattr without a limit.
+func TestXattrSpaceLikeTmpfs(t *testing.T) {
+	requirePrivileged(t)
+	for _, inodes := range []uint64{2, 10, 25} {
+		for _, size := range []int{0, 1, 100, 1000, 4000, 65536} {
+			t.Run(fmt.Sprintf("inodes=%d/size=%d", inodes, size), func(t *testing.T) {
+				dir := t.TempDir()
+				if err := unix.Mount("none", dir, "tmpfs", 0, fmt.Sprintf("nr_inodes=%d", inodes)); err != nil {
+					t.Fatal(err)
+				}
+				defer unix.Unmount(dir, unix.MNT_DETACH)
+				fs := newTestFS(t, Options{Backing: BackingShm, Inodes: inodes})
+				ref := dir + "/f"
+				if err := os.WriteFile(ref, nil, 0o644); err != nil {
+					t.Fatal(err)
+				}
+				ino := mustFile(t, fs, Root, "f", 0o644, "")
+				value := make([]byte, size)
+				step := func(what string, kernel error, e unix.Errno) {
+					t.Helper()
+					if errnoOf(kernel) != e {
+						t.Fatalf("%s: tmpfs %v, fsimpl %s", what, kernel, errStr(e))
+					}
+				}
+				var n int
+				for n = 0; n < 1000; n++ {
+					name := fmt.Sprintf("user.x%d", n)
+					kerr := unix.Setxattr(ref, name, value, 0)
+					step("set "+name, kerr, fs.SetXattr(Root, ino, name, value, 0))
+					if kerr != nil {
+						break
+					}
+				}
+				var st unix.Statfs_t
+				if err := unix.Statfs(dir, &st); err != nil {
+					t.Fatal(err)
+				}
+				if got := fs.StatFs(); got.Ffree != st.Ffree || got.Files != st.Files {
+					t.Errorf("after %d xattrs: statfs files %d free %d, tmpfs %d %d", n, got.Files, got.Ffree, st.Files, st.Ffree)
+				}
+				// Full: even a replacement is refused; a new file too.
+				if n > 0 {
+					step("replace user.x0", unix.Setxattr(ref, "user.x0", value, unix.XATTR_REPLACE),
+						fs.SetXattr(Root, ino, "user.x0", value, XattrReplace))
+					step("remove user.x0", unix.Removexattr(ref, "user.x0"), fs.RemoveXattr(Root, ino, "user.x0"))
+					step("set user.x0 again", unix.Setxattr(ref, "user.x0", value, 0), fs.SetXattr(Root, ino, "user.x0", value, 0))
+				}
+				_, kerr := os.Create(dir + "/g")
+				_, f, e := fs.Create(Root, RootIno, "g", unix.O_CREAT|unix.O_WRONLY, 0o644)
+				fs.Release(f)
+				step("create g", kerr, e)
+			})
+		}
 	}
 }
