@@ -94,7 +94,7 @@ func Mount(dir string, fs *fsimpl.FS, opts Options) (*Server, error) {
 	}
 	r := newRawFS(fs, opts)
 	extra := uint64(fuse.CAP_HANDLE_KILLPRIV_V2 | fuse.CAP_ATOMIC_O_TRUNC | fuse.CAP_READDIRPLUS_AUTO |
-		fuse.CAP_POSIX_LOCKS | fuse.CAP_FLOCK_LOCKS)
+		fuse.CAP_POSIX_LOCKS | fuse.CAP_FLOCK_LOCKS | fuse.CAP_EXPORT_SUPPORT)
 	if opts.noKillPrivV2 {
 		extra &^= fuse.CAP_HANDLE_KILLPRIV_V2
 	}
@@ -116,6 +116,10 @@ func Mount(dir string, fs *fsimpl.FS, opts Options) (*Server, error) {
 		// write; in exchange this server clears suid/sgid itself.
 		// ATOMIC_O_TRUNC lets O_TRUNC travel with OPEN instead of a separate
 		// SETATTR (fsimpl.Open truncates).
+		// EXPORT_SUPPORT lets file handles (open_by_handle_at, NFS)
+		// outlive the kernel's inode cache: the kernel then asks for
+		// "." and ".." (rawFS.lookupExport), which btfuse can answer
+		// because inode numbers are never reused.
 		// READDIRPLUS_AUTO lets the kernel send plain READDIR unless the
 		// names read are then looked up: a plain listing then costs no
 		// attribute lookups, and a listing followed by stats as much as
