@@ -51,6 +51,52 @@ func TestRunDeviceFollowsMountFlags(t *testing.T) {
 	}
 }
 
+// TestRunSUIDFollowsMountFlags: under run, execve goes to the kernel, so a
+// setuid-root program in the mount gives a process that dropped to nobody
+// euid 0 only when the mount is suid, as natively on a tmpfs with the same
+// flag.
+func TestRunSUIDFollowsMountFlags(t *testing.T) {
+	testutil.RequireProgram(t, "setpriv", "id")
+	const script = `setpriv --reuid=65534 --regid=65534 --clear-groups "$D/id" -u`
+	idPath, err := exec.LookPath("id")
+	if err != nil {
+		t.Fatal(err)
+	}
+	setuidID := func(dir string) {
+		p := filepath.Join(dir, "id")
+		testutil.CopyExecutable(t, idPath, p)
+		if err := unix.Chmod(p, 0o4755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, suid := range []bool{false, true} {
+		t.Run(fmt.Sprintf("suid=%v", suid), func(t *testing.T) {
+			flags := uintptr(unix.MS_NOSUID)
+			if suid {
+				flags = 0
+			}
+			ref := testutil.TmpfsDir(t)
+			if err := unix.Mount("", ref, "", unix.MS_REMOUNT|flags, "mode=0755"); err != nil {
+				t.Fatalf("remount tmpfs: %v", err)
+			}
+			setuidID(ref)
+			cmd := exec.Command("sh", "-c", script)
+			cmd.Env = append(os.Environ(), "D="+ref)
+			want, err := cmd.Output()
+			if err != nil || (string(want) == "0\n") != suid {
+				t.Fatalf("natively on tmpfs (suid %v): %q, %v", suid, want, err)
+			}
+
+			s := startSupervised(t, testutil.WithServeOptions(func(o *fuseserve.Options) { o.SUID = suid }))
+			setuidID(s.mount)
+			code, out, errs := s.run(t, []string{"sh", "-c", script}, "D="+s.mount)
+			if code != 0 || out != string(want) {
+				t.Errorf("under run: exit %d, %q (stderr %q); natively on tmpfs: %q", code, out, errs, want)
+			}
+		})
+	}
+}
+
 // mustMknodNull makes a node of /dev/null's device (c 1 3), mode 0666, in
 // dir.
 func mustMknodNull(t *testing.T, dir string) {
