@@ -36,6 +36,9 @@ type Info struct {
 	// DataMode is how the FUSE door moves file data (passthrough or
 	// close-to-open, and why).
 	DataMode string `json:"data_mode,omitempty"`
+	// Flags are the mount's setuid and device flags as mount(8) names
+	// them: "nosuid,nodev" unless mounted with -o suid or dev.
+	Flags string `json:"flags,omitempty"`
 }
 
 // Entry is a live registry entry.

@@ -49,6 +49,9 @@ type Config struct {
 	Inodes     uint64 // 0: fsimpl's default
 	AllowOther bool
 	Debug      bool
+	// Dev and SUID mount without nodev and nosuid (root only; see
+	// ParseMountOptions).
+	Dev, SUID bool
 	// Stdout gets the "serving" line, Stderr diagnostics and the log;
 	// nil means os.Stdout and os.Stderr.
 	Stdout, Stderr io.Writer
@@ -77,8 +80,8 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "btfuse: serving %s (backing: %s; FUSE data: %s); stop with Ctrl-C or 'btfuse umount %s'\n",
-		in.mount, in.info.Backing, in.info.DataMode, in.mount)
+	fmt.Fprintf(stdout, "btfuse: serving %s (%s; backing: %s; FUSE data: %s); stop with Ctrl-C or 'btfuse umount %s'\n",
+		in.mount, in.info.Flags, in.info.Backing, in.info.DataMode, in.mount)
 
 	select {
 	case <-ctx.Done():
@@ -155,7 +158,8 @@ func start(cfg Config, log *slog.Logger, stdout io.Writer, embedded bool) (_ *in
 		undo = append(undo, func() { in.ms.Close() })
 		fmt.Fprintf(stdout, "btfuse: metrics at http://%s/metrics\n", in.ms.Addr())
 	}
-	in.srv, err = fuseserve.Mount(in.mount, in.fs, fuseserve.Options{AllowOther: cfg.AllowOther, Debug: cfg.Debug, Observer: in.mir.observer()})
+	sopts := fuseserve.Options{AllowOther: cfg.AllowOther, Debug: cfg.Debug, Observer: in.mir.observer(), Dev: cfg.Dev, SUID: cfg.SUID}
+	in.srv, err = fuseserve.Mount(in.mount, in.fs, sopts)
 	if err != nil {
 		return nil, err
 	}
@@ -181,6 +185,7 @@ func start(cfg Config, log *slog.Logger, stdout io.Writer, embedded bool) (_ *in
 		Version:  Version,
 		Backing:  in.fs.BackingDescription(),
 		DataMode: in.srv.Mode(),
+		Flags:    fuseserve.MountFlags(sopts),
 		Shm:      in.mir.path(),
 	}
 	info := in.info

@@ -87,9 +87,11 @@ func openTmpfsBacking(opts Options) (*backing, error) {
 	if err := unix.FsconfigCreate(fsfd); err != nil {
 		return nil, fmt.Errorf("create tmpfs: %w", err)
 	}
-	// nosuid and nodev, like the FUSE mount: a served descriptor is the
-	// backing file itself, and fexecve() of it must not honour a setuid
-	// bit that fsimpl mirrors there (privs.go).
+	// nosuid and nodev, whatever the FUSE mount's flags: a served
+	// descriptor is the backing file itself, and fexecve() of it must not
+	// honour a setuid bit that fsimpl mirrors there (privs.go). A mount
+	// that honours setuid does so on the FUSE mount, where the kernel
+	// checks the inode's mode as fsimpl keeps it.
 	mfd, err := unix.Fsmount(fsfd, unix.FSMOUNT_CLOEXEC, unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NODEV)
 	if err != nil {
 		return nil, fmt.Errorf("fsmount tmpfs: %w", err)

@@ -82,6 +82,7 @@ type FS struct {
 	sysctl func(name string, def int) int
 
 	back *backing // immutable pointer; the backing itself is thread-safe
+	gen  uint32   // generation of file handles (export.go); immutable
 	// byBacking maps the inode number of a backing file to its inode, for
 	// the inodes whose backing file has been opened (see BackingIno).
 	// Guarded by mu.
@@ -161,6 +162,7 @@ func New(opts Options) (*FS, error) {
 		maxBytes:  opts.SizeBytes,
 		sysctl:    readSysctl,
 		back:      back,
+		gen:       newGeneration(),
 		byBacking: make(map[uint64]Ino),
 	}
 	now := now()

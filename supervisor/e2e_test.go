@@ -330,6 +330,8 @@ func runHelper(name, mount string) int {
 		return fdCmdHelper(mount)
 	case "noopchown":
 		return noopChownHelper(mount)
+	case "byhandle":
+		return byHandleHelper(mount)
 	case "fds":
 		// Lists what the target inherited that belongs to the daemon.
 		ents, _ := os.ReadDir("/proc/self/fd")

@@ -81,6 +81,7 @@ type daemonStatus struct {
 	Mount      string              `json:"mount"`
 	PID        int                 `json:"pid"`
 	Version    string              `json:"version,omitempty"`
+	Flags      string              `json:"flags,omitempty"` // "nosuid,nodev" unless -o suid or dev
 	UptimeSec  float64             `json:"uptime_s"`
 	Inodes     uint64              `json:"inodes"`
 	InodesMax  uint64              `json:"inodes_max"`
@@ -129,7 +130,7 @@ func collectStatus(ctx context.Context, dir string) ([]daemonStatus, error) {
 
 // statusOf reads one daemon's segment; what fails is said in Error.
 func statusOf(e control.Entry) (d daemonStatus) {
-	d = daemonStatus{Mount: e.Mount, PID: e.PID, Version: e.Version, Segment: e.Shm, Ops: map[string]opStatus{}}
+	d = daemonStatus{Mount: e.Mount, PID: e.PID, Version: e.Version, Flags: e.Flags, Segment: e.Shm, Ops: map[string]opStatus{}}
 	if !e.Start.IsZero() {
 		d.UptimeSec = time.Since(e.Start).Round(time.Second).Seconds()
 	}
@@ -198,7 +199,11 @@ func writeStatusTable(w io.Writer, reps []daemonStatus, args []string) {
 		if i > 0 {
 			fmt.Fprintln(w)
 		}
-		fmt.Fprintf(w, "%s  pid %d  up %s\n", d.Mount, d.PID, time.Duration(d.UptimeSec)*time.Second)
+		fmt.Fprintf(w, "%s  pid %d  up %s", d.Mount, d.PID, time.Duration(d.UptimeSec)*time.Second)
+		if d.Flags != "" {
+			fmt.Fprintf(w, "  %s", d.Flags)
+		}
+		fmt.Fprintln(w)
 		if d.Error != "" {
 			fmt.Fprintf(w, "  error: %s\n", d.Error)
 		}

@@ -19,7 +19,11 @@
 // # Invariants
 //
 //   - Node IDs are fsimpl inode numbers; the root is fsimpl.RootIno = 1 =
-//     fuse.FUSE_ROOT_ID. Generation is always 0: fsimpl never reuses numbers.
+//     fuse.FUSE_ROOT_ID. Generation is fsimpl's per-filesystem generation
+//     (0 for the root): numbers are never reused within a filesystem, and
+//     the generation makes a file handle from another one stale. With
+//     FUSE_EXPORT_SUPPORT the kernel looks up "." and ".." to rebuild the
+//     nodes of file handles (lookupExport).
 //   - Every successful entry reply (LOOKUP, MKNOD, MKDIR, SYMLINK, LINK,
 //     CREATE, and each READDIRPLUS entry other than "." and "..") carries
 //     exactly one fsimpl reference, which is the kernel's lookup count;

@@ -53,7 +53,8 @@ func (o *observed) Lookup(cancel <-chan struct{}, h *fuse.InHeader, name string,
 	} else {
 		o.done(event.OpLookup, h, name, st, t)
 	}
-	if st == fuse.OK {
+	// A node rebuilt from a file handle ("." or "..") has no known path.
+	if st == fuse.OK && name != "." && name != ".." {
 		o.entryOf(h.NodeId, name, out)
 	}
 	return st

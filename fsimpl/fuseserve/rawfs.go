@@ -191,7 +191,10 @@ func (r *rawFS) attrTTLFor(a *fsimpl.Attr) time.Duration {
 // and records that reference as the kernel's.
 func (r *rawFS) fillEntry(out *fuse.EntryOut, a *fsimpl.Attr) {
 	out.NodeId = uint64(a.Ino)
-	out.Generation = 0
+	// The kernel made the root with generation 0 and refuses another.
+	if a.Ino != fsimpl.RootIno {
+		out.Generation = uint64(r.fs.Generation())
+	}
 	out.SetEntryTimeout(r.entryTTL)
 	out.SetAttrTimeout(r.attrTTLFor(a))
 	fillAttr(&out.Attr, a)
@@ -224,6 +227,9 @@ func (r *rawFS) Lookup(cancel <-chan struct{}, h *fuse.InHeader, name string, ou
 		return r.reply(event.OpLookup, unix.ENAMETOOLONG)
 	}
 	defer r.begin()()
+	if name == "." || name == ".." {
+		return r.lookupExport(h, name, out)
+	}
 	a, e := r.fs.Lookup(credOf(h), fsimpl.Ino(h.NodeId), name)
 	if e == unix.ENOENT && r.entryTTL > 0 {
 		// A negative entry: NodeId 0 with a timeout makes the kernel cache
@@ -241,6 +247,28 @@ func (r *rawFS) Lookup(cancel <-chan struct{}, h *fuse.InHeader, name string, ou
 	}
 	r.fillEntry(out, &a)
 	return r.reply(event.OpLookup, 0)
+}
+
+// lookupExport answers the LOOKUPs of "." and "..", which only the
+// kernel's export operations send (a path walk resolves dots itself):
+// "." on a node ID the kernel may have forgotten, to rebuild the inode of a
+// file handle, and ".." on a directory, to reconnect it to the tree
+// (fs/fuse/inode.c:fuse_get_dentry, fuse_get_parent). They carry no
+// negative entry: the kernel makes an ENOENT ESTALE. A ".." that reaches
+// the root adds to the root's lookup count, which FORGET leaves alone; the
+// root is never freed, and shutdown returns the count.
+func (r *rawFS) lookupExport(h *fuse.InHeader, name string, out *fuse.EntryOut) fuse.Status {
+	var a fsimpl.Attr
+	var e unix.Errno
+	if name == "." {
+		a, e = r.fs.ExportInode(credOf(h), fsimpl.Ino(h.NodeId))
+	} else {
+		a, e = r.fs.ExportParent(credOf(h), fsimpl.Ino(h.NodeId))
+	}
+	if e == 0 {
+		r.fillEntry(out, &a)
+	}
+	return r.reply(event.OpLookup, e)
 }
 
 func (r *rawFS) Forget(nodeid, nlookup uint64) {

@@ -58,6 +58,13 @@ type Options struct {
 	// Observer, when set, is told of every request answered (see
 	// observe.go); nil costs nothing.
 	Observer event.Observer
+	// Dev lets device nodes in the mount be opened (the mount is made
+	// without nodev); SUID lets exec honour setuid and setgid bits and
+	// file capabilities (without nosuid). Both are off by default, as for
+	// every FUSE mount of an ordinary user, and need root: only a mount(2)
+	// of its own can leave them out (fusermount3 forces them for others).
+	// The backing files stay on a nosuid, nodev mount either way.
+	Dev, SUID bool
 
 	// noKillPrivV2 leaves FUSE_HANDLE_KILLPRIV_V2 out of the negotiation:
 	// only for the test that measures what it saves.
@@ -92,9 +99,12 @@ func Mount(dir string, fs *fsimpl.FS, opts Options) (*Server, error) {
 	if opts.FsName == "" {
 		opts.FsName = "btfuse"
 	}
+	if (opts.Dev || opts.SUID) && os.Geteuid() != 0 {
+		return nil, fmt.Errorf("mount %s: only root may mount with %s", dir, MountFlags(opts))
+	}
 	r := newRawFS(fs, opts)
 	extra := uint64(fuse.CAP_HANDLE_KILLPRIV_V2 | fuse.CAP_ATOMIC_O_TRUNC | fuse.CAP_READDIRPLUS_AUTO |
-		fuse.CAP_POSIX_LOCKS | fuse.CAP_FLOCK_LOCKS)
+		fuse.CAP_POSIX_LOCKS | fuse.CAP_FLOCK_LOCKS | fuse.CAP_EXPORT_SUPPORT)
 	if opts.noKillPrivV2 {
 		extra &^= fuse.CAP_HANDLE_KILLPRIV_V2
 	}
@@ -102,7 +112,7 @@ func Mount(dir string, fs *fsimpl.FS, opts Options) (*Server, error) {
 		AllowOther: opts.AllowOther,
 		// The kernel checks permissions on every path walk and open; fsimpl
 		// checks again for the supervised door's sake.
-		Options:     []string{"default_permissions"},
+		Options:     mountOptions(opts),
 		Name:        "btfuse",
 		FsName:      opts.FsName,
 		MaxWrite:    maxWrite,
@@ -116,6 +126,10 @@ func Mount(dir string, fs *fsimpl.FS, opts Options) (*Server, error) {
 		// write; in exchange this server clears suid/sgid itself.
 		// ATOMIC_O_TRUNC lets O_TRUNC travel with OPEN instead of a separate
 		// SETATTR (fsimpl.Open truncates).
+		// EXPORT_SUPPORT lets file handles (open_by_handle_at, NFS)
+		// outlive the kernel's inode cache: the kernel then asks for
+		// "." and ".." (rawFS.lookupExport), which btfuse can answer
+		// because inode numbers are never reused.
 		// READDIRPLUS_AUTO lets the kernel send plain READDIR unless the
 		// names read are then looked up: a plain listing then costs no
 		// attribute lookups, and a listing followed by stats as much as
@@ -157,6 +171,32 @@ func Mount(dir string, fs *fsimpl.FS, opts Options) (*Server, error) {
 	}
 	slog.Debug("btfuse mounted", "dir", dir, "mode", s.mode)
 	return s, nil
+}
+
+// mountOptions are the options of the mount: default_permissions, and dev
+// and suid when asked for (go-fuse mounts nosuid,nodev unless told so).
+func mountOptions(opts Options) []string {
+	o := []string{"default_permissions"}
+	if opts.Dev {
+		o = append(o, "dev")
+	}
+	if opts.SUID {
+		o = append(o, "suid")
+	}
+	return o
+}
+
+// MountFlags names the mount's device and setuid flags as mount(8) does:
+// "nosuid,nodev" by default.
+func MountFlags(opts Options) string {
+	s, d := "nosuid", "nodev"
+	if opts.SUID {
+		s = "suid"
+	}
+	if opts.Dev {
+		d = "dev"
+	}
+	return s + "," + d
 }
 
 // decideMode reports whether reads and writes can go through FUSE
