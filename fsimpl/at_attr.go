@@ -78,21 +78,13 @@ func (fs *FS) ReadlinkAt(at *At) (string, unix.Errno) {
 // SetAttrAt is chmod, chown, truncate and utimensat on a path: SetAttr on
 // what at names.
 func (fs *FS) SetAttrAt(at *At, in *SetAttrIn) unix.Errno {
-	c := cred(at.Cred)
-	var ch changes
-	defer func() { fs.publish(c.Door, ch) }()
-	fs.mu.Lock()
-	defer fs.mu.Unlock()
-	w := walker{fs: fs, c: c, exclusive: true}
-	r, e := w.lookupAt(at)
-	if e != 0 {
-		return e
-	}
-	if e := fs.setAttrLocked(c, r.n, in, nil); e != 0 {
-		return e
-	}
-	ch.setAttr(r, in.Valid)
-	return 0
+	return fs.changeAt(at, func(c *Cred, r walked, ch *changes) unix.Errno {
+		if e := fs.setAttrLocked(c, r.n, in, nil); e != 0 {
+			return e
+		}
+		ch.setAttr(r, in.Valid)
+		return 0
+	})
 }
 
 // setAttr records what a setattr of r.n changed: the permissions of the
@@ -138,7 +130,9 @@ func (fs *FS) SetXattrAt(at *At, name string, value []byte, flags int) unix.Errn
 	if e := checkSetXattr(name, value, flags); e != 0 {
 		return e
 	}
-	return fs.changeAt(at, func(c *Cred, n *inode) unix.Errno { return fs.setXattrLocked(c, n, name, value, flags) })
+	return fs.changeAt(at, func(c *Cred, r walked, ch *changes) unix.Errno {
+		return ch.attrIf(r.n, fs.setXattrLocked(c, r.n, name, value, flags))
+	})
 }
 
 // RemoveXattrAt is removexattr(2) and lremovexattr(2).
@@ -146,12 +140,14 @@ func (fs *FS) RemoveXattrAt(at *At, name string) unix.Errno {
 	if e := checkXattrName(name); e != 0 {
 		return e
 	}
-	return fs.changeAt(at, func(c *Cred, n *inode) unix.Errno { return fs.removeXattrLocked(c, n, name) })
+	return fs.changeAt(at, func(c *Cred, r walked, ch *changes) unix.Errno {
+		return ch.attrIf(r.n, fs.removeXattrLocked(c, r.n, name))
+	})
 }
 
-// changeAt runs fn on what at names under FS.mu held for writing, and
-// reports a change of its attributes when fn succeeds.
-func (fs *FS) changeAt(at *At, fn func(c *Cred, n *inode) unix.Errno) unix.Errno {
+// changeAt runs fn, which records what it changes in ch, on what at
+// names, under FS.mu held for writing.
+func (fs *FS) changeAt(at *At, fn func(c *Cred, r walked, ch *changes) unix.Errno) unix.Errno {
 	c := cred(at.Cred)
 	var ch changes
 	defer func() { fs.publish(c.Door, ch) }()
@@ -162,9 +158,14 @@ func (fs *FS) changeAt(at *At, fn func(c *Cred, n *inode) unix.Errno) unix.Errno
 	if e != 0 {
 		return e
 	}
-	if e := fn(c, r.n); e != 0 {
-		return e
+	return fn(c, r, &ch)
+}
+
+// attrIf records a change of n's attributes when e is success, and
+// returns e.
+func (ch *changes) attrIf(n *inode, e unix.Errno) unix.Errno {
+	if e == 0 {
+		ch.add(ChangeAttr, nil, "", n)
 	}
-	ch.add(ChangeAttr, nil, "", r.n)
-	return 0
+	return e
 }

@@ -48,9 +48,10 @@ func createAt(r walked, dirOK bool) unix.Errno {
 	return 0
 }
 
-// MkdirAt is mkdirat(2) (fs/namei.c:do_mkdirat()). mode is the caller's,
-// before its umask.
-func (fs *FS) MkdirAt(at *At, mode uint32) (Attr, unix.Errno) {
+// createNameAt is what mkdirat, mknodat and symlinkat share around the
+// inode each makes with mk: the parent walk, the checks on the new name
+// (dirOK: a trailing slash is allowed), and the change it reports.
+func (fs *FS) createNameAt(at *At, dirOK bool, mk func(c *Cred, dir *inode, name string) (*inode, unix.Errno)) (Attr, unix.Errno) {
 	c := cred(at.Cred)
 	var ch changes
 	defer func() { fs.publish(c.Door, ch) }()
@@ -60,10 +61,10 @@ func (fs *FS) MkdirAt(at *At, mode uint32) (Attr, unix.Errno) {
 	if e != 0 {
 		return Attr{}, e
 	}
-	if e := createAt(r, true); e != 0 {
+	if e := createAt(r, dirOK); e != 0 {
 		return Attr{}, e
 	}
-	n, e := fs.mkdirLocked(c, r.dir, r.name, mode&(0o777|unix.S_ISVTX)&^at.Umask)
+	n, e := mk(c, r.dir, r.name)
 	if e != 0 {
 		return Attr{}, e
 	}
@@ -71,10 +72,17 @@ func (fs *FS) MkdirAt(at *At, mode uint32) (Attr, unix.Errno) {
 	return fs.entryLocked(c, n), 0
 }
 
+// MkdirAt is mkdirat(2) (fs/namei.c:do_mkdirat()). mode is the caller's,
+// before its umask.
+func (fs *FS) MkdirAt(at *At, mode uint32) (Attr, unix.Errno) {
+	return fs.createNameAt(at, true, func(c *Cred, dir *inode, name string) (*inode, unix.Errno) {
+		return fs.mkdirLocked(c, dir, name, mode&(0o777|unix.S_ISVTX)&^at.Umask)
+	})
+}
+
 // MknodAt is mknodat(2) (fs/namei.c:do_mknodat()). mode holds the type
 // (0 for a regular file) and the permission bits before the umask.
 func (fs *FS) MknodAt(at *At, mode uint32, rdev uint64) (Attr, unix.Errno) {
-	c := cred(at.Cred)
 	switch mode & unix.S_IFMT {
 	case 0:
 		mode |= unix.S_IFREG
@@ -86,50 +94,21 @@ func (fs *FS) MknodAt(at *At, mode uint32, rdev uint64) (Attr, unix.Errno) {
 		return Attr{}, unix.EINVAL
 	}
 	mode = mode&unix.S_IFMT | mode&0o7777&^at.Umask
-	var ch changes
-	defer func() { fs.publish(c.Door, ch) }()
-	fs.mu.Lock()
-	defer fs.mu.Unlock()
-	r, e := fs.parentOf(c, at)
-	if e != 0 {
-		return Attr{}, e
-	}
-	if e := createAt(r, false); e != 0 {
-		return Attr{}, e
-	}
-	n, e := fs.mknodLocked(c, r.dir, r.name, mode, rdev)
-	if e != 0 {
-		return Attr{}, e
-	}
-	ch.add(ChangeNew, r.dir, r.name, n)
-	return fs.entryLocked(c, n), 0
+	return fs.createNameAt(at, false, func(c *Cred, dir *inode, name string) (*inode, unix.Errno) {
+		return fs.mknodLocked(c, dir, name, mode, rdev)
+	})
 }
 
 // SymlinkAt is symlinkat(2): a link to target named by at.
 func (fs *FS) SymlinkAt(target string, at *At) (Attr, unix.Errno) {
-	c := cred(at.Cred)
 	// do_symlinkat() copies the target with getname() before the walk:
 	// an empty one is ENOENT there.
 	if e := checkSymlinkTarget(target); e != 0 {
 		return Attr{}, e
 	}
-	var ch changes
-	defer func() { fs.publish(c.Door, ch) }()
-	fs.mu.Lock()
-	defer fs.mu.Unlock()
-	r, e := fs.parentOf(c, at)
-	if e != 0 {
-		return Attr{}, e
-	}
-	if e := createAt(r, false); e != 0 {
-		return Attr{}, e
-	}
-	n, e := fs.symlinkLocked(c, r.dir, r.name, target)
-	if e != 0 {
-		return Attr{}, e
-	}
-	ch.add(ChangeNew, r.dir, r.name, n)
-	return fs.entryLocked(c, n), 0
+	return fs.createNameAt(at, false, func(c *Cred, dir *inode, name string) (*inode, unix.Errno) {
+		return fs.symlinkLocked(c, dir, name, target)
+	})
 }
 
 // LinkAt is linkat(2) (fs/namei.c:do_linkat()): the inode that old names
