@@ -16,19 +16,44 @@ const RootIno Ino = 1
 // not enforce it for FUSE, so fsimpl does.
 const NameMax = 255
 
-// Cred is the identity an operation runs with: the caller's fsuid, fsgid and
-// supplementary groups. UID 0 stands for a caller with CAP_DAC_OVERRIDE,
-// CAP_FOWNER, CAP_CHOWN and CAP_FSETID (root in the initial user namespace).
+// Cred is the identity an operation runs with: the caller's fsuid, fsgid,
+// supplementary groups and effective capabilities. Ids and capabilities
+// are those of the daemon's user namespace: fsimpl does not map ids, so a
+// door must not hand it a caller from another user namespace as if it
+// were in this one (see the doors' credential code). UID 0 carries no
+// power of its own; only Caps do.
 type Cred struct {
 	UID    uint32
 	GID    uint32
 	Groups []uint32
+	// Caps are the caller's effective capabilities that fsimpl consults.
+	Caps Caps
 	// Door is the way the caller came in (see Door).
 	Door Door
 }
 
+// Caps is a set of capabilities with the kernel's bit numbers
+// (1 << CAP_*), as in CapEff of /proc/PID/status.
+type Caps uint64
+
+// The capabilities fsimpl's checks use, and the kernel rule each one
+// overrides.
+const (
+	CapChown         Caps = 1 << unix.CAP_CHOWN        // chown_ok(), chgrp_ok()
+	CapDacOverride   Caps = 1 << unix.CAP_DAC_OVERRIDE // generic_permission()
+	CapDacReadSearch Caps = 1 << unix.CAP_DAC_READ_SEARCH
+	CapFowner        Caps = 1 << unix.CAP_FOWNER    // inode_owner_or_capable(), check_sticky()
+	CapFsetid        Caps = 1 << unix.CAP_FSETID    // in_group_or_capable(), should_remove_suid()
+	CapMknod         Caps = 1 << unix.CAP_MKNOD     // vfs_mknod() of a device
+	CapSysAdmin      Caps = 1 << unix.CAP_SYS_ADMIN // trusted.* xattrs
+
+	// AllCaps is every capability fsimpl consults: what root has in the
+	// initial user namespace, as far as fsimpl can tell.
+	AllCaps = CapChown | CapDacOverride | CapDacReadSearch | CapFowner | CapFsetid | CapMknod | CapSysAdmin
+)
+
 // Root is the credential of the daemon itself.
-var Root = &Cred{}
+var Root = &Cred{Caps: AllCaps}
 
 // Attr is what stat reports about an inode. For regular files Size, Blocks
 // and the three times are read from the backing file, so writes made through

@@ -124,7 +124,7 @@ func (fs *FS) setAttrLocked(c *Cred, n *inode, in *SetAttrIn, h *File) unix.Errn
 		}
 		// do_truncate() asks notify_change to drop privileges
 		// (dentry_needs_remove_privs) for a caller without CAP_FSETID.
-		if !c.isRoot() {
+		if !c.capable(CapFsetid) {
 			n.mode &^= killPrivMaskLocked(c, n)
 		}
 		changed = true
@@ -216,10 +216,12 @@ func (fs *FS) setAttrCheckLocked(c *Cred, n *inode, in *SetAttrIn, h *File) unix
 			return unix.EINVAL
 		}
 	}
-	if v&SetUID != 0 && !(c.UID == n.uid && in.UID == n.uid) && !c.isRoot() {
+	// chown_ok() and chgrp_ok(): the owner may keep the owner and give
+	// the file a group of its own; CAP_CHOWN may do anything.
+	if v&SetUID != 0 && !(c.UID == n.uid && in.UID == n.uid) && !c.capable(CapChown) {
 		return unix.EPERM
 	}
-	if v&SetGID != 0 && !c.isRoot() {
+	if v&SetGID != 0 && !c.capable(CapChown) {
 		if c.UID != n.uid || (in.GID != n.gid && !c.inGroup(in.GID)) {
 			return unix.EPERM
 		}

@@ -206,7 +206,7 @@ func (fs *FS) mknodLocked(c *Cred, dir *inode, name string, mode uint32, rdev ui
 	}
 	typ := mode & unix.S_IFMT
 	whiteout := typ == unix.S_IFCHR && rdev == 0
-	if (typ == unix.S_IFCHR || typ == unix.S_IFBLK) && !whiteout && !c.isRoot() {
+	if (typ == unix.S_IFCHR || typ == unix.S_IFBLK) && !whiteout && !c.capable(CapMknod) {
 		return nil, unix.EPERM
 	}
 	if typ == unix.S_IFREG {

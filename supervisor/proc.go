@@ -63,7 +63,7 @@ func readlink(path string) (string, bool) {
 
 // taskCred is what the handlers need from /proc/TID/status.
 type taskCred struct {
-	fs    fsimpl.Cred // fsuid, fsgid, groups: for permission checks
+	fs    fsimpl.Cred // fsuid, fsgid, groups, capabilities: for permission checks
 	ruid  uint32      // real ids: access(2) checks with these
 	rgid  uint32
 	umask uint32
@@ -78,7 +78,8 @@ func readCred(tid int) (*taskCred, unix.Errno) {
 		return nil, unix.ESRCH
 	}
 	return &taskCred{
-		fs:    fsimpl.Cred{UID: st.FSUID, GID: st.FSGID, Groups: st.Groups, Door: fsimpl.DoorRun},
+		fs: fsimpl.Cred{UID: st.FSUID, GID: st.FSGID, Groups: st.Groups,
+			Caps: fsimpl.Caps(st.CapEff) & fsimpl.AllCaps, Door: fsimpl.DoorRun},
 		ruid:  st.RUID,
 		rgid:  st.RGID,
 		umask: st.Umask,

@@ -299,8 +299,15 @@ func (r *rawFS) SetAttr(cancel <-chan struct{}, in *fuse.SetAttrIn, out *fuse.At
 		sa.Mtime = unix.Timespec{Sec: int64(in.Mtime), Nsec: int64(in.Mtimensec)}
 	}
 	// FATTR_CTIME comes only with the writeback cache, which is off.
+	c := credOf(&in.InHeader)
+	if in.Valid&(fuse.FATTR_UID|fuse.FATTR_GID) != 0 {
+		// Which setgid bit a chown drops is the server's decision, by
+		// the caller's groups and CAP_FSETID (see cred.go).
+		c = fullCredOf(&in.InHeader)
+	}
 	if in.Valid&fuse.FATTR_KILL_SUIDGID != 0 {
 		sa.Valid |= fsimpl.SetKillSUIDGID
+		c = withoutFsetid(c)
 	}
 	if in.Valid&setAttrFields == 0 {
 		// An empty SETATTR is what notify_change() sends when only
@@ -319,6 +326,7 @@ func (r *rawFS) SetAttr(cancel <-chan struct{}, in *fuse.SetAttrIn, out *fuse.At
 		}
 		if a.Mode&unix.S_IFMT != unix.S_IFDIR {
 			sa.Valid |= fsimpl.SetKillSUIDGID
+			c = withoutFsetid(c)
 		}
 	}
 	var f *fsimpl.File
@@ -329,7 +337,7 @@ func (r *rawFS) SetAttr(cancel <-chan struct{}, in *fuse.SetAttrIn, out *fuse.At
 		}
 		f = hd.f
 	}
-	a, e := r.fs.SetAttr(credOf(&in.InHeader), fsimpl.Ino(in.NodeId), &sa, f)
+	a, e := r.fs.SetAttr(c, fsimpl.Ino(in.NodeId), &sa, f)
 	if e == 0 {
 		r.fillAttrOut(out, &a)
 	}
