@@ -301,6 +301,7 @@ var moreHelpers = map[string]func(mount string) []string{
 	"renamer":    renamerHelper,
 	"mmapmtime":  mmapMtimeHelper,
 	"stale":      staleHelper,
+	"caps":       capsHelper,
 	// Not supervised: run plain, through FUSE.
 	"fusemmapreader": fuseMmapReaderHelper,
 	"fusemmapwriter": fuseMmapWriterHelper,

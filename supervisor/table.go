@@ -160,8 +160,10 @@ var syscallTable = map[int32]sysRow{
 	unix.SYS_FLISTXATTR:   fdRule("flistxattr", (*call).flistxattr),
 	unix.SYS_FREMOVEXATTR: fdRule("fremovexattr", (*call).fremovexattr),
 
-	// Credentials and umask. execve is among them because a setuid or
-	// file-capability program changes the ids at exec.
+	// Credentials, capabilities, user namespace and umask. execve is
+	// among them because a setuid or file-capability program changes the
+	// ids at exec; unshare and setns because entering a user namespace
+	// changes the capabilities and the namespace.
 	unix.SYS_SETUID:    credRule("setuid"),
 	unix.SYS_SETGID:    credRule("setgid"),
 	unix.SYS_SETREUID:  credRule("setreuid"),
@@ -175,6 +177,8 @@ var syscallTable = map[int32]sysRow{
 	unix.SYS_UMASK:     credRule("umask"),
 	unix.SYS_EXECVE:    credRule("execve"),
 	unix.SYS_EXECVEAT:  credRule("execveat"),
+	unix.SYS_UNSHARE:   credRule("unshare"),
+	unix.SYS_SETNS:     credRule("setns"),
 }
 
 // sysRows are syscallTable's rows in ascending number; sysByNr indexes
