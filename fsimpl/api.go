@@ -17,19 +17,34 @@ const RootIno Ino = 1
 const NameMax = 255
 
 // Cred is the identity an operation runs with: the caller's fsuid, fsgid,
-// supplementary groups and effective capabilities. Ids and capabilities
-// are those of the daemon's user namespace: fsimpl does not map ids, so a
-// door must not hand it a caller from another user namespace as if it
-// were in this one (see the doors' credential code). UID 0 carries no
-// power of its own; only Caps do.
+// supplementary groups and effective capabilities. Ids are those of the
+// daemon's user namespace. UID 0 carries no power of its own; only Caps
+// do.
 type Cred struct {
 	UID    uint32
 	GID    uint32
 	Groups []uint32
 	// Caps are the caller's effective capabilities that fsimpl consults.
+	// For a caller in another user namespace (NS set) they are relative
+	// to that namespace and count over a file only when its owner and
+	// group are mapped there (capable_wrt_inode_uidgid()); the door
+	// leaves out those only the initial namespace grants.
 	Caps Caps
+	NS   *UserNS
 	// Door is the way the caller came in (see Door).
 	Door Door
+}
+
+// UserNS is the user namespace of a caller outside the daemon's: which of
+// the daemon's ids are mapped into it (from /proc/PID/uid_map and
+// gid_map). A nil *UserNS is the daemon's own, where every id is mapped.
+type UserNS struct {
+	UIDs, GIDs []IDRange
+}
+
+// IDRange is Count ids of the daemon's namespace starting at First.
+type IDRange struct {
+	First, Count uint32
 }
 
 // Caps is a set of capabilities with the kernel's bit numbers

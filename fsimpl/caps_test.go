@@ -170,3 +170,61 @@ func TestCapabilityOverrides(t *testing.T) {
 		}
 	}
 }
+
+// TestUserNamespaceCapabilities mirrors capable_wrt_inode_uidgid(): a
+// caller in another user namespace overrides permissions only on files
+// whose owner and group are mapped there, and holds no capability of the
+// initial namespace (trusted.*).
+func TestUserNamespaceCapabilities(t *testing.T) {
+	fs := newTestFS(t, Options{Backing: BackingShm})
+	mapped := mustFile(t, fs, Root, "mapped", 0o000, "")
+	mustChown(t, fs, "mapped", 1000, 1000)
+	unmapped := mustFile(t, fs, Root, "unmapped", 0o000, "")
+	mustChown(t, fs, "unmapped", 1000, 2000)
+	if e := fs.SetXattr(Root, mapped, "trusted.t", []byte("t"), 0); e != 0 {
+		t.Fatal(e)
+	}
+	ns := &UserNS{UIDs: []IDRange{{First: 1000, Count: 1}}, GIDs: []IDRange{{First: 1000, Count: 1}}}
+	c := &Cred{UID: 1000, GID: 1000, Caps: AllCaps, NS: ns}
+	if e := fs.Access(c, mapped, unix.R_OK|unix.W_OK); e != 0 {
+		t.Errorf("mapped owner and group: %s, want success", errStr(e))
+	}
+	if e := fs.Access(c, unmapped, unix.R_OK); e != unix.EACCES {
+		t.Errorf("unmapped group: %s, want EACCES", errStr(e))
+	}
+	if _, e := fs.GetXattr(c, mapped, "trusted.t"); e != unix.ENODATA {
+		t.Errorf("trusted.* from another namespace: %s, want ENODATA", errStr(e))
+	}
+	if names, _ := fs.ListXattr(c, mapped); slices.Contains(names, "trusted.t") {
+		t.Errorf("trusted.* listed to another namespace: %v", names)
+	}
+}
+
+// TestChownDropNeedsOwner: a chown that must drop setuid or setgid is a
+// mode change too (notify_change()), which setattr_prepare() allows only
+// the owner or CAP_FOWNER, whatever CAP_CHOWN allows.
+func TestChownDropNeedsOwner(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		mode uint32
+		caps Caps
+		want unix.Errno
+	}{
+		{"setgid without CAP_FOWNER", 0o2644, CapChown, unix.EPERM},
+		{"setuid without CAP_FOWNER", 0o4644, CapChown, unix.EPERM},
+		{"setgid kept with CAP_FSETID", 0o2644, CapChown | CapFsetid, 0},
+		{"setgid with CAP_FOWNER", 0o2644, CapChown | CapFowner, 0},
+		{"nothing to drop", 0o644, CapChown, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fs := newTestFS(t, Options{Backing: BackingShm})
+			ino := mustFile(t, fs, Root, "f", 0o644, "")
+			mustChown(t, fs, "f", 1000, 2000)
+			mustChmod(t, fs, "f", tc.mode)
+			_, e := fs.SetAttr(with(false, tc.caps), ino, &SetAttrIn{Valid: SetGID, GID: 0}, nil)
+			if e != tc.want {
+				t.Errorf("chgrp: %s, want %s", errStr(e), errStr(tc.want))
+			}
+		})
+	}
+}

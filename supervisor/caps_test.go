@@ -29,6 +29,7 @@ var capsTree = []struct {
 	{"r/secret", 0, 0, 0o600},
 	{"r/f", 0, 0, 0o644},
 	{"r/sg", 0, 2000, 0o644},
+	{"r/sg2", 0, 2000, os.ModeSetgid | 0o644},
 	{"r/d700", 0, 0, os.ModeDir | 0o700},
 	{"r/d700/x", 0, 0, 0o644},
 	{"s", 0, 0, os.ModeDir | os.ModeSticky | 0o777},
@@ -119,6 +120,7 @@ func capsHelper(dir string) []string {
 	res("chmod r/sg g+s", unix.Chmod(p("r/sg"), 0o2755), stat("r/sg"))
 	res("chown o/pub 0:0", unix.Chown(p("o/pub"), 0, 0), stat("o/pub"))
 	res("chgrp r/f 2000", unix.Chown(p("r/f"), -1, 2000), stat("r/f"))
+	res("chgrp r/sg2 0", unix.Chown(p("r/sg2"), -1, 0), stat("r/sg2"))
 	res("unlink s/victim", unix.Unlink(p("s/victim")))
 	res("mknod w/null", unix.Mknod(p("w/null"), unix.S_IFCHR|0o666, int(unix.Mkdev(1, 3))))
 	open("trunc w/su", "w/su", unix.O_WRONLY|unix.O_TRUNC)
@@ -173,7 +175,7 @@ func TestCapabilities(t *testing.T) {
 		foreign bool
 	}{
 		{"root without capabilities", []string{"setpriv", "--inh-caps=-all", "--bounding-set=-all"},
-			[]string{"read o/secret: EACCES", "write o/secret: EACCES", "create o/new: EACCES", "chown o/pub 0:0: EPERM 1000:1000 100644"}, false},
+			[]string{"read o/secret: EACCES", "write o/secret: EACCES", "create o/new: EACCES", "chown o/pub 0:0: EPERM 1000:1000 100644", "chgrp r/sg2 0: ok 0:0 100644"}, false},
 		{"user", user(), []string{"read r/secret: EACCES", "create r/new: EACCES", "chmod r/f: EPERM 0:0 100644"}, false},
 		{"user with CAP_DAC_OVERRIDE", user("dac_override"),
 			[]string{"read r/secret: ok", "write r/secret: ok", "create r/new: ok", "access r/secret R_OK: EACCES", "eaccess r/secret R_OK: ok"}, false},
@@ -181,7 +183,10 @@ func TestCapabilities(t *testing.T) {
 			[]string{"read r/secret: ok", "write r/secret: EACCES", "create r/d700/new: EACCES"}, false},
 		{"user with CAP_FOWNER", user("fowner"), []string{"chmod r/f: ok 0:0 100640", "unlink s/victim: ok"}, false},
 		{"user with CAP_FOWNER,CAP_FSETID", user("fowner", "fsetid"), []string{"chmod r/sg g+s: ok 0:2000 102755"}, false},
-		{"user with CAP_CHOWN", user("chown"), []string{"chown o/pub 0:0: ok 0:0 100644"}, false},
+		{"user with CAP_CHOWN", user("chown"), []string{"chown o/pub 0:0: ok 0:0 100644", "chgrp r/sg2 0: EPERM 0:2000 102644"}, false},
+		{"user with CAP_CHOWN,CAP_FOWNER", user("chown", "fowner"), []string{"chgrp r/sg2 0: ok 0:0 100644"}, false},
+		{"user with CAP_CHOWN,CAP_FSETID", user("chown", "fsetid"), []string{"chgrp r/sg2 0: ok 0:0 102644"}, false},
+		{"root", nil, []string{"chgrp r/sg2 0: ok 0:0 102644", "listxattr r/f: ok trusted.t,"}, false},
 		{"user with CAP_MKNOD", user("mknod"), []string{"mknod w/null: ok"}, false},
 		{"user with CAP_SYS_ADMIN", user("sys_admin"), []string{"getxattr r/f trusted.t: ok", "listxattr r/f: ok trusted.t,"}, false},
 		{"root in a user namespace", []string{"unshare", "--user", "--map-root-user"},

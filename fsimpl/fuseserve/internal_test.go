@@ -139,8 +139,14 @@ func TestCredOf(t *testing.T) {
 	}
 	defer func() { cmd.Process.Kill(); cmd.Wait() }()
 	c := credOf(user(uint32(cmd.Process.Pid)))
-	if want := fsimpl.AllCaps &^ (fsimpl.CapSysAdmin | fsimpl.CapMknod); c.Caps != want {
-		t.Errorf("caller in a user namespace: caps %#x, want %#x", c.Caps, want)
+	if want := fsimpl.AllCaps &^ (fsimpl.CapSysAdmin | fsimpl.CapMknod); c.Caps != want || c.NS != nil {
+		t.Errorf("caller in a user namespace: caps %#x ns %v, want caps %#x", c.Caps, c.NS, want)
+	}
+	// fullCredOf reads which ids the namespace maps.
+	c = fullCredOf(user(uint32(cmd.Process.Pid)))
+	want := []fsimpl.IDRange{{First: 0, Count: 1}}
+	if c.Caps != fsimpl.AllCaps || c.NS == nil || !slices.Equal(c.NS.UIDs, want) || !slices.Equal(c.NS.GIDs, want) {
+		t.Errorf("caller in a user namespace, read in full: caps %#x ns %+v", c.Caps, c.NS)
 	}
 }
 

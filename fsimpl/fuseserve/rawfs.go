@@ -300,14 +300,20 @@ func (r *rawFS) SetAttr(cancel <-chan struct{}, in *fuse.SetAttrIn, out *fuse.At
 	}
 	// FATTR_CTIME comes only with the writeback cache, which is off.
 	c := credOf(&in.InHeader)
-	if in.Valid&(fuse.FATTR_UID|fuse.FATTR_GID) != 0 {
-		// Which setgid bit a chown drops is the server's decision, by
-		// the caller's groups and CAP_FSETID (see cred.go).
+	switch {
+	case in.Valid&fuse.FATTR_KILL_SUIDGID != 0 && in.Valid&fuse.FATTR_SIZE != 0:
+		// A truncation asks for the kill only when the caller lacks
+		// CAP_FSETID (fuse_do_setattr(), should_remove_suid()).
+		c = withoutFsetid(c)
+	case in.Valid&(fuse.FATTR_UID|fuse.FATTR_GID|fuse.FATTR_KILL_SUIDGID) != 0 || in.Valid&setAttrFields == 0:
+		// A chown (which always asks for the kill), chown(-1, -1) or a
+		// write's privilege drop (below): which bits go is the
+		// server's decision, by the caller's groups and CAP_FSETID
+		// (see cred.go).
 		c = fullCredOf(&in.InHeader)
 	}
 	if in.Valid&fuse.FATTR_KILL_SUIDGID != 0 {
 		sa.Valid |= fsimpl.SetKillSUIDGID
-		c = withoutFsetid(c)
 	}
 	if in.Valid&setAttrFields == 0 {
 		// An empty SETATTR is what notify_change() sends when only
@@ -326,7 +332,6 @@ func (r *rawFS) SetAttr(cancel <-chan struct{}, in *fuse.SetAttrIn, out *fuse.At
 		}
 		if a.Mode&unix.S_IFMT != unix.S_IFDIR {
 			sa.Valid |= fsimpl.SetKillSUIDGID
-			c = withoutFsetid(c)
 		}
 	}
 	var f *fsimpl.File

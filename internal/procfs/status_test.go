@@ -94,3 +94,27 @@ func TestSameUserNS(t *testing.T) {
 		t.Error("a child in a new user namespace is in this one")
 	}
 }
+
+func TestParseIDMap(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		ok   bool
+		want []IDExtent
+	}{
+		{"         0          0 4294967295\n", true, []IDExtent{{0, 4294967295}}},
+		{"0 100000 65536\n65536 1000 1\n", true, []IDExtent{{100000, 65536}, {1000, 1}}},
+		{"", true, nil},
+		{"0 0 1", false, nil},
+		{"0 x 1\n", false, nil},
+		{"0 1\n", false, nil},
+	} {
+		got, ok := ParseIDMap([]byte(tc.in))
+		if ok != tc.ok || !slices.Equal(got, tc.want) {
+			t.Errorf("ParseIDMap(%q) = %v, %v; want %v, %v", tc.in, got, ok, tc.want, tc.ok)
+		}
+	}
+	uids, gids, ok := ReadIDMaps(unix.Gettid())
+	if !ok || len(uids) == 0 || len(gids) == 0 {
+		t.Errorf("ReadIDMaps(self) = %v, %v, %v", uids, gids, ok)
+	}
+}
