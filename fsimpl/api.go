@@ -16,19 +16,59 @@ const RootIno Ino = 1
 // not enforce it for FUSE, so fsimpl does.
 const NameMax = 255
 
-// Cred is the identity an operation runs with: the caller's fsuid, fsgid and
-// supplementary groups. UID 0 stands for a caller with CAP_DAC_OVERRIDE,
-// CAP_FOWNER, CAP_CHOWN and CAP_FSETID (root in the initial user namespace).
+// Cred is the identity an operation runs with: the caller's fsuid, fsgid,
+// supplementary groups and effective capabilities. Ids are those of the
+// daemon's user namespace. UID 0 carries no power of its own; only Caps
+// do.
 type Cred struct {
 	UID    uint32
 	GID    uint32
 	Groups []uint32
+	// Caps are the caller's effective capabilities that fsimpl consults.
+	// For a caller in another user namespace (NS set) they are relative
+	// to that namespace and count over a file only when its owner and
+	// group are mapped there (capable_wrt_inode_uidgid()); the door
+	// leaves out those only the initial namespace grants.
+	Caps Caps
+	NS   *UserNS
 	// Door is the way the caller came in (see Door).
 	Door Door
 }
 
+// UserNS is the user namespace of a caller outside the daemon's: which of
+// the daemon's ids are mapped into it (from /proc/PID/uid_map and
+// gid_map). A nil *UserNS is the daemon's own, where every id is mapped.
+type UserNS struct {
+	UIDs, GIDs []IDRange
+}
+
+// IDRange is Count ids of the daemon's namespace starting at First.
+type IDRange struct {
+	First, Count uint32
+}
+
+// Caps is a set of capabilities with the kernel's bit numbers
+// (1 << CAP_*), as in CapEff of /proc/PID/status.
+type Caps uint64
+
+// The capabilities fsimpl's checks use, and the kernel rule each one
+// overrides.
+const (
+	CapChown         Caps = 1 << unix.CAP_CHOWN        // chown_ok(), chgrp_ok()
+	CapDacOverride   Caps = 1 << unix.CAP_DAC_OVERRIDE // generic_permission()
+	CapDacReadSearch Caps = 1 << unix.CAP_DAC_READ_SEARCH
+	CapFowner        Caps = 1 << unix.CAP_FOWNER    // inode_owner_or_capable(), check_sticky()
+	CapFsetid        Caps = 1 << unix.CAP_FSETID    // in_group_or_capable(), should_remove_suid()
+	CapMknod         Caps = 1 << unix.CAP_MKNOD     // vfs_mknod() of a device
+	CapSysAdmin      Caps = 1 << unix.CAP_SYS_ADMIN // trusted.* xattrs
+
+	// AllCaps is every capability fsimpl consults: what root has in the
+	// initial user namespace, as far as fsimpl can tell.
+	AllCaps = CapChown | CapDacOverride | CapDacReadSearch | CapFowner | CapFsetid | CapMknod | CapSysAdmin
+)
+
 // Root is the credential of the daemon itself.
-var Root = &Cred{}
+var Root = &Cred{Caps: AllCaps}
 
 // Attr is what stat reports about an inode. For regular files Size, Blocks
 // and the three times are read from the backing file, so writes made through

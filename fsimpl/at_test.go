@@ -10,7 +10,7 @@ import (
 )
 
 // run is root coming through the supervised door.
-var run = &Cred{Door: DoorRun}
+var run = &Cred{Caps: AllCaps, Door: DoorRun}
 
 func atRoot(c *Cred, path string) *At {
 	return &At{Cred: c, Dir: RootIno, Path: path, Mount: "/m"}

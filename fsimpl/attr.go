@@ -124,7 +124,7 @@ func (fs *FS) setAttrLocked(c *Cred, n *inode, in *SetAttrIn, h *File) unix.Errn
 		}
 		// do_truncate() asks notify_change to drop privileges
 		// (dentry_needs_remove_privs) for a caller without CAP_FSETID.
-		if !c.isRoot() {
+		if !c.capable(CapFsetid) {
 			n.mode &^= killPrivMaskLocked(c, n)
 		}
 		changed = true
@@ -153,7 +153,7 @@ func (fs *FS) setAttrLocked(c *Cred, n *inode, in *SetAttrIn, h *File) unix.Errn
 		mode := in.Mode & 0o7777
 		// fs/attr.c:setattr_prepare(): setgid is dropped unless the
 		// caller is in the (new) group or has CAP_FSETID.
-		if !inGroupOrCapable(c, n.gid) {
+		if !inGroupOrCapable(c, n, n.gid) {
 			mode &^= unix.S_ISGID
 		}
 		n.mode = n.mode&unix.S_IFMT | mode
@@ -216,10 +216,12 @@ func (fs *FS) setAttrCheckLocked(c *Cred, n *inode, in *SetAttrIn, h *File) unix
 			return unix.EINVAL
 		}
 	}
-	if v&SetUID != 0 && !(c.UID == n.uid && in.UID == n.uid) && !c.isRoot() {
+	// chown_ok() and chgrp_ok(): the owner may keep the owner and give
+	// the file a group of its own; CAP_CHOWN may do anything.
+	if v&SetUID != 0 && !(c.UID == n.uid && in.UID == n.uid) && !c.capableWrt(n, CapChown) {
 		return unix.EPERM
 	}
-	if v&SetGID != 0 && !c.isRoot() {
+	if v&SetGID != 0 && !c.capableWrt(n, CapChown) {
 		if c.UID != n.uid || (in.GID != n.gid && !c.inGroup(in.GID)) {
 			return unix.EPERM
 		}
@@ -227,7 +229,10 @@ func (fs *FS) setAttrCheckLocked(c *Cred, n *inode, in *SetAttrIn, h *File) unix
 	if v&SetMode != 0 && !ownerOrCapableLocked(c, n) {
 		return unix.EPERM
 	}
-	if v&SetNoopChown != 0 && killPrivMaskLocked(c, n)&n.mode != 0 && !ownerOrCapableLocked(c, n) {
+	// notify_change() turns the setuid/setgid drop of a chown into a mode
+	// change, which setattr_prepare() allows only the owner or
+	// CAP_FOWNER: a chown by anyone else that has a bit to drop is EPERM.
+	if v&(SetUID|SetGID|SetNoopChown) != 0 && killPrivMaskLocked(c, n)&n.mode != 0 && !ownerOrCapableLocked(c, n) {
 		return unix.EPERM
 	}
 	touch := v&(SetAtime|SetMtime) == 0 && v&(SetAtimeNow|SetMtimeNow) == SetAtimeNow|SetMtimeNow
@@ -265,7 +270,7 @@ func killPrivMaskLocked(c *Cred, n *inode) uint32 {
 		return 0
 	}
 	kill := uint32(unix.S_ISUID)
-	if n.mode&unix.S_ISGID != 0 && (n.mode&unix.S_IXGRP != 0 || !inGroupOrCapable(c, n.gid)) {
+	if n.mode&unix.S_ISGID != 0 && (n.mode&unix.S_IXGRP != 0 || !inGroupOrCapable(c, n, n.gid)) {
 		kill |= unix.S_ISGID
 	}
 	return kill

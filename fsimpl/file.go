@@ -237,7 +237,7 @@ func (fs *FS) openLocked(c *Cred, n *inode, flags int, createdFd int) (*File, un
 			unix.Close(fd)
 			return nil, e
 		}
-		if !c.isRoot() {
+		if !c.capable(CapFsetid) {
 			fs.syncPrivsLocked(n)
 			n.mode &^= killPrivMaskLocked(c, n)
 			fs.mirrorPrivsLocked(n)

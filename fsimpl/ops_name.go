@@ -127,7 +127,7 @@ func (fs *FS) newChildOpenLocked(c *Cred, dir *inode, name string, mode uint32, 
 		n.gid = dir.gid
 		if mode&unix.S_IFMT == unix.S_IFDIR {
 			mode |= unix.S_ISGID
-		} else if mode&(unix.S_ISGID|unix.S_IXGRP) == unix.S_ISGID|unix.S_IXGRP && !inGroupOrCapable(c, dir.gid) {
+		} else if mode&(unix.S_ISGID|unix.S_IXGRP) == unix.S_ISGID|unix.S_IXGRP && !inGroupOrCapable(c, dir, dir.gid) {
 			// fs/inode.c:mode_strip_sgid()
 			mode &^= unix.S_ISGID
 		}
@@ -206,7 +206,7 @@ func (fs *FS) mknodLocked(c *Cred, dir *inode, name string, mode uint32, rdev ui
 	}
 	typ := mode & unix.S_IFMT
 	whiteout := typ == unix.S_IFCHR && rdev == 0
-	if (typ == unix.S_IFCHR || typ == unix.S_IFBLK) && !whiteout && !c.isRoot() {
+	if (typ == unix.S_IFCHR || typ == unix.S_IFBLK) && !whiteout && !c.capable(CapMknod) {
 		return nil, unix.EPERM
 	}
 	if typ == unix.S_IFREG {

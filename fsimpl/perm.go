@@ -9,10 +9,31 @@ const (
 	mayRead  = 4
 )
 
-// isRoot reports whether c holds the capabilities root has in the initial
-// user namespace (CAP_DAC_OVERRIDE, CAP_FOWNER, CAP_CHOWN, CAP_FSETID,
-// CAP_MKNOD, CAP_SYS_ADMIN).
-func (c *Cred) isRoot() bool { return c.UID == 0 }
+// capable reports whether c holds capability cap in the initial user
+// namespace (kernel/capability.c:capable()); a caller in another
+// namespace holds none there.
+func (c *Cred) capable(cap Caps) bool { return c.NS == nil && c.Caps&cap != 0 }
+
+// capableWrt mirrors kernel/capability.c:capable_wrt_inode_uidgid(): c
+// holds cap, and n's owner and group are mapped into c's user namespace.
+func (c *Cred) capableWrt(n *inode, cap Caps) bool {
+	return c.Caps&cap != 0 && c.NS.maps(n.uid, n.gid)
+}
+
+// maps reports whether uid and gid are both mapped into ns
+// (privileged_wrt_inode_uidgid()).
+func (ns *UserNS) maps(uid, gid uint32) bool {
+	return ns == nil || inRanges(ns.UIDs, uid) && inRanges(ns.GIDs, gid)
+}
+
+func inRanges(rs []IDRange, id uint32) bool {
+	for _, r := range rs {
+		if id >= r.First && uint64(id) < uint64(r.First)+uint64(r.Count) {
+			return true
+		}
+	}
+	return false
+}
 
 // inGroup mirrors kernel/groups.c:in_group_p: the fsgid or a supplementary
 // group.
@@ -30,9 +51,10 @@ func (c *Cred) inGroup(gid uint32) bool {
 
 // permissionLocked checks mask (mayRead|mayWrite|mayExec) on n for c.
 // Mirrors fs/namei.c:generic_permission(): acl_permission_check() picks the
-// owner, group or other class, then CAP_DAC_OVERRIDE lets root read and
-// write anything, search any directory, and execute a file only if some
-// execute bit is set.
+// owner, group or other class; then, on a directory, CAP_DAC_READ_SEARCH
+// allows reading and searching and CAP_DAC_OVERRIDE everything; on any
+// other file CAP_DAC_READ_SEARCH allows reading alone, and CAP_DAC_OVERRIDE
+// reading and writing, and executing when some execute bit is set.
 //
 // Preconditions: fs.mu is held.
 func permissionLocked(c *Cred, n *inode, mask uint32) unix.Errno {
@@ -47,10 +69,20 @@ func permissionLocked(c *Cred, n *inode, mask uint32) unix.Errno {
 	if mask&^mode&7 == 0 {
 		return 0
 	}
-	if c.isRoot() {
-		if n.isDir() || mask&mayExec == 0 || n.mode&0o111 != 0 {
+	if n.isDir() {
+		if mask&mayWrite == 0 && c.capableWrt(n, CapDacReadSearch) {
 			return 0
 		}
+		if c.capableWrt(n, CapDacOverride) {
+			return 0
+		}
+		return unix.EACCES
+	}
+	if mask == mayRead && c.capableWrt(n, CapDacReadSearch) {
+		return 0
+	}
+	if (mask&mayExec == 0 || n.mode&0o111 != 0) && c.capableWrt(n, CapDacOverride) {
+		return 0
 	}
 	return unix.EACCES
 }
@@ -60,13 +92,13 @@ func permissionLocked(c *Cred, n *inode, mask uint32) unix.Errno {
 //
 // Preconditions: fs.mu is held.
 func ownerOrCapableLocked(c *Cred, n *inode) bool {
-	return c.UID == n.uid || c.isRoot()
+	return c.UID == n.uid || c.capableWrt(n, CapFowner)
 }
 
-// inGroupOrCapableLocked mirrors fs/inode.c:in_group_or_capable(): member
-// of gid, or CAP_FSETID.
-func inGroupOrCapable(c *Cred, gid uint32) bool {
-	return c.inGroup(gid) || c.isRoot()
+// inGroupOrCapable mirrors fs/inode.c:in_group_or_capable(): member of
+// gid (the group n has or is getting), or CAP_FSETID over n.
+func inGroupOrCapable(c *Cred, n *inode, gid uint32) bool {
+	return c.inGroup(gid) || c.capableWrt(n, CapFsetid)
 }
 
 // checkStickyLocked mirrors include/linux/fs.h:check_sticky(): in a sticky
@@ -78,7 +110,7 @@ func checkStickyLocked(c *Cred, dir, n *inode) bool {
 	if dir.mode&unix.S_ISVTX == 0 {
 		return false
 	}
-	return c.UID != n.uid && c.UID != dir.uid && !c.isRoot()
+	return c.UID != n.uid && c.UID != dir.uid && !c.capableWrt(n, CapFowner)
 }
 
 // mayDeleteLocked mirrors fs/namei.c:may_delete(): may c remove (or rename

@@ -192,4 +192,4 @@ func TestDotDotOfFreedParent(t *testing.T) {
 
 // kernel is root coming through the FUSE door, whose entries carry the
 // lookup references these tests count.
-var kernel = &Cred{Door: DoorFUSE}
+var kernel = &Cred{Caps: AllCaps, Door: DoorFUSE}

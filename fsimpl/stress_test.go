@@ -153,9 +153,9 @@ func readBackingDir(fs *FS) (int, error) {
 	}
 }
 
-// killer is the killFor argument of a write by c: nil for root.
+// killer is the killFor argument of a write by c: nil with CAP_FSETID.
 func killer(c *Cred) *Cred {
-	if c.isRoot() {
+	if c.capable(CapFsetid) {
 		return nil
 	}
 	return c

@@ -70,7 +70,7 @@ func xattrPermissionLocked(c *Cred, n *inode, name string, mask uint32) unix.Err
 	case nsUnchecked:
 		return unix.EOPNOTSUPP
 	case nsTrusted:
-		if !c.isRoot() {
+		if !c.capable(CapSysAdmin) {
 			return denied
 		}
 	case nsUser:
@@ -125,7 +125,7 @@ func getXattrLocked(c *Cred, n *inode, name string) ([]byte, unix.Errno) {
 }
 
 // ListXattr returns the names on ino, sorted. trusted.* names are listed
-// only for root (fs/xattr.c:simple_xattr_list).
+// only to a caller with CAP_SYS_ADMIN (fs/xattr.c:simple_xattr_list).
 func (fs *FS) ListXattr(c *Cred, ino Ino) ([]string, unix.Errno) {
 	c = cred(c)
 	fs.mu.RLock()
@@ -143,7 +143,7 @@ func (fs *FS) ListXattr(c *Cred, ino Ino) ([]string, unix.Errno) {
 func listXattrLocked(c *Cred, n *inode) []string {
 	names := make([]string, 0, len(n.xattrs))
 	for k := range n.xattrs {
-		if xattrNamespace(k) == nsTrusted && !c.isRoot() {
+		if xattrNamespace(k) == nsTrusted && !c.capable(CapSysAdmin) {
 			continue
 		}
 		names = append(names, k)

@@ -132,8 +132,8 @@ const (
 
 // at reads the path argument at addr and turns it into the fsimpl.At of a
 // path walked from dirfd with the thread's credentials. ok false: answer
-// r, which is CONTINUE for a path outside the mount and for a thread
-// whose state cannot be read.
+// r, which is CONTINUE for a path outside the mount, for a thread whose
+// state cannot be read and for a thread in another user namespace.
 //
 // The host part of the path (before the mount) is judged lexically from a
 // canonical start (/proc/TID/cwd or /proc/TID/fd/N), so any ".." or
@@ -168,7 +168,7 @@ func (c *call) at(dirfd int32, addr uint64, flags int) (*fsimpl.At, result, bool
 		return nil, cont(), false
 	}
 	cr, e := c.credentials()
-	if e != 0 {
+	if e != 0 || cr.foreign {
 		return nil, cont(), false
 	}
 	a := &c.ats[c.nats%len(c.ats)]

@@ -309,6 +309,7 @@ var moreHelpers = map[string]func(mount string) []string{
 	"readdirrace":  readdirRaceHelper,
 	"chroot":       chrootHelper,
 	"landlock":     landlockHelper,
+	"caps":         capsHelper,
 	// Not supervised: run plain, through FUSE.
 	"fusemmapreader": fuseMmapReaderHelper,
 	"fusemmapwriter": fuseMmapWriterHelper,

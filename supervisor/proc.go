@@ -63,14 +63,25 @@ func readlink(path string) (string, bool) {
 
 // taskCred is what the handlers need from /proc/TID/status.
 type taskCred struct {
-	fs   fsimpl.Cred // fsuid, fsgid, groups: for permission checks
-	ruid uint32      // real ids: access(2) checks with these
+	// fsuid, fsgid, groups and effective capabilities: for permission
+	// checks.
+	fs   fsimpl.Cred
+	ruid uint32 // real ids: access(2) checks with these
 	rgid uint32
+	// capPrm are the permitted capabilities, which access(2) uses for a
+	// real uid 0.
+	capPrm fsimpl.Caps
 	// ids are the real, effective and saved uids, then gids, for the
-	// FUSE mount's allow_other rule (Supervisor.admits).
+	// FUSE mount's allow_other rule (fuseAdmission.admits).
 	ids   [6]uint32
 	umask uint32
 	tgid  int
+	// foreign: the thread is in another user namespace than the
+	// supervisor. Its ids and capabilities then mean what the kernel
+	// maps them to (capable_wrt_inode_uidgid() asks whether a file's
+	// owner is mapped there), which fsimpl does not do: its path calls
+	// are CONTINUEd to the FUSE mount, and fs carries no capabilities.
+	foreign bool
 }
 
 // readCred reads the credentials and umask of thread tid (the cache in
@@ -80,12 +91,35 @@ func readCred(tid int) (*taskCred, unix.Errno) {
 	if !ok {
 		return nil, unix.ESRCH
 	}
-	return &taskCred{
-		fs:    fsimpl.Cred{UID: st.FSUID, GID: st.FSGID, Groups: st.Groups, Door: fsimpl.DoorRun},
-		ruid:  st.RUID,
-		rgid:  st.RGID,
-		ids:   [6]uint32{st.RUID, st.EUID, st.SUID, st.RGID, st.EGID, st.SGID},
-		umask: st.Umask,
-		tgid:  st.Tgid,
-	}, 0
+	cr := &taskCred{
+		fs: fsimpl.Cred{UID: st.FSUID, GID: st.FSGID, Groups: st.Groups,
+			Caps: fsimpl.Caps(st.CapEff) & fsimpl.AllCaps, Door: fsimpl.DoorRun},
+		ruid:    st.RUID,
+		rgid:    st.RGID,
+		capPrm:  fsimpl.Caps(st.CapPrm) & fsimpl.AllCaps,
+		ids:     [6]uint32{st.RUID, st.EUID, st.SUID, st.RGID, st.EGID, st.SGID},
+		umask:   st.Umask,
+		tgid:    st.Tgid,
+		foreign: !procfs.SameUserNS(tid),
+	}
+	if cr.foreign {
+		cr.fs.Caps, cr.capPrm = 0, 0
+	}
+	return cr, 0
+}
+
+// accessCred is the credential access(2) checks with
+// (fs/open.c:access_override_creds()): without AT_EACCESS the real uid and
+// gid, with the permitted capabilities for a real uid 0 and none for any
+// other.
+func (cr *taskCred) accessCred(flags int) *fsimpl.Cred {
+	use := cr.fs
+	if flags&unix.AT_EACCESS == 0 {
+		use.UID, use.GID = cr.ruid, cr.rgid
+		use.Caps = 0
+		if cr.ruid == 0 {
+			use.Caps = cr.capPrm
+		}
+	}
+	return &use
 }

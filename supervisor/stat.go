@@ -170,13 +170,6 @@ func (c *call) access(dirfd int32, pathAddr uint64, mode uint32, flags int) resu
 	if flags&^(unix.AT_EACCESS|unix.AT_SYMLINK_NOFOLLOW|unix.AT_EMPTY_PATH) != 0 {
 		return fail(unix.EINVAL)
 	}
-	realIDs := func(cr *taskCred) *fsimpl.Cred {
-		use := cr.fs
-		if flags&unix.AT_EACCESS == 0 {
-			use.UID, use.GID = cr.ruid, cr.rgid
-		}
-		return &use
-	}
 	if flags&unix.AT_EMPTY_PATH != 0 {
 		// About dirfd itself: answer for a served descriptor (its backing
 		// file's mode is not the inode's), let the kernel check any other.
@@ -185,7 +178,7 @@ func (c *call) access(dirfd int32, pathAddr uint64, mode uint32, flags int) resu
 			if e != 0 {
 				return cont()
 			}
-			return fromErrno(c.s.fs.Access(realIDs(cr), ino, mode))
+			return fromErrno(c.s.fs.Access(cr.accessCred(flags), ino, mode))
 		}
 	}
 	at, r, ok := c.at(dirfd, pathAddr, atFlags(flags))
@@ -193,7 +186,7 @@ func (c *call) access(dirfd int32, pathAddr uint64, mode uint32, flags int) resu
 		return r
 	}
 	cr, _ := c.credentials() // read by c.at
-	at.Cred = realIDs(cr)
+	at.Cred = cr.accessCred(flags)
 	return fromErrno(c.s.fs.AccessAt(at, mode))
 }
 

@@ -166,8 +166,10 @@ var syscallTable = map[int32]sysRow{
 	unix.SYS_FLISTXATTR:   fdRule("flistxattr", (*call).flistxattr),
 	unix.SYS_FREMOVEXATTR: fdRule("fremovexattr", (*call).fremovexattr),
 
-	// Credentials and umask. execve is among them because a setuid or
-	// file-capability program changes the ids at exec.
+	// Credentials, capabilities, user namespace and umask. execve is
+	// among them because a setuid or file-capability program changes the
+	// ids at exec; unshare and setns because entering a user namespace
+	// changes the capabilities and the namespace.
 	unix.SYS_SETUID:    credRule("setuid"),
 	unix.SYS_SETGID:    credRule("setgid"),
 	unix.SYS_SETREUID:  credRule("setreuid"),

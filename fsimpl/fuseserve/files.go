@@ -147,6 +147,9 @@ func (r *rawFS) register(fd int) (int32, unix.Errno) {
 
 func (r *rawFS) Open(cancel <-chan struct{}, in *fuse.OpenIn, out *fuse.OpenOut) fuse.Status {
 	c := credOf(&in.InHeader)
+	if in.Mode&fuse.OPEN_KILL_SUIDGID != 0 {
+		c = withoutFsetid(c)
+	}
 	f, e := r.fs.Open(c, fsimpl.Ino(in.NodeId), int(in.Flags))
 	if e != 0 {
 		return r.reply(event.OpOpen, e)
@@ -167,14 +170,18 @@ func (r *rawFS) Open(cancel <-chan struct{}, in *fuse.OpenIn, out *fuse.OpenOut)
 func (r *rawFS) Create(cancel <-chan struct{}, in *fuse.CreateIn, name string, out *fuse.CreateOut) fuse.Status {
 	defer r.begin()()
 	c := credOf(&in.InHeader)
+	if in.OpenFlags&fuse.OPEN_KILL_SUIDGID != 0 {
+		c = withoutFsetid(c)
+	}
 	a, f, e := r.fs.Create(c, fsimpl.Ino(in.NodeId), name, int(in.Flags), in.Mode)
 	if e != 0 {
 		return r.reply(event.OpCreate, e)
 	}
-	// FUSE_OPEN_KILL_SUIDGID is not honoured here: the kernel sets it for
-	// any unprivileged O_CREAT|O_TRUNC, also when the file is new and so
-	// not truncated (tmpfs keeps a new file's bits), and fsimpl.Create
-	// already drops them when it truncates a file that existed.
+	// FUSE_OPEN_KILL_SUIDGID says only that the caller lacks CAP_FSETID:
+	// the kernel sets it for any unprivileged O_CREAT|O_TRUNC, also when
+	// the file is new and so not truncated (tmpfs keeps a new file's
+	// bits), and fsimpl.Create drops them when it truncates a file that
+	// existed.
 	if e := r.addHandle(f, &out.OpenOut); e != 0 {
 		// The name stays created (as after a failed open(O_CREAT) on
 		// any filesystem); the reference and the File go back.
@@ -219,7 +226,7 @@ func (r *rawFS) Write(cancel <-chan struct{}, in *fuse.WriteIn, data []byte) (ui
 	// groups to decide about setgid.
 	var killFor *fsimpl.Cred
 	if in.WriteFlags&fuse.WRITE_KILL_SUIDGID != 0 {
-		killFor = credOf(&in.InHeader)
+		killFor = withoutFsetid(credOf(&in.InHeader))
 	}
 	n, e := r.fs.Write(h.f, data, int64(in.Offset), killFor)
 	return uint32(n), r.reply(event.OpWrite, e)

@@ -4,14 +4,17 @@ package fuseserve
 // import internal/testutil (which imports this package).
 
 import (
+	"os/exec"
 	"slices"
 	"sync"
+	"syscall"
 	"testing"
 
 	"github.com/hanwen/go-fuse/v2/fuse"
 	"golang.org/x/sys/unix"
 
 	"github.com/btfuse/btfuse/fsimpl"
+	"github.com/btfuse/btfuse/internal/procfs"
 )
 
 // fakeNotifier records notifications; while gate is held, the first one
@@ -95,15 +98,55 @@ func TestInvalOverflow(t *testing.T) {
 	}
 }
 
-// The caller's groups come from /proc (parsing is tested in internal/procfs).
-func TestProcGroups(t *testing.T) {
-	want, _ := unix.Getgroups()
-	got := procGroups(uint32(unix.Gettid()))
-	if len(got) != len(want) {
-		t.Fatalf("procGroups(self) = %v, getgroups = %v", got, want)
+// The caller's groups and capabilities come from /proc (parsing is tested
+// in internal/procfs); uid 0 is read only for fullCredOf.
+func TestCredOf(t *testing.T) {
+	groups, _ := unix.Getgroups()
+	self := uint32(unix.Gettid())
+	st, ok := procfs.ReadStatus(int(self))
+	if !ok {
+		t.Fatal("ReadStatus(self)")
 	}
-	if procGroups(1<<30) != nil {
-		t.Fatal("groups of a missing thread")
+	own := fsimpl.Caps(st.CapEff) & fsimpl.AllCaps
+	user := func(pid uint32) *fuse.InHeader {
+		return &fuse.InHeader{Caller: fuse.Caller{Owner: fuse.Owner{Uid: 1000, Gid: 1000}, Pid: pid}}
+	}
+	root := &fuse.InHeader{Caller: fuse.Caller{Pid: self}}
+	for _, tc := range []struct {
+		name   string
+		c      *fsimpl.Cred
+		caps   fsimpl.Caps
+		groups int
+	}{
+		{"uid 0", credOf(root), fsimpl.AllCaps, 0},
+		{"uid 0, read", fullCredOf(root), own, len(groups)},
+		{"user", credOf(user(self)), own, len(groups)},
+		{"user that is gone", credOf(user(1 << 30)), 0, 0},
+		{"the kernel", credOf(user(0)), fsimpl.AllCaps, 0},
+		{"kill flag", withoutFsetid(credOf(root)), fsimpl.AllCaps &^ fsimpl.CapFsetid, 0},
+	} {
+		if tc.c.Caps != tc.caps || len(tc.c.Groups) != tc.groups {
+			t.Errorf("%s: caps %#x groups %v, want caps %#x and %d groups", tc.name, tc.c.Caps, tc.c.Groups, tc.caps, tc.groups)
+		}
+	}
+	// A caller in another user namespace holds no capability that only
+	// the initial namespace grants.
+	cmd := exec.Command("sleep", "10")
+	root0 := []syscall.SysProcIDMap{{ContainerID: 0, HostID: 0, Size: 1}}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWUSER, UidMappings: root0, GidMappings: root0}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start a process in a new user namespace: %v", err)
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	c := credOf(user(uint32(cmd.Process.Pid)))
+	if want := fsimpl.AllCaps &^ (fsimpl.CapSysAdmin | fsimpl.CapMknod); c.Caps != want || c.NS != nil {
+		t.Errorf("caller in a user namespace: caps %#x ns %v, want caps %#x", c.Caps, c.NS, want)
+	}
+	// fullCredOf reads which ids the namespace maps.
+	c = fullCredOf(user(uint32(cmd.Process.Pid)))
+	want := []fsimpl.IDRange{{First: 0, Count: 1}}
+	if c.Caps != fsimpl.AllCaps || c.NS == nil || !slices.Equal(c.NS.UIDs, want) || !slices.Equal(c.NS.GIDs, want) {
+		t.Errorf("caller in a user namespace, read in full: caps %#x ns %+v", c.Caps, c.NS)
 	}
 }
 

@@ -217,7 +217,7 @@ func TestInvalidation(t *testing.T) {
 // unheard makes changes behind the mount that fsimpl's change feed does not
 // report to this door (they are labelled as its own), so that each case
 // above tests one explicit invalidation.
-var unheard = &fsimpl.Cred{Door: fsimpl.DoorFUSE}
+var unheard = &fsimpl.Cred{Caps: fsimpl.AllCaps, Door: fsimpl.DoorFUSE}
 
 // TestChangeFeed: a change made through another door (fsimpl's *At
 // operations, as the supervised door makes them) is seen through the
@@ -225,7 +225,7 @@ var unheard = &fsimpl.Cred{Door: fsimpl.DoorFUSE}
 // for by the caller.
 func TestChangeFeed(t *testing.T) {
 	m := mustMount(t, fuseserve.Options{EntryTimeout: time.Hour, AttrTimeout: time.Hour})
-	run := &fsimpl.Cred{Door: fsimpl.DoorRun}
+	run := &fsimpl.Cred{Caps: fsimpl.AllCaps, Door: fsimpl.DoorRun}
 	at := func(path string) *fsimpl.At { return &fsimpl.At{Cred: run, Dir: fsimpl.RootIno, Path: path} }
 	lstat := func(name string) (unix.Stat_t, error) {
 		var st unix.Stat_t

@@ -327,6 +327,19 @@ func (r *rawFS) SetAttr(cancel <-chan struct{}, in *fuse.SetAttrIn, out *fuse.At
 		sa.Mtime = unix.Timespec{Sec: int64(in.Mtime), Nsec: int64(in.Mtimensec)}
 	}
 	// FATTR_CTIME comes only with the writeback cache, which is off.
+	c := credOf(&in.InHeader)
+	switch {
+	case in.Valid&fuse.FATTR_KILL_SUIDGID != 0 && in.Valid&fuse.FATTR_SIZE != 0:
+		// A truncation asks for the kill only when the caller lacks
+		// CAP_FSETID (fuse_do_setattr(), should_remove_suid()).
+		c = withoutFsetid(c)
+	case in.Valid&(fuse.FATTR_UID|fuse.FATTR_GID|fuse.FATTR_KILL_SUIDGID) != 0 || in.Valid&setAttrFields == 0:
+		// A chown (which always asks for the kill), chown(-1, -1) or a
+		// write's privilege drop (below): which bits go is the
+		// server's decision, by the caller's groups and CAP_FSETID
+		// (see cred.go).
+		c = fullCredOf(&in.InHeader)
+	}
 	if in.Valid&fuse.FATTR_KILL_SUIDGID != 0 {
 		sa.Valid |= fsimpl.SetKillSUIDGID
 	}
@@ -357,7 +370,7 @@ func (r *rawFS) SetAttr(cancel <-chan struct{}, in *fuse.SetAttrIn, out *fuse.At
 		}
 		f = hd.f
 	}
-	a, e := r.fs.SetAttr(credOf(&in.InHeader), fsimpl.Ino(in.NodeId), &sa, f)
+	a, e := r.fs.SetAttr(c, fsimpl.Ino(in.NodeId), &sa, f)
 	if e == 0 {
 		r.fillAttrOut(out, &a)
 	}

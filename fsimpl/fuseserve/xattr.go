@@ -23,7 +23,8 @@ func (r *rawFS) GetXAttr(cancel <-chan struct{}, h *fuse.InHeader, name string, 
 }
 
 func (r *rawFS) ListXAttr(cancel <-chan struct{}, h *fuse.InHeader, dest []byte) (uint32, fuse.Status) {
-	names, e := r.fs.ListXattr(credOf(h), fsimpl.Ino(h.NodeId))
+	// Listing trusted.* names is the server's decision (see cred.go).
+	names, e := r.fs.ListXattr(fullCredOf(h), fsimpl.Ino(h.NodeId))
 	if e != 0 {
 		return 0, r.reply(event.OpListXattr, e)
 	}

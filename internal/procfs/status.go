@@ -1,5 +1,6 @@
 // Package procfs reads what the doors need to know about a calling thread
-// from /proc/TID/status: its thread group, credentials and umask. Both
+// from /proc/TID/status: its thread group, credentials, capabilities and
+// umask. Both
 // doors learn only a thread id from the kernel (FUSE's in.Caller.Pid, a
 // seccomp notification's pid), so this is where the rest comes from.
 // TgidCache keeps the thread-to-process answers for those that need them
@@ -25,15 +26,18 @@ type Status struct {
 	RUID, EUID, SUID, FSUID uint32
 	RGID, EGID, SGID, FSGID uint32
 	Groups                  []uint32
+	// Permitted and effective capabilities (CapPrm, CapEff), bits
+	// 1 << CAP_*, relative to the thread's own user namespace.
+	CapPrm, CapEff uint64
 }
 
-// statusBuf is enough for a status file up to the Groups line in all but
+// statusBuf is enough for a status file up to the CapEff line in all but
 // processes with very many supplementary groups; ReadStatus falls back to
 // reading the whole file for those.
 const statusBuf = 4096
 
 // ReadStatus reads and parses /proc/TID/status. ok is false when the thread
-// is gone or the file lacks the Uid, Gid or Groups line.
+// is gone or the file lacks one of the lines ParseStatus needs.
 func ReadStatus(tid int) (st Status, ok bool) {
 	path := "/proc/" + strconv.Itoa(tid) + "/status"
 	var buf [statusBuf]byte
@@ -56,7 +60,7 @@ func ReadStatus(tid int) (st Status, ok bool) {
 	if st, ok = ParseStatus(buf[:n]); ok || n < len(buf) {
 		return st, ok
 	}
-	// The Groups line ran past the buffer.
+	// The Groups line pushed the capability lines past the buffer.
 	all, err := os.ReadFile(path)
 	if err != nil {
 		return Status{}, false
@@ -64,14 +68,18 @@ func ReadStatus(tid int) (st Status, ok bool) {
 	return ParseStatus(all)
 }
 
+// statusLines is the number of lines ParseStatus needs: Uid, Gid, Groups,
+// CapPrm and CapEff.
+const statusLines = 5
+
 // ParseStatus parses the text of a status file. Fields it does not find
-// keep their zero value (Umask: 0o022); ok says that Uid, Gid and a complete
-// Groups line were all there. Nothing in b is trusted: malformed lines are
-// skipped or make ok false.
+// keep their zero value (Umask: 0o022); ok says that Uid, Gid, a complete
+// Groups line, CapPrm and CapEff were all there. Nothing in b is trusted:
+// malformed lines are skipped or make ok false.
 func ParseStatus(b []byte) (st Status, ok bool) {
 	st.Umask = 0o022
 	seen := 0
-	for len(b) > 0 && seen < 3 {
+	for len(b) > 0 && seen < statusLines {
 		line := b
 		i := bytes.IndexByte(b, '\n')
 		if i < 0 {
@@ -123,7 +131,21 @@ func ParseStatus(b []byte) (st Status, ok bool) {
 				st.Groups = append(st.Groups, uint32(v))
 			}
 			seen++
+		case "CapPrm", "CapEff":
+			if len(f) != 1 {
+				return st, false
+			}
+			v, err := strconv.ParseUint(string(f[0]), 16, 64)
+			if err != nil {
+				return st, false
+			}
+			if key[3] == 'P' {
+				st.CapPrm = v
+			} else {
+				st.CapEff = v
+			}
+			seen++
 		}
 	}
-	return st, seen == 3
+	return st, seen == statusLines
 }
