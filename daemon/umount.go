@@ -62,7 +62,7 @@ func Umount(ctx context.Context, cfg UmountConfig) error {
 	if m == nil {
 		return fmt.Errorf("no btfuse daemon serves %s and nothing is mounted there", mount)
 	}
-	if !m.isFUSE() {
+	if !m.IsFUSE() {
 		return fmt.Errorf("%s is a %s mount, not a btfuse one: use 'umount %s'", mount, m.FSType, mount)
 	}
 	serr := probeFUSE(mount)
