@@ -39,11 +39,22 @@ type Info struct {
 	// Flags are the mount's setuid and device flags as mount(8) names
 	// them: "nosuid,nodev" unless mounted with -o suid or dev.
 	Flags string `json:"flags,omitempty"`
+	// MountID and Dev identify the daemon's mount (its mount id and the
+	// device of its filesystem): Mount is only the path it was mounted
+	// on, which a rename above it makes name something else. 0 when the
+	// daemon did not say.
+	MountID uint64 `json:"mount_id,omitempty"`
+	Dev     uint64 `json:"dev,omitempty"`
 }
 
 // Entry is a live registry entry.
 type Entry struct {
 	Info
+	// Point is where the daemon's mount is now in this process's mount
+	// namespace: Mount, unless a directory above it was renamed; "" when
+	// the mount is not in this namespace's table. Mount when Info does
+	// not identify the mount.
+	Point string
 	// Err is set when the daemon is alive (it holds its lock) but its
 	// control socket does not answer.
 	Err error
@@ -56,12 +67,19 @@ var ErrNotRunning = errors.New("no btfuse daemon is registered for this mount")
 type BusyError struct {
 	Mount string
 	PID   int // 0 when the daemon has not published its Info yet
+	// Point is where that daemon's mount is now, when a directory above
+	// Mount was renamed; "" otherwise.
+	Point string
 }
 
 func (e *BusyError) Error() string {
 	who := "another btfuse daemon"
 	if e.PID > 0 {
 		who = fmt.Sprintf("btfuse daemon pid %d", e.PID)
+	}
+	if e.Point != "" {
+		return fmt.Sprintf("%s was started on %s and holds that name, but its mount is at %s now: stop it with 'btfuse umount %s'",
+			who, e.Mount, e.Point, e.Point)
 	}
 	return fmt.Sprintf("%s already serves %s: stop it with 'btfuse umount %s'", who, e.Mount, e.Mount)
 }
@@ -180,11 +198,14 @@ func (r *Registry) Claim(mount string) (*Claim, error) {
 		time.Sleep(wait)
 	}
 	if !held {
-		pid := 0
+		be := &BusyError{Mount: mount}
 		if info, err := r.readInfo(key); err == nil {
-			pid = info.PID
+			be.PID = info.PID
+			if p := pointOf(*info, nil); p != "" && p != mount {
+				be.Point = p
+			}
 		}
-		return nil, &BusyError{Mount: mount, PID: pid}
+		return nil, be
 	}
 	r.removeFiles(key)
 	return &Claim{r: r, mount: mount, key: key, lock: lock}, nil
@@ -340,12 +361,14 @@ func (r *Registry) List(ctx context.Context) ([]Entry, error) {
 			out = append(out, e)
 		}
 	}
+	fillPoints(out)
 	slices.SortFunc(out, func(a, b Entry) int { return strings.Compare(a.Mount, b.Mount) })
 	return out, errors.Join(errs...)
 }
 
-// Lookup returns the live entry of mount (a canonical path), or
-// ErrNotRunning.
+// Lookup returns the live entry registered for mount (a canonical path),
+// or ErrNotRunning. It goes by the name only: whether the daemon's mount
+// is still at mount is Resolve's question.
 func (r *Registry) Lookup(ctx context.Context, mount string) (Entry, error) {
 	e, ok, err := r.inspect(ctx, Key(mount))
 	if err != nil {
@@ -354,20 +377,18 @@ func (r *Registry) Lookup(ctx context.Context, mount string) (Entry, error) {
 	if !ok || e.Mount != mount {
 		return Entry{}, ErrNotRunning
 	}
-	return e, nil
+	es := []Entry{e}
+	fillPoints(es)
+	return es[0], nil
 }
 
 // Select returns the live entries a command's DIR argument names: every
-// one when dir is "", otherwise the one serving dir, or ErrNotRunning.
+// one when dir is "", otherwise the one whose mount is at dir (Resolve).
 func (r *Registry) Select(ctx context.Context, dir string) ([]Entry, error) {
 	if dir == "" {
 		return r.List(ctx)
 	}
-	mount, err := Canonical(dir)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", dir, err)
-	}
-	e, err := r.Lookup(ctx, mount)
+	e, err := r.Resolve(ctx, dir)
 	if err != nil {
 		return nil, err
 	}

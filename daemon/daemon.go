@@ -33,6 +33,7 @@ import (
 	"github.com/btfuse/btfuse/control"
 	"github.com/btfuse/btfuse/fsimpl"
 	"github.com/btfuse/btfuse/fsimpl/fuseserve"
+	"github.com/btfuse/btfuse/internal/mountinfo"
 	"github.com/btfuse/btfuse/metrics"
 	"github.com/btfuse/btfuse/supervisor"
 	"golang.org/x/sys/unix"
@@ -169,8 +170,10 @@ func start(cfg Config, log *slog.Logger, stdout io.Writer, embedded bool) (_ *in
 		close(in.gone)
 	}()
 	undo = append(undo, func() {
-		in.srv.Unmount()
-		<-in.gone
+		if in.srv.Unmount() != nil {
+			in.srv.Detach()
+		}
+		waitGone(in.gone, lazyWait)
 	})
 
 	in.d = &daemon{stop: make(chan struct{}), stopped: make(chan struct{}), embedded: embedded}
@@ -187,6 +190,8 @@ func start(cfg Config, log *slog.Logger, stdout io.Writer, embedded bool) (_ *in
 		DataMode: in.srv.Mode(),
 		Flags:    fuseserve.MountFlags(sopts),
 		Shm:      in.mir.path(),
+		MountID:  in.srv.ID().Mnt,
+		Dev:      in.srv.ID().Dev,
 	}
 	info := in.info
 	in.ctl.Handle(control.OpInfo, func(context.Context, *control.Request) (control.Reply, error) {
@@ -284,23 +289,37 @@ func (d *daemon) handleUmount(ctx context.Context, _ *control.Request) (control.
 	return control.Reply{Body: d.result}, nil
 }
 
-// unmount takes the mount down and says how it went. A busy mount is
-// detached lazily: it disappears from the tree at once and its connection
-// ends when the last file under it is closed, or when this process exits.
+// unmount takes the mount down and says how it went. The mount is found
+// by its identity wherever it is now (a directory above it may have been
+// renamed, and its old path replaced); mount is only the name it was
+// registered by, for messages. A busy mount is detached lazily: it
+// disappears from the tree at once and its connection ends when the last
+// file under it is closed, or when this process exits.
 func unmount(srv *fuseserve.Server, mount string, gone <-chan struct{}, stderr io.Writer) (string, error) {
 	if waitGone(gone, 0) {
 		return "unmounted " + mount, nil
 	}
+	if point, err := srv.Point(); err == nil && point != mount {
+		mount = fmt.Sprintf("%s (mounted as %s)", point, mount)
+	}
 	err := srv.Unmount()
-	if err == nil {
+	switch {
+	case err == nil:
 		// Through fusermount3 the unmount returns before the serving
 		// loop has seen the end of the connection: give it a moment, or
 		// shutdown skips fs.Close and a /dev/shm backing directory
 		// (non-root) stays behind with the user's data in it.
 		waitGone(gone, lazyWait)
 		return "unmounted " + mount, nil
+	case errors.Is(err, mountinfo.ErrNotMounted):
+		// Unmounted from outside meanwhile, or left only in other mount
+		// namespaces, whose copies end with this process's connection.
+		if waitGone(gone, lazyWait) {
+			return "unmounted " + mount, nil
+		}
+		return "the mount of " + mount + " is no longer in this mount namespace", nil
 	}
-	if derr := lazyUnmount(mount); derr != nil && !waitGone(gone, 0) {
+	if derr := srv.Detach(); derr != nil && !waitGone(gone, 0) {
 		return "could not unmount " + mount, fmt.Errorf("%w; lazy unmount failed too: %v", err, derr)
 	}
 	if waitGone(gone, lazyWait) {
@@ -367,7 +386,7 @@ func checkMountpoint(dir string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if m != nil && m.isFUSE() {
+	if m != nil && m.IsFUSE() {
 		switch perr := probeFUSE(dir); {
 		case isDeadConn(perr):
 			if err := clearStale(dir, m, false); err != nil {

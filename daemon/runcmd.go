@@ -85,7 +85,7 @@ func RunCommand(ctx context.Context, cfg CommandConfig) (int, error) {
 	return serveCommand(sup, t)
 }
 
-// dialDaemon connects to the daemon serving mount. A registry that does
+// dialDaemon connects to the daemon whose mount is at mount now. A registry that does
 // not exist is not created: nothing can be registered there.
 func dialDaemon(ctx context.Context, dir, mount string) (*control.Client, error) {
 	if dir == "" {
@@ -102,7 +102,9 @@ func dialDaemon(ctx context.Context, dir, mount string) (*control.Client, error)
 	if err != nil {
 		return nil, control.ErrNotRunning
 	}
-	e, err := reg.Lookup(ctx, mount)
+	// By identity: a daemon registered for mount whose mount has moved
+	// away would serve the command as if its mount were at mount.
+	e, err := reg.Resolve(ctx, mount)
 	if err != nil {
 		return nil, err
 	}

@@ -21,8 +21,8 @@ type UmountConfig struct {
 	RuntimeDir string
 }
 
-// Umount asks the daemon serving cfg.Dir to unmount and exit, and waits
-// until it is gone. With no daemon registered, a FUSE mount at cfg.Dir
+// Umount asks the daemon whose mount is at cfg.Dir (control.Resolve) to
+// unmount and exit, and waits until it is gone. With no daemon registered, a FUSE mount at cfg.Dir
 // whose daemon died (or hangs) is cleared instead; with nothing to do it
 // returns an error.
 func Umount(ctx context.Context, cfg UmountConfig) error {
@@ -42,8 +42,17 @@ func Umount(ctx context.Context, cfg UmountConfig) error {
 	if err != nil {
 		return err
 	}
-	e, err := reg.Lookup(ctx, mount)
+	e, err := reg.Resolve(ctx, mount)
+	var moved *control.MovedError
+	if errors.As(err, &moved) && moved.Point == "" {
+		// The daemon registered for mount has no mount in this namespace
+		// any more: stopping it cannot take anything else away, since it
+		// unmounts its own mount by identity, not by this path.
+		e, err = reg.Lookup(ctx, mount)
+	}
 	switch {
+	case errors.As(err, &moved):
+		return err
 	case err == nil:
 		msg, err := stopDaemon(ctx, reg, e)
 		if err != nil {
@@ -62,7 +71,7 @@ func Umount(ctx context.Context, cfg UmountConfig) error {
 	if m == nil {
 		return fmt.Errorf("no btfuse daemon serves %s and nothing is mounted there", mount)
 	}
-	if !m.isFUSE() {
+	if !m.IsFUSE() {
 		return fmt.Errorf("%s is a %s mount, not a btfuse one: use 'umount %s'", mount, m.FSType, mount)
 	}
 	serr := probeFUSE(mount)

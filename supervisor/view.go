@@ -2,13 +2,13 @@ package supervisor
 
 import (
 	"fmt"
-	"os"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/btfuse/btfuse/internal/mountinfo"
 )
 
 // A served call skips the VFS of the FUSE mount, so whatever the kernel
@@ -27,90 +27,32 @@ type mountView struct {
 	kernelOnly bool
 }
 
-// mountEntry is one line of /proc/PID/mountinfo.
-type mountEntry struct {
-	id, parent uint64
-	point      string // mount point, unescaped
-	opts       string // per-mount options (ro, noexec, ...)
-	superOpts  string // the filesystem's options
-}
-
-// parseMountinfo parses the text of a mountinfo file; lines it cannot read
-// are skipped.
-func parseMountinfo(text string) []mountEntry {
-	var out []mountEntry
-	for _, line := range strings.Split(text, "\n") {
-		head, tail, ok := strings.Cut(line, " - ")
-		f := strings.Fields(head)
-		t := strings.Fields(tail)
-		if !ok || len(f) < 6 || len(t) < 3 {
-			continue
-		}
-		id, err1 := strconv.ParseUint(f[0], 10, 64)
-		parent, err2 := strconv.ParseUint(f[1], 10, 64)
-		if err1 != nil || err2 != nil {
-			continue
-		}
-		out = append(out, mountEntry{id: id, parent: parent, point: unescapeMount(f[4]), opts: f[5], superOpts: t[2]})
-	}
-	return out
-}
-
-// unescapeMount undoes the octal escapes (\040 and the like) of a
-// mountinfo path.
-func unescapeMount(s string) string {
-	if !strings.Contains(s, `\`) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+3 < len(s) {
-			if v, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
-				b.WriteByte(byte(v))
-				i += 3
-				continue
-			}
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
-}
-
 // viewOf computes the view of mount id from the entries.
-func viewOf(entries []mountEntry, id uint64) mountView {
-	var self *mountEntry
+func viewOf(entries []mountinfo.Mount, id uint64) mountView {
+	var self *mountinfo.Mount
 	for i := range entries {
-		if entries[i].id == id {
+		if entries[i].ID == id {
 			self = &entries[i]
 		}
 	}
 	if self == nil {
 		return mountView{kernelOnly: true}
 	}
-	v := mountView{path: self.point}
-	for _, o := range strings.Split(self.opts, ",") {
+	v := mountView{path: self.Point}
+	for _, o := range strings.Split(self.Opts, ",") {
 		if o == "ro" || o == "noexec" {
 			v.kernelOnly = true
 		}
 	}
 	for _, e := range entries {
-		if e.id == id || e.id == self.parent {
+		if e.ID == id || e.ID == self.Parent {
 			continue
 		}
-		if e.point == self.point || strings.HasPrefix(e.point, strings.TrimSuffix(self.point, "/")+"/") {
+		if e.Point == self.Point || strings.HasPrefix(e.Point, strings.TrimSuffix(self.Point, "/")+"/") {
 			v.kernelOnly = true // stacked on the mount, or under it
 		}
 	}
 	return v
-}
-
-// readMounts reads /proc/self/mountinfo.
-func readMounts() ([]mountEntry, error) {
-	b, err := os.ReadFile("/proc/self/mountinfo")
-	if err != nil {
-		return nil, err
-	}
-	return parseMountinfo(string(b)), nil
 }
 
 // mountWatch keeps the view of the mount current.
@@ -141,7 +83,7 @@ func (s *Supervisor) currentView() *mountView {
 	v := w.view.Load()
 	if n > 0 || !v.kernelOnly && !s.isMountRoot(v.path) {
 		nv := mountView{kernelOnly: true}
-		if entries, err := readMounts(); err == nil {
+		if entries, err := mountinfo.Read(); err == nil {
 			nv = viewOf(entries, s.mntID)
 		}
 		if !nv.kernelOnly && !s.isMountRoot(nv.path) {
@@ -170,7 +112,7 @@ func (w *mountWatch) open(id uint64) error {
 	if err != nil {
 		return err
 	}
-	entries, err := readMounts()
+	entries, err := mountinfo.Read()
 	if err != nil {
 		unix.Close(fd)
 		return err

@@ -8,6 +8,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/btfuse/btfuse/internal/mountinfo"
 	"github.com/btfuse/btfuse/internal/testutil"
 )
 
@@ -108,15 +109,15 @@ func TestViewOf(t *testing.T) {
 		{"on top", "51 49 0:47 / /tmp/a\\040b rw - tmpfs none rw\n", mountView{path: "/tmp/a b", kernelOnly: true}},
 		{"sibling", "52 26 0:48 / /tmp/a\\040bc rw - tmpfs none rw\n", mountView{path: "/tmp/a b"}},
 	} {
-		if got := viewOf(parseMountinfo(table+tc.extra), 49); got != tc.want {
+		if got := viewOf(mountinfo.Parse(table+tc.extra), 49); got != tc.want {
 			t.Errorf("%s: %+v, want %+v", tc.name, got, tc.want)
 		}
 	}
 	ro := strings.Replace(table, "rw,nosuid,nodev,relatime shared:9", "ro,nosuid,nodev,relatime shared:9", 1)
-	if got := viewOf(parseMountinfo(ro), 49); !got.kernelOnly {
+	if got := viewOf(mountinfo.Parse(ro), 49); !got.kernelOnly {
 		t.Errorf("read-only mount: %+v", got)
 	}
-	if got := viewOf(parseMountinfo(table), 77); !got.kernelOnly || got.path != "" {
+	if got := viewOf(mountinfo.Parse(table), 77); !got.kernelOnly || got.path != "" {
 		t.Errorf("unknown mount: %+v", got)
 	}
 }

@@ -97,7 +97,7 @@ func (l *lockedBuffer) String() string {
 
 // startDaemon starts "btfuse mount dir" and waits until it serves. At
 // cleanup, pass or fail, it kills the daemon if it still runs and detaches
-// whatever is mounted at dir.
+// whatever is mounted at dir, without following a symbolic link there.
 func startDaemon(tb testing.TB, runtime, dir string, extra ...string) *daemonProc {
 	tb.Helper()
 	d := &daemonProc{
@@ -139,7 +139,7 @@ func startDaemon(tb testing.TB, runtime, dir string, extra ...string) *daemonPro
 			d.cmd.Process.Kill()
 			<-d.exited
 		}
-		unix.Unmount(dir, unix.MNT_DETACH)
+		unix.Unmount(dir, unix.MNT_DETACH|unix.UMOUNT_NOFOLLOW)
 	})
 	select {
 	case <-d.served:

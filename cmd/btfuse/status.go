@@ -78,7 +78,10 @@ never talks to them; segments of dead daemons are removed on the way.`,
 
 // daemonStatus is one daemon in 'btfuse status --json'.
 type daemonStatus struct {
+	// Mount is where the daemon's mount is now; MountedAs the path it was
+	// mounted on, when a directory above it has been renamed since.
 	Mount      string              `json:"mount"`
+	MountedAs  string              `json:"mounted_as,omitempty"`
 	PID        int                 `json:"pid"`
 	Version    string              `json:"version,omitempty"`
 	Flags      string              `json:"flags,omitempty"` // "nosuid,nodev" unless -o suid or dev
@@ -135,6 +138,13 @@ func statusOf(e control.Entry) (d daemonStatus) {
 		d.UptimeSec = time.Since(e.Start).Round(time.Second).Seconds()
 	}
 	var errs []string
+	switch e.Point {
+	case e.Mount:
+	case "":
+		errs = append(errs, "its mount is not in this mount namespace (unmounted, or out of sight)")
+	default:
+		d.Mount, d.MountedAs = e.Point, e.Mount
+	}
 	if e.Err != nil {
 		errs = append(errs, "control socket: "+e.Err.Error())
 	}
@@ -200,6 +210,9 @@ func writeStatusTable(w io.Writer, reps []daemonStatus, args []string) {
 			fmt.Fprintln(w)
 		}
 		fmt.Fprintf(w, "%s  pid %d  up %s", d.Mount, d.PID, time.Duration(d.UptimeSec)*time.Second)
+		if d.MountedAs != "" {
+			fmt.Fprintf(w, "  (mounted as %s)", d.MountedAs)
+		}
 		if d.Flags != "" {
 			fmt.Fprintf(w, "  %s", d.Flags)
 		}

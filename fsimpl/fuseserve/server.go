@@ -14,6 +14,7 @@ import (
 
 	"github.com/btfuse/btfuse/event"
 	"github.com/btfuse/btfuse/fsimpl"
+	"github.com/btfuse/btfuse/internal/mountinfo"
 )
 
 // Default cache timeouts. One second keeps repeated stats and path walks off
@@ -74,14 +75,14 @@ type Options struct {
 // Server is a mounted and serving btfuse FUSE door.
 type Server struct {
 	dir   string
+	id    mountinfo.ID // the mount, wherever its point is moved to
 	raw   *rawFS
 	srv   *fuse.Server
 	inval *invalQueue
 	mode  string
 
-	done         chan struct{} // closed when serving has stopped and state is released
-	unmountMu    sync.Mutex
-	unmountError error
+	done      chan struct{} // closed when serving has stopped and state is released
+	unmountMu sync.Mutex
 }
 
 // Mount mounts fs at dir and serves it; it returns once the mount answers.
@@ -169,6 +170,15 @@ func Mount(dir string, fs *fsimpl.FS, opts Options) (*Server, error) {
 		<-s.done
 		return nil, fmt.Errorf("mount %s: waiting for the mount to answer: %w", dir, err)
 	}
+	// The mount is known by its identity from here on: a directory above
+	// dir may be renamed, and dir replaced, while it is mounted.
+	id, err := mountinfo.RootAt(dir)
+	if err != nil {
+		_ = srv.Unmount()
+		<-s.done
+		return nil, fmt.Errorf("mount %s: identify the new mount: %w", dir, err)
+	}
+	s.id = id
 	slog.Debug("btfuse mounted", "dir", dir, "mode", s.mode)
 	return s, nil
 }
@@ -241,25 +251,58 @@ func (s *Server) Mode() string { return s.mode }
 // Dir is the mount point.
 func (s *Server) Dir() string { return s.dir }
 
-// Unmount unmounts and waits until serving has stopped. It fails with EBUSY
-// while files under the mount are open; umount -l detaches it anyway.
+// ID is the identity of the mount (mount id and device).
+func (s *Server) ID() mountinfo.ID { return s.id }
+
+// Point returns where the mount is now in this process's mount namespace
+// (a directory above Dir may have been renamed), or mountinfo.ErrNotMounted.
+func (s *Server) Point() (string, error) { return mountinfo.Where(s.id) }
+
+// Unmount unmounts the mount, wherever it is now, and waits until serving
+// has stopped. It never unmounts by the path it was mounted on, which may
+// name another filesystem by now (mountinfo.Unmount). It fails with EBUSY
+// while files under the mount are open (Detach takes it away anyway), and
+// with mountinfo.ErrNotMounted, without waiting, when the mount is no
+// longer in this process's mount table.
 func (s *Server) Unmount() error {
 	s.unmountMu.Lock()
 	defer s.unmountMu.Unlock()
 	select {
 	case <-s.done:
-		return s.unmountError
+		return nil
 	default:
 	}
-	if err := s.srv.Unmount(); err != nil {
+	// go-fuse's own Server.Unmount calls umount2 on the path it mounted,
+	// following a symbolic link there, and then waits for the serving loop
+	// whatever it unmounted: it is never called once the mount is up.
+	point, err := mountinfo.Unmount(s.id, false)
+	if err != nil {
 		select {
 		case <-s.done: // unmounted from outside meanwhile
 			return nil
 		default:
 		}
-		return fmt.Errorf("unmount %s: %w (close the files open under it, or umount -l)", s.dir, err)
+		if errors.Is(err, mountinfo.ErrNotMounted) {
+			return fmt.Errorf("unmount %s: %w", s.dir, err)
+		}
+		return fmt.Errorf("unmount %s: %w (close the files open under it, or umount -l)", point, err)
 	}
 	<-s.done
+	return nil
+}
+
+// Detach detaches the mount lazily, wherever it is now: it leaves the tree
+// at once, and serving stops when the last file under it is closed. It
+// does not wait for that.
+func (s *Server) Detach() error {
+	select {
+	case <-s.done:
+		return nil
+	default:
+	}
+	if _, err := mountinfo.Unmount(s.id, true); err != nil {
+		return fmt.Errorf("detach %s: %w", s.dir, err)
+	}
 	return nil
 }
 

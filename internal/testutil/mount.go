@@ -90,8 +90,8 @@ func StartBtfuse(tb testing.TB, opts ...MountOption) *Btfuse {
 	tb.Cleanup(func() {
 		if err := srv.Unmount(); err != nil {
 			tb.Errorf("unmount btfuse %s: %v; detaching", dir, err)
-			if err := unix.Unmount(dir, unix.MNT_DETACH); err != nil {
-				tb.Errorf("detach %s: %v", dir, err)
+			if err := srv.Detach(); err != nil {
+				tb.Errorf("%v", err)
 			}
 		}
 		stopped := make(chan struct{})
