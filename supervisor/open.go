@@ -93,7 +93,7 @@ func (c *call) install(f *fsimpl.File, cr *taskCred, flags int) result {
 	restoreSigmask(old)
 	c.waitEnd()
 	if slot >= 0 {
-		s.slots.release(tgid, slot)
+		s.slots.release(tgid, slot, e == 0 && fd == slot)
 	}
 	switch e {
 	case 0:
