@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/btfuse/btfuse/internal/testutil"
 	"github.com/btfuse/btfuse/launcher"
 )
@@ -65,5 +67,44 @@ func TestCrossedDescriptors(t *testing.T) {
 	}
 	if opens == 0 || pipes < soft/2 {
 		t.Errorf("the threads did too little: %d opens, %d pipes", opens, pipes)
+	}
+}
+
+// TestInheritedServedDescriptor: a child that inherits its parent's served
+// descriptor finds it in its own range, where a probe meets it. It is a
+// served file, not one of the child's own allocations: the child's next
+// served open still gets a slot in the range, where fstat is served.
+func TestInheritedServedDescriptor(t *testing.T) {
+	testutil.RequireProgram(t, "python3")
+	s := startSupervised(t)
+	if err := os.WriteFile(filepath.Join(s.mount, "f"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	const script = `
+import os
+p = os.path.join(os.environ["BTFUSE_MOUNT"], "f")
+fd = os.open(p, os.O_RDONLY)
+os.set_inheritable(fd, True)
+pid = os.fork()
+if pid == 0:
+    g = os.open(p, os.O_RDONLY)
+    a, b = os.fstat(g), os.stat(p)
+    print(fd, g, a.st_dev == b.st_dev and a.st_ino == b.st_ino)
+    os._exit(0)
+os.waitpid(pid, 0)
+`
+	code, out, errs := s.run(t, []string{"python3", "-c", script})
+	var fd, g int
+	var same string
+	if _, err := fmt.Sscan(out, &fd, &g, &same); err != nil || code != 0 {
+		t.Fatalf("exit %d, output %q (%v), stderr %q", code, out, err, errs)
+	}
+	var rl unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &rl); err != nil {
+		t.Fatal(err)
+	}
+	base, _ := ReservedRange(rl.Cur)
+	if fd < base || g < base || same != "True" {
+		t.Errorf("parent's served fd %d, child's %d (range from %d); fstat of the child's matches stat: %s", fd, g, base, same)
 	}
 }

@@ -24,10 +24,12 @@ import (
 //     range from the bottom. Slots are chosen from the top down, the
 //     highest free first, so served and native descriptors approach each
 //     other from opposite ends.
-//   - A process is crowded once a probe finds a descriptor in its range
-//     that this table did not install: the bottom slot, probed on every
-//     acquire because native allocations arrive there first, or any slot
-//     passed on the way down. A crowded process gets no slot again; its
+//   - A process is crowded once a probe finds a descriptor of its own in
+//     its range: at the bottom slot, probed on every acquire because
+//     native allocations arrive there first, or at any slot passed on the
+//     way down that holds no served file. (A served file there that this
+//     table did not install was inherited, from a parent's range: the
+//     slot is skipped as served.) A crowded process gets no slot again; its
 //     files are installed at the lowest free number (ADDFD without SETFD),
 //     which replaces nothing. The cost: where that number lies under the
 //     range, fstat, fchmod and the other descriptor calls on it run
@@ -77,10 +79,11 @@ const maxProcs = 4096
 
 // acquire picks a free slot in [base, base+size) of the process of thread
 // tid (whose TGID is tgid), probing with kcmp against ref, a descriptor of
-// this process (self) that is surely open. It returns -1 when the process
+// this process (self) that is surely open; served reports whether a
+// descriptor of tid holds a served file. It returns -1 when the process
 // gets no slot: crowded, or its range is too full (see slotTable). The
 // caller must call release after installing.
-func (t *slotTable) acquire(tgid, tid, self, base, size, ref int) int {
+func (t *slotTable) acquire(tgid, tid, self, base, size, ref int, served func(fd int) bool) int {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	p := t.procs[tgid]
@@ -111,6 +114,10 @@ func (t *slotTable) acquire(tgid, tid, self, base, size, ref int) int {
 			return -1
 		}
 		if !slotFree(tid, self, slot, ref) {
+			if served(slot) {
+				p.served[slot] = true
+				continue
+			}
 			p.crowded = true
 			return -1
 		}

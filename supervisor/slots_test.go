@@ -1,6 +1,7 @@
 package supervisor
 
 import (
+	"slices"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -34,21 +35,26 @@ func TestSlotChoice(t *testing.T) {
 		name   string
 		own    []int // the process's own descriptors in the range
 		served []int // slots installed before, in this order
-		want   []int // successive acquires
-		crowd  bool
+		// inherited are the process's own descriptors that hold a served
+		// file (from its parent's range)
+		inherited []int
+		want      []int // successive acquires
+		crowd     bool
 	}{
 		{name: "top down", want: []int{base + 7, base + 6, base + 5, base + 4, -1}},
 		{name: "served skipped", served: []int{base + 7, base + 5}, want: []int{base + 6, base + 4, -1}},
 		{name: "own at the bottom", own: []int{base}, want: []int{-1, -1}, crowd: true},
+		{name: "inherited at the top", inherited: []int{base + 7}, want: []int{base + 6, base + 5, base + 4, -1}},
 		{name: "own at the top", own: []int{base + 7}, want: []int{-1, -1}, crowd: true},
 		// Never passed on the way down, base+3 is not seen: the margin
 		// under base+4 counts it free (the residual slotTable states).
 		{name: "own in the middle", own: []int{base + 3}, want: []int{base + 7, base + 6, base + 5, base + 4, -1}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			for _, fd := range tc.own {
+			for _, fd := range append(tc.own, tc.inherited...) {
 				own(t, fd)
 			}
+			served := func(fd int) bool { return slices.Contains(tc.inherited, fd) }
 			var st slotTable
 			st.init()
 			st.procs[self] = &procSlots{pending: map[int]bool{}, served: map[int]bool{}}
@@ -57,7 +63,7 @@ func TestSlotChoice(t *testing.T) {
 				st.procs[self].served[fd] = true
 			}
 			for i, want := range tc.want {
-				got := st.acquire(self, self, self, base, size, ref)
+				got := st.acquire(self, self, self, base, size, ref, served)
 				if got != want {
 					t.Fatalf("acquire %d: slot %d, want %d", i, got, want)
 				}
@@ -77,7 +83,7 @@ func TestSlotChoice(t *testing.T) {
 			if st.procs[self].served[top] {
 				unix.Close(top)
 				st.drop(self, top)
-				if got := st.acquire(self, self, self, base, size, ref); got != top {
+				if got := st.acquire(self, self, self, base, size, ref, served); got != top {
 					t.Errorf("after the top slot was closed and dropped: slot %d, want %d", got, top)
 				}
 			}
