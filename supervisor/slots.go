@@ -41,8 +41,8 @@ import (
 //
 // What is left: for a lowest-free allocation to land on the chosen slot,
 // every number under it must be in use at that moment. At the probe the
-// bottom slot was free and at least size/2 slots above it were neither
-// served nor pending, so the target's other threads must make more than
+// bottom slot was free and at least size/2 slots under the chosen one
+// were neither served nor pending, so the target's other threads must make more than
 // size/2 allocations (128 in a range of 256) between the probe and the
 // install, which lasts one ADDFD. Where the table's knowledge is short of
 // the kernel's, the margin shrinks: a process that filled the range
@@ -61,10 +61,11 @@ type slotTable struct {
 }
 
 type procSlots struct {
-	// pending slots are being installed; served ones hold a descriptor
-	// this table installed, until the watch sees it closed (drop). A
-	// served entry may outlive its descriptor (a file the watch could not
-	// hold): it then only keeps the slot from being chosen.
+	// pending slots are being installed; served ones hold a served file
+	// (installed here, or inherited), until the watch sees it closed
+	// (drop). A served entry may outlive its descriptor (an inherited one,
+	// a file the watch could not hold): it then only keeps the slot from
+	// being chosen, which is safe.
 	pending map[int]bool
 	served  map[int]bool
 	crowded bool
