@@ -74,7 +74,7 @@ func (c *call) install(f *fsimpl.File, cr *taskCred, flags int) result {
 	}
 	slot := -1
 	if c.l.size > 0 {
-		slot = s.slots.acquire(tgid, c.tid, s.self, c.l.base, c.l.size, c.l.fd)
+		slot = s.slots.acquire(tgid, c.tid, s.self, c.l.base, c.l.size, c.l.fd, c.servedFd)
 	}
 	if slot >= 0 {
 		a.Flags |= unix.SECCOMP_ADDFD_FLAG_SETFD
@@ -93,7 +93,7 @@ func (c *call) install(f *fsimpl.File, cr *taskCred, flags int) result {
 	restoreSigmask(old)
 	c.waitEnd()
 	if slot >= 0 {
-		s.slots.release(tgid, slot)
+		s.slots.release(tgid, slot, e == 0 && fd == slot)
 	}
 	switch e {
 	case 0:
@@ -106,4 +106,10 @@ func (c *call) install(f *fsimpl.File, cr *taskCred, flags int) result {
 	}
 	s.fs.Release(f)
 	return fail(e)
+}
+
+// servedFd reports whether descriptor fd of the target holds a served file.
+func (c *call) servedFd(fd int) bool {
+	_, found := c.fdIno(int32(fd))
+	return found
 }

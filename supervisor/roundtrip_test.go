@@ -82,13 +82,16 @@ func bareServe(fd int, syncWake bool, cpu int) (stop func()) {
 const MountEnv = launcher.MountEnv
 
 // startServed starts argv as launcher.Start does, under the filter
-// BuildFilter makes unless opts.Build is set, hands a copy of its listener
+// BuildFilter makes unless opts.Build is set, with the reserved range
+// ReservedRange picks unless opts.Range is set, hands a copy of its listener
 // to serve (which returns a function that waits for serving to end) and
 // lets it exec. It returns the target, whose ErrChildExited it reports as
 // nil with the listener unset, and that wait.
 func startServed(t testing.TB, argv []string, opts launcher.Options, serve func(fd, base, size int) (stop func())) (*launcher.Target, func()) {
 	t.Helper()
-	opts.Range = ReservedRange
+	if opts.Range == nil {
+		opts.Range = ReservedRange
+	}
 	if opts.Build == nil {
 		opts.Build = BuildFilter
 	}

@@ -26,6 +26,9 @@ import (
 // (the FUSE door must not cache its attributes meanwhile, fsimpl.HandOut).
 // Descriptors up to maxFollowFd are searched, with one kcmp each.
 //
+// The slot table learns here when a served descriptor is closed (drop):
+// until then its slot is never chosen again.
+//
 // What it cannot see: a copy in another process (fork, SCM_RIGHTS), a
 // reader's copy, or a writer's above maxFollowFd, once the original is
 // closed. The File is then released early, and an unlinked inode is freed
@@ -100,6 +103,7 @@ func (s *Supervisor) runWatch() {
 				keep = append(keep, e)
 				continue
 			}
+			s.slots.drop(e.pid, e.fd)
 			closed = append(closed, e)
 		}
 		clear(w.entries[len(keep):])
@@ -136,6 +140,7 @@ func (s *Supervisor) stillOpen(e *watched) bool {
 			return false // the process is gone
 		}
 		if errno == 0 && r == 0 {
+			s.slots.drop(e.pid, e.fd)
 			e.fd = fd
 			return true
 		}
