@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/btfuse/btfuse/internal/posixtest"
@@ -45,15 +46,31 @@ func TestRunRandom(t *testing.T) {
 	if err := os.Chmod(filepath.Dir(ref), 0o755); err != nil {
 		t.Fatal(err)
 	}
+	// The first seeds run a second time inside a private mount namespace
+	// (unshare -m): the supervisor then leaves every call to the kernel,
+	// and the sequence must still give tmpfs's answers.
+	type variant struct {
+		name string
+		wrap []string
+		seed uint64
+	}
+	var runs []variant
 	for _, seed := range seeds {
-		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
-			name := fmt.Sprintf("seed-%d", seed)
+		runs = append(runs, variant{fmt.Sprintf("seed=%d", seed), nil, seed})
+	}
+	for _, seed := range seeds[:min(2, len(seeds))] {
+		runs = append(runs, variant{fmt.Sprintf("unshare-m/seed=%d", seed), []string{"unshare", "-m", "--propagation", "slave"}, seed})
+	}
+	for _, v := range runs {
+		seed := v.seed
+		t.Run(v.name, func(t *testing.T) {
+			name := strings.ReplaceAll(v.name, "/", "-")
 			for _, d := range []string{filepath.Join(ref, name), filepath.Join(s.Dir, name)} {
 				if err := os.Mkdir(d, 0o755); err != nil {
 					t.Fatal(err)
 				}
 			}
-			code, out, errs := s.run(t, []string{os.Args[0]}, "BTFUSE_TEST_HELPER=random",
+			code, out, errs := s.run(t, append(v.wrap, os.Args[0]), "BTFUSE_TEST_HELPER=random",
 				"BTFUSE_RANDOM_REF="+filepath.Join(ref, name), "BTFUSE_RANDOM_DIR="+filepath.Join(s.mount, name),
 				fmt.Sprintf("BTFUSE_RANDOM_SEED=%d", seed), fmt.Sprintf("BTFUSE_RANDOM_OPS=%d", n))
 			if code != 0 {
