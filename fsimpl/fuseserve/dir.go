@@ -15,25 +15,30 @@ import (
 // needs.
 
 func (r *rawFS) OpenDir(cancel <-chan struct{}, in *fuse.OpenIn, out *fuse.OpenOut) fuse.Status {
+	q := r.req(event.OpOpenDir, &in.InHeader, "")
 	e := r.fs.OpenDir(credOf(&in.InHeader), fsimpl.Ino(in.NodeId))
 	out.Fh = 0
 	out.OpenFlags = 0 // no FOPEN_CACHE_DIR: the other door changes directories too
-	return r.reply(event.OpOpenDir, e)
+	return r.done(q, e)
 }
 
+// ReleaseDir has nothing to release (directory handles carry no state) and
+// no reply; done counts and reports it as answered.
 func (r *rawFS) ReleaseDir(in *fuse.ReleaseIn) {
-	r.stats.ops[event.OpReleaseDir].calls.Add(1)
+	r.done(r.req(event.OpReleaseDir, &in.InHeader, ""), 0)
 }
 
 func (r *rawFS) FsyncDir(cancel <-chan struct{}, in *fuse.FsyncIn) fuse.Status {
-	return r.reply(event.OpFsyncDir, r.fs.Fsync(fsimpl.Ino(in.NodeId)))
+	q := r.req(event.OpFsyncDir, &in.InHeader, "")
+	return r.done(q, r.fs.Fsync(fsimpl.Ino(in.NodeId)))
 }
 
 func (r *rawFS) ReadDir(cancel <-chan struct{}, in *fuse.ReadIn, out *fuse.DirEntryList) fuse.Status {
+	q := r.req(event.OpReadDir, &in.InHeader, "")
 	e := r.fs.ReadDir(fsimpl.Ino(in.NodeId), in.Offset, func(d fsimpl.Dirent) bool {
 		return out.AddDirEntry(fuse.DirEntry{Mode: d.Mode, Name: d.Name, Ino: uint64(d.Ino), Off: d.Off})
 	})
-	return r.reply(event.OpReadDir, e)
+	return r.done(q, e)
 }
 
 // Sizes of one READDIRPLUS record: fuse_entry_out, fuse_dirent header, name
@@ -56,6 +61,7 @@ var direntPool = sync.Pool{New: func() any { s := make([]fsimpl.Dirent, 0, 64); 
 // up after fsimpl.ReadDir returns, so that no fsimpl call runs inside its
 // callback; an entry removed meanwhile goes out as a bare name.
 func (r *rawFS) ReadDirPlus(cancel <-chan struct{}, in *fuse.ReadIn, out *fuse.DirEntryList) fuse.Status {
+	q := r.req(event.OpReadDirPlus, &in.InHeader, "")
 	defer r.begin()()
 	dir := fsimpl.Ino(in.NodeId)
 	bufp := direntPool.Get().(*[]fsimpl.Dirent)
@@ -75,7 +81,7 @@ func (r *rawFS) ReadDirPlus(cancel <-chan struct{}, in *fuse.ReadIn, out *fuse.D
 		return true
 	})
 	if e != 0 {
-		return r.reply(event.OpReadDirPlus, e)
+		return r.done(q, e)
 	}
 	var c *fsimpl.Cred
 	for _, d := range *bufp {
@@ -104,5 +110,5 @@ func (r *rawFS) ReadDirPlus(cancel <-chan struct{}, in *fuse.ReadIn, out *fuse.D
 		r.fillEntry(eo, &a)
 		out.FixMode(a.Mode)
 	}
-	return r.reply(event.OpReadDirPlus, 0)
+	return r.done(q, 0)
 }

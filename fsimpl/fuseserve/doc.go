@@ -43,10 +43,11 @@
 //     included), which becomes fsimpl.SetKillSUIDGID; FATTR_KILL_SUIDGID,
 //     FUSE_WRITE_KILL_SUIDGID and FUSE_OPEN_KILL_SUIDGID (on OPEN) are
 //     passed on.
-//   - Handlers return unix.Errno bare; reply() is the one place that turns an
+//   - Handlers return unix.Errno bare; done() is the one place that turns an
 //     errno into a fuse.Status (ENOSYS from fsimpl becomes EIO plus a log
 //     line, because ENOSYS would switch the operation off in the kernel for
-//     the life of the mount).
+//     the life of the mount), and where a request is counted and reported
+//     to the Observer.
 //   - Invalidations requested by the other door are queued and sent by one
 //     goroutine; a notify from inside a FUSE handler can deadlock against the
 //     kernel's directory lock, so nothing here sends one synchronously.

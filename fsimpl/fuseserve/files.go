@@ -146,13 +146,14 @@ func (r *rawFS) register(fd int) (int32, unix.Errno) {
 }
 
 func (r *rawFS) Open(cancel <-chan struct{}, in *fuse.OpenIn, out *fuse.OpenOut) fuse.Status {
+	q := r.req(event.OpOpen, &in.InHeader, "")
 	c := credOf(&in.InHeader)
 	if in.Mode&fuse.OPEN_KILL_SUIDGID != 0 {
 		c = withoutFsetid(c)
 	}
 	f, e := r.fs.Open(c, fsimpl.Ino(in.NodeId), int(in.Flags))
 	if e != 0 {
-		return r.reply(event.OpOpen, e)
+		return r.done(q, e)
 	}
 	if in.Mode&fuse.OPEN_KILL_SUIDGID != 0 {
 		// Under HANDLE_KILLPRIV_V2 the kernel leaves clearing suid/sgid
@@ -164,10 +165,11 @@ func (r *rawFS) Open(cancel <-chan struct{}, in *fuse.OpenIn, out *fuse.OpenOut)
 	if e = r.addHandle(f, out); e != 0 {
 		r.fs.Release(f)
 	}
-	return r.reply(event.OpOpen, e)
+	return r.done(q, e)
 }
 
 func (r *rawFS) Create(cancel <-chan struct{}, in *fuse.CreateIn, name string, out *fuse.CreateOut) fuse.Status {
+	q := r.req(event.OpCreate, &in.InHeader, name)
 	defer r.begin()()
 	c := credOf(&in.InHeader)
 	if in.OpenFlags&fuse.OPEN_KILL_SUIDGID != 0 {
@@ -175,7 +177,7 @@ func (r *rawFS) Create(cancel <-chan struct{}, in *fuse.CreateIn, name string, o
 	}
 	a, f, e := r.fs.Create(c, fsimpl.Ino(in.NodeId), name, int(in.Flags), in.Mode)
 	if e != 0 {
-		return r.reply(event.OpCreate, e)
+		return r.done(q, e)
 	}
 	// FUSE_OPEN_KILL_SUIDGID says only that the caller lacks CAP_FSETID:
 	// the kernel sets it for any unprivileged O_CREAT|O_TRUNC, also when
@@ -187,39 +189,44 @@ func (r *rawFS) Create(cancel <-chan struct{}, in *fuse.CreateIn, name string, o
 		// any filesystem); the reference and the File go back.
 		r.fs.Release(f)
 		r.fs.Forget(a.Ino, 1)
-		return r.reply(event.OpCreate, e)
+		return r.done(q, e)
 	}
 	r.fillEntry(&out.EntryOut, &a)
-	return r.reply(event.OpCreate, 0)
+	q.entry = &out.EntryOut
+	return r.done(q, 0)
 }
 
+// Release has no reply; done counts and reports it as answered.
 func (r *rawFS) Release(cancel <-chan struct{}, in *fuse.ReleaseIn) {
-	r.stats.ops[event.OpRelease].calls.Add(1)
+	q := r.req(event.OpRelease, &in.InHeader, "")
 	if h := r.removeHandle(in.Fh); h != nil {
 		r.releaseLocks(in.Fh)
 		r.fs.Release(h.f)
 	}
+	r.done(q, 0)
 }
 
 // Read and Write serve close-to-open mode; with passthrough the kernel
 // reads and writes the backing file itself and never sends them.
 func (r *rawFS) Read(cancel <-chan struct{}, in *fuse.ReadIn, buf []byte) (fuse.ReadResult, fuse.Status) {
+	q := r.req(event.OpRead, &in.InHeader, "")
 	h := r.handles.get(in.Fh)
 	if h == nil {
-		return nil, r.reply(event.OpRead, unix.EBADF)
+		return nil, r.done(q, unix.EBADF)
 	}
 	buf = buf[:min(len(buf), int(in.Size))]
 	n, e := r.fs.Read(h.f, buf, int64(in.Offset))
 	if e != 0 {
-		return nil, r.reply(event.OpRead, e)
+		return nil, r.done(q, e)
 	}
-	return fuse.ReadResultData(buf[:n]), r.reply(event.OpRead, 0)
+	return fuse.ReadResultData(buf[:n]), r.done(q, 0)
 }
 
 func (r *rawFS) Write(cancel <-chan struct{}, in *fuse.WriteIn, data []byte) (uint32, fuse.Status) {
+	q := r.req(event.OpWrite, &in.InHeader, "")
 	h := r.handles.get(in.Fh)
 	if h == nil {
-		return 0, r.reply(event.OpWrite, unix.EBADF)
+		return 0, r.done(q, unix.EBADF)
 	}
 	// The kernel sets FUSE_WRITE_KILL_SUIDGID on every write by a caller
 	// without CAP_FSETID, whatever the mode; fsimpl weighs the caller's
@@ -229,37 +236,41 @@ func (r *rawFS) Write(cancel <-chan struct{}, in *fuse.WriteIn, data []byte) (ui
 		killFor = withoutFsetid(credOf(&in.InHeader))
 	}
 	n, e := r.fs.Write(h.f, data, int64(in.Offset), killFor)
-	return uint32(n), r.reply(event.OpWrite, e)
+	return uint32(n), r.done(q, e)
 }
 
 func (r *rawFS) Lseek(cancel <-chan struct{}, in *fuse.LseekIn, out *fuse.LseekOut) fuse.Status {
+	q := r.req(event.OpLseek, &in.InHeader, "")
 	h := r.handles.get(in.Fh)
 	if h == nil {
-		return r.reply(event.OpLseek, unix.EBADF)
+		return r.done(q, unix.EBADF)
 	}
 	off, e := r.fs.Lseek(h.f, int64(in.Offset), int(in.Whence))
 	if e == 0 {
 		out.Offset = uint64(off)
 	}
-	return r.reply(event.OpLseek, e)
+	return r.done(q, e)
 }
 
 func (r *rawFS) Fallocate(cancel <-chan struct{}, in *fuse.FallocateIn) fuse.Status {
+	q := r.req(event.OpFallocate, &in.InHeader, "")
 	h := r.handles.get(in.Fh)
 	if h == nil {
-		return r.reply(event.OpFallocate, unix.EBADF)
+		return r.done(q, unix.EBADF)
 	}
 	e := r.fs.Fallocate(h.f, in.Mode, int64(in.Offset), int64(in.Length))
-	return r.reply(event.OpFallocate, e)
+	return r.done(q, e)
 }
 
 // Flush comes at every close() of a handle opened without FOPEN_NOFLUSH:
 // the closing owner's POSIX locks on the inode go (locks.go).
 func (r *rawFS) Flush(cancel <-chan struct{}, in *fuse.FlushIn) fuse.Status {
+	q := r.req(event.OpFlush, &in.InHeader, "")
 	r.dropOwner(fsimpl.Ino(in.NodeId), in.LockOwner)
-	return r.reply(event.OpFlush, 0)
+	return r.done(q, 0)
 }
 
 func (r *rawFS) Fsync(cancel <-chan struct{}, in *fuse.FsyncIn) fuse.Status {
-	return r.reply(event.OpFsync, r.fs.Fsync(fsimpl.Ino(in.NodeId)))
+	q := r.req(event.OpFsync, &in.InHeader, "")
+	return r.done(q, r.fs.Fsync(fsimpl.Ino(in.NodeId)))
 }

@@ -221,17 +221,18 @@ func wireLock(lk *fuse.FileLock) (unix.Flock_t, unix.Errno) {
 }
 
 func (r *rawFS) GetLk(cancel <-chan struct{}, in *fuse.LkIn, out *fuse.LkOut) fuse.Status {
+	q := r.req(event.OpGetLk, &in.InHeader, "")
 	h := r.handles.get(in.Fh)
 	if h == nil {
-		return r.reply(event.OpGetLk, unix.EBADF)
+		return r.done(q, unix.EBADF)
 	}
 	lk, e := wireLock(&in.Lk)
 	if e != 0 {
-		return r.reply(event.OpGetLk, e)
+		return r.done(q, e)
 	}
 	o, e := r.lockOwnerOf(in.Fh, lockKey{ino: h.ino, owner: in.Owner}, 0, false)
 	if e != 0 {
-		return r.reply(event.OpGetLk, e)
+		return r.done(q, e)
 	}
 	// Without locks of its own, the owner asks through the handle's
 	// descriptor, which never carries POSIX or OFD locks: a different open
@@ -243,7 +244,7 @@ func (r *rawFS) GetLk(cancel <-chan struct{}, in *fuse.LkIn, out *fuse.LkOut) fu
 		e = getlk(h.f.Fd)
 	}
 	if e != 0 {
-		return r.reply(event.OpGetLk, e)
+		return r.done(q, e)
 	}
 	out.Lk.Typ = uint32(lk.Type)
 	if lk.Type != unix.F_UNLCK {
@@ -258,7 +259,7 @@ func (r *rawFS) GetLk(cancel <-chan struct{}, in *fuse.LkIn, out *fuse.LkOut) fu
 			out.Lk.Pid = r.otherLocker(h.ino, in.Owner)
 		}
 	}
-	return r.reply(event.OpGetLk, 0)
+	return r.done(q, 0)
 }
 
 // otherLocker names the process of some owner other than owner with locks
@@ -276,11 +277,13 @@ func (r *rawFS) otherLocker(ino fsimpl.Ino, owner uint64) uint32 {
 }
 
 func (r *rawFS) SetLk(cancel <-chan struct{}, in *fuse.LkIn) fuse.Status {
-	return r.reply(event.OpSetLk, r.setLk(nil, in))
+	q := r.req(event.OpSetLk, &in.InHeader, "")
+	return r.done(q, r.setLk(nil, in))
 }
 
 func (r *rawFS) SetLkw(cancel <-chan struct{}, in *fuse.LkIn) fuse.Status {
-	return r.reply(event.OpSetLkw, r.setLk(cancel, in))
+	q := r.req(event.OpSetLkw, &in.InHeader, "")
+	return r.done(q, r.setLk(cancel, in))
 }
 
 // setLk takes or drops a lock; with cancel set it waits for a conflicting

@@ -14,9 +14,10 @@ import (
 	"github.com/btfuse/btfuse/fsimpl"
 )
 
-// rawFS answers the kernel's requests. Its methods are the reply boundary:
-// each one translates the request, calls fsimpl, and converts the errno once
-// through reply().
+// rawFS answers the kernel's requests. Each method takes a req as it
+// starts, translates the request, calls fsimpl, and ends in done(), the one
+// reply point, which counts and reports the request and converts the errno
+// (observe.go).
 type rawFS struct {
 	// RawFileSystem answers ENOSYS for what is not implemented here:
 	// COPY_FILE_RANGE (the kernel then copies through read/write, which
@@ -38,6 +39,12 @@ type rawFS struct {
 
 	inval *invalQueue // set before serving
 
+	// obs, when set, is told of every request answered, with the node's
+	// path from paths; both are nil on an unobserved door. Set before
+	// serving starts.
+	obs   event.Observer
+	paths *pathCache
+
 	handles   handleTable
 	locks     lockTable
 	lookups   lookupTable
@@ -51,7 +58,7 @@ type rawFS struct {
 var _ fuse.RawFileSystem = (*rawFS)(nil)
 
 func newRawFS(fs *fsimpl.FS, opts Options) *rawFS {
-	return &rawFS{
+	r := &rawFS{
 		RawFileSystem: fuse.NewDefaultRawFileSystem(),
 		fs:            fs,
 		entryTTL:      opts.EntryTimeout,
@@ -62,6 +69,10 @@ func newRawFS(fs *fsimpl.FS, opts Options) *rawFS {
 		lookups:       lookupTable{refs: map[fsimpl.Ino]uint64{}, attrs: map[fsimpl.Ino]struct{}{}},
 		negatives:     negativeTable{ttl: opts.EntryTimeout},
 	}
+	if opts.Observer != nil {
+		r.obs, r.paths = opts.Observer, newPathCache()
+	}
+	return r
 }
 
 func (r *rawFS) String() string { return "btfuse" }
@@ -222,31 +233,32 @@ func hostDev(d uint32) uint64 {
 }
 
 func (r *rawFS) Lookup(cancel <-chan struct{}, h *fuse.InHeader, name string, out *fuse.EntryOut) fuse.Status {
+	q := r.req(event.OpLookup, h, name)
 	// The kernel does not enforce NAME_MAX for FUSE.
 	if len(name) > fsimpl.NameMax {
-		return r.reply(event.OpLookup, unix.ENAMETOOLONG)
+		return r.done(q, unix.ENAMETOOLONG)
 	}
 	defer r.begin()()
 	if name == "." || name == ".." {
-		return r.lookupExport(h, name, out)
+		return r.done(q, r.lookupExport(h, name, out))
 	}
+	q.entry = out
 	a, e := r.fs.Lookup(credOf(h), fsimpl.Ino(h.NodeId), name)
 	if e == unix.ENOENT && r.entryTTL > 0 {
 		// A negative entry: NodeId 0 with a timeout makes the kernel cache
 		// the absence. The other door's InvalEntry removes it when it
 		// creates the name (the kernel takes the directory lock for both,
 		// so an invalidation cannot slip in before the entry is cached).
+		// done counts and reports it as the ENOENT it is.
 		*out = fuse.EntryOut{}
 		out.SetEntryTimeout(r.entryTTL)
 		r.negatives.add(fsimpl.Ino(h.NodeId), name)
-		r.stats.ops[event.OpLookup].errors.Add(1)
-		return r.reply(event.OpLookup, 0)
+		return r.done(q, 0)
 	}
-	if e != 0 {
-		return r.reply(event.OpLookup, e)
+	if e == 0 {
+		r.fillEntry(out, &a)
 	}
-	r.fillEntry(out, &a)
-	return r.reply(event.OpLookup, 0)
+	return r.done(q, e)
 }
 
 // lookupExport answers the LOOKUPs of "." and "..", which only the
@@ -256,8 +268,9 @@ func (r *rawFS) Lookup(cancel <-chan struct{}, h *fuse.InHeader, name string, ou
 // (fs/fuse/inode.c:fuse_get_dentry, fuse_get_parent). They carry no
 // negative entry: the kernel makes an ENOENT ESTALE. A ".." that reaches
 // the root adds to the root's lookup count, which FORGET leaves alone; the
-// root is never freed, and shutdown returns the count.
-func (r *rawFS) lookupExport(h *fuse.InHeader, name string, out *fuse.EntryOut) fuse.Status {
+// root is never freed, and shutdown returns the count. The node, rebuilt
+// from a file handle, is not given a path in the path cache.
+func (r *rawFS) lookupExport(h *fuse.InHeader, name string, out *fuse.EntryOut) unix.Errno {
 	var a fsimpl.Attr
 	var e unix.Errno
 	if name == "." {
@@ -268,32 +281,42 @@ func (r *rawFS) lookupExport(h *fuse.InHeader, name string, out *fuse.EntryOut) 
 	if e == 0 {
 		r.fillEntry(out, &a)
 	}
-	return r.reply(event.OpLookup, e)
+	return e
 }
 
+// Forget has no reply; done counts and reports it as answered.
 func (r *rawFS) Forget(nodeid, nlookup uint64) {
-	r.stats.ops[event.OpForget].calls.Add(1)
+	q := r.req(event.OpForget, &fuse.InHeader{NodeId: nodeid}, "")
 	ino := fsimpl.Ino(nodeid)
 	// The root's count is the kernel's own (it never looked it up), and the
 	// poll-hack node belongs to go-fuse.
 	if ino == fsimpl.RootIno || nodeid == pollHackIno {
+		r.done(q, 0)
 		return
 	}
 	if n := r.lookups.forget(ino, nlookup); n > 0 {
 		r.fs.Forget(ino, n)
 	}
+	r.done(q, 0)
+	// A node the kernel still holds (looked up again meanwhile) keeps its
+	// path.
+	if r.paths != nil && !r.lookups.holds(ino) {
+		r.paths.forget(nodeid)
+	}
 }
 
 func (r *rawFS) GetAttr(cancel <-chan struct{}, in *fuse.GetAttrIn, out *fuse.AttrOut) fuse.Status {
+	q := r.req(event.OpGetAttr, &in.InHeader, "")
 	defer r.begin()()
 	a, e := r.fs.GetAttr(fsimpl.Ino(in.NodeId))
 	if e == 0 {
 		r.fillAttrOut(out, &a)
 	}
-	return r.reply(event.OpGetAttr, e)
+	return r.done(q, e)
 }
 
 func (r *rawFS) SetAttr(cancel <-chan struct{}, in *fuse.SetAttrIn, out *fuse.AttrOut) fuse.Status {
+	q := r.req(event.OpSetAttr, &in.InHeader, "")
 	defer r.begin()()
 	var sa fsimpl.SetAttrIn
 	if in.Valid&fuse.FATTR_MODE != 0 {
@@ -356,7 +379,7 @@ func (r *rawFS) SetAttr(cancel <-chan struct{}, in *fuse.SetAttrIn, out *fuse.At
 		// GETXATTR(security.capability) then SETATTR {}.
 		a, e := r.fs.GetAttr(fsimpl.Ino(in.NodeId))
 		if e != 0 {
-			return r.reply(event.OpSetAttr, e)
+			return r.done(q, e)
 		}
 		if a.Mode&unix.S_IFMT != unix.S_IFDIR {
 			sa.Valid |= fsimpl.SetKillSUIDGID
@@ -366,7 +389,7 @@ func (r *rawFS) SetAttr(cancel <-chan struct{}, in *fuse.SetAttrIn, out *fuse.At
 	if fh, ok := in.GetFh(); ok {
 		hd := r.handles.get(fh)
 		if hd == nil {
-			return r.reply(event.OpSetAttr, unix.EBADF)
+			return r.done(q, unix.EBADF)
 		}
 		f = hd.f
 	}
@@ -374,7 +397,7 @@ func (r *rawFS) SetAttr(cancel <-chan struct{}, in *fuse.SetAttrIn, out *fuse.At
 	if e == 0 {
 		r.fillAttrOut(out, &a)
 	}
-	return r.reply(event.OpSetAttr, e)
+	return r.done(q, e)
 }
 
 // setAttrFields are the SETATTR bits that name an attribute to change.
@@ -382,64 +405,92 @@ const setAttrFields = fuse.FATTR_MODE | fuse.FATTR_UID | fuse.FATTR_GID | fuse.F
 	fuse.FATTR_ATIME | fuse.FATTR_MTIME | fuse.FATTR_ATIME_NOW | fuse.FATTR_MTIME_NOW | fuse.FATTR_CTIME
 
 // entry finishes the operations that create a name: on success the reply
-// carries the reference fsimpl took.
-func (r *rawFS) entry(o event.Op, a fsimpl.Attr, e unix.Errno, out *fuse.EntryOut) fuse.Status {
+// carries the reference fsimpl took, and names the node to the path cache.
+func (r *rawFS) entry(q req, a fsimpl.Attr, e unix.Errno, out *fuse.EntryOut) fuse.Status {
 	if e == 0 {
 		r.fillEntry(out, &a)
+		q.entry = out
 	}
-	return r.reply(o, e)
+	return r.done(q, e)
 }
 
 func (r *rawFS) Mknod(cancel <-chan struct{}, in *fuse.MknodIn, name string, out *fuse.EntryOut) fuse.Status {
+	q := r.req(event.OpMknod, &in.InHeader, name)
 	defer r.begin()()
 	a, e := r.fs.Mknod(credOf(&in.InHeader), fsimpl.Ino(in.NodeId), name, in.Mode, hostDev(in.Rdev))
-	return r.entry(event.OpMknod, a, e, out)
+	return r.entry(q, a, e, out)
 }
 
 func (r *rawFS) Mkdir(cancel <-chan struct{}, in *fuse.MkdirIn, name string, out *fuse.EntryOut) fuse.Status {
+	q := r.req(event.OpMkdir, &in.InHeader, name)
 	defer r.begin()()
 	a, e := r.fs.Mkdir(credOf(&in.InHeader), fsimpl.Ino(in.NodeId), name, in.Mode)
-	return r.entry(event.OpMkdir, a, e, out)
+	return r.entry(q, a, e, out)
 }
 
 func (r *rawFS) Symlink(cancel <-chan struct{}, h *fuse.InHeader, target, name string, out *fuse.EntryOut) fuse.Status {
+	q := r.req(event.OpSymlink, h, name)
 	defer r.begin()()
 	a, e := r.fs.Symlink(credOf(h), fsimpl.Ino(h.NodeId), name, target)
-	return r.entry(event.OpSymlink, a, e, out)
+	return r.entry(q, a, e, out)
 }
 
 func (r *rawFS) Link(cancel <-chan struct{}, in *fuse.LinkIn, name string, out *fuse.EntryOut) fuse.Status {
+	q := r.req(event.OpLink, &in.InHeader, name)
 	defer r.begin()()
 	a, e := r.fs.Link(credOf(&in.InHeader), fsimpl.Ino(in.Oldnodeid), fsimpl.Ino(in.NodeId), name)
-	return r.entry(event.OpLink, a, e, out)
+	return r.entry(q, a, e, out)
 }
 
+// Unlink, Rmdir and Rename tell the path cache (when observing) once the
+// name is gone or moved; the request is reported first, under the old name.
+
 func (r *rawFS) Unlink(cancel <-chan struct{}, h *fuse.InHeader, name string) fuse.Status {
-	return r.reply(event.OpUnlink, r.fs.Unlink(credOf(h), fsimpl.Ino(h.NodeId), name))
+	q := r.req(event.OpUnlink, h, name)
+	e := r.fs.Unlink(credOf(h), fsimpl.Ino(h.NodeId), name)
+	st := r.done(q, e)
+	if e == 0 && r.paths != nil {
+		r.paths.unlink(h.NodeId, name)
+	}
+	return st
 }
 
 func (r *rawFS) Rmdir(cancel <-chan struct{}, h *fuse.InHeader, name string) fuse.Status {
-	return r.reply(event.OpRmdir, r.fs.Rmdir(credOf(h), fsimpl.Ino(h.NodeId), name))
+	q := r.req(event.OpRmdir, h, name)
+	e := r.fs.Rmdir(credOf(h), fsimpl.Ino(h.NodeId), name)
+	st := r.done(q, e)
+	if e == 0 && r.paths != nil {
+		r.paths.unlink(h.NodeId, name)
+	}
+	return st
 }
 
 func (r *rawFS) Rename(cancel <-chan struct{}, in *fuse.RenameIn, oldName, newName string) fuse.Status {
+	q := r.req(event.OpRename, &in.InHeader, oldName)
 	e := r.fs.Rename(credOf(&in.InHeader), fsimpl.Ino(in.NodeId), oldName, fsimpl.Ino(in.Newdir), newName, in.Flags)
-	return r.reply(event.OpRename, e)
+	st := r.done(q, e)
+	if e == 0 && r.paths != nil {
+		r.paths.rename(in.NodeId, oldName, in.Newdir, newName, in.Flags&unix.RENAME_EXCHANGE != 0)
+	}
+	return st
 }
 
 func (r *rawFS) Readlink(cancel <-chan struct{}, h *fuse.InHeader) ([]byte, fuse.Status) {
+	q := r.req(event.OpReadlink, h, "")
 	target, e := r.fs.Readlink(credOf(h), fsimpl.Ino(h.NodeId))
 	if e != 0 {
-		return nil, r.reply(event.OpReadlink, e)
+		return nil, r.done(q, e)
 	}
-	return []byte(target), r.reply(event.OpReadlink, 0)
+	return []byte(target), r.done(q, 0)
 }
 
 func (r *rawFS) Access(cancel <-chan struct{}, in *fuse.AccessIn) fuse.Status {
-	return r.reply(event.OpAccess, r.fs.Access(credOf(&in.InHeader), fsimpl.Ino(in.NodeId), in.Mask))
+	q := r.req(event.OpAccess, &in.InHeader, "")
+	return r.done(q, r.fs.Access(credOf(&in.InHeader), fsimpl.Ino(in.NodeId), in.Mask))
 }
 
 func (r *rawFS) StatFs(cancel <-chan struct{}, h *fuse.InHeader, out *fuse.StatfsOut) fuse.Status {
+	q := r.req(event.OpStatFs, h, "")
 	st := r.fs.StatFs()
 	*out = fuse.StatfsOut{
 		Blocks:  st.Blocks,
@@ -451,5 +502,5 @@ func (r *rawFS) StatFs(cancel <-chan struct{}, h *fuse.InHeader, out *fuse.Statf
 		NameLen: st.NameLen,
 		Frsize:  st.Frsize,
 	}
-	return r.reply(event.OpStatFs, 0)
+	return r.done(q, 0)
 }

@@ -6,7 +6,6 @@ import (
 	"sync/atomic"
 
 	"github.com/hanwen/go-fuse/v2/fuse"
-	"golang.org/x/sys/unix"
 
 	"github.com/btfuse/btfuse/event"
 )
@@ -78,27 +77,6 @@ func (s *Server) Stats() Stats {
 	st.InvalSkipped = r.stats.invalSkipped.Load()
 	st.Panics = r.stats.panics.Load()
 	return st
-}
-
-// reply is the reply boundary: it counts the request (under package
-// event's op numbering, so these counters and the shared-memory mirror
-// name the same operations) and turns the errno of a handler into the
-// status go-fuse sends (go-fuse flips the sign). fsimpl
-// answers ENOSYS for nothing it implements; passing one on would make the
-// kernel stop sending that operation for the life of the mount, so it
-// becomes EIO and a log line.
-func (r *rawFS) reply(o event.Op, e unix.Errno) fuse.Status {
-	c := &r.stats.ops[o]
-	c.calls.Add(1)
-	if e == 0 {
-		return fuse.OK
-	}
-	c.errors.Add(1)
-	if e == unix.ENOSYS {
-		slog.Error("fuseserve: fsimpl answered ENOSYS; replying EIO", "op", o.String())
-		return fuse.EIO
-	}
-	return fuse.Status(e)
 }
 
 // panicked is go-fuse's PanicHandler: the request is answered EIO.

@@ -14,19 +14,21 @@ import (
 // is ERANGE.
 
 func (r *rawFS) GetXAttr(cancel <-chan struct{}, h *fuse.InHeader, name string, dest []byte) (uint32, fuse.Status) {
+	q := r.req(event.OpGetXattr, h, "")
 	v, e := r.fs.GetXattr(credOf(h), fsimpl.Ino(h.NodeId), name)
 	if e != 0 {
-		return 0, r.reply(event.OpGetXattr, e)
+		return 0, r.done(q, e)
 	}
 	n, e := sized(v, dest)
-	return n, r.reply(event.OpGetXattr, e)
+	return n, r.done(q, e)
 }
 
 func (r *rawFS) ListXAttr(cancel <-chan struct{}, h *fuse.InHeader, dest []byte) (uint32, fuse.Status) {
+	q := r.req(event.OpListXattr, h, "")
 	// Listing trusted.* names is the server's decision (see cred.go).
 	names, e := r.fs.ListXattr(fullCredOf(h), fsimpl.Ino(h.NodeId))
 	if e != 0 {
-		return 0, r.reply(event.OpListXattr, e)
+		return 0, r.done(q, e)
 	}
 	var list []byte
 	for _, s := range names {
@@ -34,7 +36,7 @@ func (r *rawFS) ListXAttr(cancel <-chan struct{}, h *fuse.InHeader, dest []byte)
 		list = append(list, 0)
 	}
 	n, e := sized(list, dest)
-	return n, r.reply(event.OpListXattr, e)
+	return n, r.done(q, e)
 }
 
 // sized copies v into dest when it fits. With an empty dest it only reports
@@ -50,12 +52,14 @@ func sized(v, dest []byte) (uint32, unix.Errno) {
 }
 
 func (r *rawFS) SetXAttr(cancel <-chan struct{}, in *fuse.SetXAttrIn, name string, data []byte) fuse.Status {
+	q := r.req(event.OpSetXattr, &in.InHeader, "")
 	// data lives in the request buffer, which go-fuse reuses.
 	v := append([]byte(nil), data...)
 	e := r.fs.SetXattr(credOf(&in.InHeader), fsimpl.Ino(in.NodeId), name, v, int(in.Flags))
-	return r.reply(event.OpSetXattr, e)
+	return r.done(q, e)
 }
 
 func (r *rawFS) RemoveXAttr(cancel <-chan struct{}, h *fuse.InHeader, name string) fuse.Status {
-	return r.reply(event.OpRemoveXattr, r.fs.RemoveXattr(credOf(h), fsimpl.Ino(h.NodeId), name))
+	q := r.req(event.OpRemoveXattr, h, "")
+	return r.done(q, r.fs.RemoveXattr(credOf(h), fsimpl.Ino(h.NodeId), name))
 }
