@@ -111,7 +111,7 @@ func New(fs *fsimpl.FS, opts Options) (*Supervisor, error) {
 		return nil, fmt.Errorf("options of the FUSE mount %s: %w", opts.Mount, err)
 	}
 	s.admission = adm
-	if err := s.mounts.open(s.mntID); err != nil {
+	if err := s.openMounts(); err != nil {
 		return nil, fmt.Errorf("follow the FUSE mount %s: %w", opts.Mount, err)
 	}
 	s.slots.init()

@@ -25,6 +25,10 @@ type mountView struct {
 	path string
 	// kernelOnly: every call under the mount goes to the kernel.
 	kernelOnly bool
+	// atPath: path named the root of the mount when the view was made.
+	// A view is made again whenever that changes, either way (a rename
+	// does not change the mount table, so nothing else would tell).
+	atPath bool
 }
 
 // viewOf computes the view of mount id from the entries.
@@ -81,16 +85,24 @@ func (s *Supervisor) currentView() *mountView {
 		n, err = unix.Poll(fds[:], 0)
 	}
 	v := w.view.Load()
-	if n > 0 || !v.kernelOnly && !s.isMountRoot(v.path) {
-		nv := mountView{kernelOnly: true}
-		if entries, err := mountinfo.Read(); err == nil {
-			nv = viewOf(entries, s.mntID)
-		}
-		if !nv.kernelOnly && !s.isMountRoot(nv.path) {
-			nv.kernelOnly = true // moving again, or not at any path
-		}
+	if n > 0 || s.isMountRoot(v.path) != v.atPath {
+		nv := s.makeView()
 		w.view.Store(&nv)
 		v = &nv
+	}
+	return v
+}
+
+// makeView reads the mount table and checks the mount's path.
+func (s *Supervisor) makeView() mountView {
+	entries, err := mountinfo.Read()
+	if err != nil {
+		return mountView{kernelOnly: true}
+	}
+	v := viewOf(entries, s.mntID)
+	v.atPath = s.isMountRoot(v.path)
+	if !v.atPath {
+		v.kernelOnly = true // moving, or not at any path
 	}
 	return v
 }
@@ -98,6 +110,9 @@ func (s *Supervisor) currentView() *mountView {
 // isMountRoot reports whether path names the root of the mount, as the
 // daemon sees it. AT_STATX_DONT_SYNC keeps it from asking the FUSE door.
 func (s *Supervisor) isMountRoot(path string) bool {
+	if path == "" {
+		return false
+	}
 	var stx unix.Statx_t
 	flags := unix.AT_SYMLINK_NOFOLLOW | unix.AT_STATX_DONT_SYNC
 	if unix.Statx(unix.AT_FDCWD, path, flags, unix.STATX_MNT_ID, &stx) != nil {
@@ -106,24 +121,19 @@ func (s *Supervisor) isMountRoot(path string) bool {
 	return stx.Mnt_id == s.mntID && stx.Attributes&unix.STATX_ATTR_MOUNT_ROOT != 0
 }
 
-// openMountWatch starts following mount id.
-func (w *mountWatch) open(id uint64) error {
+// openMounts starts following the mount (s.mntID).
+func (s *Supervisor) openMounts() error {
 	fd, err := unix.Open("/proc/self/mountinfo", unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return err
 	}
-	entries, err := mountinfo.Read()
-	if err != nil {
-		unix.Close(fd)
-		return err
-	}
-	v := viewOf(entries, id)
+	v := s.makeView()
 	if v.path == "" {
 		unix.Close(fd)
-		return fmt.Errorf("mount id %d not in /proc/self/mountinfo", id)
+		return fmt.Errorf("mount id %d not in /proc/self/mountinfo", s.mntID)
 	}
-	w.fd = fd
-	w.view.Store(&v)
+	s.mounts.fd = fd
+	s.mounts.view.Store(&v)
 	return nil
 }
 

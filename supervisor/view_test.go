@@ -121,3 +121,38 @@ func TestViewOf(t *testing.T) {
 		t.Errorf("unknown mount: %+v", got)
 	}
 }
+
+// TestRunMountMovedBack: a mount that moved (the directory above it
+// renamed) is followed to its new path, and back again.
+func TestRunMountMovedBack(t *testing.T) {
+	s := startSupervised(t)
+	if err := os.WriteFile(filepath.Join(s.Dir, "f"), []byte("btfuse"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	parent := filepath.Dir(s.mount)
+	moved := parent + ".away"
+	if err := os.Rename(parent, moved); err != nil {
+		t.Fatal(err)
+	}
+	if v := s.sup.currentView(); v.kernelOnly || v.path != filepath.Join(moved, filepath.Base(s.mount)) {
+		t.Errorf("view after the move: %+v", *v)
+	}
+	if err := os.Rename(moved, parent); err != nil {
+		t.Fatal(err)
+	}
+	if v := s.sup.currentView(); v.kernelOnly || v.path != s.mount {
+		t.Errorf("view after the move back: %+v, want served at %s", *v, s.mount)
+	}
+	var served int
+	s.sup.onAnswer = func(nr int32, path string, r result) {
+		if path == filepath.Join(s.mount, "f") && !r.cont {
+			served++
+		}
+	}
+	if code, out, errs := s.run(t, []string{"/bin/cat", filepath.Join(s.mount, "f")}); code != 0 || out != "btfuse" {
+		t.Errorf("cat after the move back: exit %d %q %s", code, out, errs)
+	}
+	if served == 0 {
+		t.Error("the open after the move back was not served")
+	}
+}
