@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -460,14 +459,19 @@ func pidAlive(pid int) bool {
 	return true
 }
 
-// probe checks that a control socket accepts a connection.
+// probe checks that a control socket answers a ping: a daemon out of
+// descriptors still has connections queued by the kernel, but answers none.
 func probe(ctx context.Context, path string) error {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	var d net.Dialer
-	c, err := d.DialContext(ctx, "unix", path)
+	c, err := Dial(ctx, path)
 	if err != nil {
 		return err
 	}
-	return c.Close()
+	defer c.Close()
+	var re *RemoteError
+	if _, err := c.Call(ctx, OpPing, nil, nil, nil); err != nil && !errors.As(err, &re) {
+		return err
+	}
+	return nil
 }

@@ -130,6 +130,7 @@ func start(cfg Config, log *slog.Logger, stdout io.Writer, embedded bool) (_ *in
 		}
 	}()
 	in := &instance{log: log}
+	raiseNofile()
 	if in.mount, err = control.Canonical(cfg.Dir); err != nil {
 		return nil, fmt.Errorf("mount point %s: %w", cfg.Dir, err)
 	}
