@@ -57,7 +57,8 @@ type Config struct {
 	Stdout, Stderr io.Writer
 	// RuntimeDir is the registry directory; "" means control.DefaultDir.
 	RuntimeDir string
-	// ShmDir is where the shared-memory segment goes; "" means /dev/shm.
+	// ShmDir is where named shared-memory segments of dead daemons are
+	// swept; "" means /dev/shm. (The daemon's own segment has no name.)
 	ShmDir string
 	// MetricsAddr, when set, is the host:port where Prometheus metrics
 	// are served under /metrics.
