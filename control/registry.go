@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -62,6 +61,32 @@ type Entry struct {
 
 // ErrNotRunning reports that no live daemon is registered for a mount.
 var ErrNotRunning = errors.New("no btfuse daemon is registered for this mount")
+
+// StartWait bounds how long Lookup waits for a daemon that holds its entry
+// but has not published its Info yet: its mount may already be visible
+// while its control socket does not answer, and a command started that
+// moment must find it rather than conclude that nobody serves the mount.
+const StartWait = 15 * time.Second
+
+// errStarting reports an entry whose lock is held but whose Info is not
+// published yet: a daemon starting up (or a command checking the entry for
+// an instant).
+var errStarting = errors.New("daemon starting")
+
+// StartingError reports a daemon that held its entry for StartWait without
+// publishing its Info.
+type StartingError struct {
+	Mount string
+	PID   int // 0 when unknown
+}
+
+func (e *StartingError) Error() string {
+	who := "a btfuse daemon"
+	if e.PID > 0 {
+		who = fmt.Sprintf("btfuse daemon pid %d", e.PID)
+	}
+	return fmt.Sprintf("%s has been starting up for %s for %v without answering: wait and try again, or stop it", who, e.Mount, StartWait)
+}
 
 // BusyError reports that a live daemon already holds the entry of a mount.
 type BusyError struct {
@@ -208,7 +233,25 @@ func (r *Registry) Claim(mount string) (*Claim, error) {
 		return nil, be
 	}
 	r.removeFiles(key)
+	// The pid in the lock file names the daemon to a command that finds
+	// the entry held before the Info is published.
+	if err := lock.Truncate(0); err == nil {
+		lock.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
+	}
 	return &Claim{r: r, mount: mount, key: key, lock: lock}, nil
+}
+
+// lockPID reads the pid a daemon wrote into its lock file, 0 if none.
+func (r *Registry) lockPID(key string) int {
+	b, err := os.ReadFile(r.path(key, ".lock"))
+	if err != nil || len(b) > 32 {
+		return 0
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil || pid <= 0 {
+		return 0
+	}
+	return pid
 }
 
 // lock opens KEY.lock and tries to take it. It returns held=false (and a nil
@@ -305,8 +348,8 @@ func (r *Registry) readInfo(key string) (*Info, error) {
 }
 
 // inspect reports the entry for key. A dead entry (nobody holds its lock) is
-// removed and reported as ok=false; so is an entry whose daemon has not
-// published its Info yet.
+// removed and reported as ok=false; an entry whose daemon has not published
+// its Info yet is reported as errStarting.
 func (r *Registry) inspect(ctx context.Context, key string) (e Entry, ok bool, err error) {
 	f, held, err := r.lock(key)
 	if err != nil {
@@ -321,7 +364,7 @@ func (r *Registry) inspect(ctx context.Context, key string) (e Entry, ok bool, e
 	info, err := r.readInfo(key)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
-			return Entry{}, false, nil // starting up
+			return Entry{}, false, errStarting
 		}
 		return Entry{}, false, err
 	}
@@ -353,6 +396,9 @@ func (r *Registry) List(ctx context.Context) ([]Entry, error) {
 	var errs []error
 	for k := range keys {
 		e, ok, err := r.inspect(ctx, k)
+		if errors.Is(err, errStarting) {
+			continue
+		}
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -368,9 +414,28 @@ func (r *Registry) List(ctx context.Context) ([]Entry, error) {
 
 // Lookup returns the live entry registered for mount (a canonical path),
 // or ErrNotRunning. It goes by the name only: whether the daemon's mount
-// is still at mount is Resolve's question.
+// is still at mount is Resolve's question. An entry held by a daemon that
+// is starting up is waited for, up to StartWait (then *StartingError) or
+// the end of ctx.
 func (r *Registry) Lookup(ctx context.Context, mount string) (Entry, error) {
-	e, ok, err := r.inspect(ctx, Key(mount))
+	key := Key(mount)
+	deadline := time.Now().Add(StartWait)
+	wait := time.Millisecond
+	e, ok, err := r.inspect(ctx, key)
+	for errors.Is(err, errStarting) {
+		if time.Now().After(deadline) {
+			return Entry{}, &StartingError{Mount: mount, PID: r.lockPID(key)}
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return Entry{}, ctx.Err()
+		case <-t.C:
+		}
+		wait = min(2*wait, 50*time.Millisecond)
+		e, ok, err = r.inspect(ctx, key)
+	}
 	if err != nil {
 		return Entry{}, err
 	}
@@ -416,14 +481,19 @@ func pidAlive(pid int) bool {
 	return true
 }
 
-// probe checks that a control socket accepts a connection.
+// probe checks that a control socket answers a ping: a daemon out of
+// descriptors still has connections queued by the kernel, but answers none.
 func probe(ctx context.Context, path string) error {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	var d net.Dialer
-	c, err := d.DialContext(ctx, "unix", path)
+	c, err := Dial(ctx, path)
 	if err != nil {
 		return err
 	}
-	return c.Close()
+	defer c.Close()
+	var re *RemoteError
+	if _, err := c.Call(ctx, OpPing, nil, nil, nil); err != nil && !errors.As(err, &re) {
+		return err
+	}
+	return nil
 }

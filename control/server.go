@@ -145,7 +145,27 @@ func (s *Server) Close() error {
 	return err
 }
 
+// Accept backoff bounds: a failed accept is retried after acceptBackoffMin,
+// doubling up to acceptBackoffMax, so that a full descriptor table costs a
+// few wakeups a second and the socket answers again soon after it drains.
+const (
+	acceptBackoffMin = 5 * time.Millisecond
+	acceptBackoffMax = time.Second
+)
+
+// retryAccept reports whether an accept failure is a shortage that passes
+// (descriptors or memory) rather than a broken listener.
+func retryAccept(err error) bool {
+	for _, e := range []unix.Errno{unix.EMFILE, unix.ENFILE, unix.ENOBUFS, unix.ENOMEM} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
+}
+
 func (s *Server) acceptLoop() {
+	var backoff time.Duration
 	for {
 		conn, err := s.ln.AcceptUnix()
 		if err != nil {
@@ -156,9 +176,31 @@ func (s *Server) acceptLoop() {
 			if errors.As(err, &ne) && ne.Timeout() {
 				continue
 			}
-			// EMFILE and friends: report and stop rather than spin.
-			s.log.Error("control socket accept failed; control socket disabled", "err", err)
-			return
+			if !retryAccept(err) {
+				s.log.Error("control socket accept failed; control socket disabled", "err", err)
+				return
+			}
+			// Out of descriptors or memory: the connection waits in the
+			// backlog (its client's call has a deadline); try again later,
+			// never in a tight loop.
+			if backoff == 0 {
+				backoff = acceptBackoffMin
+				s.log.Warn("control socket accept failed; retrying", "err", err)
+			} else {
+				backoff = min(2*backoff, acceptBackoffMax)
+			}
+			t := time.NewTimer(backoff)
+			select {
+			case <-s.ctx.Done():
+				t.Stop()
+				return
+			case <-t.C:
+			}
+			continue
+		}
+		if backoff != 0 {
+			s.log.Info("control socket accepts again")
+			backoff = 0
 		}
 		s.mu.Lock()
 		if s.closed {

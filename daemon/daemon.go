@@ -58,7 +58,8 @@ type Config struct {
 	Stdout, Stderr io.Writer
 	// RuntimeDir is the registry directory; "" means control.DefaultDir.
 	RuntimeDir string
-	// ShmDir is where the shared-memory segment goes; "" means /dev/shm.
+	// ShmDir is where named shared-memory segments of dead daemons are
+	// swept; "" means /dev/shm. (The daemon's own segment has no name.)
 	ShmDir string
 	// MetricsAddr, when set, is the host:port where Prometheus metrics
 	// are served under /metrics.
@@ -131,6 +132,7 @@ func start(cfg Config, log *slog.Logger, stdout io.Writer, embedded bool) (_ *in
 		}
 	}()
 	in := &instance{log: log}
+	raiseNofile()
 	if in.mount, err = control.Canonical(cfg.Dir); err != nil {
 		return nil, fmt.Errorf("mount point %s: %w", cfg.Dir, err)
 	}

@@ -6,7 +6,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/btfuse/btfuse/control"
 	"github.com/btfuse/btfuse/event"
 	"github.com/btfuse/btfuse/fsimpl"
 	"github.com/btfuse/btfuse/internal/procfs"
@@ -30,15 +29,17 @@ type mirror struct {
 	stopOnce sync.Once
 }
 
-// openMirror creates the segment of the daemon serving mount in dir ("":
-// /dev/shm), removing the segments dead daemons left there. A failure is
-// logged, not fatal.
+// openMirror creates the segment of the daemon serving mount, sealed
+// (shmring.CreateSealed): a segment with a name in /dev/shm could be taken
+// first, or truncated under the daemon's mapping, by other local users. It
+// removes the named segments that dead daemons of older versions left in
+// dir ("": /dev/shm). A failure is logged, not fatal.
 func openMirror(dir, mount string, log *slog.Logger) *mirror {
 	m := &mirror{stop: make(chan struct{})}
 	for _, p := range shmring.Sweep(dir) {
 		log.Info("removed the shared memory segment of a dead daemon", "path", p)
 	}
-	w, err := shmring.Create(dir, control.Key(mount), mount, 0)
+	w, err := shmring.CreateSealed(mount, 0)
 	if err != nil {
 		log.Warn("no shared memory segment: btfuse status and trace will not see this daemon", "err", err)
 		return m

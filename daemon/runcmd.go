@@ -58,7 +58,9 @@ func RunCommand(ctx context.Context, cfg CommandConfig) (int, error) {
 		return 1, fmt.Errorf("mount point %s: %w", cfg.Mount, err)
 	}
 	// The launcher child loads while the daemon is looked for, or the
-	// filesystem mounted; it waits for its filter.
+	// filesystem mounted; it waits for its filter. It is started before
+	// an embedded daemon raises this process's RLIMIT_NOFILE (raiseNofile),
+	// so that the command gets the limits btfuse run was given.
 	t, err := launcher.Spawn(cfg.Argv, launcher.Options{
 		Env:   append(os.Environ(), launcher.MountEnv+"="+mount),
 		Range: supervisor.ReservedRange,

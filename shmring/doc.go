@@ -1,8 +1,16 @@
-// Package shmring is the daemon's mirror in shared memory: a file
-// /dev/shm/btfuse-ID (mode 0600) that the daemon maps read-write and that
-// `btfuse status`, `btfuse trace` and the metrics exporter map read-only,
-// without ever talking to the daemon. It is only the transport: what an
-// event says (op, door, outcome) is package event's.
+// Package shmring is the daemon's mirror in shared memory: a file (mode
+// 0600) that the daemon maps read-write and that `btfuse status`, `btfuse
+// trace` and the metrics exporter map read-only, without ever talking to
+// the daemon. It is only the transport: what an event says (op, door,
+// outcome) is package event's.
+//
+// The daemon's segment is sealed (CreateSealed): a memfd with
+// F_SEAL_SHRINK, F_SEAL_GROW and F_SEAL_FUTURE_WRITE, read through
+// /proc/PID/fd/N. A named file in /dev/shm (Create) can be created first by
+// any local user, and truncated by its owner under the writer's mapping,
+// whose next store is then a SIGBUS the writer cannot recover from; the
+// seals make both impossible. Named segments remain for tests and for
+// sweeping what older daemons left.
 //
 // # Layout (version 2, little-endian, offsets in bytes)
 //
@@ -44,7 +52,8 @@
 // # Liveness
 //
 // The daemon holds an exclusive flock on the segment for its lifetime and
-// the kernel drops it when the daemon dies. A segment whose lock can be
+// the kernel drops it when the daemon dies (a sealed segment's /proc path
+// disappears with it as well). A segment whose lock can be
 // taken (or whose pid is gone) belongs to a dead daemon: Create and Sweep
 // remove it. A segment is linked into place only once its header is
 // complete (O_TMPFILE, then linkat), so a reader never sees a half-built

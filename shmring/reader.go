@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -44,8 +45,16 @@ type Info struct {
 
 // Open maps the segment at path read-only after checking that it is a
 // regular file of the caller's, laid out as this package lays them out.
+//
+// A path under /proc (/proc/PID/fd/N, a sealed segment) is followed: the
+// kernel resolves it to the daemon's own descriptor, for its user and root
+// only. Any other path must not be a symbolic link.
 func Open(path string) (*Segment, error) {
-	f, err := os.OpenFile(path, os.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK, 0)
+	flags := os.O_RDONLY | unix.O_NONBLOCK
+	if !strings.HasPrefix(path, "/proc/") {
+		flags |= unix.O_NOFOLLOW
+	}
+	f, err := os.OpenFile(path, flags, 0)
 	if err != nil {
 		return nil, err
 	}

@@ -26,6 +26,8 @@ type Writer struct {
 	path string
 	ino  uint64
 	mask uint64
+	// sealed: a memfd (CreateSealed), with no name to remove.
+	sealed bool
 }
 
 var _ event.Observer = (*Writer)(nil)
@@ -187,7 +189,7 @@ func (w *Writer) Snapshot() Snapshot { return snapshot(w.v) }
 // so that an Observe still in flight in some door is harmless.
 func (w *Writer) Close() error {
 	var st unix.Stat_t
-	if unix.Stat(w.path, &st) == nil && st.Ino == w.ino {
+	if !w.sealed && unix.Stat(w.path, &st) == nil && st.Ino == w.ino {
 		os.Remove(w.path)
 	}
 	return w.f.Close()

@@ -50,9 +50,11 @@ func TestE2EMountWriteReadUmount(t *testing.T) {
 	}
 }
 
+// TestE2ESignalsUnmount: SIGTERM, SIGINT and SIGHUP (the terminal was
+// closed) each unmount cleanly and exit 0.
 func TestE2ESignalsUnmount(t *testing.T) {
 	testutil.RequirePrivileged(t)
-	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
+	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP} {
 		t.Run(sig.String(), func(t *testing.T) {
 			dir, runtime := mountDirs(t)
 			d := startDaemon(t, runtime, dir)

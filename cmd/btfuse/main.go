@@ -10,8 +10,13 @@ import (
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
+	// SIGHUP (the terminal was closed) stops a daemon as SIGINT and SIGTERM
+	// do: its default action would kill it without unmounting, leaving a
+	// dead mount and losing the data. 'btfuse run' forwards all three to
+	// its command as well (package launcher).
+	//
 	// After the first signal the daemon shuts down cleanly; a second one
 	// takes the default action and kills it.
 	context.AfterFunc(ctx, stop)

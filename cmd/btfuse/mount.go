@@ -20,8 +20,8 @@ func NewCmdMount() *cobra.Command {
 		Use:   "mount DIR",
 		Short: "Serve a new in-memory filesystem at DIR until stopped",
 		Long: `Serve a new, empty in-memory filesystem at DIR through FUSE. The daemon stays in
-the foreground; SIGINT, SIGTERM, 'btfuse umount DIR' or an external umount stop
-it, and it unmounts cleanly before it exits. A FUSE mount left at DIR by a
+the foreground; SIGINT, SIGTERM, SIGHUP (its terminal closed), 'btfuse umount
+DIR' or an external umount stop it, and it unmounts cleanly before it exits. A FUSE mount left at DIR by a
 daemon that died is cleared first.
 
 The mount is nosuid,nodev unless -o says otherwise (a comma-separated list;
