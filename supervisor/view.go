@@ -2,6 +2,7 @@ package supervisor
 
 import (
 	"fmt"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -26,8 +27,6 @@ type mountView struct {
 	// kernelOnly: every call under the mount goes to the kernel.
 	kernelOnly bool
 	// atPath: path named the root of the mount when the view was made.
-	// A view is made again whenever that changes, either way (a rename
-	// does not change the mount table, so nothing else would tell).
 	atPath bool
 }
 
@@ -65,32 +64,71 @@ type mountWatch struct {
 	// change of the mount table by POLLPRI on it, once, to whoever polls
 	// first. So it is a raw descriptor: an os.File would be registered
 	// with the Go runtime's epoll, whose polls take the signal away.
-	fd   int
+	fd int
+	// ino is an inotify descriptor watching the directories above the
+	// mount point for being moved or removed (IN_MOVE_SELF,
+	// IN_DELETE_SELF): a rename changes no mount table, and this is how it
+	// is seen without a walk of the mount path on every call. Raw, like fd.
+	ino  int
 	mu   sync.Mutex // serialises the poll and the refresh
 	view atomic.Pointer[mountView]
 }
 
-// currentView returns the view of the mount, reread first when the mount
-// table changed (a mount or remount signals it before it returns) or when
-// the mount is no longer the root of what its path names (a directory
-// above it was renamed, and maybe replaced). The cost is a poll(2) with
-// no wait and a statx(2) of the mount path.
+// currentView returns the view of the mount, made again first when the
+// mount table changed (a mount or remount signals it before it returns)
+// or a directory above the mount point was moved or removed (inotify
+// queues the event before rename(2) returns). The cost is one poll(2) of
+// two descriptors, with no wait.
 func (s *Supervisor) currentView() *mountView {
 	w := &s.mounts
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	fds := [1]unix.PollFd{{Fd: int32(w.fd), Events: unix.POLLPRI}}
+	fds := [2]unix.PollFd{{Fd: int32(w.fd), Events: unix.POLLPRI}, {Fd: int32(w.ino), Events: unix.POLLIN}}
 	n, err := unix.Poll(fds[:], 0)
 	for err == unix.EINTR {
 		n, err = unix.Poll(fds[:], 0)
 	}
 	v := w.view.Load()
-	if n > 0 || s.isMountRoot(v.path) != v.atPath {
-		nv := s.makeView()
+	if n > 0 || err != nil {
+		nv := s.watchedView()
 		w.view.Store(&nv)
 		v = &nv
 	}
 	return v
+}
+
+// watchedView makes the view and watches the directories above its path.
+// A move between the two is caught by checking the path once more after
+// the watches are in place.
+func (s *Supervisor) watchedView() mountView {
+	var v mountView
+	for try := 0; try < 3; try++ {
+		v = s.makeView()
+		s.mounts.watchAbove(v.path)
+		if s.isMountRoot(v.path) == v.atPath {
+			return v
+		}
+	}
+	v.kernelOnly = true // still moving
+	return v
+}
+
+// watchAbove replaces the inotify watches with one on each directory above
+// the mount point p.
+func (w *mountWatch) watchAbove(p string) {
+	if w.ino > 0 {
+		unix.Close(w.ino)
+	}
+	w.ino, _ = unix.InotifyInit1(unix.IN_NONBLOCK | unix.IN_CLOEXEC)
+	if w.ino < 0 || p == "" {
+		return
+	}
+	for dir := filepath.Dir(p); ; dir = filepath.Dir(dir) {
+		unix.InotifyAddWatch(w.ino, dir, unix.IN_MOVE_SELF|unix.IN_DELETE_SELF|unix.IN_ONLYDIR|unix.IN_DONT_FOLLOW)
+		if dir == "/" || dir == "." {
+			break
+		}
+	}
 }
 
 // makeView reads the mount table and checks the mount's path.
@@ -127,9 +165,10 @@ func (s *Supervisor) openMounts() error {
 	if err != nil {
 		return err
 	}
-	v := s.makeView()
+	v := s.watchedView()
 	if v.path == "" {
 		unix.Close(fd)
+		s.mounts.close()
 		return fmt.Errorf("mount id %d not in /proc/self/mountinfo", s.mntID)
 	}
 	s.mounts.fd = fd
@@ -138,8 +177,10 @@ func (s *Supervisor) openMounts() error {
 }
 
 func (w *mountWatch) close() {
-	if w.fd > 0 {
-		unix.Close(w.fd)
-		w.fd = -1
+	for _, fd := range []*int{&w.fd, &w.ino} {
+		if *fd > 0 {
+			unix.Close(*fd)
+			*fd = -1
+		}
 	}
 }
