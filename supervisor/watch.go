@@ -84,23 +84,43 @@ func (s *Supervisor) watchServed(pid, fd int, f *fsimpl.File, writer bool) {
 	w.mu.Unlock()
 }
 
+// The checks of a pass run without w.mu, so that an install (which
+// appends under it) never waits for a pass over many descriptors; and the
+// pause between passes grows with their number, so that the kcmp calls of
+// the watch take a bounded share of a CPU.
 func (s *Supervisor) runWatch() {
 	w := &s.watch
 	defer w.runner.Done()
-	t := time.NewTicker(watchPeriod)
-	defer t.Stop()
+	var snap []watched
+	var open []bool
 	var closed []watched
-	for range t.C {
+	pause := watchPeriod
+	for {
+		time.Sleep(pause)
 		w.mu.Lock()
 		if w.closing {
 			w.running = false
 			w.mu.Unlock()
 			return
 		}
+		// Only this goroutine removes entries and installs only append,
+		// so the first len(snap) entries stay the snapshot's until the
+		// lock is taken again below.
+		snap = append(snap[:0], w.entries...)
+		w.mu.Unlock()
+		open = open[:0]
+		for i := range snap {
+			open = append(open, s.stillOpen(&snap[i])) // may follow a writer to a new fd
+		}
+		w.mu.Lock()
 		keep := w.entries[:0]
-		for _, e := range w.entries {
-			if s.stillOpen(&e) {
-				keep = append(keep, e)
+		for i, e := range w.entries {
+			if i >= len(snap) {
+				keep = append(keep, e) // installed during the pass
+				continue
+			}
+			if open[i] {
+				keep = append(keep, snap[i])
 				continue
 			}
 			s.slots.drop(e.pid, e.fd)
@@ -108,7 +128,7 @@ func (s *Supervisor) runWatch() {
 		}
 		clear(w.entries[len(keep):])
 		w.entries = keep
-		done := len(keep) == 0
+		done := len(keep) == 0 || w.closing
 		if done {
 			w.running = false
 		}
@@ -121,8 +141,12 @@ func (s *Supervisor) runWatch() {
 		if done {
 			return
 		}
+		pause = watchPeriod + time.Duration(len(keep))*watchPerEntry
 	}
 }
+
+// watchPerEntry lengthens the pause between passes per descriptor watched.
+const watchPerEntry = 10 * time.Microsecond
 
 // stillOpen reports whether e's process still has e's file open: at e.fd,
 // or, for a writer, at a low descriptor it was copied to, which e then
