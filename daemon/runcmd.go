@@ -77,6 +77,10 @@ func RunCommand(ctx context.Context, cfg CommandConfig) (int, error) {
 			t.Abort()
 			return 1, err
 		}
+		if err := checkEmbedDir(mount); err != nil {
+			t.Abort()
+			return 1, err
+		}
 	}
 	sup, stop, err := embed(Config{Dir: mount, Stderr: stderr, AllowOther: cfg.AllowOther, RuntimeDir: cfg.RuntimeDir})
 	if err != nil {

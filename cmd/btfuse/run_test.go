@@ -183,3 +183,37 @@ func TestE2ERunAllowOther(t *testing.T) {
 		}
 	}
 }
+
+// TestE2ERunRefusesDir: btfuse run does not mount its own filesystem on a
+// directory that is not empty, nor inside another btfuse mount; it did,
+// silently, and what was there (and what the command wrote) vanished.
+func TestE2ERunRefusesDir(t *testing.T) {
+	testutil.RequirePrivileged(t)
+	dir, runtime := mountDirs(t)
+	full := filepath.Join(t.TempDir(), "full")
+	if err := os.Mkdir(full, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(full, "keep"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errOut := runBtfuse(t, runtime, "run", "--mount", full, "--", "true")
+	if code == 0 || !strings.Contains(errOut, "is not empty") {
+		t.Errorf("run --mount on a full directory: exit %d, %q", code, errOut)
+	}
+	if isMounted(t, full) {
+		t.Errorf("%s mounted", full)
+	}
+	startDaemon(t, runtime, dir)
+	inner := filepath.Join(dir, "sub")
+	if err := os.Mkdir(inner, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errOut = runBtfuse(t, runtime, "run", "--mount", inner, "--", "true")
+	if code == 0 || !strings.Contains(errOut, "inside the btfuse mount") {
+		t.Errorf("run --mount inside a served mount: exit %d, %q", code, errOut)
+	}
+	if isMounted(t, inner) {
+		t.Errorf("%s mounted", inner)
+	}
+}
