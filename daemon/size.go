@@ -12,7 +12,9 @@ import (
 // ParseSize parses a size as tmpfs's size= option does: a number of bytes
 // with an optional k, M, G or T suffix (powers of 1024; a trailing "B" or
 // "iB" is accepted too), or a percentage of physical RAM such as "50%". The
-// empty string and "0" mean "the default" and return 0.
+// empty string means "the default" and returns 0; zero itself is refused
+// (tmpfs takes it as "no limit", btfuse's default is half of RAM, and a
+// silent choice between the two would surprise either way).
 func ParseSize(s string) (uint64, error) {
 	t := strings.TrimSpace(s)
 	if t == "" {
@@ -33,12 +35,16 @@ func ParseSize(s string) (uint64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("invalid size %q: use a number of bytes with an optional k, M, G or T suffix (1G, 512M), or a percentage of RAM like 50%%", s)
 	}
+	if n == 0 {
+		return 0, fmt.Errorf("invalid size %q: give a size above 0, or leave it out for the default (half of RAM)", s)
+	}
 	return n, nil
 }
 
 // ParseCount parses a count such as --inodes: a number with an optional k,
 // M or G suffix (powers of 1024, as tmpfs's nr_inodes= takes). The empty
-// string and "0" mean "the default" and return 0.
+// string means "the default" and returns 0; zero is refused, as by
+// ParseSize.
 func ParseCount(s string) (uint64, error) {
 	t := strings.TrimSpace(s)
 	if t == "" {
@@ -47,6 +53,9 @@ func ParseCount(s string) (uint64, error) {
 	n, err := parseSuffixed(t)
 	if err != nil || strings.HasSuffix(strings.ToUpper(t), "B") {
 		return 0, fmt.Errorf("invalid count %q: use a whole number with an optional k, M or G suffix, like 100000 or 1M", s)
+	}
+	if n == 0 {
+		return 0, fmt.Errorf("invalid count %q: give a count above 0, or leave it out for the default (as tmpfs: half the RAM pages)", s)
 	}
 	return n, nil
 }

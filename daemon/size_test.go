@@ -16,7 +16,8 @@ func TestParseSize(t *testing.T) {
 		err  string
 	}{
 		{in: "", want: 0},
-		{in: "0", want: 0},
+		{in: "0", err: "above 0"},
+		{in: "0M", err: "above 0"},
 		{in: "4096", want: 4096},
 		{in: "1k", want: 1 << 10},
 		{in: "1K", want: 1 << 10},
@@ -64,6 +65,7 @@ func TestParseCount(t *testing.T) {
 		ok   bool
 	}{
 		{"", 0, true},
+		{"0", 0, false},
 		{"100000", 100000, true},
 		{"1k", 1024, true},
 		{"1M", 1 << 20, true},
