@@ -73,3 +73,25 @@ demo: build
     {{justfile_directory()}}/{{bin}} umount "$dir"
     wait $pid
     echo "demo: daemon exited with status $?"
+
+# The interleaved before/after comparison the issue notes quote: the door
+# benchmarks of REV and of the working tree, built once each and run in
+# turns (before, after, before, ...) so that the machine's load falls on
+# both alike. Prints one line per benchmark and round, prefixed with
+# "before" or "after"; take the medians. Root, for the mounts.
+[doc("interleave the door benchmarks of REV and of this tree (root)")]
+bench-compare rev rounds="5":
+    #!/usr/bin/env bash
+    set -euo pipefail
+    tmp=$(mktemp -d)
+    trap 'git worktree remove --force "$tmp/base" 2>/dev/null; rm -rf "$tmp"' EXIT
+    git worktree add -q --detach "$tmp/base" {{rev}}
+    (cd "$tmp/base" && go test -c -o "$tmp/sup-before.test" ./supervisor && go test -c -o "$tmp/fuse-before.test" ./fsimpl/fuseserve)
+    go test -c -o "$tmp/sup-after.test" ./supervisor
+    go test -c -o "$tmp/fuse-after.test" ./fsimpl/fuseserve
+    for r in $(seq {{rounds}}); do
+        for v in before after; do
+            "$tmp/sup-$v.test" -test.run '^$' -test.bench Doors -test.benchtime 3000x | grep '^Benchmark' | sed "s/^/$v /"
+            "$tmp/fuse-$v.test" -test.run '^$' -test.bench '^Benchmark(Stat|OpenRead4KClose|CreateWrite4KClose|Mkdir|Pread4K)$' -test.benchtime 3000x | grep '^Benchmark' | sed "s/^/$v /"
+        done
+    done
