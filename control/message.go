@@ -3,8 +3,9 @@
 //
 // # Registry
 //
-// Every daemon owns three files in the runtime directory (/run/btfuse for
-// root, $XDG_RUNTIME_DIR/btfuse otherwise, or $BTFUSE_RUNTIME_DIR), named
+// Every daemon owns three files in the runtime directory (DefaultDir:
+// /run/btfuse for root, $XDG_RUNTIME_DIR/btfuse or /tmp/btfuse-UID
+// otherwise, or $BTFUSE_RUNTIME_DIR), named
 // from a hash of its cleaned absolute mount path: KEY.lock, KEY.sock and
 // KEY.json. The daemon holds an exclusive flock on KEY.lock for its whole
 // life; the kernel drops it when the daemon dies, however it dies, so "the

@@ -110,18 +110,27 @@ func (e *BusyError) Error() string {
 }
 
 // DefaultDir is the runtime directory of the registry: $BTFUSE_RUNTIME_DIR
-// when set, /run/btfuse for root, $XDG_RUNTIME_DIR/btfuse otherwise.
+// when set, /run/btfuse for root, $XDG_RUNTIME_DIR/btfuse otherwise, and
+// /tmp/btfuse-UID for a user without XDG_RUNTIME_DIR (su, sudo -u and
+// runuser do not set it). The last is a fixed name, like tmux's, so that
+// every shell of the user finds the same daemons; Open refuses it unless
+// it is a directory of the user's own, so another user who made it first
+// can only make the commands fail, not read or answer them.
 func DefaultDir() (string, error) {
-	if d := os.Getenv("BTFUSE_RUNTIME_DIR"); d != "" {
-		return d, nil
+	return defaultDir(os.Geteuid(), os.Getenv), nil
+}
+
+func defaultDir(euid int, getenv func(string) string) string {
+	if d := getenv("BTFUSE_RUNTIME_DIR"); d != "" {
+		return d
 	}
-	if os.Geteuid() == 0 {
-		return "/run/btfuse", nil
+	if euid == 0 {
+		return "/run/btfuse"
 	}
-	if d := os.Getenv("XDG_RUNTIME_DIR"); d != "" {
-		return filepath.Join(d, "btfuse"), nil
+	if d := getenv("XDG_RUNTIME_DIR"); d != "" {
+		return filepath.Join(d, "btfuse")
 	}
-	return "", errors.New("no runtime directory: XDG_RUNTIME_DIR is not set; log in through a session that sets it, or set BTFUSE_RUNTIME_DIR")
+	return filepath.Join("/tmp", "btfuse-"+strconv.Itoa(euid))
 }
 
 // Registry is the directory of running daemons.

@@ -223,3 +223,21 @@ func TestSelect(t *testing.T) {
 		}
 	}
 }
+
+func TestDefaultDir(t *testing.T) {
+	env := func(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+	for _, tc := range []struct {
+		euid int
+		env  map[string]string
+		want string
+	}{
+		{0, nil, "/run/btfuse"},
+		{1000, map[string]string{"XDG_RUNTIME_DIR": "/run/user/1000"}, "/run/user/1000/btfuse"},
+		{1000, nil, "/tmp/btfuse-1000"}, // su, sudo -u, runuser: no XDG_RUNTIME_DIR
+		{1000, map[string]string{"BTFUSE_RUNTIME_DIR": "/x", "XDG_RUNTIME_DIR": "/y"}, "/x"},
+	} {
+		if got := defaultDir(tc.euid, env(tc.env)); got != tc.want {
+			t.Errorf("defaultDir(%d, %v) = %q, want %q", tc.euid, tc.env, got, tc.want)
+		}
+	}
+}
