@@ -83,17 +83,11 @@ func (fs *FS) MkdirAt(at *At, mode uint32) (Attr, unix.Errno) {
 // MknodAt is mknodat(2) (fs/namei.c:do_mknodat()). mode holds the type
 // (0 for a regular file) and the permission bits before the umask.
 func (fs *FS) MknodAt(at *At, mode uint32, rdev uint64) (Attr, unix.Errno) {
-	switch mode & unix.S_IFMT {
-	case 0:
-		mode |= unix.S_IFREG
-	case unix.S_IFREG, unix.S_IFCHR, unix.S_IFBLK, unix.S_IFIFO, unix.S_IFSOCK:
-	case unix.S_IFDIR:
-		// fs/namei.c:may_mknod(), before the walk.
-		return Attr{}, unix.EPERM
-	default:
-		return Attr{}, unix.EINVAL
+	mode, e := mknodMode(mode)
+	if e != 0 {
+		return Attr{}, e
 	}
-	mode = mode&unix.S_IFMT | mode&0o7777&^at.Umask
+	mode &^= at.Umask & 0o7777
 	return fs.createNameAt(at, false, func(c *Cred, dir *inode, name string) (*inode, unix.Errno) {
 		return fs.mknodLocked(c, dir, name, mode, rdev)
 	})

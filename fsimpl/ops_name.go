@@ -174,16 +174,10 @@ func createCheckLocked(c *Cred, dir *inode, name string) unix.Errno {
 // 0:0 whiteout need CAP_MKNOD.
 func (fs *FS) Mknod(c *Cred, parent Ino, name string, mode uint32, rdev uint64) (Attr, unix.Errno) {
 	c = cred(c)
-	switch mode & unix.S_IFMT {
-	case 0:
-		mode |= unix.S_IFREG
-	case unix.S_IFREG, unix.S_IFCHR, unix.S_IFBLK, unix.S_IFIFO, unix.S_IFSOCK:
-	case unix.S_IFDIR:
-		return Attr{}, unix.EPERM
-	default:
-		return Attr{}, unix.EINVAL
+	mode, e := mknodMode(mode)
+	if e != 0 {
+		return Attr{}, e
 	}
-	mode &= unix.S_IFMT | 0o7777
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
 	dir, e := fs.parentLocked(c, parent, name)
@@ -195,6 +189,23 @@ func (fs *FS) Mknod(c *Cred, parent Ino, name string, mode uint32, rdev uint64) 
 		return Attr{}, e
 	}
 	return fs.entryLocked(c, n), 0
+}
+
+// mknodMode checks the type in a mknod mode as fs/namei.c:may_mknod()
+// does, before any lookup (directories are EPERM, unknown types EINVAL),
+// and returns the mode with 0 read as a regular file, keeping the type and
+// permission bits only.
+func mknodMode(mode uint32) (uint32, unix.Errno) {
+	switch mode & unix.S_IFMT {
+	case 0:
+		mode |= unix.S_IFREG
+	case unix.S_IFREG, unix.S_IFCHR, unix.S_IFBLK, unix.S_IFIFO, unix.S_IFSOCK:
+	case unix.S_IFDIR:
+		return 0, unix.EPERM
+	default:
+		return 0, unix.EINVAL
+	}
+	return mode & (unix.S_IFMT | 0o7777), 0
 }
 
 // mknodLocked is Mknod once the parent is known and mode has a type.

@@ -19,10 +19,8 @@ func TestOwnerOnlyMount(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(s.Dir, "f"), []byte("data"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	setpriv, err := exec.LookPath("setpriv")
-	if err != nil {
-		t.Fatalf("setpriv (util-linux) is needed: %v", err)
-	}
+	testutil.RequireProgram(t, "setpriv")
+	const setpriv = "setpriv"
 	argv := []string{setpriv, "--reuid", "1000", "--regid", "1000", "--clear-groups", "/bin/cat", filepath.Join(s.mount, "f")}
 	out, err := exec.Command(argv[0], argv[1:]...).CombinedOutput()
 	if err == nil || !strings.Contains(string(out), "Permission denied") {

@@ -20,10 +20,8 @@ func TestExecOnly(t *testing.T) {
 	if err := os.Chmod(filepath.Dir(ref), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	setpriv, err := exec.LookPath("setpriv")
-	if err != nil {
-		t.Fatalf("setpriv (util-linux) is needed: %v", err)
-	}
+	testutil.RequireProgram(t, "setpriv")
+	const setpriv = "setpriv"
 	nobody := []string{setpriv, "--reuid", "65534", "--regid", "65534", "--clear-groups"}
 	for _, dir := range []string{ref, s.Dir} {
 		p := filepath.Join(dir, "xo")

@@ -41,13 +41,7 @@ func TestProtectedSymlinks(t *testing.T) {
 	s := startSupervised(t)
 	ref := testutil.TmpfsDir(t)
 	for _, dir := range []string{ref, s.Dir} {
-		st := filepath.Join(dir, "st")
-		if err := os.Mkdir(st, 0o777); err != nil {
-			t.Fatal(err)
-		}
-		if err := unix.Chmod(st, 0o1777); err != nil {
-			t.Fatal(err)
-		}
+		st := stickyDir(t, dir)
 		if err := os.WriteFile(filepath.Join(dir, "target"), []byte("x"), 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -72,4 +66,18 @@ func TestProtectedSymlinks(t *testing.T) {
 	if code != 1 || errs != fmt.Sprintln(want[0])+fmt.Sprintln(want[1]) {
 		t.Errorf("run: exit %d, %q%q; want %v", code, out, errs, want)
 	}
+}
+
+// stickyDir makes dir/st, mode 01777 (set with chmod(2): os.Chmod and
+// os.Mkdir drop the 01000 bit of a plain number).
+func stickyDir(t *testing.T, dir string) string {
+	t.Helper()
+	st := filepath.Join(dir, "st")
+	if err := os.Mkdir(st, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Chmod(st, 0o1777); err != nil {
+		t.Fatal(err)
+	}
+	return st
 }

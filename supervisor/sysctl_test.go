@@ -7,8 +7,6 @@ import (
 	"path/filepath"
 	"testing"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/btfuse/btfuse/internal/sysctltest"
 	"github.com/btfuse/btfuse/internal/testutil"
 )
@@ -24,18 +22,10 @@ func TestProtectedHardlinksLive(t *testing.T) {
 	if err := os.Chmod(filepath.Dir(ref), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	setpriv, err := exec.LookPath("setpriv")
-	if err != nil {
-		t.Fatalf("setpriv (util-linux) is needed: %v", err)
-	}
+	testutil.RequireProgram(t, "setpriv")
+	const setpriv = "setpriv"
 	for _, dir := range []string{ref, s.Dir} {
-		st := filepath.Join(dir, "st")
-		if err := os.Mkdir(st, 0o777); err != nil {
-			t.Fatal(err)
-		}
-		if err := unix.Chmod(st, 0o1777); err != nil {
-			t.Fatal(err)
-		}
+		st := stickyDir(t, dir)
 		if err := os.WriteFile(filepath.Join(st, "victim"), []byte("x"), 0o600); err != nil {
 			t.Fatal(err)
 		}

@@ -42,10 +42,8 @@ func viewOf(entries []mountinfo.Mount, id uint64) mountView {
 		return mountView{kernelOnly: true}
 	}
 	v := mountView{path: self.Point}
-	for _, o := range strings.Split(self.Opts, ",") {
-		if o == "ro" || o == "noexec" {
-			v.kernelOnly = true
-		}
+	if self.HasOpt("ro") || self.HasOpt("noexec") {
+		v.kernelOnly = true
 	}
 	for _, e := range entries {
 		if e.ID == id || e.ID == self.Parent {

@@ -34,7 +34,7 @@ func TestE2EMountOptionsDevSUID(t *testing.T) {
 			if !strings.Contains(d.out.String(), "("+tc.say+";") {
 				t.Errorf("the serving line does not say %s: %q", tc.say, d.out)
 			}
-			if got := mountLineFlags(t, dir); got != tc.flags {
+			if got := testutil.MountFlags(t, dir); got != tc.flags {
 				t.Errorf("mount line flags %q, want %q", got, tc.flags)
 			}
 			code, out, errOut := runBtfuse(t, runtime, "status", "--json", dir)
@@ -102,29 +102,4 @@ func TestMountOptionsRefused(t *testing.T) {
 			t.Fatalf("uid %d: mount -o %s mounted %s", tc.uid, tc.opt, mnt)
 		}
 	}
-}
-
-// mountLineFlags returns which of nosuid and nodev the mount at dir
-// carries on its /proc/self/mountinfo line.
-func mountLineFlags(t *testing.T, dir string) string {
-	t.Helper()
-	data, err := os.ReadFile("/proc/self/mountinfo")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, line := range strings.Split(string(data), "\n") {
-		f := strings.Fields(line)
-		if len(f) < 6 || f[4] != dir {
-			continue
-		}
-		var flags []string
-		for _, o := range strings.Split(f[5], ",") {
-			if o == "nosuid" || o == "nodev" {
-				flags = append(flags, o)
-			}
-		}
-		return strings.Join(flags, ",")
-	}
-	t.Fatalf("%s is not mounted", dir)
-	return ""
 }

@@ -70,7 +70,7 @@ func tmpfsWithFlags(t *testing.T, flags uintptr) string {
 // give, and the effective uid of a setuid-root copy of id run as nobody.
 func devSUIDTranscript(t *testing.T, dir string) []string {
 	t.Helper()
-	out := []string{"mount flags: " + mountFlags(t, dir)}
+	out := []string{"mount flags: " + testutil.MountFlags(t, dir)}
 	null := filepath.Join(dir, "null")
 	if err := unix.Mknod(null, unix.S_IFCHR|0o666, int(unix.Mkdev(1, 3))); err != nil {
 		t.Fatalf("mknod: %v", err)
@@ -106,29 +106,4 @@ func devSUIDTranscript(t *testing.T, dir string) []string {
 		t.Fatalf("%s -u as nobody: %v", id, err)
 	}
 	return append(out, "setuid-root id -u as nobody: "+strings.TrimSpace(string(euid)))
-}
-
-// mountFlags returns which of nosuid and nodev the mount at dir carries,
-// from its line in /proc/self/mountinfo.
-func mountFlags(t *testing.T, dir string) string {
-	t.Helper()
-	data, err := os.ReadFile("/proc/self/mountinfo")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, line := range strings.Split(string(data), "\n") {
-		f := strings.Fields(line)
-		if len(f) < 6 || f[4] != dir {
-			continue
-		}
-		var flags []string
-		for _, o := range strings.Split(f[5], ",") {
-			if o == "nosuid" || o == "nodev" {
-				flags = append(flags, o)
-			}
-		}
-		return strings.Join(flags, ",")
-	}
-	t.Fatalf("%s is not in /proc/self/mountinfo", dir)
-	return ""
 }

@@ -43,6 +43,17 @@ type ID struct {
 // Ident returns the identity of m.
 func (m *Mount) Ident() ID { return ID{Mnt: m.ID, Dev: m.Dev} }
 
+// HasOpt reports whether the per-mount options of m include opt (ro,
+// noexec, nosuid, ...).
+func (m *Mount) HasOpt(opt string) bool {
+	for _, o := range strings.Split(m.Opts, ",") {
+		if o == opt {
+			return true
+		}
+	}
+	return false
+}
+
 // IsFUSE reports whether m is a FUSE filesystem.
 func (m *Mount) IsFUSE() bool {
 	return m.FSType == "fuse" || strings.HasPrefix(m.FSType, "fuse.") || m.FSType == "fuseblk"

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -11,6 +12,7 @@ import (
 
 	"github.com/btfuse/btfuse/fsimpl"
 	"github.com/btfuse/btfuse/fsimpl/fuseserve"
+	"github.com/btfuse/btfuse/internal/mountinfo"
 )
 
 // MountOption adjusts a btfuse mount made by MountBtfuse.
@@ -124,4 +126,25 @@ func abortConnection(dev uint64) error {
 		}
 	}
 	return os.WriteFile(fmt.Sprintf("%s/%d/abort", ctl, unix.Minor(dev)), []byte("1"), 0)
+}
+
+// MountFlags returns which of nosuid and nodev the topmost mount at dir
+// carries, as "nosuid,nodev", "nodev" and so on, from /proc/self/mountinfo.
+func MountFlags(tb testing.TB, dir string) string {
+	tb.Helper()
+	ms, err := mountinfo.Read()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	m := mountinfo.At(ms, dir)
+	if m == nil {
+		tb.Fatalf("%s is not mounted", dir)
+	}
+	var flags []string
+	for _, o := range []string{"nosuid", "nodev"} {
+		if m.HasOpt(o) {
+			flags = append(flags, o)
+		}
+	}
+	return strings.Join(flags, ",")
 }
