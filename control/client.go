@@ -67,6 +67,9 @@ func Dial(ctx context.Context, path string) (*Client, error) {
 	return &Client{conn: c.(*net.UnixConn)}, nil
 }
 
+// Peer returns the daemon's process, user and group (SO_PEERCRED).
+func (c *Client) Peer() (unix.Ucred, error) { return PeerCred(c.conn) }
+
 // Close closes the connection.
 func (c *Client) Close() error { return c.conn.Close() }
 
@@ -170,4 +173,30 @@ func noAnswer(ctx context.Context, op string, limit time.Duration, err error) er
 		return &NoAnswerError{Op: op, Timeout: limit}
 	}
 	return err
+}
+
+// WaitHangup waits, without a deadline of its own, until the daemon ends a
+// connection it held open after a reply (Reply.Hold), and returns what it
+// said then. gone is true when the connection ended without a word: the
+// daemon died (or was killed).
+func (c *Client) WaitHangup(ctx context.Context) (why string, gone bool, err error) {
+	stop := c.watch(ctx)
+	defer stop()
+	for {
+		m, files, err := Recv(c.conn)
+		closeAll(files)
+		switch {
+		case err == nil && m.Op == OpHangup:
+			if json.Unmarshal(m.Body, &why) != nil {
+				why = string(m.Body)
+			}
+			return why, false, nil
+		case err == nil:
+			continue // not expected; ignore
+		case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, unix.ECONNRESET):
+			return "", true, nil
+		default:
+			return "", false, c.ctxErr(ctx, err)
+		}
+	}
 }

@@ -61,10 +61,18 @@ const (
 	// SuperviseArgs body, and the daemon serves it until the command's
 	// processes are gone.
 	OpSupervise = "supervise"
+	// OpHangup is the daemon's last message on a connection it held open
+	// after a reply (Reply.Hold): its body is a JSON string saying why it
+	// ends. A held connection that ends without it ended with the daemon.
+	OpHangup = "hangup"
 )
 
 // SuperviseArgs is the body of an OpSupervise request: the reserved
-// descriptor range the listener's filter was built for.
+// descriptor range the listener's filter was built for. A second
+// descriptor, when attached, is the notification board
+// (supervisor.Board) the daemon publishes the ids it receives on. The
+// daemon holds the connection open while it serves the listener (see
+// OpHangup).
 type SuperviseArgs struct {
 	Base int `json:"base"`
 	Size int `json:"size"`

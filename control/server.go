@@ -33,6 +33,14 @@ type Request struct {
 type Reply struct {
 	Body  any
 	Files []*os.File
+	// Hold, when set, keeps the connection open after the reply for as
+	// long as what the request started lasts: the server reads no more
+	// requests from it, and when Hold yields a text (or is closed) it sends
+	// that text in a final OpHangup message and hangs up. Close sends
+	// "the daemon is shutting down" on the held connections left. So a
+	// client that sees the connection end without that message knows
+	// that the daemon died.
+	Hold <-chan string
 }
 
 // Handler answers one op. An error becomes the reply's Error text.
@@ -282,10 +290,56 @@ func (s *Server) serveConn(conn *net.UnixConn) {
 			return
 		}
 		rep, err := s.dispatch(&Request{Op: m.Op, Body: m.Body, Files: files, Peer: peer})
+		if err != nil {
+			rep.Hold = nil
+		}
 		ok := s.reply(conn, m.Op, err, rep)
+		if ok && rep.Hold != nil {
+			// Busy for as long as it is held: Close must not cut it
+			// off without the last word.
+			s.hold(conn, rep.Hold)
+			return
+		}
 		if !s.setBusy(conn, false) || !ok {
 			return
 		}
+	}
+}
+
+// hold keeps conn open until hold yields, the client hangs up or the
+// server closes, and says why in an OpHangup message unless the client is
+// gone.
+func (s *Server) hold(conn *net.UnixConn, hold <-chan string) {
+	eof := make(chan struct{})
+	go func() {
+		// Nothing is expected from the client; a read ends when it hangs
+		// up or when the connection is closed after this returns.
+		buf := make([]byte, 64)
+		for {
+			if _, err := conn.Read(buf); err != nil {
+				close(eof)
+				return
+			}
+		}
+	}()
+	var why string
+	select {
+	case why = <-hold:
+	case <-eof:
+		return
+	case <-s.ctx.Done():
+		select {
+		case why = <-hold:
+		default:
+			why = "the daemon is shutting down"
+		}
+	}
+	if why == "" {
+		why = "done"
+	}
+	b, _ := json.Marshal(why)
+	if err := Send(conn, &Message{Version: Version, Op: OpHangup, Body: b}, nil); err != nil {
+		s.log.Debug("control socket: hang-up message failed", "err", err)
 	}
 }
 

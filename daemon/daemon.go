@@ -237,7 +237,11 @@ func (in *instance) shutdown(stderr io.Writer) (string, error) {
 }
 
 // superviseHandler takes the listener of a 'btfuse run' started elsewhere
-// and serves it until its processes exit or the daemon stops.
+// (and the notification board it publishes received ids on, when one
+// comes with it) and serves it until its processes exit or the daemon
+// stops. The connection is held open meanwhile (control.Reply.Hold): it
+// ends with a word when serving ends, and without one if this process
+// dies, which is how 'btfuse run' learns that it must take over.
 func superviseHandler(sup *supervisor.Supervisor) control.Handler {
 	return func(_ context.Context, req *control.Request) (control.Reply, error) {
 		defer func() {
@@ -245,19 +249,44 @@ func superviseHandler(sup *supervisor.Supervisor) control.Handler {
 				f.Close()
 			}
 		}()
-		if len(req.Files) != 1 {
-			return control.Reply{}, fmt.Errorf("supervise: want one listener, got %d descriptors", len(req.Files))
+		if len(req.Files) != 1 && len(req.Files) != 2 {
+			return control.Reply{}, fmt.Errorf("supervise: want a listener and a board, got %d descriptors", len(req.Files))
 		}
 		var args control.SuperviseArgs
 		if err := json.Unmarshal(req.Body, &args); err != nil {
 			return control.Reply{}, fmt.Errorf("supervise: %w", err)
 		}
+		var board *supervisor.Board
+		if len(req.Files) == 2 {
+			bfd, err := unix.FcntlInt(req.Files[1].Fd(), unix.F_DUPFD_CLOEXEC, 0)
+			if err != nil {
+				return control.Reply{}, fmt.Errorf("supervise: %w", err)
+			}
+			bf := os.NewFile(uintptr(bfd), "btfuse-board")
+			if board, err = supervisor.OpenBoard(bf); err != nil {
+				bf.Close()
+				return control.Reply{}, fmt.Errorf("supervise: %w", err)
+			}
+		}
 		fd, err := unix.FcntlInt(req.Files[0].Fd(), unix.F_DUPFD_CLOEXEC, 0)
 		if err != nil {
+			board.Close()
 			return control.Reply{}, fmt.Errorf("supervise: %w", err)
 		}
-		go sup.Serve(fd, args.Base, args.Size)
-		return control.Reply{}, nil
+		hold := make(chan string, 1)
+		go func() {
+			err := sup.ServeBoard(fd, args.Base, args.Size, board)
+			board.Close()
+			switch {
+			case sup.Closed():
+				hold <- "the daemon is shutting down"
+			case err != nil:
+				hold <- "serving failed: " + err.Error()
+			default:
+				hold <- "the command's processes have exited"
+			}
+		}()
+		return control.Reply{Hold: hold}, nil
 	}
 }
 

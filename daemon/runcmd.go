@@ -70,9 +70,18 @@ func RunCommand(ctx context.Context, cfg CommandConfig) (int, error) {
 		return 1, err
 	}
 	if tmp == "" {
-		if client, err := dialDaemon(ctx, cfg.RuntimeDir, mount); err == nil {
+		if client, pid, err := dialDaemon(ctx, cfg.RuntimeDir, mount); err == nil {
 			defer client.Close()
-			return runAttached(ctx, client, t)
+			a := attachment{mount: mount, pid: pid, pidfd: -1, stderr: stderr}
+			// The process at the other end, while it is certainly alive.
+			if cred, err := client.Peer(); err == nil {
+				a.pid = int(cred.Pid)
+				if fd, err := unix.PidfdOpen(a.pid, 0); err == nil {
+					a.pidfd = fd
+					defer unix.Close(fd)
+				}
+			}
+			return runAttached(ctx, client, t, a)
 		} else if !errors.Is(err, control.ErrNotRunning) {
 			t.Abort()
 			return 1, err
@@ -91,52 +100,35 @@ func RunCommand(ctx context.Context, cfg CommandConfig) (int, error) {
 	return serveCommand(sup, t)
 }
 
-// dialDaemon connects to the daemon whose mount is at mount now. A registry that does
-// not exist is not created: nothing can be registered there.
-func dialDaemon(ctx context.Context, dir, mount string) (*control.Client, error) {
+// dialDaemon connects to the daemon whose mount is at mount now and
+// returns its pid. A registry that does not exist is not created: nothing
+// can be registered there.
+func dialDaemon(ctx context.Context, dir, mount string) (*control.Client, int, error) {
 	if dir == "" {
 		d, err := control.DefaultDir()
 		if err != nil {
-			return nil, control.ErrNotRunning
+			return nil, 0, control.ErrNotRunning
 		}
 		dir = d
 	}
 	if _, err := os.Stat(dir); err != nil {
-		return nil, control.ErrNotRunning
+		return nil, 0, control.ErrNotRunning
 	}
 	reg, err := control.Open(dir)
 	if err != nil {
-		return nil, control.ErrNotRunning
+		return nil, 0, control.ErrNotRunning
 	}
 	// By identity: a daemon registered for mount whose mount has moved
 	// away would serve the command as if its mount were at mount.
 	e, err := reg.Resolve(ctx, mount)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	if e.Err != nil {
-		return nil, fmt.Errorf("the daemon serving %s does not answer: %w", mount, e.Err)
+		return nil, 0, fmt.Errorf("the daemon serving %s does not answer: %w", mount, e.Err)
 	}
-	return control.Dial(ctx, e.Socket)
-}
-
-// runAttached hands t's listener to the daemon behind client, lets the
-// command exec and returns its exit status.
-func runAttached(ctx context.Context, client *control.Client, t *launcher.Target) (int, error) {
-	if err := t.Install(); err != nil {
-		if errors.Is(err, launcher.ErrChildExited) {
-			return t.Wait(), nil
-		}
-		return 1, err
-	}
-	args := control.SuperviseArgs{Base: t.Base, Size: t.Size}
-	if _, err := client.Call(ctx, control.OpSupervise, args, []*os.File{t.Listener}, nil); err != nil {
-		t.Abort()
-		return 1, fmt.Errorf("hand the command to the daemon: %w", err)
-	}
-	t.Listener.Close()
-	t.Listener = nil
-	return t.GoAndWait()
+	c, err := control.Dial(ctx, e.Socket)
+	return c, e.PID, err
 }
 
 // serveCommand installs t's filter, has sup serve its listener, lets it

@@ -142,6 +142,9 @@ type listener struct {
 	// watching is set while the watchdog ticks; wake starts it.
 	watching atomic.Bool
 	wake     chan struct{}
+	// board, when set, gets the id of every notification received (see
+	// Board).
+	board *Board
 }
 
 // addfdPatience is the watchdog's period: an ADDFD still waiting on its
@@ -218,8 +221,17 @@ var ErrClosed = errors.New("supervisor closed")
 // filter was built for); size 0 installs served files at the lowest free
 // descriptor instead.
 func (s *Supervisor) Serve(fd, base, size int) error {
+	return s.ServeBoard(fd, base, size, nil)
+}
+
+// ServeBoard is Serve with a board on which each receiving thread
+// publishes the id of the notification it received last, so that the
+// process that handed the listener over can answer what is left pending
+// if this one dies (TakeOver). The caller keeps b and closes it after
+// ServeBoard has returned.
+func (s *Supervisor) ServeBoard(fd, base, size int, b *Board) error {
 	l := &listener{fd: fd, base: base, size: size, tids: make(map[int]bool), done: make(chan struct{}),
-		turn: make(chan struct{}, 1), wake: make(chan struct{}, 1)}
+		turn: make(chan struct{}, 1), wake: make(chan struct{}, 1), board: b}
 	l.turn <- struct{}{}
 	s.mu.Lock()
 	if s.closed {
@@ -242,7 +254,7 @@ func (s *Supervisor) Serve(fd, base, size int) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := s.receive(l); err != nil {
+			if err := s.receive(l, i); err != nil {
 				errs <- err
 			}
 		}()
@@ -301,10 +313,10 @@ func (l *listener) stop() {
 	}
 }
 
-// receive is one receiving thread's loop. EINTR retries (or ends after
+// receive is receiving thread i's loop. EINTR retries (or ends after
 // stop), ENOENT means the notification went away (its target died): carry
 // on, unless the listener has hung up; any other error ends the loop.
-func (s *Supervisor) receive(l *listener) error {
+func (s *Supervisor) receive(l *listener, i int) error {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	tid := unix.Gettid()
@@ -342,6 +354,9 @@ func (s *Supervisor) receive(l *listener) error {
 			l.stop()
 			return fmt.Errorf("receive notification: %w", e)
 		}
+		if l.board != nil {
+			l.board.publish(i, n.ID)
+		}
 		c.reset(&n)
 		s.dispatch(c)
 	}
@@ -369,6 +384,13 @@ func (s *Supervisor) Close() {
 	s.closeWatch()
 	s.creds.close()
 	s.mounts.close()
+}
+
+// Closed reports whether Close has been called.
+func (s *Supervisor) Closed() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closed
 }
 
 // StatsSnapshot returns the counters.

@@ -21,7 +21,13 @@ natively. If 'btfuse mount DIR' runs, CMD is handed to that daemon; otherwise
 run mounts a new filesystem at DIR (a fresh temporary directory, printed, when
 --mount is absent) for CMD's lifetime; only its owner may use that mount unless
 --allow-other is given, as with 'btfuse mount'. The exit status is CMD's
-(128+N when a signal N killed it). btfuse run is not a security sandbox.`,
+(128+N when a signal N killed it).
+
+If the daemon CMD was handed to dies (or is stopped) while CMD runs, run
+takes CMD over and leaves every call to the kernel: CMD goes on, its calls
+under DIR fail as on any dead FUSE mount (ENOTCONN), and run says so on
+stderr and exits with status 125 (CMD's own status is in the message).
+btfuse run is not a security sandbox.`,
 		Example: `  btfuse run -- sh -c 'echo hi > $PWD/f'
   btfuse run --mount /mnt/mem -- make -C /mnt/mem/src`,
 		Args:         cobra.MinimumNArgs(1),
