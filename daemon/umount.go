@@ -94,7 +94,7 @@ func Umount(ctx context.Context, cfg UmountConfig) error {
 	if hung {
 		how = "its daemon did not answer; connection aborted"
 	}
-	fmt.Fprintf(stdout, "btfuse: no daemon was serving %s; cleared the stale FUSE mount there (%s)\n", mount, how)
+	fmt.Fprintf(stdout, "btfuse: no daemon was serving %s; cleared the stale FUSE mount there (%s); %s\n", mount, how, releaseNote(m.ID))
 	return nil
 }
 

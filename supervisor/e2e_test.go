@@ -55,11 +55,20 @@ func startSupervised(t testing.TB, opts ...testutil.MountOption) *supervised {
 
 // serve is startServed's serve for s.sup: the returned wait fails the
 // test if Serve fails or does not return within a minute of being waited
-// for (after the target exited).
+// for (after the target exited). It serves with a notification board, as
+// a daemon serves a 'btfuse run' attached to it, so that the tests and
+// BenchmarkDoors include the board's stores.
 func (s *supervised) serve(t testing.TB) func(fd, base, size int) func() {
 	return func(fd, base, size int) func() {
+		board, err := NewBoard()
+		if err != nil {
+			t.Fatal(err)
+		}
 		served := make(chan error, 1)
-		go func() { served <- s.sup.Serve(fd, base, size) }()
+		go func() {
+			served <- s.sup.ServeBoard(fd, base, size, board)
+			board.Close()
+		}()
 		return func() {
 			select {
 			case err := <-served:
