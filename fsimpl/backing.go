@@ -3,9 +3,9 @@ package fsimpl
 import (
 	"errors"
 	"fmt"
-	"math"
 	"os"
 	"strconv"
+	"strings"
 
 	"golang.org/x/sys/unix"
 )
@@ -20,6 +20,9 @@ type backing struct {
 	// mirror: setuid/setgid are mirrored onto backing files (privs.go).
 	mirror bool
 	path   string // BackingShm: the directory to remove at close
+	// userns: the tmpfs belongs to a user namespace of the daemon's own
+	// (openUserTmpfs).
+	userns bool
 	note   string // why BackingAuto fell back, if it did
 }
 
@@ -54,11 +57,17 @@ func openBackingKind(opts Options) (*backing, error) {
 		if err == nil {
 			return b, nil
 		}
+		// Without CAP_SYS_ADMIN: the same tmpfs, owned by a user
+		// namespace of the daemon's own.
+		b, errU := openUserTmpfs(opts)
+		if errU == nil {
+			return b, nil
+		}
 		b, err2 := openShmBacking()
 		if err2 != nil {
-			return nil, errors.Join(err, err2)
+			return nil, errors.Join(err, errU, err2)
 		}
-		b.note = err.Error()
+		b.note = errU.Error()
 		return b, nil
 	default:
 		return nil, fmt.Errorf("unknown backing kind %d", opts.Backing)
@@ -69,23 +78,29 @@ func openBackingKind(opts Options) (*backing, error) {
 // detached mount's root fd: the mount is never attached to any path and
 // disappears when the fd is closed. The kernel enforces the size cap.
 func openTmpfsBacking(opts Options) (*backing, error) {
+	mfd, err := makeTmpfs(strings.Split(tmpfsOptions(opts), ","))
+	if err != nil {
+		return nil, err
+	}
+	return &backing{kind: BackingTmpfs, dirfd: mfd}, nil
+}
+
+// makeTmpfs creates a detached tmpfs with the options opts ("key=value")
+// and mode 0700, and returns its root (a mount descriptor).
+func makeTmpfs(opts []string) (int, error) {
 	fsfd, err := unix.Fsopen("tmpfs", unix.FSOPEN_CLOEXEC)
 	if err != nil {
-		return nil, fmt.Errorf("fsopen tmpfs: %w (private tmpfs backing needs CAP_SYS_ADMIN)", err)
+		return -1, fmt.Errorf("fsopen tmpfs: %w (private tmpfs backing needs CAP_SYS_ADMIN)", err)
 	}
 	defer unix.Close(fsfd)
-	cfg := [][2]string{
-		{"size", strconv.FormatUint(opts.SizeBytes, 10)},
-		{"nr_inodes", strconv.FormatUint(min(opts.Inodes, math.MaxUint32)+backingExtraInodes, 10)},
-		{"mode", "0700"},
-	}
-	for _, kv := range cfg {
-		if err := unix.FsconfigSetString(fsfd, kv[0], kv[1]); err != nil {
-			return nil, fmt.Errorf("configure tmpfs %s=%s: %w", kv[0], kv[1], err)
+	for _, kv := range append(opts, "mode=0700") {
+		k, v, _ := strings.Cut(kv, "=")
+		if err := unix.FsconfigSetString(fsfd, k, v); err != nil {
+			return -1, fmt.Errorf("configure tmpfs %s: %w", kv, err)
 		}
 	}
 	if err := unix.FsconfigCreate(fsfd); err != nil {
-		return nil, fmt.Errorf("create tmpfs: %w", err)
+		return -1, fmt.Errorf("create tmpfs: %w", err)
 	}
 	// nosuid and nodev, whatever the FUSE mount's flags: a served
 	// descriptor is the backing file itself, and fexecve() of it must not
@@ -94,9 +109,9 @@ func openTmpfsBacking(opts Options) (*backing, error) {
 	// checks the inode's mode as fsimpl keeps it.
 	mfd, err := unix.Fsmount(fsfd, unix.FSMOUNT_CLOEXEC, unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NODEV)
 	if err != nil {
-		return nil, fmt.Errorf("fsmount tmpfs: %w", err)
+		return -1, fmt.Errorf("fsmount tmpfs: %w", err)
 	}
-	return &backing{kind: BackingTmpfs, dirfd: mfd}, nil
+	return mfd, nil
 }
 
 // openShmBacking makes a 0700 directory under /dev/shm and opens it. The
@@ -121,6 +136,9 @@ func openShmBacking() (*backing, error) {
 func (b *backing) describe() string {
 	switch b.kind {
 	case BackingTmpfs:
+		if b.userns {
+			return "private tmpfs in a user namespace (detached mount, size enforced by the kernel)"
+		}
 		return "private tmpfs (detached mount, size enforced by the kernel)"
 	default:
 		s := "directory " + b.path + " on /dev/shm (size enforced by btfuse on its own writes only)"

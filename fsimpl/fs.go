@@ -19,7 +19,8 @@ type Options struct {
 	// tmpfs, half the RAM pages).
 	Inodes uint64
 	// Backing chooses where file contents live: BackingAuto tries a private
-	// detached tmpfs and falls back to a 0700 directory under /dev/shm.
+	// detached tmpfs (in a user namespace of its own without
+	// CAP_SYS_ADMIN) and falls back to a 0700 directory under /dev/shm.
 	Backing BackingKind
 }
 
@@ -27,8 +28,9 @@ type Options struct {
 type BackingKind int
 
 const (
-	// BackingAuto uses a private tmpfs when the daemon may mount one, and a
-	// 0700 directory under /dev/shm otherwise.
+	// BackingAuto uses a private tmpfs when the daemon may mount one,
+	// itself or in a user namespace (openUserTmpfs), and a 0700 directory
+	// under /dev/shm otherwise.
 	BackingAuto BackingKind = iota
 	// BackingTmpfs is a tmpfs created with fsopen/fsmount and never attached
 	// to any path: reachable only through the daemon's directory fd.
