@@ -58,8 +58,9 @@ type Config struct {
 	Stdout, Stderr io.Writer
 	// RuntimeDir is the registry directory; "" means control.DefaultDir.
 	RuntimeDir string
-	// ShmDir is where named shared-memory segments of dead daemons are
-	// swept; "" means /dev/shm. (The daemon's own segment has no name.)
+	// ShmDir is where named shared-memory segments and file stores
+	// (fsimpl.SweepShmBacking) of dead daemons are swept; "" means
+	// /dev/shm. (The daemon's own segment has no name.)
 	ShmDir string
 	// MetricsAddr, when set, is the host:port where Prometheus metrics
 	// are served under /metrics.
@@ -149,6 +150,7 @@ func start(cfg Config, log *slog.Logger, stdout io.Writer, embedded bool) (_ *in
 	if err := checkMountpoint(in.mount, stderr); err != nil {
 		return nil, err
 	}
+	sweepStores(cfg.ShmDir, stderr)
 	if in.fs, err = fsimpl.New(fsimpl.Options{SizeBytes: cfg.SizeBytes, Inodes: cfg.Inodes}); err != nil {
 		return nil, fmt.Errorf("create filesystem: %w", err)
 	}

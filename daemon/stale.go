@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/btfuse/btfuse/fsimpl"
 	"github.com/btfuse/btfuse/internal/mountinfo"
 )
 
@@ -141,5 +142,19 @@ func noteStale(stderr io.Writer, mount string) {
 		if s.Point != mount {
 			fmt.Fprintf(stderr, "btfuse: note: %s is the stale mount of a btfuse daemon that died; it keeps that daemon's files in memory: 'btfuse umount %s' releases them\n", s.Point, s.Point)
 		}
+	}
+}
+
+// sweepStores removes the file stores that dead daemons of this user left
+// under /dev/shm (dir "" means /dev/shm: where a daemon that can create
+// no private tmpfs keeps file contents, fsimpl.SweepShmBacking), and says
+// so on w.
+func sweepStores(dir string, w io.Writer) {
+	removed, err := fsimpl.SweepShmBacking(dir)
+	for _, p := range removed {
+		fmt.Fprintf(w, "btfuse: removed %s, the file store of a daemon that died\n", p)
+	}
+	if err != nil {
+		fmt.Fprintf(w, "btfuse: note: %v\n", err)
 	}
 }

@@ -27,6 +27,8 @@ type UmountConfig struct {
 // returns an error.
 func Umount(ctx context.Context, cfg UmountConfig) error {
 	stdout, _ := writers(cfg.Stdout, cfg.Stderr)
+	// Whatever happens below: the stores of dead daemons go.
+	defer sweepStores("", stdout)
 	timeout := cfg.Timeout
 	if timeout <= 0 {
 		timeout = 30 * time.Second

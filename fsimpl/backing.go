@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -115,20 +116,48 @@ func makeTmpfs(opts []string) (int, error) {
 }
 
 // openShmBacking makes a 0700 directory under /dev/shm and opens it. The
-// path is visible to others (in /proc/PID/fd) and is removed at close.
+// path is visible to others (in /proc/PID/fd) and is removed at close. The
+// daemon holds an flock on the directory for its lifetime, so that once it
+// is dead the directory can be recognised and removed (SweepShmBacking).
 func openShmBacking() (*backing, error) {
-	dir, err := os.MkdirTemp("/dev/shm", "btfuse-data-*")
+	return openShmBackingIn(shmDir)
+}
+
+// shmDir is where BackingShm directories are made.
+const shmDir = "/dev/shm"
+
+// shmBackingPrefix starts the name of a BackingShm directory:
+// btfuse-data-PID-RANDOM. (Directories named btfuse-data-RANDOM are of
+// btfuse versions that held no lock: nothing tells whether their daemon
+// lives, so they are never swept.)
+const shmBackingPrefix = "btfuse-data-"
+
+func openShmBackingIn(parent string) (*backing, error) {
+	// Made under a name the sweep ignores, and given its final name only
+	// once locked: an unlocked directory with that name is a dead one.
+	tmp, err := os.MkdirTemp(parent, ".btfuse-data-new-*")
 	if err != nil {
 		return nil, fmt.Errorf("make backing directory: %w", err)
 	}
-	if err := os.Chmod(dir, 0o700); err != nil {
-		os.Remove(dir)
+	fail := func(err error) (*backing, error) {
+		os.Remove(tmp)
 		return nil, fmt.Errorf("make backing directory: %w", err)
 	}
-	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err := os.Chmod(tmp, 0o700); err != nil {
+		return fail(err)
+	}
+	fd, err := unix.Open(tmp, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0)
 	if err != nil {
-		os.Remove(dir)
-		return nil, fmt.Errorf("open backing directory: %w", err)
+		return fail(err)
+	}
+	if err := unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		unix.Close(fd)
+		return fail(err)
+	}
+	dir := filepath.Join(parent, shmBackingPrefix+strconv.Itoa(os.Getpid())+"-"+strings.TrimPrefix(filepath.Base(tmp), ".btfuse-data-new-"))
+	if err := os.Rename(tmp, dir); err != nil {
+		unix.Close(fd)
+		return fail(err)
 	}
 	return &backing{kind: BackingShm, dirfd: fd, path: dir}, nil
 }

@@ -26,6 +26,9 @@ func TestMain(m *testing.M) {
 		main()
 		os.Exit(0)
 	}
+	if os.Getenv("BTFUSE_TEST_DIE_WITH_STORE") == "1" {
+		dieWithStore()
+	}
 	os.Exit(m.Run())
 }
 
