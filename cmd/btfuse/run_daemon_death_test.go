@@ -44,7 +44,8 @@ exit 3
 // the mount, and its daemon is SIGKILLed: a 'btfuse mount' daemon the
 // target is attached to, while it serves ("attached") or after a SIGSTOP
 // has left the target waiting in a notification nobody receives
-// ("attached-stopped"); or 'btfuse run' itself, whose embedded daemon
+// ("attached-stopped"), or while the target is stopped ("target-stopped":
+// it goes on when continued); or 'btfuse run' itself, whose embedded daemon
 // dies with it ("embedded"). An attached target goes on without the
 // daemon: 'btfuse run' took the listener over and continues every call,
 // so stat / and exec work, and the mount fails with ENOTCONN, the answer
@@ -58,7 +59,7 @@ exit 3
 // under it. Nothing may stay behind: no process, no mount.
 func TestE2ERunDaemonKilled(t *testing.T) {
 	testutil.RequirePrivileged(t)
-	for _, mode := range []string{"attached", "attached-stopped", "umount", "embedded"} {
+	for _, mode := range []string{"attached", "attached-stopped", "target-stopped", "umount", "embedded"} {
 		t.Run(mode, func(t *testing.T) { runDaemonKilled(t, mode) })
 	}
 }
@@ -171,6 +172,16 @@ func runDaemonKilled(t *testing.T, mode string) string {
 	case "attached":
 		d.signal(t, syscall.SIGKILL)
 		d.wait(t)
+	case "target-stopped":
+		if err := unix.Kill(pid, unix.SIGSTOP); err != nil {
+			t.Fatal(err)
+		}
+		waitState(t, pid, 'T')
+		d.signal(t, syscall.SIGKILL)
+		d.wait(t)
+		if err := unix.Kill(pid, unix.SIGCONT); err != nil {
+			t.Fatal(err)
+		}
 	case "umount":
 		if code, out, errOut := runBtfuse(t, runtime, "umount", dir); code != 0 {
 			t.Fatalf("umount: exit %d, stdout %q, stderr %q", code, out, errOut)
@@ -315,4 +326,24 @@ func mountDev(t *testing.T, dir string) string {
 		}
 	}
 	return dev
+}
+
+// waitState waits until process pid is in state (the letter after the
+// command in /proc/PID/stat: 'T' stopped).
+func waitState(t *testing.T, pid int, state byte) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute) // a hang guard, not a timing assertion
+	for {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			t.Fatalf("state of %d: %v", pid, err)
+		}
+		if i := strings.LastIndexByte(string(b), ')'); i > 0 && i+2 < len(b) && b[i+2] == state {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("process %d never in state %c: %s", pid, state, b)
+		}
+		time.Sleep(time.Millisecond)
+	}
 }
