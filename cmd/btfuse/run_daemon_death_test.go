@@ -69,8 +69,7 @@ func TestE2ERunDaemonKilled(t *testing.T) {
 // it pending as long as 'btfuse run' holds its copy of the listener: the
 // daemon's ids on the notification board are how run finds and continues
 // it (otherwise the target would wait forever). A kill at a random moment
-// lands inside a handler often (about every second round here): repeat
-// until run reports such a call, each round with the checks of
+// often lands inside a handler: repeat until run reports such a call, each round with the checks of
 // TestE2ERunDaemonKilled.
 func TestE2ERunDaemonKilledMidCall(t *testing.T) {
 	testutil.RequirePrivileged(t)

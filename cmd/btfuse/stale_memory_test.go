@@ -20,8 +20,8 @@ import (
 
 // staleData is what TestE2EStaleMountMemory writes, and staleHeld the
 // growth of Shmem above which it counts the data as still in memory: half
-// of it, so that what other processes allocate or free meanwhile (tens of
-// MiB here) cannot tip the verdict.
+// of it, so that what other processes allocate or free meanwhile cannot
+// tip the verdict.
 const (
 	staleData = 512 << 20
 	staleHeld = staleData / 2
