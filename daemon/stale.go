@@ -31,8 +31,9 @@ type StaleMount struct {
 // StaleMounts lists the btfuse mounts (fuse.btfuse) of this mount
 // namespace whose daemon is gone: the kernel answers their statfs, which
 // it always asks the daemon for, with ENOTCONN or ECONNABORTED. With hung
-// set it also lists those whose statfs gets no answer within statTimeout
-// (each such probe leaves a goroutine waiting on the mount). A dead
+// set it also lists those whose statfs gets no answer within statTimeout.
+// Either way a mount that does not answer costs statTimeout and leaves a
+// goroutine waiting on it (the probes run one after the other). A dead
 // daemon's mount keeps the daemon's data in memory for as long as it stays
 // mounted (its connection holds the backing files that were open through
 // passthrough) and then until the last descriptor open on it is closed.
