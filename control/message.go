@@ -20,7 +20,10 @@
 // length, then that many bytes of JSON holding a Message. File descriptors
 // ride along with a frame as SCM_RIGHTS ancillary data on its first byte.
 // The client sends a request (Op set) and reads one reply (Error set on
-// failure); a connection may carry several requests in turn. A message whose
+// failure); a connection may carry several requests in turn, unless a reply
+// holds it: then the daemon reads nothing more from it and ends it, when
+// the work the request started ends, with an OpHangup message (a held
+// connection that ends without one ended with the daemon). A message whose
 // Version is not this package's Version is answered with an error naming
 // both versions and is otherwise ignored.
 //
