@@ -85,7 +85,6 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	fmt.Fprintf(stdout, "btfuse: serving %s (%s; backing: %s; FUSE data: %s); stop with Ctrl-C or 'btfuse umount %s'\n",
 		in.mount, in.info.Flags, in.info.Backing, in.info.DataMode, in.mount)
-	go noteStale(stderr, in.mount)
 
 	select {
 	case <-ctx.Done():

@@ -131,21 +131,6 @@ func releaseNote(mntID uint64) string {
 		files, strings.Join(list, " "))
 }
 
-// noteStale tells the user of the stale btfuse mounts other than mount:
-// each keeps a dead daemon's files in memory until it is cleared. It runs
-// in the background: probing a hung mount takes statTimeout.
-func noteStale(stderr io.Writer, mount string) {
-	stale, err := StaleMounts(false)
-	if err != nil {
-		return
-	}
-	for _, s := range stale {
-		if s.Point != mount {
-			fmt.Fprintf(stderr, "btfuse: note: %s is the stale mount of a btfuse daemon that died; it keeps that daemon's files in memory: 'btfuse umount %s' releases them\n", s.Point, s.Point)
-		}
-	}
-}
-
 // sweepStores removes the file stores that dead daemons of this user left
 // under /dev/shm (dir "" means /dev/shm: where a daemon that can create
 // no private tmpfs keeps file contents, fsimpl.SweepShmBacking), and says
