@@ -38,7 +38,12 @@ type StaleMount struct {
 // mounted (its connection holds the backing files that were open through
 // passthrough) and then until the last descriptor open on it is closed.
 // 'btfuse umount DIR' clears one.
-func StaleMounts(hung bool) ([]StaleMount, error) {
+//
+// Probing holds a reference on each mount for the moment of the call,
+// which can make a plain (not lazy) unmount of it by someone else fail
+// with EBUSY at that moment: with points given, only the mounts there are
+// probed.
+func StaleMounts(hung bool, points ...string) ([]StaleMount, error) {
 	ms, err := mountinfo.Read()
 	if err != nil {
 		return nil, err
@@ -46,7 +51,7 @@ func StaleMounts(hung bool) ([]StaleMount, error) {
 	var out []StaleMount
 	for i := range ms {
 		m := &ms[i]
-		if m.FSType != "fuse.btfuse" {
+		if m.FSType != "fuse.btfuse" || (len(points) > 0 && !slices.Contains(points, m.Point)) {
 			continue
 		}
 		// Only the visible (topmost) mount at a point can be probed by path.

@@ -115,7 +115,7 @@ func staleMemory(t *testing.T, mode string) {
 	if _, err := f.Write(chunk); err != nil {
 		t.Errorf("a passthrough write after the daemon died: %v; the kernel used to take it", err)
 	}
-	stale, err := daemon.StaleMounts(false)
+	stale, err := daemon.StaleMounts(false, dir) // not the mounts of tests running beside
 	if err != nil {
 		t.Fatal(err)
 	}
