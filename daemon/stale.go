@@ -73,7 +73,9 @@ func StaleMounts(hung bool, points ...string) ([]StaleMount, error) {
 // HoldersOf returns the processes that have descriptors open on the mount
 // with id mntID, and how many, from /proc/PID/fdinfo/N (its mnt_id line,
 // which needs no call into the filesystem: a dead FUSE mount would refuse
-// a stat). Processes this user may not inspect are not counted.
+// a stat). Processes this user may not inspect are not counted. The mount
+// must still be mounted: the id of a mount that is gone is given to the
+// next one.
 func HoldersOf(mntID uint64) (pids []int, files int) {
 	procs, _ := os.ReadDir("/proc")
 	want := strconv.FormatUint(mntID, 10)
@@ -118,10 +120,10 @@ func fdMount(path string) string {
 	return ""
 }
 
-// releaseNote says what clearing the stale mount with id mntID released:
-// its memory at once, or when the holders close their files.
-func releaseNote(mntID uint64) string {
-	pids, files := HoldersOf(mntID)
+// releaseNote says what clearing a stale mount released, given the
+// processes that held files open on it (HoldersOf) before: its memory at
+// once, or when they close their files.
+func releaseNote(pids []int, files int) string {
 	if files == 0 {
 		return "the dead daemon's files are released: nothing holds them open"
 	}

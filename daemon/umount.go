@@ -89,6 +89,9 @@ func Umount(ctx context.Context, cfg UmountConfig) error {
 		// Somebody else's filesystem, maybe only slow: not ours to abort.
 		return fmt.Errorf("%s is a %s mount that does not answer, not a btfuse one: release it with 'umount -l %s'", mount, m.FSType, mount)
 	}
+	// Who holds it, counted while it is mounted: once it is gone its mount
+	// id is free, and the next mount anywhere may take it.
+	pids, files := HoldersOf(m.ID)
 	if err := clearStale(mount, m, hung); err != nil {
 		return fmt.Errorf("clear the stale FUSE mount at %s: %w; try 'umount -l %s' as root", mount, err, mount)
 	}
@@ -96,7 +99,7 @@ func Umount(ctx context.Context, cfg UmountConfig) error {
 	if hung {
 		how = "its daemon did not answer; connection aborted"
 	}
-	fmt.Fprintf(stdout, "btfuse: no daemon was serving %s; cleared the stale FUSE mount there (%s); %s\n", mount, how, releaseNote(m.ID))
+	fmt.Fprintf(stdout, "btfuse: no daemon was serving %s; cleared the stale FUSE mount there (%s); %s\n", mount, how, releaseNote(pids, files))
 	return nil
 }
 
