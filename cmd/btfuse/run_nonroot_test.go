@@ -117,8 +117,8 @@ func TestE2ERunNonRoot(t *testing.T) {
 const nonRootSizeScript = `
 B=$1; M=$2
 $B mount --size 10M "$M" > "$HOME/out" 2>&1 & pid=$!
-for i in $(seq 100); do grep -q " $M " /proc/self/mountinfo && break; sleep 0.1; done
-sleep 0.2
+# The serving line comes once the mount and its control socket are ready.
+for i in $(seq 600); do grep -q serving "$HOME/out" && break; sleep 0.1; done
 grep serving "$HOME/out"
 $B run --mount "$M" -- dd if=/dev/zero of="$M/run" bs=1M count=50 2>&1 | grep -o 'No space left on device' | head -1
 echo "run: $(stat -c %s "$M/run")"
