@@ -49,7 +49,19 @@ type Config struct {
 	SizeBytes  uint64 // 0: fsimpl's default (half of RAM)
 	Inodes     uint64 // 0: fsimpl's default
 	AllowOther bool
-	Debug      bool
+	// Debug logs every FUSE request and debug messages; Verbose logs
+	// Info messages on the terminal too (see newLogger).
+	Debug, Verbose bool
+	// LogFile, when set, receives the structured log (appended to,
+	// created 0600); LogStderr sends it to Stderr in the same format
+	// (stderr is the journal). Otherwise the log is shown on Stderr as
+	// plain messages.
+	LogFile   string
+	LogStderr bool
+	// Ready, when set, is told once the mount and the control socket
+	// answer, or why the daemon could not start, and closed (a daemon
+	// started by 'btfuse mount -d'; see Background).
+	Ready *os.File
 	// Dev and SUID mount without nodev and nosuid (root only; see
 	// ParseMountOptions).
 	Dev, SUID bool
@@ -75,21 +87,32 @@ const lazyWait = 5 * time.Second
 // and returns nil. Setup failures are returned with a hint for the user.
 func Run(ctx context.Context, cfg Config) error {
 	stdout, stderr := writers(cfg.Stdout, cfg.Stderr)
-	log := newLogger(stderr, cfg.Debug)
+	log, closeLog, err := cfg.logger(stderr)
+	if err != nil {
+		cfg.notReady(err)
+		return err
+	}
+	defer closeLog()
 	slog.SetDefault(log) // fuseserve logs through the default logger
 
 	in, err := start(cfg, log, stdout, false)
 	if err != nil {
+		cfg.notReady(err)
 		return err
 	}
+	cfg.ready(in)
 	fmt.Fprintf(stdout, "btfuse: serving %s (%s; backing: %s; FUSE data: %s); stop with Ctrl-C or 'btfuse umount %s'\n",
 		in.mount, in.info.Flags, in.info.Backing, in.info.DataMode, in.mount)
 
+	// The 'btfuse umount' that asked reports the result itself, often on
+	// the same terminal: the daemon then says nothing more.
+	requested := false
 	select {
 	case <-ctx.Done():
 		log.Debug("stopping", "reason", "signal")
 	case <-in.d.stop:
-		log.Debug("stopping", "reason", "umount request")
+		log.Info("stopping", "reason", "umount request")
+		requested = true
 	case <-in.gone:
 		fmt.Fprintf(stderr, "btfuse: %s was unmounted from outside; exiting\n", in.mount)
 	}
@@ -97,7 +120,11 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "btfuse: %s\n", result)
+	if requested {
+		log.Info(result)
+	} else {
+		fmt.Fprintf(stdout, "btfuse: %s\n", result)
+	}
 	return nil
 }
 
@@ -361,14 +388,6 @@ func writers(out, errw io.Writer) (io.Writer, io.Writer) {
 	return out, errw
 }
 
-func newLogger(w io.Writer, debug bool) *slog.Logger {
-	level := slog.LevelInfo
-	if debug {
-		level = slog.LevelDebug
-	}
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
-}
-
 func openRegistry(dir string) (*control.Registry, error) {
 	if dir == "" {
 		d, err := control.DefaultDir()
@@ -412,8 +431,11 @@ func checkMountpoint(dir string, stderr io.Writer) error {
 		return fmt.Errorf("mount point %s: %w", dir, err)
 	case st.Mode&unix.S_IFMT != unix.S_IFDIR:
 		return fmt.Errorf("mount point %s is not a directory: mount on a directory", dir)
+	case m != nil && m.FSType == "fuse.btfuse":
+		return fmt.Errorf("%s is already mounted (%s from %s): unmount it first with 'btfuse umount %s'", dir, m.FSType, m.Source, dir)
 	case m != nil:
-		return fmt.Errorf("%s is already mounted (%s from %s): unmount it first with 'btfuse umount %s' or 'umount %s'", dir, m.FSType, m.Source, dir, dir)
+		// Not ours: btfuse umount would refuse it, so do not suggest it.
+		return fmt.Errorf("%s is already mounted (%s from %s): mount btfuse elsewhere, or unmount it first with 'umount %s'", dir, m.FSType, m.Source, dir)
 	}
 	return nil
 }

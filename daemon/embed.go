@@ -14,7 +14,7 @@ import (
 // takes it all down again; call it once the command has exited.
 func embed(cfg Config) (*supervisor.Supervisor, func(), error) {
 	_, stderr := writers(cfg.Stdout, cfg.Stderr)
-	log := newLogger(stderr, cfg.Debug)
+	log := newLogger(stderr, nil, cfg.Verbose, cfg.Debug)
 	in, err := start(cfg, log, stderr, true)
 	if err != nil {
 		return nil, nil, err
