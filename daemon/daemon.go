@@ -28,6 +28,7 @@ import (
 	"log/slog"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/btfuse/btfuse/control"
@@ -116,7 +117,7 @@ func Run(ctx context.Context, cfg Config) error {
 	case <-in.gone:
 		fmt.Fprintf(stderr, "btfuse: %s was unmounted from outside; exiting\n", in.mount)
 	}
-	result, err := in.shutdown(stderr)
+	result, err := in.shutdown(ctx, stderr)
 	if err != nil {
 		return err
 	}
@@ -241,13 +242,29 @@ func start(cfg Config, log *slog.Logger, stdout io.Writer, embedded bool) (_ *in
 }
 
 // shutdown takes the daemon down in order and says how the unmount went.
-func (in *instance) shutdown(stderr io.Writer) (string, error) {
+// After a lazy umount request it first detaches the mount, answers, and
+// serves the files still open under it until the last is closed (or ctx
+// ends: a signal).
+func (in *instance) shutdown(ctx context.Context, stderr io.Writer) (string, error) {
+	d := in.d
+	lazy := d.lazy.Load()
+	if lazy {
+		d.result, d.err = detach(in.srv, in.mount, in.gone)
+		close(d.stopped)
+		if d.err == nil {
+			select {
+			case <-in.gone:
+			case <-ctx.Done():
+			}
+		}
+	}
 	// Supervised processes still running get errors from now on.
 	in.sup.Close()
 	in.mir.close() // before fs.Close: its gauges read fs
-	d := in.d
-	d.result, d.err = unmount(in.srv, in.mount, in.gone, stderr)
-	close(d.stopped) // lets the umount handler answer
+	if !lazy {
+		d.result, d.err = unmount(in.srv, in.mount, in.gone, stderr)
+		close(d.stopped) // lets the umount handler answer
+	}
 	if waitGone(in.gone, 0) {
 		if err := in.fs.Close(); err != nil {
 			in.log.Warn("closing the filesystem", "err", err)
@@ -292,17 +309,27 @@ func superviseHandler(sup *supervisor.Supervisor) control.Handler {
 type daemon struct {
 	embedded bool // belongs to a 'btfuse run': refuses umount requests
 	stopOnce sync.Once
+	lazy     atomic.Bool // the first umount request asked for a lazy one
 	stop     chan struct{} // closed by the first umount request
 	stopped  chan struct{} // closed when the unmount is done; result and err are set
 	result   string
 	err      error
 }
 
-func (d *daemon) handleUmount(ctx context.Context, _ *control.Request) (control.Reply, error) {
+func (d *daemon) handleUmount(ctx context.Context, req *control.Request) (control.Reply, error) {
 	if d.embedded {
 		return control.Reply{}, fmt.Errorf("this filesystem belongs to 'btfuse run' (pid %d): it is unmounted when its command exits", os.Getpid())
 	}
-	d.stopOnce.Do(func() { close(d.stop) })
+	var args control.UmountArgs
+	if len(req.Body) > 0 {
+		if err := json.Unmarshal(req.Body, &args); err != nil {
+			return control.Reply{}, fmt.Errorf("umount: %w", err)
+		}
+	}
+	d.stopOnce.Do(func() {
+		d.lazy.Store(args.Lazy)
+		close(d.stop)
+	})
 	select {
 	case <-d.stopped:
 	case <-ctx.Done():
@@ -356,6 +383,22 @@ func unmount(srv *fuseserve.Server, mount string, gone <-chan struct{}, stderr i
 	}
 	fmt.Fprintf(stderr, "btfuse: %s is busy; detached it lazily: processes still using it get errors once this daemon exits\n", mount)
 	return "detached busy mount " + mount, nil
+}
+
+// detach detaches the mount lazily (MNT_DETACH): it leaves the tree at
+// once, and its connection ends when the last file under it is closed.
+func detach(srv *fuseserve.Server, mount string, gone <-chan struct{}) (string, error) {
+	if waitGone(gone, 0) {
+		return "unmounted " + mount, nil
+	}
+	if err := srv.Detach(); err != nil && !errors.Is(err, mountinfo.ErrNotMounted) {
+		return "", fmt.Errorf("detach %s: %w", mount, err)
+	}
+	// An idle mount goes at once; say so rather than "still in use".
+	if waitGone(gone, 200*time.Millisecond) {
+		return "unmounted " + mount, nil
+	}
+	return fmt.Sprintf("detached %s; files still open under it are served until the last is closed, then daemon pid %d exits", mount, os.Getpid()), nil
 }
 
 // waitGone reports whether gone closes within d.

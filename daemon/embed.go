@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/btfuse/btfuse/supervisor"
@@ -20,7 +21,7 @@ func embed(cfg Config) (*supervisor.Supervisor, func(), error) {
 		return nil, nil, err
 	}
 	stop := func() {
-		if _, err := in.shutdown(stderr); err != nil {
+		if _, err := in.shutdown(context.Background(), stderr); err != nil {
 			fmt.Fprintf(stderr, "btfuse run: %v\n", err)
 		}
 	}
