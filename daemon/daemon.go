@@ -309,7 +309,7 @@ func superviseHandler(sup *supervisor.Supervisor) control.Handler {
 type daemon struct {
 	embedded bool // belongs to a 'btfuse run': refuses umount requests
 	stopOnce sync.Once
-	lazy     atomic.Bool // the first umount request asked for a lazy one
+	lazy     atomic.Bool   // the first umount request asked for a lazy one
 	stop     chan struct{} // closed by the first umount request
 	stopped  chan struct{} // closed when the unmount is done; result and err are set
 	result   string
