@@ -64,8 +64,16 @@ type Config struct {
 	// started by 'btfuse mount -d'; see Background).
 	Ready *os.File
 	// Dev and SUID mount without nodev and nosuid (root only; see
-	// ParseMountOptions).
-	Dev, SUID bool
+	// ParseMountOptions); ReadOnly and NoExec mount ro and noexec.
+	Dev, SUID, ReadOnly, NoExec bool
+	// RootUID, RootGID and RootMode set the owner, group and permission
+	// bits of the root directory (-o uid=, gid=, mode=); nil keeps the
+	// defaults (the daemon's euid and egid, 0755).
+	RootUID, RootGID, RootMode *uint32
+	// FsName is the source column of the mount table; "" means btfuse.
+	FsName string
+	// Sloppy ignores unknown mount options (mount -s).
+	Sloppy bool
 	// Stdout gets the "serving" line, Stderr diagnostics and the log;
 	// nil means os.Stdout and os.Stderr.
 	Stdout, Stderr io.Writer
@@ -176,7 +184,8 @@ func start(cfg Config, log *slog.Logger, stdout io.Writer, embedded bool) (_ *in
 	if err := checkMountpoint(in.mount, stderr); err != nil {
 		return nil, err
 	}
-	if in.fs, err = fsimpl.New(fsimpl.Options{SizeBytes: cfg.SizeBytes, Inodes: cfg.Inodes}); err != nil {
+	if in.fs, err = fsimpl.New(fsimpl.Options{SizeBytes: cfg.SizeBytes, Inodes: cfg.Inodes,
+		RootUID: cfg.RootUID, RootGID: cfg.RootGID, RootMode: cfg.RootMode}); err != nil {
 		return nil, fmt.Errorf("create filesystem: %w", err)
 	}
 	undo = append(undo, func() { in.fs.Close() })
@@ -189,7 +198,8 @@ func start(cfg Config, log *slog.Logger, stdout io.Writer, embedded bool) (_ *in
 		undo = append(undo, func() { in.ms.Close() })
 		fmt.Fprintf(stdout, "btfuse: metrics at http://%s/metrics\n", in.ms.Addr())
 	}
-	sopts := fuseserve.Options{AllowOther: cfg.AllowOther, Debug: cfg.Debug, Observer: in.mir.observer(), Dev: cfg.Dev, SUID: cfg.SUID}
+	sopts := fuseserve.Options{AllowOther: cfg.AllowOther, Debug: cfg.Debug, Observer: in.mir.observer(),
+		Dev: cfg.Dev, SUID: cfg.SUID, ReadOnly: cfg.ReadOnly, NoExec: cfg.NoExec, FsName: cfg.FsName}
 	in.srv, err = fuseserve.Mount(in.mount, in.fs, sopts)
 	if err != nil {
 		return nil, err

@@ -89,6 +89,8 @@ The mount is nosuid,nodev unless -o says otherwise (a comma-separated list;
 	f.StringVar(&cfg.MetricsAddr, "metrics", "", "serve Prometheus metrics at this host:port under /metrics (e.g. 127.0.0.1:9560)")
 	f.IntVar(&readyFD, "ready-fd", 0, "descriptor on which a background daemon tells its parent that it serves")
 	f.MarkHidden("ready-fd")
+	f.BoolVar(&cfg.Sloppy, "sloppy", false, "ignore unknown mount options (mount -s)")
+	f.MarkHidden("sloppy")
 	return cmd
 }
 
