@@ -228,5 +228,4 @@ func TestInstallHelper(t *testing.T) {
 	}
 }
 
-
 func unixSleep() { time.Sleep(10 * time.Millisecond) }
