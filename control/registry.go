@@ -54,9 +54,12 @@ type Entry struct {
 	// the mount is not in this namespace's table. Mount when Info does
 	// not identify the mount.
 	Point string
-	// Err is set when the daemon is alive (it holds its lock) but its
-	// control socket does not answer.
+	// Err is set when the daemon holds its lock but its control socket
+	// does not answer, or when it is Dead.
 	Err error
+	// Dead: the daemon's pid is gone while its lock is held (a process
+	// it forked holds it, or the pid was never its own).
+	Dead bool
 }
 
 // ErrNotRunning reports that no live daemon is registered for a mount.
@@ -383,6 +386,7 @@ func (r *Registry) inspect(ctx context.Context, key string) (e Entry, ok bool, e
 	}
 	e = Entry{Info: *info}
 	if !pidAlive(info.PID) {
+		e.Dead = true
 		e.Err = fmt.Errorf("daemon pid %d is gone but its lock is held", info.PID)
 	} else if err := probe(ctx, info.Socket); err != nil {
 		e.Err = fmt.Errorf("control socket does not answer: %w", err)
