@@ -148,7 +148,21 @@ func Mount(dir string, fs *fsimpl.FS, opts Options) (*Server, error) {
 		Logger:            slog.NewLogLogger(slog.Default().Handler(), slog.LevelInfo),
 		PanicHandler:      r.panicked,
 	}
-	srv, err := fuse.NewServer(r, dir, mo)
+	var srv *fuse.Server
+	var err error
+	if mo.DirectMount {
+		srv, err = fuse.NewServer(r, dir, mo)
+	} else {
+		var said string
+		said, err = captureStderr(func() (err error) {
+			srv, err = fuse.NewServer(r, dir, mo)
+			return err
+		})
+		if err != nil {
+			return nil, fmt.Errorf("mount %s: %w (without root, btfuse mounts through fusermount3, which needs /dev/fuse and write access to the mount point)", dir, fusermountError(err, said))
+		}
+		os.Stderr.WriteString(said)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("mount %s: %w (needs root or fusermount3, and /dev/fuse)", dir, err)
 	}
