@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"fmt"
+	"log/slog"
 
 	"github.com/btfuse/btfuse/supervisor"
 )
@@ -16,6 +17,7 @@ import (
 func embed(cfg Config) (*supervisor.Supervisor, func(), error) {
 	_, stderr := writers(cfg.Stdout, cfg.Stderr)
 	log := newLogger(stderr, nil, cfg.Verbose, cfg.Debug)
+	slog.SetDefault(log) // fuseserve logs through the default logger: plain lines, not slog's
 	in, err := start(cfg, log, stderr, true)
 	if err != nil {
 		return nil, nil, err

@@ -167,3 +167,44 @@ func TestE2EMountBackgroundRunLoop(t *testing.T) {
 		}
 	}
 }
+
+// TestE2EMountBackgroundJournal: under systemd (JOURNAL_STREAM names the
+// stream on stderr), a background daemon without --log keeps stderr, the
+// journal, for its log, in slog's format; no log file is made.
+func TestE2EMountBackgroundJournal(t *testing.T) {
+	testutil.RequirePrivileged(t)
+	dir, runtime := mountDirs(t)
+	journal, err := os.Create(filepath.Join(t.TempDir(), "journal"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer journal.Close()
+	var st unix.Stat_t
+	if err := unix.Fstat(int(journal.Fd()), &st); err != nil {
+		t.Fatal(err)
+	}
+	cmd := btfuse(runtime, "mount", "-d", "-v", dir)
+	cmd.Env = append(cmd.Env, fmt.Sprintf("JOURNAL_STREAM=%d:%d", st.Dev, st.Ino))
+	var out strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, journal
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("mount -d: %v; stdout %q", err, out.String())
+	}
+	m := servingBG.FindStringSubmatch(out.String())
+	if m == nil || m[3] != "the journal" {
+		t.Fatalf("mount -d under the journal said %q", out.String())
+	}
+	pid, _ := strconv.Atoi(m[2])
+	t.Cleanup(func() { killBackground(pid, dir) })
+	if code, _, errOut := runBtfuse(t, runtime, "umount", dir); code != 0 {
+		t.Fatalf("umount: %d %s", code, errOut)
+	}
+	waitExit(t, pid)
+	b, _ := os.ReadFile(journal.Name())
+	if !strings.Contains(string(b), "serving "+dir) || !strings.Contains(string(b), "level=INFO") {
+		t.Errorf("journal got %q; want the serving line and the log", b)
+	}
+	if logs, _ := os.ReadDir(filepath.Join(runtime, "logs")); len(logs) != 0 {
+		t.Errorf("log files made under the journal: %v", logs)
+	}
+}
