@@ -187,6 +187,15 @@ func MountOptionsHelp() string {
 		}
 		fmt.Fprintf(&b, "  %-12s %s%s\n", name, o.help, root)
 	}
-	fmt.Fprintf(&b, "Accepted and ignored, for mount(8) and /etc/fstab: %s, x-*, X-*, comment=*.\n", strings.Join(ignoredOptions, ", "))
+	// Wrapped at 80 columns, like the rest of the help.
+	line := "Accepted and ignored, for mount(8) and /etc/fstab:"
+	for _, w := range append(append([]string{}, ignoredOptions...), "x-*", "X-*", "comment=*") {
+		if len(line)+len(w)+2 > 80 {
+			b.WriteString(line + "\n")
+			line = " "
+		}
+		line += " " + w + ","
+	}
+	b.WriteString(strings.TrimSuffix(line, ",") + ".\n")
 	return b.String()
 }
