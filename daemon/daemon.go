@@ -32,6 +32,7 @@ import (
 	"github.com/btfuse/btfuse/control"
 	"github.com/btfuse/btfuse/fsimpl"
 	"github.com/btfuse/btfuse/fsimpl/fuseserve"
+	"github.com/btfuse/btfuse/internal/mountinfo"
 	"github.com/btfuse/btfuse/metrics"
 	"github.com/btfuse/btfuse/supervisor"
 	"golang.org/x/sys/unix"
@@ -313,7 +314,7 @@ func checkMountpoint(dir string, stderr io.Writer) error {
 				return err
 			}
 		case errors.Is(perr, errNoAnswer):
-			return fmt.Errorf("mount point %s is a FUSE mount that does not answer: release it with 'btfuse umount %s'", dir, dir)
+			return fmt.Errorf("mount point %s is a %s mount that does not answer: %s", dir, m.FSType, releaseHung(dir, m))
 		}
 	}
 	st, err := statMountpoint(dir)
@@ -321,7 +322,7 @@ func checkMountpoint(dir string, stderr io.Writer) error {
 	case errors.Is(err, unix.ENOENT):
 		return fmt.Errorf("mount point %s does not exist: create it with 'mkdir -p %s'", dir, dir)
 	case errors.Is(err, errNoAnswer):
-		return fmt.Errorf("mount point %s does not answer (a hung FUSE mount?): release it with 'btfuse umount %s'", dir, dir)
+		return fmt.Errorf("mount point %s does not answer (a hung mount?): %s", dir, releaseHung(dir, m))
 	case err != nil:
 		return fmt.Errorf("mount point %s: %w", dir, err)
 	case st.Mode&unix.S_IFMT != unix.S_IFDIR:
@@ -333,4 +334,13 @@ func checkMountpoint(dir string, stderr io.Writer) error {
 		return fmt.Errorf("%s is already mounted (%s from %s): mount btfuse elsewhere, or unmount it first with 'umount %s'", dir, m.FSType, m.Source, dir)
 	}
 	return nil
+}
+
+// releaseHung says how to release the hung mount m at dir: btfuse aborts
+// only its own mounts; any other is the kernel's umount -l.
+func releaseHung(dir string, m *mountinfo.Mount) string {
+	if m != nil && m.FSType == "fuse.btfuse" {
+		return fmt.Sprintf("release it with 'btfuse umount --force %s' (its contents are lost)", dir)
+	}
+	return fmt.Sprintf("release it with 'umount -l %s' (as root)", dir)
 }

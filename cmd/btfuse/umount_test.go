@@ -152,3 +152,26 @@ func waitStopped(tb testing.TB, pid int) {
 	}
 	tb.Fatalf("pid %d did not stop", pid)
 }
+
+// TestE2EMountOnHungMount: mounting over a btfuse mount whose daemon
+// hangs (another registry's, stopped) fails and points at
+// 'btfuse umount --force', which is what releases it.
+func TestE2EMountOnHungMount(t *testing.T) {
+	testutil.RequirePrivileged(t)
+	dir, runtime := mountDirs(t)
+	d := startDaemon(t, runtime, dir)
+	d.signal(t, syscall.SIGSTOP)
+	t.Cleanup(func() { d.cmd.Process.Signal(syscall.SIGCONT) })
+	waitStopped(t, d.cmd.Process.Pid)
+	other := filepath.Join(t.TempDir(), "other")
+	code, _, errOut := runBtfuse(t, other, "mount", dir)
+	if code == 0 || !strings.Contains(errOut, "does not answer") || !strings.Contains(errOut, "btfuse umount --force "+dir) {
+		t.Fatalf("mount over a hung btfuse mount: exit %d, stderr %q; want advice to use btfuse umount --force", code, errOut)
+	}
+	if code, out, errOut := runBtfuse(t, other, "umount", "--force", dir); code != 0 {
+		t.Fatalf("umount --force: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	if isMounted(t, dir) {
+		t.Errorf("%s still mounted", dir)
+	}
+}
