@@ -14,6 +14,13 @@ version := `git describe --always --dirty 2>/dev/null || echo dev`
 build:
     go build -trimpath -ldflags "-X github.com/btfuse/btfuse/daemon.Version={{version}}" -o {{bin}} ./cmd/btfuse
 
+# mount(8) runs /sbin/mount.fuse.btfuse for 'mount -t fuse.btfuse' and
+# fstab lines of that type; the link points at bin/btfuse, so rebuild in
+# place rather than move the binary. Root, for /sbin.
+[doc("link /sbin/mount.fuse.btfuse to bin/btfuse (root)")]
+install-helper: build
+    {{bin}} install-helper
+
 # -race: the daemon is concurrent (FUSE loops, control
 # socket, signals); -count=1: the tests exercise the kernel (mounts,
 # sockets), so a cached pass proves nothing; -timeout: a hung FUSE mount must

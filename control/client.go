@@ -42,7 +42,7 @@ func (e *NoAnswerError) Unwrap() error { return context.DeadlineExceeded }
 func bounded(ctx context.Context) (context.Context, context.CancelFunc, time.Duration) {
 	if dl, ok := ctx.Deadline(); ok {
 		ctx, cancel := context.WithCancel(ctx)
-		return ctx, cancel, time.Until(dl)
+		return ctx, cancel, max(time.Until(dl), 0) // never "within -3ms"
 	}
 	ctx, cancel := context.WithTimeout(ctx, defaultTimeout)
 	return ctx, cancel, defaultTimeout

@@ -70,6 +70,14 @@ const (
 	OpHangup = "hangup"
 )
 
+// UmountArgs is the body of an OpUmount request; none means the zero
+// value. Lazy detaches the mount at once and lets the daemon serve the
+// files still open under it until the last is closed (MNT_DETACH), instead
+// of unmounting it and exiting.
+type UmountArgs struct {
+	Lazy bool `json:"lazy,omitempty"`
+}
+
 // SuperviseArgs is the body of an OpSupervise request: the reserved
 // descriptor range the listener's filter was built for. A second
 // descriptor, when attached, is the notification board

@@ -54,9 +54,12 @@ type Entry struct {
 	// the mount is not in this namespace's table. Mount when Info does
 	// not identify the mount.
 	Point string
-	// Err is set when the daemon is alive (it holds its lock) but its
-	// control socket does not answer.
+	// Err is set when the daemon holds its lock but its control socket
+	// does not answer, or when it is Dead.
 	Err error
+	// Dead: the daemon's pid is gone while its lock is held (a process
+	// it forked holds it, or the pid was never its own).
+	Dead bool
 }
 
 // ErrNotRunning reports that no live daemon is registered for a mount.
@@ -141,18 +144,22 @@ type Registry struct {
 // Open opens the registry in dir, creating it with mode 0700. The directory
 // must belong to the current user.
 func Open(dir string) (*Registry, error) {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("create runtime directory: %w", err)
-	}
 	var st unix.Stat_t
+	if err := unix.Lstat(dir, &st); errors.Is(err, unix.ENOENT) {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, fmt.Errorf("create runtime directory: %w", err)
+		}
+	}
 	if err := unix.Lstat(dir, &st); err != nil {
 		return nil, fmt.Errorf("runtime directory %s: %w", dir, err)
 	}
-	if st.Mode&unix.S_IFMT != unix.S_IFDIR {
-		return nil, fmt.Errorf("runtime directory %s is not a directory: remove it", dir)
-	}
+	// What is not the user's own is not theirs to remove: the advice is
+	// then to use another directory.
 	if int(st.Uid) != os.Geteuid() {
-		return nil, fmt.Errorf("runtime directory %s belongs to uid %d, not to you (uid %d): remove it or set BTFUSE_RUNTIME_DIR", dir, st.Uid, os.Geteuid())
+		return nil, fmt.Errorf("runtime directory %s belongs to uid %d, not to you (uid %d): set BTFUSE_RUNTIME_DIR to a directory of your own", dir, st.Uid, os.Geteuid())
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFDIR {
+		return nil, fmt.Errorf("runtime directory %s is not a directory: move it away, or set BTFUSE_RUNTIME_DIR to a directory of your own", dir)
 	}
 	if st.Mode&0o777 != 0o700 {
 		if err := os.Chmod(dir, 0o700); err != nil {
@@ -379,6 +386,7 @@ func (r *Registry) inspect(ctx context.Context, key string) (e Entry, ok bool, e
 	}
 	e = Entry{Info: *info}
 	if !pidAlive(info.PID) {
+		e.Dead = true
 		e.Err = fmt.Errorf("daemon pid %d is gone but its lock is held", info.PID)
 	} else if err := probe(ctx, info.Socket); err != nil {
 		e.Err = fmt.Errorf("control socket does not answer: %w", err)

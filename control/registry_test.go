@@ -188,6 +188,17 @@ func TestOpenRefusesForeignDir(t *testing.T) {
 	if _, err := Open(dir); err == nil || !strings.Contains(err.Error(), "belongs to uid 65534") {
 		t.Errorf("Open of a foreign dir: %v", err)
 	}
+	// A foreign file is not the user's to remove either: the advice is to
+	// go elsewhere, never to delete it.
+	file := filepath.Join(t.TempDir(), "file")
+	os.WriteFile(file, nil, 0o600)
+	os.Chown(file, 65534, 65534)
+	for _, p := range []string{dir, file} {
+		_, err := Open(p)
+		if err == nil || strings.Contains(err.Error(), "remove") || !strings.Contains(err.Error(), "BTFUSE_RUNTIME_DIR") {
+			t.Errorf("Open(%s) of another user's: %v; want advice to set BTFUSE_RUNTIME_DIR, not to remove it", p, err)
+		}
+	}
 }
 
 // TestSelect: "" selects every daemon, a directory the one serving it

@@ -27,7 +27,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"sync"
 	"time"
 
 	"github.com/btfuse/btfuse/control"
@@ -49,10 +48,30 @@ type Config struct {
 	SizeBytes  uint64 // 0: fsimpl's default (half of RAM)
 	Inodes     uint64 // 0: fsimpl's default
 	AllowOther bool
-	Debug      bool
+	// Debug logs every FUSE request and debug messages; Verbose logs
+	// Info messages on the terminal too (see newLogger).
+	Debug, Verbose bool
+	// LogFile, when set, receives the structured log (appended to,
+	// created 0600); LogStderr sends it to Stderr in the same format
+	// (stderr is the journal). Otherwise the log is shown on Stderr as
+	// plain messages.
+	LogFile   string
+	LogStderr bool
+	// Ready, when set, is told once the mount and the control socket
+	// answer, or why the daemon could not start, and closed (a daemon
+	// started by 'btfuse mount -d'; see Background).
+	Ready *os.File
 	// Dev and SUID mount without nodev and nosuid (root only; see
-	// ParseMountOptions).
-	Dev, SUID bool
+	// ParseMountOptions); ReadOnly and NoExec mount ro and noexec.
+	Dev, SUID, ReadOnly, NoExec bool
+	// RootUID, RootGID and RootMode set the owner, group and permission
+	// bits of the root directory (-o uid=, gid=, mode=); nil keeps the
+	// defaults (the daemon's euid and egid, 0755).
+	RootUID, RootGID, RootMode *uint32
+	// FsName is the source column of the mount table; "" means btfuse.
+	FsName string
+	// Sloppy ignores unknown mount options (mount -s).
+	Sloppy bool
 	// Stdout gets the "serving" line, Stderr diagnostics and the log;
 	// nil means os.Stdout and os.Stderr.
 	Stdout, Stderr io.Writer
@@ -76,29 +95,44 @@ const lazyWait = 5 * time.Second
 // and returns nil. Setup failures are returned with a hint for the user.
 func Run(ctx context.Context, cfg Config) error {
 	stdout, stderr := writers(cfg.Stdout, cfg.Stderr)
-	log := newLogger(stderr, cfg.Debug)
+	log, closeLog, err := cfg.logger(stderr)
+	if err != nil {
+		cfg.notReady(err)
+		return err
+	}
+	defer closeLog()
 	slog.SetDefault(log) // fuseserve logs through the default logger
 
 	in, err := start(cfg, log, stdout, false)
 	if err != nil {
+		cfg.notReady(err)
 		return err
 	}
+	cfg.ready(in)
 	fmt.Fprintf(stdout, "btfuse: serving %s (%s; backing: %s; FUSE data: %s); stop with Ctrl-C or 'btfuse umount %s'\n",
 		in.mount, in.info.Flags, in.info.Backing, in.info.DataMode, in.mount)
 
+	// The 'btfuse umount' that asked reports the result itself, often on
+	// the same terminal: the daemon then says nothing more.
+	requested := false
 	select {
 	case <-ctx.Done():
 		log.Debug("stopping", "reason", "signal")
 	case <-in.d.stop:
-		log.Debug("stopping", "reason", "umount request")
+		log.Info("stopping", "reason", "umount request")
+		requested = true
 	case <-in.gone:
 		fmt.Fprintf(stderr, "btfuse: %s was unmounted from outside; exiting\n", in.mount)
 	}
-	result, err := in.shutdown(stderr)
+	result, err := in.shutdown(ctx, stderr)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "btfuse: %s\n", result)
+	if requested {
+		log.Info(result)
+	} else {
+		fmt.Fprintf(stdout, "btfuse: %s\n", result)
+	}
 	return nil
 }
 
@@ -150,7 +184,8 @@ func start(cfg Config, log *slog.Logger, stdout io.Writer, embedded bool) (_ *in
 		return nil, err
 	}
 	sweepStores(cfg.ShmDir, stderr)
-	if in.fs, err = fsimpl.New(fsimpl.Options{SizeBytes: cfg.SizeBytes, Inodes: cfg.Inodes}); err != nil {
+	if in.fs, err = fsimpl.New(fsimpl.Options{SizeBytes: cfg.SizeBytes, Inodes: cfg.Inodes,
+		RootUID: cfg.RootUID, RootGID: cfg.RootGID, RootMode: cfg.RootMode}); err != nil {
 		return nil, fmt.Errorf("create filesystem: %w", err)
 	}
 	undo = append(undo, func() { in.fs.Close() })
@@ -163,7 +198,8 @@ func start(cfg Config, log *slog.Logger, stdout io.Writer, embedded bool) (_ *in
 		undo = append(undo, func() { in.ms.Close() })
 		fmt.Fprintf(stdout, "btfuse: metrics at http://%s/metrics\n", in.ms.Addr())
 	}
-	sopts := fuseserve.Options{AllowOther: cfg.AllowOther, Debug: cfg.Debug, Observer: in.mir.observer(), Dev: cfg.Dev, SUID: cfg.SUID}
+	sopts := fuseserve.Options{AllowOther: cfg.AllowOther, Debug: cfg.Debug, Observer: in.mir.observer(),
+		Dev: cfg.Dev, SUID: cfg.SUID, ReadOnly: cfg.ReadOnly, NoExec: cfg.NoExec, FsName: cfg.FsName}
 	in.srv, err = fuseserve.Mount(in.mount, in.fs, sopts)
 	if err != nil {
 		return nil, err
@@ -213,29 +249,6 @@ func start(cfg Config, log *slog.Logger, stdout io.Writer, embedded bool) (_ *in
 	}
 	in.mir.start(in.fs, in.sup)
 	return in, nil
-}
-
-// shutdown takes the daemon down in order and says how the unmount went.
-func (in *instance) shutdown(stderr io.Writer) (string, error) {
-	// Supervised processes still running get errors from now on.
-	in.sup.Close()
-	in.mir.close() // before fs.Close: its gauges read fs
-	d := in.d
-	d.result, d.err = unmount(in.srv, in.mount, in.gone, stderr)
-	close(d.stopped) // lets the umount handler answer
-	if waitGone(in.gone, 0) {
-		if err := in.fs.Close(); err != nil {
-			in.log.Warn("closing the filesystem", "err", err)
-		}
-	}
-	in.ctl.Close()
-	if in.ms != nil {
-		in.ms.Close()
-	}
-	if err := in.claim.Release(); err != nil {
-		in.log.Warn("removing the registry entry", "err", err)
-	}
-	return d.result, d.err
 }
 
 // superviseHandler takes the listener of a 'btfuse run' started elsewhere
@@ -292,96 +305,6 @@ func superviseHandler(sup *supervisor.Supervisor) control.Handler {
 	}
 }
 
-// daemon is the state the control handlers share with Run.
-type daemon struct {
-	embedded bool // belongs to a 'btfuse run': refuses umount requests
-	stopOnce sync.Once
-	stop     chan struct{} // closed by the first umount request
-	stopped  chan struct{} // closed when the unmount is done; result and err are set
-	result   string
-	err      error
-}
-
-func (d *daemon) handleUmount(ctx context.Context, _ *control.Request) (control.Reply, error) {
-	if d.embedded {
-		return control.Reply{}, fmt.Errorf("this filesystem belongs to 'btfuse run' (pid %d): it is unmounted when its command exits", os.Getpid())
-	}
-	d.stopOnce.Do(func() { close(d.stop) })
-	select {
-	case <-d.stopped:
-	case <-ctx.Done():
-		select {
-		case <-d.stopped: // both were ready
-		default:
-			return control.Reply{}, errors.New("daemon is shutting down")
-		}
-	}
-	if d.err != nil {
-		return control.Reply{}, d.err
-	}
-	return control.Reply{Body: d.result}, nil
-}
-
-// unmount takes the mount down and says how it went. The mount is found
-// by its identity wherever it is now (a directory above it may have been
-// renamed, and its old path replaced); mount is only the name it was
-// registered by, for messages. A busy mount is detached lazily: it
-// disappears from the tree at once and its connection ends when the last
-// file under it is closed, or when this process exits.
-func unmount(srv *fuseserve.Server, mount string, gone <-chan struct{}, stderr io.Writer) (string, error) {
-	if waitGone(gone, 0) {
-		return "unmounted " + mount, nil
-	}
-	if point, err := srv.Point(); err == nil && point != mount {
-		mount = fmt.Sprintf("%s (mounted as %s)", point, mount)
-	}
-	err := srv.Unmount()
-	switch {
-	case err == nil:
-		// Through fusermount3 the unmount returns before the serving
-		// loop has seen the end of the connection: give it a moment, or
-		// shutdown skips fs.Close and a /dev/shm backing directory
-		// (non-root) stays behind with the user's data in it.
-		waitGone(gone, lazyWait)
-		return "unmounted " + mount, nil
-	case errors.Is(err, mountinfo.ErrNotMounted):
-		// Unmounted from outside meanwhile, or left only in other mount
-		// namespaces, whose copies end with this process's connection.
-		if waitGone(gone, lazyWait) {
-			return "unmounted " + mount, nil
-		}
-		return "the mount of " + mount + " is no longer in this mount namespace", nil
-	}
-	if derr := srv.Detach(); derr != nil && !waitGone(gone, 0) {
-		return "could not unmount " + mount, fmt.Errorf("%w; lazy unmount failed too: %v", err, derr)
-	}
-	if waitGone(gone, lazyWait) {
-		return "unmounted " + mount + " (it was busy: detached lazily)", nil
-	}
-	fmt.Fprintf(stderr, "btfuse: %s is busy; detached it lazily: processes still using it get errors once this daemon exits\n", mount)
-	return "detached busy mount " + mount, nil
-}
-
-// waitGone reports whether gone closes within d.
-func waitGone(gone <-chan struct{}, d time.Duration) bool {
-	if d <= 0 {
-		select {
-		case <-gone:
-			return true
-		default:
-			return false
-		}
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-gone:
-		return true
-	case <-t.C:
-		return false
-	}
-}
-
 func writers(out, errw io.Writer) (io.Writer, io.Writer) {
 	if out == nil {
 		out = os.Stdout
@@ -390,14 +313,6 @@ func writers(out, errw io.Writer) (io.Writer, io.Writer) {
 		errw = os.Stderr
 	}
 	return out, errw
-}
-
-func newLogger(w io.Writer, debug bool) *slog.Logger {
-	level := slog.LevelInfo
-	if debug {
-		level = slog.LevelDebug
-	}
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
 }
 
 func openRegistry(dir string) (*control.Registry, error) {
@@ -430,7 +345,7 @@ func checkMountpoint(dir string, stderr io.Writer) error {
 				return err
 			}
 		case errors.Is(perr, errNoAnswer):
-			return fmt.Errorf("mount point %s is a FUSE mount that does not answer: release it with 'btfuse umount %s'", dir, dir)
+			return fmt.Errorf("mount point %s is a %s mount that does not answer: %s", dir, m.FSType, releaseHung(dir, m))
 		}
 	}
 	st, err := statMountpoint(dir)
@@ -438,13 +353,25 @@ func checkMountpoint(dir string, stderr io.Writer) error {
 	case errors.Is(err, unix.ENOENT):
 		return fmt.Errorf("mount point %s does not exist: create it with 'mkdir -p %s'", dir, dir)
 	case errors.Is(err, errNoAnswer):
-		return fmt.Errorf("mount point %s does not answer (a hung FUSE mount?): release it with 'btfuse umount %s'", dir, dir)
+		return fmt.Errorf("mount point %s does not answer (a hung mount?): %s", dir, releaseHung(dir, m))
 	case err != nil:
 		return fmt.Errorf("mount point %s: %w", dir, err)
 	case st.Mode&unix.S_IFMT != unix.S_IFDIR:
 		return fmt.Errorf("mount point %s is not a directory: mount on a directory", dir)
+	case m != nil && m.FSType == "fuse.btfuse":
+		return fmt.Errorf("%s is already mounted (%s from %s): unmount it first with 'btfuse umount %s'", dir, m.FSType, m.Source, dir)
 	case m != nil:
-		return fmt.Errorf("%s is already mounted (%s from %s): unmount it first with 'btfuse umount %s' or 'umount %s'", dir, m.FSType, m.Source, dir, dir)
+		// Not ours: btfuse umount would refuse it, so do not suggest it.
+		return fmt.Errorf("%s is already mounted (%s from %s): mount btfuse elsewhere, or unmount it first with 'umount %s'", dir, m.FSType, m.Source, dir)
 	}
 	return nil
+}
+
+// releaseHung says how to release the hung mount m at dir: btfuse aborts
+// only its own mounts; any other is the kernel's umount -l.
+func releaseHung(dir string, m *mountinfo.Mount) string {
+	if m != nil && m.FSType == "fuse.btfuse" {
+		return fmt.Sprintf("release it with 'btfuse umount --force %s' (its contents are lost)", dir)
+	}
+	return fmt.Sprintf("release it with 'umount -l %s' (as root)", dir)
 }

@@ -1,7 +1,9 @@
 package daemon
 
 import (
+	"context"
 	"fmt"
+	"log/slog"
 
 	"github.com/btfuse/btfuse/supervisor"
 )
@@ -14,13 +16,14 @@ import (
 // takes it all down again; call it once the command has exited.
 func embed(cfg Config) (*supervisor.Supervisor, func(), error) {
 	_, stderr := writers(cfg.Stdout, cfg.Stderr)
-	log := newLogger(stderr, cfg.Debug)
+	log := newLogger(stderr, nil, cfg.Verbose, cfg.Debug)
+	slog.SetDefault(log) // fuseserve logs through the default logger: plain lines, not slog's
 	in, err := start(cfg, log, stderr, true)
 	if err != nil {
 		return nil, nil, err
 	}
 	stop := func() {
-		if _, err := in.shutdown(stderr); err != nil {
+		if _, err := in.shutdown(context.Background(), stderr); err != nil {
 			fmt.Fprintf(stderr, "btfuse run: %v\n", err)
 		}
 	}

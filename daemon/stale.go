@@ -10,17 +10,24 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/btfuse/btfuse/fsimpl"
 	"github.com/btfuse/btfuse/internal/mountinfo"
 )
 
-// StaleMount is a btfuse FUSE mount whose daemon is gone (or hangs).
+// StaleMount is a btfuse FUSE mount that no daemon serves.
 type StaleMount struct {
-	Point string
-	ID    mountinfo.ID
+	Point  string
+	Source string
+	Dev    uint64
+	ID     mountinfo.ID
 	// Hung: the connection does not answer (its daemon is alive but
-	// stuck, or stopped) rather than refusing (ENOTCONN: its daemon died).
+	// stuck or stopped, perhaps of another registry) rather than refusing
+	// (ENOTCONN: its daemon died).
 	Hung bool
 	// Holders are the processes that have files open on the mount, and
 	// Files how many descriptors they hold in all (HoldersOf).
@@ -29,21 +36,21 @@ type StaleMount struct {
 }
 
 // StaleMounts lists the btfuse mounts (fuse.btfuse) of this mount
-// namespace whose daemon is gone: the kernel answers their statfs, which
-// it always asks the daemon for, with ENOTCONN or ECONNABORTED. With hung
-// set it also lists those whose statfs gets no answer within statTimeout.
-// Either way a mount that does not answer costs statTimeout and leaves a
-// goroutine waiting on it (the probes run one after the other). A dead
-// daemon's mount keeps the daemon's data in memory for as long as it stays
-// mounted (its connection holds the backing files that were open through
-// passthrough) and then until the last descriptor open on it is closed.
-// 'btfuse umount DIR' clears one.
+// namespace, of those that probe accepts, whose FUSE connection has no
+// server (the kernel answers their statfs, which it always asks the
+// daemon for, with ENOTCONN or ECONNABORTED) or whose server does not
+// answer within timeout. Each probe of a hung mount leaves a goroutine
+// blocked until the mount is released, which the kernel does not let it
+// cancel. A dead daemon's mount keeps the daemon's data in memory for as
+// long as it stays mounted (its connection holds the backing files that
+// were open through passthrough) and then until the last descriptor open
+// on it is closed. 'btfuse umount DIR' clears one.
 //
 // Probing holds a reference on each mount for the moment of the call,
 // which can make a plain (not lazy) unmount of it by someone else fail
-// with EBUSY at that moment: with points given, only the mounts there are
-// probed.
-func StaleMounts(hung bool, points ...string) ([]StaleMount, error) {
+// with EBUSY at that moment: callers leave out the mounts they need not
+// probe (those of daemons they know, those not asked about).
+func StaleMounts(timeout time.Duration, probe func(*mountinfo.Mount) bool) ([]StaleMount, error) {
 	ms, err := mountinfo.Read()
 	if err != nil {
 		return nil, err
@@ -51,23 +58,50 @@ func StaleMounts(hung bool, points ...string) ([]StaleMount, error) {
 	var out []StaleMount
 	for i := range ms {
 		m := &ms[i]
-		if m.FSType != "fuse.btfuse" || (len(points) > 0 && !slices.Contains(points, m.Point)) {
+		if m.FSType != "fuse.btfuse" || !probe(m) {
 			continue
 		}
 		// Only the visible (topmost) mount at a point can be probed by path.
 		if top := mountinfo.At(ms, m.Point); top == nil || top.ID != m.ID {
 			continue
 		}
-		perr := probeFUSE(m.Point)
+		perr := probeOnce(m.Dev, m.Point, timeout)
 		isHung := errors.Is(perr, errNoAnswer)
-		if !isDeadConn(perr) && !(hung && isHung) {
+		if !isHung && !isDeadConn(perr) {
 			continue
 		}
-		s := StaleMount{Point: m.Point, ID: m.Ident(), Hung: isHung}
+		s := StaleMount{Point: m.Point, Source: m.Source, Dev: m.Dev, ID: m.Ident(), Hung: isHung}
 		s.Holders, s.Files = HoldersOf(m.ID)
 		out = append(out, s)
 	}
 	return out, nil
+}
+
+// probing holds the devices whose probe has not returned: a hung mount
+// is probed once per process (status --watch would otherwise leave one
+// more blocked thread behind at every refresh).
+var probing sync.Map
+
+// probeOnce is probeFUSE with a timeout of the caller's, and at most one
+// probe of a mount at a time.
+func probeOnce(dev uint64, dir string, timeout time.Duration) error {
+	if _, busy := probing.LoadOrStore(dev, true); busy {
+		return errNoAnswer
+	}
+	ch := make(chan error, 1)
+	go func() {
+		defer probing.Delete(dev)
+		var sfs unix.Statfs_t
+		ch <- unix.Statfs(dir, &sfs)
+	}()
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	select {
+	case err := <-ch:
+		return err
+	case <-t.C:
+		return errNoAnswer
+	}
 }
 
 // HoldersOf returns the processes that have descriptors open on the mount

@@ -30,12 +30,16 @@ type Outcome uint8
 const (
 	Served      Outcome = iota // answered by btfuse, successfully
 	Passthrough                // handed to the kernel (seccomp CONTINUE)
-	Error                      // answered with an errno
+	Error                      // answered with an errno that is a failure
 	Injected                   // a fault injected on purpose
+	// Expected is an errno that answers a question the caller asked
+	// (ENOENT to a lookup, ENODATA to a getxattr, EEXIST to an exclusive
+	// create): correct and routine, not a failure. See Classify.
+	Expected
 	NumOutcomes
 )
 
-var outcomeNames = [NumOutcomes]string{Served: "served", Passthrough: "passthrough", Error: "error", Injected: "injected"}
+var outcomeNames = [NumOutcomes]string{Served: "served", Passthrough: "passthrough", Error: "error", Injected: "injected", Expected: "expected"}
 
 func (o Outcome) String() string {
 	if o < NumOutcomes {

@@ -1,6 +1,10 @@
 package event
 
-import "fmt"
+import (
+	"fmt"
+
+	"golang.org/x/sys/unix"
+)
 
 // Op is an operation: a FUSE request (upper case, as the FUSE opcodes) or
 // a system call of a supervised process (lower case, as the syscalls).
@@ -80,11 +84,12 @@ var names = [MaxOps]string{
 // numOps is the number of ops defined so far; see names.
 var numOps = OpSyscall + 1
 
-// Register defines an op named name and returns it. Call it only from
-// package initialisation (an init function or a package-level variable),
-// so that every process of the binary numbers ops alike; it panics on an
-// empty, too long or taken name and when MaxOps ops exist.
-func Register(name string) Op {
+// Register defines an op named name and returns it; the errnos listed
+// are its expected outcomes (see Classify). Call it only from package
+// initialisation (an init function or a package-level variable), so that
+// every process of the binary numbers ops alike; it panics on an empty,
+// too long or taken name and when MaxOps ops exist.
+func Register(name string, expect ...unix.Errno) Op {
 	if name == "" || len(name) > MaxNameLen {
 		panic(fmt.Sprintf("event: op name %q: want 1 to %d bytes", name, MaxNameLen))
 	}
@@ -96,6 +101,7 @@ func Register(name string) Op {
 	}
 	o := numOps
 	names[o] = name
+	expected[o] = setOf(expect...)
 	numOps++
 	return o
 }

@@ -1,6 +1,7 @@
 package fsimpl
 
 import (
+	"fmt"
 	"math"
 	"os"
 	"strconv"
@@ -22,6 +23,10 @@ type Options struct {
 	// detached tmpfs (in a user namespace of its own without
 	// CAP_SYS_ADMIN) and falls back to a 0700 directory under /dev/shm.
 	Backing BackingKind
+	// RootUID, RootGID and RootMode set the root directory's owner, group
+	// and permission bits (up to 07777), as tmpfs's uid=, gid= and mode=
+	// do; nil keeps the defaults: the euid and egid of the process, 0755.
+	RootUID, RootGID, RootMode *uint32
 }
 
 // BackingKind selects where file contents live.
@@ -133,8 +138,12 @@ func (n *inode) isDir() bool  { return n.mode&unix.S_IFMT == unix.S_IFDIR }
 func (n *inode) isReg() bool  { return n.mode&unix.S_IFMT == unix.S_IFREG }
 func (n *inode) isLink() bool { return n.mode&unix.S_IFMT == unix.S_IFLNK }
 
-// New creates an empty filesystem whose root is owned by root with mode 0755.
+// New creates an empty filesystem whose root is owned by the calling
+// process's euid and egid with mode 0755, unless opts say otherwise.
 func New(opts Options) (*FS, error) {
+	if opts.RootMode != nil && *opts.RootMode&^0o7777 != 0 {
+		return nil, fmt.Errorf("root mode %#o: want permission bits up to 07777", *opts.RootMode)
+	}
 	var si unix.Sysinfo_t
 	if opts.SizeBytes == 0 || opts.Inodes == 0 {
 		if err := unix.Sysinfo(&si); err != nil {
@@ -178,6 +187,15 @@ func New(opts Options) (*FS, error) {
 		gid:   uint32(os.Getegid()),
 		nlink: 2,
 		atime: now, mtime: now, ctime: now,
+	}
+	if opts.RootUID != nil {
+		root.uid = *opts.RootUID
+	}
+	if opts.RootGID != nil {
+		root.gid = *opts.RootGID
+	}
+	if opts.RootMode != nil {
+		root.mode = unix.S_IFDIR | *opts.RootMode
 	}
 	root.dir = newDirData(root)
 	fs.inodes[RootIno] = root

@@ -46,7 +46,7 @@ func NewCollector(src Source, mount string) *Collector {
 	}
 	return &Collector{
 		src:        src,
-		ops:        d("operations_total", "Operations answered, by op, door (fuse or run) and outcome (served, passthrough, error, injected).", opLabels),
+		ops:        d("operations_total", "Operations answered, by op, door (fuse or run) and outcome (served, passthrough, expected: an errno that answers what was asked, error, injected).", opLabels),
 		latency:    d("operation_duration_seconds", "Time to answer an operation, from request to reply.", opLabels),
 		ringEvents: d("ring_events_total", "Events offered to the shared-memory ring.", nil),
 		ringOver:   d("ring_overwritten_total", "Ring events overwritten by newer ones.", nil),

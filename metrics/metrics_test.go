@@ -28,6 +28,7 @@ func TestServeMetrics(t *testing.T) {
 	defer w.Close()
 	w.Observe(event.Event{Op: event.OpLookup, Door: event.DoorFUSE, Outcome: event.Served, Latency: 3 * time.Microsecond})
 	w.Observe(event.Event{Op: opOpenat, Door: event.DoorRun, Outcome: event.Error, Errno: unix.ENOENT, Latency: time.Millisecond})
+	w.Observe(event.Event{Op: event.OpLookup, Door: event.DoorFUSE, Outcome: event.Expected, Errno: unix.ENOENT, Latency: time.Microsecond})
 	w.SetGauges(5, 100, 4096, 1<<20)
 	seg, err := shmring.Open(w.Path())
 	if err != nil {
@@ -52,7 +53,8 @@ func TestServeMetrics(t *testing.T) {
 		`btfuse_operation_duration_seconds_bucket{door="fuse",mount="/mnt/m",op="LOOKUP",outcome="served",le="4e-06"} 1`,
 		`btfuse_operation_duration_seconds_bucket{door="run",mount="/mnt/m",op="openat",outcome="error",le="0.000512"} 0`,
 		`btfuse_operation_duration_seconds_count{door="run",mount="/mnt/m",op="openat",outcome="error"} 1`,
-		`btfuse_ring_events_total{mount="/mnt/m"} 2`,
+		`btfuse_operations_total{door="fuse",mount="/mnt/m",op="LOOKUP",outcome="expected"} 1`,
+		`btfuse_ring_events_total{mount="/mnt/m"} 3`,
 		`btfuse_inodes_used{mount="/mnt/m"} 5`,
 		`btfuse_bytes_capacity{mount="/mnt/m"} 1.048576e+06`,
 	} {

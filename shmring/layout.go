@@ -10,8 +10,9 @@ import (
 
 // Version is the layout version; a reader refuses any other. Version 2
 // numbers ops as package event does, with event.MaxOps op cells; version 3
-// has op names of event.MaxNameLen (24) bytes in a two-page header.
-const Version = 3
+// has op names of event.MaxNameLen (24) bytes in a two-page header;
+// version 4 has a fifth outcome per op and door, event.Expected.
+const Version = 4
 
 // Magic opens every segment.
 const Magic = "btfuseSM"

@@ -153,7 +153,7 @@ func checkHeader(b []byte) (int, error) {
 		return 0, &FormatError{"bad magic"}
 	}
 	if h.version != Version {
-		return 0, &FormatError{fmt.Sprintf("version %d", h.version)}
+		return 0, &FormatError{fmt.Sprintf("it has layout version %d: the daemon runs another btfuse version; use that version's btfuse to read it", h.version)}
 	}
 	if h.headerSize != headerSize || h.numOps != event.MaxOps || h.numDoors != uint32(event.NumDoors) ||
 		h.numOutcomes != uint32(event.NumOutcomes) || h.numBuckets != NumBuckets || h.cellSize != cellSize ||

@@ -22,7 +22,7 @@ func (s *Supervisor) observe(c *call, r result, start time.Time) {
 	case r.cont:
 		ev.Outcome = event.Passthrough
 	case r.err != 0:
-		ev.Outcome, ev.Errno = event.Error, r.err
+		ev.Outcome, ev.Errno = event.Classify(ev.Op, r.err), r.err
 	}
 	s.obs.Observe(ev)
 }

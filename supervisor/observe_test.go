@@ -51,7 +51,7 @@ func TestObserver(t *testing.T) {
 		switch {
 		case strings.HasSuffix(ev.Path, "/obs") && ev.Outcome == event.Served && ev.Errno == 0:
 			created = true
-		case strings.HasSuffix(ev.Path, "/obs-missing") && ev.Outcome == event.Error && ev.Errno == unix.ENOENT:
+		case strings.HasSuffix(ev.Path, "/obs-missing") && ev.Outcome == event.Expected && ev.Errno == unix.ENOENT:
 			missing = true
 		}
 	}

@@ -212,7 +212,7 @@ func init() {
 	for i, nr := range nrs {
 		r := syscallTable[nr]
 		r.nr = nr
-		r.op = event.Register(r.name)
+		r.op = event.Register(r.name, expectedErrnos[nr]...)
 		sysRows[i] = r
 		sysByNr[nr] = &sysRows[i]
 	}

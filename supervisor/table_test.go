@@ -119,3 +119,23 @@ func TestAnswerOtherArch(t *testing.T) {
 		t.Errorf("i386 notification answered %+v, want ENOSYS", got)
 	}
 }
+
+// TestExpectedErrnosRows: every syscall given expected errnos is a row of
+// the table, and its op classifies them as expected.
+func TestExpectedErrnosRows(t *testing.T) {
+	for nr, es := range expectedErrnos {
+		r := rowOf(nr)
+		if r == nil {
+			t.Errorf("syscall %d has expected errnos but no row in syscallTable", nr)
+			continue
+		}
+		for _, e := range es {
+			if event.Classify(r.op, e) != event.Expected {
+				t.Errorf("%s: %s not classified as expected", r.name, unix.ErrnoName(e))
+			}
+		}
+	}
+	if r := rowOf(unix.SYS_UNLINK); r == nil || event.Classify(r.op, unix.ENOENT) != event.Error {
+		t.Errorf("unlink's ENOENT is a failure, not expected")
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/sys/unix"
@@ -103,8 +104,8 @@ func writeBench(cmd *cobra.Command, rep *benchsuite.Report, jsonOut, plotOut str
 	if rep.Version != "" {
 		version = " " + rep.Version
 	}
-	fmt.Fprintf(out, "btfuse%s bench (%s, %d rounds, %.0fs) on %s, load average %.1f at the start, %.1f at the end\n\n",
-		version, kind, rep.Rounds, rep.Elapsed, rep.Machine, rep.Load[0], rep.Load[1])
+	fmt.Fprintf(out, "btfuse%s bench (%s, %d rounds in %s) on %s, load average %.1f at the start, %.1f at the end\n\n",
+		version, kind, rep.Rounds, benchsuite.FormatElapsed(time.Duration(rep.Elapsed*float64(time.Second))), rep.Machine, rep.Load[0], rep.Load[1])
 	if err := rep.WriteTable(out); err != nil {
 		return err
 	}

@@ -17,6 +17,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/btfuse/btfuse/internal/benchsuite"
 	"github.com/btfuse/btfuse/internal/testutil"
 )
 
@@ -254,5 +255,23 @@ func TestE2EBenchMissingProgram(t *testing.T) {
 	}
 	if !strings.Contains(r.stderr, "1 of 2 workloads failed (git)") {
 		t.Errorf("stderr does not sum up the failure: %s", r.stderr)
+	}
+}
+
+// TestBenchElapsedOnePhrasing: the bench states its own durations one way
+// (benchsuite.FormatElapsed, "3m33s"): the table's header said "213s"
+// while the progress said "3m33s left" and the end "in 3m33s".
+func TestBenchElapsedOnePhrasing(t *testing.T) {
+	rep := &benchsuite.Report{Elapsed: 213.4, Rounds: 5, Modes: benchsuite.Modes, Programs: map[string]string{}}
+	p := filepath.Join(t.TempDir(), "b.json")
+	if err := rep.WriteJSON(p); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := runBtfuse(t, filepath.Join(t.TempDir(), "run"), "bench", "--from", p)
+	if code != 0 || !strings.Contains(out, "(full, 5 rounds in 3m33s)") {
+		t.Errorf("bench --from: exit %d, stdout %q, stderr %q; want the header to say 5 rounds in 3m33s", code, out, errOut)
+	}
+	if got := benchsuite.FormatElapsed(213400 * time.Millisecond); got != "3m33s" {
+		t.Errorf("FormatElapsed = %q", got)
 	}
 }

@@ -20,7 +20,14 @@ func main() {
 	// After the first signal the daemon shuts down cleanly; a second one
 	// takes the default action and kills it.
 	context.AfterFunc(ctx, stop)
-	if err := NewCmdRoot().ExecuteContext(ctx); err != nil {
+	root := NewCmdRoot()
+	if isHelper(os.Args[0]) {
+		root.SetContext(ctx)
+		code := runHelper(root, os.Args[1:])
+		stop()
+		os.Exit(code)
+	}
+	if err := root.ExecuteContext(ctx); err != nil {
 		fmt.Fprintln(os.Stderr, "btfuse:", err)
 		stop()
 		os.Exit(1)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"os"
 
 	"github.com/spf13/cobra"
@@ -17,7 +18,8 @@ func NewCmdRun() *cobra.Command {
 		Short: "Run CMD with its file syscalls under DIR answered by btfuse directly",
 		Long: `Run CMD supervised: a seccomp filter stops its file syscalls, and those that
 touch DIR are answered from the filesystem's memory; everything else runs
-natively. If 'btfuse mount DIR' runs, CMD is handed to that daemon; otherwise
+natively. CMD finds the directory in $BTFUSE_MOUNT. If 'btfuse mount DIR'
+runs, CMD is handed to that daemon; otherwise
 run mounts a new filesystem at DIR (a fresh temporary directory, printed, when
 --mount is absent) for CMD's lifetime; only its owner may use that mount unless
 --allow-other is given, as with 'btfuse mount'. The exit status is CMD's
@@ -28,9 +30,9 @@ takes CMD over and leaves every call to the kernel: CMD goes on, its calls
 under DIR fail as on any dead FUSE mount (ENOTCONN), and run says so on
 stderr and exits with status 125 (CMD's own status is in the message).
 btfuse run is not a security sandbox.`,
-		Example: `  btfuse run -- sh -c 'echo hi > $PWD/f'
+		Example: `  btfuse run -- sh -c 'echo hi > "$BTFUSE_MOUNT/f" && cat "$BTFUSE_MOUNT/f"'
   btfuse run --mount /mnt/mem -- make -C /mnt/mem/src`,
-		Args:         cobra.MinimumNArgs(1),
+		Args:         commandArgs,
 		SilenceUsage: true,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			code, err := daemon.RunCommand(cmd.Context(), daemon.CommandConfig{
@@ -50,4 +52,12 @@ btfuse run is not a security sandbox.`,
 	cmd.Flags().StringVar(&mount, "mount", "", "directory of the filesystem (default: a fresh temporary directory)")
 	cmd.Flags().BoolVar(&allowOther, "allow-other", false, "let users other than the mounting one use a mount that run makes itself")
 	return cmd
+}
+
+// commandArgs requires a command to run, and says how to give one.
+func commandArgs(cmd *cobra.Command, args []string) error {
+	if len(args) == 0 {
+		return errors.New(`no command to run: usage: btfuse run [--mount DIR] -- CMD [ARGS] (for example: btfuse run -- sh -c 'ls "$BTFUSE_MOUNT"')`)
+	}
+	return nil
 }

@@ -166,3 +166,44 @@ func TestE2ENonRootSize(t *testing.T) {
 		}
 	}
 }
+
+// TestE2EFusermountMessage: when fusermount3 refuses a mount, btfuse's
+// error carries the tool's own message (here: no access to /dev/fuse or
+// to a root-owned mount point), in the foreground and with -d, never
+// go-fuse's "fusermount exited with code 256".
+func TestE2EFusermountMessage(t *testing.T) {
+	testutil.RequirePrivileged(t)
+	testutil.RequireProgram(t, "fusermount3", "setpriv")
+	tmp := t.TempDir()
+	for _, d := range []string{tmp, filepath.Dir(tmp)} {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bin := filepath.Join(tmp, "btfuse")
+	testutil.CopyExecutable(t, os.Args[0], bin)
+	mnt := filepath.Join(tmp, "mnt") // root's, 0755
+	run := filepath.Join(tmp, "run")
+	if err := os.Mkdir(mnt, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(run, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(run, 0o777); err != nil { // past the umask
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"mount", mnt}, {"mount", "-d", mnt}} {
+		cmd := exec.Command("setpriv", append([]string{"--reuid=65534", "--regid=65534", "--clear-groups", bin}, args...)...)
+		cmd.Env = append(os.Environ(), "BTFUSE_TEST_MAIN=1", "BTFUSE_RUNTIME_DIR="+filepath.Join(run, "r"))
+		code, _, errOut := runToEnd(t, cmd)
+		if code == 0 || !strings.Contains(errOut, "fusermount3: ") || strings.Contains(errOut, "exited with code") ||
+			strings.Count(strings.TrimSpace(errOut), "\n") != 0 {
+			t.Errorf("btfuse %v as uid 65534: exit %d, stderr %q; want one line with fusermount3's own message", args, code, errOut)
+		}
+		if isMounted(t, mnt) {
+			unix.Unmount(mnt, unix.MNT_DETACH)
+			t.Fatalf("%s got mounted", mnt)
+		}
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/btfuse/btfuse/daemon"
+	"github.com/btfuse/btfuse/internal/mountinfo"
 	"github.com/btfuse/btfuse/internal/testutil"
 	"github.com/btfuse/btfuse/shmring"
 )
@@ -115,7 +116,7 @@ func staleMemory(t *testing.T, mode string) {
 	if _, err := f.Write(chunk); err != nil {
 		t.Errorf("a passthrough write after the daemon died: %v; the kernel used to take it", err)
 	}
-	stale, err := daemon.StaleMounts(false, dir) // not the mounts of tests running beside
+	stale, err := daemon.StaleMounts(5*time.Second, func(m *mountinfo.Mount) bool { return m.Point == dir }) // not the mounts of tests running beside
 	if err != nil {
 		t.Fatal(err)
 	}

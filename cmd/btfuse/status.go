@@ -14,7 +14,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/btfuse/btfuse/control"
+	"github.com/btfuse/btfuse/daemon"
 	"github.com/btfuse/btfuse/event"
+	"github.com/btfuse/btfuse/internal/mountinfo"
 	"github.com/btfuse/btfuse/shmring"
 )
 
@@ -27,38 +29,58 @@ func NewCmdStatus() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "status [DIR]",
 		Short: "Show the running daemons, their usage and per-operation counters",
-		Long: `Show every running btfuse daemon (or the one serving DIR): mount, pid, uptime,
-inodes and bytes used, supervised process trees, and for each operation how
-many were served, passed through to the kernel, failed or injected, with p50
-and p99 latency. It reads the daemons' shared memory (/dev/shm/btfuse-*) and
-never talks to them; segments of dead daemons are removed on the way.`,
+		Long: `Show every btfuse daemon (or the one serving DIR): mount, pid, uptime, whether
+it answers (alive, not answering, dead), inodes and bytes used, supervised
+process trees, and for each operation how many were served, passed through to
+the kernel, answered with an expected errno (ENOENT to a lookup, ENODATA or
+ENOTSUP to a getxattr, EEXIST to an exclusive create, ...), failed, or
+injected, with p50 and p99 latency. It also lists stale mounts: fuse.btfuse
+mounts whose daemon is gone (or hangs), which 'btfuse umount DIR' (or
+--force) clears.
+
+Counters come from the daemons' shared memory; status asks each daemon only
+whether it answers. With DIR, the exit status is 1 unless a daemon that
+answers serves DIR. --watch redraws the screen in place on a terminal, and
+appends one report after another elsewhere.`,
 		Example: `  btfuse status
   btfuse status /mnt/mem --json
   btfuse status --watch`,
 		Args:         cobra.MaximumNArgs(1),
 		SilenceUsage: true,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			show := func() error {
+			out := cmd.OutOrStdout()
+			tty := isTerminal(out)
+			show := func() ([]daemonStatus, error) {
 				reps, err := collectStatus(cmd.Context(), dirArg(args))
 				if err != nil {
-					return err
+					return nil, err
 				}
 				if asJSON {
-					return writeStatusJSON(cmd.OutOrStdout(), reps)
+					return reps, writeStatusJSON(out, reps)
 				}
-				writeStatusTable(cmd.OutOrStdout(), reps, args)
-				return nil
+				writeStatusTable(out, reps, len(args) == 0)
+				return reps, nil
 			}
 			if !watch {
-				return show()
+				reps, err := show()
+				if err != nil || len(args) == 0 {
+					return err
+				}
+				return servedOrNot(args[0], reps)
 			}
 			t := time.NewTicker(every)
 			defer t.Stop()
 			for {
-				if !asJSON {
-					fmt.Fprint(cmd.OutOrStdout(), "\033[H\033[2J") // home, clear screen
+				switch {
+				case asJSON:
+				case tty:
+					fmt.Fprint(out, "\033[H\033[2J") // home, clear screen
+				default:
+					// No escape codes into a pipe or a file: one report
+					// after another, each under a line of its own.
+					fmt.Fprintf(out, "--- btfuse status at %s\n", time.Now().Format("15:04:05"))
 				}
-				if err := show(); err != nil {
+				if _, err := show(); err != nil {
 					return err
 				}
 				select {
@@ -71,18 +93,46 @@ never talks to them; segments of dead daemons are removed on the way.`,
 	}
 	f := cmd.Flags()
 	f.BoolVar(&asJSON, "json", false, "print a JSON list of daemons")
-	f.BoolVarP(&watch, "watch", "w", false, "refresh in place until interrupted")
+	f.BoolVarP(&watch, "watch", "w", false, "refresh until interrupted")
 	f.DurationVar(&every, "interval", time.Second, "refresh interval of --watch")
 	return cmd
+}
+
+// Daemon states in status.
+const (
+	stateAlive        = "alive"         // answers on its control socket
+	stateNotAnswering = "not answering" // holds its entry, does not answer
+	stateDead         = "dead"          // its pid is gone
+	stateStale        = "stale"         // a btfuse mount no daemon serves
+)
+
+// staleProbe bounds the statfs that tells a stale mount.
+const staleProbe = time.Second
+
+// servedOrNot is the verdict of 'btfuse status DIR': nil only when a
+// daemon that answers serves DIR.
+func servedOrNot(dir string, reps []daemonStatus) error {
+	if len(reps) == 0 {
+		return fmt.Errorf("no btfuse daemon serves %s", dir)
+	}
+	for _, d := range reps {
+		if d.State != stateAlive {
+			return fmt.Errorf("%s is %s", d.Mount, d.State)
+		}
+	}
+	return nil
 }
 
 // daemonStatus is one daemon in 'btfuse status --json'.
 type daemonStatus struct {
 	// Mount is where the daemon's mount is now; MountedAs the path it was
 	// mounted on, when a directory above it has been renamed since.
-	Mount      string              `json:"mount"`
-	MountedAs  string              `json:"mounted_as,omitempty"`
-	PID        int                 `json:"pid"`
+	Mount     string `json:"mount"`
+	MountedAs string `json:"mounted_as,omitempty"`
+	PID       int    `json:"pid"`
+	// State is alive, "not answering", dead, or stale (a mount without
+	// a daemon; PID 0).
+	State      string              `json:"state"`
 	Version    string              `json:"version,omitempty"`
 	Flags      string              `json:"flags,omitempty"` // "nosuid,nodev" unless -o suid or dev
 	UptimeSec  float64             `json:"uptime_s"`
@@ -100,17 +150,20 @@ type daemonStatus struct {
 }
 
 type opStatus struct {
-	Door        string  `json:"door"`
-	Served      uint64  `json:"served"`
-	Passthrough uint64  `json:"passthrough"`
-	Errors      uint64  `json:"errors"`
-	Injected    uint64  `json:"injected"`
-	P50us       float64 `json:"p50_us"`
-	P99us       float64 `json:"p99_us"`
+	Door        string `json:"door"`
+	Served      uint64 `json:"served"`
+	Passthrough uint64 `json:"passthrough"`
+	// Expected counts errnos that answer what was asked (ENOENT to a
+	// lookup, ...; event.Classify); Errors the failures.
+	Expected uint64  `json:"expected"`
+	Errors   uint64  `json:"errors"`
+	Injected uint64  `json:"injected"`
+	P50us    float64 `json:"p50_us"`
+	P99us    float64 `json:"p99_us"`
 }
 
 // collectStatus reads the status of every daemon, or of the one serving
-// dir.
+// dir, and the stale mounts (all, or the one at dir).
 func collectStatus(ctx context.Context, dir string) ([]daemonStatus, error) {
 	reg, err := control.OpenDefault()
 	if err != nil {
@@ -118,22 +171,50 @@ func collectStatus(ctx context.Context, dir string) ([]daemonStatus, error) {
 	}
 	shmring.Sweep("")
 	entries, err := reg.Select(ctx, dir)
-	if errors.Is(err, control.ErrNotRunning) {
-		return nil, nil
-	}
-	if err != nil {
+	if err != nil && !errors.Is(err, control.ErrNotRunning) {
 		return nil, err
 	}
 	reps := make([]daemonStatus, 0, len(entries))
+	served := map[uint64]bool{}
 	for _, e := range entries {
 		reps = append(reps, statusOf(e))
+		served[e.Dev] = e.Dev != 0
+	}
+	// The mounts of registered daemons are not probed; with DIR, only
+	// the mount there is.
+	at := ""
+	if dir != "" {
+		if at, err = control.Canonical(dir); err != nil {
+			return nil, err
+		}
+	}
+	stale, err := daemon.StaleMounts(staleProbe, func(m *mountinfo.Mount) bool {
+		return !served[m.Dev] && (at == "" || m.Point == at)
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, m := range stale {
+		why := "its daemon is gone (the FUSE connection has no server)"
+		if m.Hung {
+			why = "its daemon does not answer (stopped or hung, or of another registry); release it with 'btfuse umount --force " + m.Point + "'"
+		} else {
+			why += "; clear it with 'btfuse umount " + m.Point + "'"
+		}
+		reps = append(reps, daemonStatus{Mount: m.Point, State: stateStale, Ops: map[string]opStatus{}, Error: why})
 	}
 	return reps, nil
 }
 
 // statusOf reads one daemon's segment; what fails is said in Error.
 func statusOf(e control.Entry) (d daemonStatus) {
-	d = daemonStatus{Mount: e.Mount, PID: e.PID, Version: e.Version, Flags: e.Flags, Segment: e.Shm, Ops: map[string]opStatus{}}
+	d = daemonStatus{Mount: e.Mount, PID: e.PID, State: stateAlive, Version: e.Version, Flags: e.Flags, Segment: e.Shm, Ops: map[string]opStatus{}}
+	switch {
+	case e.Dead:
+		d.State = stateDead
+	case e.Err != nil:
+		d.State = stateNotAnswering
+	}
 	if !e.Start.IsZero() {
 		d.UptimeSec = time.Since(e.Start).Round(time.Second).Seconds()
 	}
@@ -176,6 +257,7 @@ func statusOf(e control.Entry) (d daemonStatus) {
 			Door:        o.Door.String(),
 			Served:      o.Counts[event.Served],
 			Passthrough: o.Counts[event.Passthrough],
+			Expected:    o.Counts[event.Expected],
 			Errors:      o.Counts[event.Error],
 			Injected:    o.Counts[event.Injected],
 			P50us:       micros(shmring.Quantile(&o.Latency, 0.50)),
@@ -196,11 +278,12 @@ func writeStatusJSON(w io.Writer, reps []daemonStatus) error {
 	return enc.Encode(reps)
 }
 
-func writeStatusTable(w io.Writer, reps []daemonStatus, args []string) {
+// writeStatusTable prints reps for people; all says that every daemon was
+// asked for (rather than the one of a DIR, whose absence the caller
+// reports).
+func writeStatusTable(w io.Writer, reps []daemonStatus, all bool) {
 	if len(reps) == 0 {
-		if len(args) == 1 {
-			fmt.Fprintf(w, "no btfuse daemon serves %s\n", args[0])
-		} else {
+		if all {
 			fmt.Fprintln(w, "no btfuse daemon is running")
 		}
 		return
@@ -209,7 +292,11 @@ func writeStatusTable(w io.Writer, reps []daemonStatus, args []string) {
 		if i > 0 {
 			fmt.Fprintln(w)
 		}
-		fmt.Fprintf(w, "%s  pid %d  up %s", d.Mount, d.PID, time.Duration(d.UptimeSec)*time.Second)
+		if d.State == stateStale {
+			fmt.Fprintf(w, "%s  stale mount: %s\n", d.Mount, d.Error)
+			continue
+		}
+		fmt.Fprintf(w, "%s  pid %d  %s  up %s", d.Mount, d.PID, d.State, time.Duration(d.UptimeSec)*time.Second)
 		if d.MountedAs != "" {
 			fmt.Fprintf(w, "  (mounted as %s)", d.MountedAs)
 		}
@@ -243,10 +330,10 @@ func writeStatusTable(w io.Writer, reps []daemonStatus, args []string) {
 			return names[a] < names[b]
 		})
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-		fmt.Fprintln(tw, "  OP\tDOOR\tSERVED\tPASSTHROUGH\tERRORS\tINJECTED\tP50\tP99\t")
+		fmt.Fprintln(tw, "  OP\tDOOR\tSERVED\tPASSTHROUGH\tEXPECTED\tERRORS\tINJECTED\tP50\tP99\t")
 		for _, n := range names {
 			o := d.Ops[n]
-			fmt.Fprintf(tw, "  %s\t%s\t%d\t%d\t%d\t%d\t%s\t%s\t\n", n, o.Door, o.Served, o.Passthrough, o.Errors, o.Injected,
+			fmt.Fprintf(tw, "  %s\t%s\t%d\t%d\t%d\t%d\t%d\t%s\t%s\t\n", n, o.Door, o.Served, o.Passthrough, o.Expected, o.Errors, o.Injected,
 				fmtMicros(o.P50us), fmtMicros(o.P99us))
 		}
 		tw.Flush()

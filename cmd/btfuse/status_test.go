@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"io"
@@ -13,6 +14,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+	"unicode/utf8"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/btfuse/btfuse/control"
 	"github.com/btfuse/btfuse/internal/testutil"
@@ -28,6 +32,12 @@ func TestStatusNoDaemon(t *testing.T) {
 	code, out, _ = runBtfuse(t, runtime, "status", "--json")
 	if code != 0 || strings.TrimSpace(out) != "[]" {
 		t.Errorf("status --json: exit %d, stdout %q", code, out)
+	}
+	// Asked about one directory, status fails when nothing serves it.
+	dir := t.TempDir()
+	code, out, errOut = runBtfuse(t, runtime, "status", dir)
+	if code != 1 || !strings.Contains(errOut, "no btfuse daemon serves "+dir) {
+		t.Errorf("status DIR: exit %d, stdout %q, stderr %q; want 1 and no btfuse daemon serves", code, out, errOut)
 	}
 }
 
@@ -51,8 +61,10 @@ func TestE2EStatusJSON(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "f"), []byte("x"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	os.Stat(filepath.Join(dir, "missing"))                   // ENOENT: an expected answer
+	unix.Getxattr(filepath.Join(dir, "f"), "user.none", nil) // ENODATA: another
 	if code, out, errOut := runBtfuse(t, runtime, "run", "--mount", dir, "--", "sh", "-ec",
-		`cat "$BTFUSE_MOUNT/f"; cd "$BTFUSE_MOUNT"; mkdir d; chmod 700 d; mv d e; rmdir e`); code != 0 || out != "x" {
+		`cat "$BTFUSE_MOUNT/f"; cd "$BTFUSE_MOUNT"; mkdir d; chmod 700 d; mv d e; rmdir e; ls missing 2>/dev/null || true`); code != 0 || out != "x" {
 		t.Fatalf("btfuse run: exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
 	code, out, errOut := runBtfuse(t, runtime, "status", "--json")
@@ -81,6 +93,22 @@ func TestE2EStatusJSON(t *testing.T) {
 	}
 	if o := st.Ops["openat"]; o.Served == 0 || o.Door != "run" {
 		t.Errorf("openat %+v (ops %v)", o, st.Ops)
+	}
+	// Answers to questions are not failures.
+	for _, op := range []string{"LOOKUP", "GETXATTR"} {
+		if o := st.Ops[op]; o.Expected == 0 || o.Errors != 0 {
+			t.Errorf("%s %+v: want its ENOENT/ENODATA counted as expected, not as errors", op, o)
+		}
+	}
+	var runExpected uint64
+	for _, n := range []string{"newfstatat", "statx", "stat", "lstat"} {
+		runExpected += st.Ops[n].Expected
+		if st.Ops[n].Errors != 0 {
+			t.Errorf("%s %+v: ENOENT counted as an error", n, st.Ops[n])
+		}
+	}
+	if runExpected == 0 {
+		t.Errorf("ls of a missing name under run: no expected ENOENT counted (ops %v)", st.Ops)
 	}
 	// Every syscall has its own name, served or CONTINUEd (chdir).
 	if o, ok := st.Ops["syscall"]; ok {
@@ -161,18 +189,27 @@ func TestE2ETrace(t *testing.T) {
 		t.Fatal(err)
 	}
 	os.Stat(filepath.Join(dir, "traced-missing"))
+	// A name that is not UTF-8 travels in path_b64, byte for byte.
+	badName := "bad-\xff\xfe-name"
+	if err := os.WriteFile(filepath.Join(dir, badName), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	if code, _, errOut := runBtfuse(t, runtime, "run", "--mount", dir, "--", "sh", "-c",
-		`cat "$BTFUSE_MOUNT/traced"; cat "$BTFUSE_MOUNT/run-missing"; true`); code != 0 {
+		`cat "$BTFUSE_MOUNT/traced"; cat "$BTFUSE_MOUNT/run-missing"; mkdir "$BTFUSE_MOUNT/d"; mkdir "$BTFUSE_MOUNT/d"; true`); code != 0 {
 		t.Fatalf("btfuse run: exit %d, stderr %q", code, errOut)
 	}
 
+	// A lookup of what is not there, and an exclusive create of what
+	// is, are expected answers, not failures.
 	want := []struct {
-		door, op, pathSuffix, errno string
+		door, op, pathSuffix, errno, outcome string
 	}{
-		{"fuse", "CREATE", "traced", ""},
-		{"fuse", "LOOKUP", "traced-missing", "ENOENT"},
-		{"run", "openat", dir + "/traced", ""},
-		{"run", "openat", dir + "/run-missing", "ENOENT"},
+		{"fuse", "CREATE", "traced", "", "served"},
+		{"fuse", "LOOKUP", "traced-missing", "ENOENT", "expected"},
+		{"fuse", "CREATE", badName, "", "served"},
+		{"run", "openat", dir + "/traced", "", "served"},
+		{"run", "openat", dir + "/run-missing", "ENOENT", "expected"},
+		{"run", "mkdir", dir + "/d", "EEXIST", "expected"},
 	}
 	found := make([]bool, len(want))
 	deadline := time.After(30 * time.Second) // hang guard
@@ -182,10 +219,18 @@ func TestE2ETrace(t *testing.T) {
 			if !ok {
 				t.Fatalf("trace ended early")
 			}
+			path := ev.Path
+			if ev.PathB64 != "" {
+				b, err := base64.StdEncoding.DecodeString(ev.PathB64)
+				if err != nil || utf8.Valid(b) || !strings.Contains(ev.Path, `\xff\xfe`) {
+					t.Errorf("path_b64 %q (%v) of path %q: want the bytes of a name that is not UTF-8, shown with \\x escapes", ev.PathB64, err, ev.Path)
+				}
+				path = string(b)
+			}
 			for i, w := range want {
-				if !found[i] && ev.Door == w.door && ev.Op == w.op && strings.HasSuffix(ev.Path, w.pathSuffix) && ev.Errno == w.errno {
-					if ev.Tid == 0 || ev.Mount != dir {
-						t.Errorf("event %+v", ev)
+				if !found[i] && ev.Door == w.door && (ev.Op == w.op || w.op == "mkdir" && ev.Op == "mkdirat") && strings.HasSuffix(path, w.pathSuffix) && ev.Errno == w.errno {
+					if ev.Tid == 0 || ev.Mount != dir || ev.Outcome != w.outcome {
+						t.Errorf("event %+v, want outcome %s", ev, w.outcome)
 					}
 					found[i] = true
 					left--
@@ -283,4 +328,45 @@ func TestE2EMetrics(t *testing.T) {
 		}
 	}
 	d.stop(t)
+}
+
+// TestE2EStatusStates: status says whether each daemon answers, lists the
+// mount of a killed daemon as stale, and with DIR exits 1 unless a daemon
+// that answers serves DIR.
+func TestE2EStatusStates(t *testing.T) {
+	testutil.RequirePrivileged(t)
+	alive, runtime := mountDirs(t)
+	startDaemon(t, runtime, alive)
+	stopped, _ := mountDirs(t)
+	ds := startDaemon(t, runtime, stopped)
+	killed, _ := mountDirs(t)
+	dk := startDaemon(t, runtime, killed)
+	killDaemon(t, dk)
+	ds.signal(t, syscall.SIGSTOP)
+	t.Cleanup(func() { ds.cmd.Process.Signal(syscall.SIGCONT) })
+	waitStopped(t, ds.cmd.Process.Pid)
+
+	for _, tc := range []struct {
+		dir, state string
+		code       int
+	}{
+		{alive, "alive", 0},
+		{stopped, "not answering", 1},
+		{killed, "stale", 1},
+	} {
+		code, out, errOut := runBtfuse(t, runtime, "status", "--json", tc.dir)
+		var reps []daemonStatus
+		if err := json.Unmarshal([]byte(out), &reps); err != nil || code != tc.code || len(reps) != 1 || reps[0].State != tc.state || reps[0].Mount != tc.dir {
+			t.Errorf("status --json %s: exit %d, %+v (%v), stderr %q; want exit %d, one entry, state %q", tc.dir, code, reps, err, errOut, tc.code, tc.state)
+		}
+		code, out, errOut = runBtfuse(t, runtime, "status", tc.dir)
+		if code != tc.code || !strings.Contains(out, tc.state) {
+			t.Errorf("status %s: exit %d, stdout %q, stderr %q; want exit %d and %q", tc.dir, code, out, errOut, tc.code, tc.state)
+		}
+	}
+	code, out, errOut := runBtfuse(t, runtime, "status")
+	if code != 0 || !strings.Contains(out, killed+"  stale mount: its daemon is gone") || !strings.Contains(out, "btfuse umount "+killed) ||
+		strings.Count(out, stopped) != 1 {
+		t.Errorf("status: exit %d, stdout:\n%s\nstderr %q", code, out, errOut)
+	}
 }

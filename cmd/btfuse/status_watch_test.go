@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -13,10 +14,14 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/btfuse/btfuse/internal/testutil"
 )
 
-// status --watch redraws until SIGINT, then exits 0.
+// status --watch into a pipe writes one report after another, each under
+// a header line, with no terminal escape codes; it stops on SIGINT and
+// exits 0.
 func TestE2EStatusWatch(t *testing.T) {
 	testutil.RequirePrivileged(t)
 	dir, runtime := mountDirs(t)
@@ -40,10 +45,10 @@ func TestE2EStatusWatch(t *testing.T) {
 	})
 	frames := make(chan string, 64)
 	go func() {
-		// Each frame starts with home + clear screen.
+		// Each frame starts with its header line.
 		sc := bufio.NewScanner(out)
 		sc.Split(func(data []byte, atEOF bool) (int, []byte, error) {
-			const clear = "\033[H\033[2J"
+			const clear = "--- btfuse status at "
 			if len(data) == 0 {
 				return 0, nil, nil
 			}
@@ -70,8 +75,8 @@ func TestE2EStatusWatch(t *testing.T) {
 			if !ok {
 				t.Fatalf("status --watch ended after %d frames; stderr %q", n, errOut.String())
 			}
-			if !strings.Contains(f, dir) {
-				t.Errorf("frame %d does not name %s:\n%s", n, dir, f)
+			if !strings.Contains(f, dir) || !strings.HasPrefix(f, "--- btfuse status at ") || strings.Contains(f, "\033") {
+				t.Errorf("frame %d does not name %s under its header, or holds an escape code:\n%q", n, dir, f)
 			}
 			n++
 		case <-deadline:
@@ -86,6 +91,66 @@ func TestE2EStatusWatch(t *testing.T) {
 		t.Errorf("status --watch after SIGINT: %v; stderr %q", waitErr, errOut.String())
 	}
 	d.stop(t)
+}
+
+// TestE2EStatusWatchTerminal: on a terminal, status --watch redraws in
+// place (home, clear screen) before each report.
+func TestE2EStatusWatchTerminal(t *testing.T) {
+	testutil.RequirePrivileged(t)
+	dir, runtime := mountDirs(t)
+	startMirroredDaemon(t, runtime, dir)
+	master, slave := openPTY(t)
+	w := btfuse(runtime, "status", "--watch", "--interval", "50ms")
+	w.Stdout, w.Stderr = slave, slave
+	if err := w.Start(); err != nil {
+		t.Fatal(err)
+	}
+	slave.Close()
+	done := make(chan struct{})
+	t.Cleanup(func() {
+		w.Process.Kill()
+		<-done
+	})
+	go func() {
+		w.Wait()
+		close(done)
+	}()
+	var got bytes.Buffer
+	buf := make([]byte, 4096)
+	master.SetReadDeadline(time.Now().Add(30 * time.Second)) // hang guard
+	for strings.Count(got.String(), "\033[H\033[2J") < 2 {
+		n, err := master.Read(buf)
+		if err != nil {
+			t.Fatalf("read the terminal: %v; so far %q", err, got.String())
+		}
+		got.Write(buf[:n])
+	}
+	if !strings.Contains(got.String(), dir) || strings.Contains(got.String(), "--- btfuse status at") {
+		t.Errorf("terminal output %q", got.String())
+	}
+}
+
+// openPTY opens a pseudo-terminal pair; both ends are closed at cleanup.
+func openPTY(t *testing.T) (master, slave *os.File) {
+	t.Helper()
+	m, err := os.OpenFile("/dev/ptmx", os.O_RDWR|unix.O_NOCTTY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	if err := unix.IoctlSetPointerInt(int(m.Fd()), unix.TIOCSPTLCK, 0); err != nil {
+		t.Fatal(err)
+	}
+	n, err := unix.IoctlGetInt(int(m.Fd()), unix.TIOCGPTN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := os.OpenFile(fmt.Sprintf("/dev/pts/%d", n), os.O_RDWR|unix.O_NOCTTY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return m, s
 }
 
 // An embedded 'btfuse run' (no daemon at its directory) registers and

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/sys/unix"
@@ -34,9 +36,16 @@ func NewCmdTrace() *cobra.Command {
 and print one line per operation: time, door (fuse or run), tgid/tid, op,
 path, result and latency. The ring is read from shared memory: tracing never
 slows or blocks the daemon, and events overwritten before trace could read
-them are counted as missed. Stops on Ctrl-C or when the daemon exits.`,
+them are counted as missed. Stops on Ctrl-C or when the daemon exits.
+
+--json prints one object per event: time, mount, seq, door, tgid, tid, op,
+path, ino, outcome (served, passthrough, expected: an errno that answers what
+was asked, such as ENOENT to a lookup; error; injected), errno and
+latency_us. A path whose bytes are not valid UTF-8 shows them as \xNN in
+"path", and exactly, base64-encoded, in "path_b64"; "truncated" says the ring
+kept only the path's tail.`,
 		Example: `  btfuse trace /mnt/mem
-  btfuse trace --json | jq 'select(.errno != "")'`,
+  btfuse trace --json | jq 'select(.outcome == "error")'`,
 		Args:         cobra.MaximumNArgs(1),
 		SilenceUsage: true,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -50,18 +59,23 @@ them are counted as missed. Stops on Ctrl-C or when the daemon exits.`,
 
 // traceEvent is one line of 'btfuse trace --json'.
 type traceEvent struct {
-	Time      time.Time `json:"time"`
-	Mount     string    `json:"mount"`
-	Seq       uint64    `json:"seq"`
-	Door      string    `json:"door"`
-	Tgid      int32     `json:"tgid"`
-	Tid       int32     `json:"tid"`
-	Op        string    `json:"op"`
-	Path      string    `json:"path"`
-	Ino       uint64    `json:"ino,omitempty"`
-	Outcome   string    `json:"outcome"`
-	Errno     string    `json:"errno"` // "" on success
-	LatencyUs float64   `json:"latency_us"`
+	Time  time.Time `json:"time"`
+	Mount string    `json:"mount"`
+	Seq   uint64    `json:"seq"`
+	Door  string    `json:"door"`
+	Tgid  int32     `json:"tgid"`
+	Tid   int32     `json:"tid"`
+	Op    string    `json:"op"`
+	// Path is valid UTF-8: a path whose bytes are not has them as \xNN
+	// escapes here, and all of them, exactly, in PathB64 (base64).
+	// Truncated: the ring kept only the path's tail ("…" starts Path).
+	Path      string  `json:"path"`
+	PathB64   string  `json:"path_b64,omitempty"`
+	Truncated bool    `json:"truncated,omitempty"`
+	Ino       uint64  `json:"ino,omitempty"`
+	Outcome   string  `json:"outcome"`
+	Errno     string  `json:"errno"` // "" on success
+	LatencyUs float64 `json:"latency_us"`
 }
 
 type traced struct {
@@ -164,11 +178,35 @@ func runTrace(ctx context.Context, dir string, asJSON, backlog bool, stdout, std
 }
 
 func toTraceEvent(mount string, r *shmring.Record) traceEvent {
-	return traceEvent{
+	ev := traceEvent{
 		Time: r.Time, Mount: mount, Seq: r.Seq, Door: r.Door.String(), Tgid: r.Tgid, Tid: r.Tid,
-		Op: r.Op.String(), Path: tracePath(r), Ino: r.Ino, Outcome: r.Outcome.String(),
+		Op: r.Op.String(), Path: tracePath(r), Truncated: r.Truncated, Ino: r.Ino, Outcome: r.Outcome.String(),
 		Errno: errnoName(r.Errno), LatencyUs: micros(r.Latency),
 	}
+	// encoding/json would replace each byte that is not UTF-8 with U+FFFD,
+	// and a name is any bytes but '/' and NUL.
+	if !utf8.ValidString(r.Path) {
+		ev.PathB64 = base64.StdEncoding.EncodeToString([]byte(r.Path))
+		ev.Path = escapeInvalid(ev.Path)
+	}
+	return ev
+}
+
+// escapeInvalid writes each byte of s that is not part of valid UTF-8 as
+// \xNN.
+func escapeInvalid(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && n <= 1 {
+			fmt.Fprintf(&b, "\\x%02x", s[i])
+			i++
+			continue
+		}
+		b.WriteString(s[i : i+n])
+		i += n
+	}
+	return b.String()
 }
 
 func tracePath(r *shmring.Record) string {

@@ -111,7 +111,7 @@ func (r *rawFS) observe(q *req, st fuse.Status) {
 		ev.Path = r.paths.get(id)
 	}
 	if st != fuse.OK {
-		ev.Outcome, ev.Errno = event.Error, unix.Errno(st)
+		ev.Outcome, ev.Errno = event.Classify(q.op, unix.Errno(st)), unix.Errno(st)
 	}
 	r.obs.Observe(ev)
 	if st == fuse.OK && q.entry != nil {

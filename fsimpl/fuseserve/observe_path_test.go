@@ -130,7 +130,7 @@ func TestObserveRequests(t *testing.T) {
 		t.Helper()
 		ev := obs.last(t)
 		if st != wantSt || ev.Op != op || ev.Dir != dir || ev.Path != path || ev.Errno != errno ||
-			(ev.Outcome == event.Error) != (errno != 0) || ev.Tid != 42 && op != event.OpForget || ev.Latency <= 0 {
+			(ev.Outcome == event.Error || ev.Outcome == event.Expected) != (errno != 0) || ev.Outcome != event.Served && ev.Outcome != event.Classify(op, errno) || ev.Tid != 42 && op != event.OpForget || ev.Latency <= 0 {
 			t.Errorf("%s: status %v, event %+v", what, st, ev)
 		}
 	}

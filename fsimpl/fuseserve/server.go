@@ -66,6 +66,10 @@ type Options struct {
 	// of its own can leave them out (fusermount3 forces them for others).
 	// The backing files stay on a nosuid, nodev mount either way.
 	Dev, SUID bool
+	// ReadOnly mounts ro (MS_RDONLY: the per-mount flag, which the
+	// supervisor reads to step aside, and the superblock's); NoExec mounts
+	// noexec.
+	ReadOnly, NoExec bool
 
 	// noKillPrivV2 leaves FUSE_HANDLE_KILLPRIV_V2 out of the negotiation:
 	// only for the test that measures what it saves.
@@ -118,6 +122,10 @@ func Mount(dir string, fs *fsimpl.FS, opts Options) (*Server, error) {
 		FsName:      opts.FsName,
 		MaxWrite:    maxWrite,
 		DirectMount: os.Geteuid() == 0,
+		// go-fuse's own mount(2) passes "ro" on as a filesystem option,
+		// which makes the superblock read-only but leaves the mount's
+		// flag (the "ro" of /proc/self/mountinfo's mount options) clear.
+		DirectMountFlags: directMountFlags(opts),
 		// No writeback cache: both doors must see writes at once.
 		// POSIX and flock locks come here (CAP_POSIX_LOCKS and
 		// CAP_FLOCK_LOCKS in extra, above), to be kept on the backing
@@ -140,7 +148,21 @@ func Mount(dir string, fs *fsimpl.FS, opts Options) (*Server, error) {
 		Logger:            slog.NewLogLogger(slog.Default().Handler(), slog.LevelInfo),
 		PanicHandler:      r.panicked,
 	}
-	srv, err := fuse.NewServer(r, dir, mo)
+	var srv *fuse.Server
+	var err error
+	if mo.DirectMount {
+		srv, err = fuse.NewServer(r, dir, mo)
+	} else {
+		var said string
+		said, err = captureStderr(func() (err error) {
+			srv, err = fuse.NewServer(r, dir, mo)
+			return err
+		})
+		if err != nil {
+			return nil, fmt.Errorf("mount %s: %w (without root, btfuse mounts through fusermount3, which needs /dev/fuse and write access to the mount point)", dir, fusermountError(err, said))
+		}
+		os.Stderr.WriteString(said)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("mount %s: %w (needs root or fusermount3, and /dev/fuse)", dir, err)
 	}
@@ -189,11 +211,30 @@ func mountOptions(opts Options) []string {
 	if opts.SUID {
 		o = append(o, "suid")
 	}
+	if opts.NoExec {
+		o = append(o, "noexec")
+	}
+	if opts.ReadOnly {
+		// fusermount3 turns "ro" into MS_RDONLY; a mount of our own
+		// takes it from DirectMountFlags (see Mount).
+		o = append(o, "ro")
+	}
 	return o
 }
 
+// directMountFlags are the mount(2) flags of a mount of our own: nosuid
+// and nodev, and MS_RDONLY for ReadOnly (the options' dev and suid clear
+// the first two; go-fuse reads them).
+func directMountFlags(opts Options) uintptr {
+	f := uintptr(unix.MS_NOSUID | unix.MS_NODEV)
+	if opts.ReadOnly {
+		f |= unix.MS_RDONLY
+	}
+	return f
+}
+
 // MountFlags names the mount's device and setuid flags as mount(8) does:
-// "nosuid,nodev" by default.
+// "nosuid,nodev" by default, followed by "noexec" and "ro" when set.
 func MountFlags(opts Options) string {
 	s, d := "nosuid", "nodev"
 	if opts.SUID {
@@ -202,7 +243,14 @@ func MountFlags(opts Options) string {
 	if opts.Dev {
 		d = "dev"
 	}
-	return s + "," + d
+	f := s + "," + d
+	if opts.NoExec {
+		f += ",noexec"
+	}
+	if opts.ReadOnly {
+		f += ",ro"
+	}
+	return f
 }
 
 // decideMode reports whether reads and writes can go through FUSE

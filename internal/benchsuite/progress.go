@@ -36,7 +36,7 @@ func (p *progress) begin(round, rounds int, workload, mode string) {
 	eta := "?"
 	if p.done > 0 {
 		left := time.Since(p.start) * time.Duration(p.total-p.done) / time.Duration(p.done)
-		eta = left.Round(time.Second).String()
+		eta = FormatElapsed(left)
 	}
 	fmt.Fprintf(p.w, "\r\x1b[K[%s%s] %d/%d  round %d/%d  %s %s  (%s left)",
 		strings.Repeat("=", filled), strings.Repeat(" ", width-filled),
@@ -60,5 +60,12 @@ func (p *progress) finish() {
 	if p.tty {
 		fmt.Fprintf(p.w, "\r\x1b[K")
 	}
-	fmt.Fprintf(p.w, "bench: %d samples in %s\n", p.done, time.Since(p.start).Round(time.Second))
+	fmt.Fprintf(p.w, "bench: %d samples in %s\n", p.done, FormatElapsed(time.Since(p.start)))
+}
+
+// FormatElapsed is how the bench states a duration of its own (how long
+// it ran, how long it has left), everywhere: to the second, as Go prints
+// a duration ("3m33s").
+func FormatElapsed(d time.Duration) string {
+	return d.Round(time.Second).String()
 }
