@@ -31,6 +31,7 @@ import (
 	"time"
 
 	"github.com/btfuse/btfuse/control"
+	"github.com/btfuse/btfuse/faults"
 	"github.com/btfuse/btfuse/fsimpl"
 	"github.com/btfuse/btfuse/fsimpl/fuseserve"
 	"github.com/btfuse/btfuse/internal/mountinfo"
@@ -64,6 +65,10 @@ type Config struct {
 	// MetricsAddr, when set, is the host:port where Prometheus metrics
 	// are served under /metrics.
 	MetricsAddr string
+	// Inject are fault rules (package faults) for every lane; InjectSeed
+	// seeds those without seed= (nil: a random seed).
+	Inject     []string
+	InjectSeed *uint64
 }
 
 // lazyWait is how long a shutdown waits for a busy mount that it detached
@@ -115,6 +120,8 @@ type instance struct {
 	ctl   *control.Server
 	sup   *supervisor.Supervisor
 	info  control.Info
+	// faults are the daemon's fault rules, every lane's.
+	faults *faults.Set
 }
 
 // start brings a daemon up: registry claim, filesystem, shared-memory
@@ -132,6 +139,9 @@ func start(cfg Config, log *slog.Logger, stdout io.Writer, embedded bool) (_ *in
 		}
 	}()
 	in := &instance{log: log}
+	if in.faults, err = newFaultSet(&cfg); err != nil {
+		return nil, err
+	}
 	raiseNofile()
 	if in.mount, err = control.Canonical(cfg.Dir); err != nil {
 		return nil, fmt.Errorf("mount point %s: %w", cfg.Dir, err)
@@ -200,11 +210,12 @@ func start(cfg Config, log *slog.Logger, stdout io.Writer, embedded bool) (_ *in
 		return control.Reply{Body: info}, nil
 	})
 	in.ctl.Handle(control.OpUmount, in.d.handleUmount)
-	if in.sup, err = supervisor.New(in.fs, supervisor.Options{Mount: in.mount, Log: log, Observer: in.mir.observer()}); err != nil {
+	if in.sup, err = supervisor.New(in.fs, supervisor.Options{Mount: in.mount, Log: log, Observer: in.mir.observer(), Faults: in.faults}); err != nil {
 		return nil, err
 	}
 	undo = append(undo, func() { in.sup.Close() })
-	in.ctl.Handle(control.OpSupervise, superviseHandler(in.sup))
+	in.ctl.Handle(control.OpSupervise, superviseHandler(in.sup, in.faults))
+	in.ctl.Handle(control.OpInject, injectHandler(in.faults))
 	in.ctl.Start()
 	if err := in.claim.Publish(in.info); err != nil {
 		return nil, err
@@ -238,7 +249,7 @@ func (in *instance) shutdown(stderr io.Writer) (string, error) {
 
 // superviseHandler takes the listener of a 'btfuse run' started elsewhere
 // and serves it until its processes exit or the daemon stops.
-func superviseHandler(sup *supervisor.Supervisor) control.Handler {
+func superviseHandler(sup *supervisor.Supervisor, set *faults.Set) control.Handler {
 	return func(_ context.Context, req *control.Request) (control.Reply, error) {
 		defer func() {
 			for _, f := range req.Files {
@@ -252,11 +263,16 @@ func superviseHandler(sup *supervisor.Supervisor) control.Handler {
 		if err := json.Unmarshal(req.Body, &args); err != nil {
 			return control.Reply{}, fmt.Errorf("supervise: %w", err)
 		}
+		g, err := addGroup(set, args.Inject, args.InjectSeed)
+		if err != nil {
+			return control.Reply{}, err
+		}
 		fd, err := unix.FcntlInt(req.Files[0].Fd(), unix.F_DUPFD_CLOEXEC, 0)
 		if err != nil {
+			set.DelGroup(g)
 			return control.Reply{}, fmt.Errorf("supervise: %w", err)
 		}
-		go sup.Serve(fd, args.Base, args.Size)
+		go sup.ServeWith(fd, supervisor.ServeOptions{Base: args.Base, Size: args.Size, Group: g, Data: args.InjectData})
 		return control.Reply{}, nil
 	}
 }

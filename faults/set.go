@@ -103,9 +103,10 @@ type rules struct {
 
 // Set is an ordered list of rules, applied by Match.
 type Set struct {
-	cur    atomic.Pointer[rules]
-	nextID atomic.Int64
-	seed   uint64
+	cur       atomic.Pointer[rules]
+	nextID    atomic.Int64
+	nextGroup atomic.Int64
+	seed      uint64
 
 	mu     sync.Mutex // guards edits of cur and calls
 	calls  map[countKey]uint64
@@ -123,6 +124,9 @@ func NewSet(seed uint64) *Set {
 	s.cur.Store(&rules{})
 	return s
 }
+
+// NewGroup returns a group number not used before in this set.
+func (s *Set) NewGroup() uint64 { return uint64(s.nextGroup.Add(1)) }
 
 // Seed is the set's default seed.
 func (s *Set) Seed() uint64 { return s.seed }

@@ -81,12 +81,20 @@ const NoSys Sys = 255
 // Mask is a set of syscalls.
 type Mask [MaxSyscalls / 64]uint64
 
-func (m *Mask) set(s Sys)               { m[s/64] |= 1 << (s % 64) }
-func (m *Mask) Has(s Sys) bool          { return s != NoSys && m[s/64]&(1<<(s%64)) != 0 }
-func (m *Mask) or(o *Mask)              { m[0] |= o[0]; m[1] |= o[1] }
-func (m *Mask) empty() bool             { return m[0] == 0 && m[1] == 0 }
-func (m *Mask) invert(all *Mask)        { m[0] = ^m[0] & all[0]; m[1] = ^m[1] & all[1] }
-func (m *Mask) intersects(o *Mask) bool { return m[0]&o[0] != 0 || m[1]&o[1] != 0 }
+func (m *Mask) set(s Sys)        { m[s/64] |= 1 << (s % 64) }
+func (m *Mask) or(o *Mask)       { m[0] |= o[0]; m[1] |= o[1] }
+func (m *Mask) empty() bool      { return m[0] == 0 && m[1] == 0 }
+func (m *Mask) invert(all *Mask) { m[0] = ^m[0] & all[0]; m[1] = ^m[1] & all[1] }
+
+// Has reports whether s is in m.
+func (m *Mask) Has(s Sys) bool { return s != NoSys && m[s/64]&(1<<(s%64)) != 0 }
+
+// Add puts s in m.
+func (m *Mask) Add(s Sys) {
+	if s != NoSys {
+		m.set(s)
+	}
+}
 
 var (
 	sysIndex = map[string]Sys{}

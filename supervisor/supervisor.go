@@ -12,7 +12,9 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/btfuse/btfuse/event"
+	"github.com/btfuse/btfuse/faults"
 	"github.com/btfuse/btfuse/fsimpl"
+	"github.com/btfuse/btfuse/internal/procfs"
 )
 
 // Options configure a Supervisor.
@@ -31,6 +33,9 @@ type Options struct {
 	Log       *slog.Logger
 	// Observer, when set, is told of every notification answered.
 	Observer event.Observer
+	// Faults, when set, are the fault rules applied to every notified
+	// call (the rules of a group only to the listener served with it).
+	Faults *faults.Set
 }
 
 // Supervisor answers the notifications of supervised processes from fs.
@@ -58,6 +63,13 @@ type Supervisor struct {
 
 	stats Stats
 	obs   event.Observer // nil: none
+
+	faults *faults.Set // nil: no fault injection
+	tgids  *procfs.TgidCache
+	// servedPaths maps the inode of each file served while there are
+	// fault rules to the mount path it was opened by (rememberPath).
+	servedPaths  sync.Map // fsimpl.Ino -> string
+	servedPathsN atomic.Int64
 	// onAnswer, set by tests before Serve, sees every answer with its
 	// syscall number and the last path argument read.
 	onAnswer func(nr int32, path string, r result)
@@ -94,6 +106,8 @@ func New(fs *fsimpl.FS, opts Options) (*Supervisor, error) {
 		log:       opts.Log,
 		receivers: opts.Receivers,
 		obs:       opts.Observer,
+		faults:    opts.Faults,
+		tgids:     procfs.NewTgidCache(),
 		dev:       st.Dev,
 		self:      unix.Getpid(),
 		listeners: make(map[*listener]bool),
@@ -120,9 +134,12 @@ func New(fs *fsimpl.FS, opts Options) (*Supervisor, error) {
 
 // listener is one notify fd being served.
 type listener struct {
-	fd      int
-	base    int // reserved descriptor range of its targets: [base, base+size)
-	size    int
+	fd   int
+	base int // reserved descriptor range of its targets: [base, base+size)
+	size int
+	// group is the fault rules' group of this listener's processes.
+	group   uint64
+	data    bool // the filter notifies data syscalls (ServeOptions.Data)
 	stopped atomic.Bool
 	// kernelOnly: a process of this listener changed its view of the
 	// filesystem; every call is left to the kernel (viewChange).
@@ -142,6 +159,13 @@ type listener struct {
 	// watching is set while the watchdog ticks; wake starts it.
 	watching atomic.Bool
 	wake     chan struct{}
+
+	// avail counts the receivers not sleeping in an injected delay; a
+	// receiver that sleeps starts a spare while avail is below the
+	// supervisor's receivers, and a receiver retires when it is above.
+	avail atomic.Int32
+	wg    sync.WaitGroup // receivers
+	errs  chan error     // the first receiver error
 }
 
 // addfdPatience is the watchdog's period: an ADDFD still waiting on its
@@ -218,8 +242,29 @@ var ErrClosed = errors.New("supervisor closed")
 // filter was built for); size 0 installs served files at the lowest free
 // descriptor instead.
 func (s *Supervisor) Serve(fd, base, size int) error {
-	l := &listener{fd: fd, base: base, size: size, tids: make(map[int]bool), done: make(chan struct{}),
-		turn: make(chan struct{}, 1), wake: make(chan struct{}, 1)}
+	return s.ServeWith(fd, ServeOptions{Base: base, Size: size})
+}
+
+// ServeOptions describe a listener's processes to ServeWith.
+type ServeOptions struct {
+	Base, Size int // the reserved descriptor range
+	// Group is the fault rule group of the processes' calls
+	// (faults.Call.Group); its rules are removed from the supervisor's set
+	// when Serve returns.
+	Group uint64
+	// Data: the filter notifies data syscalls for fault rules (FilterFor),
+	// so served opens record their paths for the rules to match.
+	Data bool
+}
+
+// ServeWith is Serve with options.
+func (s *Supervisor) ServeWith(fd int, o ServeOptions) error {
+	base, size := o.Base, o.Size
+	l := &listener{fd: fd, base: base, size: size, group: o.Group, data: o.Data, tids: make(map[int]bool), done: make(chan struct{}),
+		turn: make(chan struct{}, 1), wake: make(chan struct{}, 1), errs: make(chan error, 1)}
+	if o.Group != 0 && s.faults != nil {
+		defer s.faults.DelGroup(o.Group)
+	}
 	l.turn <- struct{}{}
 	s.mu.Lock()
 	if s.closed {
@@ -236,16 +281,9 @@ func (s *Supervisor) Serve(fd, base, size int) error {
 	if e := setSyncWakeUp(fd); e != 0 && e != unix.EINVAL {
 		s.log.Debug("SYNC_WAKE_UP unavailable", "err", e)
 	}
-	var wg sync.WaitGroup
-	errs := make(chan error, s.receivers)
 	for i := 0; i < s.receivers; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := s.receive(l); err != nil {
-				errs <- err
-			}
-		}()
+		l.avail.Add(1)
+		s.startReceiver(l)
 	}
 	// The monitor waits for POLLHUP: poll with no events wakes only for
 	// hang-up and errors, never for the notifications themselves.
@@ -281,18 +319,33 @@ func (s *Supervisor) Serve(fd, base, size int) error {
 			sleepBriefly()
 		}
 	}()
-	wg.Wait()
+	l.wg.Wait()
 	l.stop()
 	s.mu.Lock()
 	delete(s.listeners, l)
 	s.mu.Unlock()
 	unix.Close(fd)
 	select {
-	case err := <-errs:
+	case err := <-l.errs:
 		return err
 	default:
 		return nil
 	}
+}
+
+// startReceiver starts one more receiving thread on l (the caller counts
+// it in l.avail).
+func (s *Supervisor) startReceiver(l *listener) {
+	l.wg.Add(1)
+	go func() {
+		defer l.wg.Done()
+		if err := s.receive(l); err != nil {
+			select {
+			case l.errs <- err:
+			default:
+			}
+		}
+	}()
 }
 
 func (l *listener) stop() {
@@ -320,6 +373,11 @@ func (s *Supervisor) receive(l *listener) error {
 	c := &call{s: s, l: l}
 	defer c.handOff()
 	for !l.stopped.Load() {
+		// A spare started for an injected delay retires when the
+		// sleeper is back.
+		if n := l.avail.Load(); n > int32(s.receivers) && l.avail.CompareAndSwap(n, n-1) {
+			return nil
+		}
 		if !c.turn {
 			select {
 			case <-l.turn:

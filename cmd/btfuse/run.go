@@ -12,6 +12,7 @@ import (
 func NewCmdRun() *cobra.Command {
 	var mount string
 	var allowOther bool
+	var inj injectFlags
 	cmd := &cobra.Command{
 		Use:   "run [--mount DIR] -- CMD [ARGS]",
 		Short: "Run CMD with its file syscalls under DIR answered by btfuse directly",
@@ -23,16 +24,26 @@ run mounts a new filesystem at DIR (a fresh temporary directory, printed, when
 --allow-other is given, as with 'btfuse mount'. The exit status is CMD's
 (128+N when a signal N killed it). btfuse run is not a security sandbox.`,
 		Example: `  btfuse run -- sh -c 'echo hi > $PWD/f'
+  btfuse run --inject 'write:error=EPERM:path=*/123.txt' -- sh -c 'echo 345 > 123.txt'
   btfuse run --mount /mnt/mem -- make -C /mnt/mem/src`,
 		Args:         cobra.MinimumNArgs(1),
 		SilenceUsage: true,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			code, err := daemon.RunCommand(cmd.Context(), daemon.CommandConfig{
+			rules, seed, err := inj.load(cmd, cmd.ErrOrStderr(), "run")
+			if err != nil {
+				return err
+			}
+			cfg := daemon.CommandConfig{
 				Mount:      mount,
 				Argv:       args,
 				Stderr:     cmd.ErrOrStderr(),
 				AllowOther: allowOther,
-			})
+				Inject:     rules,
+			}
+			if seed != nil {
+				cfg.InjectSeed = *seed
+			}
+			code, err := daemon.RunCommand(cmd.Context(), cfg)
 			if err != nil {
 				return err
 			}
@@ -43,5 +54,6 @@ run mounts a new filesystem at DIR (a fresh temporary directory, printed, when
 	cmd.Flags().SetInterspersed(false)
 	cmd.Flags().StringVar(&mount, "mount", "", "directory of the filesystem (default: a fresh temporary directory)")
 	cmd.Flags().BoolVar(&allowOther, "allow-other", false, "let users other than the mounting one use a mount that run makes itself")
+	inj.add(cmd)
 	return cmd
 }
