@@ -26,9 +26,6 @@ func (s *Supervisor) dispatch(c *call) {
 		r = answer(c)
 	}
 	s.send(c.l.fd, c.n.ID, r)
-	if c.fault != nil && c.fault.Signal != 0 && r.cont {
-		c.signal(c.fault.Signal)
-	}
 	if s.onAnswer != nil {
 		s.onAnswer(c.n.Data.Nr, c.pathArg, r)
 	}

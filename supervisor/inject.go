@@ -182,7 +182,7 @@ func (c *call) withFault(row *sysRow, f *faults.Fault) result {
 			c.faultKind, c.faultVal = event.FaultSignal, int64(f.Signal)
 		}
 	}
-	if f.Signal != 0 && !r.cont {
+	if f.Signal != 0 {
 		c.signal(f.Signal)
 	}
 	if f.DelayExit > 0 {
