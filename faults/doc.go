@@ -17,7 +17,11 @@
 // count=N. Syntax errors carry their byte position.
 //
 // Counting follows strace: when= counts the calls a rule matches (syscall,
-// path, pid, comm) per rule and per process. Every rule counts every call
+// path, pid, comm) per rule, per syscall and per process: in
+// 'openat,mkdir:error=EPERM:when=2' the second openat and the second mkdir
+// fail, as under strace, which keeps one counter per syscall of a rule
+// (checked against strace by cmd/btfuse's TestInjectStraceDifferential).
+// Every rule counts every call
 // it matches, so one rule's when= does not depend on the others; of the
 // rules that fire on a call, the first listed wins. prob= draws from a hash
 // of the rule's seed, its id and the call's number in that count, so the

@@ -115,6 +115,7 @@ type Set struct {
 
 type countKey struct {
 	rule int
+	sys  Sys
 	pid  int
 }
 
@@ -262,11 +263,11 @@ func (s *Set) Match(c *Call) (Fault, bool) {
 				continue
 			}
 		}
-		n := s.count(r.ID, c.Pid)
+		n := s.count(r.ID, c.Sys, c.Pid)
 		if won != nil || !r.chosen(n) {
 			continue
 		}
-		d := mix(r.Seed, uint64(r.ID), n)
+		d := mix(r.Seed, uint64(r.ID)<<8|uint64(c.Sys), n)
 		if r.Prob < 1 && float64(d>>11)/(1<<53) >= r.Prob {
 			continue
 		}
@@ -286,11 +287,11 @@ func (s *Set) Match(c *Call) (Fault, bool) {
 	}, true
 }
 
-// count returns the number of c's matching calls so far for rule id in
-// process pid, this one included.
-func (s *Set) count(id, pid int) uint64 {
+// count returns the number of matching calls of syscall sys so far for
+// rule id in process pid, this one included.
+func (s *Set) count(id int, sys Sys, pid int) uint64 {
 	s.mu.Lock()
-	k := countKey{id, pid}
+	k := countKey{id, sys, pid}
 	n := s.calls[k] + 1
 	s.calls[k] = n
 	s.mu.Unlock()

@@ -245,3 +245,18 @@ func TestDescribe(t *testing.T) {
 		t.Errorf("%q", got)
 	}
 }
+
+// when= counts each syscall of a rule apart, as strace does: the second
+// openat and the second mkdir fire, not the second call of either.
+func TestMatchPerSyscall(t *testing.T) {
+	s := mustSet(t, 1, "openat,mkdir:error=EPERM:when=2")
+	o, m := SyscallID("openat"), SyscallID("mkdir")
+	var got []bool
+	for _, sys := range []Sys{o, m, o, m, o} {
+		_, ok := s.Match(&Call{Sys: sys, Pid: 1})
+		got = append(got, ok)
+	}
+	if want := []bool{false, false, true, true, false}; !slices.Equal(got, want) {
+		t.Errorf("fired %v, want %v", got, want)
+	}
+}
