@@ -171,7 +171,7 @@ func start(cfg Config, log *slog.Logger, stdout io.Writer, embedded bool) (_ *in
 		undo = append(undo, func() { in.ms.Close() })
 		fmt.Fprintf(stdout, "btfuse: metrics at http://%s/metrics\n", in.ms.Addr())
 	}
-	sopts := fuseserve.Options{AllowOther: cfg.AllowOther, Debug: cfg.Debug, Observer: in.mir.observer(), Dev: cfg.Dev, SUID: cfg.SUID}
+	sopts := fuseserve.Options{AllowOther: cfg.AllowOther, Debug: cfg.Debug, Observer: in.mir.observer(), Dev: cfg.Dev, SUID: cfg.SUID, Faults: in.faults}
 	in.srv, err = fuseserve.Mount(in.mount, in.fs, sopts)
 	if err != nil {
 		return nil, err

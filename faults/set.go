@@ -14,6 +14,10 @@ import (
 // Call is what a lane knows about one call it may fault.
 type Call struct {
 	Sys Sys
+	// Family, when set, are the syscalls the call stands for (a FUSE
+	// request stands for several): a rule naming any of them matches,
+	// and counts the call under Sys.
+	Family *Mask
 	// Group is the lane's unit the call comes from (0: none); rules of
 	// another group do not match it.
 	Group uint64
@@ -216,6 +220,31 @@ func (s *Set) Wants(sys Sys) bool {
 	return cur.wants.Has(sys)
 }
 
+// WantsAny reports whether some rule names a syscall in m.
+func (s *Set) WantsAny(m *Mask) bool {
+	if s == nil {
+		return false
+	}
+	return s.cur.Load().wants.intersects(m)
+}
+
+// MayFault reports whether a rule of group 0 names a syscall in m and has
+// no path= or one that matches path: whether calls in m on that file may
+// be faulted (when=, prob=, pid= and comm= aside). A lane that must do
+// something first to be able to fault them (the FUSE door turns
+// passthrough off for the file) asks it.
+func (s *Set) MayFault(m *Mask, path string) bool {
+	if s == nil {
+		return false
+	}
+	for _, r := range s.cur.Load().list {
+		if r.Group == 0 && r.Syscalls.intersects(m) && (r.path == nil || r.path.MatchString(path)) {
+			return true
+		}
+	}
+	return false
+}
+
 // Names returns the union of the syscalls the rules name.
 func (s *Set) Names() Mask { return s.cur.Load().wants }
 
@@ -223,7 +252,7 @@ func (s *Set) Names() Mask { return s.cur.Load().wants }
 // first listed rule that fires.
 func (s *Set) Match(c *Call) (Fault, bool) {
 	cur := s.cur.Load()
-	if !cur.wants.Has(c.Sys) {
+	if !cur.wants.Has(c.Sys) && (c.Family == nil || !cur.wants.intersects(c.Family)) {
 		return Fault{}, false
 	}
 	var comm string
@@ -233,7 +262,7 @@ func (s *Set) Match(c *Call) (Fault, bool) {
 	var won *ruleState
 	var draw uint64
 	for _, r := range cur.list {
-		if !r.Syscalls.Has(c.Sys) || (r.Group != 0 && r.Group != c.Group) {
+		if (!r.Syscalls.Has(c.Sys) && (c.Family == nil || !r.Syscalls.intersects(c.Family))) || (r.Group != 0 && r.Group != c.Group) {
 			continue
 		}
 		if len(r.Pids) > 0 && !slices.Contains(r.Pids, c.Pid) {

@@ -86,6 +86,9 @@ func (m *Mask) or(o *Mask)       { m[0] |= o[0]; m[1] |= o[1] }
 func (m *Mask) empty() bool      { return m[0] == 0 && m[1] == 0 }
 func (m *Mask) invert(all *Mask) { m[0] = ^m[0] & all[0]; m[1] = ^m[1] & all[1] }
 
+// Or adds the syscalls of o to m.
+func (m *Mask) Or(o *Mask) { m.or(o) }
+
 // Has reports whether s is in m.
 func (m *Mask) Has(s Sys) bool { return s != NoSys && m[s/64]&(1<<(s%64)) != 0 }
 
@@ -163,3 +166,5 @@ func (m *Mask) DataSyscalls() []string {
 	d[0], d[1] = m[0]&dataMask[0], m[1]&dataMask[1]
 	return d.Syscalls()
 }
+
+func (m *Mask) intersects(o *Mask) bool { return m[0]&o[0] != 0 || m[1]&o[1] != 0 }

@@ -26,6 +26,9 @@ func TestMain(m *testing.M) {
 		main()
 		os.Exit(0)
 	}
+	if op := os.Getenv("BTFUSE_TEST_LOOP"); op != "" {
+		os.Exit(loopHelper(op))
+	}
 	os.Exit(m.Run())
 }
 

@@ -15,6 +15,7 @@ func NewCmdMount() *cobra.Command {
 		size, inodes string
 		options      []string
 		cfg          daemon.Config
+		inj          injectFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "mount DIR",
@@ -30,7 +31,8 @@ The mount is nosuid,nodev unless -o says otherwise (a comma-separated list;
 		Example: `  btfuse mount /mnt/mem
   btfuse mount --size 50% --inodes 1M /mnt/mem
   btfuse mount --metrics 127.0.0.1:9560 /mnt/mem
-  btfuse mount -o dev,suid /mnt/mem`,
+  btfuse mount -o dev,suid /mnt/mem
+  btfuse mount --inject 'write:error=EIO:path=/mnt/mem/db/**:when=3+' /mnt/mem`,
 		Args:         oneDir,
 		SilenceUsage: true,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -44,6 +46,9 @@ The mount is nosuid,nodev unless -o says otherwise (a comma-separated list;
 			if cfg.Inodes, err = daemon.ParseCount(inodes); err != nil {
 				return fmt.Errorf("--inodes: %w", err)
 			}
+			if cfg.Inject, cfg.InjectSeed, err = inj.load(cmd, cmd.ErrOrStderr(), "mount"); err != nil {
+				return err
+			}
 			cfg.Dir = args[0]
 			cfg.Stdout, cfg.Stderr = cmd.OutOrStdout(), cmd.ErrOrStderr()
 			return daemon.Run(cmd.Context(), cfg)
@@ -56,5 +61,6 @@ The mount is nosuid,nodev unless -o says otherwise (a comma-separated list;
 	f.BoolVar(&cfg.AllowOther, "allow-other", false, "let users other than the mounting one use the mount")
 	f.BoolVar(&cfg.Debug, "debug", false, "log every FUSE request and reply, and debug messages")
 	f.StringVar(&cfg.MetricsAddr, "metrics", "", "serve Prometheus metrics at this host:port under /metrics (e.g. 127.0.0.1:9560)")
+	inj.add(cmd)
 	return cmd
 }
