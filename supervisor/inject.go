@@ -163,9 +163,15 @@ func (c *call) rememberPath(ino uint64, mount, rest string) {
 // around the fault's delays. A signal is sent to the calling thread before
 // the answer when the call does not run in the kernel (it is delivered as
 // the call returns, as with strace), and after it otherwise (dispatch).
+//
+// delay_exit is slept after the answer is decided when the fault replaces
+// the call, and before the call otherwise: a CONTINUEd call runs in the
+// kernel after the answer, and a served open is answered by the ADDFD
+// that installs its descriptor, so there is no later moment to sleep at;
+// the caller waits as long either way, only the effect comes earlier.
 func (c *call) withFault(row *sysRow, f *faults.Fault) result {
-	if f.DelayEnter > 0 {
-		c.pause(f.DelayEnter)
+	if d := f.DelayEnter + c.exitBefore(f); d > 0 {
+		c.pause(d)
 	}
 	var r result
 	switch {
@@ -185,10 +191,18 @@ func (c *call) withFault(row *sysRow, f *faults.Fault) result {
 	if f.Signal != 0 {
 		c.signal(f.Signal)
 	}
-	if f.DelayExit > 0 {
+	if f.DelayExit > 0 && c.exitBefore(f) == 0 {
 		c.pause(f.DelayExit)
 	}
 	return r
+}
+
+// exitBefore is the part of f's delay_exit slept before the call.
+func (c *call) exitBefore(f *faults.Fault) time.Duration {
+	if f.Replaces() {
+		return 0
+	}
+	return f.DelayExit
 }
 
 // signal sends sig to the calling thread, as strace's signal= does.

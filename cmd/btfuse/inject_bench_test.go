@@ -115,3 +115,55 @@ func median(v []float64) float64 {
 	slices.Sort(s)
 	return s[len(s)/2]
 }
+
+// BenchmarkInjectVsStrace compares the wall time of whole commands with
+// the same never-firing rule under strace -f and under btfuse run, and
+// plain, in interleaved rounds (medians): a metadata-heavy one (tar of
+// /usr/include: opens and stats, which btfuse's filter notifies) and a
+// syscall-heavy one without paths (dd with 512-byte blocks, which btfuse
+// leaves native and strace stops twice per syscall).
+func BenchmarkInjectVsStrace(b *testing.B) {
+	testutil.RequirePrivileged(b)
+	testutil.RequireProgram(b, "strace", "tar", "dd")
+	rounds, _ := strconv.Atoi(os.Getenv("BENCH_ROUNDS"))
+	if rounds <= 0 {
+		rounds = 5
+	}
+	const rule = "openat:error=EIO:when=65535"
+	runtime := b.TempDir() + "/run"
+	for _, c := range []struct {
+		name string
+		argv []string
+	}{
+		{"tar", []string{"tar", "cf", "/dev/null", "-C", "/usr", "include"}},
+		{"dd", []string{"dd", "if=/dev/zero", "of=/dev/null", "bs=512", "count=200000", "status=none"}},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			variants := []struct {
+				name string
+				pre  []string
+			}{
+				{"plain", nil},
+				{"run", []string{os.Args[0], "run", "--inject-seed", "1", "--inject", rule, "--"}},
+				{"strace", []string{"strace", "-f", "-qq", "-o", "/dev/null", "-e", "inject=" + rule, "--"}},
+			}
+			wall := make([][]float64, len(variants))
+			for r := 0; r < rounds; r++ {
+				for i, v := range variants {
+					argv := append(append([]string{}, v.pre...), c.argv...)
+					cmd := exec.Command(argv[0], argv[1:]...)
+					cmd.Env = append(os.Environ(), "BTFUSE_TEST_MAIN=1", "BTFUSE_RUNTIME_DIR="+runtime, "GORACE=atexit_sleep_ms=0")
+					t0 := time.Now()
+					if out, err := cmd.CombinedOutput(); err != nil {
+						b.Fatalf("%s: %v %s", v.name, err, out)
+					}
+					wall[i] = append(wall[i], float64(time.Since(t0).Microseconds())/1000)
+				}
+			}
+			for i, v := range variants {
+				b.ReportMetric(median(wall[i]), v.name+"-ms")
+			}
+			b.ReportMetric(median(wall[2])/median(wall[1]), "strace/run")
+		})
+	}
+}

@@ -229,7 +229,14 @@ print(json.dumps([n, (bytes(a) + bytes(b)).count(b'\xff')]))`, "8,1"},
 func TestInjectDelay(t *testing.T) {
 	testutil.RequirePrivileged(t)
 	testutil.RequireProgram(t, "python3")
-	for _, rule := range []string{"newfstatat,stat:delay_enter=1500ms:path=*/slow", "newfstatat,stat:delay_exit=1500ms:path=*/slow"} {
+	// A served open in the mount is answered when its descriptor is
+	// installed: its delay_exit must come before that.
+	for _, tc := range []struct{ rule, call string }{
+		{"newfstatat,stat:delay_enter=1500ms:path=*/slow", "os.stat('slow')"},
+		{"newfstatat,stat:delay_exit=1500ms:path=*/slow", "os.stat('slow')"},
+		{"openat:delay_exit=1500ms:path=*/slow", "os.close(os.open('slow', os.O_RDONLY))"},
+	} {
+		rule := tc.rule
 		t.Run(rule, func(t *testing.T) {
 			bothPlaces(t, func(t *testing.T, dir string, in bool) {
 				got := asStrings(runResults(t, dir, []string{rule}, fmtSrc(in, `import json, threading, time
@@ -241,7 +248,7 @@ def other():
         os.stat('fast')
     done.append('fast')
 th = threading.Thread(target=other); th.start()
-t0 = time.monotonic(); os.stat('slow'); took = time.monotonic() - t0
+t0 = time.monotonic(); `+tc.call+`; took = time.monotonic() - t0
 done.append('slow'); th.join()
 print(json.dumps(done + [str(took >= 1.5)]))`)))
 				if got != "fast,slow,True" {
