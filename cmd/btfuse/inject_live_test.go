@@ -116,28 +116,41 @@ while not os.path.exists('stop'):
 		t.Errorf("after clear, list shows %q", l)
 	}
 
-	// The trace shows the faults.
+	// The trace shows the faults: read it until an injected event comes
+	// (the ring still holds them: --backlog), then stop it.
 	tr := btfuse(runtime, "trace", dir, "--backlog", "--json")
-	var trOut lockedBuffer
-	tr.Stdout = &trOut
+	trOut, err := tr.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := tr.Start(); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(500 * time.Millisecond)
-	tr.Process.Signal(syscall.SIGINT)
-	tr.Wait()
-	found := false
-	for _, l := range strings.Split(trOut.String(), "\n") {
-		var ev traceEvent
-		if json.Unmarshal([]byte(l), &ev) != nil || ev.Outcome != "injected" {
-			continue
+	defer func() {
+		tr.Process.Signal(syscall.SIGINT)
+		tr.Wait()
+	}()
+	found := make(chan traceEvent, 1)
+	go func() {
+		sc := bufio.NewScanner(trOut)
+		for sc.Scan() {
+			var ev traceEvent
+			if json.Unmarshal(sc.Bytes(), &ev) == nil && ev.Outcome == "injected" {
+				found <- ev
+				return
+			}
+		}
+		close(found)
+	}()
+	select {
+	case ev, ok := <-found:
+		if !ok {
+			t.Fatalf("the trace ended without an injected event")
 		}
 		if ev.Op != "openat" || ev.Rule != uint16(rules[1].ID) || ev.Fault != "error" || ev.Errno != "EIO" || !strings.HasSuffix(ev.Path, "/f") {
 			t.Errorf("injected event %+v", ev)
 		}
-		found = true
-	}
-	if !found {
-		t.Errorf("no injected event in the trace:\n%s", trOut.String())
+	case <-time.After(30 * time.Second):
+		t.Fatalf("no injected event in the trace within 30 s")
 	}
 }
