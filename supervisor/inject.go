@@ -2,6 +2,7 @@ package supervisor
 
 import (
 	"path"
+	"slices"
 	"strings"
 	"time"
 
@@ -36,9 +37,9 @@ var (
 func faultArgsOf(r *sysRow) faultArgs {
 	a := faultArgs{dir: [2]int8{-1, -1}, path: [2]int8{-1, -1}, fd: -1}
 	switch {
-	case contains(pathAtCwd, r.name):
+	case slices.Contains(pathAtCwd, r.name):
 		a.path[0] = 0
-	case contains(pathAtDir, r.name):
+	case slices.Contains(pathAtDir, r.name):
 		a.dir[0], a.path[0] = 0, 1
 	case r.name == "rename" || r.name == "link":
 		a.path = [2]int8{0, 1}
@@ -52,15 +53,6 @@ func faultArgsOf(r *sysRow) faultArgs {
 		a.fd = 0
 	}
 	return a
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // matchFault describes c to the fault rules; it is called only when a

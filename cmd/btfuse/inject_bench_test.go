@@ -136,7 +136,7 @@ func BenchmarkInjectVsStrace(b *testing.B) {
 		argv []string
 	}{
 		{"tar", []string{"tar", "cf", "/dev/null", "-C", "/usr", "include"}},
-		{"dd", []string{"dd", "if=/dev/zero", "of=/dev/null", "bs=512", "count=200000", "status=none"}},
+		{"dd", []string{"dd", "if=/dev/zero", "of=/dev/null", "bs=512", "count=20000", "status=none"}},
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			variants := []struct {

@@ -19,7 +19,7 @@ import (
 // short= and corrupt= change the data of READ and WRITE, enospc= stops a
 // WRITE at the size, delays sleep in the request's goroutine, signal= goes
 // to the calling thread. retval= has no FUSE reply to replace and is not
-// applied here. The kernel answers what it caches (entries, attributes,
+// applied here (such a rule still counts as fired). The kernel answers what it caches (entries, attributes,
 // and the data of files opened with passthrough) without asking the door;
 // a file that a read or write rule may match is therefore opened with
 // FOPEN_DIRECT_IO and without passthrough, so every read and write of it
@@ -161,7 +161,7 @@ func (r *rawFS) directIO(q *req) bool {
 	return r.faults != nil && r.faults.WantsAny(&dataMask) && r.faults.MayFault(&dataMask, r.path(q))
 }
 
-// readFault applies a READ's short= and corrupt= to the bytes read.
+// shortRead applies a READ's short= to its buffer.
 func (fi *faultInfo) shortRead(buf []byte) []byte {
 	if fi != nil && fi.f.Short > 0 && int64(len(buf)) > fi.f.Short {
 		fi.kind, fi.val = event.FaultShort, fi.f.Short
@@ -170,6 +170,7 @@ func (fi *faultInfo) shortRead(buf []byte) []byte {
 	return buf
 }
 
+// corrupt applies corrupt= to the bytes read or written.
 func (fi *faultInfo) corrupt(buf []byte) {
 	if fi == nil || fi.f.Corrupt == 0 {
 		return
@@ -181,7 +182,7 @@ func (fi *faultInfo) corrupt(buf []byte) {
 	fi.kind, fi.val = event.FaultCorrupt, int64(len(pos))
 }
 
-// writeFault applies a WRITE's short=, enospc= and corrupt= to data
+// writeData applies a WRITE's short=, enospc= and corrupt= to data
 // written at off; a non-zero errno fails the write.
 func (fi *faultInfo) writeData(data []byte, off int64) ([]byte, unix.Errno) {
 	if fi == nil {
@@ -210,7 +211,7 @@ func (fi *faultInfo) writeData(data []byte, off int64) ([]byte, unix.Errno) {
 	return data, 0
 }
 
-// faultEvent marks ev as injected by q's fault.
+// event marks ev as injected by the fault.
 func (fi *faultInfo) event(ev *event.Event) {
 	ev.Outcome = event.Injected
 	ev.Rule = uint16(fi.f.Rule)
