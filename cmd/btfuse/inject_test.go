@@ -142,6 +142,8 @@ func TestInjectEffects(t *testing.T) {
 		// The first listed rule that fires wins; both count their calls.
 		{"order", []string{"openat:error=EIO:path=*/f:when=2", "openat:error=EPERM:path=*/f:when=1..2"}, sprintf(openLoop, 3), "EPERM,EIO,ok"},
 		{"comm", []string{"openat:error=EIO:path=*/f:comm=nosuchcomm"}, sprintf(openLoop, 2), "ok,ok"},
+		{"comm-match", []string{"openat:error=EIO:path=*/f:comm=python3"}, sprintf(openLoop, 2), "EIO,EIO"},
+		{"path-other", []string{"openat:error=EIO:path=*/g"}, sprintf(openLoop, 2), "ok,ok"},
 		{"retval", []string{"unlink,unlinkat:retval=0:path=*/keep"}, `import json
 open('keep', 'w').close()
 os.unlink('keep')
