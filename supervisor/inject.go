@@ -210,7 +210,7 @@ func (c *call) signal(sig unix.Signal) {
 func (c *call) pause(d time.Duration) {
 	c.handOff()
 	l := c.l
-	if l.avail.Add(-1) < int32(c.s.receivers) {
+	if l.sleepBegin(c.s.receivers) {
 		c.s.startReceiver(l)
 	}
 	t := time.NewTimer(d)
@@ -219,7 +219,46 @@ func (c *call) pause(d time.Duration) {
 	case <-l.done:
 		t.Stop()
 	}
+	l.sleepEnd()
+}
+
+// maxSpares bounds the spare receivers of a listener: past it, more
+// sleeping calls hold up the others.
+const maxSpares = 64
+
+// sleepBegin counts a receiver that goes to sleep in an injected delay
+// and reports whether a spare must be started in its place (counted
+// awake here). avail counts the awake receivers; spares those beyond the
+// supervisor's number.
+func (l *listener) sleepBegin(receivers int) bool {
+	if l.avail.Add(-1) >= int32(receivers) {
+		return false
+	}
+	if l.spares.Add(1) > maxSpares {
+		l.spares.Add(-1)
+		return false
+	}
 	l.avail.Add(1)
+	return true
+}
+
+// sleepEnd counts the sleeper awake again.
+func (l *listener) sleepEnd() { l.avail.Add(1) }
+
+// retire reports whether a receiver leaves now, because more are awake
+// than the supervisor keeps (a sleeper came back and its spare is
+// surplus); at most one receiver leaves per surplus.
+func (l *listener) retire(receivers int) bool {
+	for {
+		n := l.avail.Load()
+		if n <= int32(receivers) {
+			return false
+		}
+		if l.avail.CompareAndSwap(n, n-1) {
+			l.spares.Add(-1)
+			return true
+		}
+	}
 }
 
 // faultEvent fills in ev for an answer under a fault.

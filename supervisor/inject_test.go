@@ -54,3 +54,39 @@ func TestFaultDataFamilies(t *testing.T) {
 		}
 	}
 }
+
+// A receiver that sleeps in a delay is replaced by a spare while it
+// sleeps, and once it is back one receiver retires per spare, so the
+// listener keeps its number of receivers. (The first version counted the
+// spare nowhere: spares never retired, and a later sleeper saw too few
+// receivers awake.)
+func TestSpareReceivers(t *testing.T) {
+	l := &listener{}
+	l.avail.Store(2)
+	if !l.sleepBegin(2) || !l.sleepBegin(2) {
+		t.Fatalf("a sleeper got no spare")
+	}
+	if n := l.avail.Load(); n != 2 {
+		t.Errorf("%d awake with two sleepers and two spares, want 2", n)
+	}
+	l.sleepEnd()
+	l.sleepEnd()
+	retired := 0
+	for l.retire(2) {
+		retired++
+	}
+	if retired != 2 || l.avail.Load() != 2 || l.spares.Load() != 0 {
+		t.Errorf("%d retired, %d awake, %d spares; want 2, 2, 0", retired, l.avail.Load(), l.spares.Load())
+	}
+	// The spares are bounded.
+	l.avail.Store(1)
+	n := 0
+	for i := 0; i < 2*maxSpares; i++ {
+		if l.sleepBegin(1) {
+			n++
+		}
+	}
+	if n != maxSpares {
+		t.Errorf("%d spares started, want %d", n, maxSpares)
+	}
+}

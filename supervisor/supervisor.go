@@ -163,9 +163,10 @@ type listener struct {
 	// avail counts the receivers not sleeping in an injected delay; a
 	// receiver that sleeps starts a spare while avail is below the
 	// supervisor's receivers, and a receiver retires when it is above.
-	avail atomic.Int32
-	wg    sync.WaitGroup // receivers
-	errs  chan error     // the first receiver error
+	avail  atomic.Int32
+	spares atomic.Int32
+	wg     sync.WaitGroup // receivers
+	errs   chan error     // the first receiver error
 }
 
 // addfdPatience is the watchdog's period: an ADDFD still waiting on its
@@ -375,7 +376,7 @@ func (s *Supervisor) receive(l *listener) error {
 	for !l.stopped.Load() {
 		// A spare started for an injected delay retires when the
 		// sleeper is back.
-		if n := l.avail.Load(); n > int32(s.receivers) && l.avail.CompareAndSwap(n, n-1) {
+		if l.retire(s.receivers) {
 			return nil
 		}
 		if !c.turn {
