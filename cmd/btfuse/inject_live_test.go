@@ -56,7 +56,10 @@ while not os.path.exists('stop'):
 	go func() {
 		sc := bufio.NewScanner(out)
 		for sc.Scan() {
-			lines <- sc.Text()
+			select {
+			case lines <- sc.Text():
+			default: // nobody reads any more: drop, never block the program
+			}
 		}
 		close(lines)
 	}()
@@ -130,17 +133,22 @@ while not os.path.exists('stop'):
 		tr.Process.Signal(syscall.SIGINT)
 		tr.Wait()
 	}()
+	// The reader drains the trace to its end: a trace blocked on a full
+	// pipe would never see the SIGINT that stops it.
 	found := make(chan traceEvent, 1)
 	go func() {
 		sc := bufio.NewScanner(trOut)
+		sent := false
 		for sc.Scan() {
 			var ev traceEvent
-			if json.Unmarshal(sc.Bytes(), &ev) == nil && ev.Outcome == "injected" {
+			if !sent && json.Unmarshal(sc.Bytes(), &ev) == nil && ev.Outcome == "injected" {
 				found <- ev
-				return
+				sent = true
 			}
 		}
-		close(found)
+		if !sent {
+			close(found)
+		}
 	}()
 	select {
 	case ev, ok := <-found:
