@@ -35,6 +35,14 @@ test:
 bench:
     go test -run '^$' -bench . -benchmem -count=1 -timeout 60m ./...
 
+# The fault injection numbers of the README: a never-firing rule against
+# plain `btfuse run` and native per call, and strace -e inject against
+# btfuse run --inject on whole commands, in interleaved rounds (root, and
+# strace; BENCH_ROUNDS=5 by default, ~5 minutes on 2 cores).
+[doc("measure fault injection: never-firing rules, and against strace")]
+bench-inject:
+    go test -run '^$' -bench 'BenchmarkInjectCost|BenchmarkInjectVsStrace' -benchtime 1x -count=1 -timeout 30m ./cmd/btfuse
+
 # The full study of the README's "btfuse bench" section: every workload,
 # 5 rounds of native, fuse and run (about 10-15 minutes on 2 cores). Root:
 # it mounts a tmpfs and a FUSE filesystem. The samples, the plot and the
@@ -73,6 +81,7 @@ demo: build
     btfuse={{justfile_directory()}}/{{bin}}
     run "$btfuse run --mount $dir -- sh -c 'echo written through the supervised door > run.txt; cat run.txt'"
     run 'cat run.txt    # read back through FUSE at once'
+    run "$btfuse run --mount $dir --inject-seed 1 --inject 'write:error=EPERM:path=*/123.txt' -- bash -c 'echo 345 > 123.txt; wc -c 123.txt' || true"
     run "$btfuse status $dir"
     run "grep ' $dir ' /proc/self/mountinfo"
     cd /

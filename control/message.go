@@ -68,6 +68,9 @@ const (
 	// after a reply (Reply.Hold): its body is a JSON string saying why it
 	// ends. A held connection that ends without it ended with the daemon.
 	OpHangup = "hangup"
+	// OpInject edits or lists the daemon's fault injection rules: an
+	// InjectArgs body, an InjectReply answer.
+	OpInject = "inject"
 )
 
 // UmountArgs is the body of an OpUmount request; none means the zero
@@ -79,7 +82,8 @@ type UmountArgs struct {
 }
 
 // SuperviseArgs is the body of an OpSupervise request: the reserved
-// descriptor range the listener's filter was built for. A second
+// descriptor range the listener's filter was built for, and the fault
+// rules of 'btfuse run --inject' for the command's processes. A second
 // descriptor, when attached, is the notification board
 // (supervisor.Board) the daemon publishes the ids it receives on. The
 // daemon holds the connection open while it serves the listener (see
@@ -87,6 +91,36 @@ type UmountArgs struct {
 type SuperviseArgs struct {
 	Base int `json:"base"`
 	Size int `json:"size"`
+	// Inject are rules in the faults package's syntax, applied to the
+	// command's processes only; InjectSeed seeds those without seed=.
+	Inject     []string `json:"inject,omitempty"`
+	InjectSeed uint64   `json:"inject_seed,omitempty"`
+	// InjectData: the filter notifies the data syscalls the rules name.
+	InjectData bool `json:"inject_data,omitempty"`
+}
+
+// InjectArgs is the body of an OpInject request.
+type InjectArgs struct {
+	Cmd  string `json:"cmd"`            // "add", "list", "del" or "clear"
+	Rule string `json:"rule,omitempty"` // add
+	ID   int    `json:"id,omitempty"`   // del
+}
+
+// InjectRule is one rule in an InjectReply.
+type InjectRule struct {
+	ID    int    `json:"id"`
+	Rule  string `json:"rule"`
+	Group uint64 `json:"group,omitempty"` // 0: every lane; else one 'btfuse run'
+	Seed  uint64 `json:"seed"`
+	Fired uint64 `json:"fired"`
+}
+
+// InjectReply answers OpInject: the rules after the request, the id of
+// an added rule, the number removed.
+type InjectReply struct {
+	Rules   []InjectRule `json:"rules"`
+	ID      int          `json:"id,omitempty"`
+	Removed int          `json:"removed,omitempty"`
 }
 
 // Message is one frame on the control socket, request or reply.

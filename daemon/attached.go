@@ -50,7 +50,7 @@ const exitWait = 2 * time.Second
 // without that, every notified call of the command, execve included,
 // would fail with ENOSYS once no listener was left, or wait forever while
 // this copy stayed open.
-func runAttached(ctx context.Context, client *control.Client, t *launcher.Target, a attachment) (int, error) {
+func runAttached(ctx context.Context, client *control.Client, t *launcher.Target, args control.SuperviseArgs, a attachment) (int, error) {
 	if err := t.Install(); err != nil {
 		if errors.Is(err, launcher.ErrChildExited) {
 			return t.Wait(), nil
@@ -68,7 +68,7 @@ func runAttached(ctx context.Context, client *control.Client, t *launcher.Target
 		t.Abort()
 		return 1, fmt.Errorf("copy the listener: %w", err)
 	}
-	args := control.SuperviseArgs{Base: t.Base, Size: t.Size}
+	args.Base, args.Size = t.Base, t.Size
 	if _, err := client.Call(ctx, control.OpSupervise, args, []*os.File{t.Listener, board.File()}, nil); err != nil {
 		unix.Close(keep)
 		t.Abort()

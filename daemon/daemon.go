@@ -30,6 +30,7 @@ import (
 	"time"
 
 	"github.com/btfuse/btfuse/control"
+	"github.com/btfuse/btfuse/faults"
 	"github.com/btfuse/btfuse/fsimpl"
 	"github.com/btfuse/btfuse/fsimpl/fuseserve"
 	"github.com/btfuse/btfuse/internal/mountinfo"
@@ -84,6 +85,10 @@ type Config struct {
 	// MetricsAddr, when set, is the host:port where Prometheus metrics
 	// are served under /metrics.
 	MetricsAddr string
+	// Inject are fault rules (package faults) for every lane; InjectSeed
+	// seeds those without seed= (nil: a random seed).
+	Inject     []string
+	InjectSeed *uint64
 }
 
 // lazyWait is how long a shutdown waits for a busy mount that it detached
@@ -150,6 +155,8 @@ type instance struct {
 	ctl   *control.Server
 	sup   *supervisor.Supervisor
 	info  control.Info
+	// faults are the daemon's fault rules, every lane's.
+	faults *faults.Set
 }
 
 // start brings a daemon up: registry claim, filesystem, shared-memory
@@ -167,6 +174,9 @@ func start(cfg Config, log *slog.Logger, stdout io.Writer, embedded bool) (_ *in
 		}
 	}()
 	in := &instance{log: log}
+	if in.faults, err = newFaultSet(&cfg); err != nil {
+		return nil, err
+	}
 	raiseNofile()
 	if in.mount, err = control.Canonical(cfg.Dir); err != nil {
 		return nil, fmt.Errorf("mount point %s: %w", cfg.Dir, err)
@@ -199,7 +209,7 @@ func start(cfg Config, log *slog.Logger, stdout io.Writer, embedded bool) (_ *in
 		fmt.Fprintf(stdout, "btfuse: metrics at http://%s/metrics\n", in.ms.Addr())
 	}
 	sopts := fuseserve.Options{AllowOther: cfg.AllowOther, Debug: cfg.Debug, Observer: in.mir.observer(),
-		Dev: cfg.Dev, SUID: cfg.SUID, ReadOnly: cfg.ReadOnly, NoExec: cfg.NoExec, FsName: cfg.FsName}
+		Dev: cfg.Dev, SUID: cfg.SUID, ReadOnly: cfg.ReadOnly, NoExec: cfg.NoExec, FsName: cfg.FsName, Faults: in.faults}
 	in.srv, err = fuseserve.Mount(in.mount, in.fs, sopts)
 	if err != nil {
 		return nil, err
@@ -238,11 +248,12 @@ func start(cfg Config, log *slog.Logger, stdout io.Writer, embedded bool) (_ *in
 		return control.Reply{Body: info}, nil
 	})
 	in.ctl.Handle(control.OpUmount, in.d.handleUmount)
-	if in.sup, err = supervisor.New(in.fs, supervisor.Options{Mount: in.mount, Log: log, Observer: in.mir.observer()}); err != nil {
+	if in.sup, err = supervisor.New(in.fs, supervisor.Options{Mount: in.mount, Log: log, Observer: in.mir.observer(), Faults: in.faults}); err != nil {
 		return nil, err
 	}
 	undo = append(undo, func() { in.sup.Close() })
-	in.ctl.Handle(control.OpSupervise, superviseHandler(in.sup))
+	in.ctl.Handle(control.OpSupervise, superviseHandler(in.sup, in.faults))
+	in.ctl.Handle(control.OpInject, injectHandler(in.faults))
 	in.ctl.Start()
 	if err := in.claim.Publish(in.info); err != nil {
 		return nil, err
@@ -257,7 +268,7 @@ func start(cfg Config, log *slog.Logger, stdout io.Writer, embedded bool) (_ *in
 // stops. The connection is held open meanwhile (control.Reply.Hold): it
 // ends with a word when serving ends, and without one if this process
 // dies, which is how 'btfuse run' learns that it must take over.
-func superviseHandler(sup *supervisor.Supervisor) control.Handler {
+func superviseHandler(sup *supervisor.Supervisor, set *faults.Set) control.Handler {
 	return func(_ context.Context, req *control.Request) (control.Reply, error) {
 		defer func() {
 			for _, f := range req.Files {
@@ -271,26 +282,33 @@ func superviseHandler(sup *supervisor.Supervisor) control.Handler {
 		if err := json.Unmarshal(req.Body, &args); err != nil {
 			return control.Reply{}, fmt.Errorf("supervise: %w", err)
 		}
+		g, err := addGroup(set, args.Inject, args.InjectSeed)
+		if err != nil {
+			return control.Reply{}, err
+		}
 		var board *supervisor.Board
 		if len(req.Files) == 2 {
 			bfd, err := unix.FcntlInt(req.Files[1].Fd(), unix.F_DUPFD_CLOEXEC, 0)
 			if err != nil {
+				set.DelGroup(g)
 				return control.Reply{}, fmt.Errorf("supervise: %w", err)
 			}
 			bf := os.NewFile(uintptr(bfd), "btfuse-board")
 			if board, err = supervisor.OpenBoard(bf); err != nil {
 				bf.Close()
+				set.DelGroup(g)
 				return control.Reply{}, fmt.Errorf("supervise: %w", err)
 			}
 		}
 		fd, err := unix.FcntlInt(req.Files[0].Fd(), unix.F_DUPFD_CLOEXEC, 0)
 		if err != nil {
 			board.Close()
+			set.DelGroup(g)
 			return control.Reply{}, fmt.Errorf("supervise: %w", err)
 		}
 		hold := make(chan string, 1)
 		go func() {
-			err := sup.ServeBoard(fd, args.Base, args.Size, board)
+			err := sup.ServeWith(fd, supervisor.ServeOptions{Base: args.Base, Size: args.Size, Group: g, Data: args.InjectData, Board: board})
 			board.Close()
 			switch {
 			case sup.Closed():

@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-
-	"github.com/btfuse/btfuse/supervisor"
 )
 
 // embed starts the daemon that 'btfuse run' keeps for its command's
@@ -14,7 +12,7 @@ import (
 // status, trace, metrics and other 'btfuse run --mount' commands see it. It
 // prints nothing on success; the log goes to cfg.Stderr. The returned stop
 // takes it all down again; call it once the command has exited.
-func embed(cfg Config) (*supervisor.Supervisor, func(), error) {
+func embed(cfg Config) (*instance, func(), error) {
 	_, stderr := writers(cfg.Stdout, cfg.Stderr)
 	log := newLogger(stderr, nil, cfg.Verbose, cfg.Debug)
 	slog.SetDefault(log) // fuseserve logs through the default logger: plain lines, not slog's
@@ -27,5 +25,5 @@ func embed(cfg Config) (*supervisor.Supervisor, func(), error) {
 			fmt.Fprintf(stderr, "btfuse run: %v\n", err)
 		}
 	}
-	return in.sup, stop, nil
+	return in, stop, nil
 }

@@ -10,6 +10,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/btfuse/btfuse/control"
+	"github.com/btfuse/btfuse/faults"
 	"github.com/btfuse/btfuse/launcher"
 	"github.com/btfuse/btfuse/supervisor"
 )
@@ -27,6 +28,11 @@ type CommandConfig struct {
 	// AllowOther mounts an embedded filesystem with allow_other (a
 	// daemon already serving Mount keeps its own choice).
 	AllowOther bool
+	// Inject are fault rules for the command's processes (checked by the
+	// caller with faults.Parse), seeded by InjectSeed where they give
+	// none.
+	Inject     []string
+	InjectSeed uint64
 }
 
 // RunCommand is 'btfuse run': it runs cfg.Argv supervised and returns its
@@ -61,10 +67,20 @@ func RunCommand(ctx context.Context, cfg CommandConfig) (int, error) {
 	// filesystem mounted; it waits for its filter. It is started before
 	// an embedded daemon raises this process's RLIMIT_NOFILE (raiseNofile),
 	// so that the command gets the limits btfuse run was given.
+	data, err := dataSyscalls(cfg.Inject)
+	if err != nil {
+		return 1, err
+	}
+	build := supervisor.BuildFilter
+	if len(data) > 0 {
+		if build, err = supervisor.FilterFor(data); err != nil {
+			return 1, err
+		}
+	}
 	t, err := launcher.Spawn(cfg.Argv, launcher.Options{
 		Env:   append(os.Environ(), launcher.MountEnv+"="+mount),
 		Range: supervisor.ReservedRange,
-		Build: supervisor.BuildFilter,
+		Build: build,
 	})
 	if err != nil {
 		return 1, err
@@ -81,7 +97,8 @@ func RunCommand(ctx context.Context, cfg CommandConfig) (int, error) {
 					defer unix.Close(fd)
 				}
 			}
-			return runAttached(ctx, client, t, a)
+			args := control.SuperviseArgs{Inject: cfg.Inject, InjectSeed: cfg.InjectSeed, InjectData: len(data) > 0}
+			return runAttached(ctx, client, t, args, a)
 		} else if !errors.Is(err, control.ErrNotRunning) {
 			t.Abort()
 			return 1, err
@@ -91,13 +108,18 @@ func RunCommand(ctx context.Context, cfg CommandConfig) (int, error) {
 			return 1, err
 		}
 	}
-	sup, stop, err := embed(Config{Dir: mount, Stderr: stderr, AllowOther: cfg.AllowOther, RuntimeDir: cfg.RuntimeDir})
+	in, stop, err := embed(Config{Dir: mount, Stderr: stderr, AllowOther: cfg.AllowOther, RuntimeDir: cfg.RuntimeDir})
 	if err != nil {
 		t.Abort()
 		return 1, err
 	}
 	defer stop()
-	return serveCommand(sup, t)
+	g, err := addGroup(in.faults, cfg.Inject, cfg.InjectSeed)
+	if err != nil {
+		t.Abort()
+		return 1, err
+	}
+	return serveCommand(in.sup, t, supervisor.ServeOptions{Group: g, Data: len(data) > 0})
 }
 
 // dialDaemon connects to the daemon whose mount is at mount now and
@@ -133,7 +155,7 @@ func dialDaemon(ctx context.Context, dir, mount string) (*control.Client, int, e
 
 // serveCommand installs t's filter, has sup serve its listener, lets it
 // exec and returns its exit status.
-func serveCommand(sup *supervisor.Supervisor, t *launcher.Target) (int, error) {
+func serveCommand(sup *supervisor.Supervisor, t *launcher.Target, o supervisor.ServeOptions) (int, error) {
 	if err := t.Install(); err != nil {
 		if errors.Is(err, launcher.ErrChildExited) {
 			return t.Wait(), nil
@@ -147,6 +169,23 @@ func serveCommand(sup *supervisor.Supervisor, t *launcher.Target) (int, error) {
 	}
 	t.Listener.Close()
 	t.Listener = nil
-	go sup.Serve(lfd, t.Base, t.Size)
+	o.Base, o.Size = t.Base, t.Size
+	go sup.ServeWith(lfd, o)
 	return t.GoAndWait()
+}
+
+// dataSyscalls lists the data syscalls the rules name, which the filter
+// must notify for them.
+func dataSyscalls(rules []string) ([]string, error) {
+	var m faults.Mask
+	for _, text := range rules {
+		r, err := faults.Parse(text)
+		if err != nil {
+			return nil, err
+		}
+		for _, n := range r.Syscalls.DataSyscalls() {
+			m.Add(faults.SyscallID(n))
+		}
+	}
+	return m.Syscalls(), nil
 }

@@ -48,6 +48,31 @@ func (o Outcome) String() string {
 	return "outcome?"
 }
 
+// FaultKind is what an injected fault did (for Injected events).
+type FaultKind uint8
+
+const (
+	FaultNone    FaultKind = iota
+	FaultError             // error=: the call returned an errno instead of running
+	FaultRetval            // retval=: the call returned a value instead of running
+	FaultSignal            // signal= only: the call ran, then a signal was sent
+	FaultDelay             // a delay only: the call ran late
+	FaultShort             // short=: fewer bytes moved than asked
+	FaultCorrupt           // corrupt=: bytes of the data moved were flipped
+	FaultENOSPC            // enospc=: a write stopped at the size limit
+	NumFaultKinds
+)
+
+var faultNames = [NumFaultKinds]string{FaultNone: "", FaultError: "error", FaultRetval: "retval", FaultSignal: "signal",
+	FaultDelay: "delay", FaultShort: "short", FaultCorrupt: "corrupt", FaultENOSPC: "enospc"}
+
+func (k FaultKind) String() string {
+	if k < NumFaultKinds {
+		return faultNames[k]
+	}
+	return "fault?"
+}
+
 // Event is one finished operation, as a door reports it.
 type Event struct {
 	Op      Op
@@ -68,6 +93,13 @@ type Event struct {
 	// Dir + "/" + Path, joined by whoever copies it (so that a door that
 	// knows a name and its directory's path need not build the string).
 	Dir string
+	// Rule, Fault and FaultValue describe an Injected event: the id of the
+	// rule that fired, what it did, and a value (bytes moved for short=
+	// and enospc=, bytes flipped for corrupt=, the value for retval=, the
+	// signal for signal=).
+	Rule       uint16
+	Fault      FaultKind
+	FaultValue int64
 }
 
 // Observer receives every finished operation of a door. Observe must not

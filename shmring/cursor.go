@@ -22,6 +22,11 @@ type Record struct {
 	Outcome   event.Outcome
 	Path      string
 	Truncated bool // Path is the tail of a longer path
+	// Rule, Fault and FaultValue: see event.Event (Injected records only;
+	// Ino is 0 for them).
+	Rule       uint16
+	Fault      event.FaultKind
+	FaultValue int64
 }
 
 // Cursor follows a segment's ring. It is not safe for concurrent use.
@@ -136,10 +141,10 @@ func (c *Cursor) Next() uint64 { return c.next }
 // decode checks a copied record body; nothing in it is trusted.
 func decode(t uint64, b *recBody) (Record, bool) {
 	if b.op >= uint16(event.NumOps()) || b.door >= uint8(event.NumDoors) || b.outcome >= uint8(event.NumOutcomes) ||
-		b.pathLen > PathMax || b.latency > 1<<62 {
+		b.pathLen > PathMax || b.latency > 1<<62 || b.fault >= uint8(event.NumFaultKinds) {
 		return Record{}, false
 	}
-	return Record{
+	r := Record{
 		Seq:       t,
 		Time:      time.Unix(0, b.timeNano),
 		Latency:   time.Duration(b.latency),
@@ -152,5 +157,9 @@ func decode(t uint64, b *recBody) (Record, bool) {
 		Outcome:   event.Outcome(b.outcome),
 		Path:      string(b.path[:b.pathLen]),
 		Truncated: b.flags&flagTruncated != 0,
-	}, true
+	}
+	if r.Outcome == event.Injected {
+		r.Rule, r.Fault, r.FaultValue, r.Ino = b.rule, event.FaultKind(b.fault), int64(b.ino), 0
+	}
+	return r, true
 }

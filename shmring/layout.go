@@ -85,8 +85,9 @@ type slot struct {
 
 // recBody is a record's payload, copied as a whole.
 type recBody struct {
-	timeNano  int64
-	latency   uint64
+	timeNano int64
+	latency  uint64
+	// ino is the event's inode, or for an Injected event its FaultValue.
 	ino       uint64
 	tgid, tid int32
 	errno     uint32
@@ -95,7 +96,9 @@ type recBody struct {
 	outcome   uint8
 	pathLen   uint16
 	flags     uint16 // flagTruncated
-	_         uint32
+	rule      uint16 // Injected: the rule's id
+	fault     uint8  // Injected: event.FaultKind
+	_         uint8
 	path      [PathMax]byte
 }
 

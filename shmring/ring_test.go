@@ -323,3 +323,27 @@ func TestCursorStartsWhenMade(t *testing.T) {
 		t.Fatalf("first poll read %+v, want only the event after Cursor", recs)
 	}
 }
+
+// An injected event keeps its rule, its kind and its value (in the
+// record's ino field), and a record with a kind out of range is refused.
+func TestInjectedRecord(t *testing.T) {
+	w := mustWriter(t, 16)
+	w.Observe(event.Event{Op: opOpenat, Door: event.DoorRun, Outcome: event.Injected, Tid: 5, Ino: 99,
+		Rule: 7, Fault: event.FaultShort, FaultValue: 3, Path: "/x"})
+	w.Observe(event.Event{Op: opOpenat, Door: event.DoorRun, Outcome: event.Served, Tid: 5, Ino: 99, Rule: 7, Fault: event.FaultShort})
+	s := mustOpen(t, w.Path())
+	recs, err := s.Cursor(true).Poll(nil)
+	if err != nil || len(recs) != 2 {
+		t.Fatalf("%d records, %v", len(recs), err)
+	}
+	if r := recs[0]; r.Rule != 7 || r.Fault != event.FaultShort || r.FaultValue != 3 || r.Ino != 0 {
+		t.Errorf("injected record %+v", r)
+	}
+	if r := recs[1]; r.Rule != 0 || r.Fault != 0 || r.Ino != 99 {
+		t.Errorf("served record %+v: fault fields must stay empty", r)
+	}
+	b := recBody{op: uint16(opOpenat), outcome: uint8(event.Injected), fault: uint8(event.NumFaultKinds)}
+	if _, ok := decode(0, &b); ok {
+		t.Errorf("a fault kind out of range was accepted")
+	}
+}

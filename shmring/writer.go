@@ -157,6 +157,11 @@ func (w *Writer) Observe(ev event.Event) {
 	b.timeNano = time.Now().UnixNano()
 	b.latency = uint64(lat)
 	b.ino = ev.Ino
+	b.rule, b.fault = 0, 0
+	if ev.Outcome == event.Injected {
+		b.ino = uint64(ev.FaultValue)
+		b.rule, b.fault = ev.Rule, uint8(ev.Fault)
+	}
 	b.tgid, b.tid = ev.Tgid, ev.Tid
 	b.errno = uint32(ev.Errno)
 	b.op, b.door, b.outcome = uint16(ev.Op), uint8(ev.Door), uint8(ev.Outcome)

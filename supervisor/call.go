@@ -3,6 +3,8 @@ package supervisor
 import (
 	"golang.org/x/sys/unix"
 
+	"github.com/btfuse/btfuse/event"
+	"github.com/btfuse/btfuse/faults"
 	"github.com/btfuse/btfuse/fsimpl"
 )
 
@@ -30,6 +32,13 @@ type call struct {
 	// ats holds the paths of the call (two for rename and link).
 	ats  [2]fsimpl.At
 	nats int
+
+	// fault is the fault injected into this call (nil: none), with what
+	// it did for the event.
+	fault     *faults.Fault
+	faultBuf  faults.Fault
+	faultKind event.FaultKind
+	faultVal  int64
 }
 
 func (c *call) reset(n *notif) {
@@ -39,6 +48,8 @@ func (c *call) reset(n *notif) {
 	c.credErr = 0
 	c.pathArg = ""
 	c.nats = 0
+	c.fault = nil
+	c.faultKind, c.faultVal = 0, 0
 }
 
 // handOff gives the receive turn to another receiver thread (when this

@@ -66,7 +66,7 @@ func (s *supervised) serve(t testing.TB) func(fd, base, size int) func() {
 		}
 		served := make(chan error, 1)
 		go func() {
-			served <- s.sup.ServeBoard(fd, base, size, board)
+			served <- s.sup.ServeWith(fd, ServeOptions{Base: base, Size: size, Board: board})
 			board.Close()
 		}()
 		return func() {

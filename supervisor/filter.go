@@ -27,7 +27,34 @@ const maxStdFd = 2
 // x32 numbers) refused with ENOSYS. libseccomp builds the program; it is
 // exported as classic BPF so that the child can load it with seccomp(2)
 // and the flags Debian's libseccomp 2.5 cannot set (WAIT_KILLABLE_RECV).
-func BuildFilter(base int) ([]unix.SockFilter, error) {
+func BuildFilter(base int) ([]unix.SockFilter, error) { return buildFilter(base, nil) }
+
+// FilterFor returns a filter builder like BuildFilter that also notifies
+// the data syscalls named in data (read, write, ..., and ftruncate) for
+// every descriptor, so that fault rules can reach them. Names of other
+// syscalls are an error.
+func FilterFor(data []string) (func(base int) ([]unix.SockFilter, error), error) {
+	want := map[string]bool{}
+	for _, n := range data {
+		r := rowByName(n)
+		if r == nil || (r.rule != notifyData && r.name != "ftruncate") {
+			return nil, fmt.Errorf("%s is not a data syscall the filter can notify", n)
+		}
+		want[n] = true
+	}
+	return func(base int) ([]unix.SockFilter, error) { return buildFilter(base, want) }, nil
+}
+
+func rowByName(name string) *sysRow {
+	for i := range sysRows {
+		if sysRows[i].name == name {
+			return &sysRows[i]
+		}
+	}
+	return nil
+}
+
+func buildFilter(base int, data map[string]bool) ([]unix.SockFilter, error) {
 	f, err := seccomp.NewFilter(seccomp.ActAllow)
 	if err != nil {
 		return nil, fmt.Errorf("new seccomp filter: %w", err)
@@ -64,8 +91,15 @@ func BuildFilter(base int) ([]unix.SockFilter, error) {
 	}
 	for i := range sysRows {
 		r := &sysRows[i]
+		if data[r.name] {
+			if err := add(r); err != nil {
+				return nil, err
+			}
+			continue
+		}
 		var err error
 		switch r.rule {
+		case notifyData:
 		case notifyPath, notifyCred:
 			err = add(r)
 		case notifyEmptyPath:

@@ -13,7 +13,18 @@ func (s *Supervisor) dispatch(c *call) {
 		start = time.Now()
 	}
 	s.creds.seen(c.tid)
-	r := answer(c)
+	var r result
+	if row := rowOf(c.n.Data.Nr); row != nil && s.faults.Wants(row.fsys) && c.n.Data.Arch == auditArchX8664 {
+		if f, ok := c.matchFault(row); ok {
+			c.faultBuf = f
+			c.fault = &c.faultBuf
+		}
+	}
+	if c.fault != nil {
+		r = c.withFault(rowOf(c.n.Data.Nr), c.fault)
+	} else {
+		r = answer(c)
+	}
 	s.send(c.l.fd, c.n.ID, r)
 	if s.onAnswer != nil {
 		s.onAnswer(c.n.Data.Nr, c.pathArg, r)

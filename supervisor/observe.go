@@ -24,6 +24,9 @@ func (s *Supervisor) observe(c *call, r result, start time.Time) {
 	case r.err != 0:
 		ev.Outcome, ev.Errno = event.Classify(ev.Op, r.err), r.err
 	}
+	if c.fault != nil {
+		c.faultEvent(&ev)
+	}
 	s.obs.Observe(ev)
 }
 

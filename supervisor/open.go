@@ -54,6 +54,7 @@ func (c *call) open(dirfd int32, pathAddr uint64, flags int, mode uint32, _ int)
 	if e != 0 {
 		return fromErrno(e)
 	}
+	c.rememberPath(uint64(f.Ino), at.Mount, at.Path)
 	return c.install(f, c.cred, flags)
 }
 

@@ -12,7 +12,9 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/btfuse/btfuse/event"
+	"github.com/btfuse/btfuse/faults"
 	"github.com/btfuse/btfuse/fsimpl"
+	"github.com/btfuse/btfuse/internal/procfs"
 )
 
 // Options configure a Supervisor.
@@ -31,6 +33,9 @@ type Options struct {
 	Log       *slog.Logger
 	// Observer, when set, is told of every notification answered.
 	Observer event.Observer
+	// Faults, when set, are the fault rules applied to every notified
+	// call (the rules of a group only to the listener served with it).
+	Faults *faults.Set
 }
 
 // Supervisor answers the notifications of supervised processes from fs.
@@ -58,6 +63,13 @@ type Supervisor struct {
 
 	stats Stats
 	obs   event.Observer // nil: none
+
+	faults *faults.Set // nil: no fault injection
+	tgids  *procfs.TgidCache
+	// servedPaths maps the inode of each file served while there are
+	// fault rules to the mount path it was opened by (rememberPath).
+	servedPaths  sync.Map // fsimpl.Ino -> string
+	servedPathsN atomic.Int64
 	// onAnswer, set by tests before Serve, sees every answer with its
 	// syscall number and the last path argument read.
 	onAnswer func(nr int32, path string, r result)
@@ -94,6 +106,8 @@ func New(fs *fsimpl.FS, opts Options) (*Supervisor, error) {
 		log:       opts.Log,
 		receivers: opts.Receivers,
 		obs:       opts.Observer,
+		faults:    opts.Faults,
+		tgids:     procfs.NewTgidCache(),
 		dev:       st.Dev,
 		self:      unix.Getpid(),
 		listeners: make(map[*listener]bool),
@@ -120,9 +134,12 @@ func New(fs *fsimpl.FS, opts Options) (*Supervisor, error) {
 
 // listener is one notify fd being served.
 type listener struct {
-	fd      int
-	base    int // reserved descriptor range of its targets: [base, base+size)
-	size    int
+	fd   int
+	base int // reserved descriptor range of its targets: [base, base+size)
+	size int
+	// group is the fault rules' group of this listener's processes.
+	group   uint64
+	data    bool // the filter notifies data syscalls (ServeOptions.Data)
 	stopped atomic.Bool
 	// kernelOnly: a process of this listener changed its view of the
 	// filesystem; every call is left to the kernel (viewChange).
@@ -143,8 +160,18 @@ type listener struct {
 	watching atomic.Bool
 	wake     chan struct{}
 	// board, when set, gets the id of every notification received (see
-	// Board).
+	// Board), in the slot of the receiver that got it; slots marks the
+	// slots in use.
 	board *Board
+	slots []bool
+
+	// avail counts the receivers not sleeping in an injected delay; a
+	// receiver that sleeps starts a spare while avail is below the
+	// supervisor's receivers, and a receiver retires when it is above.
+	avail  atomic.Int32
+	spares atomic.Int32
+	wg     sync.WaitGroup // receivers
+	errs   chan error     // the first receiver error
 }
 
 // addfdPatience is the watchdog's period: an ADDFD still waiting on its
@@ -221,17 +248,34 @@ var ErrClosed = errors.New("supervisor closed")
 // filter was built for); size 0 installs served files at the lowest free
 // descriptor instead.
 func (s *Supervisor) Serve(fd, base, size int) error {
-	return s.ServeBoard(fd, base, size, nil)
+	return s.ServeWith(fd, ServeOptions{Base: base, Size: size})
 }
 
-// ServeBoard is Serve with a board on which each receiving thread
-// publishes the id of the notification it received last, so that the
-// process that handed the listener over can answer what is left pending
-// if this one dies (TakeOver). The caller keeps b and closes it after
-// ServeBoard has returned.
-func (s *Supervisor) ServeBoard(fd, base, size int, b *Board) error {
-	l := &listener{fd: fd, base: base, size: size, tids: make(map[int]bool), done: make(chan struct{}),
-		turn: make(chan struct{}, 1), wake: make(chan struct{}, 1), board: b}
+// ServeOptions describe a listener's processes to ServeWith.
+type ServeOptions struct {
+	Base, Size int // the reserved descriptor range
+	// Group is the fault rule group of the processes' calls
+	// (faults.Call.Group); its rules are removed from the supervisor's set
+	// when Serve returns.
+	Group uint64
+	// Data: the filter notifies data syscalls for fault rules (FilterFor),
+	// so served opens record their paths for the rules to match.
+	Data bool
+	// Board, when set, gets the id of each notification received, so that
+	// the process that handed the listener over can answer what is left
+	// pending if this one dies (TakeOver). The caller keeps it and closes
+	// it after ServeWith has returned.
+	Board *Board
+}
+
+// ServeWith is Serve with options.
+func (s *Supervisor) ServeWith(fd int, o ServeOptions) error {
+	base, size := o.Base, o.Size
+	l := &listener{fd: fd, base: base, size: size, group: o.Group, data: o.Data, tids: make(map[int]bool), done: make(chan struct{}),
+		turn: make(chan struct{}, 1), wake: make(chan struct{}, 1), errs: make(chan error, 1), board: o.Board}
+	if o.Group != 0 && s.faults != nil {
+		defer s.faults.DelGroup(o.Group)
+	}
 	l.turn <- struct{}{}
 	s.mu.Lock()
 	if s.closed {
@@ -248,16 +292,9 @@ func (s *Supervisor) ServeBoard(fd, base, size int, b *Board) error {
 	if e := setSyncWakeUp(fd); e != 0 && e != unix.EINVAL {
 		s.log.Debug("SYNC_WAKE_UP unavailable", "err", e)
 	}
-	var wg sync.WaitGroup
-	errs := make(chan error, s.receivers)
 	for i := 0; i < s.receivers; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := s.receive(l, i); err != nil {
-				errs <- err
-			}
-		}()
+		l.avail.Add(1)
+		s.startReceiver(l)
 	}
 	// The monitor waits for POLLHUP: poll with no events wakes only for
 	// hang-up and errors, never for the notifications themselves.
@@ -293,18 +330,57 @@ func (s *Supervisor) ServeBoard(fd, base, size int, b *Board) error {
 			sleepBriefly()
 		}
 	}()
-	wg.Wait()
+	l.wg.Wait()
 	l.stop()
 	s.mu.Lock()
 	delete(s.listeners, l)
 	s.mu.Unlock()
 	unix.Close(fd)
 	select {
-	case err := <-errs:
+	case err := <-l.errs:
 		return err
 	default:
 		return nil
 	}
+}
+
+// startReceiver starts one more receiving thread on l (the caller counts
+// it in l.avail).
+func (s *Supervisor) startReceiver(l *listener) {
+	l.wg.Add(1)
+	go func() {
+		defer l.wg.Done()
+		i := l.takeSlot()
+		defer l.dropSlot(i)
+		if err := s.receive(l, i); err != nil {
+			select {
+			case l.errs <- err:
+			default:
+			}
+		}
+	}()
+}
+
+// takeSlot gives a starting receiver the lowest board slot no live
+// receiver has, so that a spare never overwrites the id of a call another
+// receiver is still serving.
+func (l *listener) takeSlot() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for i, used := range l.slots {
+		if !used {
+			l.slots[i] = true
+			return i
+		}
+	}
+	l.slots = append(l.slots, true)
+	return len(l.slots) - 1
+}
+
+func (l *listener) dropSlot(i int) {
+	l.mu.Lock()
+	l.slots[i] = false
+	l.mu.Unlock()
 }
 
 func (l *listener) stop() {
@@ -332,6 +408,11 @@ func (s *Supervisor) receive(l *listener, i int) error {
 	c := &call{s: s, l: l}
 	defer c.handOff()
 	for !l.stopped.Load() {
+		// A spare started for an injected delay retires when the
+		// sleeper is back.
+		if l.retire(s.receivers) {
+			return nil
+		}
 		if !c.turn {
 			select {
 			case <-l.turn:

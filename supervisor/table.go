@@ -6,6 +6,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/btfuse/btfuse/event"
+	"github.com/btfuse/btfuse/faults"
 )
 
 // handler answers one notified syscall, decoding its arguments from c.
@@ -26,7 +27,8 @@ const (
 	// notifyFD: notified only when the first argument, a descriptor, lies
 	// in the reserved range, where served descriptors live, or is a
 	// standard one. read, write, lseek, mmap, fsync, fallocate and the
-	// rest have no row: a served descriptor is a real kernel file.
+	// rest are not notified by it: a served descriptor is a real kernel
+	// file (see notifyData for fault rules).
 	// Directories are never installed in the range (see open), so
 	// getdents64 and fchdir need no row either.
 	notifyFD
@@ -34,6 +36,11 @@ const (
 	// change the thread's credentials or umask, so the credential cache
 	// forgets what it knew (credChange).
 	notifyCred
+	// notifyData: a data syscall (read, write, ...), notified for every
+	// descriptor, and only by a filter built for fault rules that name it
+	// (FilterFor); otherwise native. Its notifications are CONTINUEd
+	// unless a fault fires.
+	notifyData
 )
 
 // sysRow is one syscall the filter notifies.
@@ -50,11 +57,16 @@ type sysRow struct {
 	handle handler
 	// op names the syscall in events; registered at init.
 	op event.Op
+	// fsys names the syscall to the fault rules; args says where its
+	// paths or descriptor are (inject.go). Both filled in at init.
+	fsys faults.Sys
+	args faultArgs
 }
 
 func pathRule(name string, h handler) sysRow { return sysRow{name: name, rule: notifyPath, handle: h} }
 func fdRule(name string, h handler) sysRow   { return sysRow{name: name, rule: notifyFD, handle: h} }
 func credRule(name string) sysRow            { return sysRow{name: name, rule: notifyCred, handle: credChange} }
+func dataRule(name string) sysRow            { return sysRow{name: name, rule: notifyData} }
 
 // viewRule is a syscall that changes how the caller sees the filesystem
 // (its root, its mount or user namespace, its Landlock domain): what only
@@ -190,6 +202,19 @@ var syscallTable = map[int32]sysRow{
 	unix.SYS_LANDLOCK_RESTRICT_SELF: viewRule("landlock_restrict_self"),
 	unix.SYS_EXECVE:                 credRule("execve"),
 	unix.SYS_EXECVEAT:               credRule("execveat"),
+
+	// Data syscalls, notified only for fault rules that name them
+	// (ftruncate, an fdRule above, joins them then).
+	unix.SYS_READ:      dataRule("read"),
+	unix.SYS_WRITE:     dataRule("write"),
+	unix.SYS_PREAD64:   dataRule("pread64"),
+	unix.SYS_PWRITE64:  dataRule("pwrite64"),
+	unix.SYS_READV:     dataRule("readv"),
+	unix.SYS_WRITEV:    dataRule("writev"),
+	unix.SYS_FSYNC:     dataRule("fsync"),
+	unix.SYS_FDATASYNC: dataRule("fdatasync"),
+	unix.SYS_FALLOCATE: dataRule("fallocate"),
+	unix.SYS_LSEEK:     dataRule("lseek"),
 }
 
 // sysRows are syscallTable's rows in ascending number; sysByNr indexes
@@ -213,6 +238,8 @@ func init() {
 		r := syscallTable[nr]
 		r.nr = nr
 		r.op = event.Register(r.name, expectedErrnos[nr]...)
+		r.fsys = faults.SyscallID(r.name)
+		r.args = faultArgsOf(&r)
 		sysRows[i] = r
 		sysByNr[nr] = &sysRows[i]
 	}
@@ -235,12 +262,14 @@ func opOf(nr int32) event.Op {
 	return event.OpSyscall
 }
 
-// FilterSyscalls lists every syscall the filter may notify, by name in
-// ascending number, for tests and documentation.
+// FilterSyscalls lists every syscall the filter without data fault rules
+// may notify, by name in ascending number, for tests and documentation.
 func FilterSyscalls() []string {
-	out := make([]string, len(sysRows))
+	out := make([]string, 0, len(sysRows))
 	for i := range sysRows {
-		out[i] = sysRows[i].name
+		if sysRows[i].rule != notifyData {
+			out = append(out, sysRows[i].name)
+		}
 	}
 	return out
 }

@@ -24,9 +24,11 @@ func TestSyscallTableNames(t *testing.T) {
 // 512 with argument patterns that reach each kind of rule (standard,
 // low, reserved and AT_FDCWD descriptors; flags with and without
 // AT_EMPTY_PATH), and returns the numbers it notifies for some pattern.
-func notifiedByFilter(t *testing.T) map[int32]bool {
+func notifiedByFilter(t *testing.T) map[int32]bool { return notifiedBy(t, BuildFilter) }
+
+func notifiedBy(t *testing.T, build func(int) ([]unix.SockFilter, error)) map[int32]bool {
 	const base = 768
-	prog, err := BuildFilter(base)
+	prog, err := build(base)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,9 +48,20 @@ func notifiedByFilter(t *testing.T) map[int32]bool {
 
 // Every syscall the filter notifies has an op of its own, named as the
 // syscall, so that status, trace and the metrics name it (never
-// "syscall"); and every row of the table is notified.
+// "syscall"); and every row of the table is notified (the data rows by a
+// filter built for rules naming them).
 func TestNotifiedSyscallsNamed(t *testing.T) {
-	notified := notifiedByFilter(t)
+	var data []string
+	for _, r := range sysRows {
+		if r.rule == notifyData {
+			data = append(data, r.name)
+		}
+	}
+	build, err := FilterFor(append(data, "ftruncate"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	notified := notifiedBy(t, build)
 	names := map[string]int32{}
 	for nr := range notified {
 		want, err := seccomp.ScmpSyscall(nr).GetName()
@@ -137,5 +150,36 @@ func TestExpectedErrnosRows(t *testing.T) {
 	}
 	if r := rowOf(unix.SYS_UNLINK); r == nil || event.Classify(r.op, unix.ENOENT) != event.Error {
 		t.Errorf("unlink's ENOENT is a failure, not expected")
+	}
+}
+
+// A filter for fault rules naming write and ftruncate notifies them for
+// every descriptor (the shell's dup2()ed fd 1 included) and nothing more:
+// read, pread64 and the rest stay native, allowed by the kernel's action
+// cache without running the program.
+func TestFilterForData(t *testing.T) {
+	build, err := FilterFor([]string{"write", "ftruncate"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	prog, err := build(768)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, fd := range []uint64{0, 1, 5, 200, 768} {
+		for _, nr := range []int32{unix.SYS_WRITE, unix.SYS_FTRUNCATE} {
+			d := seccompData{Nr: nr, Arch: auditArchX8664, Args: [6]uint64{fd}}
+			if runBPF(t, prog, &d) != retNotify {
+				t.Errorf("syscall %d on fd %d not notified", nr, fd)
+			}
+		}
+	}
+	for _, nr := range []int32{unix.SYS_READ, unix.SYS_PREAD64, unix.SYS_WRITEV, unix.SYS_LSEEK} {
+		if !constAllow(prog, auditArchX8664, nr) {
+			t.Errorf("syscall %d is not allowed by the action cache", nr)
+		}
+	}
+	if _, err := FilterFor([]string{"openat"}); err == nil {
+		t.Errorf("FilterFor accepted a path syscall as data")
 	}
 }

@@ -198,7 +198,7 @@ func TestServeBoardPublishes(t *testing.T) {
 	defer b.Close()
 	serve := func(fd, base, size int) func() {
 		done := make(chan error, 1)
-		go func() { done <- s.sup.ServeBoard(fd, base, size, b) }()
+		go func() { done <- s.sup.ServeWith(fd, ServeOptions{Base: base, Size: size, Board: b}) }()
 		return func() {
 			if err := <-done; err != nil {
 				t.Errorf("ServeBoard: %v", err)

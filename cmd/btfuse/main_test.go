@@ -29,6 +29,9 @@ func TestMain(m *testing.M) {
 	if os.Getenv("BTFUSE_TEST_DIE_WITH_STORE") == "1" {
 		dieWithStore()
 	}
+	if op := os.Getenv("BTFUSE_TEST_LOOP"); op != "" {
+		os.Exit(loopHelper(op))
+	}
 	os.Exit(m.Run())
 }
 

@@ -21,6 +21,7 @@ func NewCmdMount() *cobra.Command {
 		background   bool
 		readyFD      int
 		cfg          daemon.Config
+		inj          injectFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "mount DIR",
@@ -46,7 +47,8 @@ The mount is nosuid,nodev unless -o says otherwise (a comma-separated list;
   btfuse mount -d --size 50% --inodes 1M /mnt/mem
   btfuse mount -d -o size=64M,mode=1777 /mnt/mem
   btfuse mount --metrics 127.0.0.1:9560 /mnt/mem
-  btfuse mount -o dev,suid /mnt/mem`,
+  btfuse mount -o dev,suid /mnt/mem
+  btfuse mount --inject 'write:error=EIO:path=/mnt/mem/db/**:when=3+' /mnt/mem`,
 		Args:         oneDir,
 		SilenceUsage: true,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -58,6 +60,9 @@ The mount is nosuid,nodev unless -o says otherwise (a comma-separated list;
 				return fmt.Errorf("--inodes: %w", err)
 			}
 			if err := daemon.ParseMountOptions(options, os.Geteuid(), &cfg); err != nil {
+				return err
+			}
+			if cfg.Inject, cfg.InjectSeed, err = inj.load(cmd, cmd.ErrOrStderr(), "mount"); err != nil {
 				return err
 			}
 			cfg.Dir = args[0]
@@ -91,6 +96,7 @@ The mount is nosuid,nodev unless -o says otherwise (a comma-separated list;
 	f.MarkHidden("ready-fd")
 	f.BoolVar(&cfg.Sloppy, "sloppy", false, "ignore unknown mount options (mount -s)")
 	f.MarkHidden("sloppy")
+	inj.add(cmd)
 	return cmd
 }
 

@@ -22,7 +22,7 @@ daemon directly; 'btfuse status' and 'btfuse trace' show what the daemons do.`,
 		SilenceUsage:  true,
 		SilenceErrors: true, // main prints the error once
 	}
-	root.AddCommand(NewCmdMount(), NewCmdUmount(), NewCmdRun(), NewCmdStatus(), NewCmdTrace(), NewCmdBench(), NewCmdInstallHelper(), newCmdChild(), newCmdBenchOp())
+	root.AddCommand(NewCmdMount(), NewCmdUmount(), NewCmdRun(), NewCmdStatus(), NewCmdTrace(), NewCmdInject(), NewCmdBench(), NewCmdInstallHelper(), newCmdChild(), newCmdBenchOp())
 	return root
 }
 

@@ -13,6 +13,7 @@ import (
 func NewCmdRun() *cobra.Command {
 	var mount string
 	var allowOther bool
+	var inj injectFlags
 	cmd := &cobra.Command{
 		Use:   "run [--mount DIR] -- CMD [ARGS]",
 		Short: "Run CMD with its file syscalls under DIR answered by btfuse directly",
@@ -31,16 +32,26 @@ under DIR fail as on any dead FUSE mount (ENOTCONN), and run says so on
 stderr and exits with status 125 (CMD's own status is in the message).
 btfuse run is not a security sandbox.`,
 		Example: `  btfuse run -- sh -c 'echo hi > "$BTFUSE_MOUNT/f" && cat "$BTFUSE_MOUNT/f"'
+  btfuse run --inject 'write:error=EPERM:path=*/123.txt' -- sh -c 'echo 345 > 123.txt'
   btfuse run --mount /mnt/mem -- make -C /mnt/mem/src`,
 		Args:         commandArgs,
 		SilenceUsage: true,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			code, err := daemon.RunCommand(cmd.Context(), daemon.CommandConfig{
+			rules, seed, err := inj.load(cmd, cmd.ErrOrStderr(), "run")
+			if err != nil {
+				return err
+			}
+			cfg := daemon.CommandConfig{
 				Mount:      mount,
 				Argv:       args,
 				Stderr:     cmd.ErrOrStderr(),
 				AllowOther: allowOther,
-			})
+				Inject:     rules,
+			}
+			if seed != nil {
+				cfg.InjectSeed = *seed
+			}
+			code, err := daemon.RunCommand(cmd.Context(), cfg)
 			if err != nil {
 				return err
 			}
@@ -51,6 +62,7 @@ btfuse run is not a security sandbox.`,
 	cmd.Flags().SetInterspersed(false)
 	cmd.Flags().StringVar(&mount, "mount", "", "directory of the filesystem (default: a fresh temporary directory)")
 	cmd.Flags().BoolVar(&allowOther, "allow-other", false, "let users other than the mounting one use a mount that run makes itself")
+	inj.add(cmd)
 	return cmd
 }
 

@@ -76,6 +76,10 @@ type traceEvent struct {
 	Outcome   string  `json:"outcome"`
 	Errno     string  `json:"errno"` // "" on success
 	LatencyUs float64 `json:"latency_us"`
+	// Injected events: the rule that fired, what it did and its value.
+	Rule       uint16 `json:"rule,omitempty"`
+	Fault      string `json:"fault,omitempty"`
+	FaultValue int64  `json:"fault_value,omitempty"`
 }
 
 type traced struct {
@@ -182,6 +186,7 @@ func toTraceEvent(mount string, r *shmring.Record) traceEvent {
 		Time: r.Time, Mount: mount, Seq: r.Seq, Door: r.Door.String(), Tgid: r.Tgid, Tid: r.Tid,
 		Op: r.Op.String(), Path: tracePath(r), Truncated: r.Truncated, Ino: r.Ino, Outcome: r.Outcome.String(),
 		Errno: errnoName(r.Errno), LatencyUs: micros(r.Latency),
+		Rule: r.Rule, Fault: r.Fault.String(), FaultValue: r.FaultValue,
 	}
 	// encoding/json would replace each byte that is not UTF-8 with U+FFFD,
 	// and a name is any bytes but '/' and NUL.
@@ -231,10 +236,25 @@ func writeTraceLine(w io.Writer, mount string, withMount bool, r *shmring.Record
 	switch {
 	case r.Errno != 0:
 		b.WriteString(" = -1 " + errnoName(r.Errno))
+	case r.Outcome == event.Injected && (r.Fault == event.FaultRetval || r.Fault == event.FaultShort || r.Fault == event.FaultENOSPC):
+		fmt.Fprintf(&b, " = %d", r.FaultValue)
 	case r.Outcome == event.Passthrough:
 		b.WriteString(" -> kernel")
+	case r.Outcome == event.Injected:
 	default:
 		b.WriteString(" = 0")
+	}
+	if r.Outcome == event.Injected {
+		fmt.Fprintf(&b, " [injected by rule %d: %s", r.Rule, r.Fault)
+		switch r.Fault {
+		case event.FaultCorrupt:
+			fmt.Fprintf(&b, ", %d bytes flipped", r.FaultValue)
+		case event.FaultShort, event.FaultENOSPC:
+			fmt.Fprintf(&b, ", %d bytes moved", r.FaultValue)
+		case event.FaultSignal:
+			b.WriteString(" " + unix.SignalName(unix.Signal(r.FaultValue)))
+		}
+		b.WriteString("]")
 	}
 	fmt.Fprintf(&b, " <%s>\n", r.Latency.Round(100*time.Nanosecond))
 	io.WriteString(w, b.String())

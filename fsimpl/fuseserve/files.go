@@ -67,8 +67,10 @@ func (t *handleTable) closeAll() []*handle {
 // (logged and counted) and leaves passthrough on for every other open.
 // FOPEN_NOFLUSH spares the FLUSH round trip on every close(): there is
 // nothing to flush without a writeback cache, nor POSIX locks to drop
-// unless the inode was locked through this door (locks.go).
-func (r *rawFS) addHandle(f *fsimpl.File, out *fuse.OpenOut) unix.Errno {
+// unless the inode was locked through this door (locks.go). A direct
+// handle (for fault rules, inject.go) gets FOPEN_DIRECT_IO and no
+// passthrough: every read and write reaches the door.
+func (r *rawFS) addHandle(f *fsimpl.File, out *fuse.OpenOut, direct bool) unix.Errno {
 	t := &r.handles
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -80,7 +82,10 @@ func (r *rawFS) addHandle(f *fsimpl.File, out *fuse.OpenOut) unix.Errno {
 	if !r.locks.wantsFlush(f.Ino) {
 		flags |= fuse.FOPEN_NOFLUSH
 	}
-	if r.passthrough {
+	if direct {
+		flags |= fuse.FOPEN_DIRECT_IO
+	}
+	if r.passthrough && !direct {
 		b := t.backing[f.Ino]
 		if b == nil {
 			id, errno := r.register(f.Fd)
@@ -147,6 +152,9 @@ func (r *rawFS) register(fd int) (int32, unix.Errno) {
 
 func (r *rawFS) Open(cancel <-chan struct{}, in *fuse.OpenIn, out *fuse.OpenOut) fuse.Status {
 	q := r.req(event.OpOpen, &in.InHeader, "")
+	if e := r.fault(&q).failed(); e != 0 {
+		return r.done(q, e)
+	}
 	c := credOf(&in.InHeader)
 	if in.Mode&fuse.OPEN_KILL_SUIDGID != 0 {
 		c = withoutFsetid(c)
@@ -162,7 +170,7 @@ func (r *rawFS) Open(cancel <-chan struct{}, in *fuse.OpenIn, out *fuse.OpenOut)
 		// mode is left to drop. (Writes: see the empty SETATTR.)
 		r.inval.push(invalReq{kind: invalAttr, ino: f.Ino})
 	}
-	if e = r.addHandle(f, out); e != 0 {
+	if e = r.addHandle(f, out, r.directIO(&q)); e != 0 {
 		r.fs.Release(f)
 	}
 	return r.done(q, e)
@@ -170,6 +178,9 @@ func (r *rawFS) Open(cancel <-chan struct{}, in *fuse.OpenIn, out *fuse.OpenOut)
 
 func (r *rawFS) Create(cancel <-chan struct{}, in *fuse.CreateIn, name string, out *fuse.CreateOut) fuse.Status {
 	q := r.req(event.OpCreate, &in.InHeader, name)
+	if e := r.fault(&q).failed(); e != 0 {
+		return r.done(q, e)
+	}
 	defer r.begin()()
 	c := credOf(&in.InHeader)
 	if in.OpenFlags&fuse.OPEN_KILL_SUIDGID != 0 {
@@ -184,7 +195,7 @@ func (r *rawFS) Create(cancel <-chan struct{}, in *fuse.CreateIn, name string, o
 	// the file is new and so not truncated (tmpfs keeps a new file's
 	// bits), and fsimpl.Create drops them when it truncates a file that
 	// existed.
-	if e := r.addHandle(f, &out.OpenOut); e != 0 {
+	if e := r.addHandle(f, &out.OpenOut, r.directIO(&q)); e != 0 {
 		// The name stays created (as after a failed open(O_CREAT) on
 		// any filesystem); the reference and the File go back.
 		r.fs.Release(f)
@@ -210,20 +221,29 @@ func (r *rawFS) Release(cancel <-chan struct{}, in *fuse.ReleaseIn) {
 // reads and writes the backing file itself and never sends them.
 func (r *rawFS) Read(cancel <-chan struct{}, in *fuse.ReadIn, buf []byte) (fuse.ReadResult, fuse.Status) {
 	q := r.req(event.OpRead, &in.InHeader, "")
+	fi := r.fault(&q)
+	if e := fi.failed(); e != 0 {
+		return nil, r.done(q, e)
+	}
 	h := r.handles.get(in.Fh)
 	if h == nil {
 		return nil, r.done(q, unix.EBADF)
 	}
-	buf = buf[:min(len(buf), int(in.Size))]
+	buf = fi.shortRead(buf[:min(len(buf), int(in.Size))])
 	n, e := r.fs.Read(h.f, buf, int64(in.Offset))
 	if e != 0 {
 		return nil, r.done(q, e)
 	}
+	fi.corrupt(buf[:n])
 	return fuse.ReadResultData(buf[:n]), r.done(q, 0)
 }
 
 func (r *rawFS) Write(cancel <-chan struct{}, in *fuse.WriteIn, data []byte) (uint32, fuse.Status) {
 	q := r.req(event.OpWrite, &in.InHeader, "")
+	fi := r.fault(&q)
+	if e := fi.failed(); e != 0 {
+		return 0, r.done(q, e)
+	}
 	h := r.handles.get(in.Fh)
 	if h == nil {
 		return 0, r.done(q, unix.EBADF)
@@ -235,12 +255,19 @@ func (r *rawFS) Write(cancel <-chan struct{}, in *fuse.WriteIn, data []byte) (ui
 	if in.WriteFlags&fuse.WRITE_KILL_SUIDGID != 0 {
 		killFor = withoutFsetid(credOf(&in.InHeader))
 	}
+	data, e := fi.writeData(data, int64(in.Offset))
+	if e != 0 {
+		return 0, r.done(q, e)
+	}
 	n, e := r.fs.Write(h.f, data, int64(in.Offset), killFor)
 	return uint32(n), r.done(q, e)
 }
 
 func (r *rawFS) Lseek(cancel <-chan struct{}, in *fuse.LseekIn, out *fuse.LseekOut) fuse.Status {
 	q := r.req(event.OpLseek, &in.InHeader, "")
+	if e := r.fault(&q).failed(); e != 0 {
+		return r.done(q, e)
+	}
 	h := r.handles.get(in.Fh)
 	if h == nil {
 		return r.done(q, unix.EBADF)
@@ -254,6 +281,9 @@ func (r *rawFS) Lseek(cancel <-chan struct{}, in *fuse.LseekIn, out *fuse.LseekO
 
 func (r *rawFS) Fallocate(cancel <-chan struct{}, in *fuse.FallocateIn) fuse.Status {
 	q := r.req(event.OpFallocate, &in.InHeader, "")
+	if e := r.fault(&q).failed(); e != 0 {
+		return r.done(q, e)
+	}
 	h := r.handles.get(in.Fh)
 	if h == nil {
 		return r.done(q, unix.EBADF)
@@ -272,5 +302,8 @@ func (r *rawFS) Flush(cancel <-chan struct{}, in *fuse.FlushIn) fuse.Status {
 
 func (r *rawFS) Fsync(cancel <-chan struct{}, in *fuse.FsyncIn) fuse.Status {
 	q := r.req(event.OpFsync, &in.InHeader, "")
+	if e := r.fault(&q).failed(); e != 0 {
+		return r.done(q, e)
+	}
 	return r.done(q, r.fs.Fsync(fsimpl.Ino(in.NodeId)))
 }

@@ -40,6 +40,8 @@ type req struct {
 	// LOOKUP of "." or ".." leaves it nil: the node is rebuilt from a file
 	// handle, with no known path.
 	entry *fuse.EntryOut
+	// fault is the fault injected into the request (inject.go), or nil.
+	fault *faultInfo
 }
 
 // clockBase is the origin of req.start: a Duration is a third of the size
@@ -91,6 +93,9 @@ func (r *rawFS) done(q req, e unix.Errno) fuse.Status {
 	if seen != fuse.OK {
 		c.errors.Add(1)
 	}
+	if q.fault != nil && q.fault.f.DelayExit > 0 {
+		time.Sleep(q.fault.f.DelayExit)
+	}
 	if r.obs != nil {
 		r.observe(&q, seen)
 	}
@@ -112,6 +117,9 @@ func (r *rawFS) observe(q *req, st fuse.Status) {
 	}
 	if st != fuse.OK {
 		ev.Outcome, ev.Errno = event.Classify(q.op, unix.Errno(st)), unix.Errno(st)
+	}
+	if q.fault != nil {
+		q.fault.event(&ev)
 	}
 	r.obs.Observe(ev)
 	if st == fuse.OK && q.entry != nil {

@@ -11,7 +11,9 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/btfuse/btfuse/event"
+	"github.com/btfuse/btfuse/faults"
 	"github.com/btfuse/btfuse/fsimpl"
+	"github.com/btfuse/btfuse/internal/procfs"
 )
 
 // rawFS answers the kernel's requests. Each method takes a req as it
@@ -45,6 +47,12 @@ type rawFS struct {
 	obs   event.Observer
 	paths *pathCache
 
+	// faults are the fault rules (inject.go), nil for none; mount is the
+	// mount's path, which rules see paths under. Set before serving.
+	faults *faults.Set
+	tgids  *procfs.TgidCache
+	mount  string
+
 	handles   handleTable
 	locks     lockTable
 	lookups   lookupTable
@@ -71,6 +79,9 @@ func newRawFS(fs *fsimpl.FS, opts Options) *rawFS {
 	}
 	if opts.Observer != nil {
 		r.obs, r.paths = opts.Observer, newPathCache()
+	}
+	if opts.Faults != nil {
+		r.faults, r.tgids = opts.Faults, procfs.NewTgidCache()
 	}
 	return r
 }
@@ -234,6 +245,9 @@ func hostDev(d uint32) uint64 {
 
 func (r *rawFS) Lookup(cancel <-chan struct{}, h *fuse.InHeader, name string, out *fuse.EntryOut) fuse.Status {
 	q := r.req(event.OpLookup, h, name)
+	if e := r.fault(&q).failed(); e != 0 {
+		return r.done(q, e)
+	}
 	// The kernel does not enforce NAME_MAX for FUSE.
 	if len(name) > fsimpl.NameMax {
 		return r.done(q, unix.ENAMETOOLONG)
@@ -307,6 +321,9 @@ func (r *rawFS) Forget(nodeid, nlookup uint64) {
 
 func (r *rawFS) GetAttr(cancel <-chan struct{}, in *fuse.GetAttrIn, out *fuse.AttrOut) fuse.Status {
 	q := r.req(event.OpGetAttr, &in.InHeader, "")
+	if e := r.fault(&q).failed(); e != 0 {
+		return r.done(q, e)
+	}
 	defer r.begin()()
 	a, e := r.fs.GetAttr(fsimpl.Ino(in.NodeId))
 	if e == 0 {
@@ -317,6 +334,9 @@ func (r *rawFS) GetAttr(cancel <-chan struct{}, in *fuse.GetAttrIn, out *fuse.At
 
 func (r *rawFS) SetAttr(cancel <-chan struct{}, in *fuse.SetAttrIn, out *fuse.AttrOut) fuse.Status {
 	q := r.req(event.OpSetAttr, &in.InHeader, "")
+	if e := r.fault(&q).failed(); e != 0 {
+		return r.done(q, e)
+	}
 	defer r.begin()()
 	var sa fsimpl.SetAttrIn
 	if in.Valid&fuse.FATTR_MODE != 0 {
@@ -416,6 +436,9 @@ func (r *rawFS) entry(q req, a fsimpl.Attr, e unix.Errno, out *fuse.EntryOut) fu
 
 func (r *rawFS) Mknod(cancel <-chan struct{}, in *fuse.MknodIn, name string, out *fuse.EntryOut) fuse.Status {
 	q := r.req(event.OpMknod, &in.InHeader, name)
+	if e := r.fault(&q).failed(); e != 0 {
+		return r.done(q, e)
+	}
 	defer r.begin()()
 	a, e := r.fs.Mknod(credOf(&in.InHeader), fsimpl.Ino(in.NodeId), name, in.Mode, hostDev(in.Rdev))
 	return r.entry(q, a, e, out)
@@ -423,6 +446,9 @@ func (r *rawFS) Mknod(cancel <-chan struct{}, in *fuse.MknodIn, name string, out
 
 func (r *rawFS) Mkdir(cancel <-chan struct{}, in *fuse.MkdirIn, name string, out *fuse.EntryOut) fuse.Status {
 	q := r.req(event.OpMkdir, &in.InHeader, name)
+	if e := r.fault(&q).failed(); e != 0 {
+		return r.done(q, e)
+	}
 	defer r.begin()()
 	a, e := r.fs.Mkdir(credOf(&in.InHeader), fsimpl.Ino(in.NodeId), name, in.Mode)
 	return r.entry(q, a, e, out)
@@ -430,6 +456,9 @@ func (r *rawFS) Mkdir(cancel <-chan struct{}, in *fuse.MkdirIn, name string, out
 
 func (r *rawFS) Symlink(cancel <-chan struct{}, h *fuse.InHeader, target, name string, out *fuse.EntryOut) fuse.Status {
 	q := r.req(event.OpSymlink, h, name)
+	if e := r.fault(&q).failed(); e != 0 {
+		return r.done(q, e)
+	}
 	defer r.begin()()
 	a, e := r.fs.Symlink(credOf(h), fsimpl.Ino(h.NodeId), name, target)
 	return r.entry(q, a, e, out)
@@ -437,6 +466,9 @@ func (r *rawFS) Symlink(cancel <-chan struct{}, h *fuse.InHeader, target, name s
 
 func (r *rawFS) Link(cancel <-chan struct{}, in *fuse.LinkIn, name string, out *fuse.EntryOut) fuse.Status {
 	q := r.req(event.OpLink, &in.InHeader, name)
+	if e := r.fault(&q).failed(); e != 0 {
+		return r.done(q, e)
+	}
 	defer r.begin()()
 	a, e := r.fs.Link(credOf(&in.InHeader), fsimpl.Ino(in.Oldnodeid), fsimpl.Ino(in.NodeId), name)
 	return r.entry(q, a, e, out)
@@ -447,6 +479,9 @@ func (r *rawFS) Link(cancel <-chan struct{}, in *fuse.LinkIn, name string, out *
 
 func (r *rawFS) Unlink(cancel <-chan struct{}, h *fuse.InHeader, name string) fuse.Status {
 	q := r.req(event.OpUnlink, h, name)
+	if e := r.fault(&q).failed(); e != 0 {
+		return r.done(q, e)
+	}
 	e := r.fs.Unlink(credOf(h), fsimpl.Ino(h.NodeId), name)
 	st := r.done(q, e)
 	if e == 0 && r.paths != nil {
@@ -457,6 +492,9 @@ func (r *rawFS) Unlink(cancel <-chan struct{}, h *fuse.InHeader, name string) fu
 
 func (r *rawFS) Rmdir(cancel <-chan struct{}, h *fuse.InHeader, name string) fuse.Status {
 	q := r.req(event.OpRmdir, h, name)
+	if e := r.fault(&q).failed(); e != 0 {
+		return r.done(q, e)
+	}
 	e := r.fs.Rmdir(credOf(h), fsimpl.Ino(h.NodeId), name)
 	st := r.done(q, e)
 	if e == 0 && r.paths != nil {
@@ -467,6 +505,9 @@ func (r *rawFS) Rmdir(cancel <-chan struct{}, h *fuse.InHeader, name string) fus
 
 func (r *rawFS) Rename(cancel <-chan struct{}, in *fuse.RenameIn, oldName, newName string) fuse.Status {
 	q := r.req(event.OpRename, &in.InHeader, oldName)
+	if e := r.fault(&q).failed(); e != 0 {
+		return r.done(q, e)
+	}
 	e := r.fs.Rename(credOf(&in.InHeader), fsimpl.Ino(in.NodeId), oldName, fsimpl.Ino(in.Newdir), newName, in.Flags)
 	st := r.done(q, e)
 	if e == 0 && r.paths != nil {
@@ -477,6 +518,9 @@ func (r *rawFS) Rename(cancel <-chan struct{}, in *fuse.RenameIn, oldName, newNa
 
 func (r *rawFS) Readlink(cancel <-chan struct{}, h *fuse.InHeader) ([]byte, fuse.Status) {
 	q := r.req(event.OpReadlink, h, "")
+	if e := r.fault(&q).failed(); e != 0 {
+		return nil, r.done(q, e)
+	}
 	target, e := r.fs.Readlink(credOf(h), fsimpl.Ino(h.NodeId))
 	if e != 0 {
 		return nil, r.done(q, e)
@@ -486,11 +530,17 @@ func (r *rawFS) Readlink(cancel <-chan struct{}, h *fuse.InHeader) ([]byte, fuse
 
 func (r *rawFS) Access(cancel <-chan struct{}, in *fuse.AccessIn) fuse.Status {
 	q := r.req(event.OpAccess, &in.InHeader, "")
+	if e := r.fault(&q).failed(); e != 0 {
+		return r.done(q, e)
+	}
 	return r.done(q, r.fs.Access(credOf(&in.InHeader), fsimpl.Ino(in.NodeId), in.Mask))
 }
 
 func (r *rawFS) StatFs(cancel <-chan struct{}, h *fuse.InHeader, out *fuse.StatfsOut) fuse.Status {
 	q := r.req(event.OpStatFs, h, "")
+	if e := r.fault(&q).failed(); e != 0 {
+		return r.done(q, e)
+	}
 	st := r.fs.StatFs()
 	*out = fuse.StatfsOut{
 		Blocks:  st.Blocks,

@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/btfuse/btfuse/event"
+	"github.com/btfuse/btfuse/faults"
 	"github.com/btfuse/btfuse/fsimpl"
 	"github.com/btfuse/btfuse/internal/mountinfo"
 )
@@ -59,6 +60,9 @@ type Options struct {
 	// Observer, when set, is told of every request answered (see
 	// observe.go); with nil, no clock is read and no path is kept.
 	Observer event.Observer
+	// Faults, when set, are fault rules applied to every request
+	// (inject.go); rules with path= need an Observer (the path cache).
+	Faults *faults.Set
 	// Dev lets device nodes in the mount be opened (the mount is made
 	// without nodev); SUID lets exec honour setuid and setgid bits and
 	// file capabilities (without nosuid). Both are off by default, as for
@@ -108,6 +112,7 @@ func Mount(dir string, fs *fsimpl.FS, opts Options) (*Server, error) {
 		return nil, fmt.Errorf("mount %s: only root may mount with %s", dir, MountFlags(opts))
 	}
 	r := newRawFS(fs, opts)
+	r.mount = dir
 	extra := uint64(fuse.CAP_HANDLE_KILLPRIV_V2 | fuse.CAP_ATOMIC_O_TRUNC | fuse.CAP_READDIRPLUS_AUTO |
 		fuse.CAP_POSIX_LOCKS | fuse.CAP_FLOCK_LOCKS | fuse.CAP_EXPORT_SUPPORT)
 	if opts.noKillPrivV2 {

@@ -15,6 +15,9 @@ import (
 
 func (r *rawFS) GetXAttr(cancel <-chan struct{}, h *fuse.InHeader, name string, dest []byte) (uint32, fuse.Status) {
 	q := r.req(event.OpGetXattr, h, "")
+	if e := r.fault(&q).failed(); e != 0 {
+		return 0, r.done(q, e)
+	}
 	v, e := r.fs.GetXattr(credOf(h), fsimpl.Ino(h.NodeId), name)
 	if e != 0 {
 		return 0, r.done(q, e)
@@ -25,6 +28,9 @@ func (r *rawFS) GetXAttr(cancel <-chan struct{}, h *fuse.InHeader, name string, 
 
 func (r *rawFS) ListXAttr(cancel <-chan struct{}, h *fuse.InHeader, dest []byte) (uint32, fuse.Status) {
 	q := r.req(event.OpListXattr, h, "")
+	if e := r.fault(&q).failed(); e != 0 {
+		return 0, r.done(q, e)
+	}
 	// Listing trusted.* names is the server's decision (see cred.go).
 	names, e := r.fs.ListXattr(fullCredOf(h), fsimpl.Ino(h.NodeId))
 	if e != 0 {
@@ -53,6 +59,9 @@ func sized(v, dest []byte) (uint32, unix.Errno) {
 
 func (r *rawFS) SetXAttr(cancel <-chan struct{}, in *fuse.SetXAttrIn, name string, data []byte) fuse.Status {
 	q := r.req(event.OpSetXattr, &in.InHeader, "")
+	if e := r.fault(&q).failed(); e != 0 {
+		return r.done(q, e)
+	}
 	// data lives in the request buffer, which go-fuse reuses.
 	v := append([]byte(nil), data...)
 	e := r.fs.SetXattr(credOf(&in.InHeader), fsimpl.Ino(in.NodeId), name, v, int(in.Flags))
@@ -61,5 +70,8 @@ func (r *rawFS) SetXAttr(cancel <-chan struct{}, in *fuse.SetXAttrIn, name strin
 
 func (r *rawFS) RemoveXAttr(cancel <-chan struct{}, h *fuse.InHeader, name string) fuse.Status {
 	q := r.req(event.OpRemoveXattr, h, "")
+	if e := r.fault(&q).failed(); e != 0 {
+		return r.done(q, e)
+	}
 	return r.done(q, r.fs.RemoveXattr(credOf(h), fsimpl.Ino(h.NodeId), name))
 }
