@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/btfuse/btfuse/control"
+	"github.com/btfuse/btfuse/fastlane"
 	"github.com/btfuse/btfuse/launcher"
 	"github.com/btfuse/btfuse/supervisor"
 )
@@ -27,6 +29,12 @@ type CommandConfig struct {
 	// AllowOther mounts an embedded filesystem with allow_other (a
 	// daemon already serving Mount keeps its own choice).
 	AllowOther bool
+	// NoFastLane runs the command on the seccomp lane alone
+	// (--no-fast-lane): no preload library, no trampoline in the filter.
+	NoFastLane bool
+	// FastLibrary is the fast lane's preload library; "" looks for it
+	// next to the btfuse binary (fastlane.Find).
+	FastLibrary string
 }
 
 // RunCommand is 'btfuse run': it runs cfg.Argv supervised and returns its
@@ -61,11 +69,19 @@ func RunCommand(ctx context.Context, cfg CommandConfig) (int, error) {
 	// filesystem mounted; it waits for its filter. It is started before
 	// an embedded daemon raises this process's RLIMIT_NOFILE (raiseNofile),
 	// so that the command gets the limits btfuse run was given.
-	t, err := launcher.Spawn(cfg.Argv, launcher.Options{
+	opts := launcher.Options{
 		Env:   append(os.Environ(), launcher.MountEnv+"="+mount),
 		Range: supervisor.ReservedRange,
 		Build: supervisor.BuildFilter,
-	})
+	}
+	if !cfg.NoFastLane {
+		if lib, err := fastLibrary(cfg.FastLibrary); err != nil {
+			fmt.Fprintf(stderr, "btfuse run: fast lane off (%v): every call goes through the seccomp lane\n", err)
+		} else {
+			opts.Preload, opts.Build = lib, supervisor.BuildFastFilter
+		}
+	}
+	t, err := launcher.Spawn(cfg.Argv, opts)
 	if err != nil {
 		return 1, err
 	}
@@ -89,6 +105,22 @@ func RunCommand(ctx context.Context, cfg CommandConfig) (int, error) {
 	}
 	defer stop()
 	return serveCommand(sup, t)
+}
+
+// fastLibrary returns the preload library to use: lib when given (it must
+// exist), else the one next to the btfuse binary.
+func fastLibrary(lib string) (string, error) {
+	if lib == "" {
+		return fastlane.Find()
+	}
+	st, err := os.Stat(lib)
+	if err != nil {
+		return "", err
+	}
+	if !st.Mode().IsRegular() {
+		return "", fmt.Errorf("%s is not a regular file", lib)
+	}
+	return filepath.Abs(lib)
 }
 
 // dialDaemon connects to the daemon whose mount is at mount now. A registry that does

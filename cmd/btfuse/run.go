@@ -11,7 +11,7 @@ import (
 // NewCmdRun returns "btfuse run [--mount DIR] -- CMD [ARGS]".
 func NewCmdRun() *cobra.Command {
 	var mount string
-	var allowOther bool
+	var allowOther, noFastLane bool
 	cmd := &cobra.Command{
 		Use:   "run [--mount DIR] -- CMD [ARGS]",
 		Short: "Run CMD with its file syscalls under DIR answered by btfuse directly",
@@ -21,7 +21,16 @@ natively. If 'btfuse mount DIR' runs, CMD is handed to that daemon; otherwise
 run mounts a new filesystem at DIR (a fresh temporary directory, printed, when
 --mount is absent) for CMD's lifetime; only its owner may use that mount unless
 --allow-other is given, as with 'btfuse mount'. The exit status is CMD's
-(128+N when a signal N killed it). btfuse run is not a security sandbox.`,
+(128+N when a signal N killed it). btfuse run is not a security sandbox.
+
+Dynamically linked commands that are not setuid, setgid or file-capable also
+get the fast lane: the library libbtfuse-fast.so (built next to btfuse by
+'just build', or named by BTFUSE_FAST_LIBRARY) is preloaded into them and
+their children, makes their path calls outside DIR without a notification,
+and asks the daemon over shared memory for those under it. Static and Go
+programs, and programs that clear their environment, stay on the seccomp
+lane, which also serves whatever the library leaves to it. --no-fast-lane
+turns the lane off.`,
 		Example: `  btfuse run -- sh -c 'echo hi > $PWD/f'
   btfuse run --mount /mnt/mem -- make -C /mnt/mem/src`,
 		Args:         cobra.MinimumNArgs(1),
@@ -32,6 +41,9 @@ run mounts a new filesystem at DIR (a fresh temporary directory, printed, when
 				Argv:       args,
 				Stderr:     cmd.ErrOrStderr(),
 				AllowOther: allowOther,
+				NoFastLane: noFastLane,
+				// For tests and installs that keep the library elsewhere.
+				FastLibrary: os.Getenv("BTFUSE_FAST_LIBRARY"),
 			})
 			if err != nil {
 				return err
@@ -43,5 +55,6 @@ run mounts a new filesystem at DIR (a fresh temporary directory, printed, when
 	cmd.Flags().SetInterspersed(false)
 	cmd.Flags().StringVar(&mount, "mount", "", "directory of the filesystem (default: a fresh temporary directory)")
 	cmd.Flags().BoolVar(&allowOther, "allow-other", false, "let users other than the mounting one use a mount that run makes itself")
+	cmd.Flags().BoolVar(&noFastLane, "no-fast-lane", false, "run CMD on the seccomp lane alone, without the preload library")
 	return cmd
 }
