@@ -184,6 +184,15 @@ static FILE *do_fopen(const char *path, const char *mode, FILE *(*next)(const ch
 		int e = errno;
 		close((int)fd);
 		errno = e;
+		return NULL;
+	}
+	// fopen "a" (not "a+") starts at the end of the file, fdopen at the
+	// descriptor's offset.
+	if (mode[0] == 'a' && !(flags & O_RDWR) && fseeko(f, 0, SEEK_END) != 0) {
+		int e = errno;
+		fclose(f);
+		errno = e;
+		return NULL;
 	}
 	return f;
 }
