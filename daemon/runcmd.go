@@ -11,7 +11,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/btfuse/btfuse/control"
-	"github.com/btfuse/btfuse/fastlane"
+	"github.com/btfuse/btfuse/fastlane/preloadlib"
 	"github.com/btfuse/btfuse/launcher"
 	"github.com/btfuse/btfuse/supervisor"
 )
@@ -33,7 +33,7 @@ type CommandConfig struct {
 	// (--no-fast-lane): no preload library, no trampoline in the filter.
 	NoFastLane bool
 	// FastLibrary is the fast lane's preload library; "" looks for it
-	// next to the btfuse binary (fastlane.Find).
+	// next to the btfuse binary (preloadlib.Find).
 	FastLibrary string
 }
 
@@ -111,7 +111,7 @@ func RunCommand(ctx context.Context, cfg CommandConfig) (int, error) {
 // exist), else the one next to the btfuse binary.
 func fastLibrary(lib string) (string, error) {
 	if lib == "" {
-		return fastlane.Find()
+		return preloadlib.Find()
 	}
 	st, err := os.Stat(lib)
 	if err != nil {

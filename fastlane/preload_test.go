@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/btfuse/btfuse/fastlane/preloadlib"
 	"github.com/btfuse/btfuse/internal/testutil"
 )
 
@@ -14,8 +15,8 @@ import (
 func buildLib(tb testing.TB) string {
 	tb.Helper()
 	testutil.RequireProgram(tb, "gcc")
-	lib := filepath.Join(tb.TempDir(), LibName)
-	if err := Build(lib); err != nil {
+	lib := filepath.Join(tb.TempDir(), preloadlib.LibName)
+	if err := preloadlib.Build(lib); err != nil {
 		tb.Fatal(err)
 	}
 	return lib

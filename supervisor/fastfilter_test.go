@@ -1,9 +1,16 @@
 package supervisor
 
 import (
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/btfuse/btfuse/fastlane/preloadlib"
+	"github.com/btfuse/btfuse/internal/testutil"
 )
 
 // TestFastFilterTrampoline: the fast filter allows a path syscall made
@@ -102,5 +109,51 @@ func TestFastFilterSameElsewhere(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// lanes are the ways 'btfuse run' serves a dynamically linked program:
+// the seccomp lane alone (--no-fast-lane), and with the fast lane's
+// library preloaded.
+var lanes = []string{"seccomp", "fast"}
+
+// withLane gives s the fast lane's library, built for the test, when lane
+// is "fast".
+func withLane(t testing.TB, s *supervised, lane string) *supervised {
+	t.Helper()
+	if lane != "fast" {
+		return s
+	}
+	testutil.RequireProgram(t, "gcc")
+	dir := t.TempDir()
+	// Targets run as other users in some scripts: they must reach it.
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	lib := filepath.Join(dir, preloadlib.LibName)
+	if err := preloadlib.Build(lib); err != nil {
+		t.Fatal(err)
+	}
+	s.fastLib = lib
+	return s
+}
+
+// TestTrampolineAddrMatches: the library maps its trampoline page where
+// the filter looks for it.
+func TestTrampolineAddrMatches(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join(preloadlib.SourceDir(), "trampoline.h"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?m)^#define FL_TRAMPOLINE_ADDR (0x[0-9a-fA-F]+)UL$`).FindSubmatch(b)
+	if m == nil {
+		t.Fatal("trampoline.h defines no FL_TRAMPOLINE_ADDR")
+	}
+	addr, err := strconv.ParseUint(string(m[1]), 0, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if addr != TrampolinePage {
+		t.Errorf("trampoline.h has %#x, supervisor.TrampolinePage %#x", addr, uint64(TrampolinePage))
 	}
 }

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/btfuse/btfuse/fastlane"
+	"github.com/btfuse/btfuse/fastlane/preloadlib"
 	"github.com/btfuse/btfuse/internal/testutil"
 )
 
@@ -26,7 +26,7 @@ func cHelper(tb testing.TB, name string, flags ...string) string {
 	tb.Helper()
 	testutil.RequireProgram(tb, "gcc")
 	out := filepath.Join(tb.TempDir(), name)
-	src := filepath.Join(filepath.Dir(fastlane.SourceDir()), "testdata", name+".c")
+	src := filepath.Join(filepath.Dir(preloadlib.SourceDir()), "testdata", name+".c")
 	args := append(append([]string{"-Wall", "-Wextra", "-Werror", "-pthread", "-o", out}, flags...), src)
 	if b, err := exec.Command("gcc", args...).CombinedOutput(); err != nil {
 		tb.Fatalf("gcc %s: %v\n%s", name, err, b)

@@ -17,7 +17,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/btfuse/btfuse/fastlane"
+	"github.com/btfuse/btfuse/fastlane/preloadlib"
 )
 
 // TestMain lets the test binary be btfuse itself: run with
@@ -47,8 +47,8 @@ func withFastLibrary(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	lib := filepath.Join(dir, fastlane.LibName)
-	if err := fastlane.Build(lib); err != nil {
+	lib := filepath.Join(dir, preloadlib.LibName)
+	if err := preloadlib.Build(lib); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}

@@ -1,10 +1,8 @@
-// Package fastlane is the Go side of btfuse's fast lane: the preload
-// library (preload/, C) that 'btfuse run' loads into dynamically linked
-// commands, so that their path calls outside the mount reach the kernel
-// from a trampoline page the seccomp filter allows, and those under the
-// mount go to the daemon over a shared-memory channel (channel*.go, the
-// daemon side). This file finds and builds the library.
-package fastlane
+// Package preloadlib finds and builds the fast lane's preload library,
+// libbtfuse-fast.so, from the C sources in fastlane/preload. It imports
+// nothing of btfuse, so that every package's tests can build the library
+// (supervisor's included, which package fastlane imports).
+package preloadlib
 
 import (
 	"errors"
@@ -71,7 +69,12 @@ func Sources(dir string) ([]string, error) {
 // compiled from: for tests, which build the library themselves.
 func SourceDir() string {
 	_, file, _, _ := runtime.Caller(0)
-	return filepath.Join(filepath.Dir(file), "preload")
+	return filepath.Join(filepath.Dir(filepath.Dir(file)), "preload")
+}
+
+// TestdataDir is fastlane/testdata, the C helpers of the lane's tests.
+func TestdataDir() string {
+	return filepath.Join(filepath.Dir(SourceDir()), "testdata")
 }
 
 // Build compiles the library from SourceDir into out with gcc (CC if set).

@@ -1,34 +1,10 @@
-package fastlane
+package preloadlib
 
 import (
 	"os"
 	"path/filepath"
-	"regexp"
-	"strconv"
 	"testing"
-
-	"github.com/btfuse/btfuse/supervisor"
 )
-
-// TestTrampolineAddrMatches: the library maps its trampoline page where
-// the filter looks for it.
-func TestTrampolineAddrMatches(t *testing.T) {
-	b, err := os.ReadFile(filepath.Join(SourceDir(), "trampoline.h"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := regexp.MustCompile(`(?m)^#define FL_TRAMPOLINE_ADDR (0x[0-9a-fA-F]+)UL$`).FindSubmatch(b)
-	if m == nil {
-		t.Fatal("trampoline.h defines no FL_TRAMPOLINE_ADDR")
-	}
-	addr, err := strconv.ParseUint(string(m[1]), 0, 64)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if addr != supervisor.TrampolinePage {
-		t.Errorf("trampoline.h has %#x, supervisor.TrampolinePage %#x", addr, uint64(supervisor.TrampolinePage))
-	}
-}
 
 func TestSources(t *testing.T) {
 	dir := t.TempDir()
