@@ -178,6 +178,12 @@ static void add_preload(int sock, const char *path, const char *lib)
 	if (!*lib || !preload_ok(path, 0))
 		return;
 	const char *old = getenv("LD_PRELOAD");
+	if (old) { // already there (a btfuse run under btfuse run): as it is
+		size_t n = strlen(lib);
+		for (const char *p = old; (p = strstr(p, lib)) != NULL; p += n)
+			if ((p == old || p[-1] == ':' || p[-1] == ' ') && (p[n] == '\0' || p[n] == ':' || p[n] == ' '))
+				return;
+	}
 	static char val[8192];
 	int n = old && *old ? snprintf(val, sizeof val, "%s:%s", old, lib) : snprintf(val, sizeof val, "%s", lib);
 	if (n < 0 || n >= (int)sizeof val)

@@ -99,6 +99,7 @@ func TestRunFastLanePreload(t *testing.T) {
 		{"dynamic", nil, []string{probe, "env"}, on},
 		{"no fast lane", nil, []string{"--no-fast-lane", "--", probe, "env"}, off},
 		{"appended to LD_PRELOAD", []string{"LD_PRELOAD=libm.so.6"}, []string{probe, "env"}, "preload=libm.so.6:" + lib + " page=1\n"},
+		{"already in LD_PRELOAD", []string{"LD_PRELOAD=" + lib + ":libm.so.6"}, []string{probe, "env"}, "preload=" + lib + ":libm.so.6 page=1\n"},
 		{"static", nil, []string{static, "env"}, off},
 		{"setuid", nil, []string{setuid, "env"}, off},
 		{"script by a dynamic interpreter", nil, []string{script}, on},
@@ -189,7 +190,8 @@ func TestRunFastLaneProcesses(t *testing.T) {
 	startDaemon(t, runtime, dir)
 	outside := filepath.Join(t.TempDir(), "f")
 	under := filepath.Join(dir, "f")
-	for _, p := range []string{outside, under} {
+	beside := filepath.Join(filepath.Dir(dir), "beside")
+	for _, p := range []string{outside, under, beside} {
 		if err := os.WriteFile(p, []byte("x"), 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -211,6 +213,8 @@ func TestRunFastLaneProcesses(t *testing.T) {
 		{"stat under the mount", []string{probe, "stat", N, under}, "stat ok=2000 errno=0 page=1\n", n, false},
 		{"stat relative", []string{"sh", "-c", "cd " + filepath.Dir(outside) + "/. && exec " + probe + " stat " + N + " ../" + filepath.Base(filepath.Dir(outside)) + "/f"},
 			"stat ok=2000 errno=0 page=1\n", n, true},
+		{"under the mount, relative", []string{"sh", "-c", "cd " + dir + " && exec " + probe + " stat " + N + " f"}, "stat ok=2000 errno=0 page=1\n", n, false},
+		{"out of the mount by dot-dot", []string{probe, "stat", N, dir + "/../beside"}, "stat ok=2000 errno=0 page=1\n", n, true},
 		{"fork", []string{probe, "fork", N, outside}, "child ok=2000 errno=0 page=1\nparent ok=2000 errno=0 page=1\n", 2 * n, true},
 		{"fork under the mount", []string{probe, "fork", N, under}, "child ok=2000 errno=0 page=1\nparent ok=2000 errno=0 page=1\n", 2 * n, false},
 		{"vfork then exec", []string{probe, "vfork", N, outside}, "stat ok=2000 errno=0 page=1\nvfork child stat=0 exit=0\nparent ok=2000 errno=0 page=1\n", 2 * n, true},

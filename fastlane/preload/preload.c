@@ -129,39 +129,34 @@ __attribute__((constructor)) static void fl_init(void)
 	fl_mount_len = n; // last: from here on, paths are classified
 }
 
-// join_clean writes the lexical normal form of dir + "/" + path (path
-// alone when absolute) into out: no empty or "." components, ".." taking
-// back the one before it. It returns the length, or -1 when out is too
-// small.
-static long join_clean(const char *dir, const char *path, char *out, size_t size)
+// join_clean appends the lexical normal form of path to the clean
+// absolute path of len bytes in out (path alone when absolute): no empty
+// or "." components, ".." taking back the one before it. It returns the
+// new length, or -1 when out is too small.
+static long join_clean(const char *path, char *out, size_t len, size_t size)
 {
-	size_t len = 0;
-	const char *parts[2] = {path[0] == '/' ? NULL : dir, path};
-	for (int i = 0; i < 2; i++) {
-		const char *s = parts[i];
-		if (!s)
-			continue;
-		while (*s) {
-			while (*s == '/')
-				s++;
-			const char *e = strchrnul(s, '/');
-			size_t k = (size_t)(e - s);
-			if (k == 0 || (k == 1 && s[0] == '.')) {
-				// nothing
-			} else if (k == 2 && s[0] == '.' && s[1] == '.') {
-				while (len > 0 && out[len - 1] != '/')
-					len--;
-				if (len > 0)
-					len--; // the slash
-			} else {
-				if (len + 1 + k >= size)
-					return -1;
-				out[len++] = '/';
-				memcpy(out + len, s, k);
-				len += k;
-			}
-			s = e;
+	if (path[0] == '/' || (len == 1 && out[0] == '/'))
+		len = 0; // from the root
+	for (const char *s = path; *s;) {
+		while (*s == '/')
+			s++;
+		const char *e = strchrnul(s, '/');
+		size_t k = (size_t)(e - s);
+		if (k == 0 || (k == 1 && s[0] == '.')) {
+			// nothing
+		} else if (k == 2 && s[0] == '.' && s[1] == '.') {
+			while (len > 0 && out[len - 1] != '/')
+				len--;
+			if (len > 0)
+				len--; // the slash
+		} else {
+			if (len + 1 + k >= size)
+				return -1;
+			out[len++] = '/';
+			memcpy(out + len, s, k);
+			len += k;
 		}
+		s = e;
 	}
 	if (len == 0)
 		out[len++] = '/';
@@ -183,15 +178,19 @@ enum fl_where fl_route(int dirfd, const char *path)
 {
 	if (fl_mount_len == 0 || !path || !path[0])
 		return FL_PLAIN; // lane off, or an empty path: an fd operation
-	char cwd[PATH_MAX];
-	const char *dir = NULL;
+	// One buffer, for a signal handler on a small alternate stack: the
+	// working directory, then the path joined to it. A longer path is the
+	// ordinary syscall's.
+	char clean[PATH_MAX];
+	size_t len = 0;
 	if (path[0] != '/') {
 		if (dirfd == AT_FDCWD) {
-			// getcwd is not a path syscall: never notified.
-			long r = fl_raw(SYS_getcwd, (long)cwd, sizeof cwd, 0, 0, 0, 0);
-			if (r <= 0 || cwd[0] != '/')
-				return FL_PLAIN; // unreachable or too long
-			dir = cwd;
+			// getcwd is not a path syscall: never notified. The kernel
+			// returns a clean absolute path, or "(unreachable)...".
+			long r = fl_raw(SYS_getcwd, (long)clean, sizeof clean, 0, 0, 0, 0);
+			if (r <= 0 || clean[0] != '/')
+				return FL_PLAIN;
+			len = strlen(clean);
 		} else {
 			// A directory on another filesystem than the mount's:
 			// relative steps from it are the kernel's. The channel
@@ -203,8 +202,7 @@ enum fl_where fl_route(int dirfd, const char *path)
 			return FL_KERNEL;
 		}
 	}
-	char clean[2 * PATH_MAX];
-	long n = join_clean(dir, path, clean, sizeof clean);
+	long n = join_clean(path, clean, len, sizeof clean);
 	if (n < 0)
 		return FL_PLAIN;
 	if (!under(clean, (size_t)n))
