@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/btfuse/btfuse/control"
+	"github.com/btfuse/btfuse/fastlane/preloadlib"
 	"github.com/btfuse/btfuse/faults"
 	"github.com/btfuse/btfuse/launcher"
 	"github.com/btfuse/btfuse/supervisor"
@@ -33,6 +35,12 @@ type CommandConfig struct {
 	// none.
 	Inject     []string
 	InjectSeed uint64
+	// NoFastLane runs the command on the seccomp lane alone
+	// (--no-fast-lane): no preload library, no trampoline in the filter.
+	NoFastLane bool
+	// FastLibrary is the fast lane's preload library; "" looks for it
+	// next to the btfuse binary (preloadlib.Find).
+	FastLibrary string
 }
 
 // RunCommand is 'btfuse run': it runs cfg.Argv supervised and returns its
@@ -71,17 +79,27 @@ func RunCommand(ctx context.Context, cfg CommandConfig) (int, error) {
 	if err != nil {
 		return 1, err
 	}
-	build := supervisor.BuildFilter
-	if len(data) > 0 {
-		if build, err = supervisor.FilterFor(data); err != nil {
-			return 1, err
-		}
-	}
-	t, err := launcher.Spawn(cfg.Argv, launcher.Options{
+	opts := launcher.Options{
 		Env:   append(os.Environ(), launcher.MountEnv+"="+mount),
 		Range: supervisor.ReservedRange,
-		Build: build,
-	})
+		Build: supervisor.BuildFilter,
+	}
+	switch {
+	case len(data) > 0:
+		if opts.Build, err = supervisor.FilterFor(data); err != nil {
+			return 1, err
+		}
+	case len(cfg.Inject) > 0, cfg.NoFastLane:
+		// Fault rules see only notified calls, and the fast lane makes
+		// its calls outside the mount without a notification.
+	default:
+		if lib, err := fastLibrary(cfg.FastLibrary); err != nil {
+			fmt.Fprintf(stderr, "btfuse run: fast lane off (%v): every call goes through the seccomp lane\n", err)
+		} else {
+			opts.Preload, opts.Build = lib, supervisor.BuildFastFilter
+		}
+	}
+	t, err := launcher.Spawn(cfg.Argv, opts)
 	if err != nil {
 		return 1, err
 	}
@@ -120,6 +138,22 @@ func RunCommand(ctx context.Context, cfg CommandConfig) (int, error) {
 		return 1, err
 	}
 	return serveCommand(in.sup, t, supervisor.ServeOptions{Group: g, Data: len(data) > 0})
+}
+
+// fastLibrary returns the preload library to use: lib when given (it must
+// exist), else the one next to the btfuse binary.
+func fastLibrary(lib string) (string, error) {
+	if lib == "" {
+		return preloadlib.Find()
+	}
+	st, err := os.Stat(lib)
+	if err != nil {
+		return "", err
+	}
+	if !st.Mode().IsRegular() {
+		return "", fmt.Errorf("%s is not a regular file", lib)
+	}
+	return filepath.Abs(lib)
 }
 
 // dialDaemon connects to the daemon whose mount is at mount now and

@@ -11,11 +11,12 @@ type Door uint8
 
 const (
 	DoorFUSE Door = iota // the FUSE mount
-	DoorRun              // a process supervised by 'btfuse run'
+	DoorRun              // a process supervised by 'btfuse run', over seccomp
+	DoorFast             // a process supervised by 'btfuse run', answered by the fast lane
 	NumDoors
 )
 
-var doorNames = [NumDoors]string{DoorFUSE: "fuse", DoorRun: "run"}
+var doorNames = [NumDoors]string{DoorFUSE: "fuse", DoorRun: "run", DoorFast: "fast"}
 
 func (d Door) String() string {
 	if d < NumDoors {

@@ -70,6 +70,11 @@ type Options struct {
 	// Range picks the reserved descriptor range [base, base+size) under
 	// the soft RLIMIT_NOFILE the command will run with. Required.
 	Range func(soft uint64) (base, size int)
+	// Preload is a library for the command's LD_PRELOAD (the fast lane's),
+	// appended by the child only when the command is a dynamically linked
+	// program that is not setuid, setgid or file-capable, or a script run
+	// by one. The child itself does not load it. "" preloads nothing.
+	Preload string
 	// Build makes the filter for a reserved range that starts at base.
 	// Required.
 	Build func(base int) ([]unix.SockFilter, error)
@@ -154,6 +159,9 @@ func Spawn(argv []string, opts Options) (*Target, error) {
 		env = os.Environ()
 	}
 	cmd.Env = append(env, ChildEnv+"=3")
+	if opts.Preload != "" {
+		cmd.Env = append(cmd.Env, PreloadEnv+"="+opts.Preload)
+	}
 	cmd.Dir = opts.Dir
 	cmd.ExtraFiles = []*os.File{child}
 	if err := cmd.Start(); err != nil {

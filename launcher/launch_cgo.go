@@ -8,6 +8,9 @@ import "C"
 // constructor recognises it before the Go runtime starts.
 const ChildEnv = C.BTFUSE_CHILD_ENV
 
+// PreloadEnv carries Options.Preload to the child (launch_child.c).
+const PreloadEnv = C.BTFUSE_PRELOAD_ENV
+
 // startNofile returns the soft RLIMIT_NOFILE this process started with,
 // before the Go runtime raised it: the one the commands it execs get.
 func startNofile() (uint64, bool) {

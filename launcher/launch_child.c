@@ -27,6 +27,8 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
+#include <sys/xattr.h>
+#include <elf.h>
 #include <unistd.h>
 
 #include "launch_child.h"
@@ -125,6 +127,71 @@ static int look_path(const char *name, char *buf, size_t size)
 	return seen;
 }
 
+// preload_ok reports whether the dynamic loader will load a preloaded
+// library into path: a dynamically linked ELF (it has a PT_INTERP) that is
+// not setuid, setgid or file-capable (the loader's secure mode ignores
+// LD_PRELOAD paths there, and it would be no use to try). A script is
+// judged by its interpreter, one level of #! deep as execve allows.
+static int preload_ok(const char *path, int depth)
+{
+	struct stat st;
+	if (stat(path, &st) != 0 || !S_ISREG(st.st_mode) || (st.st_mode & (S_ISUID | S_ISGID)))
+		return 0;
+	if (getxattr(path, "security.capability", NULL, 0) > 0)
+		return 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	int ok = 0;
+	union {
+		Elf64_Ehdr eh;
+		char text[256];
+	} u;
+	ssize_t n = pread(fd, &u, sizeof u - 1, 0);
+	if (n >= 2 && u.text[0] == '#' && u.text[1] == '!' && depth == 0) {
+		u.text[n] = '\0';
+		char *p = u.text + 2;
+		p += strspn(p, " \t");
+		p[strcspn(p, " \t\n")] = '\0';
+		ok = *p == '/' && preload_ok(p, depth + 1);
+	} else if (n >= (ssize_t)sizeof u.eh && memcmp(u.eh.e_ident, ELFMAG, SELFMAG) == 0 &&
+		   u.eh.e_ident[EI_CLASS] == ELFCLASS64 && u.eh.e_phentsize == sizeof(Elf64_Phdr)) {
+		Elf64_Ehdr eh = u.eh;
+		for (int i = 0; i < eh.e_phnum && i < 256; i++) {
+			Elf64_Phdr ph;
+			if (pread(fd, &ph, sizeof ph, eh.e_phoff + (off_t)i * sizeof ph) != sizeof ph)
+				break;
+			if (ph.p_type == PT_INTERP) {
+				ok = 1;
+				break;
+			}
+		}
+	}
+	close(fd);
+	return ok;
+}
+
+// add_preload appends lib to LD_PRELOAD when the command qualifies
+// (preload_ok); otherwise the command runs on the seccomp lane alone.
+static void add_preload(int sock, const char *path, const char *lib)
+{
+	if (!*lib || !preload_ok(path, 0))
+		return;
+	const char *old = getenv("LD_PRELOAD");
+	if (old) { // already there (a btfuse run under btfuse run): as it is
+		size_t n = strlen(lib);
+		for (const char *p = old; (p = strstr(p, lib)) != NULL; p += n)
+			if ((p == old || p[-1] == ':' || p[-1] == ' ') && (p[n] == '\0' || p[n] == ':' || p[n] == ' '))
+				return;
+	}
+	static char val[8192];
+	int n = old && *old ? snprintf(val, sizeof val, "%s:%s", old, lib) : snprintf(val, sizeof val, "%s", lib);
+	if (n < 0 || n >= (int)sizeof val)
+		return; // too long to extend: no fast lane
+	if (setenv("LD_PRELOAD", val, 1) != 0)
+		die(sock, 126, "setenv LD_PRELOAD: %s", strerror(errno));
+}
+
 static void child_main(int argc, char **argv, const char *sockvar)
 {
 	char *rest;
@@ -151,6 +218,13 @@ static void child_main(int argc, char **argv, const char *sockvar)
 		die(sock, 127, "%s: command not found", cmd[0]);
 	if (e != 0)
 		die(sock, 126, "%s: %s", cmd[0], strerror(e));
+	const char *lib = getenv(BTFUSE_PRELOAD_ENV);
+	if (lib) {
+		static char libcopy[4096];
+		snprintf(libcopy, sizeof libcopy, "%s", lib);
+		unsetenv(BTFUSE_PRELOAD_ENV);
+		add_preload(sock, path, libcopy);
+	}
 
 	static struct sock_filter filter[BPF_MAXINSNS];
 	ssize_t n;

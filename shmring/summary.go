@@ -7,8 +7,8 @@ import (
 	"github.com/btfuse/btfuse/event"
 )
 
-// OpStats adds up the cells of one op: a count per outcome and one latency
-// histogram over all of them.
+// OpStats adds up the cells of one op through one door: a count per
+// outcome and one latency histogram over all of them.
 type OpStats struct {
 	Op      event.Op
 	Door    event.Door                // the door the op belongs to
@@ -16,21 +16,26 @@ type OpStats struct {
 	Latency [NumBuckets]uint64        // not cumulative, as CellStats.Buckets
 }
 
-// ByOp adds up s.Cells per op, in op order; ops without cells are left
-// out.
+// ByOp adds up s.Cells per op and door, in op then door order (the same
+// syscall answered by the seccomp lane and by the fast lane stays two
+// rows); ops without cells are left out.
 func (s *Snapshot) ByOp() []OpStats {
 	var out []OpStats
-	at := map[event.Op]int{}
+	type key struct {
+		op   event.Op
+		door event.Door
+	}
+	at := map[key]int{}
 	for i := range s.Cells {
 		c := &s.Cells[i]
-		j, ok := at[c.Op]
+		k := key{c.Op, c.Door}
+		j, ok := at[k]
 		if !ok {
 			j = len(out)
-			at[c.Op] = j
-			out = append(out, OpStats{Op: c.Op})
+			at[k] = j
+			out = append(out, OpStats{Op: c.Op, Door: c.Door})
 		}
 		o := &out[j]
-		o.Door = c.Door
 		if c.Outcome < event.NumOutcomes {
 			o.Counts[c.Outcome] += c.Count
 		}
@@ -38,7 +43,12 @@ func (s *Snapshot) ByOp() []OpStats {
 			o.Latency[b] += n
 		}
 	}
-	slices.SortFunc(out, func(a, b OpStats) int { return cmp.Compare(a.Op, b.Op) })
+	slices.SortFunc(out, func(a, b OpStats) int {
+		if c := cmp.Compare(a.Op, b.Op); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.Door, b.Door)
+	})
 	return out
 }
 

@@ -47,3 +47,20 @@ func TestCumulative(t *testing.T) {
 		}
 	}
 }
+
+// TestByOpDoors: the same syscall answered by the seccomp lane and by the
+// fast lane stays two rows.
+func TestByOpDoors(t *testing.T) {
+	s := Snapshot{Cells: []CellStats{
+		{Op: event.OpSyscall, Door: event.DoorFast, Outcome: event.Served, Count: 7},
+		{Op: event.OpSyscall, Door: event.DoorRun, Outcome: event.Served, Count: 2},
+		{Op: event.OpSyscall, Door: event.DoorFast, Outcome: event.Error, Count: 1},
+	}}
+	got := s.ByOp()
+	if len(got) != 2 || got[0].Door != event.DoorRun || got[1].Door != event.DoorFast {
+		t.Fatalf("ByOp = %+v, want a run row then a fast row", got)
+	}
+	if got[0].Counts[event.Served] != 2 || got[1].Counts[event.Served] != 7 || got[1].Counts[event.Error] != 1 {
+		t.Errorf("ByOp = %+v", got)
+	}
+}

@@ -36,6 +36,10 @@ type supervised struct {
 	*testutil.Btfuse
 	mount string
 	sup   *Supervisor
+	// fastLib, when set, is the fast lane's library: run preloads it into
+	// dynamically linked targets under BuildFastFilter, as 'btfuse run'
+	// does (withFastLane).
+	fastLib string
 }
 
 func startSupervised(t testing.TB, opts ...testutil.MountOption) *supervised {
@@ -96,11 +100,15 @@ func (s *supervised) run(t testing.TB, argv []string, env ...string) (int, strin
 		t.Fatal(err)
 	}
 	defer errf.Close()
-	tg, wait := startServed(t, argv, launcher.Options{
+	opts := launcher.Options{
 		Self:   []string{os.Args[0]},
 		Stdout: out, Stderr: errf,
 		Env: append(append(os.Environ(), MountEnv+"="+s.mount), env...),
-	}, s.serve(t))
+	}
+	if s.fastLib != "" {
+		opts.Preload, opts.Build = s.fastLib, BuildFastFilter
+	}
+	tg, wait := startServed(t, argv, opts, s.serve(t))
 	timer := time.AfterFunc(2*time.Minute, func() { tg.Cmd.Process.Kill() }) // hang guard
 	code := tg.Wait()
 	timer.Stop()

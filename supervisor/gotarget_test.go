@@ -114,6 +114,12 @@ func main() {
 
 // buildGoTarget builds goTargetSource static into a temporary directory.
 func buildGoTarget(t *testing.T) string {
+	return buildGoTargetLinked(t, false)
+}
+
+// buildGoTargetLinked builds goTargetSource, static or (dynamic) linked
+// against libc by the external linker, with an ELF interpreter.
+func buildGoTargetLinked(t *testing.T, dynamic bool) string {
 	t.Helper()
 	testutil.RequireProgram(t, "go")
 	dir := t.TempDir()
@@ -125,8 +131,13 @@ func buildGoTarget(t *testing.T) string {
 	}
 	bin := filepath.Join(dir, "gotarget")
 	cmd := exec.Command("go", "build", "-o", bin, ".")
+	cgo := "CGO_ENABLED=0"
+	if dynamic {
+		cmd = exec.Command("go", "build", "-ldflags=-linkmode=external", "-o", bin, ".")
+		cgo = "CGO_ENABLED=1"
+	}
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOFLAGS=", "GOTOOLCHAIN=local", "GOWORK=off")
+	cmd.Env = append(os.Environ(), cgo, "GOFLAGS=", "GOTOOLCHAIN=local", "GOWORK=off")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
@@ -135,21 +146,41 @@ func buildGoTarget(t *testing.T) string {
 		t.Fatal(err)
 	}
 	defer ef.Close()
+	interp := false
 	for _, p := range ef.Progs {
-		if p.Type == elf.PT_INTERP {
-			t.Fatalf("%s has an ELF interpreter: not a static binary", bin)
-		}
+		interp = interp || p.Type == elf.PT_INTERP
+	}
+	if interp != dynamic {
+		t.Fatalf("%s: ELF interpreter %v, want %v", bin, interp, dynamic)
 	}
 	return bin
 }
 
 // TestRunStaticGoBinary runs a static Go binary natively on tmpfs and
 // supervised in the mount, once from outside the mount and once copied
-// into it (execve of a static binary stored in the mount).
+// into it (execve of a static binary stored in the mount). With the fast
+// lane on it gets no library (no ELF interpreter) and runs the same.
 func TestRunStaticGoBinary(t *testing.T) {
 	testutil.RequirePrivileged(t)
 	bin := buildGoTarget(t)
-	s := startSupervised(t)
+	for _, lane := range lanes {
+		t.Run(lane, func(t *testing.T) { runGoTarget(t, withLane(t, startSupervised(t), lane), bin) })
+	}
+}
+
+// TestRunDynamicGoBinaryFastLane: a Go program linked against libc gets
+// the fast lane's library, whose interposed functions its own bare
+// syscalls never call: it runs as on the seccomp lane.
+func TestRunDynamicGoBinaryFastLane(t *testing.T) {
+	testutil.RequirePrivileged(t)
+	testutil.RequireProgram(t, "gcc")
+	bin := buildGoTargetLinked(t, true)
+	runGoTarget(t, withLane(t, startSupervised(t), "fast"), bin)
+}
+
+// runGoTarget runs bin natively on tmpfs and under s, from where it is and
+// copied into the mount, and compares the outputs.
+func runGoTarget(t *testing.T, s *supervised, bin string) {
 	ref := testutil.TmpfsDir(t)
 	want, err := exec.Command(bin, ref).CombinedOutput()
 	if err != nil {

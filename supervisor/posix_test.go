@@ -33,10 +33,18 @@ var knownDiffs = map[string]string{}
 
 // TestRunPosixConformance runs the FUSE door's conformance suite in a
 // process supervised by btfuse run against the mount, and natively against
-// tmpfs, and compares the transcripts case by case.
+// tmpfs, and compares the transcripts case by case. The suite is Go (bare
+// syscalls): with the fast lane, this test binary (linked against libc)
+// loads the library and runs under the fast filter without reaching it,
+// which must change nothing.
 func TestRunPosixConformance(t *testing.T) {
 	sysctltest.Shared(t) // compared with the kernel under the fs.protected_* sysctls of now
-	s := startSupervised(t)
+	for _, lane := range lanes {
+		t.Run(lane, func(t *testing.T) { posixConformance(t, withLane(t, startSupervised(t), lane)) })
+	}
+}
+
+func posixConformance(t *testing.T, s *supervised) {
 	ref := testutil.TmpfsDir(t)
 	if err := os.Chmod(filepath.Dir(ref), 0o755); err != nil {
 		t.Fatal(err)

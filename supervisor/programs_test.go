@@ -314,7 +314,11 @@ rm -r tmp && ls
 
 func TestRunBashDifferential(t *testing.T) {
 	testutil.RequireProgram(t, "bash")
-	diffShell(t, startSupervised(t), "bash", bashScript)
+	for _, lane := range lanes {
+		t.Run(lane, func(t *testing.T) {
+			diffShell(t, withLane(t, startSupervised(t), lane), "bash", bashScript)
+		})
+	}
 }
 
 func TestRunProgramsDifferential(t *testing.T) {
@@ -332,14 +336,16 @@ func TestRunProgramsDifferential(t *testing.T) {
 		{"gcc", []string{"gcc", "ar"}, gccScript},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			testutil.RequireProgram(t, tt.needs...)
-			s := startSupervised(t)
-			diffScript(t, s, tt.script)
-			if served, _, _, _ := s.sup.StatsSnapshot(); served == 0 {
-				t.Errorf("nothing served")
-			}
-		})
+		for _, lane := range lanes {
+			t.Run(tt.name+"/"+lane, func(t *testing.T) {
+				testutil.RequireProgram(t, tt.needs...)
+				s := withLane(t, startSupervised(t), lane)
+				diffScript(t, s, tt.script)
+				if served, _, _, _ := s.sup.StatsSnapshot(); served == 0 {
+					t.Errorf("nothing served")
+				}
+			})
+		}
 	}
 }
 
@@ -357,5 +363,9 @@ exec 3>>f; echo b >&3; exec 3>&-; cat f
 
 func TestRunStdioIdentity(t *testing.T) {
 	testutil.RequireProgram(t, "timeout")
-	diffScript(t, startSupervised(t), stdioScript)
+	for _, lane := range lanes {
+		t.Run(lane, func(t *testing.T) {
+			diffScript(t, withLane(t, startSupervised(t), lane), stdioScript)
+		})
+	}
 }

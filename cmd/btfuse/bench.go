@@ -26,15 +26,18 @@ func NewCmdBench() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "bench [--quick] [--json FILE] [--plot FILE] [--only W,...]",
 		Short: "Measure btfuse against a kernel tmpfs: the seed's study and more",
-		Long: `Run every workload in three modes side by side, round by round: native (a
+		Long: `Run every workload in four modes side by side, round by round: native (a
 kernel tmpfs the bench mounts), fuse (through a 'btfuse mount' daemon it
-starts) and run (commands under 'btfuse run --mount' attached to that daemon).
-Workloads: the seed's find and cat tests, micro-operations (stat, open,
-create, mkdir, unlink, readdir, pread), throughput (1 GiB sequential write
-and read, 4K random reads) and programs (tar, git, sqlite3, python3).
+starts), run (commands under 'btfuse run --no-fast-lane --mount' attached to
+that daemon: the seccomp lane) and fast (the same with the fast lane's
+library; no column when the binary has none beside it).
+Workloads: the seed's find and cat tests, micro-operations (stat, stat
+outside the mount, open, create, mkdir, unlink, readdir, pread), throughput
+(1 GiB sequential write and read, 4K random reads) and programs (tar, git,
+sqlite3, python3).
 
-Prints a table of median (min-max) per mode and the ratios run/native and
-fuse/run: measured in one run, the ratios are what compares across machines
+Prints a table of median (min-max) per mode and the ratios run/native,
+fuse/run, fast/native and fuse/fast: measured in one run, the ratios are what compares across machines
 and loads. Needs root (it mounts) and /dev/fuse. --quick runs every workload
 at small sizes: it checks that all of them work rather than measures.
 

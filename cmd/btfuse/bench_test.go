@@ -140,11 +140,12 @@ func TestE2EBenchQuick(t *testing.T) {
 		t.Fatalf("btfuse bench: exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
 	}
 
-	// The table: every mode measured for each row, ratios computed.
+	// The table: every mode measured for each row, ratios computed. The
+	// four modes: TestMain names the fast lane's library.
 	for _, name := range []string{"stat", "cat", "cat (whole command)"} {
 		cells := tableRow(r.stdout, name)
-		if len(cells) != 7 {
-			t.Errorf("no table row %q with 7 cells in:\n%s", name, r.stdout)
+		if len(cells) != 10 {
+			t.Errorf("no table row %q with 10 cells in:\n%s", name, r.stdout)
 			continue
 		}
 		for i, c := range cells[2:] {
@@ -153,11 +154,11 @@ func TestE2EBenchQuick(t *testing.T) {
 			}
 		}
 	}
-	if !strings.Contains(r.stderr, "bench: 30 samples in") {
-		t.Errorf("stderr does not report the progress of 30 samples:\n%s", r.stderr)
+	if !strings.Contains(r.stderr, "bench: 40 samples in") {
+		t.Errorf("stderr does not report the progress of 40 samples:\n%s", r.stderr)
 	}
 
-	// The JSON: 5 rounds x 3 modes of each workload, times positive.
+	// The JSON: 5 rounds x 4 modes of each workload, times positive.
 	var rep struct {
 		Quick     bool
 		Workloads []struct {
@@ -189,7 +190,7 @@ func TestE2EBenchQuick(t *testing.T) {
 				t.Errorf("%s: implausible sample %+v", w.Name, s)
 			}
 		}
-		if w.Error != "" || perMode["native"] != 5 || perMode["fuse"] != 5 || perMode["run"] != 5 {
+		if w.Error != "" || perMode["native"] != 5 || perMode["fuse"] != 5 || perMode["run"] != 5 || perMode["fast"] != 5 {
 			t.Errorf("%s: error %q, samples per mode %v; want 5 each", w.Name, w.Error, perMode)
 		}
 	}
@@ -244,7 +245,7 @@ func TestE2EBenchMissingProgram(t *testing.T) {
 	if r.code != 1 {
 		t.Errorf("exit %d, want 1 for a failed workload", r.code)
 	}
-	if cells := tableRow(r.stdout, "stat"); len(cells) != 7 || cells[4] == "-" {
+	if cells := tableRow(r.stdout, "stat"); len(cells) != 10 || cells[4] == "-" || cells[5] == "-" {
 		t.Errorf("stat did not run beside the failed git: %q\n%s", cells, r.stdout)
 	}
 	if cells := tableRow(r.stdout, "git FAILED"); cells == nil {

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,6 +16,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/btfuse/btfuse/fastlane/preloadlib"
 )
 
 // TestMain lets the test binary be btfuse itself: run with
@@ -32,7 +35,31 @@ func TestMain(m *testing.M) {
 	if op := os.Getenv("BTFUSE_TEST_LOOP"); op != "" {
 		os.Exit(loopHelper(op))
 	}
-	os.Exit(m.Run())
+	os.Exit(withFastLibrary(m))
+}
+
+// withFastLibrary builds the fast lane's library for the tests' 'btfuse
+// run' (BTFUSE_FAST_LIBRARY), so that every run test runs with the lane on
+// unless it says --no-fast-lane, and then runs m.
+func withFastLibrary(m *testing.M) int {
+	dir, err := os.MkdirTemp("", "btfuse-fastlib-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	// Targets of other users must be able to load it.
+	if err := os.Chmod(dir, 0o755); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	lib := filepath.Join(dir, preloadlib.LibName)
+	if err := preloadlib.Build(lib); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	os.Setenv("BTFUSE_FAST_LIBRARY", lib)
+	return m.Run()
 }
 
 // btfuse prepares the btfuse binary with args, its registry in runtime.

@@ -253,7 +253,13 @@ func statusOf(e control.Entry) (d daemonStatus) {
 	d.Supervised = snap.Supervised
 	d.Ring = &snap.Ring
 	for _, o := range snap.ByOp() {
-		d.Ops[o.Op.String()] = opStatus{
+		// An op the fast lane answered is counted apart from the same
+		// syscall over seccomp (door run).
+		name := o.Op.String()
+		if o.Door == event.DoorFast {
+			name += "@fast"
+		}
+		d.Ops[name] = opStatus{
 			Door:        o.Door.String(),
 			Served:      o.Counts[event.Served],
 			Passthrough: o.Counts[event.Passthrough],

@@ -15,29 +15,35 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/btfuse/btfuse/fastlane/preloadlib"
 )
 
-// The three modes, in the order of the table's columns.
+// The four modes, in the order of the table's columns: a kernel tmpfs, the
+// FUSE door, 'btfuse run' on the seccomp lane alone (--no-fast-lane), and
+// 'btfuse run' with the fast lane's library.
 const (
 	ModeNative = "native"
 	ModeFuse   = "fuse"
 	ModeRun    = "run"
+	ModeFast   = "fast"
 )
 
 // Modes lists the modes in table order.
-var Modes = []string{ModeNative, ModeFuse, ModeRun}
+var Modes = []string{ModeNative, ModeFuse, ModeRun, ModeFast}
 
 // Env is where the modes live during a bench: a kernel tmpfs for native,
 // and one 'btfuse mount' daemon for both fuse and run, so that those two
 // measure the same filesystem through its two doors.
 type Env struct {
-	Exe    string // the btfuse binary whose doors are measured
-	base   string // temporary directory holding both mount points
-	native string // tmpfs mount point
-	fuse   string // btfuse mount point
-	daemon *exec.Cmd
-	exited chan struct{} // closed when the daemon has been reaped
-	stderr *tailBuffer   // the daemon's stderr, for errors
+	Exe     string // the btfuse binary whose doors are measured
+	FastLib string // the fast lane's library ("": no fast mode)
+	base    string // temporary directory holding both mount points
+	native  string // tmpfs mount point
+	fuse    string // btfuse mount point
+	daemon  *exec.Cmd
+	exited  chan struct{} // closed when the daemon has been reaped
+	stderr  *tailBuffer   // the daemon's stderr, for errors
 }
 
 // Dir returns the directory a mode's samples work under.
@@ -49,12 +55,34 @@ func (e *Env) Dir(mode string) string {
 }
 
 // Wrap returns the argv that runs argv in mode: as it is for native and
-// fuse, under 'btfuse run --mount' attached to the daemon for run.
+// fuse, under 'btfuse run --mount' attached to the daemon for run (with
+// --no-fast-lane) and fast (the library is named by BTFUSE_FAST_LIBRARY in
+// the samples' environment, so that the mode measures it even where the
+// binary has none beside it).
 func (e *Env) Wrap(mode string, argv []string) []string {
-	if mode != ModeRun {
-		return argv
+	switch mode {
+	case ModeRun:
+		return append([]string{e.Exe, "run", "--no-fast-lane", "--mount", e.fuse, "--"}, argv...)
+	case ModeFast:
+		return append([]string{e.Exe, "run", "--mount", e.fuse, "--"}, argv...)
 	}
-	return append([]string{e.Exe, "run", "--mount", e.fuse, "--"}, argv...)
+	return argv
+}
+
+// FindFastLib returns the fast lane's library for exe: BTFUSE_FAST_LIBRARY
+// when set, else libbtfuse-fast.so beside exe, or "" when there is none.
+func FindFastLib(exe string) string {
+	lib := os.Getenv("BTFUSE_FAST_LIBRARY")
+	if lib == "" {
+		lib = filepath.Join(filepath.Dir(exe), preloadlib.LibName)
+	}
+	if st, err := os.Stat(lib); err != nil || !st.Mode().IsRegular() {
+		return ""
+	}
+	if abs, err := filepath.Abs(lib); err == nil {
+		lib = abs
+	}
+	return lib
 }
 
 // StartEnv mounts the tmpfs and starts the daemon with exe. On error,
@@ -64,7 +92,7 @@ func StartEnv(ctx context.Context, exe string) (_ *Env, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("make a working directory: %w", err)
 	}
-	e := &Env{Exe: exe, base: base, native: filepath.Join(base, ModeNative), fuse: filepath.Join(base, ModeFuse)}
+	e := &Env{Exe: exe, FastLib: FindFastLib(exe), base: base, native: filepath.Join(base, ModeNative), fuse: filepath.Join(base, ModeFuse)}
 	defer func() {
 		if err != nil {
 			err = errors.Join(err, e.Close())

@@ -2,6 +2,7 @@ package benchsuite
 
 import (
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -15,9 +16,11 @@ import (
 
 // The micro-operations run inside 'btfuse __benchop OP DIR N [ARG]', a
 // process of their own, so that in run mode their syscalls go through the
-// supervisor like any program's. They use bare syscalls (golang.org/x/sys/unix)
-// rather than package os, which adds calls of its own (epoll registration,
-// fstat) that would be measured too.
+// supervisor like any program's. The path operations loop in C through
+// libc (ops_libc.go), where the fast lane meets programs; the descriptor
+// operations use bare syscalls (golang.org/x/sys/unix) rather than package
+// os, which adds calls of its own (epoll registration, fstat) that would be
+// measured too.
 
 const (
 	block4K = 4 << 10
@@ -39,94 +42,13 @@ type state struct {
 	buf   []byte
 	names []string
 	offs  []int64
+	c     *cArgs // C strings of the paths, for the libc loops
 }
 
 // ops is built on first use (see workloads).
 var ops = sync.OnceValue(func() map[string]op {
-	return map[string]op{
-		"stat": {prepare: fileOf(0), loop: func(s state, n int) error {
-			var st unix.Stat_t
-			for range n {
-				if err := unix.Stat(s.path, &st); err != nil {
-					return fmt.Errorf("stat: %w", err)
-				}
-			}
-			return nil
-		}},
-		"openclose": {prepare: fileOf(block4K), loop: func(s state, n int) error {
-			for range n {
-				fd, err := unix.Open(s.path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
-				if err != nil {
-					return fmt.Errorf("open: %w", err)
-				}
-				unix.Close(fd)
-			}
-			return nil
-		}},
-		"openread": {prepare: fileOf(block4K), loop: func(s state, n int) error {
-			for range n {
-				fd, err := unix.Open(s.path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
-				if err != nil {
-					return fmt.Errorf("open: %w", err)
-				}
-				if _, err := unix.Read(fd, s.buf); err != nil {
-					unix.Close(fd)
-					return fmt.Errorf("read: %w", err)
-				}
-				unix.Close(fd)
-			}
-			return nil
-		}},
-		"createwrite": {prepare: namesOf("c"), loop: func(s state, n int) error {
-			for i := range n {
-				fd, err := unix.Open(s.names[i], unix.O_WRONLY|unix.O_CREAT|unix.O_TRUNC|unix.O_CLOEXEC, 0o644)
-				if err != nil {
-					return fmt.Errorf("create: %w", err)
-				}
-				if _, err := unix.Write(fd, s.buf); err != nil {
-					unix.Close(fd)
-					return fmt.Errorf("write: %w", err)
-				}
-				unix.Close(fd)
-			}
-			return nil
-		}},
-		"mkdir": {prepare: namesOf("d"), loop: func(s state, n int) error {
-			for i := range n {
-				if err := unix.Mkdir(s.names[i], 0o755); err != nil {
-					return fmt.Errorf("mkdir: %w", err)
-				}
-			}
-			return nil
-		}},
-		"unlink": {prepare: filesOf("u"), loop: func(s state, n int) error {
-			for i := range n {
-				if err := unix.Unlink(s.names[i]); err != nil {
-					return fmt.Errorf("unlink: %w", err)
-				}
-			}
-			return nil
-		}},
-		"readdir": {prepare: readdirTree, loop: func(s state, n int) error {
-			for range n {
-				fd, err := unix.Open(s.dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-				if err != nil {
-					return fmt.Errorf("open dir: %w", err)
-				}
-				for {
-					got, err := unix.Getdents(fd, s.buf)
-					if err != nil {
-						unix.Close(fd)
-						return fmt.Errorf("getdents: %w", err)
-					}
-					if got == 0 {
-						break
-					}
-				}
-				unix.Close(fd)
-			}
-			return nil
-		}},
+	m := libcOps()
+	maps.Copy(m, map[string]op{
 		"pread": {prepare: openFileOf(block4K), loop: func(s state, n int) error {
 			for range n {
 				if _, err := unix.Pread(s.fd, s.buf, 0); err != nil {
@@ -186,7 +108,8 @@ var ops = sync.OnceValue(func() map[string]op {
 			}
 			return nil
 		}},
-	}
+	})
+	return m
 })
 
 // OpNames lists the micro-operations RunOp knows.
@@ -288,6 +211,17 @@ func filesOf(prefix string) func(dir string, n, arg int) (state, error) {
 		}
 		return s, nil
 	}
+}
+
+// outsideFile names a file outside every mount of the bench: this
+// program's own binary. Its stat measures what a path call costs that the
+// filesystem under test has nothing to do with.
+func outsideFile(dir string, n, arg int) (state, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return state{}, err
+	}
+	return state{dir: dir, path: exe}, nil
 }
 
 // readdirTree prepares a directory of arg empty files, or takes the one a

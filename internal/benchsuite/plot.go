@@ -22,6 +22,7 @@ var modeColors = map[string]string{
 	ModeNative: "#0072B2", // blue
 	ModeFuse:   "#E69F00", // orange
 	ModeRun:    "#009E73", // green
+	ModeFast:   "#CC79A7", // reddish purple
 }
 
 // PlotFormat checks the name of a --plot file before the bench starts (not

@@ -83,7 +83,7 @@ func TestPlotSVG(t *testing.T) {
 	want := []struct {
 		label string
 		bars  int
-	}{{"stat [op]", 3}, {"cat [cat]", 3}, {"cat [whole command]", 3}, {"git FAILED", 0}}
+	}{{"stat [op]", 4}, {"cat [cat]", 4}, {"cat [whole command]", 4}, {"git FAILED", 0}}
 	if len(groups) != len(want) {
 		t.Fatalf("%d workload groups, want %d", len(groups), len(want))
 	}

@@ -38,12 +38,12 @@ func TestJSONKeepsEverySample(t *testing.T) {
 	if err := json.Unmarshal(raw, &doc); err != nil {
 		t.Fatal(err)
 	}
-	if len(doc.Workloads) != 3 || len(doc.Modes) != 3 {
+	if len(doc.Workloads) != 3 || len(doc.Modes) != 4 {
 		t.Fatalf("%d workloads, %d modes in %s", len(doc.Workloads), len(doc.Modes), raw)
 	}
 	for _, w := range doc.Workloads[:2] {
-		if len(w.Samples) != 9 {
-			t.Errorf("%s: %d samples, want 3 rounds x 3 modes", w.Name, len(w.Samples))
+		if len(w.Samples) != 12 {
+			t.Errorf("%s: %d samples, want 3 rounds x 4 modes", w.Name, len(w.Samples))
 		}
 		for _, s := range w.Samples {
 			for _, k := range []string{"round", "mode", "ns", "count", "wall_ns"} {

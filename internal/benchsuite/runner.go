@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -51,8 +52,14 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if rounds <= 0 {
 		rounds = DefaultRounds
 	}
+	modes := Modes
+	if FindFastLib(cfg.Exe) == "" {
+		// A btfuse built without the library: the table says so by
+		// having no fast column, and run says why on stderr.
+		modes = slices.DeleteFunc(slices.Clone(Modes), func(m string) bool { return m == ModeFast })
+	}
 	rep := &Report{
-		Started: time.Now(), Quick: cfg.Quick, Rounds: rounds, Modes: Modes,
+		Started: time.Now(), Quick: cfg.Quick, Rounds: rounds, Modes: modes,
 		Machine: ThisMachine(), Binary: cfg.Exe, Version: cfg.Version, Programs: map[string]string{},
 		Load: [2]float64{loadAvg(), 0},
 	}
@@ -74,6 +81,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		return nil, err
 	}
 	r.modes = env
+	if env.FastLib != "" {
+		r.env = append(r.env, "BTFUSE_FAST_LIBRARY="+env.FastLib)
+	}
 	err = r.loop(ctx)
 	rep.Elapsed = time.Since(rep.Started).Seconds()
 	rep.Load[1] = loadAvg()
@@ -96,14 +106,15 @@ type runner struct {
 // modes rotated by one from round to round so that each comes first as
 // often as the others.
 func (r *runner) loop(ctx context.Context) error {
-	p := newProgress(r.cfg.Progress, r.cfg.Terminal, r.rounds*len(r.work)*len(Modes))
+	modes := r.rep.Modes
+	p := newProgress(r.cfg.Progress, r.cfg.Terminal, r.rounds*len(r.work)*len(modes))
 	defer p.finish()
 	for round := 1; round <= r.rounds; round++ {
 		for i, w := range r.work {
 			res := r.rep.Workloads[i]
 			var medians []string
-			for k := range Modes {
-				mode := Modes[(k+round-1)%len(Modes)]
+			for k := range modes {
+				mode := modes[(k+round-1)%len(modes)]
 				if ctx.Err() != nil {
 					return r.interrupted(p)
 				}
@@ -265,7 +276,7 @@ func commandEnv() []string {
 	for _, kv := range os.Environ() {
 		k, _, _ := strings.Cut(kv, "=")
 		switch {
-		case k == "PYTHONDONTWRITEBYTECODE", k == "LC_ALL", k == "BTFUSE_MOUNT", strings.HasPrefix(k, "GIT_"):
+		case k == "PYTHONDONTWRITEBYTECODE", k == "LC_ALL", k == "BTFUSE_MOUNT", k == "BTFUSE_FAST_LIBRARY", strings.HasPrefix(k, "GIT_"):
 			continue
 		}
 		env = append(env, kv)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -39,12 +40,17 @@ func (r *Report) Rows() []Row {
 // WriteTable writes the report as a Markdown table, padded so that it also
 // reads as plain text: per mode the median and, in parentheses, the
 // minimum and maximum; then the ratios run/native and fuse/run of the
-// medians. A failed workload is marked in the table (with the samples it
+// medians, and with a fast column fast/native and fuse/fast (the issue's
+// goals: the lane against the kernel, and against the FUSE door). A failed workload is marked in the table (with the samples it
 // had before it failed, if any) and its error is listed below it.
 func (r *Report) WriteTable(w io.Writer) error {
 	header := []string{"workload", "per"}
 	header = append(header, r.Modes...)
 	header = append(header, "run/native", "fuse/run")
+	fast := slices.Contains(r.Modes, ModeFast)
+	if fast {
+		header = append(header, "fast/native", "fuse/fast")
+	}
 	table := [][]string{header}
 	var failures []string
 	for _, row := range r.Rows() {
@@ -60,6 +66,11 @@ func (r *Report) WriteTable(w io.Writer) error {
 		cells = append(cells,
 			formatRatio(Ratio(row.Stats[ModeRun], row.Stats[ModeNative])),
 			formatRatio(Ratio(row.Stats[ModeFuse], row.Stats[ModeRun])))
+		if fast {
+			cells = append(cells,
+				formatRatio(Ratio(row.Stats[ModeFast], row.Stats[ModeNative])),
+				formatRatio(Ratio(row.Stats[ModeFuse], row.Stats[ModeFast])))
+		}
 		table = append(table, cells)
 	}
 	widths := make([]int, len(header))

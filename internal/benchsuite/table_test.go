@@ -47,12 +47,12 @@ func TestWriteTable(t *testing.T) {
 	out := b.String()
 	rows := parseTable(t, out)
 	want := [][]string{
-		{"workload", "per", "native", "fuse", "run", "run/native", "fuse/run"},
+		{"workload", "per", "native", "fuse", "run", "fast", "run/native", "fuse/run", "fast/native", "fuse/fast"},
 		{"---"},
-		{"stat", "op", "4.00 us (2.00 us-6.00 us)", "10.0 us (5.00 us-15.0 us)", "80.0 us (40.0 us-120 us)", "20.00x", "0.12x"},
-		{"cat", "cat", "4.00 ms (2.00 ms-6.00 ms)", "10.0 ms (5.00 ms-15.0 ms)", "80.0 ms (40.0 ms-120 ms)", "20.00x", "0.12x"},
-		{"cat (whole command)", "command", "400 ms (200 ms-600 ms)", "1.00 s (500 ms-1.50 s)", "8.00 s (4.00 s-12.0 s)", "20.00x", "0.12x"},
-		{"git FAILED", "run", "-", "-", "-", "-", "-"},
+		{"stat", "op", "4.00 us (2.00 us-6.00 us)", "10.0 us (5.00 us-15.0 us)", "80.0 us (40.0 us-120 us)", "6.00 us (3.00 us-9.00 us)", "20.00x", "0.12x", "1.50x", "1.67x"},
+		{"cat", "cat", "4.00 ms (2.00 ms-6.00 ms)", "10.0 ms (5.00 ms-15.0 ms)", "80.0 ms (40.0 ms-120 ms)", "6.00 ms (3.00 ms-9.00 ms)", "20.00x", "0.12x", "1.50x", "1.67x"},
+		{"cat (whole command)", "command", "400 ms (200 ms-600 ms)", "1.00 s (500 ms-1.50 s)", "8.00 s (4.00 s-12.0 s)", "600 ms (300 ms-900 ms)", "20.00x", "0.12x", "1.50x", "1.67x"},
+		{"git FAILED", "run", "-", "-", "-", "-", "-", "-", "-", "-"},
 	}
 	if len(rows) != len(want) {
 		t.Fatalf("%d table rows, want %d:\n%s", len(rows), len(want), out)
@@ -70,5 +70,24 @@ func TestWriteTable(t *testing.T) {
 	}
 	if !strings.Contains(out, "- git failed: git not found in PATH; install it\n") {
 		t.Errorf("the failure is not listed on one line below the table:\n%s", out)
+	}
+}
+
+// TestWriteTableWithoutFast: a bench run by a btfuse without the fast
+// lane's library has no fast column and no fast ratios.
+func TestWriteTableWithoutFast(t *testing.T) {
+	rep := testReport()
+	rep.Modes = []string{ModeNative, ModeFuse, ModeRun}
+	var b strings.Builder
+	if err := rep.WriteTable(&b); err != nil {
+		t.Fatal(err)
+	}
+	rows := parseTable(t, b.String())
+	want := []string{"workload", "per", "native", "fuse", "run", "run/native", "fuse/run"}
+	if strings.Join(rows[0], "|") != strings.Join(want, "|") {
+		t.Errorf("header %q, want %q", rows[0], want)
+	}
+	if got := rows[2]; got[len(got)-1] != "0.12x" {
+		t.Errorf("stat row %q", got)
 	}
 }

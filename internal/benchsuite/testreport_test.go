@@ -16,7 +16,7 @@ func testReport() *Report {
 	}
 	stat := &Result{Name: "stat", Group: "micro", Per: "op", N: 1000}
 	cat := &Result{Name: "cat", Group: "seed", Per: "cat", N: 50, Wall: true}
-	base := map[string]float64{ModeNative: 2000, ModeFuse: 5000, ModeRun: 40000}
+	base := map[string]float64{ModeNative: 2000, ModeFuse: 5000, ModeRun: 40000, ModeFast: 3000}
 	for round := 1; round <= 3; round++ {
 		for _, m := range Modes {
 			f := float64(round) // medians are the round-2 values

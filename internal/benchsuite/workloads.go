@@ -81,6 +81,7 @@ var workloads = sync.OnceValue(func() []Workload {
 			command: func(s sampleSpec) ([]string, error) { return []string{s.progs["true"]}, nil }},
 
 		micro("stat", "stat of one file", 2000, 20000),
+		micro("statout", "stat of a file outside the mount (the btfuse binary)", 2000, 20000),
 		micro("openclose", "open+close of one file", 1000, 20000),
 		micro("openread", "open+read 4K+close of one file", 1000, 20000),
 		micro("createwrite", "create+write 4K+close of a new file", 500, 10000),

@@ -1,0 +1,243 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/btfuse/btfuse/fastlane/preloadlib"
+	"github.com/btfuse/btfuse/internal/testutil"
+)
+
+// The fast lane's entry side under 'btfuse run': which commands get the
+// library, that its calls return what libc's do, that its calls outside
+// the mount skip the notification, and that it stays right across fork,
+// vfork, exec, threads and signals. TestMain builds the library
+// (withFastLibrary); these tests build their C helpers from
+// fastlane/testdata.
+
+// cHelper compiles fastlane/testdata/NAME.c into a temporary directory,
+// with extra gcc flags, and returns the binary's path.
+func cHelper(tb testing.TB, name string, flags ...string) string {
+	tb.Helper()
+	testutil.RequireProgram(tb, "gcc")
+	out := filepath.Join(tb.TempDir(), name)
+	src := filepath.Join(filepath.Dir(preloadlib.SourceDir()), "testdata", name+".c")
+	args := append(append([]string{"-Wall", "-Wextra", "-Werror", "-pthread", "-o", out}, flags...), src)
+	if b, err := exec.Command("gcc", args...).CombinedOutput(); err != nil {
+		tb.Fatalf("gcc %s: %v\n%s", name, err, b)
+	}
+	return out
+}
+
+// runIn runs 'btfuse run ARGS' with extra environment and returns its exit
+// code and output.
+func runIn(tb testing.TB, runtime string, env []string, args ...string) (int, string, string) {
+	tb.Helper()
+	cmd := btfuse(runtime, append([]string{"run"}, args...)...)
+	cmd.Env = append(cmd.Env, env...)
+	return runToEnd(tb, cmd)
+}
+
+// withMount is 'btfuse run' arguments for args against dir: "--mount dir"
+// and, unless args start with flags of their own that end in "--", "--".
+func withMount(dir string, args []string) []string {
+	if len(args) > 0 && strings.HasPrefix(args[0], "--") {
+		return append([]string{"--mount", dir}, args...)
+	}
+	return append([]string{"--mount", dir, "--"}, args...)
+}
+
+// notified returns how many calls of op (a syscall name) the daemon
+// serving dir has seen over seccomp: served, left to the kernel or failed.
+func notified(tb testing.TB, runtime, dir, op string) uint64 {
+	tb.Helper()
+	code, out, errOut := runBtfuse(tb, runtime, "status", dir, "--json")
+	if code != 0 {
+		tb.Fatalf("status: exit %d: %s", code, errOut)
+	}
+	var reps []struct {
+		Ops map[string]struct {
+			Served, Passthrough, Errors uint64
+		} `json:"ops"`
+	}
+	if err := json.Unmarshal([]byte(out), &reps); err != nil || len(reps) != 1 {
+		tb.Fatalf("status --json: %v: %s", err, out)
+	}
+	o := reps[0].Ops[op]
+	return o.Served + o.Passthrough + o.Errors
+}
+
+func TestRunFastLanePreload(t *testing.T) {
+	testutil.RequirePrivileged(t)
+	probe := cHelper(t, "flprobe")
+	static := cHelper(t, "flprobe", "-static")
+	setuid := filepath.Join(t.TempDir(), "flprobe-setuid")
+	testutil.CopyExecutable(t, probe, setuid)
+	if err := os.Chmod(setuid, os.ModeSetuid|0o755); err != nil {
+		t.Fatal(err)
+	}
+	script := filepath.Join(t.TempDir(), "probe.sh")
+	if err := os.WriteFile(script, []byte("#!/bin/sh\nexec "+probe+" env\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	lib := os.Getenv("BTFUSE_FAST_LIBRARY")
+	dir, runtime := mountDirs(t)
+	startDaemon(t, runtime, dir)
+	on := fmt.Sprintf("preload=%s page=1\n", lib)
+	off := "preload= page=0\n"
+	for _, tc := range []struct {
+		name string
+		env  []string
+		args []string
+		want string
+	}{
+		{"dynamic", nil, []string{probe, "env"}, on},
+		{"no fast lane", nil, []string{"--no-fast-lane", "--", probe, "env"}, off},
+		{"appended to LD_PRELOAD", []string{"LD_PRELOAD=libm.so.6"}, []string{probe, "env"}, "preload=libm.so.6:" + lib + " page=1\n"},
+		{"already in LD_PRELOAD", []string{"LD_PRELOAD=" + lib + ":libm.so.6"}, []string{probe, "env"}, "preload=" + lib + ":libm.so.6 page=1\n"},
+		{"static", nil, []string{static, "env"}, off},
+		{"setuid", nil, []string{setuid, "env"}, off},
+		{"script by a dynamic interpreter", nil, []string{script}, on},
+		{"child with a cleared environment", nil, []string{probe, "clearenv"}, off},
+		{"no library", []string{"BTFUSE_FAST_LIBRARY=" + filepath.Join(t.TempDir(), "none.so")}, []string{probe, "env"}, off},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, out, errOut := runIn(t, runtime, tc.env, withMount(dir, tc.args)...)
+			if code != 0 || out != tc.want {
+				t.Errorf("exit %d, stdout %q, stderr %q; want %q", code, out, errOut, tc.want)
+			}
+			if said := strings.Contains(errOut, "fast lane off"); said != (tc.name == "no library") {
+				t.Errorf("stderr %q: says the lane is off: %v", errOut, said)
+			}
+		})
+	}
+}
+
+// TestRunFastLaneCalls: every interposed function returns and sets errno
+// as libc does (flcalls' transcript), outside the mount (the trampoline)
+// and under it (the channel, then the seccomp lane), against a kernel
+// directory run without btfuse.
+func TestRunFastLaneCalls(t *testing.T) {
+	testutil.RequirePrivileged(t)
+	calls := cHelper(t, "flcalls")
+	ref := testutil.TmpfsDir(t)
+	want, err := exec.Command(calls, ref).Output()
+	if err != nil {
+		t.Fatalf("flcalls natively: %v", err)
+	}
+	dir, runtime := mountDirs(t)
+	startDaemon(t, runtime, dir)
+	for _, tc := range []struct {
+		name string
+		dir  string
+		lane []string
+	}{
+		{"outside the mount", testutil.TmpfsDir(t), nil},
+		{"under the mount", filepath.Join(dir, "lane"), nil},
+		{"under the mount without the lane", filepath.Join(dir, "nolane"), []string{"--no-fast-lane"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := os.MkdirAll(tc.dir, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			args := append(append([]string{"--mount", dir}, tc.lane...), "--", calls, tc.dir)
+			code, out, errOut := runIn(t, runtime, nil, args...)
+			if code != 0 {
+				t.Fatalf("exit %d, stderr %q", code, errOut)
+			}
+			if d := lineDiff(string(want), out); d != "" {
+				t.Errorf("differs from the kernel without btfuse (-kernel +run):\n%s", d)
+			}
+		})
+	}
+}
+
+// lineDiff lists the lines where a and b differ, or "".
+func lineDiff(a, b string) string {
+	al, bl := strings.Split(a, "\n"), strings.Split(b, "\n")
+	var d strings.Builder
+	for i := 0; i < max(len(al), len(bl)); i++ {
+		var x, y string
+		if i < len(al) {
+			x = al[i]
+		}
+		if i < len(bl) {
+			y = bl[i]
+		}
+		if x != y {
+			fmt.Fprintf(&d, "-%s\n+%s\n", x, y)
+		}
+	}
+	return d.String()
+}
+
+// TestRunFastLaneProcesses: path calls outside the mount take the
+// trampoline (no notification) in the process, in a fork child, after a
+// vfork and exec, after an exec, in threads and around a signal handler
+// that makes the same call; each result is right, no call sees EINTR,
+// and a program without the library (static, or one that clears its
+// environment) is served by the seccomp lane unchanged.
+func TestRunFastLaneProcesses(t *testing.T) {
+	testutil.RequirePrivileged(t)
+	probe := cHelper(t, "flprobe")
+	static := cHelper(t, "flprobe", "-static")
+	dir, runtime := mountDirs(t)
+	startDaemon(t, runtime, dir)
+	outside := filepath.Join(t.TempDir(), "f")
+	under := filepath.Join(dir, "f")
+	beside := filepath.Join(filepath.Dir(dir), "beside")
+	for _, p := range []string{outside, under, beside} {
+		if err := os.WriteFile(p, []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const n = 2000
+	N := fmt.Sprint(n)
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+		// calls is how many stats the command makes; fast, whether they
+		// must skip the notification (at most a tenth notified: the
+		// loader's and libc's own calls before the library runs are).
+		calls int
+		fast  bool
+	}{
+		{"stat", []string{probe, "stat", N, outside}, "stat ok=2000 errno=0 page=1\n", n, true},
+		{"stat without the lane", []string{"--no-fast-lane", "--", probe, "stat", N, outside}, "stat ok=2000 errno=0 page=0\n", n, false},
+		{"stat under the mount", []string{probe, "stat", N, under}, "stat ok=2000 errno=0 page=1\n", n, false},
+		{"stat relative", []string{"sh", "-c", "cd " + filepath.Dir(outside) + "/. && exec " + probe + " stat " + N + " ../" + filepath.Base(filepath.Dir(outside)) + "/f"},
+			"stat ok=2000 errno=0 page=1\n", n, true},
+		{"under the mount, relative", []string{"sh", "-c", "cd " + dir + " && exec " + probe + " stat " + N + " f"}, "stat ok=2000 errno=0 page=1\n", n, false},
+		{"out of the mount by dot-dot", []string{probe, "stat", N, dir + "/../beside"}, "stat ok=2000 errno=0 page=1\n", n, true},
+		{"fork", []string{probe, "fork", N, outside}, "child ok=2000 errno=0 page=1\nparent ok=2000 errno=0 page=1\n", 2 * n, true},
+		{"fork under the mount", []string{probe, "fork", N, under}, "child ok=2000 errno=0 page=1\nparent ok=2000 errno=0 page=1\n", 2 * n, false},
+		{"vfork then exec", []string{probe, "vfork", N, outside}, "stat ok=2000 errno=0 page=1\nvfork child stat=0 exit=0\nparent ok=2000 errno=0 page=1\n", 2 * n, true},
+		{"vfork under the mount", []string{probe, "vfork", N, under}, "stat ok=2000 errno=0 page=1\nvfork child stat=0 exit=0\nparent ok=2000 errno=0 page=1\n", 2 * n, false},
+		{"exec", []string{probe, "exec", N, outside}, "stat ok=2000 errno=0 page=1\n", n, true},
+		{"threads", []string{probe, "threads", N, outside}, strings.Repeat("thread ok=2000 errno=0 page=1\n", 4), 4 * n, true},
+		{"signals", []string{probe, "signal", N, outside}, "signal eintr=0 other=0 handled=1 handler_ok=1\n", n, true},
+		{"static", []string{static, "stat", N, under}, "stat ok=2000 errno=0 page=0\n", n, false},
+		{"static outside", []string{static, "stat", N, outside}, "stat ok=2000 errno=0 page=0\n", n, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := notified(t, runtime, dir, "newfstatat")
+			code, out, errOut := runIn(t, runtime, nil, withMount(dir, tc.args)...)
+			if code != 0 || out != tc.want {
+				t.Fatalf("exit %d, stdout %q, stderr %q; want %q", code, out, errOut, tc.want)
+			}
+			got := notified(t, runtime, dir, "newfstatat") - before
+			if tc.fast && got > uint64(tc.calls/10) {
+				t.Errorf("%d newfstatat notified for %d stats outside the mount: the trampoline was not used", got, tc.calls)
+			}
+			if !tc.fast && got < uint64(tc.calls) {
+				t.Errorf("%d newfstatat notified for %d stats the seccomp lane must see", got, tc.calls)
+			}
+		})
+	}
+}

@@ -1,0 +1,208 @@
+// The open family: open/openat and their 64-bit, fortified and creat
+// forms, close and fstat (the channel's own descriptors), and the libc
+// functions that open internally, where glibc's own call would bypass
+// the interposition: opendir and fopen.
+
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "preload.h"
+
+// As glibc's __OPEN_NEEDS_MODE: only these flags read the mode argument.
+#define NEEDS_MODE(flags) (((flags) & O_CREAT) != 0 || ((flags) & __O_TMPFILE) == __O_TMPFILE)
+
+long fl_do_openat(int dirfd, const char *path, int flags, unsigned mode)
+{
+	enum fl_where w = fl_route(dirfd, path);
+	return FL_SYSCALL(w, fl_openat(dirfd, path, flags, mode), SYS_openat, dirfd, path, flags, mode, 0, 0);
+}
+
+FL_EXPORT int openat(int dirfd, const char *path, int flags, ...)
+{
+	unsigned mode = 0;
+	if (NEEDS_MODE(flags)) {
+		va_list ap;
+		va_start(ap, flags);
+		mode = va_arg(ap, unsigned);
+		va_end(ap);
+	}
+	return (int)fl_ret(fl_do_openat(dirfd, path, flags, mode));
+}
+
+FL_EXPORT int open(const char *path, int flags, ...)
+{
+	unsigned mode = 0;
+	if (NEEDS_MODE(flags)) {
+		va_list ap;
+		va_start(ap, flags);
+		mode = va_arg(ap, unsigned);
+		va_end(ap);
+	}
+	return (int)fl_ret(fl_do_openat(AT_FDCWD, path, flags, mode));
+}
+
+// On x86-64 the 64-bit names are the same functions (O_LARGEFILE is what
+// the kernel assumes there).
+FL_EXPORT int open64(const char *path, int flags, ...) __attribute__((alias("open")));
+FL_EXPORT int openat64(int dirfd, const char *path, int flags, ...) __attribute__((alias("openat")));
+
+FL_EXPORT int creat(const char *path, mode_t mode)
+{
+	return (int)fl_ret(fl_do_openat(AT_FDCWD, path, O_CREAT | O_WRONLY | O_TRUNC, mode));
+}
+FL_EXPORT int creat64(const char *path, mode_t mode) __attribute__((alias("creat")));
+
+// The _FORTIFY_SOURCE entry points: a call that needs a mode it was not
+// given goes to libc, which aborts with its own message.
+int __open_2(const char *path, int flags);
+int __openat_2(int dirfd, const char *path, int flags);
+
+FL_EXPORT int __open_2(const char *path, int flags)
+{
+	if (NEEDS_MODE(flags))
+		return FL_NEXT(int (*)(const char *, int), __open_2)(path, flags);
+	return (int)fl_ret(fl_do_openat(AT_FDCWD, path, flags, 0));
+}
+FL_EXPORT int __open64_2(const char *path, int flags) __attribute__((alias("__open_2")));
+
+FL_EXPORT int __openat_2(int dirfd, const char *path, int flags)
+{
+	if (NEEDS_MODE(flags))
+		return FL_NEXT(int (*)(int, const char *, int), __openat_2)(dirfd, path, flags);
+	return (int)fl_ret(fl_do_openat(dirfd, path, flags, 0));
+}
+FL_EXPORT int __openat64_2(int dirfd, const char *path, int flags) __attribute__((alias("__openat_2")));
+
+FL_EXPORT int close(int fd)
+{
+	fl_close(fd); // the channel forgets it; the kernel closes it either way
+	return (int)fl_ret(fl_raw(SYS_close, fd, 0, 0, 0, 0, 0));
+}
+
+// fstat is a descriptor call: the ordinary syscall (the seccomp lane
+// serves its served descriptors) unless the channel opened fd.
+static long do_fstat(int fd, struct stat *st)
+{
+	long r = fl_fstat(fd, st);
+	if (r == FL_PASS)
+		r = fl_raw(SYS_fstat, fd, (long)st, 0, 0, 0, 0);
+	return r;
+}
+
+FL_EXPORT int fstat(int fd, struct stat *st)
+{
+	return (int)fl_ret(do_fstat(fd, st));
+}
+FL_EXPORT int fstat64(int fd, struct stat64 *st) __attribute__((alias("fstat")));
+
+int __fxstat(int ver, int fd, struct stat *st);
+FL_EXPORT int __fxstat(int ver, int fd, struct stat *st)
+{
+	if (ver != 0 && ver != 1) // _STAT_VER_KERNEL, _STAT_VER_LINUX
+		return (int)fl_ret(-EINVAL);
+	return (int)fl_ret(do_fstat(fd, st));
+}
+FL_EXPORT int __fxstat64(int ver, int fd, struct stat64 *st) __attribute__((alias("__fxstat")));
+
+// opendir is openat(O_DIRECTORY) and fdopendir, as in glibc; libc's own
+// openat would not be interposed.
+FL_EXPORT DIR *opendir(const char *path)
+{
+	enum fl_where w = fl_route(AT_FDCWD, path);
+	if (w == FL_PLAIN)
+		return FL_NEXT(DIR * (*)(const char *), opendir)(path);
+	long fd = fl_do_openat(AT_FDCWD, path, O_RDONLY | O_NONBLOCK | O_DIRECTORY | O_CLOEXEC, 0);
+	if (fd < 0) {
+		errno = (int)-fd;
+		return NULL;
+	}
+	DIR *d = fdopendir((int)fd);
+	if (!d) {
+		int e = errno;
+		close((int)fd);
+		errno = e;
+	}
+	return d;
+}
+
+// fopen_flags parses an fopen mode as glibc does (the first character,
+// then up to six more), or returns -1 for what it leaves to libc: an
+// invalid mode (libc sets EINVAL) or a ",ccs=" conversion.
+static int fopen_flags(const char *mode)
+{
+	int flags;
+	switch (mode[0]) {
+	case 'r':
+		flags = O_RDONLY;
+		break;
+	case 'w':
+		flags = O_WRONLY | O_CREAT | O_TRUNC;
+		break;
+	case 'a':
+		flags = O_WRONLY | O_CREAT | O_APPEND;
+		break;
+	default:
+		return -1;
+	}
+	for (int i = 1; i < 7 && mode[i]; i++) {
+		switch (mode[i]) {
+		case '+':
+			flags = (flags & ~O_ACCMODE) | O_RDWR;
+			break;
+		case 'x':
+			flags |= O_EXCL;
+			break;
+		case 'e':
+			flags |= O_CLOEXEC;
+			break;
+		}
+	}
+	if (strstr(mode, ",ccs="))
+		return -1;
+	return flags;
+}
+
+static FILE *do_fopen(const char *path, const char *mode, FILE *(*next)(const char *, const char *))
+{
+	int flags = fopen_flags(mode);
+	if (flags < 0 || fl_route(AT_FDCWD, path) == FL_PLAIN)
+		return next(path, mode);
+	long fd = fl_do_openat(AT_FDCWD, path, flags, 0666);
+	if (fd < 0) {
+		errno = (int)-fd;
+		return NULL;
+	}
+	FILE *f = fdopen((int)fd, mode);
+	if (!f) {
+		int e = errno;
+		close((int)fd);
+		errno = e;
+		return NULL;
+	}
+	// fopen "a" (not "a+") starts at the end of the file, fdopen at the
+	// descriptor's offset.
+	if (mode[0] == 'a' && !(flags & O_RDWR) && fseeko(f, 0, SEEK_END) != 0) {
+		int e = errno;
+		fclose(f);
+		errno = e;
+		return NULL;
+	}
+	return f;
+}
+
+FL_EXPORT FILE *fopen(const char *path, const char *mode)
+{
+	return do_fopen(path, mode, FL_NEXT(FILE * (*)(const char *, const char *), fopen));
+}
+
+FL_EXPORT FILE *fopen64(const char *path, const char *mode)
+{
+	return do_fopen(path, mode, FL_NEXT(FILE * (*)(const char *, const char *), fopen64));
+}

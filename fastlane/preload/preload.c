@@ -1,0 +1,234 @@
+// libbtfuse-fast.so, the entry side of btfuse's fast lane. 'btfuse run'
+// preloads it (LD_PRELOAD) into dynamically linked commands and passes the
+// mount in BTFUSE_MOUNT. It interposes libc's path functions (path_*.c)
+// and sends each call one of three ways (fl_route):
+//
+//   - lexically outside the mount: the syscall is made from the trampoline
+//     page, whose path syscalls the seccomp filter allows without a
+//     notification, so they cost what they cost natively;
+//   - lexically under the mount: the shared-memory channel to the daemon
+//     (channel.h), and when it cannot answer (FL_PASS) the ordinary
+//     syscall, which the seccomp lane serves;
+//   - anything else (a dirfd it cannot place, an empty path, a child of
+//     vfork or of a raw clone): the ordinary syscall.
+//
+// The lane is a speed path, never a boundary: a jump to the trampoline only
+// reaches the kernel, which sends paths in the mount through the FUSE
+// mount of the same filesystem. Every classification is therefore correct,
+// only not equally fast, and the library never needs to be sure: when in
+// doubt it makes the ordinary syscall.
+//
+// Everything on the call path is async-signal-safe and lock-free (a
+// handler may interrupt an interposed call and make another one), and
+// uses only the stack: a vfork child runs it on its parent's memory.
+
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <dlfcn.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "preload.h"
+#include "trampoline.h"
+
+// The syscall stub, position-independent so that the constructor can copy
+// it into the trampoline page: the C calling convention's six arguments
+// moved to the kernel's registers. endbr64 keeps it a valid indirect-call
+// target where indirect branch tracking is on (a no-op elsewhere).
+__asm__(".text\n"
+	".globl fl_raw\n"
+	".hidden fl_raw\n"
+	".type fl_raw,@function\n"
+	".globl fl_stub_end\n"
+	".hidden fl_stub_end\n"
+	"fl_raw:\n"
+	"	endbr64\n"
+	"	mov %rdi, %rax\n"
+	"	mov %rsi, %rdi\n"
+	"	mov %rdx, %rsi\n"
+	"	mov %rcx, %rdx\n"
+	"	mov %r8, %r10\n"
+	"	mov %r9, %r8\n"
+	"	mov 8(%rsp), %r9\n"
+	"	syscall\n"
+	"	ret\n"
+	"fl_stub_end:\n"
+	".size fl_raw, .-fl_raw\n");
+extern const char fl_stub_end[];
+
+fl_syscall_fn fl_tramp = fl_raw;
+
+// Set once by the constructor, before the program's main and its threads;
+// only read afterwards (fl_pid also in a fork child, alone in its process).
+static char fl_mount[PATH_MAX]; // canonical, without a trailing slash ("" = lane off)
+static size_t fl_mount_len;
+static dev_t fl_mount_dev;  // st_dev of the mount as the kernel shows it
+static int fl_channel_ok;   // fl_channel_init succeeded
+static pid_t fl_pid;        // the process the channel belongs to
+
+static void fl_atfork_child(void)
+{
+	// The channel belongs to the parent; the child's process id is new.
+	fl_pid = (pid_t)fl_raw(SYS_getpid, 0, 0, 0, 0, 0, 0);
+	if (fl_channel_ok)
+		fl_channel_atfork_child();
+}
+
+// map_trampoline copies the stub into the page at FL_TRAMPOLINE_ADDR and
+// returns 0, or -1 when the page is taken or cannot be made; the library
+// then makes every syscall the ordinary way.
+static int map_trampoline(void)
+{
+	void *want = (void *)FL_TRAMPOLINE_ADDR;
+	void *p = mmap(want, FL_TRAMPOLINE_SIZE, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+	if (p == MAP_FAILED)
+		return -1;
+	if (p != want) { // a kernel before 4.17 takes the flag as a hint
+		munmap(p, FL_TRAMPOLINE_SIZE);
+		return -1;
+	}
+	size_t n = (size_t)(fl_stub_end - (const char *)fl_raw);
+	memset(p, 0xcc, FL_TRAMPOLINE_SIZE); // int3 around the stub
+	memcpy(p, (const void *)fl_raw, n);
+	if (mprotect(p, FL_TRAMPOLINE_SIZE, PROT_READ | PROT_EXEC) != 0) {
+		munmap(p, FL_TRAMPOLINE_SIZE);
+		return -1;
+	}
+	fl_tramp = (fl_syscall_fn)p;
+	return 0;
+}
+
+__attribute__((constructor)) static void fl_init(void)
+{
+	const char *m = getenv("BTFUSE_MOUNT");
+	if (!m || m[0] != '/')
+		return; // not under 'btfuse run': the library stays out of the way
+	size_t n = strlen(m);
+	while (n > 1 && m[n - 1] == '/')
+		n--;
+	if (n >= sizeof fl_mount)
+		return;
+	if (map_trampoline() != 0)
+		return;
+	struct stat st;
+	memcpy(fl_mount, m, n);
+	fl_mount[n] = '\0';
+	if (fl_tramp(SYS_newfstatat, AT_FDCWD, (long)fl_mount, (long)&st, 0, 0, 0) == 0)
+		fl_mount_dev = st.st_dev;
+	fl_pid = (pid_t)fl_raw(SYS_getpid, 0, 0, 0, 0, 0, 0);
+	if (pthread_atfork(NULL, NULL, fl_atfork_child) != 0)
+		return; // no fork handler: no channel, a child would share it
+	fl_channel_ok = fl_channel_init(fl_mount) == 0;
+	fl_mount_len = n; // last: from here on, paths are classified
+}
+
+// join_clean appends the lexical normal form of path to the clean
+// absolute path of len bytes in out (path alone when absolute): no empty
+// or "." components, ".." taking back the one before it. It returns the
+// new length, or -1 when out is too small.
+static long join_clean(const char *path, char *out, size_t len, size_t size)
+{
+	if (path[0] == '/' || (len == 1 && out[0] == '/'))
+		len = 0; // from the root
+	for (const char *s = path; *s;) {
+		while (*s == '/')
+			s++;
+		const char *e = strchrnul(s, '/');
+		size_t k = (size_t)(e - s);
+		if (k == 0 || (k == 1 && s[0] == '.')) {
+			// nothing
+		} else if (k == 2 && s[0] == '.' && s[1] == '.') {
+			while (len > 0 && out[len - 1] != '/')
+				len--;
+			if (len > 0)
+				len--; // the slash
+		} else {
+			if (len + 1 + k >= size)
+				return -1;
+			out[len++] = '/';
+			memcpy(out + len, s, k);
+			len += k;
+		}
+		s = e;
+	}
+	if (len == 0)
+		out[len++] = '/';
+	out[len] = '\0';
+	return (long)len;
+}
+
+// under reports whether the absolute, clean path p names the mount or lies
+// beneath it.
+static int under(const char *p, size_t len)
+{
+	if (fl_mount_len == 1)
+		return 1; // mounted at /
+	return len >= fl_mount_len && memcmp(p, fl_mount, fl_mount_len) == 0 &&
+	       (p[fl_mount_len] == '\0' || p[fl_mount_len] == '/');
+}
+
+enum fl_where fl_route(int dirfd, const char *path)
+{
+	if (fl_mount_len == 0 || !path || !path[0])
+		return FL_PLAIN; // lane off, or an empty path: an fd operation
+	// One buffer, for a signal handler on a small alternate stack: the
+	// working directory, then the path joined to it. A longer path is the
+	// ordinary syscall's.
+	char clean[PATH_MAX];
+	size_t len = 0;
+	if (path[0] != '/') {
+		if (dirfd == AT_FDCWD) {
+			// getcwd is not a path syscall: never notified. The kernel
+			// returns a clean absolute path, or "(unreachable)...".
+			long r = fl_raw(SYS_getcwd, (long)clean, sizeof clean, 0, 0, 0, 0);
+			if (r <= 0 || clean[0] != '/')
+				return FL_PLAIN;
+			len = strlen(clean);
+		} else {
+			// A directory on another filesystem than the mount's:
+			// relative steps from it are the kernel's. The channel
+			// only takes AT_FDCWD and descriptors it opened itself.
+			struct stat st;
+			if (fl_tramp(SYS_fstat, dirfd, (long)&st, 0, 0, 0, 0) != 0 || !S_ISDIR(st.st_mode) ||
+			    st.st_dev == fl_mount_dev)
+				return FL_PLAIN;
+			return FL_KERNEL;
+		}
+	}
+	long n = join_clean(path, clean, len, sizeof clean);
+	if (n < 0)
+		return FL_PLAIN;
+	if (!under(clean, (size_t)n))
+		return FL_KERNEL;
+	// A vfork child (on its parent's memory) or the child of a raw clone
+	// (no fork handler ran) must not touch the parent's channel.
+	if (!fl_channel_ok || fl_raw(SYS_getpid, 0, 0, 0, 0, 0, 0) != fl_pid)
+		return FL_PLAIN;
+	return FL_CHANNEL;
+}
+
+enum fl_where fl_route2(int olddirfd, const char *oldpath, int newdirfd, const char *newpath)
+{
+	enum fl_where a = fl_route(olddirfd, oldpath);
+	enum fl_where b = fl_route(newdirfd, newpath);
+	return a == b ? a : FL_PLAIN;
+}
+
+void *fl_next(void **slot, const char *name)
+{
+	void *p = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
+	if (!p) {
+		p = dlsym(RTLD_NEXT, name);
+		if (!p)
+			abort(); // libc without it: nothing sensible to call
+		__atomic_store_n(slot, p, __ATOMIC_RELEASE);
+	}
+	return p;
+}

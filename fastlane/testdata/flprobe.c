@@ -1,0 +1,175 @@
+// flprobe exercises the preload library's entry side across processes,
+// threads and signals for the fast lane's tests. Every mode prints what it
+// saw; the tests compare it and count the notifications 'btfuse status'
+// shows, which tell whether the calls took the trampoline.
+//
+//   flprobe env                  LD_PRELOAD and whether the trampoline page is mapped
+//   flprobe stat N PATH          stat PATH N times
+//   flprobe fork N PATH          stat N times in a fork child, then in the parent
+//   flprobe vfork N PATH         stat once in a vfork child, which then execs "stat N PATH"
+//   flprobe exec N PATH          exec "stat N PATH" (the library follows through the environment)
+//   flprobe clearenv             exec "env" with an empty environment
+//   flprobe threads N PATH       stat N times in each of 4 threads
+//   flprobe signal N PATH        stat and open N times under a 20 us interval timer whose
+//                                handler stats PATH too; any EINTR is an error
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static const char *path;
+static long n;
+
+static int page_mapped(void)
+{
+	FILE *f = fopen("/proc/self/maps", "r");
+	char line[512];
+	int found = 0;
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof line, f))
+		if (strncmp(line, "7e0000000000-7e0000001000 ", 26) == 0)
+			found = 1;
+	fclose(f);
+	return found;
+}
+
+// stats stats path n times and reports how many succeeded and the first
+// errno seen.
+static void stats(const char *who)
+{
+	struct stat st;
+	long ok = 0;
+	int first = 0;
+	for (long i = 0; i < n; i++) {
+		if (stat(path, &st) == 0)
+			ok++;
+		else if (!first)
+			first = errno;
+	}
+	printf("%s ok=%ld errno=%s page=%d\n", who, ok, first ? strerrorname_np(first) : "0", page_mapped());
+	fflush(stdout);
+}
+
+static void *thread(void *arg)
+{
+	(void)arg;
+	stats("thread");
+	return NULL;
+}
+
+static volatile sig_atomic_t handled, handler_ok;
+
+static void on_alarm(int sig)
+{
+	(void)sig;
+	struct stat st;
+	int e = errno;
+	handled++;
+	if (stat(path, &st) == 0)
+		handler_ok++;
+	errno = e;
+}
+
+static int wait_child(pid_t pid)
+{
+	int status;
+	if (waitpid(pid, &status, 0) != pid)
+		return -1;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2)
+		return 2;
+	const char *mode = argv[1];
+	if (argc >= 4) {
+		n = atol(argv[2]);
+		path = argv[3];
+	}
+	if (strcmp(mode, "env") == 0) {
+		const char *p = getenv("LD_PRELOAD");
+		printf("preload=%s page=%d\n", p ? p : "", page_mapped());
+		return 0;
+	}
+	if (strcmp(mode, "clearenv") == 0) {
+		char *args[] = {argv[0], "env", NULL};
+		char *env[] = {NULL};
+		execve("/proc/self/exe", args, env);
+		return 127;
+	}
+	if (!path)
+		return 2;
+	char *again[] = {argv[0], "stat", argv[2], argv[3], NULL};
+	if (strcmp(mode, "stat") == 0) {
+		stats("stat");
+	} else if (strcmp(mode, "fork") == 0) {
+		pid_t pid = fork();
+		if (pid == 0) {
+			stats("child");
+			_exit(0);
+		}
+		int code = wait_child(pid);
+		stats("parent");
+		return code;
+	} else if (strcmp(mode, "vfork") == 0) {
+		struct stat st;
+		int r = -1;
+		pid_t pid = vfork();
+		if (pid == 0) {
+			r = stat(path, &st);
+			if (r != 0)
+				_exit(3);
+			execv("/proc/self/exe", again);
+			_exit(127);
+		}
+		int code = wait_child(pid);
+		printf("vfork child stat=%d exit=%d\n", r, code);
+		stats("parent");
+		return code;
+	} else if (strcmp(mode, "exec") == 0) {
+		execv("/proc/self/exe", again);
+		return 127;
+	} else if (strcmp(mode, "threads") == 0) {
+		pthread_t t[4];
+		for (int i = 0; i < 4; i++)
+			if (pthread_create(&t[i], NULL, thread, NULL) != 0)
+				return 1;
+		for (int i = 0; i < 4; i++)
+			pthread_join(t[i], NULL);
+	} else if (strcmp(mode, "signal") == 0) {
+		struct sigaction sa;
+		memset(&sa, 0, sizeof sa);
+		sa.sa_handler = on_alarm; // no SA_RESTART: an EINTR would show
+		sigaction(SIGALRM, &sa, NULL);
+		struct itimerval it = {{0, 20}, {0, 20}};
+		setitimer(ITIMER_REAL, &it, NULL);
+		long eintr = 0, other = 0;
+		for (long i = 0; i < n; i++) {
+			struct stat st;
+			if (stat(path, &st) != 0)
+				(*(errno == EINTR ? &eintr : &other))++;
+			int fd = open(path, O_RDONLY);
+			if (fd < 0)
+				(*(errno == EINTR ? &eintr : &other))++;
+			else
+				close(fd);
+		}
+		struct itimerval off = {{0, 0}, {0, 0}};
+		setitimer(ITIMER_REAL, &off, NULL);
+		printf("signal eintr=%ld other=%ld handled=%d handler_ok=%d\n", eintr, other, handled > 0,
+		       handled == handler_ok);
+	} else {
+		return 2;
+	}
+	return 0;
+}
