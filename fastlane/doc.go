@@ -1,0 +1,92 @@
+// Package fastlane is the daemon side of the fast lane: the shared-memory
+// channel through which the preload library (preload/, C, loaded into the
+// dynamically linked programs of 'btfuse run') asks the daemon about paths
+// under the mount, without a seccomp notification. The channel side of the
+// library is preload/channel.c; preload/channel.h is the fixed interface
+// between it and the library's entry side.
+//
+// The channel is a speed path, never a boundary: whatever it cannot answer
+// the library leaves to the ordinary syscall, which the seccomp lane serves
+// (FL_PASS), and the daemon answers with the same fsimpl *At operations,
+// with the same credentials, as the seccomp lane.
+//
+// # Handshake
+//
+// The library connects to the daemon's control socket, named by the
+// environment variable SocketEnv that 'btfuse run' sets, the first time a
+// process (or a fork child) needs the channel, and sends the control
+// request OpHandshake in the control package's wire format. The daemon
+// takes the peer's pid from SO_PEERCRED (the kernel's word, not the
+// library's), opens a pidfd on it while the peer waits for the reply (so
+// the pid cannot have been reused), creates the segment, a sealed-size
+// memfd of its own, and sends it back with SCM_RIGHTS. The connection stays
+// open: when the daemon dies the library sees it hung up.
+//
+// Credentials never come from the library. Every request names its thread
+// (gettid); the daemon reads that thread's credentials through the
+// supervisor's credential cache (/proc/TID/status, re-read after every
+// set*id and capset, which the seccomp filter notifies) and refuses a
+// thread whose thread group is not the handshaked process. A vfork child
+// runs on its parent's thread-local slot with its own TID: the library sees
+// gettid() differ from the slot's owner and passes.
+//
+// # Segment
+//
+// One segment per handshaked process: a header page, then NumSlots slots of
+// SlotSize bytes. The header holds the magic, the layout version, the slot
+// count and size, the daemon's state word (serving or closed) and the
+// doorbell futex word on which the daemon's worker sleeps. Offsets and
+// sizes are in the header so that the library checks the layout it maps;
+// the daemon never reads a length from the segment without bounding it by
+// the slot (a request's path is NUL-terminated within its buffer, or the
+// request is refused with ENAMETOOLONG, as the kernel does past PATH_MAX).
+//
+// A slot belongs to one thread at a time: the library claims a free slot
+// with a compare-and-swap of its owner word from 0 to its TID, releases it
+// from a thread-exit destructor, and takes over the slot of a dead owner
+// (tgkill(pid, owner, 0) fails with ESRCH) when none is free. A slot's
+// state word goes Idle -> Request (library, after writing the request) ->
+// Busy (worker, by CAS, so one worker takes it) -> Done (worker, after
+// writing the reply) -> Idle (library, after reading it). A request is the
+// op, the thread id, dirfd, flags, mode, mask and length, and up to two
+// NUL-terminated paths; a reply is a result (>= 0, -errno or Pass) and up
+// to one page of data (struct stat, struct statx, a link target).
+//
+// # Waiting
+//
+// After posting a request the library rings the doorbell (an increment,
+// and FUTEX_WAKE when the worker sleeps), then spins on the slot's state
+// for a bounded, adaptive time (at most SpinMax; none on a single CPU,
+// where spinning only delays the worker; shorter after replies that needed
+// a sleep anyway) and then sleeps with FUTEX_WAIT on the state word,
+// having told the worker so by the slot's waiter word. The sleep has a
+// timeout: on each one the library checks that the control connection has
+// not hung up, and if it has (the daemon died) it gives up the channel for
+// good: every later call is FL_PASS. A signal that interrupts the wait is
+// not seen by the caller: the wait resumes (no EINTR where the kernel gives
+// none).
+//
+// The daemon serves each segment with a worker goroutine on a locked OS
+// thread: it scans the slots for requests, keeps polling for a short while
+// after the last one (a program in a loop of path calls keeps it hot), then
+// announces that it sleeps and waits on the doorbell. It wakes at least
+// every WorkerPatience to see whether its process is gone (pidfd) or the
+// daemon closes. At close the state word becomes Closed and every sleeper
+// is woken; the library then passes.
+//
+// # Fork and exec
+//
+// The segment is mapped with MADV_DONTFORK: a fork child does not inherit
+// it, so it can never write into its parent's slots. fl_channel_atfork_child
+// forgets the parent's channel and the child handshakes again on its first
+// call. exec drops the mapping and the close-on-exec connection; the new
+// program's library handshakes afresh.
+//
+// # What the channel answers
+//
+// Paths are walked from the thread's working directory (dirfd AT_FDCWD,
+// read from /proc/TID/cwd) or from the root for absolute paths; other
+// dirfds pass. The walk, the permission checks and the answer are those of
+// the seccomp lane's handlers (supervisor.Lane), so both lanes agree with
+// the FUSE mount.
+package fastlane

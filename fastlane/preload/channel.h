@@ -1,0 +1,22 @@
+/* fastlane/preload/channel.h: the entry side (A) calls these for paths it has classified as under
+ * the mount; the channel side (B) implements them. Each returns FL_PASS when the channel cannot
+ * answer (not connected, op or flags unsupported, a path step that needs the kernel: "..", an
+ * absolute symlink...), and the caller then makes the ordinary syscall, which the seccomp lane
+ * serves. Otherwise it returns what the raw syscall returns: >= 0, or -errno. */
+#pragma once
+#include <sys/types.h>
+#include <sys/stat.h>
+#define FL_PASS (-100000L)
+struct statx;
+int  fl_channel_init(const char *mount);  /* constructor, once; 0 or -errno; mount has no trailing / */
+void fl_channel_atfork_child(void);      /* first thing in a fork child: forget the parent's channel */
+long fl_newfstatat(int dirfd, const char *path, struct stat *st, int flags);
+long fl_statx(int dirfd, const char *path, int flags, unsigned int mask, struct statx *stx);
+long fl_faccessat2(int dirfd, const char *path, int mode, int flags);
+long fl_readlinkat(int dirfd, const char *path, char *buf, size_t len);
+long fl_openat(int dirfd, const char *path, int flags, mode_t mode);
+long fl_mkdirat(int dirfd, const char *path, mode_t mode);
+long fl_unlinkat(int dirfd, const char *path, int flags);
+long fl_renameat2(int olddirfd, const char *oldpath, int newdirfd, const char *newpath, unsigned int flags);
+long fl_fstat(int fd, struct stat *st);   /* fds the channel opened (FL_PASS for others) */
+long fl_close(int fd);                    /* the fd is closed by the caller afterwards either way */
