@@ -31,6 +31,7 @@ import (
 	"time"
 
 	"github.com/btfuse/btfuse/control"
+	"github.com/btfuse/btfuse/fastlane"
 	"github.com/btfuse/btfuse/fsimpl"
 	"github.com/btfuse/btfuse/fsimpl/fuseserve"
 	"github.com/btfuse/btfuse/internal/mountinfo"
@@ -114,6 +115,7 @@ type instance struct {
 	d     *daemon
 	ctl   *control.Server
 	sup   *supervisor.Supervisor
+	fast  *fastlane.Server
 	info  control.Info
 }
 
@@ -204,6 +206,7 @@ func start(cfg Config, log *slog.Logger, stdout io.Writer, embedded bool) (_ *in
 		return nil, err
 	}
 	undo = append(undo, func() { in.sup.Close() })
+	undo = append(undo, in.startFastLane())
 	in.ctl.Handle(control.OpSupervise, superviseHandler(in.sup))
 	in.ctl.Start()
 	if err := in.claim.Publish(in.info); err != nil {
@@ -215,7 +218,9 @@ func start(cfg Config, log *slog.Logger, stdout io.Writer, embedded bool) (_ *in
 
 // shutdown takes the daemon down in order and says how the unmount went.
 func (in *instance) shutdown(stderr io.Writer) (string, error) {
-	// Supervised processes still running get errors from now on.
+	// Supervised processes still running get errors from now on (their
+	// fast lane passes to the seccomp lane first).
+	in.fast.Close()
 	in.sup.Close()
 	in.mir.close() // before fs.Close: its gauges read fs
 	d := in.d

@@ -62,7 +62,7 @@ func RunCommand(ctx context.Context, cfg CommandConfig) (int, error) {
 	// an embedded daemon raises this process's RLIMIT_NOFILE (raiseNofile),
 	// so that the command gets the limits btfuse run was given.
 	t, err := launcher.Spawn(cfg.Argv, launcher.Options{
-		Env:   append(os.Environ(), launcher.MountEnv+"="+mount),
+		Env:   append(append(os.Environ(), launcher.MountEnv+"="+mount), fastLaneEnv(cfg.RuntimeDir, mount)...),
 		Range: supervisor.ReservedRange,
 		Build: supervisor.BuildFilter,
 	})

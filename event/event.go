@@ -12,10 +12,11 @@ type Door uint8
 const (
 	DoorFUSE Door = iota // the FUSE mount
 	DoorRun              // a process supervised by 'btfuse run'
+	DoorFast             // the fast lane: the preload library's channel
 	NumDoors
 )
 
-var doorNames = [NumDoors]string{DoorFUSE: "fuse", DoorRun: "run"}
+var doorNames = [NumDoors]string{DoorFUSE: "fuse", DoorRun: "run", DoorFast: "fast"}
 
 func (d Door) String() string {
 	if d < NumDoors {

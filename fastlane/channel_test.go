@@ -1,0 +1,327 @@
+package fastlane_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/btfuse/btfuse/control"
+	"github.com/btfuse/btfuse/daemon"
+	"github.com/btfuse/btfuse/fastlane"
+	"github.com/btfuse/btfuse/internal/testutil"
+	"github.com/btfuse/btfuse/launcher"
+)
+
+// lane is a daemon serving a fresh mount in this process, the way
+// 'btfuse mount' does, with the channel's test harness built for it.
+type lane struct {
+	mount   string // canonical
+	runtime string
+	harness string
+}
+
+// startLane runs a daemon on a fresh directory until the test ends.
+func startLane(tb testing.TB) *lane {
+	tb.Helper()
+	testutil.RequirePrivileged(tb)
+	testutil.RequireProgram(tb, "gcc")
+	l := &lane{runtime: filepath.Join(tb.TempDir(), "run"), harness: buildHarness(tb)}
+	// Other users reach the mount for the uid-switching cases: every
+	// directory above it is searchable (t.TempDir's are 0700).
+	top, err := os.MkdirTemp("", "fastlane-")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { os.RemoveAll(top) })
+	dir := filepath.Join(top, "mnt")
+	if err := os.Chmod(top, 0o755); err != nil {
+		tb.Fatal(err)
+	}
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		tb.Fatal(err)
+	}
+	if l.mount, err = control.Canonical(dir); err != nil {
+		tb.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	errw := new(strings.Builder)
+	go func() {
+		done <- daemon.Run(ctx, daemon.Config{Dir: dir, SizeBytes: 64 << 20, AllowOther: true,
+			Stdout: new(strings.Builder), Stderr: errw, RuntimeDir: l.runtime})
+	}()
+	tb.Cleanup(func() {
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(20 * time.Second):
+			tb.Errorf("daemon did not stop")
+		}
+		unix.Unmount(dir, unix.MNT_DETACH)
+	})
+	reg, err := control.Open(l.runtime)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if _, err := reg.Lookup(context.Background(), l.mount); err == nil {
+			return l
+		}
+		select {
+		case err := <-done:
+			tb.Fatalf("daemon exited early: %v", err)
+		default:
+		}
+		if time.Now().After(deadline) {
+			tb.Fatal("daemon did not register")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// buildHarness compiles testdata/harness.c with the channel.
+func buildHarness(tb testing.TB) string {
+	tb.Helper()
+	bin := filepath.Join(tb.TempDir(), "harness")
+	cmd := exec.Command("gcc", "-Wall", "-Wextra", "-Werror", "-O2", "-pthread", "-o", bin,
+		"testdata/harness.c", "preload/channel.c")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		tb.Fatalf("build harness: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// supervised runs the harness with args under 'btfuse run' on the lane's
+// mount (the daemon's supervisor and channel) and returns what it wrote.
+func (l *lane) supervised(tb testing.TB, args ...string) string {
+	tb.Helper()
+	out := filepath.Join(tb.TempDir(), "out")
+	code, err := daemon.RunCommand(context.Background(), daemon.CommandConfig{
+		Mount: l.mount, Argv: append([]string{l.harness, out}, args...), RuntimeDir: l.runtime, Stderr: os.Stderr})
+	if err != nil || code != 0 {
+		tb.Fatalf("btfuse run harness %v: status %d, %v", args, code, err)
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return string(b)
+}
+
+// plain runs the harness unsupervised: its syscalls go through the FUSE
+// mount, and the daemon must refuse its handshake (no seccomp filter
+// notifies its credential changes).
+func (l *lane) plain(tb testing.TB, args ...string) string {
+	tb.Helper()
+	out := filepath.Join(tb.TempDir(), "out")
+	cmd := exec.Command(l.harness, append([]string{out}, args...)...)
+	cmd.Env = append(os.Environ(), launcher.MountEnv+"="+l.mount,
+		fastlane.SocketEnv+"="+filepath.Join(l.runtime, control.Key(l.mount)+".sock"))
+	if b, err := cmd.CombinedOutput(); err != nil {
+		tb.Fatalf("harness %v: %v\n%s", args, err, b)
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return string(b)
+}
+
+// makeTree populates the mount through the FUSE door: every kind of node
+// the stat family reports on, owners and modes that decide access, and
+// symlinks the channel must follow or leave to the kernel.
+func makeTree(tb testing.TB, m string) []string {
+	tb.Helper()
+	must := func(err error) {
+		tb.Helper()
+		if err != nil {
+			tb.Fatal(err)
+		}
+	}
+	p := func(s string) string { return filepath.Join(m, s) }
+	must(os.WriteFile(p("f"), []byte("hello"), 0o644))
+	must(os.WriteFile(p("x"), []byte("#!/bin/sh\n"), 0o755))
+	must(os.WriteFile(p("secret"), []byte("s"), 0o600))
+	must(os.WriteFile(p("theirs"), []byte("t"), 0o640))
+	must(os.Chown(p("theirs"), 1000, 1000))
+	must(os.WriteFile(p("none"), nil, 0))
+	must(os.Mkdir(p("d"), 0o755))
+	must(os.WriteFile(p("d/g"), []byte("gg"), 0o644))
+	must(os.Mkdir(p("priv"), 0o700))
+	must(os.WriteFile(p("priv/in"), []byte("i"), 0o644))
+	must(os.Mkdir(p("home"), 0o750))
+	must(os.Chown(p("home"), 1000, 1000))
+	must(os.WriteFile(p("home/mine"), []byte("m"), 0o600))
+	must(os.Chown(p("home/mine"), 1000, 1000))
+	must(os.Mkdir(p("sticky"), 0o1777))
+	must(os.Symlink("f", p("link")))
+	must(os.Symlink(p("f"), p("alink")))
+	must(os.Symlink("/etc/hostname", p("outlink")))
+	must(os.Symlink("nope", p("dangling")))
+	must(os.Symlink("loop2", p("loop1")))
+	must(os.Symlink("loop1", p("loop2")))
+	must(os.Symlink("d", p("dirlink")))
+	must(os.Symlink("../f", p("d/up")))
+	must(unix.Mkfifo(p("fifo"), 0o644))
+	names := []string{"", "f", "x", "secret", "theirs", "none", "d", "d/g", "d/", "priv", "priv/in", "home", "home/mine",
+		"sticky", "link", "alink", "outlink", "dangling", "loop1", "dirlink", "dirlink/g", "d/up", "fifo", "missing",
+		"f/x", "f/", "d/../f", "./f", "d//g", strings.Repeat("n", 300), "link/", "dangling/"}
+	paths := make([]string, 0, 2*len(names))
+	for _, n := range names {
+		paths = append(paths, m+"/"+n)
+	}
+	// Relative ones, from the working directory (-C mount).
+	for _, n := range []string{"f", "d/g", "link", "missing", "priv/in", "dirlink/g"} {
+		paths = append(paths, n)
+	}
+	return paths
+}
+
+// TestChannelStatDifferential compares the stat family through the
+// channel with the same calls through the seccomp lane and through the
+// FUSE mount, as root and as another user.
+func TestChannelStatDifferential(t *testing.T) {
+	l := startLane(t)
+	paths := makeTree(t, l.mount)
+	for _, uid := range []string{"", "1000"} {
+		t.Run("uid="+uid, func(t *testing.T) {
+			args := []string{"-C", l.mount}
+			if uid != "" {
+				args = append(args, "-u", uid)
+			}
+			args = append(args, "diff")
+			args = append(args, paths...)
+			run := lines(l.supervised(t, args...))
+			fuse := lines(l.plain(t, args...))
+			if len(run) != len(fuse) || len(run) < len(paths) {
+				t.Fatalf("%d lines under run, %d through FUSE, for %d paths", len(run), len(fuse), len(paths))
+			}
+			served := 0
+			for i, r := range run {
+				rf := strings.Split(r, "\t")
+				ff := strings.Split(fuse[i], "\t")
+				if len(rf) != 3 || len(ff) != 3 || rf[0] != ff[0] {
+					t.Fatalf("malformed lines %q / %q", r, fuse[i])
+				}
+				if ff[1] != "pass" {
+					t.Errorf("%s: the channel answered an unsupervised process: %s", ff[0], ff[1])
+				}
+				if rf[2] != ff[2] {
+					t.Errorf("%s: seccomp lane %s, FUSE %s", rf[0], rf[2], ff[2])
+				}
+				if rf[1] == "pass" {
+					continue
+				}
+				served++
+				if rf[1] != rf[2] {
+					t.Errorf("%s: channel %s, seccomp lane %s", rf[0], rf[1], rf[2])
+				}
+			}
+			// Everything under the mount that needs no kernel walk is
+			// the channel's: most lines must have been served.
+			if served < len(run)/2 {
+				t.Errorf("the channel served %d of %d calls", served, len(run))
+			}
+			for _, must := range []string{"newfstatat 0 " + l.mount + "/f\t", "newfstatat 0 d/g\t", "statx 100 " + l.mount + "/link\t",
+				"faccessat2 2,0 " + l.mount + "/secret\t", "readlinkat 4096 " + l.mount + "/alink\t"} {
+				found := false
+				for _, r := range run {
+					if strings.HasPrefix(r, must) {
+						found = true
+						if strings.Split(r, "\t")[1] == "pass" {
+							t.Errorf("%q: the channel passed", r)
+						}
+					}
+				}
+				if !found {
+					t.Errorf("no line %q", must)
+				}
+			}
+		})
+	}
+}
+
+func lines(s string) []string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if l != "" && !strings.HasPrefix(l, "#") {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// TestLayoutMatchesC keeps channel.c's copy of the layout equal to
+// channel.go's: a C program that includes channel.c prints its numbers.
+func TestLayoutMatchesC(t *testing.T) {
+	testutil.RequireProgram(t, "gcc")
+	want := fastlane.LayoutForTest()
+	abs, err := filepath.Abs("preload/channel.c")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var src strings.Builder
+	fmt.Fprintf(&src, "#include %q\n#include <stdio.h>\nint main(void) {\n", abs)
+	for name := range want {
+		fmt.Fprintf(&src, "\tprintf(\"%s %%ld\\n\", (long)%s);\n", name, name)
+	}
+	src.WriteString("\treturn 0;\n}\n")
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "layout.c"), []byte(src.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(dir, "layout")
+	if out, err := exec.Command("gcc", "-Wall", "-Wno-unused-function", "-o", bin, filepath.Join(dir, "layout.c"), "-pthread").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	out, err := exec.Command(bin).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]int64{}
+	for _, l := range lines(string(out)) {
+		var name string
+		var v int64
+		if _, err := fmt.Sscanf(l, "%s %d", &name, &v); err != nil {
+			t.Fatalf("%q: %v", l, err)
+		}
+		got[name] = v
+	}
+	for name, v := range want {
+		if got[name] != v {
+			t.Errorf("%s: channel.c %d, channel.go %d", name, got[name], v)
+		}
+	}
+}
+
+// TestChannelForkVforkThread: a second thread gets a slot of its own; a
+// fork child that calls fl_channel_atfork_child handshakes again and is
+// served; a vfork child, and a fork child that did not forget its parent's
+// channel, pass instead of touching their parent's slot; the parent is
+// served before and after.
+func TestChannelForkVforkThread(t *testing.T) {
+	l := startLane(t)
+	if err := os.WriteFile(l.mount+"/f", []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, line := range lines(l.supervised(t, "fork", l.mount+"/f")) {
+		k, v, _ := strings.Cut(line, " ")
+		got[k] = v
+	}
+	pass := fmt.Sprint(fastlane.Pass)
+	for k, want := range map[string]string{"parent": "0", "thread": "0", "fork-child": "0 0", "vfork-child": pass,
+		"raw-fork-child": pass, "parent-again": "0"} {
+		if got[k] != want {
+			t.Errorf("%s: %q, want %q (all: %v)", k, got[k], want, got)
+		}
+	}
+}

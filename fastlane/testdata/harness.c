@@ -1,0 +1,237 @@
+/* harness.c: calls channel.c's fl_* functions directly, next to the raw
+ * syscalls, for the fast lane's tests (fastlane/channel_test.go). Linked
+ * with channel.c; no preload library involved.
+ *
+ *   harness OUT [-C DIR] [-u UID] diff PATH...   for each PATH and op variant, one
+ *       line "op variant path<TAB>channel<TAB>syscall" into OUT
+ *   harness OUT bench N MODE PATH        N calls of MODE (chan-stat,
+ *       sys-stat, chan-access, sys-access, chan-readlink, sys-readlink),
+ *       "ns/op" into OUT
+ *   harness OUT fork PATH                the channel in a fork child, a vfork
+ *       child and a second thread; results into OUT */
+#define _GNU_SOURCE
+#include "../preload/channel.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static FILE *out;
+
+static void put_stat(char *b, size_t n, long r, const struct stat *s)
+{
+	if (r == FL_PASS)
+		snprintf(b, n, "pass");
+	else if (r != 0)
+		snprintf(b, n, "r=%ld", r);
+	else
+		snprintf(b, n, "r=0 dev=%lx ino=%lu mode=%o nlink=%lu uid=%u gid=%u rdev=%lx size=%ld blocks=%ld blksize=%ld mtime=%ld.%09ld ctime=%ld.%09ld",
+			 (unsigned long)s->st_dev, (unsigned long)s->st_ino, s->st_mode, (unsigned long)s->st_nlink, s->st_uid, s->st_gid,
+			 (unsigned long)s->st_rdev, (long)s->st_size, (long)s->st_blocks, (long)s->st_blksize, (long)s->st_mtim.tv_sec,
+			 s->st_mtim.tv_nsec, (long)s->st_ctim.tv_sec, s->st_ctim.tv_nsec);
+}
+
+static void put_statx(char *b, size_t n, long r, const struct statx *s)
+{
+	if (r == FL_PASS)
+		snprintf(b, n, "pass");
+	else if (r != 0)
+		snprintf(b, n, "r=%ld", r);
+	else
+		snprintf(b, n, "r=0 mask=%x dev=%u:%u ino=%llu mode=%o nlink=%u uid=%u gid=%u size=%llu blocks=%llu mtime=%lld.%09u mnt=%llu",
+			 s->stx_mask & (STATX_BASIC_STATS | STATX_MNT_ID), s->stx_dev_major, s->stx_dev_minor, (unsigned long long)s->stx_ino,
+			 s->stx_mode, s->stx_nlink, s->stx_uid, s->stx_gid, (unsigned long long)s->stx_size,
+			 (unsigned long long)s->stx_blocks, (long long)s->stx_mtime.tv_sec, s->stx_mtime.tv_nsec,
+			 (unsigned long long)s->stx_mnt_id);
+}
+
+static long sysret(long r) { return r < 0 ? -errno : r; }
+
+static void diff(const char *p)
+{
+	char a[512], b[512];
+	static const int sflags[] = {0, AT_SYMLINK_NOFOLLOW, 0x1000 /* bad */};
+	for (unsigned i = 0; i < sizeof sflags / sizeof *sflags; i++) {
+		struct stat s1, s2;
+		memset(&s1, 0, sizeof s1), memset(&s2, 0, sizeof s2);
+		long r1 = fl_newfstatat(AT_FDCWD, p, &s1, sflags[i]);
+		long r2 = sysret(syscall(SYS_newfstatat, AT_FDCWD, p, &s2, sflags[i]));
+		put_stat(a, sizeof a, r1, &s1), put_stat(b, sizeof b, r2, &s2);
+		fprintf(out, "newfstatat %x %s\t%s\t%s\n", sflags[i], p, a, b);
+	}
+	static const int xflags[] = {0, AT_SYMLINK_NOFOLLOW};
+	for (unsigned i = 0; i < sizeof xflags / sizeof *xflags; i++) {
+		struct statx s1, s2;
+		memset(&s1, 0, sizeof s1), memset(&s2, 0, sizeof s2);
+		long r1 = fl_statx(AT_FDCWD, p, xflags[i], STATX_BASIC_STATS, &s1);
+		long r2 = sysret(syscall(SYS_statx, AT_FDCWD, p, xflags[i], STATX_BASIC_STATS, &s2));
+		put_statx(a, sizeof a, r1, &s1), put_statx(b, sizeof b, r2, &s2);
+		fprintf(out, "statx %x %s\t%s\t%s\n", xflags[i], p, a, b);
+	}
+	static const int modes[] = {F_OK, R_OK, W_OK, X_OK, R_OK | W_OK | X_OK, 0x10 /* bad */};
+	static const int aflags[] = {0, AT_EACCESS, AT_SYMLINK_NOFOLLOW};
+	for (unsigned i = 0; i < sizeof modes / sizeof *modes; i++)
+		for (unsigned j = 0; j < sizeof aflags / sizeof *aflags; j++) {
+			long r1 = fl_faccessat2(AT_FDCWD, p, modes[i], aflags[j]);
+			long r2 = sysret(syscall(SYS_faccessat2, AT_FDCWD, p, modes[i], aflags[j]));
+			if (r1 == FL_PASS)
+				snprintf(a, sizeof a, "pass");
+			else
+				snprintf(a, sizeof a, "r=%ld", r1);
+			fprintf(out, "faccessat2 %x,%x %s\t%s\tr=%ld\n", modes[i], aflags[j], p, a, r2);
+		}
+	static const size_t lens[] = {4096, 3, 0};
+	for (unsigned i = 0; i < sizeof lens / sizeof *lens; i++) {
+		char l1[4096] = "", l2[4096] = "";
+		long r1 = fl_readlinkat(AT_FDCWD, p, l1, lens[i]);
+		long r2 = sysret(syscall(SYS_readlinkat, AT_FDCWD, p, l2, lens[i]));
+		if (r1 == FL_PASS)
+			snprintf(a, sizeof a, "pass");
+		else
+			snprintf(a, sizeof a, "r=%ld %.*s", r1, r1 > 0 ? (int)r1 : 0, l1);
+		fprintf(out, "readlinkat %zu %s\t%s\tr=%ld %.*s\n", lens[i], p, a, r2, r2 > 0 ? (int)r2 : 0, l2);
+	}
+}
+
+static long ns_now(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec * 1000000000L + t.tv_nsec;
+}
+
+static int bench(long n, const char *mode, const char *p)
+{
+	struct stat s;
+	char buf[256];
+	long bad = 0, t0 = ns_now();
+	for (long i = 0; i < n; i++) {
+		long r;
+		if (!strcmp(mode, "chan-stat"))
+			r = fl_newfstatat(AT_FDCWD, p, &s, 0);
+		else if (!strcmp(mode, "sys-stat"))
+			r = syscall(SYS_newfstatat, AT_FDCWD, p, &s, 0);
+		else if (!strcmp(mode, "chan-access"))
+			r = fl_faccessat2(AT_FDCWD, p, R_OK, 0);
+		else if (!strcmp(mode, "sys-access"))
+			r = syscall(SYS_faccessat2, AT_FDCWD, p, R_OK, 0);
+		else if (!strcmp(mode, "chan-readlink"))
+			r = fl_readlinkat(AT_FDCWD, p, buf, sizeof buf) > 0 ? 0 : -1;
+		else if (!strcmp(mode, "sys-readlink"))
+			r = syscall(SYS_readlinkat, AT_FDCWD, p, buf, sizeof buf) > 0 ? 0 : -1;
+		else
+			return 2;
+		if (r != 0)
+			bad++;
+	}
+	long t = ns_now() - t0;
+	fprintf(out, "%.1f ns/op %ld failed\n", (double)t / n, bad);
+	return 0;
+}
+
+static const char *fork_path;
+
+static void *thread_stat(void *arg)
+{
+	struct stat s;
+	*(long *)arg = fl_newfstatat(AT_FDCWD, fork_path, &s, 0);
+	return NULL;
+}
+
+/* forks checks each way a second context may reach the channel. */
+static int forks(const char *p)
+{
+	struct stat s;
+	fork_path = p;
+	fprintf(out, "parent %ld\n", fl_newfstatat(AT_FDCWD, p, &s, 0));
+	pthread_t th;
+	long tr = 1;
+	pthread_create(&th, NULL, thread_stat, &tr);
+	pthread_join(th, NULL);
+	fprintf(out, "thread %ld\n", tr);
+	fflush(out);
+	pid_t c = fork();
+	if (c == 0) {
+		fl_channel_atfork_child();
+		long r = fl_newfstatat(AT_FDCWD, p, &s, 0);
+		long r2 = fl_newfstatat(AT_FDCWD, p, &s, 0);
+		fprintf(out, "fork-child %ld %ld\n", r, r2);
+		fclose(out);
+		_exit(0);
+	}
+	waitpid(c, NULL, 0);
+	/* A vfork child on the parent's thread-local slot must pass. */
+	volatile long vr = 1;
+	c = vfork();
+	if (c == 0) {
+		vr = fl_newfstatat(AT_FDCWD, p, &s, 0);
+		_exit(0);
+	}
+	waitpid(c, NULL, 0);
+	fprintf(out, "vfork-child %ld\n", vr);
+	/* A fork child that did not call fl_channel_atfork_child passes too. */
+	c = fork();
+	if (c == 0) {
+		long r = fl_newfstatat(AT_FDCWD, p, &s, 0);
+		fprintf(out, "raw-fork-child %ld\n", r);
+		fclose(out);
+		_exit(0);
+	}
+	waitpid(c, NULL, 0);
+	fprintf(out, "parent-again %ld\n", fl_newfstatat(AT_FDCWD, p, &s, 0));
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 3)
+		return 2;
+	out = fopen(argv[1], "w");
+	if (!out)
+		return 3;
+	setvbuf(out, NULL, _IOLBF, 0);
+	int i = 2;
+	long uid = -1;
+	if (!strcmp(argv[i], "-C") && i + 1 < argc) {
+		if (chdir(argv[i + 1]) < 0)
+			return 5;
+		i += 2;
+	}
+	if (!strcmp(argv[i], "-u") && i + 1 < argc) {
+		uid = atol(argv[i + 1]);
+		i += 2;
+	}
+	const char *mount = getenv("BTFUSE_MOUNT");
+	int e = fl_channel_init(mount ? mount : "");
+	fprintf(out, "# init %d\n", e);
+	if (uid >= 0) {
+		/* Handshake first, as root, then drop: the daemon must see the
+		 * new ids (the seccomp lane notifies setresuid). */
+		struct stat s;
+		fprintf(out, "# before drop %ld\n", fl_newfstatat(AT_FDCWD, "/", &s, 0));
+		if (syscall(SYS_setgroups, 0, NULL) || syscall(SYS_setresgid, uid, uid, uid) || syscall(SYS_setresuid, uid, uid, uid))
+			return 4;
+	}
+	int r = 0;
+	if (!strcmp(argv[i], "diff")) {
+		for (i++; i < argc; i++)
+			diff(argv[i]);
+	} else if (!strcmp(argv[i], "bench") && i + 3 < argc) {
+		r = bench(atol(argv[i + 1]), argv[i + 2], argv[i + 3]);
+	} else if (!strcmp(argv[i], "fork") && i + 1 < argc) {
+		r = forks(argv[i + 1]);
+	} else {
+		r = 2;
+	}
+	fclose(out);
+	return r;
+}
