@@ -76,13 +76,15 @@ func (ss *session) run() {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	last := time.Now()
-	for !ss.stopped.Load() {
+	for idle := 0; !ss.stopped.Load(); idle++ {
 		if ss.serveAll() {
-			last = time.Now()
+			last, idle = time.Now(), 0
 			continue
 		}
-		if time.Since(last) < workerPoll {
-			runtime.Gosched()
+		// Poll without yielding: a locked thread that yields waits for
+		// the scheduler to hand its goroutine back, which costs a
+		// thread wake-up, the very thing polling is for.
+		if idle%64 != 0 || time.Since(last) < workerPoll {
 			continue
 		}
 		// Announce the sleep, then look once more: a request posted

@@ -389,8 +389,9 @@ static long call(char *s)
 	if (ld(fl_seg, HDR_SLEEPING))
 		futex(word(fl_seg, HDR_BELL), FUTEX_WAKE, 1, NULL);
 	int spun = 0;
+	long t0 = fl_spin_max_ns > 0 ? now_ns() : 0;
 	if (fl_spin_ns > 0) {
-		long deadline = now_ns() + fl_spin_ns;
+		long deadline = t0 + fl_spin_ns;
 		for (int i = 1;; i++) {
 			if (ld(s, SLOT_STATE) == S_DONE) {
 				spun = 1;
@@ -401,12 +402,6 @@ static long call(char *s)
 				break;
 		}
 	}
-	/* Adapt: replies that come within the spin keep it long; a spin that
-	 * ends in a sleep anyway is shortened. */
-	if (spun && fl_spin_ns < fl_spin_max_ns)
-		fl_spin_ns = fl_spin_ns * 2 > fl_spin_max_ns ? fl_spin_max_ns : fl_spin_ns * 2;
-	else if (!spun && fl_spin_ns > SPIN_MIN_NS)
-		fl_spin_ns /= 2;
 	if (!spun) {
 		st(s, SLOT_WAITING, 1);
 		for (;;) {
@@ -425,6 +420,17 @@ static long call(char *s)
 			}
 		}
 		st(s, SLOT_WAITING, 0);
+	}
+	/* Adapt the spin to how long replies take: one that came within the
+	 * spin, or that a longer spin (up to the bound) would have caught,
+	 * lengthens it; one that took longer than the bound shortens it, so
+	 * that a daemon slow to wake costs little CPU here. */
+	if (fl_spin_max_ns > 0) {
+		long took = now_ns() - t0;
+		if (spun || took <= fl_spin_max_ns)
+			fl_spin_ns = fl_spin_ns * 2 > fl_spin_max_ns ? fl_spin_max_ns : fl_spin_ns * 2;
+		else if (fl_spin_ns > SPIN_MIN_NS)
+			fl_spin_ns /= 2;
 	}
 	long r = (long)__atomic_load_n((int64_t *)(s + SLOT_RESULT), __ATOMIC_SEQ_CST);
 	return r;
