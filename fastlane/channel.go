@@ -74,6 +74,8 @@ const (
 	opMkdirat    = 6
 	opUnlinkat   = 7
 	opRenameat2  = 8
+	opFstat      = 9  // slotLen: the file's id
+	opRelease    = 10 // slotLen: the file's id
 )
 
 // Pass is the result that sends the caller to the ordinary syscall

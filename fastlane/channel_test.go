@@ -325,3 +325,55 @@ func TestChannelForkVforkThread(t *testing.T) {
 		}
 	}
 }
+
+// TestChannelOpsDifferential runs a script of opens (creating, truncating,
+// appending, refused), reads and writes on the descriptors, fstat, close,
+// mkdir, rename (plain, NOREPLACE, EXCHANGE) and unlink through the
+// channel under 'btfuse run', and the same script with plain syscalls in a
+// kernel tmpfs: every result and errno must agree, the calls the channel
+// serves must have been served by it, and the FUSE mount must show what
+// was written.
+func TestChannelOpsDifferential(t *testing.T) {
+	l := startLane(t)
+	native := t.TempDir()
+	if err := unix.Mount("tmpfs", native, "tmpfs", 0, "size=16m"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Unmount(native, unix.MNT_DETACH) })
+	run := lines(l.supervised(t, "ops", l.mount))
+	kernel := lines(l.plain(t, "ops", native))
+	if len(run) != len(kernel) || len(run) < 30 {
+		t.Fatalf("%d lines under run, %d natively:\n%s\n--\n%s", len(run), len(kernel), strings.Join(run, "\n"), strings.Join(kernel, "\n"))
+	}
+	chan_ := map[string]bool{}
+	for i := range run {
+		rf, kf := strings.Split(run[i], "\t"), strings.Split(kernel[i], "\t")
+		if len(rf) != 3 || len(kf) != 3 {
+			t.Fatalf("malformed %q / %q", run[i], kernel[i])
+		}
+		if rf[0] != kf[0] || rf[1] != kf[1] {
+			t.Errorf("%s = %s (%s) under run, %s = %s natively", rf[0], rf[1], rf[2], kf[0], kf[1])
+		}
+		chan_[rf[0]] = rf[2] == "chan"
+	}
+	for _, op := range []string{"create a excl", "create a excl again", "open a", "open a trunc", "open a append", "open missing",
+		"create d/f", "mkdir d", "mkdir d again", "rename d/f g", "rename g a exchange", "unlink d", "rmdir d", "unlink g",
+		"unlink g again", "unlink h open"} {
+		if !chan_[op] {
+			t.Errorf("%q was not served by the channel", op)
+		}
+	}
+	for _, op := range []string{"open d"} {
+		if chan_[op] {
+			t.Errorf("%q was served by the channel; directories are the kernel's", op)
+		}
+	}
+	for k := range chan_ {
+		if strings.HasPrefix(k, "fstat ") && !chan_[k] {
+			t.Errorf("%q was not served by the channel", k)
+		}
+	}
+	if ents, err := os.ReadDir(l.mount); err != nil || len(ents) != 0 {
+		t.Errorf("mount left with %v, %v; the script removes everything\n%s", ents, err, strings.Join(run, "\n"))
+	}
+}

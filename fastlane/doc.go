@@ -87,6 +87,23 @@
 // Paths are walked from the thread's working directory (dirfd AT_FDCWD,
 // read from /proc/TID/cwd) or from the root for absolute paths; other
 // dirfds pass. The walk, the permission checks and the answer are those of
-// the seccomp lane's handlers (supervisor.Lane), so both lanes agree with
-// the FUSE mount.
+// the seccomp lane's handlers (supervisor.LaneAt), so both lanes agree
+// with the FUSE mount: newfstatat, statx, faccessat2 and readlinkat;
+// mkdirat, unlinkat and renameat2; and openat of regular files.
+//
+// # Opens
+//
+// The daemon decides an open with fsimpl.OpenAt, which also creates and
+// truncates, holds the resulting File and answers with an id for it and
+// the name of its backing file. The library opens that name itself
+// through the backing store's directory, with the flags that reach a
+// backing file (access mode, O_APPEND, O_NONBLOCK) and the caller's
+// O_CLOEXEC, and records descriptor -> id in a table (fl_fstat answers for
+// those descriptors with the filesystem's attributes; fl_close releases
+// the File; a fork child's table names its parent's session and is not
+// used). The backing directory is handed over at the handshake only to a
+// process that is full root or has the uid of a daemon that is not root,
+// which could open the backing files anyway, and every open checks that
+// again; otherwise opens pass to the seccomp lane. A program may close the
+// directory's descriptor: its identity is checked before each use.
 package fastlane

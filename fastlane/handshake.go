@@ -34,6 +34,8 @@ type Server struct {
 	sup *supervisor.Supervisor
 	log *slog.Logger
 	obs event.Observer // nil: none
+	// euid is the daemon's, the owner of the backing files.
+	euid uint32
 
 	mu       sync.Mutex
 	sessions map[*session]bool // guarded by mu
@@ -47,7 +49,7 @@ func New(fs *fsimpl.FS, sup *supervisor.Supervisor, log *slog.Logger, obs event.
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Server{fs: fs, sup: sup, log: log, obs: obs, sessions: make(map[*session]bool)}
+	return &Server{fs: fs, sup: sup, log: log, obs: obs, euid: uint32(os.Geteuid()), sessions: make(map[*session]bool)}
 }
 
 // errClosed is the handshake's answer once the server is closed.
@@ -87,11 +89,22 @@ func (s *Server) Handshake(_ context.Context, req *control.Request) (control.Rep
 	}
 	reply := control.Reply{Body: map[string]int{"slots": NumSlots}, Files: []*os.File{os.NewFile(uintptr(dup), "btfuse-fastlane")}}
 	ss := &session{s: s, seg: seg, tgid: pid, pidfd: pidfd}
+	// The backing directory, second, only for a process that could open
+	// the backing files anyway; without it the library leaves opens to
+	// the seccomp lane.
+	if s.mayOpenBacking(th) {
+		if bfd, err := s.fs.BackingDir(); err == nil {
+			reply.Files = append(reply.Files, os.NewFile(uintptr(bfd), "btfuse-backing"))
+			ss.backing = true
+		}
+	}
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
 		ss.release()
-		reply.Files[0].Close()
+		for _, f := range reply.Files {
+			f.Close()
+		}
 		return control.Reply{}, errClosed
 	}
 	s.sessions[ss] = true

@@ -36,6 +36,15 @@ type session struct {
 
 	// ats are the worker's scratch paths (two for rename).
 	ats [2]fsimpl.At
+	// files are the Files the process opened through the channel, by the
+	// id the library keeps for the descriptor; held until the library
+	// releases them (fl_close) or the session ends. Only the worker
+	// touches them.
+	files  map[uint64]*fsimpl.File
+	nextID uint64
+	// backing: the process was given the backing directory at the
+	// handshake, so opens may be served.
+	backing bool
 }
 
 // end asks the worker to stop; the process passes from then on.
@@ -57,6 +66,10 @@ func (ss *session) release() {
 	ss.released = true
 	ss.seg.close()
 	unix.Close(ss.pidfd)
+	for id, f := range ss.files {
+		ss.s.fs.Release(f)
+		delete(ss.files, id)
+	}
 }
 
 // gone reports whether the process has exited (its pidfd is readable).

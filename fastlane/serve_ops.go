@@ -22,6 +22,7 @@ var (
 	evMkdirat    = eventOp("mkdirat")
 	evUnlinkat   = eventOp("unlinkat")
 	evRenameat2  = eventOp("renameat2")
+	evFstat      = eventOp("fstat")
 )
 
 func eventOp(name string) event.Op {
@@ -39,8 +40,20 @@ func (ss *session) serveSlot(b int) int64 {
 	seg := ss.seg
 	seg.store(b+slotOutLen, 0)
 	tid := int(int32(seg.load(b + slotTid)))
+	if tid <= 0 {
+		return Pass
+	}
+	switch seg.load(b + slotOp) {
+	case opFstat:
+		r := ss.fstat(b, tid)
+		ss.observe(evFstat, tid, "", r, start)
+		return r
+	case opRelease:
+		ss.releaseFile(seg.getU64(b + slotLen))
+		return 0
+	}
 	path, ok := seg.cstring(b+slotPath1, PathBytes)
-	if !ok || tid <= 0 {
+	if !ok {
 		return Pass
 	}
 	var r int64
@@ -54,6 +67,14 @@ func (ss *session) serveSlot(b int) int64 {
 		ev, r = evFaccessat2, ss.faccessat2(b, tid, path)
 	case opReadlinkat:
 		ev, r = evReadlinkat, ss.readlinkat(b, tid, path)
+	case opOpenat:
+		ev, r = evOpenat, ss.openat(b, tid, path)
+	case opMkdirat:
+		ev, r = evMkdirat, ss.mkdirat(b, tid, path)
+	case opUnlinkat:
+		ev, r = evUnlinkat, ss.unlinkat(b, tid, path)
+	case opRenameat2:
+		ev, r = evRenameat2, ss.renameat2(b, tid, path)
 	default:
 		return Pass
 	}

@@ -75,3 +75,7 @@ func (s *Supervisor) StatOf(a *fsimpl.Attr) unix.Stat_t { return s.statOf(a) }
 
 // StatxOf is the struct statx both lanes report for a.
 func (s *Supervisor) StatxOf(a *fsimpl.Attr) unix.Statx_t { return s.statxOf(a) }
+
+// Cred is the credential the thread's permission checks use (fsuid,
+// fsgid, groups, effective capabilities).
+func (t Thread) Cred() *fsimpl.Cred { return &t.cr.fs }

@@ -80,6 +80,8 @@ enum {
 	OP_MKDIRAT = 6,
 	OP_UNLINKAT = 7,
 	OP_RENAMEAT2 = 8,
+	OP_FSTAT = 9,
+	OP_RELEASE = 10,
 };
 
 /* The process's channel: FL_NONE until the first call handshakes, FL_BUSY
@@ -95,6 +97,30 @@ static pid_t fl_pid;       /* the process that handshaked */
 static int fl_spin_max_ns; /* 0 on a single CPU */
 static int fl_spin_ns;     /* the adaptive bound, <= fl_spin_max_ns */
 static pthread_key_t fl_key;
+
+/* The backing directory, when the daemon gave it (the process has its uid
+ * or is full root): opens the daemon decided are made here, through it.
+ * Its identity is checked before each use, in case the program closed it
+ * and the number now names another directory. */
+static int fl_backdir = -1;
+static dev_t fl_backdir_dev;
+static ino_t fl_backdir_ino;
+
+/* The descriptors the channel opened: fd -> the daemon's id for its File,
+ * and the process that opened it (a fork child inherits the table, but its
+ * ids belong to its parent's session). Anonymous private memory, touched
+ * only where used; descriptors past FL_MAX_FDS are not recorded. */
+#define FL_MAX_FDS 65536
+struct fl_fd {
+	uint64_t id;
+	pid_t pid;
+};
+static struct fl_fd *fl_fds;
+
+/* fl_tramp is the entry side's syscall from the trampoline page, which the
+ * seccomp filter lets through without a notification; absent (a program
+ * linked with this file alone), the channel's own opens use syscall(2). */
+extern long (*fl_tramp)(long nr, long a, long b, long c, long d, long e, long f) __attribute__((weak));
 
 /* The calling thread's slot, its TID when it claimed it, and whether a
  * call of this thread is under way (a signal handler that calls in then
@@ -165,6 +191,10 @@ void fl_channel_atfork_child(void)
 		return;
 	sys_close(fl_ctl);
 	fl_ctl = -1;
+	/* The backing directory is kept: the child's handshake may bring it
+	 * again; until then it is not used (fl_seg is NULL). */
+	sys_close(fl_backdir);
+	fl_backdir = -1;
 	fl_seg = NULL;
 	t_slot = NULL;
 	t_tid = 0;
@@ -269,13 +299,27 @@ static int handshake(void)
 	struct timeval none = {0, 0};
 	if (syscall(SYS_setsockopt, fd, SOL_SOCKET, SO_RCVTIMEO, &none, sizeof none) < 0)
 		goto out;
+	if (nfds >= 2 && syscall(SYS_fstat, fds[1], &sb) == 0 && S_ISDIR(sb.st_mode)) {
+		if (!fl_fds) {
+			void *t = (void *)syscall(SYS_mmap, NULL, FL_MAX_FDS * sizeof(struct fl_fd), PROT_READ | PROT_WRITE,
+						  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+			fl_fds = t == MAP_FAILED ? NULL : t;
+		}
+		if (fl_fds) {
+			fl_backdir = fds[1];
+			fl_backdir_dev = sb.st_dev;
+			fl_backdir_ino = sb.st_ino;
+			fds[1] = -1;
+		}
+	}
 	fl_seg = seg;
 	fl_ctl = fd;
 	fl_pid = (pid_t)syscall(SYS_getpid);
 	ok = 1;
 out:
 	for (int i = 0; i < nfds; i++)
-		sys_close(fds[i]);
+		if (fds[i] >= 0)
+			sys_close(fds[i]);
 	if (!ok) {
 		if (seg)
 			syscall(SYS_munmap, seg, FL_SEG_SIZE);
@@ -535,38 +579,155 @@ long fl_readlinkat(int dirfd, const char *path, char *buf, size_t len)
 	return r;
 }
 
+/* backdir_ok reports whether fl_backdir is still the directory the daemon
+ * sent. */
+static int backdir_ok(void)
+{
+	struct stat sb;
+	return fl_backdir >= 0 && syscall(SYS_fstat, fl_backdir, &sb) == 0 && sb.st_dev == fl_backdir_dev &&
+	       sb.st_ino == fl_backdir_ino;
+}
+
+/* release tells the daemon, on slot s, that the File id is closed. */
+static void release(char *s, uint64_t id)
+{
+	st(s, SLOT_OP, OP_RELEASE);
+	__atomic_store_n((uint64_t *)(s + SLOT_LEN), id, __ATOMIC_SEQ_CST);
+	call(s);
+}
+
+#ifndef O_TMPFILE
+#define O_TMPFILE (020000000 | O_DIRECTORY)
+#endif
+
 long fl_openat(int dirfd, const char *path, int flags, mode_t mode)
 {
-	(void)dirfd, (void)path, (void)flags, (void)mode;
-	return FL_PASS;
+	/* O_PATH and O_TMPFILE open what only the kernel can; the daemon
+	 * passes directories and devices. */
+	if (flags & (O_PATH | (O_TMPFILE & ~O_DIRECTORY)))
+		return FL_PASS;
+	char *s = start_path(OP_OPENAT, dirfd, path);
+	if (!s)
+		return FL_PASS;
+	if (!backdir_ok()) {
+		end();
+		return FL_PASS;
+	}
+	st(s, SLOT_FLAGS, (uint32_t)flags);
+	st(s, SLOT_MODE, (uint32_t)mode);
+	long r = call(s);
+	if (r > 0) {
+		uint64_t id = (uint64_t)r;
+		char name[32];
+		uint32_t n = ld(s, SLOT_OUTLEN);
+		if (n == 0 || n >= sizeof name) {
+			release(s, id);
+			finish(s);
+			return -EIO; /* the daemon said yes and named no file: cannot happen */
+		}
+		memcpy(name, s + SLOT_OUT, n);
+		name[n] = 0;
+		/* The flags that reach a backing file (fsimpl's
+		 * backingOpenFlags), and the descriptor's own. */
+		long bfl = (flags & (O_ACCMODE | O_APPEND | O_NONBLOCK | O_CLOEXEC)) | O_NOFOLLOW | O_LARGEFILE;
+		if (&fl_tramp && fl_tramp) {
+			r = fl_tramp(SYS_openat, fl_backdir, (long)name, bfl, 0, 0, 0);
+		} else {
+			r = syscall(SYS_openat, fl_backdir, name, bfl);
+			if (r < 0)
+				r = -errno;
+		}
+		if (r < 0) {
+			release(s, id);
+		} else if (r < FL_MAX_FDS) {
+			fl_fds[r].id = id;
+			fl_fds[r].pid = fl_pid;
+		}
+	}
+	finish(s);
+	return r;
 }
 
 long fl_mkdirat(int dirfd, const char *path, mode_t mode)
 {
-	(void)dirfd, (void)path, (void)mode;
-	return FL_PASS;
+	char *s = start_path(OP_MKDIRAT, dirfd, path);
+	if (!s)
+		return FL_PASS;
+	st(s, SLOT_MODE, (uint32_t)mode);
+	long r = call(s);
+	finish(s);
+	return r;
 }
 
 long fl_unlinkat(int dirfd, const char *path, int flags)
 {
-	(void)dirfd, (void)path, (void)flags;
-	return FL_PASS;
+	char *s = start_path(OP_UNLINKAT, dirfd, path);
+	if (!s)
+		return FL_PASS;
+	st(s, SLOT_FLAGS, (uint32_t)flags);
+	long r = call(s);
+	finish(s);
+	return r;
 }
 
 long fl_renameat2(int olddirfd, const char *oldpath, int newdirfd, const char *newpath, unsigned int flags)
 {
-	(void)olddirfd, (void)oldpath, (void)newdirfd, (void)newpath, (void)flags;
-	return FL_PASS;
+	if (!newpath || !newpath[0] || (newdirfd != AT_FDCWD && newpath[0] != '/'))
+		return FL_PASS;
+	char *s = start_path(OP_RENAMEAT2, olddirfd, oldpath);
+	if (!s)
+		return FL_PASS;
+	if (!put_path(s, SLOT_PATH2, newpath)) {
+		end();
+		return FL_PASS;
+	}
+	st(s, SLOT_DIRFD2, (uint32_t)AT_FDCWD);
+	st(s, SLOT_FLAGS, flags);
+	long r = call(s);
+	finish(s);
+	return r;
+}
+
+/* fd_id returns the daemon's id of the File behind fd, 0 when the channel
+ * did not open fd in this process. */
+static uint64_t fd_id(int fd)
+{
+	if (!fl_fds || fd < 0 || fd >= FL_MAX_FDS || fl_fds[fd].id == 0)
+		return 0;
+	if (fl_fds[fd].pid != (pid_t)syscall(SYS_getpid))
+		return 0;
+	return fl_fds[fd].id;
 }
 
 long fl_fstat(int fd, struct stat *stp)
 {
-	(void)fd, (void)stp;
-	return FL_PASS;
+	uint64_t id = fd_id(fd);
+	if (!id || !stp)
+		return FL_PASS;
+	char *s = begin();
+	if (!s)
+		return FL_PASS;
+	st(s, SLOT_OP, OP_FSTAT);
+	__atomic_store_n((uint64_t *)(s + SLOT_LEN), id, __ATOMIC_SEQ_CST);
+	long r = call(s);
+	if (r == 0 && !out(s, stp, sizeof *stp))
+		r = FL_PASS;
+	finish(s);
+	return r;
 }
 
 long fl_close(int fd)
 {
-	(void)fd;
-	return FL_PASS;
+	if (!fl_fds || fd < 0 || fd >= FL_MAX_FDS || fl_fds[fd].id == 0)
+		return FL_PASS;
+	uint64_t id = fd_id(fd);
+	fl_fds[fd].id = 0;
+	if (!id)
+		return FL_PASS;
+	char *s = begin();
+	if (!s)
+		return FL_PASS; /* the daemon keeps the File until the process is gone */
+	release(s, id);
+	finish(s);
+	return 0;
 }

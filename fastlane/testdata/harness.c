@@ -7,6 +7,10 @@
  *   harness OUT bench N MODE PATH        N calls of MODE (chan-stat,
  *       sys-stat, chan-access, sys-access, chan-readlink, sys-readlink),
  *       "ns/op" into OUT
+ *   harness OUT ops DIR                  a script of opens, reads, writes,
+ *       fstat, close, mkdir, rename and unlink under DIR, each through the
+ *       channel and, when it passes, the raw syscall (as the library does);
+ *       "op<TAB>result<TAB>chan|sys" into OUT
  *   harness OUT fork PATH                the channel in a fork child, a vfork
  *       child and a second thread; results into OUT */
 #define _GNU_SOURCE
@@ -138,6 +142,145 @@ static int bench(long n, const char *mode, const char *p)
 	return 0;
 }
 
+static const char *ops_dir;
+static int ops_chan;
+
+static const char *at(const char *name)
+{
+	static char b[2][4096];
+	static int i;
+	i ^= 1;
+	snprintf(b[i], sizeof b[i], "%s/%s", ops_dir, name);
+	return b[i];
+}
+
+/* done prints one op's result; fds print as "fd". */
+static long done(const char *what, long r, int fdres)
+{
+	char v[32];
+	if (fdres && r >= 0)
+		snprintf(v, sizeof v, "fd");
+	else
+		snprintf(v, sizeof v, "%ld", r);
+	fprintf(out, "%s\t%s\t%s\n", what, v, ops_chan ? "chan" : "sys");
+	return r;
+}
+
+#define VIA(chan, sys)                                             \
+	({                                                         \
+		long r_ = (chan);                                  \
+		ops_chan = r_ != FL_PASS;                          \
+		if (!ops_chan)                                     \
+			r_ = sysret(sys);                          \
+		r_;                                                \
+	})
+
+static long o_open(const char *name, int flags, int mode)
+{
+	return VIA(fl_openat(AT_FDCWD, at(name), flags, mode), syscall(SYS_openat, AT_FDCWD, at(name), flags, mode));
+}
+
+static void o_close(int fd)
+{
+	fl_close(fd);
+	close(fd);
+}
+
+static void o_fstat(const char *what, int fd)
+{
+	struct stat sb;
+	long r = VIA(fl_fstat(fd, &sb), syscall(SYS_fstat, fd, &sb));
+	char w[128];
+	if (r == 0)
+		snprintf(w, sizeof w, "%s mode=%o size=%ld nlink=%lu uid=%u", what, sb.st_mode, (long)sb.st_size,
+			 (unsigned long)sb.st_nlink, sb.st_uid);
+	else
+		snprintf(w, sizeof w, "%s", what);
+	done(w, r, 0);
+}
+
+static int ops(const char *dir)
+{
+	ops_dir = dir;
+	umask(022);
+	char buf[64];
+	long fd = done("create a excl", o_open("a", O_CREAT | O_WRONLY | O_EXCL, 0640), 1);
+	if (fd >= 0) {
+		done("write a", write(fd, "hello", 5), 0);
+		o_fstat("fstat a", fd);
+		o_close(fd);
+	}
+	done("create a excl again", o_open("a", O_CREAT | O_WRONLY | O_EXCL, 0640), 1);
+	fd = done("open a", o_open("a", O_RDONLY, 0), 1);
+	if (fd >= 0) {
+		long n = read(fd, buf, sizeof buf);
+		done(n == 5 && !memcmp(buf, "hello", 5) ? "read a hello" : "read a wrong", n, 0);
+		done("write a rdonly", write(fd, "x", 1) < 0 ? -errno : 0, 0);
+		o_close(fd);
+	}
+	fd = done("open a trunc", o_open("a", O_WRONLY | O_TRUNC, 0), 1);
+	if (fd >= 0) {
+		o_fstat("fstat a trunc", fd);
+		done("write a", write(fd, "xy", 2), 0);
+		o_close(fd);
+	}
+	fd = done("open a append", o_open("a", O_WRONLY | O_APPEND, 0), 1);
+	if (fd >= 0) {
+		done("append a", write(fd, "z", 1), 0);
+		o_close(fd);
+	}
+	fd = done("open a again", o_open("a", O_RDONLY, 0), 1);
+	if (fd >= 0) {
+		long n = read(fd, buf, sizeof buf - 1);
+		char w[96];
+		snprintf(w, sizeof w, "content a %.*s", n > 0 ? (int)n : 0, buf);
+		done(w, n, 0);
+		o_close(fd);
+	}
+	done("open missing", o_open("missing", O_RDONLY, 0), 1);
+	done("open a/", o_open("a/", O_RDONLY, 0), 1);
+	done("open a/x creat", o_open("a/x", O_CREAT | O_RDWR, 0644), 1);
+	done("open d dir before mkdir", o_open("d", O_RDONLY | O_DIRECTORY, 0), 1);
+	done("mkdir d", VIA(fl_mkdirat(AT_FDCWD, at("d"), 0750), syscall(SYS_mkdirat, AT_FDCWD, at("d"), 0750)), 0);
+	done("mkdir d again", VIA(fl_mkdirat(AT_FDCWD, at("d"), 0750), syscall(SYS_mkdirat, AT_FDCWD, at("d"), 0750)), 0);
+	done("mkdir missing/d", VIA(fl_mkdirat(AT_FDCWD, at("missing/d"), 0750), syscall(SYS_mkdirat, AT_FDCWD, at("missing/d"), 0750)), 0);
+	fd = done("open d", o_open("d", O_RDONLY, 0), 1);
+	if (fd >= 0)
+		o_close(fd);
+	done("open d wronly", o_open("d", O_WRONLY, 0), 1);
+	done("open d creat", o_open("d", O_CREAT | O_RDONLY, 0644), 1);
+	fd = done("create d/f", o_open("d/f", O_CREAT | O_RDWR, 0666), 1);
+	if (fd >= 0) {
+		o_fstat("fstat d/f", fd);
+		done("write d/f", write(fd, "ff", 2), 0);
+		o_close(fd);
+	}
+	done("open a o_directory", o_open("a", O_RDONLY | O_DIRECTORY, 0), 1);
+	done("open a nofollow", o_open("a", O_RDONLY | O_NOFOLLOW, 0), 1);
+	done("rename d/f g", VIA(fl_renameat2(AT_FDCWD, at("d/f"), AT_FDCWD, at("g"), 0), syscall(SYS_renameat2, AT_FDCWD, at("d/f"), AT_FDCWD, at("g"), 0)), 0);
+	done("rename g a noreplace", VIA(fl_renameat2(AT_FDCWD, at("g"), AT_FDCWD, at("a"), RENAME_NOREPLACE), syscall(SYS_renameat2, AT_FDCWD, at("g"), AT_FDCWD, at("a"), RENAME_NOREPLACE)), 0);
+	done("rename g a exchange", VIA(fl_renameat2(AT_FDCWD, at("g"), AT_FDCWD, at("a"), RENAME_EXCHANGE), syscall(SYS_renameat2, AT_FDCWD, at("g"), AT_FDCWD, at("a"), RENAME_EXCHANGE)), 0);
+	done("rename bad flags", VIA(fl_renameat2(AT_FDCWD, at("g"), AT_FDCWD, at("a"), 0x40), syscall(SYS_renameat2, AT_FDCWD, at("g"), AT_FDCWD, at("a"), 0x40)), 0);
+	done("rename a d", VIA(fl_renameat2(AT_FDCWD, at("a"), AT_FDCWD, at("d"), 0), syscall(SYS_renameat2, AT_FDCWD, at("a"), AT_FDCWD, at("d"), 0)), 0);
+	done("unlink d", VIA(fl_unlinkat(AT_FDCWD, at("d"), 0), syscall(SYS_unlinkat, AT_FDCWD, at("d"), 0)), 0);
+	done("rmdir a", VIA(fl_unlinkat(AT_FDCWD, at("a"), AT_REMOVEDIR), syscall(SYS_unlinkat, AT_FDCWD, at("a"), AT_REMOVEDIR)), 0);
+	done("rmdir d", VIA(fl_unlinkat(AT_FDCWD, at("d"), AT_REMOVEDIR), syscall(SYS_unlinkat, AT_FDCWD, at("d"), AT_REMOVEDIR)), 0);
+	done("unlink g", VIA(fl_unlinkat(AT_FDCWD, at("g"), 0), syscall(SYS_unlinkat, AT_FDCWD, at("g"), 0)), 0);
+	done("unlink g again", VIA(fl_unlinkat(AT_FDCWD, at("g"), 0), syscall(SYS_unlinkat, AT_FDCWD, at("g"), 0)), 0);
+	done("unlink bad flags", VIA(fl_unlinkat(AT_FDCWD, at("a"), 0x1), syscall(SYS_unlinkat, AT_FDCWD, at("a"), 0x1)), 0);
+	done("unlink a", VIA(fl_unlinkat(AT_FDCWD, at("a"), 0), syscall(SYS_unlinkat, AT_FDCWD, at("a"), 0)), 0);
+	/* An open file unlinked while open stays readable through its fd. */
+	fd = done("create h", o_open("h", O_CREAT | O_RDWR | O_TRUNC, 0600), 1);
+	if (fd >= 0) {
+		done("write h", write(fd, "hhh", 3), 0);
+		done("unlink h open", VIA(fl_unlinkat(AT_FDCWD, at("h"), 0), syscall(SYS_unlinkat, AT_FDCWD, at("h"), 0)), 0);
+		done("pread h", pread(fd, buf, 3, 0), 0);
+		o_fstat("fstat h unlinked", fd);
+		o_close(fd);
+	}
+	return 0;
+}
+
 static const char *fork_path;
 
 static void *thread_stat(void *arg)
@@ -227,6 +370,8 @@ int main(int argc, char **argv)
 			diff(argv[i]);
 	} else if (!strcmp(argv[i], "bench") && i + 3 < argc) {
 		r = bench(atol(argv[i + 1]), argv[i + 2], argv[i + 3]);
+	} else if (!strcmp(argv[i], "ops") && i + 1 < argc) {
+		r = ops(argv[i + 1]);
 	} else if (!strcmp(argv[i], "fork") && i + 1 < argc) {
 		r = forks(argv[i + 1]);
 	} else {
