@@ -18,7 +18,8 @@ import (
 // seccomp lane: the raw syscall under 'btfuse run') and fast (the
 // channel, under 'btfuse run'). Each round is one process per way making
 // calls in a loop; the metrics are the medians over the rounds (b.N), in
-// ns per call, and the ratios to native. Run with -benchtime 5x.
+// ns per call (per open+read+close, create+write+close, mkdir+rmdir), and
+// the ratios to native. Run with -benchtime 5x.
 func BenchmarkChannel(b *testing.B) {
 	l := startLane(b)
 	native := b.TempDir()
@@ -34,8 +35,11 @@ func BenchmarkChannel(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	const calls = "20000"
-	for _, op := range []struct{ name, file string }{{"stat", "f"}, {"access", "f"}, {"readlink", "link"}} {
+	const calls = "5000"
+	// open: open+read 4K+close of a file; create: open O_CREAT|O_TRUNC
+	// +write 4K+close of one name, again and again; mkdir: mkdir+rmdir.
+	for _, op := range []struct{ name, file string }{{"stat", "f"}, {"access", "f"}, {"readlink", "link"},
+		{"open", "f"}, {"create", "c"}, {"mkdir", "m"}} {
 		b.Run(op.name, func(b *testing.B) {
 			ns := map[string][]float64{}
 			for i := 0; i < b.N; i++ {

@@ -32,6 +32,8 @@ func startLane(tb testing.TB) *lane {
 	tb.Helper()
 	testutil.RequirePrivileged(tb)
 	testutil.RequireProgram(tb, "gcc")
+	// The tests count on the channel from the first call.
+	tb.Setenv("BTFUSE_FAST_AFTER", "0")
 	l := &lane{runtime: filepath.Join(tb.TempDir(), "run"), harness: buildHarness(tb)}
 	// Other users reach the mount for the uid-switching cases: every
 	// directory above it is searchable (t.TempDir's are 0700).
@@ -375,5 +377,21 @@ func TestChannelOpsDifferential(t *testing.T) {
 	}
 	if ents, err := os.ReadDir(l.mount); err != nil || len(ents) != 0 {
 		t.Errorf("mount left with %v, %v; the script removes everything\n%s", ents, err, strings.Join(run, "\n"))
+	}
+}
+
+// TestChannelHandshakeAfter: the first BTFUSE_FAST_AFTER calls of a
+// process pass (a short-lived program never earns a handshake back), the
+// next is served.
+func TestChannelHandshakeAfter(t *testing.T) {
+	l := startLane(t)
+	if err := os.WriteFile(l.mount+"/f", []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("BTFUSE_FAST_AFTER", "3")
+	pass := fmt.Sprint(fastlane.Pass)
+	got := lines(l.supervised(t, "count", "5", l.mount+"/f"))
+	if want := []string{pass, pass, pass, "0", "0"}; strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("results %v, want %v", got, want)
 	}
 }

@@ -13,8 +13,10 @@
 // # Handshake
 //
 // The library connects to the daemon's control socket, named by the
-// environment variable SocketEnv that 'btfuse run' sets, the first time a
-// process (or a fork child) needs the channel, and sends the control
+// environment variable SocketEnv that 'btfuse run' sets, when a process
+// (or a fork child) makes its ninth call under the mount (the first eight
+// pass: a handshake costs more than a short-lived program saves;
+// BTFUSE_FAST_AFTER sets the number), and sends the control
 // request OpHandshake in the control package's wire format. The daemon
 // takes the peer's pid from SO_PEERCRED (the kernel's word, not the
 // library's), opens a pidfd on it while the peer waits for the reply (so
@@ -55,7 +57,8 @@
 // # Waiting
 //
 // After posting a request the library rings the doorbell (an increment,
-// and FUTEX_WAKE when the worker sleeps), then spins on the slot's state
+// and FUTEX_WAKE when the worker sleeps; then it sleeps at once, since the
+// wake-up takes longer than a spin is worth), or spins on the slot's state
 // for a bounded, adaptive time (at most SpinMax; none on a single CPU,
 // where spinning only delays the worker; shorter after replies that needed
 // a sleep anyway) and then sleeps with FUTEX_WAIT on the state word,

@@ -98,6 +98,14 @@ static int fl_spin_max_ns; /* 0 on a single CPU */
 static int fl_spin_ns;     /* the adaptive bound, <= fl_spin_max_ns */
 static pthread_key_t fl_key;
 
+/* A handshake costs many calls' worth (a connection to the daemon, a new
+ * segment), which a short-lived program never earns back: the first
+ * fl_after calls of a process (BTFUSE_FAST_AFTER, default FL_AFTER) pass
+ * to the seccomp lane, and the handshake comes with the next. */
+#define FL_AFTER 8
+static int fl_after = FL_AFTER;
+static int fl_until;
+
 /* The backing directory, when the daemon gave it (the process has its uid
  * or is full root): opens the daemon decided are made here, through it.
  * Its identity is checked before each use, in case the program closed it
@@ -173,6 +181,10 @@ int fl_channel_init(const char *mount)
 	if (!sock || !*sock || strlen(sock) >= sizeof(fl_sock))
 		return -ENOENT;
 	strcpy(fl_sock, sock);
+	const char *after = getenv("BTFUSE_FAST_AFTER");
+	if (after && *after >= '0' && *after <= '9')
+		fl_after = atoi(after);
+	fl_until = fl_after;
 	long n = sysconf(_SC_NPROCESSORS_ONLN);
 	fl_spin_max_ns = n > 1 ? SPIN_MAX_NS : 0;
 	fl_spin_ns = fl_spin_max_ns;
@@ -199,6 +211,7 @@ void fl_channel_atfork_child(void)
 	t_slot = NULL;
 	t_tid = 0;
 	t_busy = 0;
+	fl_until = fl_after;
 	__atomic_store_n(&fl_state, fl_sock[0] ? FL_NONE : FL_OFF, __ATOMIC_SEQ_CST);
 }
 
@@ -348,6 +361,8 @@ static char *claim(void)
 {
 	int s = __atomic_load_n(&fl_state, __ATOMIC_SEQ_CST);
 	if (s == FL_NONE) {
+		if (__atomic_sub_fetch(&fl_until, 1, __ATOMIC_SEQ_CST) >= 0)
+			return NULL;
 		int want = FL_NONE;
 		if (!__atomic_compare_exchange_n(&fl_state, &want, FL_BUSY, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
 			return NULL;
@@ -430,11 +445,14 @@ static long call(char *s)
 	st(s, SLOT_WAITING, 0);
 	st(s, SLOT_STATE, S_REQUEST);
 	__atomic_add_fetch(word(fl_seg, HDR_BELL), 1, __ATOMIC_SEQ_CST);
-	if (ld(fl_seg, HDR_SLEEPING))
+	/* A sleeping worker needs a wake-up, which takes longer than a spin
+	 * is worth: sleep at once. */
+	int cold = ld(fl_seg, HDR_SLEEPING);
+	if (cold)
 		futex(word(fl_seg, HDR_BELL), FUTEX_WAKE, 1, NULL);
 	int spun = 0;
 	long t0 = fl_spin_max_ns > 0 ? now_ns() : 0;
-	if (fl_spin_ns > 0) {
+	if (fl_spin_ns > 0 && !cold) {
 		long deadline = t0 + fl_spin_ns;
 		for (int i = 1;; i++) {
 			if (ld(s, SLOT_STATE) == S_DONE) {
@@ -469,7 +487,7 @@ static long call(char *s)
 	 * spin, or that a longer spin (up to the bound) would have caught,
 	 * lengthens it; one that took longer than the bound shortens it, so
 	 * that a daemon slow to wake costs little CPU here. */
-	if (fl_spin_max_ns > 0) {
+	if (fl_spin_max_ns > 0 && !cold) {
 		long took = now_ns() - t0;
 		if (spun || took <= fl_spin_max_ns)
 			fl_spin_ns = fl_spin_ns * 2 > fl_spin_max_ns ? fl_spin_max_ns : fl_spin_ns * 2;

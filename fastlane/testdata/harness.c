@@ -11,6 +11,7 @@
  *       fstat, close, mkdir, rename and unlink under DIR, each through the
  *       channel and, when it passes, the raw syscall (as the library does);
  *       "op<TAB>result<TAB>chan|sys" into OUT
+ *   harness OUT count N PATH             N stats of PATH through the channel
  *   harness OUT fork PATH                the channel in a fork child, a vfork
  *       child and a second thread; results into OUT */
 #define _GNU_SOURCE
@@ -113,6 +114,59 @@ static long ns_now(void)
 	return t.tv_sec * 1000000000L + t.tv_nsec;
 }
 
+/* The bench's op classes, each through the channel when chan (falling
+ * back to the syscall when it passes, as the library does) or the plain
+ * syscall. */
+static long b_open(int chan, const char *p, int flags, int mode)
+{
+	long r = chan ? fl_openat(AT_FDCWD, p, flags, mode) : FL_PASS;
+	if (r == FL_PASS)
+		r = sysret(syscall(SYS_openat, AT_FDCWD, p, flags, mode));
+	return r;
+}
+
+static void b_close(int chan, int fd)
+{
+	if (chan)
+		fl_close(fd);
+	close(fd);
+}
+
+static long open_read_close(int chan, const char *p)
+{
+	static char buf[4096];
+	long fd = b_open(chan, p, O_RDONLY, 0);
+	if (fd < 0)
+		return fd;
+	long n = read(fd, buf, sizeof buf);
+	b_close(chan, fd);
+	return n > 0 ? 0 : -1;
+}
+
+static long create_write_close(int chan, const char *p)
+{
+	static char buf[4096];
+	long fd = b_open(chan, p, O_CREAT | O_WRONLY | O_TRUNC, 0644);
+	if (fd < 0)
+		return fd;
+	long n = write(fd, buf, sizeof buf);
+	b_close(chan, fd);
+	return n == sizeof buf ? 0 : -1;
+}
+
+static long mkdir_rmdir(int chan, const char *p)
+{
+	long r = chan ? fl_mkdirat(AT_FDCWD, p, 0755) : FL_PASS;
+	if (r == FL_PASS)
+		r = sysret(syscall(SYS_mkdirat, AT_FDCWD, p, 0755));
+	if (r != 0)
+		return r;
+	r = chan ? fl_unlinkat(AT_FDCWD, p, AT_REMOVEDIR) : FL_PASS;
+	if (r == FL_PASS)
+		r = sysret(syscall(SYS_unlinkat, AT_FDCWD, p, AT_REMOVEDIR));
+	return r;
+}
+
 static int bench(long n, const char *mode, const char *p)
 {
 	struct stat s;
@@ -132,6 +186,12 @@ static int bench(long n, const char *mode, const char *p)
 			r = fl_readlinkat(AT_FDCWD, p, buf, sizeof buf) > 0 ? 0 : -1;
 		else if (!strcmp(mode, "sys-readlink"))
 			r = syscall(SYS_readlinkat, AT_FDCWD, p, buf, sizeof buf) > 0 ? 0 : -1;
+		else if (!strcmp(mode, "chan-open") || !strcmp(mode, "sys-open"))
+			r = open_read_close(mode[0] == 'c', p);
+		else if (!strcmp(mode, "chan-create") || !strcmp(mode, "sys-create"))
+			r = create_write_close(mode[0] == 'c', p);
+		else if (!strcmp(mode, "chan-mkdir") || !strcmp(mode, "sys-mkdir"))
+			r = mkdir_rmdir(mode[0] == 'c', p);
 		else
 			return 2;
 		if (r != 0)
@@ -370,6 +430,12 @@ int main(int argc, char **argv)
 			diff(argv[i]);
 	} else if (!strcmp(argv[i], "bench") && i + 3 < argc) {
 		r = bench(atol(argv[i + 1]), argv[i + 2], argv[i + 3]);
+	} else if (!strcmp(argv[i], "count") && i + 2 < argc) {
+		/* N stats of PATH through the channel, one result a line. */
+		for (long k = atol(argv[i + 1]); k > 0; k--) {
+			struct stat sb;
+			fprintf(out, "%ld\n", fl_newfstatat(AT_FDCWD, argv[i + 2], &sb, 0));
+		}
 	} else if (!strcmp(argv[i], "ops") && i + 1 < argc) {
 		r = ops(argv[i + 1]);
 	} else if (!strcmp(argv[i], "fork") && i + 1 < argc) {
