@@ -11,8 +11,8 @@ type Door uint8
 
 const (
 	DoorFUSE Door = iota // the FUSE mount
-	DoorRun              // a process supervised by 'btfuse run'
-	DoorFast             // the fast lane: the preload library's channel
+	DoorRun              // a process supervised by 'btfuse run', over seccomp
+	DoorFast             // a process supervised by 'btfuse run', answered by the fast lane
 	NumDoors
 )
 

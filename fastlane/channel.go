@@ -27,8 +27,8 @@ const (
 	hdrSlotSize = 12
 	hdrSlotsOff = 16
 	hdrState    = 20 // stateServing, then stateClosed
-	hdrBell     = 24 // the doorbell: bumped by every request
-	hdrSleeping = 28 // 1 while the worker sleeps on the bell
+	hdrBell     = 24 // bumped by every request
+	hdrSleeping = 28 // 1 while the worker sleeps on the doorbell socket
 
 	// Slot fields.
 	slotOwner   = 0  // TID of the thread that claimed it, 0 when free
@@ -125,7 +125,6 @@ func newSegment() (*segment, error) {
 // unmaps it.
 func (s *segment) close() {
 	s.store(hdrState, stateClosed)
-	s.wake(hdrBell)
 	for i := 0; i < NumSlots; i++ {
 		s.wake(slotBase(i) + slotState)
 	}

@@ -21,7 +21,8 @@
 // takes the peer's pid from SO_PEERCRED (the kernel's word, not the
 // library's), opens a pidfd on it while the peer waits for the reply (so
 // the pid cannot have been reused), creates the segment, a sealed-size
-// memfd of its own, and sends it back with SCM_RIGHTS. The connection stays
+// memfd of its own, and sends it back with SCM_RIGHTS, with the library's
+// end of the doorbell socket (and the backing directory: see Opens). The connection stays
 // open: when the daemon dies the library sees it hung up.
 //
 // Credentials never come from the library. Every request names its thread
@@ -36,8 +37,8 @@
 //
 // One segment per handshaked process: a header page, then NumSlots slots of
 // SlotSize bytes. The header holds the magic, the layout version, the slot
-// count and size, the daemon's state word (serving or closed) and the
-// doorbell futex word on which the daemon's worker sleeps. Offsets and
+// count and size, the daemon's state word (serving or closed), a request
+// counter and the word that says the worker sleeps. Offsets and
 // sizes are in the header so that the library checks the layout it maps;
 // the daemon never reads a length from the segment without bounding it by
 // the slot (a request's path is NUL-terminated within its buffer, or the
@@ -56,9 +57,12 @@
 //
 // # Waiting
 //
-// After posting a request the library rings the doorbell (an increment,
-// and FUTEX_WAKE when the worker sleeps; then it sleeps at once, since the
-// wake-up takes longer than a spin is worth), or spins on the slot's state
+// After posting a request the library rings the doorbell when the worker
+// sleeps (a byte written to the doorbell socket, whose other end the
+// worker sleeps in reading: a unix socket wakes its reader synchronously,
+// on the writer's CPU, which FUTEX_WAKE does not; then the library sleeps
+// at once, since the wake-up takes longer than a spin is worth), or spins
+// on the slot's state
 // for a bounded, adaptive time (at most SpinMax; none on a single CPU,
 // where spinning only delays the worker; shorter after replies that needed
 // a sleep anyway) and then sleeps with FUTEX_WAIT on the state word,
@@ -72,10 +76,12 @@
 // The daemon serves each segment with a worker goroutine on a locked OS
 // thread: it scans the slots for requests, keeps polling for a short while
 // after the last one (a program in a loop of path calls keeps it hot), then
-// announces that it sleeps and waits on the doorbell. It wakes at least
-// every WorkerPatience to see whether its process is gone (pidfd) or the
-// daemon closes. At close the state word becomes Closed and every sleeper
-// is woken; the library then passes.
+// announces that it sleeps and reads the doorbell socket. It wakes at
+// least every WorkerPatience to see whether its process is gone (pidfd);
+// the library's end of the socket closes with the process (or its exec),
+// which ends the read at once. At close the state word becomes Closed,
+// the worker's read is shut down and every sleeper is woken; the library
+// then passes.
 //
 // # Fork and exec
 //

@@ -87,9 +87,17 @@ func (s *Server) Handshake(_ context.Context, req *control.Request) (control.Rep
 		unix.Close(pidfd)
 		return control.Reply{}, fmt.Errorf("fast lane: %w", err)
 	}
-	reply := control.Reply{Body: map[string]int{"slots": NumSlots}, Files: []*os.File{os.NewFile(uintptr(dup), "btfuse-fastlane")}}
-	ss := &session{s: s, seg: seg, tgid: pid, pidfd: pidfd}
-	// The backing directory, second, only for a process that could open
+	bell, err := doorbell()
+	if err != nil {
+		unix.Close(dup)
+		seg.close()
+		unix.Close(pidfd)
+		return control.Reply{}, fmt.Errorf("fast lane: %w", err)
+	}
+	reply := control.Reply{Body: map[string]int{"slots": NumSlots}, Files: []*os.File{
+		os.NewFile(uintptr(dup), "btfuse-fastlane"), os.NewFile(uintptr(bell[1]), "btfuse-bell")}}
+	ss := &session{s: s, seg: seg, tgid: pid, pidfd: pidfd, bell: bell[0]}
+	// The backing directory, third, only for a process that could open
 	// the backing files anyway; without it the library leaves opens to
 	// the seccomp lane.
 	if s.mayOpenBacking(th) {
@@ -138,6 +146,28 @@ func (s *Server) forget(ss *session) {
 	delete(s.sessions, ss)
 	s.mu.Unlock()
 	s.wg.Done()
+}
+
+// doorbell makes the doorbell socket pair: the daemon's end, blocking
+// with a receive timeout of WorkerPatience, and the library's, which only
+// writes and never blocks.
+func doorbell() ([2]int, error) {
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return fds, err
+	}
+	tv := unix.NsecToTimeval(int64(WorkerPatience))
+	if err := unix.SetsockoptTimeval(fds[0], unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {
+		unix.Close(fds[0])
+		unix.Close(fds[1])
+		return fds, err
+	}
+	if err := unix.SetNonblock(fds[1], true); err != nil {
+		unix.Close(fds[0])
+		unix.Close(fds[1])
+		return fds, err
+	}
+	return fds, nil
 }
 
 // filtered reports whether process pid runs under a seccomp filter: the

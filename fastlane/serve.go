@@ -26,6 +26,14 @@ type session struct {
 	seg   *segment
 	tgid  int
 	pidfd int
+	// bell is the daemon's end of the doorbell socket: the worker sleeps
+	// in a read of it, the library writes a byte to wake it. A write to
+	// a unix socket wakes its reader synchronously (the kernel runs it on
+	// the writer's CPU when the writer goes to sleep), which a FUTEX_WAKE
+	// does not: on a busy machine that is the difference between running
+	// at once and waiting for a CPU. The library's end closes when the
+	// process exits or execs: the read then sees the end.
+	bell int
 
 	stopped atomic.Bool
 
@@ -54,7 +62,7 @@ func (ss *session) end() {
 	defer ss.mu.Unlock()
 	if !ss.released {
 		ss.seg.store(hdrState, stateClosed)
-		ss.seg.wake(hdrBell)
+		unix.Shutdown(ss.bell, unix.SHUT_RDWR) // ends the worker's read
 	}
 }
 
@@ -66,6 +74,7 @@ func (ss *session) release() {
 	ss.released = true
 	ss.seg.close()
 	unix.Close(ss.pidfd)
+	unix.Close(ss.bell)
 	for id, f := range ss.files {
 		ss.s.fs.Release(f)
 		delete(ss.files, id)
@@ -102,19 +111,26 @@ func (ss *session) run() {
 		}
 		// Announce the sleep, then look once more: a request posted
 		// before the announcement was seen is served now; one posted
-		// after it rings the bell, whose value then differs and the
-		// wait returns at once.
+		// after it rings the bell, whose byte waits in the socket.
 		ss.seg.store(hdrSleeping, 1)
-		bell := ss.seg.load(hdrBell)
+		gone := false
 		if !ss.pending() {
-			ss.seg.wait(hdrBell, bell, WorkerPatience)
+			gone = ss.sleep()
 		}
 		ss.seg.store(hdrSleeping, 0)
 		last = time.Now()
-		if ss.gone() {
+		if gone || ss.gone() {
 			return
 		}
 	}
+}
+
+// sleep waits for the doorbell, at most WorkerPatience (the socket's
+// receive timeout), and reports whether the library's end is gone.
+func (ss *session) sleep() bool {
+	var buf [64]byte
+	n, err := unix.Read(ss.bell, buf[:])
+	return n == 0 && err == nil
 }
 
 // pending reports whether a slot holds a request.

@@ -93,6 +93,7 @@ static int fl_state = FL_OFF;
 static char fl_sock[sizeof(((struct sockaddr_un *)0)->sun_path)];
 static char *fl_seg;       /* the mapped segment, when FL_READY */
 static int fl_ctl = -1;    /* the connection to the daemon */
+static int fl_bell = -1;   /* the doorbell: a byte written wakes the daemon's worker */
 static pid_t fl_pid;       /* the process that handshaked */
 static int fl_spin_max_ns; /* 0 on a single CPU */
 static int fl_spin_ns;     /* the adaptive bound, <= fl_spin_max_ns */
@@ -203,6 +204,8 @@ void fl_channel_atfork_child(void)
 		return;
 	sys_close(fl_ctl);
 	fl_ctl = -1;
+	sys_close(fl_bell);
+	fl_bell = -1;
 	/* The backing directory is kept: the child's handshake may bring it
 	 * again; until then it is not used (fl_seg is NULL). */
 	sys_close(fl_backdir);
@@ -312,19 +315,23 @@ static int handshake(void)
 	struct timeval none = {0, 0};
 	if (syscall(SYS_setsockopt, fd, SOL_SOCKET, SO_RCVTIMEO, &none, sizeof none) < 0)
 		goto out;
-	if (nfds >= 2 && syscall(SYS_fstat, fds[1], &sb) == 0 && S_ISDIR(sb.st_mode)) {
+	if (nfds < 2)
+		goto out;
+	if (nfds >= 3 && syscall(SYS_fstat, fds[2], &sb) == 0 && S_ISDIR(sb.st_mode)) {
 		if (!fl_fds) {
 			void *t = (void *)syscall(SYS_mmap, NULL, FL_MAX_FDS * sizeof(struct fl_fd), PROT_READ | PROT_WRITE,
 						  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 			fl_fds = t == MAP_FAILED ? NULL : t;
 		}
 		if (fl_fds) {
-			fl_backdir = fds[1];
+			fl_backdir = fds[2];
 			fl_backdir_dev = sb.st_dev;
 			fl_backdir_ino = sb.st_ino;
-			fds[1] = -1;
+			fds[2] = -1;
 		}
 	}
+	fl_bell = fds[1];
+	fds[1] = -1;
 	fl_seg = seg;
 	fl_ctl = fd;
 	fl_pid = (pid_t)syscall(SYS_getpid);
@@ -448,8 +455,11 @@ static long call(char *s)
 	/* A sleeping worker needs a wake-up, which takes longer than a spin
 	 * is worth: sleep at once. */
 	int cold = ld(fl_seg, HDR_SLEEPING);
-	if (cold)
-		futex(word(fl_seg, HDR_BELL), FUTEX_WAKE, 1, NULL);
+	if (cold) {
+		/* A full socket means the worker has bytes to wake for. */
+		char b = 1;
+		syscall(SYS_sendto, fl_bell, &b, 1, MSG_DONTWAIT | MSG_NOSIGNAL, NULL, 0);
+	}
 	int spun = 0;
 	long t0 = fl_spin_max_ns > 0 ? now_ns() : 0;
 	if (fl_spin_ns > 0 && !cold) {
