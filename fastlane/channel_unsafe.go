@@ -2,7 +2,6 @@ package fastlane
 
 import (
 	"sync/atomic"
-	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -34,19 +33,11 @@ func bytesOf[T any](v *T) []byte {
 
 // The segment is shared between processes: its futexes are not private.
 
-// wait sleeps while the word at off holds val, at most d.
-func (s *segment) wait(off int, val uint32, d time.Duration) {
-	ts := unix.NsecToTimespec(int64(d))
-	unix.Syscall6(unix.SYS_FUTEX, uintptr(unsafe.Pointer(s.word(off))), futexWait, uintptr(val), uintptr(unsafe.Pointer(&ts)), 0, 0)
-}
-
 // wake wakes every sleeper on the word at off.
 func (s *segment) wake(off int) {
 	unix.Syscall6(unix.SYS_FUTEX, uintptr(unsafe.Pointer(s.word(off))), futexWake, 1<<30, 0, 0, 0)
 }
 
-// futex(2) operations (linux/futex.h), shared (not FUTEX_PRIVATE_FLAG).
-const (
-	futexWait = 0
-	futexWake = 1
-)
+// futexWake is FUTEX_WAKE (linux/futex.h), shared: not
+// FUTEX_PRIVATE_FLAG.
+const futexWake = 1
