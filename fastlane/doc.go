@@ -1,9 +1,16 @@
-// Package fastlane is the daemon side of the fast lane: the shared-memory
-// channel through which the preload library (preload/, C, loaded into the
-// dynamically linked programs of 'btfuse run') asks the daemon about paths
-// under the mount, without a seccomp notification. The channel side of the
-// library is preload/channel.c; preload/channel.h is the fixed interface
-// between it and the library's entry side.
+// Package fastlane is btfuse's fast lane: the preload library (preload/,
+// C; built by package preloadlib) that 'btfuse run' loads into dynamically
+// linked commands, so that their path calls outside the mount reach the
+// kernel from a trampoline page the seccomp filter allows
+// (supervisor.BuildFastFilter), and those under the mount go to the daemon
+// over a shared-memory channel (preload/channel.h; the daemon side lives
+// in this package).
+//
+// # The channel
+//
+// The channel's library side is preload/channel.c; its daemon side is
+// Server (handshake.go, serve*.go); preload/channel.h is the fixed
+// interface between channel.c and the library's entry side.
 //
 // The channel is a speed path, never a boundary: whatever it cannot answer
 // the library leaves to the ordinary syscall, which the seccomp lane serves
