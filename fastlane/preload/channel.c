@@ -123,6 +123,11 @@ static ino_t fl_backdir_ino;
 struct fl_fd {
 	uint64_t id;
 	pid_t pid;
+	/* The backing file's identity: a descriptor closed or replaced
+	 * behind the library's back (close_range, dup2 onto it) no longer
+	 * matches, and is not answered for. */
+	dev_t dev;
+	ino_t ino;
 };
 static struct fl_fd *fl_fds;
 
@@ -665,11 +670,14 @@ long fl_openat(int dirfd, const char *path, int flags, mode_t mode)
 			if (r < 0)
 				r = -errno;
 		}
+		struct stat sb;
 		if (r < 0) {
 			release(s, id);
-		} else if (r < FL_MAX_FDS) {
+		} else if (r < FL_MAX_FDS && syscall(SYS_fstat, r, &sb) == 0) {
 			fl_fds[r].id = id;
 			fl_fds[r].pid = fl_pid;
+			fl_fds[r].dev = sb.st_dev;
+			fl_fds[r].ino = sb.st_ino;
 		}
 	}
 	finish(s);
@@ -717,14 +725,17 @@ long fl_renameat2(int olddirfd, const char *oldpath, int newdirfd, const char *n
 }
 
 /* fd_id returns the daemon's id of the File behind fd, 0 when the channel
- * did not open fd in this process. */
+ * did not open fd in this process or fd no longer is what it opened. */
 static uint64_t fd_id(int fd)
 {
 	if (!fl_fds || fd < 0 || fd >= FL_MAX_FDS || fl_fds[fd].id == 0)
 		return 0;
-	if (fl_fds[fd].pid != (pid_t)syscall(SYS_getpid))
+	struct fl_fd *e = &fl_fds[fd];
+	struct stat sb;
+	if (e->pid != (pid_t)syscall(SYS_getpid) || syscall(SYS_fstat, fd, &sb) != 0 || sb.st_dev != e->dev ||
+	    sb.st_ino != e->ino)
 		return 0;
-	return fl_fds[fd].id;
+	return e->id;
 }
 
 long fl_fstat(int fd, struct stat *stp)

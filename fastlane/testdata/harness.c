@@ -297,6 +297,18 @@ static int ops(const char *dir)
 		done(w, n, 0);
 		o_close(fd);
 	}
+	/* A descriptor replaced behind the library's back (dup2 onto it) is
+	 * no longer the channel's to answer for. */
+	fd = done("open a for dup2", o_open("a", O_RDONLY, 0), 1);
+	if (fd >= 0) {
+		int p[2];
+		if (pipe(p) == 0) {
+			dup2(p[0], fd);
+			o_fstat("fstat replaced by dup2", fd);
+			close(p[0]), close(p[1]);
+		}
+		o_close(fd);
+	}
 	done("open missing", o_open("missing", O_RDONLY, 0), 1);
 	done("open a/", o_open("a/", O_RDONLY, 0), 1);
 	done("open a/x creat", o_open("a/x", O_CREAT | O_RDWR, 0644), 1);
