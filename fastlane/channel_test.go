@@ -320,7 +320,7 @@ func TestChannelForkVforkThread(t *testing.T) {
 		got[k] = v
 	}
 	pass := fmt.Sprint(fastlane.Pass)
-	for k, want := range map[string]string{"parent": "0", "thread": "0", "fork-child": "0 0", "vfork-child": pass,
+	for k, want := range map[string]string{"parent": "0", "errno-kept": "0 4242", "errno-close": "1 4242", "thread": "0", "fork-child": "0 0", "vfork-child": pass,
 		"raw-fork-child": pass, "parent-again": "0"} {
 		if got[k] != want {
 			t.Errorf("%s: %q, want %q (all: %v)", k, got[k], want, got)

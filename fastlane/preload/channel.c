@@ -142,6 +142,7 @@ extern long (*fl_tramp)(long nr, long a, long b, long c, long d, long e, long f)
 static __thread char *t_slot;
 static __thread pid_t t_tid;
 static __thread int t_busy;
+static __thread int t_errno; /* the caller's errno, given back at the end of a call */
 
 #define SPIN_MAX_NS 20000 /* gVisor's bound: never more than ~20 us */
 #define SPIN_MIN_NS 1000
@@ -429,15 +430,27 @@ static char *begin(void)
 {
 	if (t_busy)
 		return NULL;
+	/* The channel's own syscalls (futex timeouts, a failed handshake)
+	 * set errno; the caller's survives a call, as it survives a
+	 * successful syscall. */
+	int e = errno;
 	t_busy = 1;
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
 	char *s = claim();
-	if (!s)
+	if (!s) {
+		errno = e;
 		t_busy = 0;
+	} else {
+		t_errno = e;
+	}
 	return s;
 }
 
-static void end(void) { t_busy = 0; }
+static void end(void)
+{
+	errno = t_errno;
+	t_busy = 0;
+}
 
 /* put_path copies path into the slot; 0 when it does not fit (the kernel
  * answers ENAMETOOLONG past PATH_MAX: let it). */
@@ -732,10 +745,13 @@ static uint64_t fd_id(int fd)
 		return 0;
 	struct fl_fd *e = &fl_fds[fd];
 	struct stat sb;
+	int saved = errno;
+	uint64_t id = e->id;
 	if (e->pid != (pid_t)syscall(SYS_getpid) || syscall(SYS_fstat, fd, &sb) != 0 || sb.st_dev != e->dev ||
 	    sb.st_ino != e->ino)
-		return 0;
-	return e->id;
+		id = 0;
+	errno = saved;
+	return id;
 }
 
 long fl_fstat(int fd, struct stat *stp)

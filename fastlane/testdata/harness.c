@@ -368,6 +368,19 @@ static int forks(const char *p)
 	struct stat s;
 	fork_path = p;
 	fprintf(out, "parent %ld\n", fl_newfstatat(AT_FDCWD, p, &s, 0));
+	/* The caller's errno survives a served call. */
+	errno = 4242;
+	long er = fl_newfstatat(AT_FDCWD, p, &s, 0);
+	int e = errno;
+	fprintf(out, "errno-kept %ld %d\n", er, e);
+	/* ... and a close of a descriptor already gone. */
+	long cfd = fl_openat(AT_FDCWD, p, O_RDONLY, 0);
+	if (cfd >= 0)
+		close((int)cfd);
+	errno = 4242;
+	fl_close((int)cfd);
+	e = errno;
+	fprintf(out, "errno-close %d %d\n", cfd >= 0, e);
 	pthread_t th;
 	long tr = 1;
 	pthread_create(&th, NULL, thread_stat, &tr);
