@@ -44,10 +44,16 @@ const (
 	slotLen     = 40 // u64: readlink's buffer size
 	slotResult  = 48 // i64: >= 0, -errno or Pass
 	slotOutLen  = 56 // bytes of out used
+	slotNRel    = 60 // ids in rel: Files the library closed since the last request
 	slotPath1   = 64
 	slotPath2   = slotPath1 + PathBytes
 	slotOut     = slotPath2 + PathBytes
-	slotEnd     = slotOut + OutBytes
+	slotRel     = slotOut + OutBytes // [MaxRel]u64
+	slotEnd     = slotRel + MaxRel*8
+
+	// MaxRel bounds the Files a slot's thread may close between two
+	// requests before fl_close makes a request of its own.
+	MaxRel = 64
 )
 
 // Segment states.

@@ -39,6 +39,14 @@ func (ss *session) serveSlot(b int) int64 {
 	start := time.Now()
 	seg := ss.seg
 	seg.store(b+slotOutLen, 0)
+	// The Files the library closed since this slot's last request
+	// (fl_close queues them here rather than asking at once).
+	if n := min(seg.load(b+slotNRel), MaxRel); n > 0 {
+		for i := range int(n) {
+			ss.releaseFile(seg.getU64(b + slotRel + 8*i))
+		}
+		seg.store(b+slotNRel, 0)
+	}
 	tid := int(int32(seg.load(b + slotTid)))
 	if tid <= 0 {
 		return Pass
