@@ -7,7 +7,7 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// The layout of a segment (see the package comment). preload/channel.c
+// The layout of a segment (see the package comment). preload/channel_int.h
 // repeats these numbers; TestLayoutMatchesC compares them.
 const (
 	Magic   = 0x4c465442 // "BTFL"

@@ -89,12 +89,17 @@ func startLane(tb testing.TB) *lane {
 	}
 }
 
-// buildHarness compiles testdata/harness.c with the channel.
+// buildHarness compiles testdata/harness.c with the channel's files
+// (preload/channel*.c).
 func buildHarness(tb testing.TB) string {
 	tb.Helper()
 	bin := filepath.Join(tb.TempDir(), "harness")
-	cmd := exec.Command("gcc", "-Wall", "-Wextra", "-Werror", "-O2", "-pthread", "-o", bin,
-		"testdata/harness.c", "preload/channel.c")
+	srcs, err := filepath.Glob("preload/channel*.c")
+	if err != nil || len(srcs) == 0 {
+		tb.Fatalf("channel sources: %v, %v", srcs, err)
+	}
+	cmd := exec.Command("gcc", append([]string{"-Wall", "-Wextra", "-Werror", "-O2", "-std=gnu11", "-pthread", "-o", bin,
+		"testdata/harness.c"}, srcs...)...)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		tb.Fatalf("build harness: %v\n%s", err, out)
 	}
@@ -261,8 +266,8 @@ func lines(s string) []string {
 	return out
 }
 
-// TestLayoutMatchesC keeps channel.c's copy of the layout equal to
-// channel.go's: a C program that includes channel.c prints its numbers.
+// TestLayoutMatchesC keeps the C copy of the layout (channel_int.h) equal
+// to channel.go's: a C program that includes channel.c prints its numbers.
 func TestLayoutMatchesC(t *testing.T) {
 	testutil.RequireProgram(t, "gcc")
 	want := fastlane.LayoutForTest()

@@ -9,83 +9,13 @@
  * function that the entry side interposes (close, open, stat...): its own
  * syscalls are made with syscall(2). */
 #define _GNU_SOURCE
-#include "channel.h"
+#include "channel_int.h"
 
-#include <errno.h>
-#include <fcntl.h>
-#include <linux/futex.h>
-#include <poll.h>
-#include <pthread.h>
-#include <signal.h>
-#include <stdint.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/mman.h>
-#include <sys/socket.h>
-#include <sys/syscall.h>
-#include <sys/un.h>
-#include <time.h>
-#include <unistd.h>
-
-/* The segment's layout: fastlane/channel.go (TestLayoutMatchesC). */
-enum {
-	FL_MAGIC = 0x4c465442,
-	FL_VERSION = 1,
-	FL_NUM_SLOTS = 64,
-	FL_SLOT_SIZE = 16384,
-	FL_SLOTS_OFF = 4096,
-	FL_SEG_SIZE = FL_SLOTS_OFF + FL_NUM_SLOTS * FL_SLOT_SIZE,
-	FL_PATH_BYTES = 4096,
-	FL_OUT_BYTES = 4096,
-
-	HDR_MAGIC = 0,
-	HDR_VERSION = 4,
-	HDR_SLOTS = 8,
-	HDR_SLOT_SIZE = 12,
-	HDR_SLOTS_OFF = 16,
-	HDR_STATE = 20,
-	HDR_BELL = 24,
-	HDR_SLEEPING = 28,
-
-	SLOT_OWNER = 0,
-	SLOT_STATE = 4,
-	SLOT_WAITING = 8,
-	SLOT_OP = 12,
-	SLOT_TID = 16,
-	SLOT_DIRFD = 20,
-	SLOT_DIRFD2 = 24,
-	SLOT_FLAGS = 28,
-	SLOT_MODE = 32,
-	SLOT_MASK = 36,
-	SLOT_LEN = 40,
-	SLOT_RESULT = 48,
-	SLOT_OUTLEN = 56,
-	SLOT_NREL = 60,
-	SLOT_PATH1 = 64,
-	SLOT_PATH2 = SLOT_PATH1 + FL_PATH_BYTES,
-	SLOT_OUT = SLOT_PATH2 + FL_PATH_BYTES,
-	SLOT_REL = SLOT_OUT + FL_OUT_BYTES,
-	FL_MAX_REL = 64,
-
-	STATE_SERVING = 1,
-	STATE_CLOSED = 2,
-
-	S_IDLE = 0,
-	S_REQUEST = 1,
-	S_BUSY = 2,
-	S_DONE = 3,
-
-	OP_NEWFSTATAT = 1,
-	OP_STATX = 2,
-	OP_FACCESSAT2 = 3,
-	OP_READLINKAT = 4,
-	OP_OPENAT = 5,
-	OP_MKDIRAT = 6,
-	OP_UNLINKAT = 7,
-	OP_RENAMEAT2 = 8,
-	OP_FSTAT = 9,
-	OP_RELEASE = 10,
-};
+/* The state channel_int.h describes. */
+int flc_backdir = -1;
+dev_t flc_backdir_dev;
+ino_t flc_backdir_ino;
+struct fl_fd *flc_fds;
 
 /* The process's channel: FL_NONE until the first call handshakes, FL_BUSY
  * while one thread does (the others pass meanwhile), FL_READY, or FL_OFF
@@ -97,7 +27,7 @@ static char fl_sock[sizeof(((struct sockaddr_un *)0)->sun_path)];
 static char *fl_seg;       /* the mapped segment, when FL_READY */
 static int fl_ctl = -1;    /* the connection to the daemon */
 static int fl_bell = -1;   /* the doorbell: a byte written wakes the daemon's worker */
-static pid_t fl_pid;       /* the process that handshaked */
+pid_t flc_pid;             /* the process that handshaked */
 static int fl_spin_max_ns; /* 0 on a single CPU */
 static int fl_spin_ns;     /* the adaptive bound, <= fl_spin_max_ns */
 static pthread_key_t fl_key;
@@ -110,34 +40,8 @@ static pthread_key_t fl_key;
 static int fl_after = FL_AFTER;
 static int fl_until;
 
-/* The backing directory, when the daemon gave it (the process has its uid
- * or is full root): opens the daemon decided are made here, through it.
- * Its identity is checked before each use, in case the program closed it
- * and the number now names another directory. */
-static int fl_backdir = -1;
-static dev_t fl_backdir_dev;
-static ino_t fl_backdir_ino;
 
-/* The descriptors the channel opened: fd -> the daemon's id for its File,
- * and the process that opened it (a fork child inherits the table, but its
- * ids belong to its parent's session). Anonymous private memory, touched
- * only where used; descriptors past FL_MAX_FDS are not recorded. */
-#define FL_MAX_FDS 65536
-struct fl_fd {
-	uint64_t id;
-	pid_t pid;
-	/* The backing file's identity: a descriptor closed or replaced
-	 * behind the library's back (close_range, dup2 onto it) no longer
-	 * matches, and is not answered for. */
-	dev_t dev;
-	ino_t ino;
-};
-static struct fl_fd *fl_fds;
 
-/* fl_tramp is the entry side's syscall from the trampoline page, which the
- * seccomp filter lets through without a notification; absent (a program
- * linked with this file alone), the channel's own opens use syscall(2). */
-extern long (*fl_tramp)(long nr, long a, long b, long c, long d, long e, long f) __attribute__((weak));
 
 /* The calling thread's slot, its TID when it claimed it, and whether a
  * call of this thread is under way (a signal handler that calls in then
@@ -151,10 +55,6 @@ static __thread int t_errno; /* the caller's errno, given back at the end of a c
 #define SPIN_MIN_NS 1000
 #define WAIT_NS 50000000 /* a sleeper looks whether the daemon is alive every 50 ms */
 
-static uint32_t *word(char *base, int off) { return (uint32_t *)(base + off); }
-
-static uint32_t ld(char *base, int off) { return __atomic_load_n(word(base, off), __ATOMIC_SEQ_CST); }
-static void st(char *base, int off, uint32_t v) { __atomic_store_n(word(base, off), v, __ATOMIC_SEQ_CST); }
 
 static long futex(uint32_t *w, int op, uint32_t val, const struct timespec *ts)
 {
@@ -217,8 +117,8 @@ void fl_channel_atfork_child(void)
 	fl_bell = -1;
 	/* The backing directory is kept: the child's handshake may bring it
 	 * again; until then it is not used (fl_seg is NULL). */
-	sys_close(fl_backdir);
-	fl_backdir = -1;
+	sys_close(flc_backdir);
+	flc_backdir = -1;
 	fl_seg = NULL;
 	t_slot = NULL;
 	t_tid = 0;
@@ -327,15 +227,15 @@ static int handshake(void)
 	if (nfds < 2)
 		goto out;
 	if (nfds >= 3 && syscall(SYS_fstat, fds[2], &sb) == 0 && S_ISDIR(sb.st_mode)) {
-		if (!fl_fds) {
+		if (!flc_fds) {
 			void *t = (void *)syscall(SYS_mmap, NULL, FL_MAX_FDS * sizeof(struct fl_fd), PROT_READ | PROT_WRITE,
 						  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-			fl_fds = t == MAP_FAILED ? NULL : t;
+			flc_fds = t == MAP_FAILED ? NULL : t;
 		}
-		if (fl_fds) {
-			fl_backdir = fds[2];
-			fl_backdir_dev = sb.st_dev;
-			fl_backdir_ino = sb.st_ino;
+		if (flc_fds) {
+			flc_backdir = fds[2];
+			flc_backdir_dev = sb.st_dev;
+			flc_backdir_ino = sb.st_ino;
 			fds[2] = -1;
 		}
 	}
@@ -343,7 +243,7 @@ static int handshake(void)
 	fds[1] = -1;
 	fl_seg = seg;
 	fl_ctl = fd;
-	fl_pid = (pid_t)syscall(SYS_getpid);
+	flc_pid = (pid_t)syscall(SYS_getpid);
 	ok = 1;
 out:
 	for (int i = 0; i < nfds; i++)
@@ -397,7 +297,7 @@ static char *claim(void)
 			return NULL;
 		return t_slot;
 	}
-	if ((pid_t)syscall(SYS_getpid) != fl_pid || ld(fl_seg, HDR_STATE) != STATE_SERVING)
+	if ((pid_t)syscall(SYS_getpid) != flc_pid || ld(fl_seg, HDR_STATE) != STATE_SERVING)
 		return NULL;
 	for (int pass = 0; pass < 2 && !t_slot; pass++) {
 		for (int i = 0; i < FL_NUM_SLOTS; i++) {
@@ -406,7 +306,7 @@ static char *claim(void)
 			if (pass == 1 && owner != 0 && owner != (uint32_t)tid) {
 				/* Take over the slot of a thread that exited
 				 * without its destructor (only from idle). */
-				if (syscall(SYS_tgkill, fl_pid, owner, 0) == 0 || errno != ESRCH)
+				if (syscall(SYS_tgkill, flc_pid, owner, 0) == 0 || errno != ESRCH)
 					continue;
 				uint32_t st_ = ld(sl, SLOT_STATE);
 				if (st_ != S_IDLE && st_ != S_DONE)
@@ -429,7 +329,7 @@ static char *claim(void)
 /* begin returns the slot for a call, or NULL to pass; end must follow a
  * non-NULL begin. A signal handler that calls in while this thread's call
  * is under way (or its slot is being claimed) passes. */
-static char *begin(void)
+char *flc_begin(void)
 {
 	if (t_busy)
 		return NULL;
@@ -449,7 +349,7 @@ static char *begin(void)
 	return s;
 }
 
-static void end(void)
+void flc_end(void)
 {
 	errno = t_errno;
 	t_busy = 0;
@@ -457,7 +357,7 @@ static void end(void)
 
 /* put_path copies path into the slot; 0 when it does not fit (the kernel
  * answers ENAMETOOLONG past PATH_MAX: let it). */
-static int put_path(char *s, int off, const char *path)
+int flc_put_path(char *s, int off, const char *path)
 {
 	size_t n = strnlen(path, FL_PATH_BYTES);
 	if (n >= FL_PATH_BYTES)
@@ -467,7 +367,7 @@ static int put_path(char *s, int off, const char *path)
 }
 
 /* call posts the request in slot s and waits for its result. */
-static long call(char *s)
+long flc_call(char *s)
 {
 	st(s, SLOT_TID, (uint32_t)t_tid);
 	st(s, SLOT_WAITING, 0);
@@ -530,23 +430,23 @@ static long call(char *s)
 }
 
 /* finish makes the slot idle again for the next call. */
-static void finish(char *s)
+void flc_finish(char *s)
 {
 	st(s, SLOT_STATE, S_IDLE);
-	end();
+	flc_end();
 }
 
 /* start_path begins a call about (dirfd, path): the channel walks paths
  * from the working directory or the root only. */
-static char *start_path(int op, int dirfd, const char *path)
+char *flc_start_path(int op, int dirfd, const char *path)
 {
 	if (!path || !path[0] || (dirfd != AT_FDCWD && path[0] != '/'))
 		return NULL;
-	char *s = begin();
+	char *s = flc_begin();
 	if (!s)
 		return NULL;
-	if (!put_path(s, SLOT_PATH1, path)) {
-		end();
+	if (!flc_put_path(s, SLOT_PATH1, path)) {
+		flc_end();
 		return NULL;
 	}
 	st(s, SLOT_OP, (uint32_t)op);
@@ -556,245 +456,11 @@ static char *start_path(int op, int dirfd, const char *path)
 
 /* out copies the reply's data, of exactly n bytes, to dst; 0 when the
  * reply does not hold that much. */
-static int out(char *s, void *dst, size_t n)
+int flc_out(char *s, void *dst, size_t n)
 {
 	uint32_t got = ld(s, SLOT_OUTLEN);
 	if (got != n || n > FL_OUT_BYTES)
 		return 0;
 	memcpy(dst, s + SLOT_OUT, n);
 	return 1;
-}
-
-long fl_newfstatat(int dirfd, const char *path, struct stat *stp, int flags)
-{
-	if (!stp)
-		return FL_PASS;
-	char *s = start_path(OP_NEWFSTATAT, dirfd, path);
-	if (!s)
-		return FL_PASS;
-	st(s, SLOT_FLAGS, (uint32_t)flags);
-	long r = call(s);
-	if (r == 0 && !out(s, stp, sizeof *stp))
-		r = FL_PASS;
-	finish(s);
-	return r;
-}
-
-long fl_statx(int dirfd, const char *path, int flags, unsigned int mask, struct statx *stx)
-{
-	if (!stx)
-		return FL_PASS;
-	char *s = start_path(OP_STATX, dirfd, path);
-	if (!s)
-		return FL_PASS;
-	st(s, SLOT_FLAGS, (uint32_t)flags);
-	st(s, SLOT_MASK, mask);
-	long r = call(s);
-	if (r == 0 && !out(s, stx, 256)) /* sizeof(struct statx) */
-		r = FL_PASS;
-	finish(s);
-	return r;
-}
-
-long fl_faccessat2(int dirfd, const char *path, int mode, int flags)
-{
-	char *s = start_path(OP_FACCESSAT2, dirfd, path);
-	if (!s)
-		return FL_PASS;
-	st(s, SLOT_MODE, (uint32_t)mode);
-	st(s, SLOT_FLAGS, (uint32_t)flags);
-	long r = call(s);
-	finish(s);
-	return r;
-}
-
-long fl_readlinkat(int dirfd, const char *path, char *buf, size_t len)
-{
-	if (!buf)
-		return FL_PASS;
-	char *s = start_path(OP_READLINKAT, dirfd, path);
-	if (!s)
-		return FL_PASS;
-	__atomic_store_n((uint64_t *)(s + SLOT_LEN), (uint64_t)len, __ATOMIC_SEQ_CST);
-	long r = call(s);
-	if (r > 0) {
-		uint32_t n = ld(s, SLOT_OUTLEN);
-		if ((long)n != r || n > len || n > FL_OUT_BYTES)
-			r = FL_PASS;
-		else
-			memcpy(buf, s + SLOT_OUT, n);
-	}
-	finish(s);
-	return r;
-}
-
-/* backdir_ok reports whether fl_backdir is still the directory the daemon
- * sent. */
-static int backdir_ok(void)
-{
-	struct stat sb;
-	return fl_backdir >= 0 && syscall(SYS_fstat, fl_backdir, &sb) == 0 && sb.st_dev == fl_backdir_dev &&
-	       sb.st_ino == fl_backdir_ino;
-}
-
-/* release tells the daemon, on slot s, that the File id is closed. */
-static void release(char *s, uint64_t id)
-{
-	st(s, SLOT_OP, OP_RELEASE);
-	__atomic_store_n((uint64_t *)(s + SLOT_LEN), id, __ATOMIC_SEQ_CST);
-	call(s);
-}
-
-#ifndef O_TMPFILE
-#define O_TMPFILE (020000000 | O_DIRECTORY)
-#endif
-
-long fl_openat(int dirfd, const char *path, int flags, mode_t mode)
-{
-	/* O_PATH and O_TMPFILE open what only the kernel can; the daemon
-	 * passes directories and devices. */
-	if (flags & (O_PATH | (O_TMPFILE & ~O_DIRECTORY)))
-		return FL_PASS;
-	char *s = start_path(OP_OPENAT, dirfd, path);
-	if (!s)
-		return FL_PASS;
-	if (!backdir_ok()) {
-		end();
-		return FL_PASS;
-	}
-	st(s, SLOT_FLAGS, (uint32_t)flags);
-	st(s, SLOT_MODE, (uint32_t)mode);
-	long r = call(s);
-	if (r > 0) {
-		uint64_t id = (uint64_t)r;
-		char name[32];
-		uint32_t n = ld(s, SLOT_OUTLEN);
-		if (n == 0 || n >= sizeof name) {
-			release(s, id);
-			finish(s);
-			return -EIO; /* the daemon said yes and named no file: cannot happen */
-		}
-		memcpy(name, s + SLOT_OUT, n);
-		name[n] = 0;
-		/* The flags that reach a backing file (fsimpl's
-		 * backingOpenFlags), and the descriptor's own. */
-		long bfl = (flags & (O_ACCMODE | O_APPEND | O_NONBLOCK | O_CLOEXEC)) | O_NOFOLLOW | O_LARGEFILE;
-		if (&fl_tramp && fl_tramp) {
-			r = fl_tramp(SYS_openat, fl_backdir, (long)name, bfl, 0, 0, 0);
-		} else {
-			r = syscall(SYS_openat, fl_backdir, name, bfl);
-			if (r < 0)
-				r = -errno;
-		}
-		struct stat sb;
-		if (r < 0) {
-			release(s, id);
-		} else if (r < FL_MAX_FDS && syscall(SYS_fstat, r, &sb) == 0) {
-			fl_fds[r].id = id;
-			fl_fds[r].pid = fl_pid;
-			fl_fds[r].dev = sb.st_dev;
-			fl_fds[r].ino = sb.st_ino;
-		}
-	}
-	finish(s);
-	return r;
-}
-
-long fl_mkdirat(int dirfd, const char *path, mode_t mode)
-{
-	char *s = start_path(OP_MKDIRAT, dirfd, path);
-	if (!s)
-		return FL_PASS;
-	st(s, SLOT_MODE, (uint32_t)mode);
-	long r = call(s);
-	finish(s);
-	return r;
-}
-
-long fl_unlinkat(int dirfd, const char *path, int flags)
-{
-	char *s = start_path(OP_UNLINKAT, dirfd, path);
-	if (!s)
-		return FL_PASS;
-	st(s, SLOT_FLAGS, (uint32_t)flags);
-	long r = call(s);
-	finish(s);
-	return r;
-}
-
-long fl_renameat2(int olddirfd, const char *oldpath, int newdirfd, const char *newpath, unsigned int flags)
-{
-	if (!newpath || !newpath[0] || (newdirfd != AT_FDCWD && newpath[0] != '/'))
-		return FL_PASS;
-	char *s = start_path(OP_RENAMEAT2, olddirfd, oldpath);
-	if (!s)
-		return FL_PASS;
-	if (!put_path(s, SLOT_PATH2, newpath)) {
-		end();
-		return FL_PASS;
-	}
-	st(s, SLOT_DIRFD2, (uint32_t)AT_FDCWD);
-	st(s, SLOT_FLAGS, flags);
-	long r = call(s);
-	finish(s);
-	return r;
-}
-
-/* fd_id returns the daemon's id of the File behind fd, 0 when the channel
- * did not open fd in this process or fd no longer is what it opened. */
-static uint64_t fd_id(int fd)
-{
-	if (!fl_fds || fd < 0 || fd >= FL_MAX_FDS || fl_fds[fd].id == 0)
-		return 0;
-	struct fl_fd *e = &fl_fds[fd];
-	struct stat sb;
-	int saved = errno;
-	uint64_t id = e->id;
-	if (e->pid != (pid_t)syscall(SYS_getpid) || syscall(SYS_fstat, fd, &sb) != 0 || sb.st_dev != e->dev ||
-	    sb.st_ino != e->ino)
-		id = 0;
-	errno = saved;
-	return id;
-}
-
-long fl_fstat(int fd, struct stat *stp)
-{
-	uint64_t id = fd_id(fd);
-	if (!id || !stp)
-		return FL_PASS;
-	char *s = begin();
-	if (!s)
-		return FL_PASS;
-	st(s, SLOT_OP, OP_FSTAT);
-	__atomic_store_n((uint64_t *)(s + SLOT_LEN), id, __ATOMIC_SEQ_CST);
-	long r = call(s);
-	if (r == 0 && !out(s, stp, sizeof *stp))
-		r = FL_PASS;
-	finish(s);
-	return r;
-}
-
-long fl_close(int fd)
-{
-	if (!fl_fds || fd < 0 || fd >= FL_MAX_FDS || fl_fds[fd].id == 0)
-		return FL_PASS;
-	uint64_t id = fd_id(fd);
-	fl_fds[fd].id = 0;
-	if (!id)
-		return FL_PASS;
-	char *s = begin();
-	if (!s)
-		return FL_PASS; /* the daemon keeps the File until the process is gone */
-	/* Queue the release for the slot's next request: a close costs no
-	 * round trip unless the queue is full. */
-	uint32_t n = ld(s, SLOT_NREL);
-	if (n < FL_MAX_REL) {
-		__atomic_store_n((uint64_t *)(s + SLOT_REL + 8 * n), id, __ATOMIC_SEQ_CST);
-		st(s, SLOT_NREL, n + 1);
-		end();
-		return 0;
-	}
-	release(s, id);
-	finish(s);
-	return 0;
 }
