@@ -29,8 +29,11 @@
 // library's), opens a pidfd on it while the peer waits for the reply (so
 // the pid cannot have been reused), creates the segment, a sealed-size
 // memfd of its own, and sends it back with SCM_RIGHTS, with the library's
-// end of the doorbell socket (and the backing directory: see Opens). The connection stays
-// open: when the daemon dies the library sees it hung up.
+// end of the doorbell socket (and the backing directory: see Opens). The
+// connection stays open: when the daemon dies the library sees it hung up.
+// Only a process under a seccomp filter is served (Seccomp: 2 in its
+// status): the filter of 'btfuse run' is what notifies its credential
+// changes.
 //
 // Credentials never come from the library. Every request names its thread
 // (gettid); the daemon reads that thread's credentials through the
@@ -48,8 +51,9 @@
 // counter and the word that says the worker sleeps. Offsets and
 // sizes are in the header so that the library checks the layout it maps;
 // the daemon never reads a length from the segment without bounding it by
-// the slot (a request's path is NUL-terminated within its buffer, or the
-// request is refused with ENAMETOOLONG, as the kernel does past PATH_MAX).
+// the slot (a request's path must end with a NUL within its buffer, or the
+// request passes; the library itself passes paths of PATH_MAX or more,
+// which the kernel refuses with ENAMETOOLONG).
 //
 // A slot belongs to one thread at a time: the library claims a free slot
 // with a compare-and-swap of its owner word from 0 to its TID, releases it
@@ -69,11 +73,11 @@
 // worker sleeps in reading: a unix socket wakes its reader synchronously,
 // on the writer's CPU, which FUTEX_WAKE does not; then the library sleeps
 // at once, since the wake-up takes longer than a spin is worth), or spins
-// on the slot's state
-// for a bounded, adaptive time (at most SpinMax; none on a single CPU,
-// where spinning only delays the worker; shorter after replies that needed
-// a sleep anyway) and then sleeps with FUTEX_WAIT on the state word,
-// having told the worker so by the slot's waiter word. The sleep has a
+// on the slot's state for a bounded, adaptive time (at most 20 us; none on
+// a single CPU, where spinning only delays the worker; longer after replies
+// a longer spin would have caught, shorter after replies slower than the
+// bound) and then sleeps with FUTEX_WAIT on the state word, having told the
+// worker so by the slot's waiter word. The sleep has a
 // timeout: on each one the library checks that the control connection has
 // not hung up, and if it has (the daemon died) it gives up the channel for
 // good: every later call is FL_PASS. A signal that interrupts the wait is
@@ -83,7 +87,8 @@
 // The daemon serves each segment with a worker goroutine on a locked OS
 // thread: it scans the slots for requests, keeps polling for a short while
 // after the last one (a program in a loop of path calls keeps it hot), then
-// announces that it sleeps and reads the doorbell socket. It wakes at
+// announces that it sleeps and reads the doorbell socket. One worker
+// serves all the threads of a process, one request at a time. It wakes at
 // least every WorkerPatience to see whether its process is gone (pidfd);
 // the library's end of the socket closes with the process (or its exec),
 // which ends the read at once. At close the state word becomes Closed,
@@ -94,8 +99,8 @@
 //
 // The segment is mapped with MADV_DONTFORK: a fork child does not inherit
 // it, so it can never write into its parent's slots. fl_channel_atfork_child
-// forgets the parent's channel and the child handshakes again on its first
-// call. exec drops the mapping and the close-on-exec connection; the new
+// forgets the parent's channel and the child handshakes again (after its
+// own BTFUSE_FAST_AFTER calls). exec drops the mapping and the close-on-exec connection; the new
 // program's library handshakes afresh.
 //
 // # What the channel answers
@@ -114,12 +119,21 @@
 // the name of its backing file. The library opens that name itself
 // through the backing store's directory, with the flags that reach a
 // backing file (access mode, O_APPEND, O_NONBLOCK) and the caller's
-// O_CLOEXEC, and records descriptor -> id in a table (fl_fstat answers for
-// those descriptors with the filesystem's attributes; fl_close releases
-// the File; a fork child's table names its parent's session and is not
-// used). The backing directory is handed over at the handshake only to a
+// O_CLOEXEC, and records descriptor -> id in a table, with the backing
+// file's identity: fl_fstat answers for those descriptors with the
+// filesystem's attributes while the descriptor still is that file (not
+// after a dup2 onto it); fl_close queues the File's release in the slot,
+// for the worker to act on with the thread's next request (a full queue
+// asks at once); a fork child's table names its parent's session and is
+// not used. A dup of such a descriptor is not in the table: its fstat is
+// the backing file's, as for a dup of a served descriptor of the seccomp
+// lane. The backing directory is handed over at the handshake only to a
 // process that is full root or has the uid of a daemon that is not root,
 // which could open the backing files anyway, and every open checks that
 // again; otherwise opens pass to the seccomp lane. A program may close the
 // directory's descriptor: its identity is checked before each use.
+//
+// The calls keep the caller's errno: the channel's own syscalls (a futex
+// timeout, an identity check) must not show where the syscall they stand
+// for succeeded.
 package fastlane
