@@ -30,6 +30,7 @@ import (
 	"time"
 
 	"github.com/btfuse/btfuse/control"
+	"github.com/btfuse/btfuse/fastlane"
 	"github.com/btfuse/btfuse/faults"
 	"github.com/btfuse/btfuse/fsimpl"
 	"github.com/btfuse/btfuse/fsimpl/fuseserve"
@@ -154,6 +155,7 @@ type instance struct {
 	d     *daemon
 	ctl   *control.Server
 	sup   *supervisor.Supervisor
+	fast  *fastlane.Server
 	info  control.Info
 	// faults are the daemon's fault rules, every lane's.
 	faults *faults.Set
@@ -252,6 +254,7 @@ func start(cfg Config, log *slog.Logger, stdout io.Writer, embedded bool) (_ *in
 		return nil, err
 	}
 	undo = append(undo, func() { in.sup.Close() })
+	undo = append(undo, in.startFastLane())
 	in.ctl.Handle(control.OpSupervise, superviseHandler(in.sup, in.faults))
 	in.ctl.Handle(control.OpInject, injectHandler(in.faults))
 	in.ctl.Start()

@@ -80,7 +80,7 @@ func RunCommand(ctx context.Context, cfg CommandConfig) (int, error) {
 		return 1, err
 	}
 	opts := launcher.Options{
-		Env:   append(os.Environ(), launcher.MountEnv+"="+mount),
+		Env:   append(append(os.Environ(), launcher.MountEnv+"="+mount), fastLaneEnv(cfg.RuntimeDir, mount)...),
 		Range: supervisor.ReservedRange,
 		Build: supervisor.BuildFilter,
 	}

@@ -36,7 +36,9 @@ func (in *instance) shutdown(ctx context.Context, stderr io.Writer) (string, err
 			}
 		}
 	}
-	// Supervised processes still running get errors from now on.
+	// Supervised processes still running get errors from now on (their
+	// fast lane passes to the seccomp lane first).
+	in.fast.Close()
 	in.sup.Close()
 	in.mir.close() // before fs.Close: its gauges read fs
 	if !lazy {

@@ -5,4 +5,135 @@
 // (supervisor.BuildFastFilter), and those under the mount go to the daemon
 // over a shared-memory channel (preload/channel.h; the daemon side lives
 // in this package).
+//
+// # The channel
+//
+// The channel's library side is preload/channel.c; its daemon side is
+// Server (handshake.go, serve*.go); preload/channel.h is the fixed
+// interface between channel.c and the library's entry side.
+//
+// The channel is a speed path, never a boundary: whatever it cannot answer
+// the library leaves to the ordinary syscall, which the seccomp lane serves
+// (FL_PASS), and the daemon answers with the same fsimpl *At operations,
+// with the same credentials, as the seccomp lane.
+//
+// # Handshake
+//
+// The library connects to the daemon's control socket, named by the
+// environment variable SocketEnv that 'btfuse run' sets, when a process
+// (or a fork child) makes its ninth call under the mount (the first eight
+// pass: a handshake costs more than a short-lived program saves;
+// BTFUSE_FAST_AFTER sets the number), and sends the control
+// request OpHandshake in the control package's wire format. The daemon
+// takes the peer's pid from SO_PEERCRED (the kernel's word, not the
+// library's), opens a pidfd on it while the peer waits for the reply (so
+// the pid cannot have been reused), creates the segment, a sealed-size
+// memfd of its own, and sends it back with SCM_RIGHTS, with the library's
+// end of the doorbell socket (and the backing directory: see Opens). The
+// connection stays open: when the daemon dies the library sees it hung up.
+// Only a process under a seccomp filter is served (Seccomp: 2 in its
+// status): the filter of 'btfuse run' is what notifies its credential
+// changes.
+//
+// Credentials never come from the library. Every request names its thread
+// (gettid); the daemon reads that thread's credentials through the
+// supervisor's credential cache (/proc/TID/status, re-read after every
+// set*id and capset, which the seccomp filter notifies) and refuses a
+// thread whose thread group is not the handshaked process. A vfork child
+// runs on its parent's thread-local slot with its own TID: the library sees
+// gettid() differ from the slot's owner and passes.
+//
+// # Segment
+//
+// One segment per handshaked process: a header page, then NumSlots slots of
+// SlotSize bytes. The header holds the magic, the layout version, the slot
+// count and size, the daemon's state word (serving or closed), a request
+// counter and the word that says the worker sleeps. Offsets and
+// sizes are in the header so that the library checks the layout it maps;
+// the daemon never reads a length from the segment without bounding it by
+// the slot (a request's path must end with a NUL within its buffer, or the
+// request passes; the library itself passes paths of PATH_MAX or more,
+// which the kernel refuses with ENAMETOOLONG).
+//
+// A slot belongs to one thread at a time: the library claims a free slot
+// with a compare-and-swap of its owner word from 0 to its TID, releases it
+// from a thread-exit destructor, and takes over the slot of a dead owner
+// (tgkill(pid, owner, 0) fails with ESRCH) when none is free. A slot's
+// state word goes Idle -> Request (library, after writing the request) ->
+// Busy (worker, by CAS, so one worker takes it) -> Done (worker, after
+// writing the reply) -> Idle (library, after reading it). A request is the
+// op, the thread id, dirfd, flags, mode, mask and length, and up to two
+// NUL-terminated paths; a reply is a result (>= 0, -errno or Pass) and up
+// to one page of data (struct stat, struct statx, a link target).
+//
+// # Waiting
+//
+// After posting a request the library rings the doorbell when the worker
+// sleeps (a byte written to the doorbell socket, whose other end the
+// worker sleeps in reading: a unix socket wakes its reader synchronously,
+// on the writer's CPU, which FUTEX_WAKE does not; then the library sleeps
+// at once, since the wake-up takes longer than a spin is worth), or spins
+// on the slot's state for a bounded, adaptive time (at most 20 us; none on
+// a single CPU, where spinning only delays the worker; longer after replies
+// a longer spin would have caught, shorter after replies slower than the
+// bound) and then sleeps with FUTEX_WAIT on the state word, having told the
+// worker so by the slot's waiter word. The sleep has a
+// timeout: on each one the library checks that the control connection has
+// not hung up, and if it has (the daemon died) it gives up the channel for
+// good: every later call is FL_PASS. A signal that interrupts the wait is
+// not seen by the caller: the wait resumes (no EINTR where the kernel gives
+// none).
+//
+// The daemon serves each segment with a worker goroutine on a locked OS
+// thread: it scans the slots for requests, keeps polling for a short while
+// after the last one (a program in a loop of path calls keeps it hot), then
+// announces that it sleeps and reads the doorbell socket. One worker
+// serves all the threads of a process, one request at a time. It wakes at
+// least every WorkerPatience to see whether its process is gone (pidfd);
+// the library's end of the socket closes with the process (or its exec),
+// which ends the read at once. At close the state word becomes Closed,
+// the worker's read is shut down and every sleeper is woken; the library
+// then passes.
+//
+// # Fork and exec
+//
+// The segment is mapped with MADV_DONTFORK: a fork child does not inherit
+// it, so it can never write into its parent's slots. fl_channel_atfork_child
+// forgets the parent's channel and the child handshakes again (after its
+// own BTFUSE_FAST_AFTER calls). exec drops the mapping and the close-on-exec connection; the new
+// program's library handshakes afresh.
+//
+// # What the channel answers
+//
+// Paths are walked from the thread's working directory (dirfd AT_FDCWD,
+// read from /proc/TID/cwd) or from the root for absolute paths; other
+// dirfds pass. The walk, the permission checks and the answer are those of
+// the seccomp lane's handlers (supervisor.LaneAt), so both lanes agree
+// with the FUSE mount: newfstatat, statx, faccessat2 and readlinkat;
+// mkdirat, unlinkat and renameat2; and openat of regular files.
+//
+// # Opens
+//
+// The daemon decides an open with fsimpl.OpenAt, which also creates and
+// truncates, holds the resulting File and answers with an id for it and
+// the name of its backing file. The library opens that name itself
+// through the backing store's directory, with the flags that reach a
+// backing file (access mode, O_APPEND, O_NONBLOCK) and the caller's
+// O_CLOEXEC, and records descriptor -> id in a table, with the backing
+// file's identity: fl_fstat answers for those descriptors with the
+// filesystem's attributes while the descriptor still is that file (not
+// after a dup2 onto it); fl_close queues the File's release in the slot,
+// for the worker to act on with the thread's next request (a full queue
+// asks at once); a fork child's table names its parent's session and is
+// not used. A dup of such a descriptor is not in the table: its fstat is
+// the backing file's, as for a dup of a served descriptor of the seccomp
+// lane. The backing directory is handed over at the handshake only to a
+// process that is full root or has the uid of a daemon that is not root,
+// which could open the backing files anyway, and every open checks that
+// again; otherwise opens pass to the seccomp lane. A program may close the
+// directory's descriptor: its identity is checked before each use.
+//
+// The calls keep the caller's errno: the channel's own syscalls (a futex
+// timeout, an identity check) must not show where the syscall they stand
+// for succeeded.
 package fastlane

@@ -22,6 +22,7 @@ func credChange(c *call) result {
 // applies it at the FUSE mount, where stepping aside sends these calls.
 func viewChange(c *call) result {
 	c.l.kernelOnly.Store(true)
+	c.s.viewChanged.Store(true)
 	return credChange(c)
 }
 

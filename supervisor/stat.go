@@ -133,25 +133,7 @@ func (c *call) statx() result {
 			return fromErrno(e)
 		}
 	}
-	stx := unix.Statx_t{
-		Mask:       unix.STATX_BASIC_STATS | unix.STATX_MNT_ID,
-		Blksize:    a.Blksize,
-		Nlink:      a.Nlink,
-		Uid:        a.UID,
-		Gid:        a.GID,
-		Mode:       uint16(a.Mode),
-		Ino:        uint64(a.Ino),
-		Size:       a.Size,
-		Blocks:     a.Blocks,
-		Atime:      unix.StatxTimestamp{Sec: a.Atime.Sec, Nsec: uint32(a.Atime.Nsec)},
-		Mtime:      unix.StatxTimestamp{Sec: a.Mtime.Sec, Nsec: uint32(a.Mtime.Nsec)},
-		Ctime:      unix.StatxTimestamp{Sec: a.Ctime.Sec, Nsec: uint32(a.Ctime.Nsec)},
-		Rdev_major: unix.Major(a.Rdev),
-		Rdev_minor: unix.Minor(a.Rdev),
-		Dev_major:  unix.Major(c.s.dev),
-		Dev_minor:  unix.Minor(c.s.dev),
-		Mnt_id:     c.s.mntID,
-	}
+	stx := c.s.statxOf(&a)
 	if !c.valid() {
 		return fail(unix.ENOENT)
 	}
@@ -214,4 +196,27 @@ func (c *call) readlink(dirfd int32, pathAddr, buf, size uint64) result {
 		return fail(unix.EFAULT)
 	}
 	return ok(int64(len(b)))
+}
+
+// statxOf fills a struct statx as the FUSE door would.
+func (s *Supervisor) statxOf(a *fsimpl.Attr) unix.Statx_t {
+	return unix.Statx_t{
+		Mask:       unix.STATX_BASIC_STATS | unix.STATX_MNT_ID,
+		Blksize:    a.Blksize,
+		Nlink:      a.Nlink,
+		Uid:        a.UID,
+		Gid:        a.GID,
+		Mode:       uint16(a.Mode),
+		Ino:        uint64(a.Ino),
+		Size:       a.Size,
+		Blocks:     a.Blocks,
+		Atime:      unix.StatxTimestamp{Sec: a.Atime.Sec, Nsec: uint32(a.Atime.Nsec)},
+		Mtime:      unix.StatxTimestamp{Sec: a.Mtime.Sec, Nsec: uint32(a.Mtime.Nsec)},
+		Ctime:      unix.StatxTimestamp{Sec: a.Ctime.Sec, Nsec: uint32(a.Ctime.Nsec)},
+		Rdev_major: unix.Major(a.Rdev),
+		Rdev_minor: unix.Minor(a.Rdev),
+		Dev_major:  unix.Major(s.dev),
+		Dev_minor:  unix.Minor(s.dev),
+		Mnt_id:     s.mntID,
+	}
 }

@@ -60,6 +60,11 @@ type Supervisor struct {
 	slots slotTable
 	watch servedWatch
 	creds credCache
+	// viewChanged: some supervised process changed its view of the
+	// filesystem (viewChange). Its listener is left to the kernel; other
+	// lanes, which cannot tell its processes apart, step aside for all
+	// (LaneAt).
+	viewChanged atomic.Bool
 
 	stats Stats
 	obs   event.Observer // nil: none

@@ -1,0 +1,33 @@
+package daemon
+
+import (
+	"path/filepath"
+
+	"github.com/btfuse/btfuse/control"
+	"github.com/btfuse/btfuse/fastlane"
+)
+
+// startFastLane serves the fast lane's channel on the control socket: the
+// preload library of a supervised process handshakes there (OpHandshake).
+// It comes after the supervisor, whose credentials and path rules it uses,
+// and is closed before it.
+func (in *instance) startFastLane() func() {
+	in.fast = fastlane.New(in.fs, in.sup, in.log, in.mir.observer())
+	in.ctl.Handle(fastlane.OpHandshake, in.fast.Handshake)
+	return in.fast.Close
+}
+
+// fastLaneEnv is the environment through which the preload library of a
+// command run on mount finds the control socket of the daemon serving it:
+// the registry's socket for mount, which an embedded daemon also claims.
+// Without the library it is unused.
+func fastLaneEnv(runtimeDir, mount string) []string {
+	if runtimeDir == "" {
+		d, err := control.DefaultDir()
+		if err != nil {
+			return nil
+		}
+		runtimeDir = d
+	}
+	return []string{fastlane.SocketEnv + "=" + filepath.Join(runtimeDir, control.Key(mount)+".sock")}
+}

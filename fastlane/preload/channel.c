@@ -1,0 +1,466 @@
+/* channel.c: the library's side of the fast lane's shared-memory channel
+ * (the daemon's side and the design: package fastlane, doc.go).
+ *
+ * Each fl_* call takes the calling thread's slot in the process's segment,
+ * writes the request, rings the daemon's doorbell, spins briefly and then
+ * sleeps on the slot's state word until the reply is there. Whatever the
+ * channel cannot do is FL_PASS: the caller then makes the ordinary
+ * syscall, which the seccomp lane serves. Nothing here calls a libc
+ * function that the entry side interposes (close, open, stat...): its own
+ * syscalls are made with syscall(2). */
+#define _GNU_SOURCE
+#include "channel_int.h"
+
+/* The state channel_int.h describes. */
+int flc_backdir = -1;
+dev_t flc_backdir_dev;
+ino_t flc_backdir_ino;
+struct fl_fd *flc_fds;
+
+/* The process's channel: FL_NONE until the first call handshakes, FL_BUSY
+ * while one thread does (the others pass meanwhile), FL_READY, or FL_OFF
+ * for good (no socket, refused, or the daemon gone). */
+enum { FL_NONE, FL_BUSY, FL_READY, FL_OFF };
+
+static int fl_state = FL_OFF;
+static char fl_sock[sizeof(((struct sockaddr_un *)0)->sun_path)];
+static char *fl_seg;       /* the mapped segment, when FL_READY */
+static int fl_ctl = -1;    /* the connection to the daemon */
+static int fl_bell = -1;   /* the doorbell: a byte written wakes the daemon's worker */
+pid_t flc_pid;             /* the process that handshaked */
+static int fl_spin_max_ns; /* 0 on a single CPU */
+static int fl_spin_ns;     /* the adaptive bound, <= fl_spin_max_ns */
+static pthread_key_t fl_key;
+
+/* A handshake costs many calls' worth (a connection to the daemon, a new
+ * segment), which a short-lived program never earns back: the first
+ * fl_after calls of a process (BTFUSE_FAST_AFTER, default FL_AFTER) pass
+ * to the seccomp lane, and the handshake comes with the next. */
+#define FL_AFTER 8
+static int fl_after = FL_AFTER;
+static int fl_until;
+
+
+
+
+/* The calling thread's slot, its TID when it claimed it, and whether a
+ * call of this thread is under way (a signal handler that calls in then
+ * passes instead of reusing the slot). */
+static __thread char *t_slot;
+static __thread pid_t t_tid;
+static __thread int t_busy;
+static __thread int t_errno; /* the caller's errno, given back at the end of a call */
+
+#define SPIN_MAX_NS 20000 /* gVisor's bound: never more than ~20 us */
+#define SPIN_MIN_NS 1000
+#define WAIT_NS 50000000 /* a sleeper looks whether the daemon is alive every 50 ms */
+
+
+static long futex(uint32_t *w, int op, uint32_t val, const struct timespec *ts)
+{
+	/* Shared futexes: the daemon is another process. */
+	return syscall(SYS_futex, w, op, val, ts, NULL, 0);
+}
+
+static void sys_close(int fd)
+{
+	if (fd >= 0)
+		syscall(SYS_close, fd);
+}
+
+static long now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000L + ts.tv_nsec;
+}
+
+static void release_slot(void *p)
+{
+	char *s = p;
+	pid_t tid = t_tid;
+	if (s && __atomic_load_n(word(s, SLOT_STATE), __ATOMIC_SEQ_CST) == S_IDLE)
+		__atomic_compare_exchange_n(word(s, SLOT_OWNER), (uint32_t *)&tid, 0, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+	t_slot = NULL;
+}
+
+int fl_channel_init(const char *mount)
+{
+	(void)mount; /* the daemon judges paths itself */
+	const char *sock = getenv("BTFUSE_FAST_SOCKET");
+	if (!sock || !*sock || strlen(sock) >= sizeof(fl_sock))
+		return -ENOENT;
+	strcpy(fl_sock, sock);
+	const char *after = getenv("BTFUSE_FAST_AFTER");
+	if (after && *after >= '0' && *after <= '9')
+		fl_after = atoi(after);
+	fl_until = fl_after;
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	fl_spin_max_ns = n > 1 ? SPIN_MAX_NS : 0;
+	fl_spin_ns = fl_spin_max_ns;
+	int e = pthread_key_create(&fl_key, release_slot);
+	if (e != 0)
+		return -e;
+	__atomic_store_n(&fl_state, FL_NONE, __ATOMIC_SEQ_CST);
+	return 0;
+}
+
+void fl_channel_atfork_child(void)
+{
+	/* The segment is MADV_DONTFORK: it is not mapped here. The
+	 * connection is the parent's; the child makes its own. */
+	if (__atomic_load_n(&fl_state, __ATOMIC_SEQ_CST) == FL_OFF && fl_seg == NULL && fl_ctl < 0)
+		return;
+	sys_close(fl_ctl);
+	fl_ctl = -1;
+	sys_close(fl_bell);
+	fl_bell = -1;
+	/* The backing directory is kept: the child's handshake may bring it
+	 * again; until then it is not used (fl_seg is NULL). */
+	sys_close(flc_backdir);
+	flc_backdir = -1;
+	fl_seg = NULL;
+	t_slot = NULL;
+	t_tid = 0;
+	t_busy = 0;
+	fl_until = fl_after;
+	__atomic_store_n(&fl_state, fl_sock[0] ? FL_NONE : FL_OFF, __ATOMIC_SEQ_CST);
+}
+
+/* io writes or reads all of buf on fd; it returns 0 or -1. A frame's first
+ * read collects the descriptors that ride on it. */
+static int send_all(int fd, const char *buf, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = syscall(SYS_sendto, fd, buf, n, MSG_NOSIGNAL, NULL, 0);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -1;
+		buf += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+static int recv_all(int fd, char *buf, size_t n, int *fds, int *nfds)
+{
+	while (n > 0) {
+		char cbuf[CMSG_SPACE(4 * sizeof(int))];
+		struct iovec iov = {buf, n};
+		struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf)};
+		ssize_t r = syscall(SYS_recvmsg, fd, &mh, MSG_CMSG_CLOEXEC);
+		if (r < 0 && errno == EINTR)
+			continue;
+		for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+			if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+				continue;
+			int k = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+			for (int i = 0; i < k; i++) {
+				int f;
+				memcpy(&f, CMSG_DATA(c) + i * sizeof(int), sizeof f);
+				if (*nfds < 4)
+					fds[(*nfds)++] = f;
+				else
+					sys_close(f);
+			}
+		}
+		if (r <= 0)
+			return -1;
+		buf += r;
+		n -= (size_t)r;
+	}
+	return 0;
+}
+
+/* handshake connects to the daemon and maps the segment it sends (the
+ * control socket's wire format: a 4-byte big-endian length, then JSON). */
+static int handshake(void)
+{
+	static const char req[] = "{\"version\":1,\"op\":\"fastlane\"}";
+	int fd = (int)syscall(SYS_socket, AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	struct sockaddr_un a = {.sun_family = AF_UNIX};
+	memcpy(a.sun_path, fl_sock, sizeof(fl_sock));
+	/* A daemon that does not answer must not hang the program. */
+	struct timeval tv = {2, 0};
+	int fds[4], nfds = 0, ok = 0;
+	char *seg = NULL;
+	if (syscall(SYS_setsockopt, fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) < 0 ||
+	    syscall(SYS_setsockopt, fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv) < 0)
+		goto out;
+	if (syscall(SYS_connect, fd, &a, sizeof a) < 0)
+		goto out;
+	char frame[4 + sizeof(req) - 1];
+	uint32_t n = sizeof(req) - 1;
+	frame[0] = (char)(n >> 24), frame[1] = (char)(n >> 16), frame[2] = (char)(n >> 8), frame[3] = (char)n;
+	memcpy(frame + 4, req, n);
+	if (send_all(fd, frame, sizeof frame) < 0)
+		goto out;
+	unsigned char hdr[4];
+	if (recv_all(fd, (char *)hdr, 4, fds, &nfds) < 0)
+		goto out;
+	n = (uint32_t)hdr[0] << 24 | (uint32_t)hdr[1] << 16 | (uint32_t)hdr[2] << 8 | hdr[3];
+	char body[1024];
+	if (n >= sizeof body || recv_all(fd, body, n, fds, &nfds) < 0)
+		goto out;
+	body[n] = 0;
+	if (strstr(body, "\"error\"") || nfds < 1)
+		goto out;
+	struct stat sb;
+	if (syscall(SYS_fstat, fds[0], &sb) < 0 || sb.st_size < FL_SEG_SIZE)
+		goto out;
+	seg = (char *)syscall(SYS_mmap, NULL, FL_SEG_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fds[0], 0);
+	if (seg == MAP_FAILED) {
+		seg = NULL;
+		goto out;
+	}
+	if (syscall(SYS_madvise, seg, FL_SEG_SIZE, MADV_DONTFORK) < 0)
+		goto out;
+	if (ld(seg, HDR_MAGIC) != FL_MAGIC || ld(seg, HDR_VERSION) != FL_VERSION || ld(seg, HDR_SLOTS) != FL_NUM_SLOTS ||
+	    ld(seg, HDR_SLOT_SIZE) != FL_SLOT_SIZE || ld(seg, HDR_SLOTS_OFF) != FL_SLOTS_OFF)
+		goto out;
+	struct timeval none = {0, 0};
+	if (syscall(SYS_setsockopt, fd, SOL_SOCKET, SO_RCVTIMEO, &none, sizeof none) < 0)
+		goto out;
+	if (nfds < 2)
+		goto out;
+	if (nfds >= 3 && syscall(SYS_fstat, fds[2], &sb) == 0 && S_ISDIR(sb.st_mode)) {
+		if (!flc_fds) {
+			void *t = (void *)syscall(SYS_mmap, NULL, FL_MAX_FDS * sizeof(struct fl_fd), PROT_READ | PROT_WRITE,
+						  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+			flc_fds = t == MAP_FAILED ? NULL : t;
+		}
+		if (flc_fds) {
+			flc_backdir = fds[2];
+			flc_backdir_dev = sb.st_dev;
+			flc_backdir_ino = sb.st_ino;
+			fds[2] = -1;
+		}
+	}
+	fl_bell = fds[1];
+	fds[1] = -1;
+	fl_seg = seg;
+	fl_ctl = fd;
+	flc_pid = (pid_t)syscall(SYS_getpid);
+	ok = 1;
+out:
+	for (int i = 0; i < nfds; i++)
+		if (fds[i] >= 0)
+			sys_close(fds[i]);
+	if (!ok) {
+		if (seg)
+			syscall(SYS_munmap, seg, FL_SEG_SIZE);
+		sys_close(fd);
+		return -1;
+	}
+	return 0;
+}
+
+/* daemon_gone reports whether the daemon hung up the connection. */
+static int daemon_gone(void)
+{
+	struct pollfd p = {fl_ctl, POLLIN | POLLRDHUP, 0};
+	long r = syscall(SYS_poll, &p, 1, 0);
+	return r > 0 && (p.revents & (POLLHUP | POLLRDHUP | POLLERR | POLLNVAL | POLLIN));
+}
+
+static void turn_off(void)
+{
+	__atomic_store_n(&fl_state, FL_OFF, __ATOMIC_SEQ_CST);
+}
+
+/* claim returns the calling thread's slot, claiming one if needed, or NULL
+ * to pass. */
+static char *claim(void)
+{
+	int s = __atomic_load_n(&fl_state, __ATOMIC_SEQ_CST);
+	if (s == FL_NONE) {
+		if (__atomic_sub_fetch(&fl_until, 1, __ATOMIC_SEQ_CST) >= 0)
+			return NULL;
+		int want = FL_NONE;
+		if (!__atomic_compare_exchange_n(&fl_state, &want, FL_BUSY, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
+			return NULL;
+		s = handshake() == 0 ? FL_READY : FL_OFF;
+		__atomic_store_n(&fl_state, s, __ATOMIC_SEQ_CST);
+	}
+	if (s != FL_READY)
+		return NULL;
+	/* Who calls is checked before the segment is touched: a child forked
+	 * without fl_channel_atfork_child has the parent's pointers but not
+	 * its mapping (MADV_DONTFORK), and a vfork child runs on the parent's
+	 * thread-local slot with a TID of its own. */
+	pid_t tid = (pid_t)syscall(SYS_gettid);
+	if (t_slot) {
+		if (t_tid != tid || ld(fl_seg, HDR_STATE) != STATE_SERVING)
+			return NULL;
+		return t_slot;
+	}
+	if ((pid_t)syscall(SYS_getpid) != flc_pid || ld(fl_seg, HDR_STATE) != STATE_SERVING)
+		return NULL;
+	for (int pass = 0; pass < 2 && !t_slot; pass++) {
+		for (int i = 0; i < FL_NUM_SLOTS; i++) {
+			char *sl = fl_seg + FL_SLOTS_OFF + i * FL_SLOT_SIZE;
+			uint32_t owner = ld(sl, SLOT_OWNER);
+			if (pass == 1 && owner != 0 && owner != (uint32_t)tid) {
+				/* Take over the slot of a thread that exited
+				 * without its destructor (only from idle). */
+				if (syscall(SYS_tgkill, flc_pid, owner, 0) == 0 || errno != ESRCH)
+					continue;
+				uint32_t st_ = ld(sl, SLOT_STATE);
+				if (st_ != S_IDLE && st_ != S_DONE)
+					continue;
+			} else if (owner != 0 && owner != (uint32_t)tid) {
+				continue;
+			}
+			if (__atomic_compare_exchange_n(word(sl, SLOT_OWNER), &owner, (uint32_t)tid, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)) {
+				st(sl, SLOT_STATE, S_IDLE);
+				t_slot = sl;
+				t_tid = tid;
+				pthread_setspecific(fl_key, sl);
+				break;
+			}
+		}
+	}
+	return t_slot;
+}
+
+/* begin returns the slot for a call, or NULL to pass; end must follow a
+ * non-NULL begin. A signal handler that calls in while this thread's call
+ * is under way (or its slot is being claimed) passes. */
+char *flc_begin(void)
+{
+	if (t_busy)
+		return NULL;
+	/* The channel's own syscalls (futex timeouts, a failed handshake)
+	 * set errno; the caller's survives a call, as it survives a
+	 * successful syscall. */
+	int e = errno;
+	t_busy = 1;
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	char *s = claim();
+	if (!s) {
+		errno = e;
+		t_busy = 0;
+	} else {
+		t_errno = e;
+	}
+	return s;
+}
+
+void flc_end(void)
+{
+	errno = t_errno;
+	t_busy = 0;
+}
+
+/* put_path copies path into the slot; 0 when it does not fit (the kernel
+ * answers ENAMETOOLONG past PATH_MAX: let it). */
+int flc_put_path(char *s, int off, const char *path)
+{
+	size_t n = strnlen(path, FL_PATH_BYTES);
+	if (n >= FL_PATH_BYTES)
+		return 0;
+	memcpy(s + off, path, n + 1);
+	return 1;
+}
+
+/* call posts the request in slot s and waits for its result. */
+long flc_call(char *s)
+{
+	st(s, SLOT_TID, (uint32_t)t_tid);
+	st(s, SLOT_WAITING, 0);
+	st(s, SLOT_STATE, S_REQUEST);
+	__atomic_add_fetch(word(fl_seg, HDR_BELL), 1, __ATOMIC_SEQ_CST);
+	/* A sleeping worker needs a wake-up, which takes longer than a spin
+	 * is worth: sleep at once. */
+	int cold = ld(fl_seg, HDR_SLEEPING);
+	if (cold) {
+		/* A full socket means the worker has bytes to wake for. */
+		char b = 1;
+		syscall(SYS_sendto, fl_bell, &b, 1, MSG_DONTWAIT | MSG_NOSIGNAL, NULL, 0);
+	}
+	int spun = 0;
+	long t0 = fl_spin_max_ns > 0 ? now_ns() : 0;
+	if (fl_spin_ns > 0 && !cold) {
+		long deadline = t0 + fl_spin_ns;
+		for (int i = 1;; i++) {
+			if (ld(s, SLOT_STATE) == S_DONE) {
+				spun = 1;
+				break;
+			}
+			__builtin_ia32_pause();
+			if ((i & 63) == 0 && now_ns() > deadline)
+				break;
+		}
+	}
+	if (!spun) {
+		st(s, SLOT_WAITING, 1);
+		for (;;) {
+			uint32_t v = ld(s, SLOT_STATE);
+			if (v == S_DONE)
+				break;
+			if (ld(fl_seg, HDR_STATE) != STATE_SERVING) {
+				turn_off();
+				return FL_PASS;
+			}
+			struct timespec ts = {0, WAIT_NS};
+			/* EINTR (a signal handler ran) and EAGAIN: look again. */
+			if (futex(word(s, SLOT_STATE), FUTEX_WAIT, v, &ts) < 0 && errno == ETIMEDOUT && daemon_gone()) {
+				turn_off();
+				return FL_PASS;
+			}
+		}
+		st(s, SLOT_WAITING, 0);
+	}
+	/* Adapt the spin to how long replies take: one that came within the
+	 * spin, or that a longer spin (up to the bound) would have caught,
+	 * lengthens it; one that took longer than the bound shortens it, so
+	 * that a daemon slow to wake costs little CPU here. */
+	if (fl_spin_max_ns > 0 && !cold) {
+		long took = now_ns() - t0;
+		if (spun || took <= fl_spin_max_ns)
+			fl_spin_ns = fl_spin_ns * 2 > fl_spin_max_ns ? fl_spin_max_ns : fl_spin_ns * 2;
+		else if (fl_spin_ns > SPIN_MIN_NS)
+			fl_spin_ns /= 2;
+	}
+	long r = (long)__atomic_load_n((int64_t *)(s + SLOT_RESULT), __ATOMIC_SEQ_CST);
+	return r;
+}
+
+/* finish makes the slot idle again for the next call. */
+void flc_finish(char *s)
+{
+	st(s, SLOT_STATE, S_IDLE);
+	flc_end();
+}
+
+/* start_path begins a call about (dirfd, path): the channel walks paths
+ * from the working directory or the root only. */
+char *flc_start_path(int op, int dirfd, const char *path)
+{
+	if (!path || !path[0] || (dirfd != AT_FDCWD && path[0] != '/'))
+		return NULL;
+	char *s = flc_begin();
+	if (!s)
+		return NULL;
+	if (!flc_put_path(s, SLOT_PATH1, path)) {
+		flc_end();
+		return NULL;
+	}
+	st(s, SLOT_OP, (uint32_t)op);
+	st(s, SLOT_DIRFD, (uint32_t)AT_FDCWD);
+	return s;
+}
+
+/* out copies the reply's data, of exactly n bytes, to dst; 0 when the
+ * reply does not hold that much. */
+int flc_out(char *s, void *dst, size_t n)
+{
+	uint32_t got = ld(s, SLOT_OUTLEN);
+	if (got != n || n > FL_OUT_BYTES)
+		return 0;
+	memcpy(dst, s + SLOT_OUT, n);
+	return 1;
+}

@@ -1,0 +1,129 @@
+/* channel_int.h: what the channel's two files share (channel.c: the
+ * connection, the slots and the wait; channel_ops.c: the calls). Not an
+ * interface: the entry side sees channel.h only. */
+#pragma once
+#include "channel.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/futex.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+/* The segment's layout: fastlane/channel.go (TestLayoutMatchesC). */
+enum {
+	FL_MAGIC = 0x4c465442,
+	FL_VERSION = 1,
+	FL_NUM_SLOTS = 64,
+	FL_SLOT_SIZE = 16384,
+	FL_SLOTS_OFF = 4096,
+	FL_SEG_SIZE = FL_SLOTS_OFF + FL_NUM_SLOTS * FL_SLOT_SIZE,
+	FL_PATH_BYTES = 4096,
+	FL_OUT_BYTES = 4096,
+
+	HDR_MAGIC = 0,
+	HDR_VERSION = 4,
+	HDR_SLOTS = 8,
+	HDR_SLOT_SIZE = 12,
+	HDR_SLOTS_OFF = 16,
+	HDR_STATE = 20,
+	HDR_BELL = 24,
+	HDR_SLEEPING = 28,
+
+	SLOT_OWNER = 0,
+	SLOT_STATE = 4,
+	SLOT_WAITING = 8,
+	SLOT_OP = 12,
+	SLOT_TID = 16,
+	SLOT_DIRFD = 20,
+	SLOT_DIRFD2 = 24,
+	SLOT_FLAGS = 28,
+	SLOT_MODE = 32,
+	SLOT_MASK = 36,
+	SLOT_LEN = 40,
+	SLOT_RESULT = 48,
+	SLOT_OUTLEN = 56,
+	SLOT_NREL = 60,
+	SLOT_PATH1 = 64,
+	SLOT_PATH2 = SLOT_PATH1 + FL_PATH_BYTES,
+	SLOT_OUT = SLOT_PATH2 + FL_PATH_BYTES,
+	SLOT_REL = SLOT_OUT + FL_OUT_BYTES,
+	FL_MAX_REL = 64,
+
+	STATE_SERVING = 1,
+	STATE_CLOSED = 2,
+
+	S_IDLE = 0,
+	S_REQUEST = 1,
+	S_BUSY = 2,
+	S_DONE = 3,
+
+	OP_NEWFSTATAT = 1,
+	OP_STATX = 2,
+	OP_FACCESSAT2 = 3,
+	OP_READLINKAT = 4,
+	OP_OPENAT = 5,
+	OP_MKDIRAT = 6,
+	OP_UNLINKAT = 7,
+	OP_RENAMEAT2 = 8,
+	OP_FSTAT = 9,
+	OP_RELEASE = 10,
+};
+
+/* The backing directory, when the daemon gave it (the process has its uid
+ * or is full root): opens the daemon decided are made here, through it.
+ * Its identity is checked before each use, in case the program closed it
+ * and the number now names another directory. */
+extern int flc_backdir;
+extern dev_t flc_backdir_dev;
+extern ino_t flc_backdir_ino;
+
+/* The descriptors the channel opened: fd -> the daemon's id for its File,
+ * and the process that opened it (a fork child inherits the table, but its
+ * ids belong to its parent's session). Anonymous private memory, touched
+ * only where used; descriptors past FL_MAX_FDS are not recorded. */
+#define FL_MAX_FDS 65536
+struct fl_fd {
+	uint64_t id;
+	pid_t pid;
+	/* The backing file's identity: a descriptor closed or replaced
+	 * behind the library's back (close_range, dup2 onto it) no longer
+	 * matches, and is not answered for. */
+	dev_t dev;
+	ino_t ino;
+};
+extern struct fl_fd *flc_fds;
+
+extern pid_t flc_pid; /* the process that handshaked */
+
+/* fl_tramp is the entry side's syscall from the trampoline page, which the
+ * seccomp filter lets through without a notification; absent (a program
+ * linked with this file alone), the channel's own opens use syscall(2). */
+extern long (*fl_tramp)(long nr, long a, long b, long c, long d, long e, long f) __attribute__((weak));
+
+static inline uint32_t *word(char *base, int off) { return (uint32_t *)(base + off); }
+
+static inline uint32_t ld(char *base, int off) { return __atomic_load_n(word(base, off), __ATOMIC_SEQ_CST); }
+static inline void st(char *base, int off, uint32_t v) { __atomic_store_n(word(base, off), v, __ATOMIC_SEQ_CST); }
+
+/* flc_begin returns the calling thread's slot for a call, or NULL to pass;
+ * flc_end must follow a non-NULL flc_begin (flc_finish when a request was
+ * posted). */
+char *flc_begin(void);
+void flc_end(void);
+void flc_finish(char *s);
+/* flc_call posts the request in slot s and waits for its result. */
+long flc_call(char *s);
+int flc_put_path(char *s, int off, const char *path);
+char *flc_start_path(int op, int dirfd, const char *path);
+int flc_out(char *s, void *dst, size_t n);

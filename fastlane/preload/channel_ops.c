@@ -1,0 +1,239 @@
+/* channel_ops.c: the calls of the fast lane's channel (channel.h): each
+ * fills its thread's slot with a request, waits for the daemon's answer
+ * (channel.c) and copies it out. */
+#define _GNU_SOURCE
+#include "channel_int.h"
+
+long fl_newfstatat(int dirfd, const char *path, struct stat *stp, int flags)
+{
+	if (!stp)
+		return FL_PASS;
+	char *s = flc_start_path(OP_NEWFSTATAT, dirfd, path);
+	if (!s)
+		return FL_PASS;
+	st(s, SLOT_FLAGS, (uint32_t)flags);
+	long r = flc_call(s);
+	if (r == 0 && !flc_out(s, stp, sizeof *stp))
+		r = FL_PASS;
+	flc_finish(s);
+	return r;
+}
+
+long fl_statx(int dirfd, const char *path, int flags, unsigned int mask, struct statx *stx)
+{
+	if (!stx)
+		return FL_PASS;
+	char *s = flc_start_path(OP_STATX, dirfd, path);
+	if (!s)
+		return FL_PASS;
+	st(s, SLOT_FLAGS, (uint32_t)flags);
+	st(s, SLOT_MASK, mask);
+	long r = flc_call(s);
+	if (r == 0 && !flc_out(s, stx, 256)) /* sizeof(struct statx) */
+		r = FL_PASS;
+	flc_finish(s);
+	return r;
+}
+
+long fl_faccessat2(int dirfd, const char *path, int mode, int flags)
+{
+	char *s = flc_start_path(OP_FACCESSAT2, dirfd, path);
+	if (!s)
+		return FL_PASS;
+	st(s, SLOT_MODE, (uint32_t)mode);
+	st(s, SLOT_FLAGS, (uint32_t)flags);
+	long r = flc_call(s);
+	flc_finish(s);
+	return r;
+}
+
+long fl_readlinkat(int dirfd, const char *path, char *buf, size_t len)
+{
+	if (!buf)
+		return FL_PASS;
+	char *s = flc_start_path(OP_READLINKAT, dirfd, path);
+	if (!s)
+		return FL_PASS;
+	__atomic_store_n((uint64_t *)(s + SLOT_LEN), (uint64_t)len, __ATOMIC_SEQ_CST);
+	long r = flc_call(s);
+	if (r > 0) {
+		uint32_t n = ld(s, SLOT_OUTLEN);
+		if ((long)n != r || n > len || n > FL_OUT_BYTES)
+			r = FL_PASS;
+		else
+			memcpy(buf, s + SLOT_OUT, n);
+	}
+	flc_finish(s);
+	return r;
+}
+
+/* backdir_ok reports whether flc_backdir is still the directory the daemon
+ * sent. */
+static int backdir_ok(void)
+{
+	struct stat sb;
+	return flc_backdir >= 0 && syscall(SYS_fstat, flc_backdir, &sb) == 0 && sb.st_dev == flc_backdir_dev &&
+	       sb.st_ino == flc_backdir_ino;
+}
+
+/* release tells the daemon, on slot s, that the File id is closed. */
+static void release(char *s, uint64_t id)
+{
+	st(s, SLOT_OP, OP_RELEASE);
+	__atomic_store_n((uint64_t *)(s + SLOT_LEN), id, __ATOMIC_SEQ_CST);
+	flc_call(s);
+}
+
+#ifndef O_TMPFILE
+#define O_TMPFILE (020000000 | O_DIRECTORY)
+#endif
+
+long fl_openat(int dirfd, const char *path, int flags, mode_t mode)
+{
+	/* O_PATH and O_TMPFILE open what only the kernel can; the daemon
+	 * passes directories and devices. */
+	if (flags & (O_PATH | (O_TMPFILE & ~O_DIRECTORY)))
+		return FL_PASS;
+	char *s = flc_start_path(OP_OPENAT, dirfd, path);
+	if (!s)
+		return FL_PASS;
+	if (!backdir_ok()) {
+		flc_end();
+		return FL_PASS;
+	}
+	st(s, SLOT_FLAGS, (uint32_t)flags);
+	st(s, SLOT_MODE, (uint32_t)mode);
+	long r = flc_call(s);
+	if (r > 0) {
+		uint64_t id = (uint64_t)r;
+		char name[32];
+		uint32_t n = ld(s, SLOT_OUTLEN);
+		if (n == 0 || n >= sizeof name) {
+			release(s, id);
+			flc_finish(s);
+			return -EIO; /* the daemon said yes and named no file: cannot happen */
+		}
+		memcpy(name, s + SLOT_OUT, n);
+		name[n] = 0;
+		/* The flags that reach a backing file (fsimpl's
+		 * backingOpenFlags), and the descriptor's own. */
+		long bfl = (flags & (O_ACCMODE | O_APPEND | O_NONBLOCK | O_CLOEXEC)) | O_NOFOLLOW | O_LARGEFILE;
+		if (&fl_tramp && fl_tramp) {
+			r = fl_tramp(SYS_openat, flc_backdir, (long)name, bfl, 0, 0, 0);
+		} else {
+			r = syscall(SYS_openat, flc_backdir, name, bfl);
+			if (r < 0)
+				r = -errno;
+		}
+		struct stat sb;
+		if (r < 0) {
+			release(s, id);
+		} else if (r < FL_MAX_FDS && syscall(SYS_fstat, r, &sb) == 0) {
+			flc_fds[r].id = id;
+			flc_fds[r].pid = flc_pid;
+			flc_fds[r].dev = sb.st_dev;
+			flc_fds[r].ino = sb.st_ino;
+		}
+	}
+	flc_finish(s);
+	return r;
+}
+
+long fl_mkdirat(int dirfd, const char *path, mode_t mode)
+{
+	char *s = flc_start_path(OP_MKDIRAT, dirfd, path);
+	if (!s)
+		return FL_PASS;
+	st(s, SLOT_MODE, (uint32_t)mode);
+	long r = flc_call(s);
+	flc_finish(s);
+	return r;
+}
+
+long fl_unlinkat(int dirfd, const char *path, int flags)
+{
+	char *s = flc_start_path(OP_UNLINKAT, dirfd, path);
+	if (!s)
+		return FL_PASS;
+	st(s, SLOT_FLAGS, (uint32_t)flags);
+	long r = flc_call(s);
+	flc_finish(s);
+	return r;
+}
+
+long fl_renameat2(int olddirfd, const char *oldpath, int newdirfd, const char *newpath, unsigned int flags)
+{
+	if (!newpath || !newpath[0] || (newdirfd != AT_FDCWD && newpath[0] != '/'))
+		return FL_PASS;
+	char *s = flc_start_path(OP_RENAMEAT2, olddirfd, oldpath);
+	if (!s)
+		return FL_PASS;
+	if (!flc_put_path(s, SLOT_PATH2, newpath)) {
+		flc_end();
+		return FL_PASS;
+	}
+	st(s, SLOT_DIRFD2, (uint32_t)AT_FDCWD);
+	st(s, SLOT_FLAGS, flags);
+	long r = flc_call(s);
+	flc_finish(s);
+	return r;
+}
+
+/* fd_id returns the daemon's id of the File behind fd, 0 when the channel
+ * did not open fd in this process or fd no longer is what it opened. */
+static uint64_t fd_id(int fd)
+{
+	if (!flc_fds || fd < 0 || fd >= FL_MAX_FDS || flc_fds[fd].id == 0)
+		return 0;
+	struct fl_fd *e = &flc_fds[fd];
+	struct stat sb;
+	int saved = errno;
+	uint64_t id = e->id;
+	if (e->pid != (pid_t)syscall(SYS_getpid) || syscall(SYS_fstat, fd, &sb) != 0 || sb.st_dev != e->dev ||
+	    sb.st_ino != e->ino)
+		id = 0;
+	errno = saved;
+	return id;
+}
+
+long fl_fstat(int fd, struct stat *stp)
+{
+	uint64_t id = fd_id(fd);
+	if (!id || !stp)
+		return FL_PASS;
+	char *s = flc_begin();
+	if (!s)
+		return FL_PASS;
+	st(s, SLOT_OP, OP_FSTAT);
+	__atomic_store_n((uint64_t *)(s + SLOT_LEN), id, __ATOMIC_SEQ_CST);
+	long r = flc_call(s);
+	if (r == 0 && !flc_out(s, stp, sizeof *stp))
+		r = FL_PASS;
+	flc_finish(s);
+	return r;
+}
+
+long fl_close(int fd)
+{
+	if (!flc_fds || fd < 0 || fd >= FL_MAX_FDS || flc_fds[fd].id == 0)
+		return FL_PASS;
+	uint64_t id = fd_id(fd);
+	flc_fds[fd].id = 0;
+	if (!id)
+		return FL_PASS;
+	char *s = flc_begin();
+	if (!s)
+		return FL_PASS; /* the daemon keeps the File until the process is gone */
+	/* Queue the release for the slot's next request: a close costs no
+	 * round trip unless the queue is full. */
+	uint32_t n = ld(s, SLOT_NREL);
+	if (n < FL_MAX_REL) {
+		__atomic_store_n((uint64_t *)(s + SLOT_REL + 8 * n), id, __ATOMIC_SEQ_CST);
+		st(s, SLOT_NREL, n + 1);
+		flc_end();
+		return 0;
+	}
+	release(s, id);
+	flc_finish(s);
+	return 0;
+}

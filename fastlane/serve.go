@@ -1,0 +1,164 @@
+package fastlane
+
+import (
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/btfuse/btfuse/fsimpl"
+)
+
+// WorkerPatience is the longest a sleeping worker waits before it looks
+// whether its process is gone.
+const WorkerPatience = time.Second
+
+// workerPoll is how long a worker keeps polling its slots after the last
+// request before it sleeps on the doorbell: a program in a loop of path
+// calls keeps it awake and pays no wake-up, an idle one costs nothing.
+const workerPoll = 50 * time.Microsecond
+
+// session is one handshaked process and its worker.
+type session struct {
+	s     *Server
+	seg   *segment
+	tgid  int
+	pidfd int
+	// bell is the daemon's end of the doorbell socket: the worker sleeps
+	// in a read of it, the library writes a byte to wake it. A write to
+	// a unix socket wakes its reader synchronously (the kernel runs it on
+	// the writer's CPU when the writer goes to sleep), which a FUTEX_WAKE
+	// does not: on a busy machine that is the difference between running
+	// at once and waiting for a CPU. The library's end closes when the
+	// process exits or execs: the read then sees the end.
+	bell int
+
+	stopped atomic.Bool
+
+	// mu orders end against release: the segment is unmapped once, and
+	// never touched after that.
+	mu       sync.Mutex
+	released bool // guarded by mu
+
+	// ats are the worker's scratch paths (two for rename).
+	ats [2]fsimpl.At
+	// files are the Files the process opened through the channel, by the
+	// id the library keeps for the descriptor; held until the library
+	// releases them (fl_close) or the session ends. Only the worker
+	// touches them.
+	files  map[uint64]*fsimpl.File
+	nextID uint64
+	// backing: the process was given the backing directory at the
+	// handshake, so opens may be served.
+	backing bool
+}
+
+// end asks the worker to stop; the process passes from then on.
+func (ss *session) end() {
+	ss.stopped.Store(true)
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	if !ss.released {
+		ss.seg.store(hdrState, stateClosed)
+		unix.Shutdown(ss.bell, unix.SHUT_RDWR) // ends the worker's read
+	}
+}
+
+// release frees what the session holds; only its worker calls it, last
+// (or the handshake, when the worker never started).
+func (ss *session) release() {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	ss.released = true
+	ss.seg.close()
+	unix.Close(ss.pidfd)
+	unix.Close(ss.bell)
+	for id, f := range ss.files {
+		ss.s.fs.Release(f)
+		delete(ss.files, id)
+	}
+}
+
+// gone reports whether the process has exited (its pidfd is readable).
+func (ss *session) gone() bool {
+	pfd := []unix.PollFd{{Fd: int32(ss.pidfd), Events: unix.POLLIN}}
+	n, err := unix.Poll(pfd, 0)
+	return err == nil && n > 0
+}
+
+// run is the worker: it serves requests until the process is gone or the
+// server closes.
+func (ss *session) run() {
+	defer ss.s.forget(ss)
+	defer ss.release()
+	// A locked thread: the futex sleep blocks it, and polling wants one
+	// thread that stays hot.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	last := time.Now()
+	for idle := 0; !ss.stopped.Load(); idle++ {
+		if ss.serveAll() {
+			last, idle = time.Now(), 0
+			continue
+		}
+		// Poll without yielding: a locked thread that yields waits for
+		// the scheduler to hand its goroutine back, which costs a
+		// thread wake-up, the very thing polling is for.
+		if idle%64 != 0 || time.Since(last) < workerPoll {
+			continue
+		}
+		// Announce the sleep, then look once more: a request posted
+		// before the announcement was seen is served now; one posted
+		// after it rings the bell, whose byte waits in the socket.
+		ss.seg.store(hdrSleeping, 1)
+		gone := false
+		if !ss.pending() {
+			gone = ss.sleep()
+		}
+		ss.seg.store(hdrSleeping, 0)
+		last = time.Now()
+		if gone || ss.gone() {
+			return
+		}
+	}
+}
+
+// sleep waits for the doorbell, at most WorkerPatience (the socket's
+// receive timeout), and reports whether the library's end is gone.
+func (ss *session) sleep() bool {
+	var buf [64]byte
+	n, err := unix.Read(ss.bell, buf[:])
+	return n == 0 && err == nil
+}
+
+// pending reports whether a slot holds a request.
+func (ss *session) pending() bool {
+	for i := 0; i < NumSlots; i++ {
+		if ss.seg.load(slotBase(i)+slotState) == slotRequest {
+			return true
+		}
+	}
+	return false
+}
+
+// serveAll answers every request posted, and reports whether there was
+// one.
+func (ss *session) serveAll() bool {
+	any := false
+	for i := 0; i < NumSlots; i++ {
+		b := slotBase(i)
+		if ss.seg.load(b+slotState) != slotRequest || !ss.seg.cas(b+slotState, slotRequest, slotBusy) {
+			continue
+		}
+		any = true
+		r := ss.serveSlot(b)
+		ss.seg.putU64(b+slotResult, uint64(r))
+		ss.seg.store(b+slotState, slotDone)
+		if ss.seg.load(b+slotWaiting) != 0 {
+			ss.seg.wake(b + slotState)
+		}
+	}
+	return any
+}

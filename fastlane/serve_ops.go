@@ -1,0 +1,226 @@
+package fastlane
+
+import (
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/btfuse/btfuse/event"
+	"github.com/btfuse/btfuse/fsimpl"
+	"github.com/btfuse/btfuse/supervisor"
+)
+
+// The event ops of the calls the channel answers: the syscalls' own ops,
+// which the supervisor registered, so that status shows both lanes of a
+// syscall side by side.
+var (
+	evNewfstatat = eventOp("newfstatat")
+	evStatx      = eventOp("statx")
+	evFaccessat2 = eventOp("faccessat2")
+	evReadlinkat = eventOp("readlinkat")
+	evOpenat     = eventOp("openat")
+	evMkdirat    = eventOp("mkdirat")
+	evUnlinkat   = eventOp("unlinkat")
+	evRenameat2  = eventOp("renameat2")
+	evFstat      = eventOp("fstat")
+)
+
+func eventOp(name string) event.Op {
+	if o, ok := event.Lookup(name); ok {
+		return o
+	}
+	return event.OpSyscall
+}
+
+// serveSlot answers the request in the slot at b and returns its result.
+// Everything in the slot was written by the process: each field is read
+// once and bounded here.
+func (ss *session) serveSlot(b int) int64 {
+	start := time.Now()
+	seg := ss.seg
+	seg.store(b+slotOutLen, 0)
+	// The Files the library closed since this slot's last request
+	// (fl_close queues them here rather than asking at once).
+	if n := min(seg.load(b+slotNRel), MaxRel); n > 0 {
+		for i := range int(n) {
+			ss.releaseFile(seg.getU64(b + slotRel + 8*i))
+		}
+		seg.store(b+slotNRel, 0)
+	}
+	tid := int(int32(seg.load(b + slotTid)))
+	if tid <= 0 {
+		return Pass
+	}
+	switch seg.load(b + slotOp) {
+	case opFstat:
+		r := ss.fstat(b, tid)
+		ss.observe(evFstat, tid, "", r, start)
+		return r
+	case opRelease:
+		ss.releaseFile(seg.getU64(b + slotLen))
+		return 0
+	}
+	path, ok := seg.cstring(b+slotPath1, PathBytes)
+	if !ok {
+		return Pass
+	}
+	var r int64
+	var ev event.Op
+	switch seg.load(b + slotOp) {
+	case opNewfstatat:
+		ev, r = evNewfstatat, ss.newfstatat(b, tid, path)
+	case opStatx:
+		ev, r = evStatx, ss.statx(b, tid, path)
+	case opFaccessat2:
+		ev, r = evFaccessat2, ss.faccessat2(b, tid, path)
+	case opReadlinkat:
+		ev, r = evReadlinkat, ss.readlinkat(b, tid, path)
+	case opOpenat:
+		ev, r = evOpenat, ss.openat(b, tid, path)
+	case opMkdirat:
+		ev, r = evMkdirat, ss.mkdirat(b, tid, path)
+	case opUnlinkat:
+		ev, r = evUnlinkat, ss.unlinkat(b, tid, path)
+	case opRenameat2:
+		ev, r = evRenameat2, ss.renameat2(b, tid, path)
+	default:
+		return Pass
+	}
+	ss.observe(ev, tid, path, r, start)
+	return r
+}
+
+// observe reports an answered call to the server's observer.
+func (ss *session) observe(op event.Op, tid int, path string, r int64, start time.Time) {
+	obs := ss.s.obs
+	if obs == nil {
+		return
+	}
+	e := event.Event{Op: op, Door: event.DoorFast, Outcome: event.Served, Tgid: int32(ss.tgid), Tid: int32(tid),
+		Path: path, Latency: time.Since(start)}
+	switch {
+	case r == Pass:
+		e.Outcome = event.Passthrough
+	case r < 0:
+		e.Outcome, e.Errno = event.Error, unix.Errno(-r)
+	}
+	obs.Observe(e)
+}
+
+// at resolves a path of thread tid as the seccomp lane does, into the
+// worker's scratch At i. ok false: pass. A thread of another process than
+// the handshaked one (a vfork child, a forged TID) passes too.
+func (ss *session) at(i, tid int, dirfd int32, path string, follow bool) (*fsimpl.At, supervisor.Thread, bool) {
+	f := 0
+	if follow {
+		f = fsimpl.AtFollow
+	}
+	at := &ss.ats[i]
+	th, ok := ss.s.sup.LaneAt(tid, dirfd, path, f, at)
+	if !ok || th.Tgid() != ss.tgid {
+		return nil, supervisor.Thread{}, false
+	}
+	return at, th, true
+}
+
+// result is the slot's result for an fsimpl errno.
+func result(e unix.Errno) int64 {
+	switch e {
+	case 0:
+		return 0
+	case fsimpl.StepAside:
+		return Pass
+	}
+	return -int64(e)
+}
+
+// reply copies data into the slot's out area.
+func (ss *session) reply(b int, data []byte) {
+	n := copy(ss.seg.mem[b+slotOut:b+slotOut+OutBytes], data)
+	ss.seg.store(b+slotOutLen, uint32(n))
+}
+
+// newfstatat mirrors the seccomp lane's stat (fs/stat.c:vfs_statx()).
+func (ss *session) newfstatat(b, tid int, path string) int64 {
+	flags := int(int32(ss.seg.load(b + slotFlags)))
+	if flags&^(unix.AT_SYMLINK_NOFOLLOW|unix.AT_EMPTY_PATH|unix.AT_NO_AUTOMOUNT) != 0 {
+		return -int64(unix.EINVAL)
+	}
+	at, _, ok := ss.at(0, tid, int32(ss.seg.load(b+slotDirfd)), path, flags&unix.AT_SYMLINK_NOFOLLOW == 0)
+	if !ok {
+		return Pass
+	}
+	a, e := ss.s.fs.StatAt(at)
+	if e != 0 {
+		return result(e)
+	}
+	st := ss.s.sup.StatOf(&a)
+	ss.reply(b, bytesOf(&st))
+	return 0
+}
+
+// statx mirrors the seccomp lane's statx.
+func (ss *session) statx(b, tid int, path string) int64 {
+	flags := int(int32(ss.seg.load(b + slotFlags)))
+	const syncMask = 0x6000 // AT_STATX_SYNC_TYPE
+	if flags&^(unix.AT_SYMLINK_NOFOLLOW|unix.AT_EMPTY_PATH|unix.AT_NO_AUTOMOUNT|syncMask) != 0 || flags&syncMask == syncMask {
+		return -int64(unix.EINVAL)
+	}
+	if ss.seg.load(b+slotMask)&unix.STATX__RESERVED != 0 {
+		return -int64(unix.EINVAL)
+	}
+	at, _, ok := ss.at(0, tid, int32(ss.seg.load(b+slotDirfd)), path, flags&unix.AT_SYMLINK_NOFOLLOW == 0)
+	if !ok {
+		return Pass
+	}
+	a, e := ss.s.fs.StatAt(at)
+	if e != 0 {
+		return result(e)
+	}
+	stx := ss.s.sup.StatxOf(&a)
+	ss.reply(b, bytesOf(&stx))
+	return 0
+}
+
+// faccessat2 mirrors the seccomp lane's access (fs/open.c:do_faccessat():
+// the real ids unless AT_EACCESS).
+func (ss *session) faccessat2(b, tid int, path string) int64 {
+	mode := ss.seg.load(b + slotMode)
+	flags := int(int32(ss.seg.load(b + slotFlags)))
+	if mode&^uint32(unix.R_OK|unix.W_OK|unix.X_OK) != 0 {
+		return -int64(unix.EINVAL)
+	}
+	if flags&^(unix.AT_EACCESS|unix.AT_SYMLINK_NOFOLLOW|unix.AT_EMPTY_PATH) != 0 {
+		return -int64(unix.EINVAL)
+	}
+	at, th, ok := ss.at(0, tid, int32(ss.seg.load(b+slotDirfd)), path, flags&unix.AT_SYMLINK_NOFOLLOW == 0)
+	if !ok {
+		return Pass
+	}
+	at.Cred = th.AccessCred(flags)
+	return result(ss.s.fs.AccessAt(at, mode))
+}
+
+// readlinkat mirrors the seccomp lane's readlink.
+func (ss *session) readlinkat(b, tid int, path string) int64 {
+	size := int64(ss.seg.getU64(b + slotLen))
+	if size <= 0 {
+		return -int64(unix.EINVAL)
+	}
+	at, _, ok := ss.at(0, tid, int32(ss.seg.load(b+slotDirfd)), path, false)
+	if !ok {
+		return Pass
+	}
+	t, e := ss.s.fs.ReadlinkAt(at)
+	if e != 0 {
+		return result(e)
+	}
+	if int64(len(t)) > size {
+		t = t[:size]
+	}
+	if len(t) > OutBytes {
+		return Pass
+	}
+	ss.reply(b, []byte(t))
+	return int64(len(t))
+}

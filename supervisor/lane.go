@@ -1,0 +1,81 @@
+package supervisor
+
+import (
+	"golang.org/x/sys/unix"
+
+	"github.com/btfuse/btfuse/fsimpl"
+)
+
+// This file is what another lane (the fast lane's channel, package
+// fastlane) needs to answer a path call exactly as the seccomp lane would:
+// the same judgement of the path, the same credential cache (whose entries
+// set*id and capset notifications invalidate), the same admission rule of
+// the FUSE mount and the same struct stat.
+
+// Thread is a thread of a supervised process, as the lane resolved it.
+type Thread struct {
+	cr *taskCred
+}
+
+// Tgid is the thread's process, from /proc/TID/status.
+func (t Thread) Tgid() int { return t.cr.tgid }
+
+// AccessCred is the credential access(2) checks with for flags (the real
+// ids unless AT_EACCESS).
+func (t Thread) AccessCred(flags int) *fsimpl.Cred { return t.cr.accessCred(flags) }
+
+// LaneAt resolves path, given to thread tid with dirfd (AT_FDCWD: the
+// thread's working directory), as the seccomp lane resolves a path
+// argument, into at with the thread's credentials, umask and the mount's
+// current path. flags are fsimpl.AtFollow or 0. ok false means only the
+// kernel may answer: the path is empty, not lexically under the mount, or
+// its start cannot be read; the thread is gone, in another user namespace,
+// or not let in by the FUSE mount; or the mount's view, or the view of any
+// supervised process (chroot, unshare, setns, Landlock), has changed.
+func (s *Supervisor) LaneAt(tid int, dirfd int32, path string, flags int, at *fsimpl.At) (Thread, bool) {
+	if path == "" || s.viewChanged.Load() {
+		return Thread{}, false
+	}
+	full, ok := absPath(tid, dirfd, path)
+	if !ok {
+		return Thread{}, false
+	}
+	view := s.currentView()
+	if view.kernelOnly {
+		return Thread{}, false
+	}
+	rest, ok := fsimpl.Within(view.path, full)
+	if !ok {
+		return Thread{}, false
+	}
+	cr, e := s.creds.get(tid)
+	if e != 0 || cr.foreign || !s.admission.admits(cr) {
+		return Thread{}, false
+	}
+	*at = fsimpl.At{Cred: &cr.fs, Dir: fsimpl.RootIno, Path: rest, Flags: flags & fsimpl.AtFollow, Mount: view.path, Umask: cr.umask}
+	return Thread{cr: cr}, true
+}
+
+// LaneThread returns the credentials of thread tid for a call that names
+// no path (fstat of a descriptor the lane opened); ok as for LaneAt.
+func (s *Supervisor) LaneThread(tid int) (Thread, bool) {
+	if s.viewChanged.Load() {
+		return Thread{}, false
+	}
+	cr, e := s.creds.get(tid)
+	if e != 0 || cr.foreign || !s.admission.admits(cr) {
+		return Thread{}, false
+	}
+	return Thread{cr: cr}, true
+}
+
+// StatOf is the struct stat both lanes report for a: the FUSE mount's
+// device, the filesystem's inode numbers.
+func (s *Supervisor) StatOf(a *fsimpl.Attr) unix.Stat_t { return s.statOf(a) }
+
+// StatxOf is the struct statx both lanes report for a.
+func (s *Supervisor) StatxOf(a *fsimpl.Attr) unix.Statx_t { return s.statxOf(a) }
+
+// Cred is the credential the thread's permission checks use (fsuid,
+// fsgid, groups, effective capabilities).
+func (t Thread) Cred() *fsimpl.Cred { return &t.cr.fs }
