@@ -11,18 +11,15 @@ version := `git describe --always --dirty 2>/dev/null || echo dev`
 # -trimpath keeps this machine's paths out of the binary;
 # -ldflags -X stamps the version that `btfuse --version` prints.
 # The fast lane's preload library goes next to the binary, where
-# 'btfuse run' looks for it. Its sources: every C file of fastlane/preload,
-# the channel stub only while channel.c does not exist (the same rule and
-# flags as fastlane.Sources and fastlane.CFlags, which tests build with):
+# 'btfuse run' looks for it. Its sources: every C file of fastlane/preload
+# (with the flags of preloadlib.CFlags, which tests build with):
 # shared and position-independent, warnings as errors, only the
 # interposed functions exported, null checks kept although libc declares
 # path arguments nonnull, no _FORTIFY_SOURCE wrappers.
 [doc("build bin/btfuse and bin/libbtfuse-fast.so")]
 build:
     go build -trimpath -ldflags "-X github.com/btfuse/btfuse/daemon.Version={{version}}" -o {{bin}} ./cmd/btfuse
-    srcs=(fastlane/preload/*.c); \
-    if [ -e fastlane/preload/channel.c ]; then srcs=("${srcs[@]/fastlane\/preload\/channel_stub.c}"); fi; \
-    gcc -shared -fPIC -O2 -g -std=gnu11 -Wall -Wextra -Werror -fvisibility=hidden -fno-delete-null-pointer-checks -U_FORTIFY_SOURCE -o bin/libbtfuse-fast.so ${srcs[@]}
+    gcc -shared -fPIC -O2 -g -std=gnu11 -Wall -Wextra -Werror -fvisibility=hidden -fno-delete-null-pointer-checks -U_FORTIFY_SOURCE -o bin/libbtfuse-fast.so fastlane/preload/*.c
 
 # mount(8) runs /sbin/mount.fuse.btfuse for 'mount -t fuse.btfuse' and
 # fstab lines of that type; the link points at bin/btfuse, so rebuild in

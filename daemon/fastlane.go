@@ -12,7 +12,7 @@ import (
 // It comes after the supervisor, whose credentials and path rules it uses,
 // and is closed before it.
 func (in *instance) startFastLane() func() {
-	in.fast = fastlane.New(in.fs, in.sup, in.log, in.mir.observer())
+	in.fast = fastlane.New(in.fs, in.sup, in.log, in.mir.observer(), in.faults)
 	in.ctl.Handle(fastlane.OpHandshake, in.fast.Handshake)
 	return in.fast.Close
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/btfuse/btfuse/control"
 	"github.com/btfuse/btfuse/event"
+	"github.com/btfuse/btfuse/faults"
 	"github.com/btfuse/btfuse/fsimpl"
 	"github.com/btfuse/btfuse/supervisor"
 )
@@ -34,6 +35,9 @@ type Server struct {
 	sup *supervisor.Supervisor
 	log *slog.Logger
 	obs event.Observer // nil: none
+	// faults are the daemon's fault rules: the channel passes the calls
+	// they name (nil: none).
+	faults *faults.Set
 	// euid is the daemon's, the owner of the backing files.
 	euid uint32
 
@@ -44,12 +48,13 @@ type Server struct {
 }
 
 // New returns a server answering from fs with the credentials and path
-// rules of sup. obs, when not nil, is told of every call answered.
-func New(fs *fsimpl.FS, sup *supervisor.Supervisor, log *slog.Logger, obs event.Observer) *Server {
+// rules of sup. obs, when not nil, is told of every call answered; the
+// calls that rules (nil: none) name pass to the seccomp lane.
+func New(fs *fsimpl.FS, sup *supervisor.Supervisor, log *slog.Logger, obs event.Observer, rules *faults.Set) *Server {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Server{fs: fs, sup: sup, log: log, obs: obs, euid: uint32(os.Geteuid()), sessions: make(map[*session]bool)}
+	return &Server{fs: fs, sup: sup, log: log, obs: obs, faults: rules, euid: uint32(os.Geteuid()), sessions: make(map[*session]bool)}
 }
 
 // errClosed is the handshake's answer once the server is closed.

@@ -6,6 +6,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/btfuse/btfuse/event"
+	"github.com/btfuse/btfuse/faults"
 	"github.com/btfuse/btfuse/fsimpl"
 	"github.com/btfuse/btfuse/supervisor"
 )
@@ -24,6 +25,15 @@ var (
 	evRenameat2  = eventOp("renameat2")
 	evFstat      = eventOp("fstat")
 )
+
+// opSys are the syscalls the requests stand for, as fault rules name them.
+var opSys = [...]faults.Sys{
+	opNewfstatat: faults.SyscallID("newfstatat"), opStatx: faults.SyscallID("statx"),
+	opFaccessat2: faults.SyscallID("faccessat2"), opReadlinkat: faults.SyscallID("readlinkat"),
+	opOpenat: faults.SyscallID("openat"), opMkdirat: faults.SyscallID("mkdirat"),
+	opUnlinkat: faults.SyscallID("unlinkat"), opRenameat2: faults.SyscallID("renameat2"),
+	opFstat: faults.SyscallID("fstat"), opRelease: faults.NoSys,
+}
 
 func eventOp(name string) event.Op {
 	if o, ok := event.Lookup(name); ok {
@@ -48,10 +58,16 @@ func (ss *session) serveSlot(b int) int64 {
 		seg.store(b+slotNRel, 0)
 	}
 	tid := int(int32(seg.load(b + slotTid)))
-	if tid <= 0 {
+	op := seg.load(b + slotOp)
+	if tid <= 0 || op == 0 || int(op) >= len(opSys) {
 		return Pass
 	}
-	switch seg.load(b + slotOp) {
+	// A call that a fault rule names goes to the seccomp lane, where the
+	// rules are applied: the channel never answers past a rule.
+	if ss.s.faults.Wants(opSys[op]) {
+		return Pass
+	}
+	switch op {
 	case opFstat:
 		r := ss.fstat(b, tid)
 		ss.observe(evFstat, tid, "", r, start)
@@ -66,7 +82,7 @@ func (ss *session) serveSlot(b int) int64 {
 	}
 	var r int64
 	var ev event.Op
-	switch seg.load(b + slotOp) {
+	switch op {
 	case opNewfstatat:
 		ev, r = evNewfstatat, ss.newfstatat(b, tid, path)
 	case opStatx:

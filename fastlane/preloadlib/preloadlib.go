@@ -11,7 +11,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"slices"
 	"strings"
 )
 
@@ -49,8 +48,7 @@ func Find() (string, error) {
 	return lib, nil
 }
 
-// Sources lists the C files of the library in dir (fastlane/preload): all
-// of them, but the channel stub only while channel.c does not exist.
+// Sources lists the C files of the library in dir (fastlane/preload).
 func Sources(dir string) ([]string, error) {
 	files, err := filepath.Glob(filepath.Join(dir, "*.c"))
 	if err != nil {
@@ -58,9 +56,6 @@ func Sources(dir string) ([]string, error) {
 	}
 	if len(files) == 0 {
 		return nil, fmt.Errorf("no C sources in %s", dir)
-	}
-	if slices.Contains(files, filepath.Join(dir, "channel.c")) {
-		files = slices.DeleteFunc(files, func(f string) bool { return filepath.Base(f) == "channel_stub.c" })
 	}
 	return files, nil
 }
