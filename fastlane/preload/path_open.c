@@ -18,10 +18,16 @@
 // As glibc's __OPEN_NEEDS_MODE: only these flags read the mode argument.
 #define NEEDS_MODE(flags) (((flags) & O_CREAT) != 0 || ((flags) & __O_TMPFILE) == __O_TMPFILE)
 
-long fl_do_openat(int dirfd, const char *path, int flags, unsigned mode)
+// open_routed is openat(2) the way w says.
+static long open_routed(enum fl_where w, int dirfd, const char *path, int flags, unsigned mode)
 {
-	enum fl_where w = fl_route(dirfd, path);
 	return FL_SYSCALL(w, fl_openat(dirfd, path, flags, mode), SYS_openat, dirfd, path, flags, mode, 0, 0);
+}
+
+// fl_do_openat is openat(2) routed: the kernel result, or -errno.
+static long fl_do_openat(int dirfd, const char *path, int flags, unsigned mode)
+{
+	return open_routed(fl_route(dirfd, path), dirfd, path, flags, mode);
 }
 
 FL_EXPORT int openat(int dirfd, const char *path, int flags, ...)
@@ -118,7 +124,7 @@ FL_EXPORT DIR *opendir(const char *path)
 	enum fl_where w = fl_route(AT_FDCWD, path);
 	if (w == FL_PLAIN)
 		return FL_NEXT(DIR * (*)(const char *), opendir)(path);
-	long fd = fl_do_openat(AT_FDCWD, path, O_RDONLY | O_NONBLOCK | O_DIRECTORY | O_CLOEXEC, 0);
+	long fd = open_routed(w, AT_FDCWD, path, O_RDONLY | O_NONBLOCK | O_DIRECTORY | O_CLOEXEC, 0);
 	if (fd < 0) {
 		errno = (int)-fd;
 		return NULL;
@@ -172,9 +178,10 @@ static int fopen_flags(const char *mode)
 static FILE *do_fopen(const char *path, const char *mode, FILE *(*next)(const char *, const char *))
 {
 	int flags = fopen_flags(mode);
-	if (flags < 0 || fl_route(AT_FDCWD, path) == FL_PLAIN)
+	enum fl_where w = flags < 0 ? FL_PLAIN : fl_route(AT_FDCWD, path);
+	if (w == FL_PLAIN)
 		return next(path, mode);
-	long fd = fl_do_openat(AT_FDCWD, path, flags, 0666);
+	long fd = open_routed(w, AT_FDCWD, path, flags, 0666);
 	if (fd < 0) {
 		errno = (int)-fd;
 		return NULL;

@@ -80,6 +80,3 @@ void *fl_next(void **slot, const char *name);
 		static void *slot_;                                                                \
 		(type) fl_next(&slot_, #name);                                                     \
 	})
-
-// fl_openat is openat(2) routed: the kernel result, or -errno.
-long fl_do_openat(int dirfd, const char *path, int flags, unsigned mode);
