@@ -179,9 +179,10 @@ func lineDiff(a, b string) string {
 // TestRunFastLaneProcesses: path calls outside the mount take the
 // trampoline (no notification) in the process, in a fork child, after a
 // vfork and exec, after an exec, in threads and around a signal handler
-// that makes the same call; each result is right, no call sees EINTR,
-// and a program without the library (static, or one that clears its
-// environment) is served by the seccomp lane unchanged.
+// that makes the same call; those under the mount are answered by the
+// channel (door fast), in a fork child too; each result is right, no call
+// sees EINTR, and a program without the library (static, or one that
+// clears its environment) is served by the seccomp lane unchanged.
 func TestRunFastLaneProcesses(t *testing.T) {
 	testutil.RequirePrivileged(t)
 	probe := cHelper(t, "flprobe")
@@ -202,41 +203,54 @@ func TestRunFastLaneProcesses(t *testing.T) {
 		name string
 		args []string
 		want string
-		// calls is how many stats the command makes; fast, whether they
-		// must skip the notification (at most a tenth notified: the
-		// loader's and libc's own calls before the library runs are).
+		// calls is how many stats the command makes; lane, which lane
+		// must answer them: "trampoline" (the kernel, no notification),
+		// "channel" (door fast) or "seccomp" (notified). At most a tenth
+		// may go elsewhere: the loader's and libc's own calls before the
+		// library runs, and a process's first calls under the mount,
+		// before its handshake (BTFUSE_FAST_AFTER).
 		calls int
-		fast  bool
+		lane  string
 	}{
-		{"stat", []string{probe, "stat", N, outside}, "stat ok=2000 errno=0 page=1\n", n, true},
-		{"stat without the lane", []string{"--no-fast-lane", "--", probe, "stat", N, outside}, "stat ok=2000 errno=0 page=0\n", n, false},
-		{"stat under the mount", []string{probe, "stat", N, under}, "stat ok=2000 errno=0 page=1\n", n, false},
+		{"stat", []string{probe, "stat", N, outside}, "stat ok=2000 errno=0 page=1\n", n, "trampoline"},
+		{"stat without the lane", []string{"--no-fast-lane", "--", probe, "stat", N, outside}, "stat ok=2000 errno=0 page=0\n", n, "seccomp"},
+		{"stat under the mount", []string{probe, "stat", N, under}, "stat ok=2000 errno=0 page=1\n", n, "channel"},
 		{"stat relative", []string{"sh", "-c", "cd " + filepath.Dir(outside) + "/. && exec " + probe + " stat " + N + " ../" + filepath.Base(filepath.Dir(outside)) + "/f"},
-			"stat ok=2000 errno=0 page=1\n", n, true},
-		{"under the mount, relative", []string{"sh", "-c", "cd " + dir + " && exec " + probe + " stat " + N + " f"}, "stat ok=2000 errno=0 page=1\n", n, false},
-		{"out of the mount by dot-dot", []string{probe, "stat", N, dir + "/../beside"}, "stat ok=2000 errno=0 page=1\n", n, true},
-		{"fork", []string{probe, "fork", N, outside}, "child ok=2000 errno=0 page=1\nparent ok=2000 errno=0 page=1\n", 2 * n, true},
-		{"fork under the mount", []string{probe, "fork", N, under}, "child ok=2000 errno=0 page=1\nparent ok=2000 errno=0 page=1\n", 2 * n, false},
-		{"vfork then exec", []string{probe, "vfork", N, outside}, "stat ok=2000 errno=0 page=1\nvfork child stat=0 exit=0\nparent ok=2000 errno=0 page=1\n", 2 * n, true},
-		{"vfork under the mount", []string{probe, "vfork", N, under}, "stat ok=2000 errno=0 page=1\nvfork child stat=0 exit=0\nparent ok=2000 errno=0 page=1\n", 2 * n, false},
-		{"exec", []string{probe, "exec", N, outside}, "stat ok=2000 errno=0 page=1\n", n, true},
-		{"threads", []string{probe, "threads", N, outside}, strings.Repeat("thread ok=2000 errno=0 page=1\n", 4), 4 * n, true},
-		{"signals", []string{probe, "signal", N, outside}, "signal eintr=0 other=0 handled=1 handler_ok=1\n", n, true},
-		{"static", []string{static, "stat", N, under}, "stat ok=2000 errno=0 page=0\n", n, false},
-		{"static outside", []string{static, "stat", N, outside}, "stat ok=2000 errno=0 page=0\n", n, false},
+			"stat ok=2000 errno=0 page=1\n", n, "trampoline"},
+		{"under the mount, relative", []string{"sh", "-c", "cd " + dir + " && exec " + probe + " stat " + N + " f"}, "stat ok=2000 errno=0 page=1\n", n, "channel"},
+		{"out of the mount by dot-dot", []string{probe, "stat", N, dir + "/../beside"}, "stat ok=2000 errno=0 page=1\n", n, "trampoline"},
+		{"fork", []string{probe, "fork", N, outside}, "child ok=2000 errno=0 page=1\nparent ok=2000 errno=0 page=1\n", 2 * n, "trampoline"},
+		{"fork under the mount", []string{probe, "fork", N, under}, "child ok=2000 errno=0 page=1\nparent ok=2000 errno=0 page=1\n", 2 * n, "channel"},
+		{"vfork then exec", []string{probe, "vfork", N, outside}, "stat ok=2000 errno=0 page=1\nvfork child stat=0 exit=0\nparent ok=2000 errno=0 page=1\n", 2 * n, "trampoline"},
+		{"vfork under the mount", []string{probe, "vfork", N, under}, "stat ok=2000 errno=0 page=1\nvfork child stat=0 exit=0\nparent ok=2000 errno=0 page=1\n", 2 * n, "channel"},
+		{"exec", []string{probe, "exec", N, outside}, "stat ok=2000 errno=0 page=1\n", n, "trampoline"},
+		{"threads", []string{probe, "threads", N, outside}, strings.Repeat("thread ok=2000 errno=0 page=1\n", 4), 4 * n, "trampoline"},
+		{"signals", []string{probe, "signal", N, outside}, "signal eintr=0 other=0 handled=1 handler_ok=1\n", n, "trampoline"},
+		{"static", []string{static, "stat", N, under}, "stat ok=2000 errno=0 page=0\n", n, "seccomp"},
+		{"static outside", []string{static, "stat", N, outside}, "stat ok=2000 errno=0 page=0\n", n, "seccomp"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			before := notified(t, runtime, dir, "newfstatat")
+			beforeFast := notified(t, runtime, dir, "newfstatat@fast")
 			code, out, errOut := runIn(t, runtime, nil, withMount(dir, tc.args)...)
 			if code != 0 || out != tc.want {
 				t.Fatalf("exit %d, stdout %q, stderr %q; want %q", code, out, errOut, tc.want)
 			}
 			got := notified(t, runtime, dir, "newfstatat") - before
-			if tc.fast && got > uint64(tc.calls/10) {
-				t.Errorf("%d newfstatat notified for %d stats outside the mount: the trampoline was not used", got, tc.calls)
-			}
-			if !tc.fast && got < uint64(tc.calls) {
-				t.Errorf("%d newfstatat notified for %d stats the seccomp lane must see", got, tc.calls)
+			fast := notified(t, runtime, dir, "newfstatat@fast") - beforeFast
+			switch tc.lane {
+			case "trampoline":
+				if got > uint64(tc.calls/10) {
+					t.Errorf("%d newfstatat notified for %d stats outside the mount: the trampoline was not used", got, tc.calls)
+				}
+			case "channel":
+				if got > uint64(tc.calls/10) || fast < uint64(tc.calls*9/10) {
+					t.Errorf("%d newfstatat notified and %d answered by the channel for %d stats under the mount", got, fast, tc.calls)
+				}
+			case "seccomp":
+				if got < uint64(tc.calls) || fast != 0 {
+					t.Errorf("%d newfstatat notified (%d by the channel) for %d stats the seccomp lane must see", got, fast, tc.calls)
+				}
 			}
 		})
 	}
