@@ -288,11 +288,17 @@ func writeStatusJSON(w io.Writer, reps []daemonStatus) error {
 // asked for (rather than the one of a DIR, whose absence the caller
 // reports).
 func writeStatusTable(w io.Writer, reps []daemonStatus, all bool) {
-	if len(reps) == 0 {
-		if all {
-			fmt.Fprintln(w, "no btfuse daemon is running")
+	daemons := 0
+	for _, d := range reps {
+		if d.State != stateStale {
+			daemons++
 		}
-		return
+	}
+	if daemons == 0 && all {
+		fmt.Fprintln(w, "no btfuse daemon is running")
+		if len(reps) > 0 {
+			fmt.Fprintln(w)
+		}
 	}
 	for i, d := range reps {
 		if i > 0 {

@@ -71,11 +71,15 @@ func TestE2ESweepDeadStore(t *testing.T) {
 					}
 				}
 			}
-			if !strings.Contains(said, "btfuse: removed "+store+", the file store of a daemon that died") {
-				t.Errorf("btfuse %s did not say it removed %s: %q", by, store, said)
-			}
-			if _, err := os.Lstat(store); !os.IsNotExist(err) {
-				t.Errorf("%s still there: %v", store, err)
+			_, err = os.Lstat(store)
+			switch {
+			case !os.IsNotExist(err):
+				t.Errorf("%s still there after btfuse %s: %v", store, by, err)
+			case !strings.Contains(said, "btfuse: removed "+store+", the file store of a daemon that died"):
+				// Every daemon starting on this machine sweeps, those of
+				// tests running beside this one too: one of them may
+				// have been first.
+				t.Logf("btfuse %s did not say it removed %s (%q): another daemon swept it first", by, store, said)
 			}
 		})
 	}
