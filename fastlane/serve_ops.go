@@ -159,8 +159,8 @@ func (ss *session) reply(b int, data []byte) {
 // newfstatat mirrors the seccomp lane's stat (fs/stat.c:vfs_statx()).
 func (ss *session) newfstatat(b, tid int, path string) int64 {
 	flags := int(int32(ss.seg.load(b + slotFlags)))
-	if flags&^(unix.AT_SYMLINK_NOFOLLOW|unix.AT_EMPTY_PATH|unix.AT_NO_AUTOMOUNT) != 0 {
-		return -int64(unix.EINVAL)
+	if e := supervisor.StatArgsErr(flags); e != 0 {
+		return result(e)
 	}
 	at, _, ok := ss.at(0, tid, int32(ss.seg.load(b+slotDirfd)), path, flags&unix.AT_SYMLINK_NOFOLLOW == 0)
 	if !ok {
@@ -178,12 +178,8 @@ func (ss *session) newfstatat(b, tid int, path string) int64 {
 // statx mirrors the seccomp lane's statx.
 func (ss *session) statx(b, tid int, path string) int64 {
 	flags := int(int32(ss.seg.load(b + slotFlags)))
-	const syncMask = 0x6000 // AT_STATX_SYNC_TYPE
-	if flags&^(unix.AT_SYMLINK_NOFOLLOW|unix.AT_EMPTY_PATH|unix.AT_NO_AUTOMOUNT|syncMask) != 0 || flags&syncMask == syncMask {
-		return -int64(unix.EINVAL)
-	}
-	if ss.seg.load(b+slotMask)&unix.STATX__RESERVED != 0 {
-		return -int64(unix.EINVAL)
+	if e := supervisor.StatxArgsErr(flags, ss.seg.load(b+slotMask)); e != 0 {
+		return result(e)
 	}
 	at, _, ok := ss.at(0, tid, int32(ss.seg.load(b+slotDirfd)), path, flags&unix.AT_SYMLINK_NOFOLLOW == 0)
 	if !ok {
@@ -203,11 +199,8 @@ func (ss *session) statx(b, tid int, path string) int64 {
 func (ss *session) faccessat2(b, tid int, path string) int64 {
 	mode := ss.seg.load(b + slotMode)
 	flags := int(int32(ss.seg.load(b + slotFlags)))
-	if mode&^uint32(unix.R_OK|unix.W_OK|unix.X_OK) != 0 {
-		return -int64(unix.EINVAL)
-	}
-	if flags&^(unix.AT_EACCESS|unix.AT_SYMLINK_NOFOLLOW|unix.AT_EMPTY_PATH) != 0 {
-		return -int64(unix.EINVAL)
+	if e := supervisor.AccessArgsErr(mode, flags); e != 0 {
+		return result(e)
 	}
 	at, th, ok := ss.at(0, tid, int32(ss.seg.load(b+slotDirfd)), path, flags&unix.AT_SYMLINK_NOFOLLOW == 0)
 	if !ok {

@@ -41,10 +41,45 @@ func (c *call) putStat(addr uint64, a *fsimpl.Attr) result {
 	return ok(0)
 }
 
+// StatArgsErr is the kernel's EINVAL for fstatat flags it does not know
+// (fs/stat.c:vfs_fstatat()), 0 for valid ones: for every lane's stat.
+func StatArgsErr(flags int) unix.Errno {
+	if flags&^(unix.AT_SYMLINK_NOFOLLOW|unix.AT_EMPTY_PATH|unix.AT_NO_AUTOMOUNT) != 0 {
+		return unix.EINVAL
+	}
+	return 0
+}
+
+// StatxArgsErr is the kernel's EINVAL for statx flags and masks it refuses
+// (fs/stat.c:do_statx()): unknown flags, both sync types, reserved mask
+// bits.
+func StatxArgsErr(flags int, mask uint32) unix.Errno {
+	const syncMask = 0x6000 // AT_STATX_SYNC_TYPE
+	if flags&^(unix.AT_SYMLINK_NOFOLLOW|unix.AT_EMPTY_PATH|unix.AT_NO_AUTOMOUNT|syncMask) != 0 || flags&syncMask == syncMask {
+		return unix.EINVAL
+	}
+	if mask&unix.STATX__RESERVED != 0 {
+		return unix.EINVAL
+	}
+	return 0
+}
+
+// AccessArgsErr is the kernel's EINVAL for faccessat2 modes and flags it
+// does not know (fs/open.c:do_faccessat()).
+func AccessArgsErr(mode uint32, flags int) unix.Errno {
+	if mode&^uint32(unix.R_OK|unix.W_OK|unix.X_OK) != 0 {
+		return unix.EINVAL
+	}
+	if flags&^(unix.AT_EACCESS|unix.AT_SYMLINK_NOFOLLOW|unix.AT_EMPTY_PATH) != 0 {
+		return unix.EINVAL
+	}
+	return 0
+}
+
 // stat serves stat, lstat and newfstatat (fs/stat.c:vfs_statx()).
 func (c *call) stat(dirfd int32, pathAddr, buf uint64, flags int) result {
-	if flags&^(unix.AT_SYMLINK_NOFOLLOW|unix.AT_EMPTY_PATH|unix.AT_NO_AUTOMOUNT) != 0 {
-		return fail(unix.EINVAL)
+	if e := StatArgsErr(flags); e != 0 {
+		return fail(e)
 	}
 	if flags&unix.AT_EMPTY_PATH != 0 {
 		if a, ok := c.emptyPathAttr(dirfd, pathAddr); ok {
@@ -111,12 +146,8 @@ func (c *call) fstat() result {
 // statx serves statx(dirfd, path, flags, mask, buf).
 func (c *call) statx() result {
 	dirfd, pathAddr, flags, buf := c.fdArg(0), c.arg(1), c.intArg(2), c.arg(4)
-	const syncMask = 0x6000 // AT_STATX_SYNC_TYPE
-	if flags&^(unix.AT_SYMLINK_NOFOLLOW|unix.AT_EMPTY_PATH|unix.AT_NO_AUTOMOUNT|syncMask) != 0 || flags&syncMask == syncMask {
-		return fail(unix.EINVAL)
-	}
-	if c.u32Arg(3)&unix.STATX__RESERVED != 0 {
-		return fail(unix.EINVAL)
+	if e := StatxArgsErr(flags, c.u32Arg(3)); e != 0 {
+		return fail(e)
 	}
 	var a fsimpl.Attr
 	got := false
@@ -146,11 +177,8 @@ func (c *call) statx() result {
 // access serves access, faccessat and faccessat2 (fs/open.c:do_faccessat():
 // the real ids unless AT_EACCESS).
 func (c *call) access(dirfd int32, pathAddr uint64, mode uint32, flags int) result {
-	if mode&^uint32(unix.R_OK|unix.W_OK|unix.X_OK) != 0 {
-		return fail(unix.EINVAL)
-	}
-	if flags&^(unix.AT_EACCESS|unix.AT_SYMLINK_NOFOLLOW|unix.AT_EMPTY_PATH) != 0 {
-		return fail(unix.EINVAL)
+	if e := AccessArgsErr(mode, flags); e != 0 {
+		return fail(e)
 	}
 	if flags&unix.AT_EMPTY_PATH != 0 {
 		// About dirfd itself: answer for a served descriptor (its backing
