@@ -28,6 +28,10 @@ type mountView struct {
 	kernelOnly bool
 	// atPath: path named the root of the mount when the view was made.
 	atPath bool
+	// above are the directories above the mount point, top first, and
+	// aboveOpen says that anyone may search all of them (ancestors.go).
+	above     []ancestor
+	aboveOpen bool
 }
 
 // viewOf computes the view of mount id from the entries.
@@ -66,7 +70,9 @@ type mountWatch struct {
 	// ino is an inotify descriptor watching the directories above the
 	// mount point for being moved or removed (IN_MOVE_SELF,
 	// IN_DELETE_SELF): a rename changes no mount table, and this is how it
-	// is seen without a walk of the mount path on every call. Raw, like fd.
+	// is seen without a walk of the mount path on every call; and for a
+	// change of mode, owner or ACL (IN_ATTRIB), which decides who may walk
+	// through them into the mount. Raw, like fd.
 	ino  int
 	mu   sync.Mutex // serialises the poll and the refresh
 	view atomic.Pointer[mountView]
@@ -74,8 +80,8 @@ type mountWatch struct {
 
 // currentView returns the view of the mount, made again first when the
 // mount table changed (a mount or remount signals it before it returns)
-// or a directory above the mount point was moved or removed (inotify
-// queues the event before rename(2) returns). The cost is one poll(2) of
+// or a directory above the mount point was moved, removed or changed its
+// attributes (inotify queues the event before the syscall returns). The cost is one poll(2) of
 // two descriptors, with no wait.
 func (s *Supervisor) currentView() *mountView {
 	w := &s.mounts
@@ -122,7 +128,7 @@ func (w *mountWatch) watchAbove(p string) {
 		return
 	}
 	for dir := filepath.Dir(p); ; dir = filepath.Dir(dir) {
-		unix.InotifyAddWatch(w.ino, dir, unix.IN_MOVE_SELF|unix.IN_DELETE_SELF|unix.IN_ONLYDIR|unix.IN_DONT_FOLLOW)
+		unix.InotifyAddWatch(w.ino, dir, unix.IN_MOVE_SELF|unix.IN_DELETE_SELF|unix.IN_ATTRIB|unix.IN_ONLYDIR|unix.IN_DONT_FOLLOW)
 		if dir == "/" || dir == "." {
 			break
 		}
@@ -137,6 +143,7 @@ func (s *Supervisor) makeView() mountView {
 	}
 	v := viewOf(entries, s.mntID)
 	v.atPath = s.isMountRoot(v.path)
+	v.above, v.aboveOpen = aboveMount(v.path)
 	if !v.atPath {
 		v.kernelOnly = true // moving, or not at any path
 	}
