@@ -74,6 +74,22 @@ func entersFrom(view *mountView, start string) bool {
 	return !inside
 }
 
+// reachable reports whether thread credentials cr may walk from start into
+// the mount, for every call: with its fsuid, fsgid and capabilities, and
+// with the real ids that access(2) walks with (fs/open.c:
+// access_override_creds() holds for the whole walk, ancestors included).
+// A caller whose two differ (a setuid program) and may search with one
+// only is left to the kernel for every call.
+func (v *mountView) reachable(cr *taskCred, start string) bool {
+	if v.aboveOpen || !v.searchable(&cr.fs, start) {
+		return v.aboveOpen
+	}
+	if cr.ruid == cr.fs.UID && cr.rgid == cr.fs.GID && (cr.ruid != 0 || cr.capPrm == cr.fs.Caps) && (cr.ruid == 0 || cr.fs.Caps == 0) {
+		return true // access(2) walks with the same credential
+	}
+	return v.searchable(cr.accessCred(0), start)
+}
+
 // searchable reports whether cr may walk from start into the mount, as
 // far as the view can tell: false means only the kernel can answer (the
 // caller may not search some directory above the mount, or one of them

@@ -50,7 +50,7 @@ func (s *Supervisor) LaneAt(tid int, dirfd int32, path string, flags int, at *fs
 		return Thread{}, false
 	}
 	cr, e := s.creds.get(tid)
-	if e != 0 || cr.foreign || !s.admission.admits(cr) || !view.searchable(&cr.fs, start) {
+	if e != 0 || cr.foreign || !s.admission.admits(cr) || !view.reachable(cr, start) {
 		return Thread{}, false
 	}
 	*at = fsimpl.At{Cred: &cr.fs, Dir: fsimpl.RootIno, Path: rest, Flags: flags & fsimpl.AtFollow, Mount: view.path, Umask: cr.umask}
