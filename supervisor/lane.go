@@ -31,8 +31,9 @@ func (t Thread) AccessCred(flags int) *fsimpl.Cred { return t.cr.accessCred(flag
 // kernel may answer: the path is empty, not lexically under the mount, or
 // its start cannot be read; the thread is gone, in another user namespace,
 // not let in by the FUSE mount, or may not search a directory above the
-// mount that the path walks through (ancestors.go); or the mount's view, or the view of any
-// supervised process (chroot, unshare, setns, Landlock), has changed.
+// mount that the path walks through (ancestors.go); or the mount's view,
+// or the view of any supervised process (chroot, unshare, setns,
+// Landlock), has changed.
 func (s *Supervisor) LaneAt(tid int, dirfd int32, path string, flags int, at *fsimpl.At) (Thread, bool) {
 	if path == "" || s.viewChanged.Load() {
 		return Thread{}, false

@@ -81,8 +81,8 @@ type mountWatch struct {
 // currentView returns the view of the mount, made again first when the
 // mount table changed (a mount or remount signals it before it returns)
 // or a directory above the mount point was moved, removed or changed its
-// attributes (inotify queues the event before the syscall returns). The cost is one poll(2) of
-// two descriptors, with no wait.
+// mode, owner or ACL (inotify queues the event before the syscall
+// returns). The cost is one poll(2) of two descriptors, with no wait.
 func (s *Supervisor) currentView() *mountView {
 	w := &s.mounts
 	w.mu.Lock()
@@ -103,12 +103,14 @@ func (s *Supervisor) currentView() *mountView {
 
 // watchedView makes the view and watches the directories above its path.
 // A move between the two is caught by checking the path once more after
-// the watches are in place.
+// the watches are in place; the directories' modes, owners and ACLs are
+// read only then, so a change after the read is an event on the watch.
 func (s *Supervisor) watchedView() mountView {
 	var v mountView
 	for try := 0; try < 3; try++ {
 		v = s.makeView()
 		s.mounts.watchAbove(v.path)
+		v.above, v.aboveOpen = aboveMount(v.path)
 		if s.isMountRoot(v.path) == v.atPath {
 			return v
 		}
@@ -143,7 +145,6 @@ func (s *Supervisor) makeView() mountView {
 	}
 	v := viewOf(entries, s.mntID)
 	v.atPath = s.isMountRoot(v.path)
-	v.above, v.aboveOpen = aboveMount(v.path)
 	if !v.atPath {
 		v.kernelOnly = true // moving, or not at any path
 	}
