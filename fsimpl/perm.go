@@ -169,3 +169,19 @@ func (fs *FS) Access(c *Cred, ino Ino, mask uint32) unix.Errno {
 	// R_OK, W_OK and X_OK have the values of MAY_READ, MAY_WRITE, MAY_EXEC.
 	return permissionLocked(c, n, mask)
 }
+
+// MaySearch reports whether c may search (walk through) a host directory
+// with the given mode, owner and group and no ACL: generic_permission()
+// with MAY_EXEC on a directory, which the lanes need for the directories
+// above the mount, walked by the kernel before a path reaches the mount.
+// A caller in another user namespace is not judged here (the lanes step
+// aside for it), so its capabilities do not count.
+func (c *Cred) MaySearch(mode, uid, gid uint32) bool {
+	switch {
+	case c.UID == uid:
+		mode >>= 6
+	case c.inGroup(gid):
+		mode >>= 3
+	}
+	return mode&mayExec != 0 || c.capable(CapDacReadSearch) || c.capable(CapDacOverride)
+}

@@ -166,7 +166,7 @@ func (c *call) at(dirfd int32, addr uint64, flags int) (*fsimpl.At, result, bool
 		// in the mount.
 		return nil, cont(), false
 	}
-	full, ok := absPath(c.tid, dirfd, p)
+	full, start, ok := absPath(c.tid, dirfd, p)
 	if !ok {
 		return nil, cont(), false
 	}
@@ -179,7 +179,7 @@ func (c *call) at(dirfd int32, addr uint64, flags int) (*fsimpl.At, result, bool
 		return nil, cont(), false
 	}
 	cr, e := c.credentials()
-	if e != 0 || cr.foreign {
+	if e != 0 || cr.foreign || !view.reachable(cr, start) {
 		return nil, cont(), false
 	}
 	a := &c.ats[c.nats%len(c.ats)]

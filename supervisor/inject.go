@@ -105,7 +105,7 @@ func (c *call) faultPath(dirArg, pathArg int8) string {
 		}
 		return c.fdPath(dirfd)
 	}
-	full, ok := absPath(c.tid, dirfd, p)
+	full, _, ok := absPath(c.tid, dirfd, p)
 	if !ok {
 		return ""
 	}

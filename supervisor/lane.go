@@ -30,13 +30,15 @@ func (t Thread) AccessCred(flags int) *fsimpl.Cred { return t.cr.accessCred(flag
 // current path. flags are fsimpl.AtFollow or 0. ok false means only the
 // kernel may answer: the path is empty, not lexically under the mount, or
 // its start cannot be read; the thread is gone, in another user namespace,
-// or not let in by the FUSE mount; or the mount's view, or the view of any
-// supervised process (chroot, unshare, setns, Landlock), has changed.
+// not let in by the FUSE mount, or may not search a directory above the
+// mount that the path walks through (ancestors.go); or the mount's view,
+// or the view of any supervised process (chroot, unshare, setns,
+// Landlock), has changed.
 func (s *Supervisor) LaneAt(tid int, dirfd int32, path string, flags int, at *fsimpl.At) (Thread, bool) {
 	if path == "" || s.viewChanged.Load() {
 		return Thread{}, false
 	}
-	full, ok := absPath(tid, dirfd, path)
+	full, start, ok := absPath(tid, dirfd, path)
 	if !ok {
 		return Thread{}, false
 	}
@@ -49,7 +51,7 @@ func (s *Supervisor) LaneAt(tid int, dirfd int32, path string, flags int, at *fs
 		return Thread{}, false
 	}
 	cr, e := s.creds.get(tid)
-	if e != 0 || cr.foreign || !s.admission.admits(cr) {
+	if e != 0 || cr.foreign || !s.admission.admits(cr) || !view.reachable(cr, start) {
 		return Thread{}, false
 	}
 	*at = fsimpl.At{Cred: &cr.fs, Dir: fsimpl.RootIno, Path: rest, Flags: flags & fsimpl.AtFollow, Mount: view.path, Umask: cr.umask}

@@ -6,24 +6,23 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// absPath makes path absolute from dirfd as thread tid sees it. It fails
-// when the start is not a live directory path (a pipe, a deleted
-// directory, a served file): the kernel must then judge.
-func absPath(tid int, dirfd int32, path string) (string, bool) {
+// absPath makes path absolute from dirfd as thread tid sees it, and
+// returns where the walk starts ("/" for an absolute path). It fails when
+// the start is not a live directory path (a pipe, a deleted directory, a
+// served file): the kernel must then judge.
+func absPath(tid int, dirfd int32, path string) (full, start string, ok bool) {
 	if strings.HasPrefix(path, "/") {
-		return path, true
+		return path, "/", true
 	}
-	var start string
-	var ok bool
 	if dirfd == unix.AT_FDCWD {
 		start, ok = readlink(procPath(tid, "cwd"))
 	} else {
 		start, ok = readlink(procPath(tid, "fd/"+itoa(int(dirfd))))
 	}
 	if !ok || !strings.HasPrefix(start, "/") || strings.HasSuffix(start, " (deleted)") {
-		return "", false
+		return "", "", false
 	}
-	return start + "/" + path, true
+	return start + "/" + path, start, true
 }
 
 func itoa(i int) string {

@@ -28,6 +28,10 @@ type mountView struct {
 	kernelOnly bool
 	// atPath: path named the root of the mount when the view was made.
 	atPath bool
+	// above are the directories above the mount point, top first, and
+	// aboveOpen says that anyone may search all of them (ancestors.go).
+	above     []ancestor
+	aboveOpen bool
 }
 
 // viewOf computes the view of mount id from the entries.
@@ -66,7 +70,9 @@ type mountWatch struct {
 	// ino is an inotify descriptor watching the directories above the
 	// mount point for being moved or removed (IN_MOVE_SELF,
 	// IN_DELETE_SELF): a rename changes no mount table, and this is how it
-	// is seen without a walk of the mount path on every call. Raw, like fd.
+	// is seen without a walk of the mount path on every call; and for a
+	// change of mode, owner or ACL (IN_ATTRIB), which decides who may walk
+	// through them into the mount. Raw, like fd.
 	ino  int
 	mu   sync.Mutex // serialises the poll and the refresh
 	view atomic.Pointer[mountView]
@@ -74,9 +80,9 @@ type mountWatch struct {
 
 // currentView returns the view of the mount, made again first when the
 // mount table changed (a mount or remount signals it before it returns)
-// or a directory above the mount point was moved or removed (inotify
-// queues the event before rename(2) returns). The cost is one poll(2) of
-// two descriptors, with no wait.
+// or a directory above the mount point was moved, removed or changed its
+// mode, owner or ACL (inotify queues the event before the syscall
+// returns). The cost is one poll(2) of two descriptors, with no wait.
 func (s *Supervisor) currentView() *mountView {
 	w := &s.mounts
 	w.mu.Lock()
@@ -97,12 +103,14 @@ func (s *Supervisor) currentView() *mountView {
 
 // watchedView makes the view and watches the directories above its path.
 // A move between the two is caught by checking the path once more after
-// the watches are in place.
+// the watches are in place; the directories' modes, owners and ACLs are
+// read only then, so a change after the read is an event on the watch.
 func (s *Supervisor) watchedView() mountView {
 	var v mountView
 	for try := 0; try < 3; try++ {
 		v = s.makeView()
 		s.mounts.watchAbove(v.path)
+		v.above, v.aboveOpen = aboveMount(v.path)
 		if s.isMountRoot(v.path) == v.atPath {
 			return v
 		}
@@ -122,7 +130,7 @@ func (w *mountWatch) watchAbove(p string) {
 		return
 	}
 	for dir := filepath.Dir(p); ; dir = filepath.Dir(dir) {
-		unix.InotifyAddWatch(w.ino, dir, unix.IN_MOVE_SELF|unix.IN_DELETE_SELF|unix.IN_ONLYDIR|unix.IN_DONT_FOLLOW)
+		unix.InotifyAddWatch(w.ino, dir, unix.IN_MOVE_SELF|unix.IN_DELETE_SELF|unix.IN_ATTRIB|unix.IN_ONLYDIR|unix.IN_DONT_FOLLOW)
 		if dir == "/" || dir == "." {
 			break
 		}

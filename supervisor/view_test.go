@@ -3,6 +3,7 @@ package supervisor
 import (
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -109,7 +110,7 @@ func TestViewOf(t *testing.T) {
 		{"on top", "51 49 0:47 / /tmp/a\\040b rw - tmpfs none rw\n", mountView{path: "/tmp/a b", kernelOnly: true}},
 		{"sibling", "52 26 0:48 / /tmp/a\\040bc rw - tmpfs none rw\n", mountView{path: "/tmp/a b"}},
 	} {
-		if got := viewOf(mountinfo.Parse(table+tc.extra), 49); got != tc.want {
+		if got := viewOf(mountinfo.Parse(table+tc.extra), 49); !reflect.DeepEqual(got, tc.want) {
 			t.Errorf("%s: %+v, want %+v", tc.name, got, tc.want)
 		}
 	}
