@@ -6,7 +6,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -91,13 +90,11 @@ func startLane(tb testing.TB) *lane {
 }
 
 // buildHarness compiles testdata/harness.c with the channel's files
-// (preload/channel*.c, without channel_stub.c: the stand-in for a library
-// built without the channel, which defines the same functions).
+// (preload/channel*.c).
 func buildHarness(tb testing.TB) string {
 	tb.Helper()
 	bin := filepath.Join(tb.TempDir(), "harness")
 	srcs, err := filepath.Glob("preload/channel*.c")
-	srcs = slices.DeleteFunc(srcs, func(f string) bool { return filepath.Base(f) == "channel_stub.c" })
 	if err != nil || len(srcs) == 0 {
 		tb.Fatalf("channel sources: %v, %v", srcs, err)
 	}
