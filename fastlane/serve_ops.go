@@ -156,19 +156,30 @@ func (ss *session) reply(b int, data []byte) {
 	ss.seg.store(b+slotOutLen, uint32(n))
 }
 
+// statAttr walks the path of the request in slot b as the stat family
+// does with flags and returns its attributes; without them (ok false), r
+// is the call's result.
+func (ss *session) statAttr(b, tid int, path string, flags int) (a fsimpl.Attr, r int64, ok bool) {
+	at, _, ok := ss.at(0, tid, int32(ss.seg.load(b+slotDirfd)), path, flags&unix.AT_SYMLINK_NOFOLLOW == 0)
+	if !ok {
+		return a, Pass, false
+	}
+	a, e := ss.s.fs.StatAt(at)
+	if e != 0 {
+		return a, result(e), false
+	}
+	return a, 0, true
+}
+
 // newfstatat mirrors the seccomp lane's stat (fs/stat.c:vfs_statx()).
 func (ss *session) newfstatat(b, tid int, path string) int64 {
 	flags := int(int32(ss.seg.load(b + slotFlags)))
 	if e := supervisor.StatArgsErr(flags); e != 0 {
 		return result(e)
 	}
-	at, _, ok := ss.at(0, tid, int32(ss.seg.load(b+slotDirfd)), path, flags&unix.AT_SYMLINK_NOFOLLOW == 0)
+	a, r, ok := ss.statAttr(b, tid, path, flags)
 	if !ok {
-		return Pass
-	}
-	a, e := ss.s.fs.StatAt(at)
-	if e != 0 {
-		return result(e)
+		return r
 	}
 	st := ss.s.sup.StatOf(&a)
 	ss.reply(b, bytesOf(&st))
@@ -181,13 +192,9 @@ func (ss *session) statx(b, tid int, path string) int64 {
 	if e := supervisor.StatxArgsErr(flags, ss.seg.load(b+slotMask)); e != 0 {
 		return result(e)
 	}
-	at, _, ok := ss.at(0, tid, int32(ss.seg.load(b+slotDirfd)), path, flags&unix.AT_SYMLINK_NOFOLLOW == 0)
+	a, r, ok := ss.statAttr(b, tid, path, flags)
 	if !ok {
-		return Pass
-	}
-	a, e := ss.s.fs.StatAt(at)
-	if e != 0 {
-		return result(e)
+		return r
 	}
 	stx := ss.s.sup.StatxOf(&a)
 	ss.reply(b, bytesOf(&stx))
