@@ -3,13 +3,13 @@ package supervisor
 import (
 	"path"
 	"slices"
-	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/btfuse/btfuse/event"
 	"github.com/btfuse/btfuse/faults"
+	"github.com/btfuse/btfuse/internal/procfs"
 )
 
 // Fault injection on the seccomp lane. The rules and their semantics live
@@ -71,13 +71,7 @@ func (c *call) matchFault(row *sysRow) (faults.Fault, bool) {
 		}
 	}
 	tid := c.tid
-	fc.Comm = func() string {
-		b, err := readSmall(procPath(tid, "comm"))
-		if err != nil {
-			return ""
-		}
-		return strings.TrimSuffix(string(b), "\n")
-	}
+	fc.Comm = func() string { return procfs.Comm(tid) }
 	if isWrite(row.nr) {
 		fc.Len = c.ioLen(row.nr)
 		fc.Pos = func() int64 { return c.filePos(row.nr) }

@@ -25,8 +25,6 @@ const maxFaultIO = 8 << 20
 // maxIov is the kernel's UIO_MAXIOV.
 const maxIov = 1024
 
-func readSmall(p string) ([]byte, error) { return os.ReadFile(p) }
-
 func isWrite(nr int32) bool {
 	return nr == unix.SYS_WRITE || nr == unix.SYS_PWRITE64 || nr == unix.SYS_WRITEV
 }
@@ -84,7 +82,7 @@ func (c *call) filePos(nr int32) int64 {
 		return int64(c.arg(3))
 	}
 	fd := itoa(c.intArg(0))
-	b, err := readSmall(procPath(c.tid, "fdinfo/"+fd))
+	b, err := os.ReadFile(procPath(c.tid, "fdinfo/"+fd))
 	if err != nil {
 		return -1
 	}

@@ -1,14 +1,13 @@
 package fuseserve
 
 import (
-	"os"
-	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/btfuse/btfuse/event"
 	"github.com/btfuse/btfuse/faults"
+	"github.com/btfuse/btfuse/internal/procfs"
 )
 
 // Fault injection on the FUSE door: each request stands for the syscalls
@@ -116,13 +115,7 @@ func (r *rawFS) fault(q *req) *faultInfo {
 	}
 	tid := q.tid
 	fc := faults.Call{Sys: of.sys, Family: &of.fam, Path: r.path(q), Pid: int(r.tgids.Lookup(tid))}
-	fc.Comm = func() string {
-		b, err := os.ReadFile("/proc/" + itoa(int(tid)) + "/comm")
-		if err != nil {
-			return ""
-		}
-		return strings.TrimSuffix(string(b), "\n")
-	}
+	fc.Comm = func() string { return procfs.Comm(int(tid)) }
 	f, ok := r.faults.Match(&fc)
 	if !ok || (f.HasRetval && f.Errno == 0 && f.Signal == 0 && f.DelayEnter == 0 && f.DelayExit == 0) {
 		return nil
@@ -217,18 +210,4 @@ func (fi *faultInfo) event(ev *event.Event) {
 	ev.Rule = uint16(fi.f.Rule)
 	ev.Fault = fi.kind
 	ev.FaultValue = fi.val
-}
-
-func itoa(i int) string {
-	var b [20]byte
-	n := len(b)
-	for {
-		n--
-		b[n] = byte('0' + i%10)
-		i /= 10
-		if i == 0 {
-			break
-		}
-	}
-	return string(b[n:])
 }
