@@ -210,6 +210,15 @@ func Key(mount string) string {
 
 func (r *Registry) path(key, ext string) string { return filepath.Join(r.dir, key+ext) }
 
+// sockExt ends the name of a daemon's control socket in the registry.
+const sockExt = ".sock"
+
+// SocketPath is where the daemon registered for mount in the registry
+// directory dir listens: for a process that must name the socket before
+// any daemon has claimed it (the fast lane's library, through its
+// environment).
+func SocketPath(dir, mount string) string { return filepath.Join(dir, Key(mount)+sockExt) }
+
 // Claim is a daemon's hold on its registry entry.
 type Claim struct {
 	r     *Registry
@@ -300,7 +309,7 @@ func (r *Registry) lock(key string) (f *os.File, held bool, err error) {
 // lock.
 func (r *Registry) removeFiles(key string) {
 	os.Remove(r.path(key, ".json"))
-	os.Remove(r.path(key, ".sock"))
+	os.Remove(r.path(key, sockExt))
 	if tmps, _ := filepath.Glob(r.path(key, ".*.tmp")); tmps != nil {
 		for _, t := range tmps {
 			os.Remove(t)
@@ -309,7 +318,7 @@ func (r *Registry) removeFiles(key string) {
 }
 
 // SocketPath is where the daemon's control socket must listen.
-func (c *Claim) SocketPath() string { return c.r.path(c.key, ".sock") }
+func (c *Claim) SocketPath() string { return c.r.path(c.key, sockExt) }
 
 // Publish writes info (with Mount, Socket and Protocol filled in)
 // atomically. Call it once the control socket listens.

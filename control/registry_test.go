@@ -252,3 +252,17 @@ func TestDefaultDir(t *testing.T) {
 		}
 	}
 }
+
+// TestSocketPath: the socket named before a daemon runs (the fast lane's
+// environment) is the one the daemon that claims the mount listens on.
+func TestSocketPath(t *testing.T) {
+	r := openRegistry(t)
+	c, err := r.Claim("/mnt/sock")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Release()
+	if got, want := SocketPath(r.dir, "/mnt/sock"), c.SocketPath(); got != want {
+		t.Errorf("SocketPath %q, the claim's %q", got, want)
+	}
+}

@@ -1,8 +1,6 @@
 package daemon
 
 import (
-	"path/filepath"
-
 	"github.com/btfuse/btfuse/control"
 	"github.com/btfuse/btfuse/fastlane"
 )
@@ -29,5 +27,5 @@ func fastLaneEnv(runtimeDir, mount string) []string {
 		}
 		runtimeDir = d
 	}
-	return []string{fastlane.SocketEnv + "=" + filepath.Join(runtimeDir, control.Key(mount)+".sock")}
+	return []string{fastlane.SocketEnv + "=" + control.SocketPath(runtimeDir, mount)}
 }
