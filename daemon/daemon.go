@@ -337,14 +337,19 @@ func writers(out, errw io.Writer) (io.Writer, io.Writer) {
 }
 
 func openRegistry(dir string) (*control.Registry, error) {
-	if dir == "" {
-		d, err := control.DefaultDir()
-		if err != nil {
-			return nil, err
-		}
-		dir = d
+	dir, err := registryDir(dir)
+	if err != nil {
+		return nil, err
 	}
 	return control.Open(dir)
+}
+
+// registryDir is dir, or control.DefaultDir when dir is "".
+func registryDir(dir string) (string, error) {
+	if dir != "" {
+		return dir, nil
+	}
+	return control.DefaultDir()
 }
 
 // checkMountpoint makes sure dir can be mounted on: it exists, is a

@@ -20,12 +20,9 @@ func (in *instance) startFastLane() func() {
 // the registry's socket for mount, which an embedded daemon also claims.
 // Without the library it is unused.
 func fastLaneEnv(runtimeDir, mount string) []string {
-	if runtimeDir == "" {
-		d, err := control.DefaultDir()
-		if err != nil {
-			return nil
-		}
-		runtimeDir = d
+	runtimeDir, err := registryDir(runtimeDir)
+	if err != nil {
+		return nil
 	}
 	return []string{fastlane.SocketEnv + "=" + control.SocketPath(runtimeDir, mount)}
 }

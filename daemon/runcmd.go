@@ -160,12 +160,9 @@ func fastLibrary(lib string) (string, error) {
 // returns its pid. A registry that does not exist is not created: nothing
 // can be registered there.
 func dialDaemon(ctx context.Context, dir, mount string) (*control.Client, int, error) {
-	if dir == "" {
-		d, err := control.DefaultDir()
-		if err != nil {
-			return nil, 0, control.ErrNotRunning
-		}
-		dir = d
+	dir, err := registryDir(dir)
+	if err != nil {
+		return nil, 0, control.ErrNotRunning
 	}
 	if _, err := os.Stat(dir); err != nil {
 		return nil, 0, control.ErrNotRunning
