@@ -137,7 +137,7 @@ func caseStatfs(s *S) {
 
 func (s *S) statfs(p string) (unix.Statfs_t, unix.Errno) {
 	var st unix.Statfs_t
-	e := Errno(unix.Statfs(s.Path(p), &st))
+	e := Errno(sys.Statfs(s.Path(p), &st))
 	s.Logf("statfs %q = %s", p, ErrnoString(e))
 	return st, e
 }

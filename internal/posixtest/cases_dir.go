@@ -200,11 +200,11 @@ func caseReaddirMany(s *S) {
 // mustCreate makes an empty file without recording it: the scene setter of
 // cases that make many files.
 func mustCreate(s *S, p string) {
-	fd, err := unix.Open(s.Path(p), unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_CLOEXEC, 0o644)
+	fd, err := sys.Open(s.Path(p), unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_CLOEXEC, 0o644)
 	if err != nil {
 		s.Fatalf("create %s: %v", p, err)
 	}
-	unix.Close(fd)
+	sys.Close(fd)
 }
 
 // caseReaddirStable reads a directory a few entries at a time while names
@@ -237,7 +237,7 @@ func caseReaddirStable(s *S) {
 		order = append(order, ents...)
 		for _, d := range ents {
 			if isStable(d.Name) && changes < transient {
-				s.Must("unlink", Errno(unix.Unlink(s.Path(fmt.Sprintf("d/t%02d", changes)))))
+				s.Must("unlink", Errno(sys.Unlink(s.Path(fmt.Sprintf("d/t%02d", changes)))))
 				mustCreate(s, fmt.Sprintf("d/n%02d", changes))
 				changes++
 			}
@@ -268,9 +268,9 @@ func caseReaddirStable(s *S) {
 		gone[after[0].Name] = true
 	}
 	for name := range gone {
-		s.Must("unlink", Errno(unix.Unlink(s.Path("d/"+name))))
+		s.Must("unlink", Errno(sys.Unlink(s.Path("d/"+name))))
 	}
-	_, err := unix.Seek(fd, order[k].Off, unix.SEEK_SET)
+	_, err := sys.Seek(fd, order[k].Off, unix.SEEK_SET)
 	s.Must("seekdir", Errno(err))
 	rest, e := ReadDirents(fd, 128)
 	s.Must("getdents", e)
@@ -292,7 +292,7 @@ func caseReaddirStable(s *S) {
 	s.Check(missing == 0 && repeated == 0, "seekdir to a removed entry's cookie lost or repeated entries")
 
 	// rewinddir sees the directory as it is now, each name once.
-	_, err = unix.Seek(fd, 0, unix.SEEK_SET)
+	_, err = sys.Seek(fd, 0, unix.SEEK_SET)
 	s.Must("rewinddir", Errno(err))
 	all, e := ReadDirents(fd, 128)
 	s.Must("getdents", e)

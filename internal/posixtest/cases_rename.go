@@ -130,8 +130,8 @@ func caseRenameDirParent(s *S) {
 	s.Stat("p2")
 	s.ReadFile("p2/d/f")
 	var parent, dotdot unix.Stat_t
-	s.Must("stat", Errno(unix.Stat(s.Path("p2"), &parent)))
-	s.Must("stat", Errno(unix.Stat(s.Path("p2/d/.."), &dotdot)))
+	s.Must("stat", Errno(sys.Stat(s.Path("p2"), &parent)))
+	s.Must("stat", Errno(sys.Stat(s.Path("p2/d/.."), &dotdot)))
 	s.Logf("p2/d/.. is p2: %v", parent.Ino == dotdot.Ino && parent.Dev == dotdot.Dev)
 	s.Check(parent.Ino == dotdot.Ino, "p2/d/.. is not p2 after the move")
 	// Move the parent under a sibling, then the sibling away.
@@ -187,8 +187,8 @@ func caseRenameExchange(s *S) {
 	s.ReadFile("q/d")
 	s.Stat("p/f/sub")
 	var p, dotdot unix.Stat_t
-	s.Must("stat", Errno(unix.Stat(s.Path("p"), &p)))
-	s.Must("stat", Errno(unix.Stat(s.Path("p/f/.."), &dotdot)))
+	s.Must("stat", Errno(sys.Stat(s.Path("p"), &p)))
+	s.Must("stat", Errno(sys.Stat(s.Path("p/f/.."), &dotdot)))
 	s.Logf("p/f/.. is p: %v", p.Ino == dotdot.Ino)
 	s.Check(p.Ino == dotdot.Ino, "p/f/.. is not p after the exchange")
 	// symlink <-> file in one directory

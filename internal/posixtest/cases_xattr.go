@@ -136,10 +136,10 @@ func caseXattrKinds(s *S) {
 	s.Must("open", e)
 	s.Unlink("f")
 	s.Unlink("l")
-	err := unix.Fsetxattr(fd, "user.late", []byte("late"), 0)
+	err := sys.Fsetxattr(fd, "user.late", []byte("late"), 0)
 	s.Logf("fsetxattr on unlinked = %s", ErrnoString(Errno(err)))
 	buf := make([]byte, 100)
-	m, err := unix.Fgetxattr(fd, "user.via", buf)
+	m, err := sys.Fgetxattr(fd, "user.via", buf)
 	s.Logf("fgetxattr on unlinked = %q %s", buf[:max(m, 0)], ErrnoString(Errno(err)))
 	s.Close(fd)
 }

@@ -20,7 +20,7 @@ type Dirent struct {
 func Getdents(fd int, bufSize int) ([]Dirent, unix.Errno) {
 	buf := make([]byte, bufSize)
 	for {
-		n, err := unix.Getdents(fd, buf)
+		n, err := sys.Getdents(fd, buf)
 		if err == unix.EINTR {
 			continue
 		}

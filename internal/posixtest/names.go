@@ -37,7 +37,7 @@ func Probe(dir, p1, p2 string) (tr Transcript) {
 	s := &S{Dir: dir, fds: map[int]bool{}}
 	defer func() {
 		for fd := range s.fds {
-			unix.Close(fd)
+			sys.Close(fd)
 		}
 		if p := recover(); p != nil {
 			if _, ok := p.(fatal); !ok {

@@ -20,25 +20,25 @@ func (s *S) rec(e unix.Errno, format string, args ...any) unix.Errno {
 }
 
 func (s *S) Mkdir(p string, mode uint32) unix.Errno {
-	return s.rec(Errno(unix.Mkdir(s.Path(p), mode)), "mkdir %q %04o", p, mode)
+	return s.rec(Errno(sys.Mkdir(s.Path(p), mode)), "mkdir %q %04o", p, mode)
 }
 
 func (s *S) Rmdir(p string) unix.Errno {
-	return s.rec(Errno(unix.Rmdir(s.Path(p))), "rmdir %q", p)
+	return s.rec(Errno(sys.Rmdir(s.Path(p))), "rmdir %q", p)
 }
 
 func (s *S) Unlink(p string) unix.Errno {
-	return s.rec(Errno(unix.Unlink(s.Path(p))), "unlink %q", p)
+	return s.rec(Errno(sys.Unlink(s.Path(p))), "unlink %q", p)
 }
 
 func (s *S) Mknod(p string, mode uint32, dev int) unix.Errno {
-	return s.rec(Errno(unix.Mknod(s.Path(p), mode, dev)), "mknod %q %o %d", p, mode, dev)
+	return s.rec(Errno(sys.Mknod(s.Path(p), mode, dev)), "mknod %q %o %d", p, mode, dev)
 }
 
 // Open opens p; the descriptor is closed when the case ends if the case
 // does not close it.
 func (s *S) Open(p string, flags int, mode uint32) (int, unix.Errno) {
-	fd, err := unix.Open(s.Path(p), flags|unix.O_CLOEXEC, mode)
+	fd, err := sys.Open(s.Path(p), flags|unix.O_CLOEXEC, mode)
 	e := s.rec(Errno(err), "open %q %s %04o", p, FormatOpenFlags(flags), mode)
 	if e != 0 {
 		return -1, e
@@ -49,7 +49,7 @@ func (s *S) Open(p string, flags int, mode uint32) (int, unix.Errno) {
 
 func (s *S) Close(fd int) unix.Errno {
 	delete(s.fds, fd)
-	return s.rec(Errno(unix.Close(fd)), "close")
+	return s.rec(Errno(sys.Close(fd)), "close")
 }
 
 // WriteFile creates or truncates p with mode and writes data; the scene
@@ -76,54 +76,54 @@ func (s *S) recStat(what string, st *unix.Stat_t, err error) (unix.Stat_t, unix.
 
 func (s *S) Stat(p string) (unix.Stat_t, unix.Errno) {
 	var st unix.Stat_t
-	err := unix.Stat(s.Path(p), &st)
+	err := sys.Stat(s.Path(p), &st)
 	return s.recStat(fmt.Sprintf("stat %q", p), &st, err)
 }
 
 func (s *S) Lstat(p string) (unix.Stat_t, unix.Errno) {
 	var st unix.Stat_t
-	err := unix.Lstat(s.Path(p), &st)
+	err := sys.Lstat(s.Path(p), &st)
 	return s.recStat(fmt.Sprintf("lstat %q", p), &st, err)
 }
 
 func (s *S) Fstat(fd int) (unix.Stat_t, unix.Errno) {
 	var st unix.Stat_t
-	err := unix.Fstat(fd, &st)
+	err := sys.Fstat(fd, &st)
 	return s.recStat("fstat", &st, err)
 }
 
 func (s *S) Access(p string, mode uint32) unix.Errno {
-	return s.rec(Errno(unix.Access(s.Path(p), mode)), "access %q %o", p, mode)
+	return s.rec(Errno(sys.Access(s.Path(p), mode)), "access %q %o", p, mode)
 }
 
 func (s *S) Chmod(p string, mode uint32) unix.Errno {
-	return s.rec(Errno(unix.Chmod(s.Path(p), mode)), "chmod %q %04o", p, mode)
+	return s.rec(Errno(sys.Chmod(s.Path(p), mode)), "chmod %q %04o", p, mode)
 }
 
 func (s *S) Fchmod(fd int, mode uint32) unix.Errno {
-	return s.rec(Errno(unix.Fchmod(fd, mode)), "fchmod %04o", mode)
+	return s.rec(Errno(sys.Fchmod(fd, mode)), "fchmod %04o", mode)
 }
 
 // Chown follows symlinks; Lchown does not. -1 leaves an id unchanged.
 func (s *S) Chown(p string, uid, gid int) unix.Errno {
-	return s.rec(Errno(unix.Chown(s.Path(p), uid, gid)), "chown %q %d %d", p, uid, gid)
+	return s.rec(Errno(sys.Chown(s.Path(p), uid, gid)), "chown %q %d %d", p, uid, gid)
 }
 
 func (s *S) Lchown(p string, uid, gid int) unix.Errno {
-	return s.rec(Errno(unix.Lchown(s.Path(p), uid, gid)), "lchown %q %d %d", p, uid, gid)
+	return s.rec(Errno(sys.Lchown(s.Path(p), uid, gid)), "lchown %q %d %d", p, uid, gid)
 }
 
 func (s *S) Truncate(p string, size int64) unix.Errno {
-	return s.rec(Errno(unix.Truncate(s.Path(p), size)), "truncate %q %d", p, size)
+	return s.rec(Errno(sys.Truncate(s.Path(p), size)), "truncate %q %d", p, size)
 }
 
 func (s *S) Ftruncate(fd int, size int64) unix.Errno {
-	return s.rec(Errno(unix.Ftruncate(fd, size)), "ftruncate %d", size)
+	return s.rec(Errno(sys.Ftruncate(fd, size)), "ftruncate %d", size)
 }
 
 // Utimens calls utimensat; nil times means both UTIME_NOW.
 func (s *S) Utimens(p string, times []unix.Timespec, flags int) unix.Errno {
-	err := unix.UtimesNanoAt(unix.AT_FDCWD, s.Path(p), times, flags)
+	err := sys.UtimesNanoAt(unix.AT_FDCWD, s.Path(p), times, flags)
 	return s.rec(Errno(err), "utimensat %q %s flags=%#x", p, formatTimes(times), flags)
 }
 
@@ -152,21 +152,21 @@ var renameFlagNames = map[uint]string{
 }
 
 func (s *S) Rename(from, to string, flags uint) unix.Errno {
-	err := unix.Renameat2(unix.AT_FDCWD, s.Path(from), unix.AT_FDCWD, s.Path(to), flags)
+	err := sys.Renameat2(unix.AT_FDCWD, s.Path(from), unix.AT_FDCWD, s.Path(to), flags)
 	return s.rec(Errno(err), "rename %q %q %s", from, to, renameFlagNames[flags])
 }
 
 func (s *S) Link(from, to string) unix.Errno {
-	return s.rec(Errno(unix.Link(s.Path(from), s.Path(to))), "link %q %q", from, to)
+	return s.rec(Errno(sys.Link(s.Path(from), s.Path(to))), "link %q %q", from, to)
 }
 
 func (s *S) Symlink(target, p string) unix.Errno {
-	return s.rec(Errno(unix.Symlink(target, s.Path(p))), "symlink %q %q", target, p)
+	return s.rec(Errno(sys.Symlink(target, s.Path(p))), "symlink %q %q", target, p)
 }
 
 func (s *S) Readlink(p string) (string, unix.Errno) {
 	buf := make([]byte, unix.PathMax+1)
-	n, err := unix.Readlink(s.Path(p), buf)
+	n, err := sys.Readlink(s.Path(p), buf)
 	e := Errno(err)
 	if e != 0 {
 		s.Logf("readlink %q = %s", p, ErrnoString(e))
@@ -177,14 +177,14 @@ func (s *S) Readlink(p string) (string, unix.Errno) {
 }
 
 func (s *S) Write(fd int, data []byte) (int, unix.Errno) {
-	n, err := unix.Write(fd, data)
+	n, err := sys.Write(fd, data)
 	e := Errno(err)
 	s.Logf("write %s = %d %s", Summary(data), n, ErrnoString(e))
 	return n, e
 }
 
 func (s *S) Pwrite(fd int, data []byte, off int64) (int, unix.Errno) {
-	n, err := unix.Pwrite(fd, data, off)
+	n, err := sys.Pwrite(fd, data, off)
 	e := Errno(err)
 	s.Logf("pwrite %s @%d = %d %s", Summary(data), off, n, ErrnoString(e))
 	return n, e
@@ -192,13 +192,13 @@ func (s *S) Pwrite(fd int, data []byte, off int64) (int, unix.Errno) {
 
 func (s *S) Read(fd int, n int) ([]byte, unix.Errno) {
 	buf := make([]byte, n)
-	got, err := unix.Read(fd, buf)
+	got, err := sys.Read(fd, buf)
 	return s.recRead(fmt.Sprintf("read %d", n), buf, got, err)
 }
 
 func (s *S) Pread(fd int, n int, off int64) ([]byte, unix.Errno) {
 	buf := make([]byte, n)
-	got, err := unix.Pread(fd, buf, off)
+	got, err := sys.Pread(fd, buf, off)
 	return s.recRead(fmt.Sprintf("pread %d @%d", n, off), buf, got, err)
 }
 
@@ -214,15 +214,15 @@ func (s *S) recRead(what string, buf []byte, n int, err error) ([]byte, unix.Err
 
 // ReadFile records the whole contents of p.
 func (s *S) ReadFile(p string) ([]byte, unix.Errno) {
-	fd, err := unix.Open(s.Path(p), unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	fd, err := sys.Open(s.Path(p), unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, s.rec(Errno(err), "readfile %q", p)
 	}
-	defer unix.Close(fd)
+	defer sys.Close(fd)
 	var out []byte
 	buf := make([]byte, 1<<16)
 	for {
-		n, err := unix.Read(fd, buf)
+		n, err := sys.Read(fd, buf)
 		if err != nil {
 			return nil, s.rec(Errno(err), "readfile %q", p)
 		}
@@ -241,7 +241,7 @@ var whenceNames = map[int]string{
 }
 
 func (s *S) Lseek(fd int, off int64, whence int) (int64, unix.Errno) {
-	got, err := unix.Seek(fd, off, whence)
+	got, err := sys.Seek(fd, off, whence)
 	e := Errno(err)
 	if e != 0 {
 		s.Logf("lseek %d %s = %s", off, whenceNames[whence], ErrnoString(e))
@@ -252,20 +252,20 @@ func (s *S) Lseek(fd int, off int64, whence int) (int64, unix.Errno) {
 }
 
 func (s *S) Fallocate(fd int, mode uint32, off, length int64) unix.Errno {
-	return s.rec(Errno(unix.Fallocate(fd, mode, off, length)), "fallocate mode=%#x @%d len=%d", mode, off, length)
+	return s.rec(Errno(sys.Fallocate(fd, mode, off, length)), "fallocate mode=%#x @%d len=%d", mode, off, length)
 }
 
-func (s *S) Fsync(fd int) unix.Errno     { return s.rec(Errno(unix.Fsync(fd)), "fsync") }
-func (s *S) Fdatasync(fd int) unix.Errno { return s.rec(Errno(unix.Fdatasync(fd)), "fdatasync") }
+func (s *S) Fsync(fd int) unix.Errno     { return s.rec(Errno(sys.Fsync(fd)), "fsync") }
+func (s *S) Fdatasync(fd int) unix.Errno { return s.rec(Errno(sys.Fdatasync(fd)), "fdatasync") }
 
 // Readdir records the sorted entries of directory p with their d_type,
 // "." and ".." included, read with getdents64.
 func (s *S) Readdir(p string) ([]string, unix.Errno) {
-	fd, err := unix.Open(s.Path(p), unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	fd, err := sys.Open(s.Path(p), unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, s.rec(Errno(err), "readdir %q", p)
 	}
-	defer unix.Close(fd)
+	defer sys.Close(fd)
 	ents, e := ReadDirents(fd, 4096)
 	if e != 0 {
 		return nil, s.rec(e, "readdir %q", p)

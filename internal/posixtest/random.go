@@ -19,7 +19,7 @@ type Engine struct {
 // NewEngine prepares root (an existing directory) for a sequence: mode
 // 0777 so the users of As can work in it.
 func NewEngine(root string) (*Engine, error) {
-	if err := unix.Chmod(root, 0o777); err != nil {
+	if err := sys.Chmod(root, 0o777); err != nil {
 		return nil, fmt.Errorf("chmod %s: %w", root, err)
 	}
 	return OpenEngine(root), nil
@@ -41,7 +41,7 @@ func (e *Engine) Tree() Tree { return DirTree(e.root) }
 func (e *Engine) Close() {
 	for i, fd := range e.slots {
 		if fd >= 0 {
-			unix.Close(fd)
+			sys.Close(fd)
 			e.slots[i] = -1
 		}
 	}
@@ -71,7 +71,7 @@ func (e *Engine) withStat(err error, paths ...string) string {
 	b.WriteString("ok")
 	for _, p := range paths {
 		var st unix.Stat_t
-		if err := unix.Lstat(e.path(p), &st); err != nil {
+		if err := sys.Lstat(e.path(p), &st); err != nil {
 			fmt.Fprintf(&b, "; %s: %s", p, res(err))
 		} else {
 			fmt.Fprintf(&b, "; %s: %s", p, FormatStat(&st))
@@ -106,26 +106,26 @@ func (e *Engine) apply(op Op) string {
 	p := e.path(op.Path)
 	switch op.Kind {
 	case OpMkdir:
-		return e.withStat(unix.Mkdir(p, op.Mode), op.Path)
+		return e.withStat(sys.Mkdir(p, op.Mode), op.Path)
 	case OpRmdir:
-		return res(unix.Rmdir(p))
+		return res(sys.Rmdir(p))
 	case OpUnlink:
-		return res(unix.Unlink(p))
+		return res(sys.Unlink(p))
 	case OpMknod:
-		return e.withStat(unix.Mknod(p, op.Mode, int(op.Rdev)), op.Path)
+		return e.withStat(sys.Mknod(p, op.Mode, int(op.Rdev)), op.Path)
 	case OpOpen:
 		if fd := e.slots[op.Slot]; fd >= 0 {
-			unix.Close(fd)
+			sys.Close(fd)
 			e.slots[op.Slot] = -1
 		}
 		// O_NONBLOCK: opening a FIFO must not wait for the other end.
-		fd, err := unix.Open(p, op.Flags|unix.O_CLOEXEC|unix.O_NONBLOCK, op.Mode)
+		fd, err := sys.Open(p, op.Flags|unix.O_CLOEXEC|unix.O_NONBLOCK, op.Mode)
 		if err != nil {
 			return res(err)
 		}
 		e.slots[op.Slot] = fd
 		var st unix.Stat_t
-		if err := unix.Fstat(fd, &st); err != nil {
+		if err := sys.Fstat(fd, &st); err != nil {
 			return "ok; fstat " + res(err)
 		}
 		return "ok; " + FormatStat(&st)
@@ -141,13 +141,13 @@ func (e *Engine) apply(op Op) string {
 				e.slots[i] = -1
 			}
 		}
-		return res(unix.Close(fd))
+		return res(sys.Close(fd))
 	case OpPwrite:
 		fd, msg := e.fd(op.Slot)
 		if fd < 0 {
 			return msg
 		}
-		n, err := unix.Pwrite(fd, Data(op.Seed, op.Len), op.Off)
+		n, err := sys.Pwrite(fd, Data(op.Seed, op.Len), op.Off)
 		return fmt.Sprintf("%d %s; %s", n, res(err), e.fstat(fd))
 	case OpPread:
 		fd, msg := e.fd(op.Slot)
@@ -155,25 +155,25 @@ func (e *Engine) apply(op Op) string {
 			return msg
 		}
 		buf := make([]byte, op.Len)
-		n, err := unix.Pread(fd, buf, op.Off)
+		n, err := sys.Pread(fd, buf, op.Off)
 		if err != nil {
 			return res(err)
 		}
 		return fmt.Sprintf("%d %s", n, ShortHash(buf[:n]))
 	case OpTruncate:
-		return e.withStat(unix.Truncate(p, op.Off), op.Path)
+		return e.withStat(sys.Truncate(p, op.Off), op.Path)
 	case OpFtruncate:
 		fd, msg := e.fd(op.Slot)
 		if fd < 0 {
 			return msg
 		}
-		return res(unix.Ftruncate(fd, op.Off)) + "; " + e.fstat(fd)
+		return res(sys.Ftruncate(fd, op.Off)) + "; " + e.fstat(fd)
 	case OpFallocate:
 		fd, msg := e.fd(op.Slot)
 		if fd < 0 {
 			return msg
 		}
-		return res(unix.Fallocate(fd, uint32(op.Flags), op.Off, op.Len)) + "; " + e.fstat(fd)
+		return res(sys.Fallocate(fd, uint32(op.Flags), op.Off, op.Len)) + "; " + e.fstat(fd)
 	case OpLseek:
 		fd, msg := e.fd(op.Slot)
 		if fd < 0 {
@@ -183,10 +183,10 @@ func (e *Engine) apply(op Op) string {
 		// the VFS's business (tmpfs refuses them, FUSE directories answer
 		// from the size): only rewinding is comparable.
 		var st unix.Stat_t
-		if unix.Fstat(fd, &st) == nil && st.Mode&unix.S_IFMT == unix.S_IFDIR {
+		if sys.Fstat(fd, &st) == nil && st.Mode&unix.S_IFMT == unix.S_IFDIR {
 			op.Flags, op.Off = unix.SEEK_SET, 0
 		}
-		off, err := unix.Seek(fd, op.Off, op.Flags)
+		off, err := sys.Seek(fd, op.Off, op.Flags)
 		if err != nil {
 			return res(err)
 		}
@@ -196,7 +196,7 @@ func (e *Engine) apply(op Op) string {
 		if fd < 0 {
 			return msg
 		}
-		return res(unix.Fsync(fd))
+		return res(sys.Fsync(fd))
 	case OpFstat:
 		fd, msg := e.fd(op.Slot)
 		if fd < 0 {
@@ -204,42 +204,42 @@ func (e *Engine) apply(op Op) string {
 		}
 		return e.fstat(fd)
 	case OpRename:
-		err := unix.Renameat2(unix.AT_FDCWD, p, unix.AT_FDCWD, e.path(op.Path2), uint(op.Flags))
+		err := sys.Renameat2(unix.AT_FDCWD, p, unix.AT_FDCWD, e.path(op.Path2), uint(op.Flags))
 		return e.withStat(err, op.Path, op.Path2)
 	case OpLink:
-		return e.withStat(unix.Link(e.path(op.Path2), p), op.Path2, op.Path)
+		return e.withStat(sys.Link(e.path(op.Path2), p), op.Path2, op.Path)
 	case OpSymlink:
-		return e.withStat(unix.Symlink(op.Path2, p), op.Path)
+		return e.withStat(sys.Symlink(op.Path2, p), op.Path)
 	case OpReadlink:
 		buf := make([]byte, op.Len)
-		n, err := unix.Readlink(p, buf)
+		n, err := sys.Readlink(p, buf)
 		if err != nil {
 			return res(err)
 		}
 		return fmt.Sprintf("%q", buf[:n])
 	case OpChmod:
-		return e.withStat(unix.Chmod(p, op.Mode), op.Path)
+		return e.withStat(sys.Chmod(p, op.Mode), op.Path)
 	case OpChown:
 		if op.NoFollow {
-			return e.withStat(unix.Lchown(p, op.UID, op.GID), op.Path)
+			return e.withStat(sys.Lchown(p, op.UID, op.GID), op.Path)
 		}
-		return e.withStat(unix.Chown(p, op.UID, op.GID), op.Path)
+		return e.withStat(sys.Chown(p, op.UID, op.GID), op.Path)
 	case OpUtimens:
 		return e.utimens(p, op)
 	case OpStat, OpLstat:
 		var st unix.Stat_t
 		var err error
 		if op.Kind == OpStat {
-			err = unix.Stat(p, &st)
+			err = sys.Stat(p, &st)
 		} else {
-			err = unix.Lstat(p, &st)
+			err = sys.Lstat(p, &st)
 		}
 		if err != nil {
 			return res(err)
 		}
 		return FormatStat(&st)
 	case OpAccess:
-		return res(unix.Access(p, uint32(op.Flags)))
+		return res(sys.Access(p, uint32(op.Flags)))
 	case OpReaddir:
 		return e.readdir(p)
 	}
@@ -252,15 +252,15 @@ func (e *Engine) openFile(p string, op Op) string {
 	if op.Kind == OpWriteFile {
 		flags, mode = unix.O_WRONLY|unix.O_NOFOLLOW, 0
 	}
-	fd, err := unix.Open(p, flags|unix.O_CLOEXEC|unix.O_NONBLOCK, mode)
+	fd, err := sys.Open(p, flags|unix.O_CLOEXEC|unix.O_NONBLOCK, mode)
 	if err == unix.ENXIO || err == unix.ENODEV {
 		return NotRegular // a socket, a FIFO without reader, a device without driver
 	} else if err != nil {
 		return res(err)
 	}
-	defer unix.Close(fd)
+	defer sys.Close(fd)
 	var st unix.Stat_t
-	if err := unix.Fstat(fd, &st); err != nil {
+	if err := sys.Fstat(fd, &st); err != nil {
 		return "fstat " + res(err)
 	}
 	if st.Mode&unix.S_IFMT != unix.S_IFREG {
@@ -269,7 +269,7 @@ func (e *Engine) openFile(p string, op Op) string {
 	if op.Kind == OpOpenFile {
 		return "ok; " + FormatStat(&st)
 	}
-	n, err := unix.Pwrite(fd, Data(op.Seed, op.Len), op.Off)
+	n, err := sys.Pwrite(fd, Data(op.Seed, op.Len), op.Off)
 	return fmt.Sprintf("%d %s; %s", n, res(err), e.fstat(fd))
 }
 
@@ -279,7 +279,7 @@ const NotRegular = "not regular"
 
 func (e *Engine) fstat(fd int) string {
 	var st unix.Stat_t
-	if err := unix.Fstat(fd, &st); err != nil {
+	if err := sys.Fstat(fd, &st); err != nil {
 		return "fstat " + res(err)
 	}
 	return FormatStat(&st)
@@ -290,11 +290,11 @@ func (e *Engine) utimens(p string, op Op) string {
 	if op.NoFollow {
 		flags = unix.AT_SYMLINK_NOFOLLOW
 	}
-	if err := unix.UtimesNanoAt(unix.AT_FDCWD, p, op.Times[:], flags); err != nil {
+	if err := sys.UtimesNanoAt(unix.AT_FDCWD, p, op.Times[:], flags); err != nil {
 		return res(err)
 	}
 	var st unix.Stat_t
-	if err := unix.Lstat(p, &st); err != nil {
+	if err := sys.Lstat(p, &st); err != nil {
 		return "ok; lstat " + res(err)
 	}
 	// Only the times this call set are meaningful; others may be anything.
@@ -310,11 +310,11 @@ func (e *Engine) utimens(p string, op Op) string {
 }
 
 func (e *Engine) readdir(p string) string {
-	fd, err := unix.Open(p, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	fd, err := sys.Open(p, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return res(err)
 	}
-	defer unix.Close(fd)
+	defer sys.Close(fd)
 	ents, en := ReadDirents(fd, 4096)
 	if en != 0 {
 		return ErrnoString(en)
@@ -332,9 +332,9 @@ func (e *Engine) applyXattr(p string, op Op) string {
 		val := Data(op.Seed, op.Len)
 		var err error
 		if op.NoFollow {
-			err = unix.Lsetxattr(p, op.Name, val, op.Flags)
+			err = sys.Lsetxattr(p, op.Name, val, op.Flags)
 		} else {
-			err = unix.Setxattr(p, op.Name, val, op.Flags)
+			err = sys.Setxattr(p, op.Name, val, op.Flags)
 		}
 		return res(err)
 	case OpGetxattr:
@@ -342,9 +342,9 @@ func (e *Engine) applyXattr(p string, op Op) string {
 		var n int
 		var err error
 		if op.NoFollow {
-			n, err = unix.Lgetxattr(p, op.Name, buf)
+			n, err = sys.Lgetxattr(p, op.Name, buf)
 		} else {
-			n, err = unix.Getxattr(p, op.Name, buf)
+			n, err = sys.Getxattr(p, op.Name, buf)
 		}
 		switch {
 		case err != nil:
@@ -358,9 +358,9 @@ func (e *Engine) applyXattr(p string, op Op) string {
 		var n int
 		var err error
 		if op.NoFollow {
-			n, err = unix.Llistxattr(p, buf)
+			n, err = sys.Llistxattr(p, buf)
 		} else {
-			n, err = unix.Listxattr(p, buf)
+			n, err = sys.Listxattr(p, buf)
 		}
 		switch {
 		case err != nil:
@@ -371,9 +371,9 @@ func (e *Engine) applyXattr(p string, op Op) string {
 		return fmt.Sprintf("%q", splitXattrList(buf[:n]))
 	case OpRemovexattr:
 		if op.NoFollow {
-			return res(unix.Lremovexattr(p, op.Name))
+			return res(sys.Lremovexattr(p, op.Name))
 		}
-		return res(unix.Removexattr(p, op.Name))
+		return res(sys.Removexattr(p, op.Name))
 	}
 	return fmt.Sprintf("unknown op %d", op.Kind)
 }

@@ -75,20 +75,20 @@ func (c ReaddirRace) Run(dir string) (ReaddirResult, error) {
 		}
 	}
 	for i := range c.Files {
-		if err := unix.Mknod(filepath.Join(d, fmt.Sprintf("f%05d", i)), unix.S_IFREG|0o644, 0); err != nil {
+		if err := sys.Mknod(filepath.Join(d, fmt.Sprintf("f%05d", i)), unix.S_IFREG|0o644, 0); err != nil {
 			return ReaddirResult{}, err
 		}
 		if c.Into {
-			if err := unix.Mknod(filepath.Join(src, fmt.Sprintf("s%05d", i)), unix.S_IFREG|0o644, 0); err != nil {
+			if err := sys.Mknod(filepath.Join(src, fmt.Sprintf("s%05d", i)), unix.S_IFREG|0o644, 0); err != nil {
 				return ReaddirResult{}, err
 			}
 		}
 	}
-	fd, err := unix.Open(d, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	fd, err := sys.Open(d, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return ReaddirResult{}, err
 	}
-	defer unix.Close(fd)
+	defer sys.Close(fd)
 
 	rn := newRenamer(c, d, src)
 	go rn.run()

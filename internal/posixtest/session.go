@@ -46,7 +46,7 @@ func RunCase(c Case, root string) (tr Transcript) {
 	s := &S{Dir: filepath.Join(root, c.Name), fds: map[int]bool{}}
 	defer func() {
 		for fd := range s.fds {
-			unix.Close(fd)
+			sys.Close(fd)
 		}
 		if p := recover(); p != nil {
 			if _, ok := p.(fatal); !ok {
@@ -55,10 +55,10 @@ func RunCase(c Case, root string) (tr Transcript) {
 		}
 		tr = s.tr
 	}()
-	if err := unix.Mkdir(s.Dir, 0o755); err != nil {
+	if err := sys.Mkdir(s.Dir, 0o755); err != nil {
 		s.Fatalf("mkdir case dir: %v", err)
 	}
-	if err := unix.Chmod(s.Dir, 0o755); err != nil {
+	if err := sys.Chmod(s.Dir, 0o755); err != nil {
 		s.Fatalf("chmod case dir: %v", err)
 	}
 	c.Run(s)

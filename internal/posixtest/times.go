@@ -45,7 +45,7 @@ func waitCoarseClockPast(t unix.Timespec) {
 
 func (s *S) times(p string) (Times, unix.Errno) {
 	var st unix.Stat_t
-	if err := unix.Lstat(s.Path(p), &st); err != nil {
+	if err := sys.Lstat(s.Path(p), &st); err != nil {
 		return Times{}, Errno(err)
 	}
 	return Times{A: st.Atim, M: st.Mtim, C: st.Ctim}, 0

@@ -179,7 +179,7 @@ func (t dirTree) path(p string) string {
 
 func (t dirTree) Lstat(p string) (unix.Stat_t, error) {
 	var st unix.Stat_t
-	err := unix.Lstat(t.path(p), &st)
+	err := sys.Lstat(t.path(p), &st)
 	return st, err
 }
 
@@ -187,7 +187,7 @@ func (t dirTree) Names(p string) ([]string, error) { return dirNames(t.path(p)) 
 
 func (t dirTree) Readlink(p string) (string, error) {
 	buf := make([]byte, unix.PathMax+1)
-	n, err := unix.Readlink(t.path(p), buf)
+	n, err := sys.Readlink(t.path(p), buf)
 	if err != nil {
 		return "", err
 	}
@@ -196,7 +196,7 @@ func (t dirTree) Readlink(p string) (string, error) {
 
 func (t dirTree) ListXattr(p string) ([]string, error) {
 	buf := make([]byte, 1<<16)
-	n, err := unix.Llistxattr(t.path(p), buf)
+	n, err := sys.Llistxattr(t.path(p), buf)
 	if err != nil {
 		return nil, err
 	}
@@ -205,7 +205,7 @@ func (t dirTree) ListXattr(p string) ([]string, error) {
 
 func (t dirTree) GetXattr(p, name string) ([]byte, error) {
 	val := make([]byte, 1<<16)
-	n, err := unix.Lgetxattr(t.path(p), name, val)
+	n, err := sys.Lgetxattr(t.path(p), name, val)
 	if err != nil {
 		return nil, err
 	}
@@ -213,7 +213,7 @@ func (t dirTree) GetXattr(p, name string) ([]byte, error) {
 }
 
 func (t dirTree) OpenData(p string) (DataFile, error) {
-	fd, err := unix.Open(t.path(p), unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	fd, err := sys.Open(t.path(p), unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -222,16 +222,16 @@ func (t dirTree) OpenData(p string) (DataFile, error) {
 
 type fdFile int
 
-func (f fdFile) Seek(off int64, whence int) (int64, error) { return unix.Seek(int(f), off, whence) }
-func (f fdFile) ReadAt(b []byte, off int64) (int, error)   { return unix.Pread(int(f), b, off) }
-func (f fdFile) Close() error                              { return unix.Close(int(f)) }
+func (f fdFile) Seek(off int64, whence int) (int64, error) { return sys.Seek(int(f), off, whence) }
+func (f fdFile) ReadAt(b []byte, off int64) (int, error)   { return sys.Pread(int(f), b, off) }
+func (f fdFile) Close() error                              { return sys.Close(int(f)) }
 
 func dirNames(dir string) ([]string, error) {
-	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	fd, err := sys.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, err
 	}
-	defer unix.Close(fd)
+	defer sys.Close(fd)
 	ents, e := ReadDirents(fd, 1<<16)
 	if e != 0 {
 		return nil, e
@@ -251,13 +251,13 @@ func dirNames(dir string) ([]string, error) {
 // with its offset, found through SEEK_DATA and SEEK_HOLE. A hole and a
 // block of written zeros hash alike, so allocation does not matter here.
 func ContentHash(abs string) (string, error) {
-	fd, err := unix.Open(abs, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	fd, err := sys.Open(abs, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return "", err
 	}
-	defer unix.Close(fd)
+	defer sys.Close(fd)
 	var st unix.Stat_t
-	if err := unix.Fstat(fd, &st); err != nil {
+	if err := sys.Fstat(fd, &st); err != nil {
 		return "", err
 	}
 	return hashData(fdFile(fd), st.Size)

@@ -21,25 +21,25 @@ func xattrFlagName(flags int) string {
 
 // Setxattr follows symlinks; Lsetxattr does not.
 func (s *S) Setxattr(p, name, value string, flags int) unix.Errno {
-	err := unix.Setxattr(s.Path(p), name, []byte(value), flags)
+	err := sys.Setxattr(s.Path(p), name, []byte(value), flags)
 	return s.rec(Errno(err), "setxattr %q %q %q %s", p, name, value, xattrFlagName(flags))
 }
 
 func (s *S) Lsetxattr(p, name, value string, flags int) unix.Errno {
-	err := unix.Lsetxattr(s.Path(p), name, []byte(value), flags)
+	err := sys.Lsetxattr(s.Path(p), name, []byte(value), flags)
 	return s.rec(Errno(err), "lsetxattr %q %q %q %s", p, name, value, xattrFlagName(flags))
 }
 
 // Getxattr reads name with a buffer of size bytes (0 probes the size).
 func (s *S) Getxattr(p, name string, size int) (string, unix.Errno) {
 	buf := make([]byte, size)
-	n, err := unix.Getxattr(s.Path(p), name, buf)
+	n, err := sys.Getxattr(s.Path(p), name, buf)
 	return s.recXattr("getxattr", p, name, size, buf, n, err)
 }
 
 func (s *S) Lgetxattr(p, name string, size int) (string, unix.Errno) {
 	buf := make([]byte, size)
-	n, err := unix.Lgetxattr(s.Path(p), name, buf)
+	n, err := sys.Lgetxattr(s.Path(p), name, buf)
 	return s.recXattr("lgetxattr", p, name, size, buf, n, err)
 }
 
@@ -61,13 +61,13 @@ func (s *S) recXattr(op, p, name string, size int, buf []byte, n int, err error)
 // size); the names are recorded sorted, since their order is unspecified.
 func (s *S) Listxattr(p string, size int) ([]string, unix.Errno) {
 	buf := make([]byte, size)
-	n, err := unix.Listxattr(s.Path(p), buf)
+	n, err := sys.Listxattr(s.Path(p), buf)
 	return s.recList("listxattr", p, size, buf, n, err)
 }
 
 func (s *S) Llistxattr(p string, size int) ([]string, unix.Errno) {
 	buf := make([]byte, size)
-	n, err := unix.Llistxattr(s.Path(p), buf)
+	n, err := sys.Llistxattr(s.Path(p), buf)
 	return s.recList("llistxattr", p, size, buf, n, err)
 }
 
@@ -98,9 +98,9 @@ func splitXattrList(b []byte) []string {
 }
 
 func (s *S) Removexattr(p, name string) unix.Errno {
-	return s.rec(Errno(unix.Removexattr(s.Path(p), name)), "removexattr %q %q", p, name)
+	return s.rec(Errno(sys.Removexattr(s.Path(p), name)), "removexattr %q %q", p, name)
 }
 
 func (s *S) Lremovexattr(p, name string) unix.Errno {
-	return s.rec(Errno(unix.Lremovexattr(s.Path(p), name)), "lremovexattr %q %q", p, name)
+	return s.rec(Errno(sys.Lremovexattr(s.Path(p), name)), "lremovexattr %q %q", p, name)
 }
