@@ -8,6 +8,7 @@ import (
 // truncate, utimensat.
 var metaCases = []Case{
 	{"lookup_stat", caseLookupStat},
+	{"statx", caseStatx},
 	{"chmod", caseChmod},
 	{"chown", caseChown},
 	{"truncate", caseTruncate},
@@ -39,6 +40,39 @@ func caseLookupStat(s *S) {
 	s.WriteFile("missing", "", 0o600)
 	s.Stat("missing")
 	s.Stat("dangling")
+}
+
+// caseStatx: statx answers what stat does, follows symlinks unless
+// AT_SYMLINK_NOFOLLOW, takes the sync flags, and refuses unknown flags and
+// the reserved mask bit with EINVAL.
+func caseStatx(s *S) {
+	s.WriteFile("f", "hello", 0o640)
+	s.Must("mkdir", s.Mkdir("d", 0o711))
+	s.Must("symlink", s.Symlink("f", "l"))
+	s.Must("symlink", s.Symlink("missing", "dangling"))
+	s.Must("mknod", s.Mknod("p", unix.S_IFIFO|0o600, 0))
+	for _, p := range []string{"f", "d", "l", "dangling", "p", "d/..", "f/", "f/x", "missing", ""} {
+		s.Statx(p, 0, unix.STATX_BASIC_STATS)
+		s.Statx(p, unix.AT_SYMLINK_NOFOLLOW, unix.STATX_BASIC_STATS)
+	}
+	_, e := s.Statx("missing", 0, unix.STATX_BASIC_STATS)
+	s.Want("statx missing", e, unix.ENOENT)
+	_, e = s.Statx("f/x", 0, unix.STATX_BASIC_STATS)
+	s.Want("statx f/x", e, unix.ENOTDIR)
+	// A smaller mask still answers; the sync flags change nothing here.
+	s.Statx("f", 0, unix.STATX_SIZE)
+	s.Statx("f", unix.AT_STATX_DONT_SYNC, unix.STATX_BASIC_STATS)
+	s.Statx("f", unix.AT_STATX_FORCE_SYNC, unix.STATX_BASIC_STATS)
+	_, e = s.Statx("f", unix.AT_STATX_DONT_SYNC|unix.AT_STATX_FORCE_SYNC, unix.STATX_BASIC_STATS)
+	s.Want("statx both sync flags", e, unix.EINVAL)
+	_, e = s.Statx("f", 0x40000000, unix.STATX_BASIC_STATS)
+	s.Want("statx unknown flag", e, unix.EINVAL)
+	_, e = s.Statx("f", 0, unix.STATX__RESERVED)
+	s.Want("statx reserved mask", e, unix.EINVAL)
+	// A change shows in the next answer.
+	s.Must("truncate", s.Truncate("f", 3))
+	s.Must("chmod", s.Chmod("f", 0o604))
+	s.Statx("f", 0, unix.STATX_BASIC_STATS)
 }
 
 func caseChmod(s *S) {

@@ -92,6 +92,34 @@ func (s *S) Fstat(fd int) (unix.Stat_t, unix.Errno) {
 	return s.recStat("fstat", &st, err)
 }
 
+// Statx records statx(2) of p at AT_FDCWD: the fields of FormatStat, and
+// whether the answer claims every basic field that mask asked for.
+func (s *S) Statx(p string, flags, mask int) (unix.Statx_t, unix.Errno) {
+	var stx unix.Statx_t
+	e := Errno(sys.Statx(s.Path(p), flags, mask, &stx))
+	what := fmt.Sprintf("statx %q flags=%#x mask=%#x", p, flags, mask)
+	if e != 0 {
+		s.Logf("%s = %s", what, ErrnoString(e))
+		return unix.Statx_t{}, e
+	}
+	s.Logf("%s = %s", what, FormatStatx(&stx, mask))
+	return stx, 0
+}
+
+// FormatStatx renders what FormatStat renders of a statx answer, and
+// "complete" when its mask has every basic field (STATX_BASIC_STATS) of
+// mask, the request's. Fields beyond the request are the filesystem's
+// choice (tmpfs answers a STATX_SIZE request with less than FUSE does).
+func FormatStatx(stx *unix.Statx_t, mask int) string {
+	st := unix.Stat_t{Mode: uint32(stx.Mode), Nlink: uint64(stx.Nlink), Uid: stx.Uid, Gid: stx.Gid,
+		Size: int64(stx.Size), Blocks: int64(stx.Blocks), Rdev: unix.Mkdev(stx.Rdev_major, stx.Rdev_minor)}
+	out := FormatStat(&st)
+	if want := uint32(mask) & unix.STATX_BASIC_STATS; stx.Mask&want == want {
+		out += " complete"
+	}
+	return out
+}
+
 func (s *S) Access(p string, mode uint32) unix.Errno {
 	return s.rec(Errno(sys.Access(s.Path(p), mode)), "access %q %o", p, mode)
 }
