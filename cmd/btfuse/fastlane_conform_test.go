@@ -63,6 +63,32 @@ var fastKnownDiffs = map[string]string{
 	"xattr_kinds":        "fsetxattr/fgetxattr on a lane descriptor reach the backing file",
 }
 
+// fastProgramKnownDiffs are the scripts of posixtest.Programs whose output
+// through the fast lane still differs from tmpfs, with why; logged, not
+// failed, until the cause is fixed.
+var fastProgramKnownDiffs = map[string]string{
+	// cp creates the copy 0600 and then fchmods it to the source's mode.
+	"coreutils": "cp -a and cp --preserve: fchmod on a lane descriptor changes the backing file",
+}
+
+// knownDiff returns the report of a difference for t: t.Errorf, or a log
+// line when known[name] says why it is known. done must be called at the
+// end with whether there was a difference: a known one that is gone fails,
+// so that its entry is removed.
+func knownDiff(t *testing.T, known map[string]string, name string) (report func(string, ...any), done func(differs bool)) {
+	why, ok := known[name]
+	if !ok {
+		return t.Errorf, func(bool) {}
+	}
+	return func(format string, args ...any) {
+			t.Logf("known difference (%s): "+format, append([]any{why}, args...)...)
+		}, func(differs bool) {
+			if !differs {
+				t.Errorf("the known difference (%s) is gone: remove %q from its list", why, name)
+			}
+		}
+}
+
 // posixChild builds the libc-backed posixtest child into a temporary
 // directory and checks that it is dynamically linked (an ELF interpreter):
 // a static binary would never load the library.
@@ -219,21 +245,18 @@ func TestRunFastLaneConformance(t *testing.T) {
 	for _, c := range posixtest.Cases {
 		t.Run(c.Name, func(t *testing.T) {
 			w, g := want[c.Name], got[c.Name]
-			report := t.Errorf
-			if why, known := fastKnownDiffs[c.Name]; known {
-				report = func(format string, args ...any) {
-					t.Logf("known difference (%s): "+format, append([]any{why}, args...)...)
-				}
-			}
+			report, done := knownDiff(t, fastKnownDiffs, c.Name)
 			for _, f := range w.Failures {
 				t.Errorf("tmpfs violates an expectation: %s", f)
 			}
 			for _, f := range g.Failures {
 				report("fast lane: %s", f)
 			}
-			if d := posixtest.Diff("tmpfs", w.Lines, "fast", g.Lines); d != "" {
+			d := posixtest.Diff("tmpfs", w.Lines, "fast", g.Lines)
+			if d != "" {
 				report("the fast lane differs from tmpfs:\n%s", strings.TrimRight(d, "\n"))
 			}
+			done(d != "" || len(g.Failures) > 0)
 		})
 	}
 }
@@ -270,5 +293,63 @@ func TestRunFastLaneRandom(t *testing.T) {
 			t.Errorf("seed %d through the fast lane (rerun: BTFUSE_RANDOM_SEEDS=%d BTFUSE_RANDOM_OPS=%d go test -run TestRunFastLaneRandom ./cmd/btfuse): %s",
 				s, s, n, msg)
 		}
+	}
+}
+
+// TestRunFastLanePrograms runs the real-program scripts of
+// posixtest.Programs (coreutils, the shells' redirections, tar, git,
+// python3, sqlite3, gcc) natively on tmpfs and under 'btfuse run' with the
+// fast lane in the mount, compares their outputs (the directory's path
+// written $D), and requires that the lane answered some of each script's
+// calls: one that silently stopped answering would leave them passing on
+// the seccomp lane. Every process takes the lane from its first call under
+// the mount (BTFUSE_FAST_AFTER=0; by default a process passes its first
+// calls, a cost that a short-lived program never earns back), so that the
+// many short-lived processes of a script (cat, stat, wc) are tested on
+// the lane too.
+func TestRunFastLanePrograms(t *testing.T) {
+	testutil.RequirePrivileged(t)
+	dir, runtime := mountDirs(t)
+	startDaemon(t, runtime, dir)
+	for _, p := range posixtest.Programs {
+		t.Run(p.Name, func(t *testing.T) {
+			testutil.RequireProgram(t, append([]string{p.Shell}, p.Needs...)...)
+			script := `cd "$D"` + "\n" + p.Script
+			ref := testutil.TmpfsDir(t)
+			cmd := exec.Command(p.Shell, "-ec", script)
+			cmd.Env = append(os.Environ(), "D="+ref)
+			var stdout, stderr strings.Builder
+			cmd.Stdout, cmd.Stderr = &stdout, &stderr
+			if err := cmd.Run(); err != nil {
+				t.Fatalf("reference run on tmpfs: %v\n%s%s", err, &stdout, &stderr)
+			}
+			want := strings.ReplaceAll(stdout.String()+stderr.String(), ref, "$D")
+			d := filepath.Join(dir, p.Name)
+			if err := os.Mkdir(d, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			before := laneCounts(t, runtime, dir)
+			code, out, errOut := runIn(t, runtime, []string{"D=" + d, "BTFUSE_FAST_AFTER=0"}, "--mount", dir, "--", p.Shell, "-ec", script)
+			got := strings.ReplaceAll(out+errOut, d, "$D")
+			if code != 0 {
+				t.Fatalf("btfuse run: exit %d\n%s", code, got)
+			}
+			report, done := knownDiff(t, fastProgramKnownDiffs, p.Name)
+			if want != got {
+				report("outputs differ\n%s", posixtest.Diff("tmpfs", strings.Split(want, "\n"), "fast", strings.Split(got, "\n")))
+			}
+			done(want != got)
+			after := laneCounts(t, runtime, dir)
+			var answered []string
+			for k, n := range after {
+				if strings.HasSuffix(k, "@fast") && n > before[k] {
+					answered = append(answered, fmt.Sprintf("%s %d", k, n-before[k]))
+				}
+			}
+			if len(answered) == 0 {
+				t.Errorf("the fast lane answered none of the script's calls")
+			}
+			t.Logf("answered by the fast lane: %s", strings.Join(answered, ", "))
+		})
 	}
 }
