@@ -265,7 +265,9 @@ func TestRunFastLaneConformance(t *testing.T) {
 // lockstep on tmpfs (outside the mount: the library's trampoline) and in
 // the mount (the channel) from one process under 'btfuse run' with the
 // fast lane, results compared step by step and the trees every 500 steps.
-// BTFUSE_RANDOM_SEEDS / BTFUSE_RANDOM_OPS reproduce a failure.
+// The first two seeds run again inside a private mount namespace (unshare
+// -m), where the lane must step aside and the kernel give tmpfs's answers. BTFUSE_RANDOM_SEEDS /
+// BTFUSE_RANDOM_OPS reproduce a failure.
 func TestRunFastLaneRandom(t *testing.T) {
 	sysctltest.Shared(t)
 	seeds, n, err := posixtest.RandomConfig([]uint64{1, 2, 3, 4, 5, 6, 7, 8}, 3000)
@@ -274,26 +276,52 @@ func TestRunFastLaneRandom(t *testing.T) {
 	}
 	child := posixChild(t)
 	ref, dir, runtime := conformDirs(t)
-	args := []string{"--mount", dir, "--", child, "lockstep", fmt.Sprint(n), "500", ref, dir}
-	for _, s := range seeds {
-		args = append(args, fmt.Sprint(s))
-	}
-	before := laneCounts(t, runtime, dir)
-	code, out, errOut := runIn(t, runtime, nil, args...)
-	if code != 0 {
-		t.Fatalf("btfuse run: exit %d\n%s%s", code, out, errOut)
-	}
-	checkLaneClasses(t, before, laneCounts(t, runtime, dir), true)
-	var res map[string]string
-	if err := json.Unmarshal([]byte(out), &res); err != nil {
-		t.Fatalf("%v: %q", err, out)
-	}
-	for _, s := range seeds {
-		if msg, ok := res[fmt.Sprint(s)]; !ok || msg != "" {
-			t.Errorf("seed %d through the fast lane (rerun: BTFUSE_RANDOM_SEEDS=%d BTFUSE_RANDOM_OPS=%d go test -run TestRunFastLaneRandom ./cmd/btfuse): %s",
-				s, s, n, msg)
+	// lockstep runs seeds in ref/sub and dir/sub from one process, started
+	// by wrap, and checks the results.
+	lockstep := func(t *testing.T, sub string, wrap []string, seeds []uint64) {
+		r, d := filepath.Join(ref, sub), filepath.Join(dir, sub)
+		for _, p := range []string{r, d} {
+			if err := os.Mkdir(p, 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}
+		args := append(append([]string{"--mount", dir, "--"}, wrap...), child, "lockstep", fmt.Sprint(n), "500", r, d)
+		for _, s := range seeds {
+			args = append(args, fmt.Sprint(s))
+		}
+		code, out, errOut := runIn(t, runtime, nil, args...)
+		if code != 0 {
+			t.Fatalf("btfuse run: exit %d\n%s%s", code, out, errOut)
+		}
+		var res map[string]string
+		if err := json.Unmarshal([]byte(out), &res); err != nil {
+			t.Fatalf("%v: %q", err, out)
+		}
+		for _, s := range seeds {
+			if msg, ok := res[fmt.Sprint(s)]; !ok || msg != "" {
+				t.Errorf("seed %d (rerun: BTFUSE_RANDOM_SEEDS=%d BTFUSE_RANDOM_OPS=%d go test -run TestRunFastLaneRandom ./cmd/btfuse): %s",
+					s, s, n, msg)
+			}
 		}
 	}
+	t.Run("lane", func(t *testing.T) {
+		before := laneCounts(t, runtime, dir)
+		lockstep(t, "lane", nil, seeds)
+		checkLaneClasses(t, before, laneCounts(t, runtime, dir), true)
+	})
+	t.Run("unshare-m", func(t *testing.T) {
+		testutil.RequireProgram(t, "unshare")
+		before := laneCounts(t, runtime, dir)
+		lockstep(t, "unshare", []string{"unshare", "-m", "--propagation", "slave"}, seeds[:min(2, len(seeds))])
+		// Another mount namespace may see other mounts at those paths:
+		// the lane steps aside, as the seccomp lane does.
+		after := laneCounts(t, runtime, dir)
+		for k, n := range after {
+			if strings.HasSuffix(k, "@fast") && n != before[k] {
+				t.Errorf("the fast lane answered %d %s calls in another mount namespace", n-before[k], strings.TrimSuffix(k, "@fast"))
+			}
+		}
+	})
 }
 
 // TestRunFastLanePrograms runs the real-program scripts of
