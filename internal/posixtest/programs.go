@@ -308,4 +308,3 @@ wc -c < f
 [ "$(stat -c '%d %i %s' - < f)" = "$(stat -c '%d %i %s' f)" ] && echo "stdin is f"
 exec 3>>f; echo b >&3; exec 3>&-; cat f
 `
-
