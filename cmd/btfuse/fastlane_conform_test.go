@@ -19,14 +19,16 @@ import (
 	"github.com/btfuse/btfuse/internal/testutil"
 )
 
-// The conformance suite and the randomized differential test through the
-// fast lane: internal/posixtest/libcsys/child runs them through libc's
-// functions (the Go tests of the other lanes make bare syscalls, which the
-// library never sees), natively on a kernel tmpfs for the reference and
-// under 'btfuse run' with the library (TestMain's BTFUSE_FAST_LIBRARY).
-// Each run must then show answers of door fast for every call class the
-// channel serves (laneClasses), so a lane that silently stops answering
-// turns these tests red instead of passing on the seccomp lane.
+// The conformance suite, the randomized differential test and the
+// real-program scripts through the fast lane: internal/posixtest/libcsys/child
+// runs the first two through libc's functions (the Go tests of the other
+// lanes make bare syscalls, which the library never sees), natively on a
+// kernel tmpfs for the reference and under 'btfuse run' with the library
+// (TestMain's BTFUSE_FAST_LIBRARY); the scripts run real programs the same
+// two ways. Each run must then show answers of door fast (for the suite and
+// the sequences: for every call class the channel serves, laneClasses), so
+// a lane that silently stops answering turns these tests red instead of
+// passing on the seccomp lane.
 
 // laneClasses are the call classes the fast lane's channel answers, each
 // with the status --json keys (op@fast) that count its answers. When the
