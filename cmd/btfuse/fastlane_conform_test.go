@@ -62,13 +62,14 @@ var fromFirstCall = []string{"BTFUSE_FAST_AFTER=0"}
 // differs from tmpfs, with why; their differences are logged, not failed.
 // Remove an entry when its case passes.
 //
-// The three below have one cause: a descriptor the channel opened is the
+// The four below have one cause: a descriptor the channel opened is the
 // backing file itself, at an ordinary descriptor number, so the filter
-// does not notify the calls on it and fchmod, fsetxattr and fgetxattr act
-// on the backing file, not on the filesystem's inode (fstat, which the
-// library answers for its descriptors, then shows the old mode).
+// does not notify the calls on it and fchmod, fchown, fsetxattr and
+// fgetxattr act on the backing file, not on the filesystem's inode (fstat,
+// which the library answers for its descriptors, then shows the old mode).
 var fastKnownDiffs = map[string]string{
 	"chmod":              "fchmod on a lane descriptor changes the backing file",
+	"chown":              "fchown on a lane descriptor changes the backing file",
 	"unlinked_open_file": "fchmod on a lane descriptor changes the backing file",
 	"xattr_kinds":        "fsetxattr/fgetxattr on a lane descriptor reach the backing file",
 }

@@ -135,6 +135,13 @@ func caseChown(s *S) {
 	s.Stat("f")
 	s.Lstat("l")
 	s.Want("chown missing", s.Chown("missing", 0, 0), unix.ENOENT)
+	// fchown acts on the open file, as a path stat then shows.
+	fd, e := s.Open("f", unix.O_RDONLY, 0)
+	s.Must("open", e)
+	s.Fchown(fd, 1004, 1004)
+	s.Fstat(fd)
+	s.Close(fd)
+	s.Stat("f")
 }
 
 func caseTruncate(s *S) {

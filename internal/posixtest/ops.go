@@ -137,6 +137,10 @@ func (s *S) Chown(p string, uid, gid int) unix.Errno {
 	return s.rec(Errno(sys.Chown(s.Path(p), uid, gid)), "chown %q %d %d", p, uid, gid)
 }
 
+func (s *S) Fchown(fd int, uid, gid int) unix.Errno {
+	return s.rec(Errno(sys.Fchown(fd, uid, gid)), "fchown %d %d", uid, gid)
+}
+
 func (s *S) Lchown(p string, uid, gid int) unix.Errno {
 	return s.rec(Errno(sys.Lchown(s.Path(p), uid, gid)), "lchown %q %d %d", p, uid, gid)
 }

@@ -35,6 +35,7 @@ type Sys interface {
 	Chmod(path string, mode uint32) error
 	Fchmod(fd int, mode uint32) error
 	Chown(path string, uid, gid int) error
+	Fchown(fd, uid, gid int) error
 	Lchown(path string, uid, gid int) error
 	Truncate(path string, size int64) error
 	Ftruncate(fd int, size int64) error
@@ -107,6 +108,7 @@ func (Unix) Symlink(target, path string) error  { return unix.Symlink(target, pa
 func (Unix) Chmod(path string, mode uint32) error   { return unix.Chmod(path, mode) }
 func (Unix) Fchmod(fd int, mode uint32) error       { return unix.Fchmod(fd, mode) }
 func (Unix) Chown(path string, uid, gid int) error  { return unix.Chown(path, uid, gid) }
+func (Unix) Fchown(fd, uid, gid int) error          { return unix.Fchown(fd, uid, gid) }
 func (Unix) Lchown(path string, uid, gid int) error { return unix.Lchown(path, uid, gid) }
 func (Unix) Truncate(path string, size int64) error { return unix.Truncate(path, size) }
 func (Unix) Ftruncate(fd int, size int64) error     { return unix.Ftruncate(fd, size) }

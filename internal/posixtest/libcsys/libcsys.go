@@ -248,6 +248,11 @@ func (Libc) Chown(path string, uid, gid int) error {
 	return errOf(C.long(r), err)
 }
 
+func (Libc) Fchown(fd, uid, gid int) error {
+	r, err := C.fchown(C.int(fd), C.uid_t(uid), C.gid_t(gid))
+	return errOf(C.long(r), err)
+}
+
 func (Libc) Lchown(path string, uid, gid int) error {
 	p, err := str(path)
 	if err != nil {
