@@ -15,7 +15,10 @@
 // The channel is a speed path, never a boundary: whatever it cannot answer
 // the library leaves to the ordinary syscall, which the seccomp lane serves
 // (FL_PASS), and the daemon answers with the same fsimpl *At operations,
-// with the same credentials, as the seccomp lane.
+// with the same credentials, as the seccomp lane. Where fsimpl steps
+// aside (only the kernel knows: "..", directories, devices), the daemon
+// answers Kernel instead, and the library makes the call from its
+// trampoline: the seccomp lane would CONTINUE it to the same FUSE mount.
 //
 // # Handshake
 //
@@ -106,8 +109,9 @@
 // # What the channel answers
 //
 // Paths are walked from the thread's working directory (dirfd AT_FDCWD,
-// read from /proc/TID/cwd) or from the root for absolute paths; other
-// dirfds pass. The walk, the permission checks and the answer are those of
+// read from /proc/TID/cwd), from the directory a descriptor names
+// (/proc/TID/fd/N; the library sends only descriptors of directories on
+// the mount) or from the root for absolute paths. The walk, the permission checks and the answer are those of
 // the seccomp lane's handlers (supervisor.LaneAt), so both lanes agree
 // with the FUSE mount: newfstatat, statx, faccessat2 and readlinkat;
 // mkdirat, unlinkat and renameat2; and openat of regular files.

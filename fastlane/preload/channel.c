@@ -436,11 +436,12 @@ void flc_finish(char *s)
 	flc_end();
 }
 
-/* start_path begins a call about (dirfd, path): the channel walks paths
- * from the working directory or the root only. */
+/* start_path begins a call about (dirfd, path): the daemon walks paths
+ * from the root, the working directory or the directory dirfd names
+ * (/proc/TID/fd/N, as the seccomp lane does). */
 char *flc_start_path(int op, int dirfd, const char *path)
 {
-	if (!path || !path[0] || (dirfd != AT_FDCWD && path[0] != '/'))
+	if (!path || !path[0])
 		return NULL;
 	char *s = flc_begin();
 	if (!s)
@@ -450,7 +451,7 @@ char *flc_start_path(int op, int dirfd, const char *path)
 		return NULL;
 	}
 	st(s, SLOT_OP, (uint32_t)op);
-	st(s, SLOT_DIRFD, (uint32_t)AT_FDCWD);
+	st(s, SLOT_DIRFD, (uint32_t)dirfd);
 	return s;
 }
 

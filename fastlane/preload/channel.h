@@ -7,6 +7,9 @@
 #include <sys/types.h>
 #include <sys/stat.h>
 #define FL_PASS (-100000L)
+/* FL_KERNEL_PASS: the daemon cannot answer and only the kernel can (fsimpl's StepAside: the
+ * seccomp lane would CONTINUE the call); the caller makes it from the trampoline. */
+#define FL_KERNEL_PASS (-100001L)
 struct statx;
 int  fl_channel_init(const char *mount);  /* constructor, once; 0 or -errno; mount has no trailing / */
 void fl_channel_atfork_child(void);      /* first thing in a fork child: forget the parent's channel */

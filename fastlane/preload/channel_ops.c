@@ -163,7 +163,7 @@ long fl_unlinkat(int dirfd, const char *path, int flags)
 
 long fl_renameat2(int olddirfd, const char *oldpath, int newdirfd, const char *newpath, unsigned int flags)
 {
-	if (!newpath || !newpath[0] || (newdirfd != AT_FDCWD && newpath[0] != '/'))
+	if (!newpath || !newpath[0])
 		return FL_PASS;
 	char *s = flc_start_path(OP_RENAMEAT2, olddirfd, oldpath);
 	if (!s)
@@ -172,7 +172,7 @@ long fl_renameat2(int olddirfd, const char *oldpath, int newdirfd, const char *n
 		flc_end();
 		return FL_PASS;
 	}
-	st(s, SLOT_DIRFD2, (uint32_t)AT_FDCWD);
+	st(s, SLOT_DIRFD2, (uint32_t)newdirfd);
 	st(s, SLOT_FLAGS, flags);
 	long r = flc_call(s);
 	flc_finish(s);
