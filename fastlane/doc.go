@@ -129,9 +129,14 @@
 // after a dup2 onto it); fl_close queues the File's release in the slot,
 // for the worker to act on with the thread's next request (a full queue
 // asks at once); a fork child's table names its parent's session and is
-// not used. A dup of such a descriptor is not in the table: its fstat is
-// the backing file's, as for a dup of a served descriptor of the seccomp
-// lane. The backing directory is handed over at the handshake only to a
+// not used, and a vfork child, on its parent's memory, leaves it alone.
+// The library follows dup, dup2, dup3, fcntl F_DUPFD, close_range,
+// closefrom, fclose and freopen (preload/path_fds.c): a duplicate is in
+// the table too, and the File is released with the last descriptor on
+// it, as the kernel releases an open file description. An open that
+// creates or truncates first holds the descriptor number it will have,
+// so that a full table is EMFILE before anything changes, as in
+// fs/open.c. The backing directory is handed over at the handshake only to a
 // process that is full root or has the uid of a daemon that is not root,
 // which could open the backing files anyway, and every open checks that
 // again; otherwise opens pass to the seccomp lane. A program may close the

@@ -62,3 +62,20 @@ func TestRunFastLaneDirfd(t *testing.T) {
 		t.Errorf("the channel saw %d mkdirat, want 5", got)
 	}
 }
+
+// TestRunFastLaneDescriptors: descriptors the library opened behave as the
+// kernel's across dup, dup2, dup3, fcntl F_DUPFD/F_DUPFD_CLOEXEC and
+// close_range (a duplicate is the file, unlinked too, until the last one
+// is closed; dup2 onto one makes it the other file), fclose (glibc's own
+// close: the File is released, so the removed files are freed), freopen
+// (the stream's descriptor is the new file), a vfork child's close (the
+// parent's descriptor is still the file), and an O_CREAT, O_TRUNC or fopen
+// "w" with the descriptor table full fails with EMFILE before creating
+// anything, as fs/open.c does.
+func TestRunFastLaneDescriptors(t *testing.T) {
+	testutil.RequirePrivileged(t)
+	helper := cHelper(t, "flfds")
+	dir, runtime := mountDirs(t)
+	startDaemon(t, runtime, dir)
+	laneDiff(t, runtime, dir, helper, "fds")
+}

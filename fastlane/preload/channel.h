@@ -23,3 +23,7 @@ long fl_unlinkat(int dirfd, const char *path, int flags);
 long fl_renameat2(int olddirfd, const char *oldpath, int newdirfd, const char *newpath, unsigned int flags);
 long fl_fstat(int fd, struct stat *st);   /* fds the channel opened (FL_PASS for others) */
 long fl_close(int fd);                    /* the fd is closed by the caller afterwards either way */
+void fl_dup(int oldfd, int newfd);        /* after a dup, dup2, dup3 or F_DUPFD succeeded: newfd is oldfd's */
+void fl_closed(int fd);                   /* the kernel closed fd already (dup2 onto it): forget it */
+int fl_channel_opens(void);               /* 1 when opens may be served (the daemon gave its backing directory) */
+void fl_closed_range(unsigned int first, unsigned int last); /* fl_closed for each, after close_range */
