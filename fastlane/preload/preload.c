@@ -33,6 +33,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -207,10 +208,14 @@ enum fl_where fl_route(int dirfd, const char *path)
 			// mount (a FUSE directory descriptor: the library opens
 			// directories through the kernel): the daemon resolves
 			// it (/proc/TID/fd/N), like the seccomp lane.
-			struct stat st;
-			if (fl_tramp(SYS_fstat, dirfd, (long)&st, 0, 0, 0, 0) != 0 || !S_ISDIR(st.st_mode))
+			// AT_STATX_DONT_SYNC: the type and device need no
+			// FUSE round trip when the attributes have expired.
+			struct statx sx;
+			if (fl_tramp(SYS_statx, dirfd, (long)"", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, STATX_TYPE,
+				     (long)&sx, 0) != 0 ||
+			    !S_ISDIR(sx.stx_mode))
 				return FL_PLAIN;
-			if (st.st_dev != fl_mount_dev)
+			if (makedev(sx.stx_dev_major, sx.stx_dev_minor) != fl_mount_dev)
 				return FL_KERNEL;
 			return fl_channel_ours() ? FL_MOUNTFD : FL_PLAIN;
 		}
