@@ -84,7 +84,7 @@ static inline long fl_ret(long r)
 		if (w_ == FL_KERNEL)                                                               \
 			r_ = fl_tramp((nr), (long)(a), (long)(b), (long)(c), (long)(d), (long)(e), \
 				      (long)(f));                                                  \
-		else if (r_ == FL_PASS || r_ == FL_KERNEL_PASS)                                    \
+		else if (r_ == FL_PASS)                                                            \
 			r_ = fl_raw((nr), (long)(a), (long)(b), (long)(c), (long)(d), (long)(e),   \
 				    (long)(f));                                                    \
 		r_;                                                                                \
