@@ -207,7 +207,8 @@ static int bench(long n, const char *mode, const char *p)
 }
 
 static const char *ops_dir;
-static int ops_chan;
+static int ops_chan;   /* the channel answered */
+static int ops_kernel; /* it said only the kernel can (FL_KERNEL_PASS) */
 
 static const char *at(const char *name)
 {
@@ -226,7 +227,7 @@ static long done(const char *what, long r, int fdres)
 		snprintf(v, sizeof v, "fd");
 	else
 		snprintf(v, sizeof v, "%ld", r);
-	fprintf(out, "%s\t%s\t%s\n", what, v, ops_chan ? "chan" : "sys");
+	fprintf(out, "%s\t%s\t%s\n", what, v, ops_chan ? "chan" : ops_kernel ? "kernel" : "sys");
 	return r;
 }
 
@@ -234,6 +235,7 @@ static long done(const char *what, long r, int fdres)
 	({                                                         \
 		long r_ = (chan);                                  \
 		ops_chan = !IS_PASS(r_);                          \
+		ops_kernel = r_ == FL_KERNEL_PASS;                 \
 		if (!ops_chan)                                     \
 			r_ = sysret(sys);                          \
 		r_;                                                \
