@@ -25,5 +25,6 @@ long fl_fstat(int fd, struct stat *st);   /* fds the channel opened (FL_PASS for
 long fl_close(int fd);                    /* the fd is closed by the caller afterwards either way */
 void fl_dup(int oldfd, int newfd);        /* after a dup, dup2, dup3 or F_DUPFD succeeded: newfd is oldfd's */
 void fl_closed(int fd);                   /* the kernel closed fd already (dup2 onto it): forget it */
+void fl_fds_spare(unsigned int lo, unsigned int hi); /* before the program replaces or closes [lo, hi] */
 int fl_channel_opens(void);               /* 1 when opens may be served (the daemon gave its backing directory) */
 void fl_closed_range(unsigned int first, unsigned int last); /* fl_closed for each, after close_range */

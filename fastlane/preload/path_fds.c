@@ -27,8 +27,14 @@ FL_EXPORT int dup(int fd)
 	return (int)fl_ret(r);
 }
 
+// The library's own descriptors (the channel's) never were the
+// program's: before a call replaces or closes one, fl_fds_spare moves it
+// away, so that the call does what it does without the library.
+
 FL_EXPORT int dup2(int oldfd, int newfd)
 {
+	fl_fds_spare((unsigned)oldfd, (unsigned)oldfd);
+	fl_fds_spare((unsigned)newfd, (unsigned)newfd);
 	long r = fl_raw(SYS_dup2, oldfd, newfd, 0, 0, 0, 0);
 	if (r >= 0)
 		fl_dup(oldfd, (int)r);
@@ -37,6 +43,8 @@ FL_EXPORT int dup2(int oldfd, int newfd)
 
 FL_EXPORT int dup3(int oldfd, int newfd, int flags)
 {
+	fl_fds_spare((unsigned)oldfd, (unsigned)oldfd);
+	fl_fds_spare((unsigned)newfd, (unsigned)newfd);
 	long r = fl_raw(SYS_dup3, oldfd, newfd, flags, 0, 0, 0);
 	if (r >= 0)
 		fl_dup(oldfd, (int)r);
@@ -77,6 +85,8 @@ FL_EXPORT int fcntl64(int fd, int cmd, ...)
 int close_range(unsigned int first, unsigned int last, int flags);
 FL_EXPORT int close_range(unsigned int first, unsigned int last, int flags)
 {
+	if (!(flags & CLOSE_RANGE_CLOEXEC))
+		fl_fds_spare(first, last);
 	long r = fl_raw(SYS_close_range, first, last, flags, 0, 0, 0);
 	if (r == 0 && !(flags & CLOSE_RANGE_CLOEXEC))
 		fl_closed_range(first, last);
@@ -86,6 +96,8 @@ FL_EXPORT int close_range(unsigned int first, unsigned int last, int flags)
 void closefrom(int lowfd);
 FL_EXPORT void closefrom(int lowfd)
 {
+	if (lowfd >= 0)
+		fl_fds_spare((unsigned)lowfd, ~0U);
 	FL_NEXT(void (*)(int), closefrom)(lowfd);
 	if (lowfd >= 0)
 		fl_closed_range((unsigned)lowfd, ~0U);

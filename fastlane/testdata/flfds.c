@@ -1,7 +1,8 @@
 // flfds copies and closes descriptors of files under a directory given
 // as its argument the ways programs do behind open(2) and close(2): dup,
 // dup2, dup3, fcntl F_DUPFD, close_range, fopen/fclose, freopen, a vfork
-// child's close, and an O_CREAT open with the descriptor table full. It
+// child's close, dup2 onto numbers the program did not open, and an
+// O_CREAT open with the descriptor table full. It
 // prints one line per step: results, errnos and whether fstat of the
 // descriptor names the same file as stat of its path (device and inode).
 // The fast lane's tests compare its transcript under 'btfuse run' with the
@@ -14,6 +15,7 @@
 #include <string.h>
 #include <linux/close_range.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/wait.h>
@@ -181,6 +183,35 @@ int main(int argc, char **argv)
 		same("parent's after vfork child closed", v, "v");
 		close(v);
 		unlink("v");
+	}
+	// A socket of the program's put at the numbers of sockets it did not
+	// open (the library's, if any: natively there are none) receives
+	// nothing but what the program sends.
+	{
+		int theirs[16], n = 0;
+		for (int fd = 3; fd < 256 && n < 16; fd++) {
+			char l[64], t[64];
+			snprintf(l, sizeof l, "/proc/self/fd/%d", fd);
+			ssize_t k = readlink(l, t, sizeof t - 1);
+			if (k > 0 && (t[k] = 0, strncmp(t, "socket:", 7) == 0))
+				theirs[n++] = fd;
+		}
+		int sv[2];
+		socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv);
+		for (int i = 0; i < n; i++)
+			dup2(sv[0], theirs[i]);
+		struct stat s;
+		long ok = 0;
+		for (int i = 0; i < 100; i++) {
+			ok += stat(".", &s) == 0;
+			usleep(1000); // long enough for the daemon's worker to sleep
+		}
+		char buf[64];
+		ssize_t got = recv(sv[1], buf, sizeof buf, MSG_DONTWAIT);
+		printf("%-34s %zd stats ok %ld\n", "bytes nobody sent", got < 0 ? 0 : got, ok);
+		for (int i = 0; i < n; i++)
+			close(theirs[i]);
+		close(sv[0]), close(sv[1]);
 	}
 	// O_CREAT with the descriptor table full: EMFILE, and no file.
 	{
