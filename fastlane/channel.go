@@ -42,7 +42,7 @@ const (
 	slotMode    = 32
 	slotMask    = 36
 	slotLen     = 40 // u64: readlink's buffer size
-	slotResult  = 48 // i64: >= 0, -errno or Pass
+	slotResult  = 48 // i64: >= 0, -errno, Pass or Kernel
 	slotOutLen  = 56 // bytes of out used
 	slotNRel    = 60 // ids in rel: Files the library closed since the last request
 	slotPath1   = 64
@@ -87,6 +87,11 @@ const (
 // Pass is the result that sends the caller to the ordinary syscall
 // (FL_PASS in channel.h).
 const Pass = -100000
+
+// Kernel is the result that sends the caller to the kernel through its
+// trampoline (FL_KERNEL_PASS): fsimpl stepped aside, so the seccomp lane
+// would CONTINUE the call to the FUSE mount anyway.
+const Kernel = -100001
 
 var _ = [1]struct{}{}[slotEnd/(SlotSize+1)] // slotEnd <= SlotSize
 

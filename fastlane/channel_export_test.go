@@ -17,6 +17,6 @@ func LayoutForTest() map[string]int64 {
 		"OP_NEWFSTATAT": opNewfstatat, "OP_STATX": opStatx, "OP_FACCESSAT2": opFaccessat2, "OP_READLINKAT": opReadlinkat,
 		"OP_OPENAT": opOpenat, "OP_MKDIRAT": opMkdirat, "OP_UNLINKAT": opUnlinkat, "OP_RENAMEAT2": opRenameat2,
 		"OP_FSTAT": opFstat, "OP_RELEASE": opRelease,
-		"FL_PASS": Pass,
+		"FL_PASS": Pass, "FL_KERNEL_PASS": Kernel,
 	}
 }

@@ -15,7 +15,10 @@
 // The channel is a speed path, never a boundary: whatever it cannot answer
 // the library leaves to the ordinary syscall, which the seccomp lane serves
 // (FL_PASS), and the daemon answers with the same fsimpl *At operations,
-// with the same credentials, as the seccomp lane.
+// with the same credentials, as the seccomp lane. Where fsimpl steps
+// aside (only the kernel knows: "..", directories, devices), the daemon
+// answers Kernel instead, and the library makes the call from its
+// trampoline: the seccomp lane would CONTINUE it to the same FUSE mount.
 //
 // # Handshake
 //
@@ -106,8 +109,9 @@
 // # What the channel answers
 //
 // Paths are walked from the thread's working directory (dirfd AT_FDCWD,
-// read from /proc/TID/cwd) or from the root for absolute paths; other
-// dirfds pass. The walk, the permission checks and the answer are those of
+// read from /proc/TID/cwd), from the directory a descriptor names
+// (/proc/TID/fd/N; the library sends only descriptors of directories on
+// the mount) or from the root for absolute paths. The walk, the permission checks and the answer are those of
 // the seccomp lane's handlers (supervisor.LaneAt), so both lanes agree
 // with the FUSE mount: newfstatat, statx, faccessat2 and readlinkat;
 // mkdirat, unlinkat and renameat2; and openat of regular files.
@@ -125,9 +129,14 @@
 // after a dup2 onto it); fl_close queues the File's release in the slot,
 // for the worker to act on with the thread's next request (a full queue
 // asks at once); a fork child's table names its parent's session and is
-// not used. A dup of such a descriptor is not in the table: its fstat is
-// the backing file's, as for a dup of a served descriptor of the seccomp
-// lane. The backing directory is handed over at the handshake only to a
+// not used, and a vfork child, on its parent's memory, leaves it alone.
+// The library follows dup, dup2, dup3, fcntl F_DUPFD, close_range,
+// closefrom, fclose and freopen (preload/path_fds.c): a duplicate is in
+// the table too, and the File is released with the last descriptor on
+// it, as the kernel releases an open file description. An open that
+// creates or truncates first holds the descriptor number it will have,
+// so that a full table is EMFILE before anything changes, as in
+// fs/open.c. The backing directory is handed over at the handshake only to a
 // process that is full root or has the uid of a daemon that is not root,
 // which could open the backing files anyway, and every open checks that
 // again; otherwise opens pass to the seccomp lane. A program may close the

@@ -115,7 +115,7 @@ func (ss *session) observe(op event.Op, tid int, path string, r int64, start tim
 	e := event.Event{Op: op, Door: event.DoorFast, Outcome: event.Served, Tgid: int32(ss.tgid), Tid: int32(tid),
 		Path: path, Latency: time.Since(start)}
 	switch {
-	case r == Pass:
+	case r == Pass || r == Kernel:
 		e.Outcome = event.Passthrough
 	case r < 0:
 		e.Outcome, e.Errno = event.Error, unix.Errno(-r)
@@ -145,7 +145,7 @@ func result(e unix.Errno) int64 {
 	case 0:
 		return 0
 	case fsimpl.StepAside:
-		return Pass
+		return Kernel
 	}
 	return -int64(e)
 }

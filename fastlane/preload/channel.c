@@ -11,6 +11,8 @@
 #define _GNU_SOURCE
 #include "channel_int.h"
 
+#include <limits.h>
+
 /* The state channel_int.h describes. */
 int flc_backdir = -1;
 dev_t flc_backdir_dev;
@@ -436,11 +438,12 @@ void flc_finish(char *s)
 	flc_end();
 }
 
-/* start_path begins a call about (dirfd, path): the channel walks paths
- * from the working directory or the root only. */
+/* start_path begins a call about (dirfd, path): the daemon walks paths
+ * from the root, the working directory or the directory dirfd names
+ * (/proc/TID/fd/N, as the seccomp lane does). */
 char *flc_start_path(int op, int dirfd, const char *path)
 {
-	if (!path || !path[0] || (dirfd != AT_FDCWD && path[0] != '/'))
+	if (!path || !path[0])
 		return NULL;
 	char *s = flc_begin();
 	if (!s)
@@ -450,7 +453,7 @@ char *flc_start_path(int op, int dirfd, const char *path)
 		return NULL;
 	}
 	st(s, SLOT_OP, (uint32_t)op);
-	st(s, SLOT_DIRFD, (uint32_t)AT_FDCWD);
+	st(s, SLOT_DIRFD, (uint32_t)dirfd);
 	return s;
 }
 
@@ -463,4 +466,40 @@ int flc_out(char *s, void *dst, size_t n)
 		return 0;
 	memcpy(dst, s + SLOT_OUT, n);
 	return 1;
+}
+
+/* fl_fds_spare moves the channel's own descriptors (the connection, the
+ * doorbell, the backing directory) out of [lo, hi] before the program
+ * replaces or closes those numbers (dup2, dup3, close, close_range,
+ * closefrom): they were never the program's, and a doorbell byte must
+ * never reach a descriptor of the program's that took the number. The old
+ * number is closed here, so the program's own call then gets what the
+ * kernel gives a process without the library (EBADF for a close of it, a
+ * free number for a dup2 onto it). Where they cannot move above hi, the
+ * channel is given up for good. Only the handshaked process acts: a vfork
+ * child runs on its parent's memory, and a fork child has none yet. */
+void fl_fds_spare(unsigned int lo, unsigned int hi)
+{
+	int *mine[] = {&fl_ctl, &fl_bell, &flc_backdir};
+	int hit = 0;
+	for (unsigned i = 0; i < sizeof mine / sizeof *mine; i++) {
+		int fd = __atomic_load_n(mine[i], __ATOMIC_SEQ_CST);
+		hit |= fd >= 0 && (unsigned)fd >= lo && (unsigned)fd <= hi;
+	}
+	if (!hit || flc_pid <= 0 || (pid_t)syscall(SYS_getpid) != flc_pid)
+		return;
+	int saved = errno;
+	for (unsigned i = 0; i < sizeof mine / sizeof *mine; i++) {
+		int fd = __atomic_load_n(mine[i], __ATOMIC_SEQ_CST);
+		if (fd < 0 || (unsigned)fd < lo || (unsigned)fd > hi)
+			continue;
+		long n = hi < INT_MAX - 1 ? syscall(SYS_fcntl, fd, F_DUPFD_CLOEXEC, (long)hi + 1) : -1;
+		if (n < 0) {
+			turn_off();
+			n = -1;
+		}
+		__atomic_store_n(mine[i], (int)n, __ATOMIC_SEQ_CST);
+		syscall(SYS_close, fd);
+	}
+	errno = saved;
 }

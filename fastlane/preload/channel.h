@@ -7,6 +7,9 @@
 #include <sys/types.h>
 #include <sys/stat.h>
 #define FL_PASS (-100000L)
+/* FL_KERNEL_PASS: the daemon cannot answer and only the kernel can (fsimpl's StepAside: the
+ * seccomp lane would CONTINUE the call); the caller makes it from the trampoline. */
+#define FL_KERNEL_PASS (-100001L)
 struct statx;
 int  fl_channel_init(const char *mount);  /* constructor, once; 0 or -errno; mount has no trailing / */
 void fl_channel_atfork_child(void);      /* first thing in a fork child: forget the parent's channel */
@@ -20,3 +23,8 @@ long fl_unlinkat(int dirfd, const char *path, int flags);
 long fl_renameat2(int olddirfd, const char *oldpath, int newdirfd, const char *newpath, unsigned int flags);
 long fl_fstat(int fd, struct stat *st);   /* fds the channel opened (FL_PASS for others) */
 long fl_close(int fd);                    /* the fd is closed by the caller afterwards either way */
+void fl_dup(int oldfd, int newfd);        /* after a dup, dup2, dup3 or F_DUPFD succeeded: newfd is oldfd's */
+void fl_closed(int fd);                   /* the kernel closed fd already (dup2 onto it): forget it */
+void fl_fds_spare(unsigned int lo, unsigned int hi); /* before the program replaces or closes [lo, hi] */
+int fl_channel_opens(void);               /* 1 when opens may be served (the daemon gave its backing directory) */
+void fl_closed_range(unsigned int first, unsigned int last); /* fl_closed for each, after close_range */

@@ -101,8 +101,24 @@ struct fl_fd {
 	 * matches, and is not answered for. */
 	dev_t dev;
 	ino_t ino;
+	/* Set on a descriptor and its duplicates (channel_fds.c): its File is
+	 * released only when no other descriptor of the process holds it. */
+	int shared;
 };
 extern struct fl_fd *flc_fds;
+/* The highest descriptor ever recorded: the bound of channel_fds.c's
+ * scans; flc_fd_seen raises it (threads record descriptors at once). */
+extern int flc_fd_hi;
+void flc_fd_seen(int fd);
+/* flc_fd_id returns the daemon's id of the File behind fd, 0 when the
+ * channel did not open fd in this process or fd no longer is what it
+ * opened. */
+uint64_t flc_fd_id(int fd);
+/* flc_fd_held reports whether a descriptor of the process other than fd
+ * still is the file of id. */
+int flc_fd_held(int fd, uint64_t id);
+/* flc_release_id lets the daemon release the File of id. */
+void flc_release_id(uint64_t id);
 
 extern pid_t flc_pid; /* the process that handshaked */
 

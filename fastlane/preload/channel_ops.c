@@ -101,6 +101,19 @@ long fl_openat(int dirfd, const char *path, int flags, mode_t mode)
 		flc_end();
 		return FL_PASS;
 	}
+	/* The kernel takes the descriptor before it creates or truncates
+	 * anything (fs/open.c:do_sys_openat2(): get_unused_fd_flags() before
+	 * do_filp_open()): a full table is EMFILE with nothing changed. Hold
+	 * the number the open will have until the backing file takes it. */
+	long hold = -1;
+	if (flags & (O_CREAT | O_TRUNC)) {
+		hold = syscall(SYS_fcntl, flc_backdir, F_DUPFD_CLOEXEC, 0);
+		if (hold < 0) {
+			long e = -errno;
+			flc_end();
+			return e == -EMFILE ? e : FL_PASS;
+		}
+	}
 	st(s, SLOT_FLAGS, (uint32_t)flags);
 	st(s, SLOT_MODE, (uint32_t)mode);
 	long r = flc_call(s);
@@ -110,6 +123,8 @@ long fl_openat(int dirfd, const char *path, int flags, mode_t mode)
 		uint32_t n = ld(s, SLOT_OUTLEN);
 		if (n == 0 || n >= sizeof name) {
 			release(s, id);
+			if (hold >= 0)
+				syscall(SYS_close, hold);
 			flc_finish(s);
 			return -EIO; /* the daemon said yes and named no file: cannot happen */
 		}
@@ -125,6 +140,15 @@ long fl_openat(int dirfd, const char *path, int flags, mode_t mode)
 			if (r < 0)
 				r = -errno;
 		}
+		if (r >= 0 && hold >= 0) {
+			if (syscall(SYS_dup3, r, hold, flags & O_CLOEXEC) == hold) {
+				syscall(SYS_close, r);
+				r = hold;
+			} else {
+				syscall(SYS_close, hold);
+			}
+			hold = -1;
+		}
 		struct stat sb;
 		if (r < 0) {
 			release(s, id);
@@ -133,8 +157,12 @@ long fl_openat(int dirfd, const char *path, int flags, mode_t mode)
 			flc_fds[r].pid = flc_pid;
 			flc_fds[r].dev = sb.st_dev;
 			flc_fds[r].ino = sb.st_ino;
+			flc_fds[r].shared = 0;
+			flc_fd_seen((int)r);
 		}
 	}
+	if (hold >= 0)
+		syscall(SYS_close, hold);
 	flc_finish(s);
 	return r;
 }
@@ -163,7 +191,7 @@ long fl_unlinkat(int dirfd, const char *path, int flags)
 
 long fl_renameat2(int olddirfd, const char *oldpath, int newdirfd, const char *newpath, unsigned int flags)
 {
-	if (!newpath || !newpath[0] || (newdirfd != AT_FDCWD && newpath[0] != '/'))
+	if (!newpath || !newpath[0])
 		return FL_PASS;
 	char *s = flc_start_path(OP_RENAMEAT2, olddirfd, oldpath);
 	if (!s)
@@ -172,16 +200,14 @@ long fl_renameat2(int olddirfd, const char *oldpath, int newdirfd, const char *n
 		flc_end();
 		return FL_PASS;
 	}
-	st(s, SLOT_DIRFD2, (uint32_t)AT_FDCWD);
+	st(s, SLOT_DIRFD2, (uint32_t)newdirfd);
 	st(s, SLOT_FLAGS, flags);
 	long r = flc_call(s);
 	flc_finish(s);
 	return r;
 }
 
-/* fd_id returns the daemon's id of the File behind fd, 0 when the channel
- * did not open fd in this process or fd no longer is what it opened. */
-static uint64_t fd_id(int fd)
+uint64_t flc_fd_id(int fd)
 {
 	if (!flc_fds || fd < 0 || fd >= FL_MAX_FDS || flc_fds[fd].id == 0)
 		return 0;
@@ -198,7 +224,7 @@ static uint64_t fd_id(int fd)
 
 long fl_fstat(int fd, struct stat *stp)
 {
-	uint64_t id = fd_id(fd);
+	uint64_t id = flc_fd_id(fd);
 	if (!id || !stp)
 		return FL_PASS;
 	char *s = flc_begin();
@@ -217,13 +243,27 @@ long fl_close(int fd)
 {
 	if (!flc_fds || fd < 0 || fd >= FL_MAX_FDS || flc_fds[fd].id == 0)
 		return FL_PASS;
-	uint64_t id = fd_id(fd);
+	/* A vfork child runs on its parent's table: it must not change it
+	 * (nor need it: a fork child's entries are its parent's Files). */
+	if (flc_fds[fd].pid != (pid_t)syscall(SYS_getpid))
+		return FL_PASS;
+	uint64_t id = flc_fd_id(fd);
 	flc_fds[fd].id = 0;
 	if (!id)
 		return FL_PASS;
+	/* Like an open file description, the File lives while a duplicate
+	 * of the descriptor does. */
+	if (flc_fds[fd].shared && flc_fd_held(fd, id))
+		return 0;
+	flc_release_id(id);
+	return 0;
+}
+
+void flc_release_id(uint64_t id)
+{
 	char *s = flc_begin();
 	if (!s)
-		return FL_PASS; /* the daemon keeps the File until the process is gone */
+		return; /* the daemon keeps the File until the process is gone */
 	/* Queue the release for the slot's next request: a close costs no
 	 * round trip unless the queue is full. */
 	uint32_t n = ld(s, SLOT_NREL);
@@ -231,9 +271,8 @@ long fl_close(int fd)
 		__atomic_store_n((uint64_t *)(s + SLOT_REL + 8 * n), id, __ATOMIC_SEQ_CST);
 		st(s, SLOT_NREL, n + 1);
 		flc_end();
-		return 0;
+		return;
 	}
 	release(s, id);
 	flc_finish(s);
-	return 0;
 }

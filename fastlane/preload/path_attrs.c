@@ -64,21 +64,26 @@ FL_EXPORT int utimensat(int dirfd, const char *path, const struct timespec ts[2]
 	return (int)fl_ret(PATH_CALL(dirfd, path, SYS_utimensat, dirfd, path, ts, flags, 0, 0));
 }
 
+// utimes, utime and futimesat the seccomp lane CONTINUEs everywhere:
+// under the mount too they go straight to the kernel.
+#define KERNEL_CALL(dirfd, path, nr, a, b, c, d, e, f)                                             \
+	FL_SYSCALL(FL_KERNEL_UNLESS_PLAIN(fl_route((dirfd), (path))), FL_PASS, nr, a, b, c, d, e, f)
+
 FL_EXPORT int utimes(const char *path, const struct timeval tv[2])
 {
-	return (int)fl_ret(PATH_CALL(AT_FDCWD, path, SYS_utimes, path, tv, 0, 0, 0, 0));
+	return (int)fl_ret(KERNEL_CALL(AT_FDCWD, path, SYS_utimes, path, tv, 0, 0, 0, 0));
 }
 
 FL_EXPORT int utime(const char *path, const struct utimbuf *times)
 {
-	return (int)fl_ret(PATH_CALL(AT_FDCWD, path, SYS_utime, path, times, 0, 0, 0, 0));
+	return (int)fl_ret(KERNEL_CALL(AT_FDCWD, path, SYS_utime, path, times, 0, 0, 0, 0));
 }
 
 // futimesat with a null path is futimes: the fd call, made the ordinary
 // way by fl_route.
 FL_EXPORT int futimesat(int dirfd, const char *path, const struct timeval tv[2])
 {
-	return (int)fl_ret(PATH_CALL(dirfd, path, SYS_futimesat, dirfd, path, tv, 0, 0, 0));
+	return (int)fl_ret(KERNEL_CALL(dirfd, path, SYS_futimesat, dirfd, path, tv, 0, 0, 0));
 }
 
 FL_EXPORT int lutimes(const char *path, const struct timeval tv[2])

@@ -1,7 +1,7 @@
 // The open family: open/openat and their 64-bit, fortified and creat
 // forms, close and fstat (the channel's own descriptors), and the libc
 // functions that open internally, where glibc's own call would bypass
-// the interposition: opendir and fopen.
+// the interposition: opendir, fopen and freopen.
 
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -18,9 +18,14 @@
 // As glibc's __OPEN_NEEDS_MODE: only these flags read the mode argument.
 #define NEEDS_MODE(flags) (((flags) & O_CREAT) != 0 || ((flags) & __O_TMPFILE) == __O_TMPFILE)
 
-// open_routed is openat(2) the way w says.
+// open_routed is openat(2) the way w says. Directory and O_PATH opens
+// under the mount go to the kernel through the trampoline: the daemon
+// would step aside for them (the seccomp lane CONTINUEs them to the FUSE
+// mount), so asking it first only costs a round trip.
 static long open_routed(enum fl_where w, int dirfd, const char *path, int flags, unsigned mode)
 {
+	if ((w == FL_CHANNEL || w == FL_MOUNTFD) && (flags & (O_DIRECTORY | O_PATH)))
+		w = FL_KERNEL;
 	return FL_SYSCALL(w, fl_openat(dirfd, path, flags, mode), SYS_openat, dirfd, path, flags, mode, 0, 0);
 }
 
@@ -88,6 +93,7 @@ FL_EXPORT int __openat64_2(int dirfd, const char *path, int flags) __attribute__
 
 FL_EXPORT int close(int fd)
 {
+	fl_fds_spare((unsigned)fd, (unsigned)fd); // not the program's: EBADF, as without the library
 	fl_close(fd); // the channel forgets it; the kernel closes it either way
 	return (int)fl_ret(fl_raw(SYS_close, fd, 0, 0, 0, 0, 0));
 }
@@ -212,4 +218,58 @@ FL_EXPORT FILE *fopen(const char *path, const char *mode)
 FL_EXPORT FILE *fopen64(const char *path, const char *mode)
 {
 	return do_fopen(path, mode, FL_NEXT(FILE * (*)(const char *, const char *), fopen64));
+}
+
+// freopen of a path under the mount opens it on the lane, puts it at the
+// stream's descriptor number (dup3, which the channel's table follows),
+// and lets glibc reset the stream for mode with freopen(NULL), which
+// reopens that descriptor through /proc/self/fd: the same file, the
+// stream's number, the mode's flags. glibc's own freopen would open with
+// its internal openat, which only the seccomp lane sees, and close the
+// old descriptor behind the table's back. 'x' is dropped from the reopen:
+// the lane's open already made the file exclusively.
+static FILE *do_freopen(const char *path, const char *mode, FILE *stream,
+			FILE *(*next)(const char *, const char *, FILE *))
+{
+	int old = stream ? fileno(stream) : -1;
+	int flags = path && old >= 0 ? fopen_flags(mode) : -1;
+	enum fl_where w = flags < 0 ? FL_PLAIN : fl_route(AT_FDCWD, path);
+	char remode[8];
+	size_t n = strlen(mode);
+	// Only where the channel opens files itself: otherwise the open
+	// would be the seccomp lane's, whose backing file a reopen through
+	// /proc may not be allowed to open.
+	if (w != FL_PLAIN && n < sizeof remode && fl_channel_opens()) {
+		size_t k = 0;
+		for (size_t i = 0; i < n; i++)
+			if (mode[i] != 'x')
+				remode[k++] = mode[i];
+		remode[k] = 0;
+		fflush(stream); // before the new file takes the descriptor
+		long fd = open_routed(w, AT_FDCWD, path, flags, 0666);
+		if (fd >= 0) {
+			long r = fd == old ? 0 : fl_raw(SYS_dup3, fd, old, flags & O_CLOEXEC, 0, 0, 0);
+			if (r >= 0) {
+				fl_dup((int)fd, old);
+				close((int)fd);
+				return next(NULL, remode, stream);
+			}
+			close((int)fd);
+		}
+		// The lane could not: glibc's freopen makes the same open
+		// (and fails the same way, leaving the stream as it does).
+	}
+	if (path && old >= 0)
+		fl_close(old); // glibc replaces or closes the descriptor
+	return next(path, mode, stream);
+}
+
+FL_EXPORT FILE *freopen(const char *path, const char *mode, FILE *stream)
+{
+	return do_freopen(path, mode, stream, FL_NEXT(FILE * (*)(const char *, const char *, FILE *), freopen));
+}
+
+FL_EXPORT FILE *freopen64(const char *path, const char *mode, FILE *stream)
+{
+	return do_freopen(path, mode, stream, FL_NEXT(FILE * (*)(const char *, const char *, FILE *), freopen64));
 }

@@ -23,7 +23,7 @@ static long do_fstatat(int dirfd, const char *path, struct stat *st, int flags)
 			return r;
 	}
 	enum fl_where w = fl_route(dirfd, path);
-	return FL_SYSCALL(w, fl_newfstatat(dirfd, path, st, flags), SYS_newfstatat, dirfd, path, st, flags, 0, 0);
+	return FL_ATTRCALL(w, fl_newfstatat(dirfd, path, st, flags), SYS_newfstatat, dirfd, path, st, flags, 0, 0);
 }
 
 FL_EXPORT int stat(const char *path, struct stat *st)
@@ -75,7 +75,7 @@ FL_EXPORT int statx(int dirfd, const char *path, int flags, unsigned int mask, s
 {
 	enum fl_where w = fl_route(dirfd, path);
 	return (int)fl_ret(
-		FL_SYSCALL(w, fl_statx(dirfd, path, flags, mask, stx), SYS_statx, dirfd, path, flags, mask, stx, 0));
+		FL_ATTRCALL(w, fl_statx(dirfd, path, flags, mask, stx), SYS_statx, dirfd, path, flags, mask, stx, 0));
 }
 
 // faccessat with flags needs faccessat2 (Linux 5.8); where the kernel has
@@ -84,8 +84,8 @@ static long do_faccessat(int dirfd, const char *path, int mode, int flags)
 {
 	enum fl_where w = fl_route(dirfd, path);
 	if (flags == 0)
-		return FL_SYSCALL(w, fl_faccessat2(dirfd, path, mode, 0), SYS_faccessat, dirfd, path, mode, 0, 0, 0);
-	long r = FL_SYSCALL(w, fl_faccessat2(dirfd, path, mode, flags), SYS_faccessat2, dirfd, path, mode, flags, 0,
+		return FL_ATTRCALL(w, fl_faccessat2(dirfd, path, mode, 0), SYS_faccessat, dirfd, path, mode, 0, 0, 0);
+	long r = FL_ATTRCALL(w, fl_faccessat2(dirfd, path, mode, flags), SYS_faccessat2, dirfd, path, mode, flags, 0,
 			    0);
 	if (r == -ENOSYS) {
 		int (*next)(int, const char *, int, int) = FL_NEXT(int (*)(int, const char *, int, int), faccessat);
@@ -115,6 +115,8 @@ FL_EXPORT int eaccess(const char *path, int mode) __attribute__((alias("euidacce
 static long do_readlinkat(int dirfd, const char *path, char *buf, size_t len)
 {
 	enum fl_where w = fl_route(dirfd, path);
+	// Not FL_ATTRCALL: the kernel does not cache a FUSE symlink's target,
+	// so the FUSE mount costs a round trip more than the channel.
 	return FL_SYSCALL(w, fl_readlinkat(dirfd, path, buf, len), SYS_readlinkat, dirfd, path, buf, len, 0, 0);
 }
 

@@ -6,9 +6,11 @@
 //   - lexically outside the mount: the syscall is made from the trampoline
 //     page, whose path syscalls the seccomp filter allows without a
 //     notification, so they cost what they cost natively;
-//   - lexically under the mount: the shared-memory channel to the daemon
-//     (channel.h), and when it cannot answer (FL_PASS) the ordinary
-//     syscall, which the seccomp lane serves;
+//   - lexically under the mount, or relative to a directory descriptor
+//     on the mount: the shared-memory channel to the daemon (channel.h),
+//     and when it cannot answer (FL_PASS) the ordinary syscall, which the
+//     seccomp lane serves; some call classes go to the kernel instead
+//     (FL_SYSCALL and FL_ATTRCALL in preload.h say which and why);
 //   - anything else (a dirfd it cannot place, an empty path, a child of
 //     vfork or of a raw clone): the ordinary syscall.
 //
@@ -31,6 +33,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -174,6 +177,14 @@ static int under(const char *p, size_t len)
 	       (p[fl_mount_len] == '\0' || p[fl_mount_len] == '/');
 }
 
+// fl_channel_ours reports whether this process may use the channel: a
+// vfork child (on its parent's memory) or the child of a raw clone (no
+// fork handler ran) must not touch the parent's.
+static int fl_channel_ours(void)
+{
+	return fl_channel_ok && fl_raw(SYS_getpid, 0, 0, 0, 0, 0, 0) == fl_pid;
+}
+
 enum fl_where fl_route(int dirfd, const char *path)
 {
 	if (fl_mount_len == 0 || !path || !path[0])
@@ -193,13 +204,20 @@ enum fl_where fl_route(int dirfd, const char *path)
 			len = strlen(clean);
 		} else {
 			// A directory on another filesystem than the mount's:
-			// relative steps from it are the kernel's. The channel
-			// only takes AT_FDCWD and descriptors it opened itself.
-			struct stat st;
-			if (fl_tramp(SYS_fstat, dirfd, (long)&st, 0, 0, 0, 0) != 0 || !S_ISDIR(st.st_mode) ||
-			    st.st_dev == fl_mount_dev)
+			// relative steps from it are the kernel's. One on the
+			// mount (a FUSE directory descriptor: the library opens
+			// directories through the kernel): the daemon resolves
+			// it (/proc/TID/fd/N), like the seccomp lane.
+			// AT_STATX_DONT_SYNC: the type and device need no
+			// FUSE round trip when the attributes have expired.
+			struct statx sx;
+			if (fl_tramp(SYS_statx, dirfd, (long)"", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, STATX_TYPE,
+				     (long)&sx, 0) != 0 ||
+			    !S_ISDIR(sx.stx_mode))
 				return FL_PLAIN;
-			return FL_KERNEL;
+			if (makedev(sx.stx_dev_major, sx.stx_dev_minor) != fl_mount_dev)
+				return FL_KERNEL;
+			return fl_channel_ours() ? FL_MOUNTFD : FL_PLAIN;
 		}
 	}
 	long n = join_clean(path, clean, len, sizeof clean);
@@ -207,17 +225,17 @@ enum fl_where fl_route(int dirfd, const char *path)
 		return FL_PLAIN;
 	if (!under(clean, (size_t)n))
 		return FL_KERNEL;
-	// A vfork child (on its parent's memory) or the child of a raw clone
-	// (no fork handler ran) must not touch the parent's channel.
-	if (!fl_channel_ok || fl_raw(SYS_getpid, 0, 0, 0, 0, 0, 0) != fl_pid)
-		return FL_PLAIN;
-	return FL_CHANNEL;
+	return fl_channel_ours() ? FL_CHANNEL : FL_PLAIN;
 }
 
 enum fl_where fl_route2(int olddirfd, const char *oldpath, int newdirfd, const char *newpath)
 {
 	enum fl_where a = fl_route(olddirfd, oldpath);
 	enum fl_where b = fl_route(newdirfd, newpath);
+	if (a == FL_MOUNTFD && b == FL_CHANNEL)
+		return a;
+	if (a == FL_CHANNEL && b == FL_MOUNTFD)
+		return b;
 	return a == b ? a : FL_PLAIN;
 }
 

@@ -28,6 +28,9 @@ enum fl_where {
 	FL_KERNEL,  // lexically outside the mount: the trampoline, straight to the kernel
 	FL_CHANNEL, // under the mount: the channel first, then the ordinary syscall
 	FL_PLAIN,   // not known: the ordinary syscall
+	FL_MOUNTFD, // relative to a directory descriptor on the mount: as
+		    // FL_CHANNEL (the daemon resolves the descriptor), but see
+		    // FL_ATTRCALL
 };
 
 // fl_route classifies (dirfd, path) as a path syscall would resolve it.
@@ -54,22 +57,58 @@ static inline long fl_ret(long r)
 // FL_SYSCALL makes the syscall nr(a..f) the way w says, asking the
 // channel with chan (an expression, FL_PASS when the channel has no such
 // call) first under the mount, and returns the kernel convention's result.
+//
+// The ways, per call class (numbers: the commit messages of this file):
+//   - outside the mount: the trampoline (the kernel, no notification).
+//   - under the mount, a call the channel has: the channel. Its answer
+//     FL_KERNEL_PASS (the daemon's fsimpl said only the kernel knows:
+//     "..", directories, devices, O_PATH) goes to the trampoline: the
+//     seccomp lane would CONTINUE it to the same FUSE mount, a
+//     notification later. FL_PASS (not handshaked, a live fault rule, no
+//     backing directory) goes to the ordinary syscall, which the seccomp
+//     lane serves: for opens that is a backing descriptor, native data.
+//   - a call the channel has not, or FL_PLAIN: the ordinary syscall. The
+//     seccomp lane answers it from the daemon's memory; through the FUSE
+//     mount the uncached ones (chmod, chown, truncate, utimensat, xattrs,
+//     statfs, readlink, link, symlink, mknod) cost a FUSE round trip,
+//     measured 1.3-2.5x the notification.
 #define FL_SYSCALL(w, chan, nr, a, b, c, d, e, f)                                                  \
 	({                                                                                         \
 		enum fl_where w_ = (w);                                                            \
 		long r_ = FL_PASS;                                                                 \
+		if (w_ == FL_CHANNEL || w_ == FL_MOUNTFD) {                                        \
+			r_ = (chan);                                                               \
+			if (r_ == FL_KERNEL_PASS)                                                  \
+				w_ = FL_KERNEL;                                                    \
+		}                                                                                  \
 		if (w_ == FL_KERNEL)                                                               \
 			r_ = fl_tramp((nr), (long)(a), (long)(b), (long)(c), (long)(d), (long)(e), \
 				      (long)(f));                                                  \
-		else {                                                                             \
-			if (w_ == FL_CHANNEL)                                                      \
-				r_ = (chan);                                                       \
-			if (r_ == FL_PASS)                                                         \
-				r_ = fl_raw((nr), (long)(a), (long)(b), (long)(c), (long)(d),      \
-					    (long)(e), (long)(f));                                 \
-		}                                                                                  \
+		else if (r_ == FL_PASS)                                                            \
+			r_ = fl_raw((nr), (long)(a), (long)(b), (long)(c), (long)(d), (long)(e),   \
+				    (long)(f));                                                    \
 		r_;                                                                                \
 	})
+
+// FL_ATTRCALL is FL_SYSCALL for the calls that only read attributes (the
+// stat family, access; not readlink, xattrs or statfs, which the kernel
+// does not cache and which cost a FUSE round trip): relative to a directory
+// descriptor on the mount they go to the kernel through the trampoline,
+// whose answer is the FUSE mount's own (the kernel caches entries and
+// attributes, and fsimpl's change feed invalidates them before a change
+// returns; a file open for writing elsewhere is never cached), where the
+// channel would cost a round trip plus /proc/TID/fd/N and the seccomp lane
+// a notification as well.
+#define FL_ATTRCALL(w, chan, nr, a, b, c, d, e, f)                                                 \
+	({                                                                                         \
+		enum fl_where wa_ = (w);                                                           \
+		FL_SYSCALL(wa_ == FL_MOUNTFD ? FL_KERNEL : wa_, chan, nr, a, b, c, d, e, f);       \
+	})
+
+// FL_KERNEL_UNLESS_PLAIN is the way for a call the seccomp lane always
+// CONTINUEs (chdir, utimes...): the kernel, unless the library cannot
+// place it (FL_PLAIN, whose ordinary syscall the seccomp lane CONTINUEs).
+#define FL_KERNEL_UNLESS_PLAIN(w) ((w) == FL_PLAIN ? FL_PLAIN : FL_KERNEL)
 
 // fl_next returns libc's definition of name (dlsym RTLD_NEXT), cached in
 // *slot; the library calls it for what it leaves to libc whole (stdio,

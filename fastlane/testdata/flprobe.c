@@ -12,7 +12,11 @@
 //   flprobe threads N PATH       stat N times in each of 4 threads
 //   flprobe signal N PATH        stat and open N times under a 20 us interval timer whose
 //                                handler stats PATH too; any EINTR is an error
+//   flprobe statat N PATH        fstatat(dirfd, name) N times, dirfd an O_DIRECTORY open of
+//                                PATH's directory (as find walks a tree)
+//   flprobe opendir N DIR        opendir, readdir to the end and closedir, N times
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -27,6 +31,8 @@
 
 static const char *path;
 static long n;
+static int at_fd = -1; // statat: stats are fstatat(at_fd, at_name)
+static const char *at_name;
 
 static int page_mapped(void)
 {
@@ -50,7 +56,7 @@ static void stats(const char *who)
 	long ok = 0;
 	int first = 0;
 	for (long i = 0; i < n; i++) {
-		if (stat(path, &st) == 0)
+		if ((at_fd >= 0 ? fstatat(at_fd, at_name, &st, 0) : stat(path, &st)) == 0)
 			ok++;
 		else if (!first)
 			first = errno;
@@ -112,6 +118,35 @@ int main(int argc, char **argv)
 	char *again[] = {argv[0], "stat", argv[2], argv[3], NULL};
 	if (strcmp(mode, "stat") == 0) {
 		stats("stat");
+	} else if (strcmp(mode, "statat") == 0) {
+		char dir[4096];
+		const char *slash = strrchr(path, '/');
+		if (!slash || slash == path || (size_t)(slash - path) >= sizeof dir)
+			return 2;
+		memcpy(dir, path, (size_t)(slash - path));
+		dir[slash - path] = 0;
+		at_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		at_name = slash + 1;
+		if (at_fd < 0)
+			return 1;
+		stats("statat");
+	} else if (strcmp(mode, "opendir") == 0) {
+		long ok = 0, entries = 0;
+		int first = 0;
+		for (long i = 0; i < n; i++) {
+			DIR *d = opendir(path);
+			if (!d) {
+				if (!first)
+					first = errno;
+				continue;
+			}
+			while (readdir(d))
+				entries++;
+			closedir(d);
+			ok++;
+		}
+		printf("opendir ok=%ld entries=%ld errno=%s page=%d\n", ok, entries / (ok ? ok : 1),
+		       first ? strerrorname_np(first) : "0", page_mapped());
 	} else if (strcmp(mode, "fork") == 0) {
 		pid_t pid = fork();
 		if (pid == 0) {

@@ -32,9 +32,13 @@
 
 static FILE *out;
 
+/* IS_PASS: the channel did not answer (FL_KERNEL_PASS: the library would
+ * then ask the kernel through its trampoline, here the plain syscall). */
+#define IS_PASS(r) ((r) == FL_PASS || (r) == FL_KERNEL_PASS)
+
 static void put_stat(char *b, size_t n, long r, const struct stat *s)
 {
-	if (r == FL_PASS)
+	if (IS_PASS(r))
 		snprintf(b, n, "pass");
 	else if (r != 0)
 		snprintf(b, n, "r=%ld", r);
@@ -47,7 +51,7 @@ static void put_stat(char *b, size_t n, long r, const struct stat *s)
 
 static void put_statx(char *b, size_t n, long r, const struct statx *s)
 {
-	if (r == FL_PASS)
+	if (IS_PASS(r))
 		snprintf(b, n, "pass");
 	else if (r != 0)
 		snprintf(b, n, "r=%ld", r);
@@ -88,7 +92,7 @@ static void diff(const char *p)
 		for (unsigned j = 0; j < sizeof aflags / sizeof *aflags; j++) {
 			long r1 = fl_faccessat2(AT_FDCWD, p, modes[i], aflags[j]);
 			long r2 = sysret(syscall(SYS_faccessat2, AT_FDCWD, p, modes[i], aflags[j]));
-			if (r1 == FL_PASS)
+			if (IS_PASS(r1))
 				snprintf(a, sizeof a, "pass");
 			else
 				snprintf(a, sizeof a, "r=%ld", r1);
@@ -99,7 +103,7 @@ static void diff(const char *p)
 		char l1[4096] = "", l2[4096] = "";
 		long r1 = fl_readlinkat(AT_FDCWD, p, l1, lens[i]);
 		long r2 = sysret(syscall(SYS_readlinkat, AT_FDCWD, p, l2, lens[i]));
-		if (r1 == FL_PASS)
+		if (IS_PASS(r1))
 			snprintf(a, sizeof a, "pass");
 		else
 			snprintf(a, sizeof a, "r=%ld %.*s", r1, r1 > 0 ? (int)r1 : 0, l1);
@@ -120,7 +124,7 @@ static long ns_now(void)
 static long b_open(int chan, const char *p, int flags, int mode)
 {
 	long r = chan ? fl_openat(AT_FDCWD, p, flags, mode) : FL_PASS;
-	if (r == FL_PASS)
+	if (IS_PASS(r))
 		r = sysret(syscall(SYS_openat, AT_FDCWD, p, flags, mode));
 	return r;
 }
@@ -157,12 +161,12 @@ static long create_write_close(int chan, const char *p)
 static long mkdir_rmdir(int chan, const char *p)
 {
 	long r = chan ? fl_mkdirat(AT_FDCWD, p, 0755) : FL_PASS;
-	if (r == FL_PASS)
+	if (IS_PASS(r))
 		r = sysret(syscall(SYS_mkdirat, AT_FDCWD, p, 0755));
 	if (r != 0)
 		return r;
 	r = chan ? fl_unlinkat(AT_FDCWD, p, AT_REMOVEDIR) : FL_PASS;
-	if (r == FL_PASS)
+	if (IS_PASS(r))
 		r = sysret(syscall(SYS_unlinkat, AT_FDCWD, p, AT_REMOVEDIR));
 	return r;
 }
@@ -203,7 +207,8 @@ static int bench(long n, const char *mode, const char *p)
 }
 
 static const char *ops_dir;
-static int ops_chan;
+static int ops_chan;   /* the channel answered */
+static int ops_kernel; /* it said only the kernel can (FL_KERNEL_PASS) */
 
 static const char *at(const char *name)
 {
@@ -222,14 +227,15 @@ static long done(const char *what, long r, int fdres)
 		snprintf(v, sizeof v, "fd");
 	else
 		snprintf(v, sizeof v, "%ld", r);
-	fprintf(out, "%s\t%s\t%s\n", what, v, ops_chan ? "chan" : "sys");
+	fprintf(out, "%s\t%s\t%s\n", what, v, ops_chan ? "chan" : ops_kernel ? "kernel" : "sys");
 	return r;
 }
 
 #define VIA(chan, sys)                                             \
 	({                                                         \
 		long r_ = (chan);                                  \
-		ops_chan = r_ != FL_PASS;                          \
+		ops_chan = !IS_PASS(r_);                          \
+		ops_kernel = r_ == FL_KERNEL_PASS;                 \
 		if (!ops_chan)                                     \
 			r_ = sysret(sys);                          \
 		r_;                                                \
