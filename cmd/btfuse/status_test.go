@@ -78,7 +78,7 @@ func TestE2EStatusJSON(t *testing.T) {
 		`cat "$BTFUSE_MOUNT/f"; cd "$BTFUSE_MOUNT"; mkdir d; chmod 700 d; mv d e; rmdir e; ls missing 2>/dev/null || true`); code != 0 || out != "x" {
 		t.Fatalf("btfuse run: exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
-	code, out, errOut := runBtfuse(t, runtime, "status", "--json")
+	code, out, errOut := runBtfuse(t, runtime, "status", "--json", dir)
 	if code != 0 {
 		t.Fatalf("status --json: exit %d, stderr %q", code, errOut)
 	}

@@ -169,7 +169,7 @@ cat "$BTFUSE_MOUNT/emb-missing" 2>/dev/null
 echo $$ > "$OUT/shpid"
 i=0; until grep -q emb-missing "$OUT/trace"; do i=$((i+1)); [ $i -lt 300 ] || exit 4; sleep 0.1; done
 kill -INT $tr; wait $tr || exit 5
-exec "$SELF" status --json
+exec "$SELF" status --json "$BTFUSE_MOUNT"
 `
 	// --no-fast-lane: the door run checked below is the seccomp lane's (see
 	// TestE2EStatusJSON).
