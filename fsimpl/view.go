@@ -188,7 +188,8 @@ func newView(maxInodes uint64) (*view, error) {
 	slotsOff := int64(viewHeaderBytes)
 	buckOff := slotsOff + int64(slots)*viewSlotSize
 	dentsOff := buckOff + int64(buckets)*4
-	size := dentsOff + int64(dents)*viewDentSize
+	ibuckOff := dentsOff + int64(dents)*viewDentSize
+	size := ibuckOff + int64(slots)*4
 	size = (size + pageSize - 1) &^ (pageSize - 1)
 	fd, err := unix.MemfdCreate("btfuse-view", unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING)
 	if err != nil {
@@ -226,8 +227,13 @@ func newView(maxInodes uint64) (*view, error) {
 	v.put64(viewHdrBuckOff, uint64(buckOff))
 	v.put64(viewHdrDentsOff, uint64(dentsOff))
 	v.put64(viewHdrSize, uint64(size))
+	v.put64(viewHdrIBuckOff, uint64(ibuckOff))
+	v.put32(viewHdrIBuckets, uint32(slots))
 	for b := int32(0); b < buckets; b++ {
 		v.put32(int(buckOff)+int(b)*4, ^uint32(0))
+	}
+	for b := int32(0); b < slots; b++ {
+		v.put32(int(ibuckOff)+int(b)*4, ^uint32(0))
 	}
 	return v, nil
 }
@@ -284,7 +290,34 @@ func (v *view) slotFor(ino Ino) int32 {
 		return -1
 	}
 	v.slotOf[ino] = s
+	b := v.ibuckOff(ino)
+	v.put32(v.slotOff(s)+viewInoNext, v.get32(b))
+	v.put32(b, uint32(s))
 	return s
+}
+
+// ibuckOff is the offset of ino's bucket in the inode-number hash.
+func (v *view) ibuckOff(ino Ino) int {
+	return int(v.get64(viewHdrIBuckOff)) + int(uint64(ino)&uint64(v.slots-1))*4
+}
+
+// freeSlot takes slot s of ino out of its hash chain and frees it.
+func (v *view) freeSlot(ino Ino, s int32) {
+	next := v.get32(v.slotOff(s) + viewInoNext)
+	for p := v.ibuckOff(ino); ; {
+		cur := int32(v.get32(p))
+		if cur < 0 {
+			break
+		}
+		if cur == s {
+			v.put32(p, next)
+			break
+		}
+		p = v.slotOff(cur) + viewInoNext
+	}
+	v.put64(v.slotOff(s)+viewInoIno, 0)
+	delete(v.slotOf, ino)
+	v.freeSlots = append(v.freeSlots, s)
 }
 
 // flushLocked writes out what changed since the last flush.
@@ -398,9 +431,7 @@ func (v *view) unlinkDent(d int32, key dentKey) {
 func (v *view) writeIno(fs *FS, n *inode) {
 	if fs.inodes[n.ino] != n {
 		if s, ok := v.slotOf[n.ino]; ok {
-			v.put64(v.slotOff(s)+viewInoIno, 0)
-			delete(v.slotOf, n.ino)
-			v.freeSlots = append(v.freeSlots, s)
+			v.freeSlot(n.ino, s)
 		}
 		return
 	}

@@ -25,6 +25,9 @@ func (fs *FS) CheckView() error {
 		if n == nil {
 			return fmt.Errorf("inode %d is gone, its slot %d is not", ino, s)
 		}
+		if f := r.slotOfIno(ino); f != s {
+			return fmt.Errorf("inode %d: the inode hash finds slot %d, want %d", ino, f, s)
+		}
 		got := r.attrAt(r.slot(s))
 		a := fs.metaAttrLocked(n)
 		want := ViewAttr{Attr: a, Flags: got.Flags, Grant: grantedToAllLocked(n), Priv: n.backPriv}

@@ -117,6 +117,32 @@ func (r *ViewReader) lookup(dir int32, name string) int32 {
 	return -1
 }
 
+// slotOfIno finds the slot of inode ino through the inode-number hash,
+// -1 when it is not there (or the chain is torn).
+func (r *ViewReader) slotOfIno(ino Ino) int32 {
+	nb := uint64(r.m.u32(viewHdrIBuckets))
+	if nb == 0 || nb&(nb-1) != 0 {
+		return -1
+	}
+	boff := int(r.m.u64(viewHdrIBuckOff)) + int(uint64(ino)&(nb-1))*4
+	if boff < viewHeaderBytes || boff+4 > len(r.m) {
+		return -1
+	}
+	s := int32(r.m.u32(boff))
+	n := int32(r.m.u32(viewHdrSlots))
+	for steps := int32(0); s >= 0 && steps <= n; steps++ {
+		off := r.slot(s)
+		if off < 0 {
+			return -1
+		}
+		if Ino(r.m.u64(off+viewInoIno)) == ino {
+			return s
+		}
+		s = int32(r.m.u32(off + viewInoNext))
+	}
+	return -1
+}
+
 // Walk resolves path (relative to the root of the filesystem) as the C
 // reader does and returns what the view says of the inode it names: an
 // errno, or ErrViewPass when the view cannot answer. follow is
@@ -127,7 +153,7 @@ func (r *ViewReader) Walk(path string, follow bool) (ViewAttr, unix.Errno, error
 		if s0&1 != 0 {
 			continue
 		}
-		a, _, e, err := r.walk(path, follow)
+		a, _, e, err := r.walk(0, path, follow)
 		if r.m.u64(viewHdrSeq) == s0 {
 			return a, e, err
 		}
@@ -151,7 +177,7 @@ func (r *ViewReader) Readlink(path string) (string, unix.Errno, error) {
 }
 
 func (r *ViewReader) readlink(path string) (string, unix.Errno, error) {
-	a, slot, e, err := r.walk(path, false)
+	a, slot, e, err := r.walk(0, path, false)
 	if err != nil || e != 0 {
 		return "", e, err
 	}
@@ -169,12 +195,17 @@ func (r *ViewReader) readlink(path string) (string, unix.Errno, error) {
 	return string(r.m[off+viewInoTarget : off+viewInoTarget+l]), 0, nil
 }
 
-func (r *ViewReader) walk(path string, follow bool) (ViewAttr, int32, unix.Errno, error) {
+func (r *ViewReader) walk(start Ino, path string, follow bool) (ViewAttr, int32, unix.Errno, error) {
 	if r.m.u32(viewHdrFlags)&ViewUsable == 0 {
 		return ViewAttr{}, -1, 0, ErrViewPass
 	}
 	root := int32(r.m.u32(viewHdrRoot))
 	cur := root
+	if start != 0 {
+		if cur = r.slotOfIno(start); cur < 0 {
+			return ViewAttr{}, -1, 0, ErrViewPass
+		}
+	}
 	rest := path
 	slashed := strings.HasSuffix(path, "/")
 	links := 0
@@ -275,12 +306,18 @@ func (r *ViewReader) walk(path string, follow bool) (ViewAttr, int32, unix.Errno
 // The backing file is read inside the seqlock's section: the inode's
 // metadata did not change between the two reads.
 func (r *ViewReader) Stat(path string, follow bool, backdir int) (Attr, unix.Errno, error) {
+	return r.StatFrom(0, path, follow, backdir)
+}
+
+// StatFrom is Stat of path relative to directory dir (0: the root), as
+// fstatat(2) with a descriptor of dir does.
+func (r *ViewReader) StatFrom(dir Ino, path string, follow bool, backdir int) (Attr, unix.Errno, error) {
 	for try := 0; try < viewRetries; try++ {
 		s0 := r.m.u64(viewHdrSeq)
 		if s0&1 != 0 {
 			continue
 		}
-		a, e, err := r.stat(path, follow, backdir)
+		a, e, err := r.stat(dir, path, follow, backdir)
 		if r.m.u64(viewHdrSeq) == s0 {
 			return a, e, err
 		}
@@ -288,8 +325,8 @@ func (r *ViewReader) Stat(path string, follow bool, backdir int) (Attr, unix.Err
 	return Attr{}, 0, ErrViewPass
 }
 
-func (r *ViewReader) stat(path string, follow bool, backdir int) (Attr, unix.Errno, error) {
-	a, _, e, err := r.walk(path, follow)
+func (r *ViewReader) stat(dir Ino, path string, follow bool, backdir int) (Attr, unix.Errno, error) {
+	a, _, e, err := r.walk(dir, path, follow)
 	if err != nil || e != 0 {
 		return Attr{}, e, err
 	}

@@ -333,6 +333,27 @@ func TestViewMirrorRandom(t *testing.T) {
 				if err := fs.CheckView(); err != nil {
 					t.Fatalf("step %d: %v\nafter:\n  %s", i, err, strings.Join(hist, "\n  "))
 				}
+				// From a directory descriptor: relative walks from
+				// each directory among the names.
+				for _, d := range viewNames {
+					dir := g.ino(d)
+					if dir == 0 {
+						continue
+					}
+					for _, p := range []string{"a", "b/c", ".", "..", "c/", "d/.."} {
+						total++
+						va, ve, err := r.StatFrom(dir, p, false, bfd)
+						if err != nil {
+							continue
+						}
+						answered++
+						fa, fe := fs.StatAt(&fsimpl.At{Cred: fsimpl.Root, Dir: dir, Path: p})
+						fa.Volatile = false
+						if ve != fe || (fe == 0 && va != fa) {
+							t.Fatalf("step %d: stat %q from %s: view %v %+v, fsimpl %v %+v", i, p, d, ve, va, fe, fa)
+						}
+					}
+				}
 				for _, p := range viewProbesOf() {
 					for _, follow := range []bool{false, true} {
 						total++

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "preload.h"
+#include "view.h"
 
 static long do_fstatat(int dirfd, const char *path, struct stat *st, int flags)
 {
@@ -23,7 +24,15 @@ static long do_fstatat(int dirfd, const char *path, struct stat *st, int flags)
 			return r;
 	}
 	enum fl_where w = fl_route(dirfd, path);
-	return FL_SYSCALL(w, fl_newfstatat(dirfd, path, st, flags), SYS_newfstatat, dirfd, path, st, flags, 0, 0);
+	if (w == FL_PLAIN && dirfd != AT_FDCWD) {
+		// A descriptor fl_route cannot place, perhaps a directory of
+		// the mount: the view walks from its inode.
+		long r = fl_view_fstatat(dirfd, path, st, flags);
+		if (r != FL_PASS)
+			return r;
+	}
+	return FL_SYSCALL(w, FL_VIEW_OR(fl_view_fstatat(dirfd, path, st, flags), fl_newfstatat(dirfd, path, st, flags)),
+			  SYS_newfstatat, dirfd, path, st, flags, 0, 0);
 }
 
 FL_EXPORT int stat(const char *path, struct stat *st)
@@ -75,7 +84,8 @@ FL_EXPORT int statx(int dirfd, const char *path, int flags, unsigned int mask, s
 {
 	enum fl_where w = fl_route(dirfd, path);
 	return (int)fl_ret(
-		FL_SYSCALL(w, fl_statx(dirfd, path, flags, mask, stx), SYS_statx, dirfd, path, flags, mask, stx, 0));
+		FL_SYSCALL(w, FL_VIEW_OR(fl_view_statx(dirfd, path, flags, mask, stx), fl_statx(dirfd, path, flags, mask, stx)),
+			   SYS_statx, dirfd, path, flags, mask, stx, 0));
 }
 
 // faccessat with flags needs faccessat2 (Linux 5.8); where the kernel has
@@ -84,9 +94,12 @@ static long do_faccessat(int dirfd, const char *path, int mode, int flags)
 {
 	enum fl_where w = fl_route(dirfd, path);
 	if (flags == 0)
-		return FL_SYSCALL(w, fl_faccessat2(dirfd, path, mode, 0), SYS_faccessat, dirfd, path, mode, 0, 0, 0);
-	long r = FL_SYSCALL(w, fl_faccessat2(dirfd, path, mode, flags), SYS_faccessat2, dirfd, path, mode, flags, 0,
-			    0);
+		return FL_SYSCALL(w, FL_VIEW_OR(fl_view_faccessat(dirfd, path, mode, 0), fl_faccessat2(dirfd, path, mode, 0)),
+				  SYS_faccessat, dirfd, path, mode, 0, 0, 0);
+	long r = FL_SYSCALL(w,
+			    FL_VIEW_OR(fl_view_faccessat(dirfd, path, mode, flags),
+				       fl_faccessat2(dirfd, path, mode, flags)),
+			    SYS_faccessat2, dirfd, path, mode, flags, 0, 0);
 	if (r == -ENOSYS) {
 		int (*next)(int, const char *, int, int) = FL_NEXT(int (*)(int, const char *, int, int), faccessat);
 		r = next(dirfd, path, mode, flags);
@@ -115,7 +128,8 @@ FL_EXPORT int eaccess(const char *path, int mode) __attribute__((alias("euidacce
 static long do_readlinkat(int dirfd, const char *path, char *buf, size_t len)
 {
 	enum fl_where w = fl_route(dirfd, path);
-	return FL_SYSCALL(w, fl_readlinkat(dirfd, path, buf, len), SYS_readlinkat, dirfd, path, buf, len, 0, 0);
+	return FL_SYSCALL(w, FL_VIEW_OR(fl_view_readlinkat(dirfd, path, buf, len), fl_readlinkat(dirfd, path, buf, len)),
+			  SYS_readlinkat, dirfd, path, buf, len, 0, 0);
 }
 
 FL_EXPORT ssize_t readlinkat(int dirfd, const char *path, char *buf, size_t len)
