@@ -118,7 +118,7 @@ func (s *Server) credChanged(tid int) {
 	for ss := range s.sessions {
 		if ss.view && ss.hasThread(tid) {
 			ss.credMoved.Store(true)
-			ss.seg.store(hdrViewWalk, 0)
+			ss.storeViewWalk(0)
 		}
 	}
 }
@@ -147,7 +147,17 @@ func (ss *session) setViewWalk() {
 	if ok {
 		v = 1
 	}
-	ss.seg.store(hdrViewWalk, v)
+	ss.storeViewWalk(v)
+}
+
+// storeViewWalk sets hdrViewWalk unless the segment is already released
+// (its worker unmaps it before the session leaves Server.sessions).
+func (ss *session) storeViewWalk(v uint32) {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	if !ss.released {
+		ss.seg.store(hdrViewWalk, v)
+	}
 }
 
 // flushHits adds what the library counted since the last flush to the

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/btfuse/btfuse/fastlane"
 	"github.com/btfuse/btfuse/internal/testutil"
 )
@@ -99,5 +101,43 @@ func TestViewCredentialDrop(t *testing.T) {
 				t.Errorf("after the drop: the view answered %d calls, the kernel refused %d", viewed, eacces)
 			}
 		})
+	}
+}
+
+// TestViewRefreshWhileSessionsEnd: a change of the mount table anywhere
+// on the machine makes the daemon set every session's hdrViewWalk again,
+// while sessions end and unmap their segments: a refresh must never touch
+// a released segment (it did: a panic in the daemon, or a race under
+// -race).
+func TestViewRefreshWhileSessionsEnd(t *testing.T) {
+	l := startLane(t)
+	if err := os.WriteFile(filepath.Join(l.mount, "f"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	churn := t.TempDir()
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if err := unix.Mount("tmpfs", churn, "tmpfs", 0, "size=1m"); err == nil {
+				unix.Unmount(churn, unix.MNT_DETACH)
+			}
+		}
+	}()
+	defer func() {
+		close(stop)
+		<-done
+	}()
+	for i := 0; i < 40; i++ {
+		out := l.supervised(t, "count", "3", l.mount+"/f")
+		if !strings.Contains(out, "\n0\n0\n0\n") {
+			t.Fatalf("round %d: %q", i, out)
+		}
 	}
 }
