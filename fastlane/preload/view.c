@@ -287,8 +287,10 @@ static uint64_t dir_ino(int fd)
 	return sx.stx_ino;
 }
 
-/* What a view call wants from the inode its walk found. */
-enum { WANT_ATTR, WANT_LINK };
+/* What a view call wants from the inode its walk found: all attributes,
+ * the mode and grant alone (access: a backing file holds neither), or the
+ * symlink target. */
+enum { WANT_ATTR, WANT_MODE, WANT_LINK };
 
 /* under returns the rest of p after the mount's path when p names the
  * mount or lies beneath it literally, else NULL. */
@@ -387,7 +389,7 @@ static long resolve(int dirfd, const char *path, int follow, int want, struct va
 					a->size = tl;
 					memcpy(buf, b.v + o + FLV_INO_TARGET, tl < len ? tl : len);
 				}
-			} else if ((a->mode & S_IFMT) == S_IFREG) {
+			} else if (want == WANT_ATTR && (a->mode & S_IFMT) == S_IFREG) {
 				r = backing(a);
 			}
 		}
@@ -481,7 +483,7 @@ long fl_view_faccessat(int dirfd, const char *path, int mode, int flags)
 		return FL_PASS; /* also needs the mount writable: the daemon's */
 	struct vattr a;
 	char *seg = NULL;
-	long r = resolve(dirfd, path, !(flags & AT_SYMLINK_NOFOLLOW), WANT_ATTR, &a, NULL, 0, &seg);
+	long r = resolve(dirfd, path, !(flags & AT_SYMLINK_NOFOLLOW), WANT_MODE, &a, NULL, 0, &seg);
 	/* F_OK needs only the walk; R and X only what fsimpl granted every
 	 * credential. */
 	if (r == 0 && ((uint32_t)mode & ~a.grant) != 0)
