@@ -18,3 +18,10 @@ func (o *tgidObserver) Observe(ev event.Event) {
 	}
 	o.next.Observe(ev)
 }
+
+// Count passes counts on (event.Counter).
+func (o *tgidObserver) Count(op event.Op, door event.Door, outcome event.Outcome, n uint64) {
+	if c, ok := o.next.(event.Counter); ok {
+		c.Count(op, door, outcome, n)
+	}
+}

@@ -11,7 +11,7 @@ import (
 // repeats these numbers; TestLayoutMatchesC compares them.
 const (
 	Magic   = 0x4c465442 // "BTFL"
-	Version = 1
+	Version = 2
 
 	NumSlots  = 64
 	SlotSize  = 16384
@@ -29,6 +29,13 @@ const (
 	hdrState    = 20 // stateServing, then stateClosed
 	hdrBell     = 24 // bumped by every request
 	hdrSleeping = 28 // 1 while the worker sleeps on the doorbell socket
+	// hdrViewWalk is 1 while the process may answer from the metadata
+	// view (view.go): the daemon sets it at the handshake and clears it
+	// before a credential change of the process proceeds.
+	hdrViewWalk = 32
+	// hdrHits are the library's counts of calls the view answered, per
+	// view op (viewOp*): the answers that succeeded, then the errors.
+	hdrHits = 64
 
 	// Slot fields.
 	slotOwner   = 0  // TID of the thread that claimed it, 0 when free

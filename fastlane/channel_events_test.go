@@ -40,7 +40,13 @@ func TestChannelEventsInRing(t *testing.T) {
 	diff := lines(l.supervised(t, "diff", l.mount+"/", l.mount+"/missing"))
 	for _, line := range diff {
 		f := strings.Split(line, "\t")
-		if len(f) == 3 && f[1] != "pass" {
+		// The channel's answers are events; the view's are counts the
+		// library keeps, which the daemon adds in when the session
+		// ends, under the same door and op.
+		if len(f) == 4 && f[1] != "pass" {
+			want[strings.Fields(f[0])[0]]++
+		}
+		if len(f) == 4 && f[3] != "pass" {
 			want[strings.Fields(f[0])[0]]++
 		}
 	}

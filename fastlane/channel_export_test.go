@@ -1,5 +1,7 @@
 package fastlane
 
+import "github.com/btfuse/btfuse/fsimpl"
+
 // LayoutForTest names every number of the segment's layout as channel.c
 // spells it.
 func LayoutForTest() map[string]int64 {
@@ -11,6 +13,7 @@ func LayoutForTest() map[string]int64 {
 		"SLOT_OWNER": slotOwner, "SLOT_STATE": slotState, "SLOT_WAITING": slotWaiting, "SLOT_OP": slotOp,
 		"SLOT_TID": slotTid, "SLOT_DIRFD": slotDirfd, "SLOT_DIRFD2": slotDirfd2, "SLOT_FLAGS": slotFlags,
 		"SLOT_MODE": slotMode, "SLOT_MASK": slotMask, "SLOT_LEN": slotLen, "SLOT_RESULT": slotResult,
+		"HDR_VIEW_WALK": hdrViewWalk, "HDR_HITS": hdrHits,
 		"SLOT_OUTLEN": slotOutLen, "SLOT_NREL": slotNRel, "SLOT_REL": slotRel, "FL_MAX_REL": MaxRel, "SLOT_PATH1": slotPath1, "SLOT_PATH2": slotPath2, "SLOT_OUT": slotOut,
 		"STATE_SERVING": stateServing, "STATE_CLOSED": stateClosed,
 		"S_IDLE": slotIdle, "S_REQUEST": slotRequest, "S_BUSY": slotBusy, "S_DONE": slotDone,
@@ -19,4 +22,10 @@ func LayoutForTest() map[string]int64 {
 		"OP_FSTAT": opFstat, "OP_RELEASE": opRelease,
 		"FL_PASS": Pass, "FL_KERNEL_PASS": Kernel,
 	}
+}
+
+// ViewLayoutForTest names every number of the metadata view's layout as
+// preload/view.h spells it ("hash": flv_hash(7, "some-name")).
+func ViewLayoutForTest() map[string]int64 {
+	return fsimpl.ViewLayoutForTest()
 }

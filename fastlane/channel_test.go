@@ -28,7 +28,11 @@ type lane struct {
 }
 
 // startLane runs a daemon on a fresh directory until the test ends.
-func startLane(tb testing.TB) *lane {
+func startLane(tb testing.TB) *lane { return startLaneUnder(tb, 0o755) }
+
+// startLaneUnder is startLane with the mount point's parent directory of
+// mode topMode.
+func startLaneUnder(tb testing.TB, topMode os.FileMode) *lane {
 	tb.Helper()
 	testutil.RequirePrivileged(tb)
 	testutil.RequireProgram(tb, "gcc")
@@ -43,7 +47,7 @@ func startLane(tb testing.TB) *lane {
 	}
 	tb.Cleanup(func() { os.RemoveAll(top) })
 	dir := filepath.Join(top, "mnt")
-	if err := os.Chmod(top, 0o755); err != nil {
+	if err := os.Chmod(top, topMode); err != nil {
 		tb.Fatal(err)
 	}
 	if err := os.Mkdir(dir, 0o755); err != nil {
@@ -98,6 +102,7 @@ func buildHarness(tb testing.TB) string {
 	if err != nil || len(srcs) == 0 {
 		tb.Fatalf("channel sources: %v, %v", srcs, err)
 	}
+	srcs = append(srcs, "preload/view.c")
 	cmd := exec.Command("gcc", append([]string{"-Wall", "-Wextra", "-Werror", "-O2", "-std=gnu11", "-pthread", "-o", bin,
 		"testdata/harness.c"}, srcs...)...)
 	if out, err := cmd.CombinedOutput(); err != nil {
@@ -200,23 +205,33 @@ func TestChannelStatDifferential(t *testing.T) {
 	paths := makeTree(t, l.mount)
 	for _, uid := range []string{"", "1000"} {
 		t.Run("uid="+uid, func(t *testing.T) {
-			args := []string{"-C", l.mount}
+			args := []string{"-C", l.mount, "-d", l.mount + "/d"}
 			if uid != "" {
 				args = append(args, "-u", uid)
 			}
 			args = append(args, "diff")
 			args = append(args, paths...)
+			args = append(args, "g", "up", "../f", "../link", ".", "..", "missing", "g/")
 			run := lines(l.supervised(t, args...))
 			fuse := lines(l.plain(t, args...))
 			if len(run) != len(fuse) || len(run) < len(paths) {
 				t.Fatalf("%d lines under run, %d through FUSE, for %d paths", len(run), len(fuse), len(paths))
 			}
-			served := 0
+			served, viewed := 0, 0
 			for i, r := range run {
 				rf := strings.Split(r, "\t")
 				ff := strings.Split(fuse[i], "\t")
-				if len(rf) != 3 || len(ff) != 3 || rf[0] != ff[0] {
+				if len(rf) != 4 || len(ff) != 4 || rf[0] != ff[0] {
 					t.Fatalf("malformed lines %q / %q", r, fuse[i])
+				}
+				if ff[3] != "pass" {
+					t.Errorf("%s: the view answered an unsupervised process: %s", ff[0], ff[3])
+				}
+				if rf[3] != "pass" {
+					viewed++
+					if rf[3] != rf[2] {
+						t.Errorf("%s: view %s, seccomp lane %s", rf[0], rf[3], rf[2])
+					}
 				}
 				if ff[1] != "pass" {
 					t.Errorf("%s: the channel answered an unsupervised process: %s", ff[0], ff[1])
@@ -237,6 +252,34 @@ func TestChannelStatDifferential(t *testing.T) {
 			if served < len(run)/2 {
 				t.Errorf("the channel served %d of %d calls", served, len(run))
 			}
+			// The metadata view: given at the handshake (made as
+			// root), it must answer much of the same as root, and
+			// nothing once the process has dropped to another uid
+			// (its flag is cleared before setresuid proceeds).
+			if uid == "" && viewed < len(run)/4 {
+				t.Errorf("the view answered %d of %d calls", viewed, len(run))
+			}
+			if uid != "" && viewed != 0 {
+				t.Errorf("the view answered %d calls after the credential drop", viewed)
+			}
+			if uid == "" {
+				for _, must := range []string{"newfstatat 0 " + l.mount + "/d/g\t", "newfstatat-at 0 g\t", "newfstatat-at 100 ../link\t",
+					"statx 0 " + l.mount + "/link\t", "readlinkat 4096 " + l.mount + "/link\t", "faccessat2 4,0 " + l.mount + "/f\t"} {
+					found := false
+					for _, r := range run {
+						if strings.HasPrefix(r, must) {
+							found = true
+							if strings.Split(r, "\t")[3] == "pass" {
+								t.Errorf("%q: the view passed", r)
+							}
+						}
+					}
+					if !found {
+						t.Errorf("no line %q", must)
+					}
+				}
+			}
+			t.Logf("%d calls: the channel answered %d, the view %d", len(run), served, viewed)
 			for _, must := range []string{"newfstatat 0 " + l.mount + "/f\t", "newfstatat 0 d/g\t", "statx 100 " + l.mount + "/link\t",
 				"faccessat2 2,0 " + l.mount + "/secret\t", "readlinkat 4096 " + l.mount + "/alink\t"} {
 				found := false

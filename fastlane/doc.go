@@ -142,6 +142,21 @@
 // again; otherwise opens pass to the seccomp lane. A program may close the
 // directory's descriptor: its identity is checked before each use.
 //
+// # The metadata view
+//
+// A process given the backing directory is also given the filesystem's
+// metadata view (fsimpl.FS.View; view.go here, preload/view.c), a
+// read-only shared-memory mirror of the inode table under a seqlock. The
+// stat family, statx, access (F_OK, and R/X where fsimpl publishes that
+// every credential is granted them) and readlink of paths under the mount
+// are answered from it inside the process, with no round trip: only a
+// regular file's size and times cost one fstatat of its backing file,
+// through the backing directory. What the view cannot decide (a directory
+// not every credential may search, a symlink that could be refused or
+// whose atime would change, a long name, a dirfd, the mount root) goes to
+// the channel as before. The daemon publishes what only it can know: the
+// view's usable flag and each process's hdrViewWalk (view.go).
+//
 // The calls keep the caller's errno: the channel's own syscalls (a futex
 // timeout, an identity check) must not show where the syscall they stand
 // for succeeded.

@@ -29,7 +29,9 @@ const SocketEnv = "BTFUSE_FAST_SOCKET"
 
 // Server serves the channel of every process that handshaked.
 //
-// Lock order: Server.mu is a leaf.
+// Lock order: Server.mu comes before the filesystem's FS.mu and the
+// supervisor's locks (the view's refresh and credential hook call into
+// both with it held); nothing holds those and then takes Server.mu.
 type Server struct {
 	fs  *fsimpl.FS
 	sup *supervisor.Supervisor
@@ -43,6 +45,7 @@ type Server struct {
 
 	mu       sync.Mutex
 	sessions map[*session]bool // guarded by mu
+	view     *viewState        // guarded by mu; nil until a process gets the view
 	closed   bool              // guarded by mu
 	wg       sync.WaitGroup
 }
@@ -109,6 +112,11 @@ func (s *Server) Handshake(_ context.Context, req *control.Request) (control.Rep
 		if bfd, err := s.fs.BackingDir(); err == nil {
 			reply.Files = append(reply.Files, os.NewFile(uintptr(bfd), "btfuse-backing"))
 			ss.backing = true
+			// The metadata view, fourth, to the same processes (view.go).
+			if vf := s.viewFile(th); vf != nil {
+				reply.Files = append(reply.Files, vf)
+				ss.view = true
+			}
 		}
 	}
 	s.mu.Lock()
@@ -121,6 +129,7 @@ func (s *Server) Handshake(_ context.Context, req *control.Request) (control.Rep
 		return control.Reply{}, errClosed
 	}
 	s.sessions[ss] = true
+	ss.setViewWalk()
 	s.wg.Add(1)
 	s.mu.Unlock()
 	go ss.run()
@@ -142,7 +151,13 @@ func (s *Server) Close() {
 	for ss := range s.sessions {
 		ss.end()
 	}
+	v := s.view
 	s.mu.Unlock()
+	if v != nil {
+		s.sup.OnCredChange(nil)
+		v.stop()
+		s.fs.SetViewUsable(false)
+	}
 	s.wg.Wait()
 }
 

@@ -53,6 +53,7 @@ type session struct {
 	// backing: the process was given the backing directory at the
 	// handshake, so opens may be served.
 	backing bool
+	viewSessionState
 }
 
 // end asks the worker to stop; the process passes from then on.
@@ -69,6 +70,7 @@ func (ss *session) end() {
 // release frees what the session holds; only its worker calls it, last
 // (or the handshake, when the worker never started).
 func (ss *session) release() {
+	ss.flushHits()
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
 	ss.released = true
@@ -118,6 +120,7 @@ func (ss *session) run() {
 			gone = ss.sleep()
 		}
 		ss.seg.store(hdrSleeping, 0)
+		ss.flushHits()
 		last = time.Now()
 		if gone || ss.gone() {
 			return

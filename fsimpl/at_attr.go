@@ -72,7 +72,7 @@ func (fs *FS) ReadlinkAt(at *At) (string, unix.Errno) {
 	if r.err != 0 {
 		return "", r.err
 	}
-	return readlinkLocked(r.n)
+	return fs.readlinkLocked(r.n)
 }
 
 // SetAttrAt is chmod, chown, truncate and utimensat on a path: SetAttr on

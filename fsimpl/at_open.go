@@ -110,6 +110,7 @@ func (fs *FS) OpenAt(at *At, flags int, mode uint32, handOut bool) (*File, unix.
 	}
 	if handOut {
 		handOutLocked(f)
+		fs.viewInoLocked(f.n)
 	}
 	switch {
 	case f.Created:

@@ -20,13 +20,27 @@ func atimeNeedsUpdate(n *inode, t unix.Timespec) bool {
 // Regular files keep theirs in the backing file, which the kernel updates.
 //
 // Preconditions: fs.mu is held for writing.
-func touchAtimeLocked(n *inode) {
+func (fs *FS) touchAtimeLocked(n *inode) {
 	if n.isReg() {
 		return
 	}
 	if t := now(); atimeNeedsUpdate(n, t) {
 		n.atime = t
+		fs.viewInoLocked(n)
 	}
+}
+
+// atimeSettledUntil is the time (seconds of CLOCK_REALTIME) before which
+// an access leaves n's atime alone under relatime, 0 when the next access
+// updates it: the metadata view lets a reader follow or read a symlink
+// without the daemon only until then.
+//
+// Preconditions: fs.mu is held.
+func atimeSettledUntil(n *inode) int64 {
+	if !tsAfter(n.atime, n.mtime) || !tsAfter(n.atime, n.ctime) {
+		return 0
+	}
+	return n.atime.Sec + relatimeWindow
 }
 
 // touchAtime is touchAtimeLocked for callers without the lock; it takes the
@@ -43,6 +57,6 @@ func (fs *FS) touchAtime(ino Ino) {
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
 	if n, e := fs.getLocked(ino); e == 0 {
-		touchAtimeLocked(n)
+		fs.touchAtimeLocked(n)
 	}
 }

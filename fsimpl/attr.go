@@ -112,6 +112,7 @@ func (fs *FS) SetAttr(c *Cred, ino Ino, in *SetAttrIn, h *File) (Attr, unix.Errn
 // Preconditions: fs.mu is held for writing.
 func (fs *FS) setAttrLocked(c *Cred, n *inode, in *SetAttrIn, h *File) unix.Errno {
 	v := in.Valid
+	fs.viewInoLocked(n)
 	fs.syncPrivsLocked(n)
 	if e := fs.setAttrCheckLocked(c, n, in, h); e != 0 {
 		return e

@@ -231,6 +231,7 @@ func (fs *FS) openLocked(c *Cred, n *inode, flags int, createdFd int) (*File, un
 	}
 	f := &File{Ino: n.ino, Flags: flags, Fd: fd, n: n}
 	if trunc {
+		fs.viewInoLocked(n)
 		// fs/namei.c:handle_truncate() -> do_truncate(): drops
 		// privileges for a caller without CAP_FSETID.
 		if e := fs.truncateLocked(n, 0, f); e != 0 {
@@ -259,6 +260,7 @@ func (fs *FS) HandOut(f *File) {
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
 	handOutLocked(f)
+	fs.viewInoLocked(f.n)
 }
 
 // handOutLocked is HandOut.
@@ -301,6 +303,7 @@ func (fs *FS) Release(f *File) {
 	f.Fd = -1
 	if f.foreign {
 		f.n.foreignWriters--
+		fs.viewInoLocked(f.n)
 	}
 	f.n.opens--
 	fs.maybeFreeLocked(f.n)
@@ -355,6 +358,7 @@ func (fs *FS) Write(f *File, data []byte, off int64, killFor *Cred) (int, unix.E
 func (fs *FS) killPrivs(n *inode, c *Cred) {
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
+	fs.viewInoLocked(n)
 	fs.syncPrivsLocked(n)
 	if kill := killPrivMaskLocked(c, n) & n.mode; kill != 0 {
 		n.mode &^= kill

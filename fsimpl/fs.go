@@ -68,7 +68,10 @@ const (
 
 // FS is the filesystem. All methods are safe for concurrent use.
 type FS struct {
-	mu sync.RWMutex
+	mu fsMutex
+
+	// view is the metadata view (view.go), nil until View. Guarded by mu.
+	view *view
 
 	// inodes maps numbers to live inodes. Guarded by mu.
 	inodes map[Ino]*inode
@@ -176,6 +179,7 @@ func New(opts Options) (*FS, error) {
 		gen:       newGeneration(),
 		byBacking: make(map[uint64]Ino),
 	}
+	fs.mu.fs = fs
 	now := now()
 	root := &inode{
 		ino:  RootIno,
@@ -219,6 +223,7 @@ func readSysctl(name string, def int) int {
 
 // Close releases the backing store. Open Files must be released first.
 func (fs *FS) Close() error {
+	fs.closeView()
 	return fs.back.close()
 }
 
@@ -324,6 +329,7 @@ func (fs *FS) maybeFreeLocked(n *inode) {
 		return
 	}
 	delete(fs.inodes, n.ino)
+	fs.viewInoLocked(n)
 	fs.releaseInodeLocked()
 	if n.isReg() {
 		if n.backIno != 0 {

@@ -151,6 +151,8 @@ func (fs *FS) newChildOpenLocked(c *Cred, dir *inode, name string, mode uint32, 
 	dir.mtime, dir.ctime = t, t
 	dir.dir.add(name, n)
 	fs.inodes[ino] = n
+	fs.viewInoLocked(n)
+	fs.viewDentLocked(dir, name)
 	return n, fd, 0
 }
 
@@ -301,6 +303,7 @@ func (fs *FS) symlinkLocked(c *Cred, dir *inode, name, target string) (*inode, u
 		return nil, e
 	}
 	n.target = target
+	fs.viewInoLocked(n)
 	return n, 0
 }
 
@@ -314,17 +317,17 @@ func (fs *FS) Readlink(c *Cred, ino Ino) (string, unix.Errno) {
 	if e != 0 {
 		return "", e
 	}
-	return readlinkLocked(n)
+	return fs.readlinkLocked(n)
 }
 
 // readlinkLocked is Readlink on inode n.
 //
 // Preconditions: fs.mu is held for writing.
-func readlinkLocked(n *inode) (string, unix.Errno) {
+func (fs *FS) readlinkLocked(n *inode) (string, unix.Errno) {
 	if !n.isLink() {
 		return "", unix.EINVAL
 	}
-	touchAtimeLocked(n)
+	fs.touchAtimeLocked(n)
 	return n.target, 0
 }
 
@@ -380,6 +383,8 @@ func (fs *FS) linkLocked(c *Cred, n, dir *inode, newName string) unix.Errno {
 	n.ctime = t
 	dir.mtime, dir.ctime = t, t
 	dir.dir.add(newName, n)
+	fs.viewInoLocked(n)
+	fs.viewDentLocked(dir, newName)
 	return 0
 }
 
@@ -445,6 +450,8 @@ func (fs *FS) removeLocked(c *Cred, dir *inode, name string, rmdir bool) (*inode
 // Preconditions: fs.mu is held for writing; the checks have passed.
 func (fs *FS) unlinkLocked(dir *inode, name string, n *inode, t unix.Timespec) {
 	dir.dir.remove(name)
+	fs.viewInoLocked(n)
+	fs.viewDentLocked(dir, name)
 	if n.isDir() {
 		n.nlink = 0
 		dir.nlink--

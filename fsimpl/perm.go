@@ -185,3 +185,25 @@ func (c *Cred) MaySearch(mode, uid, gid uint32) bool {
 	}
 	return mode&mayExec != 0 || c.capable(CapDacReadSearch) || c.capable(CapDacOverride)
 }
+
+// grantedToAllLocked is the part of mayRead|mayWrite|mayExec that
+// permissionLocked grants n to every credential: a credential falls into
+// exactly one of the owner, group and other classes and capabilities only
+// add to what its class allows, so a bit set in all three classes is
+// granted to all (for exec on a non-directory, root's CAP_DAC_OVERRIDE
+// asks for some x bit, which is then set). The metadata view publishes
+// it, so that its reader needs no permission rule of its own.
+//
+// Preconditions: fs.mu is held.
+func grantedToAllLocked(n *inode) uint32 {
+	return (n.mode >> 6) & (n.mode >> 3) & n.mode & 7
+}
+
+// followedByAllLocked reports whether every credential may follow every
+// symlink in directory dir (mayFollowLocked never refuses there: dir is
+// not both sticky and world-writable).
+//
+// Preconditions: fs.mu is held.
+func followedByAllLocked(dir *inode) bool {
+	return dir.mode&(unix.S_ISVTX|0o002) != unix.S_ISVTX|0o002
+}

@@ -70,6 +70,7 @@ func (fs *FS) mirrorPrivsLocked(n *inode) {
 			want &^= unix.S_ISGID
 		}
 	}
+	fs.viewInoLocked(n)
 	unix.Fchmodat(fs.back.dirfd, name, 0o600|want, 0)
 	n.backPriv = 0
 	var st unix.Stat_t
@@ -101,5 +102,6 @@ func (fs *FS) syncPrivsLocked(n *inode) {
 	if lost := lostPrivs(n, st.Mode); lost != 0 {
 		n.mode &^= lost
 		n.backPriv &^= lost
+		fs.viewInoLocked(n)
 	}
 }

@@ -51,6 +51,9 @@ func (fs *FS) renameLocked(c *Cred, odir *inode, oldName string, ndir *inode, ne
 		return unix.ENOENT
 	}
 	tgt := ndir.dir.lookup(newName)
+	fs.viewInoLocked(old, tgt, odir, ndir)
+	fs.viewDentLocked(odir, oldName)
+	fs.viewDentLocked(ndir, newName)
 	if flags&RenameNoReplace != 0 && tgt != nil {
 		return unix.EEXIST
 	}

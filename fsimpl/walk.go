@@ -240,7 +240,7 @@ func (w *walker) mayFollowLocked(dir, link *inode) unix.Errno {
 // Preconditions: as walk.
 func (w *walker) followedLocked(n *inode) {
 	if w.exclusive {
-		touchAtimeLocked(n)
+		w.fs.touchAtimeLocked(n)
 		return
 	}
 	w.followed = append(w.followed, n.ino)

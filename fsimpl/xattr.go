@@ -227,6 +227,7 @@ func (fs *FS) setXattrLocked(c *Cred, n *inode, name string, value []byte, flags
 	fs.xattrSpace += cost
 	n.xattrs[name] = append([]byte{}, value...)
 	n.ctime = now()
+	fs.viewInoLocked(n)
 	return 0
 }
 
@@ -265,5 +266,6 @@ func (fs *FS) removeXattrLocked(c *Cred, n *inode, name string) unix.Errno {
 	fs.xattrSpace -= xattrCost(name, v)
 	delete(n.xattrs, name)
 	n.ctime = now()
+	fs.viewInoLocked(n)
 	return 0
 }

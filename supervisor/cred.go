@@ -12,6 +12,9 @@ import (
 // forget what it knew.
 func credChange(c *call) result {
 	c.s.creds.changed(c.tid)
+	if fn := c.s.credHook.Load(); fn != nil {
+		(*fn)(c.tid)
+	}
 	return cont()
 }
 
@@ -23,6 +26,9 @@ func credChange(c *call) result {
 func viewChange(c *call) result {
 	c.l.kernelOnly.Store(true)
 	c.s.viewChanged.Store(true)
+	if fn := c.s.viewHook.Load(); fn != nil {
+		(*fn)()
+	}
 	return credChange(c)
 }
 

@@ -65,6 +65,9 @@ type Supervisor struct {
 	// lanes, which cannot tell its processes apart, step aside for all
 	// (LaneAt).
 	viewChanged atomic.Bool
+	// credHook and viewHook are the fast lane's (laneview.go).
+	credHook credHookFn
+	viewHook atomic.Pointer[func()]
 
 	stats Stats
 	obs   event.Observer // nil: none

@@ -10,6 +10,7 @@
  * syscalls are made with syscall(2). */
 #define _GNU_SOURCE
 #include "channel_int.h"
+#include "view.h"
 
 #include <limits.h>
 
@@ -18,6 +19,10 @@ int flc_backdir = -1;
 dev_t flc_backdir_dev;
 ino_t flc_backdir_ino;
 struct fl_fd *flc_fds;
+const char *flc_view;
+size_t flc_view_size;
+char flc_mount[4096];
+size_t flc_mount_len;
 
 /* The process's channel: FL_NONE until the first call handshakes, FL_BUSY
  * while one thread does (the others pass meanwhile), FL_READY, or FL_OFF
@@ -88,7 +93,12 @@ static void release_slot(void *p)
 
 int fl_channel_init(const char *mount)
 {
-	(void)mount; /* the daemon judges paths itself */
+	/* The daemon judges paths itself; the view's reader walks them. */
+	size_t ml = strlen(mount);
+	if (ml < sizeof flc_mount) {
+		memcpy(flc_mount, mount, ml + 1);
+		flc_mount_len = ml;
+	}
 	const char *sock = getenv("BTFUSE_FAST_SOCKET");
 	if (!sock || !*sock || strlen(sock) >= sizeof(fl_sock))
 		return -ENOENT;
@@ -121,6 +131,8 @@ void fl_channel_atfork_child(void)
 	 * again; until then it is not used (fl_seg is NULL). */
 	sys_close(flc_backdir);
 	flc_backdir = -1;
+	/* The view is MADV_DONTFORK too: not mapped here. */
+	flc_view = NULL;
 	fl_seg = NULL;
 	t_slot = NULL;
 	t_tid = 0;
@@ -173,6 +185,37 @@ static int recv_all(int fd, char *buf, size_t n, int *fds, int *nfds)
 		n -= (size_t)r;
 	}
 	return 0;
+}
+
+/* map_view maps the metadata view behind fd read-only (view.h), when its
+ * header is the layout this library reads; otherwise calls use the
+ * channel. One view per process: a second one is not mapped. */
+static void map_view(int fd)
+{
+	struct stat sb;
+	if (flc_view || syscall(SYS_fstat, fd, &sb) < 0 || sb.st_size < FLV_HEADER_BYTES)
+		return;
+	size_t n = (size_t)sb.st_size;
+	char *v = (char *)syscall(SYS_mmap, NULL, n, PROT_READ, MAP_SHARED, fd, 0);
+	if (v == MAP_FAILED)
+		return;
+	if (syscall(SYS_madvise, v, n, MADV_DONTFORK) < 0 || ld(v, FLV_HDR_MAGIC) != FLV_MAGIC ||
+	    ld(v, FLV_HDR_VERSION) != FLV_VERSION || *(uint64_t *)(v + FLV_HDR_SIZE) != n) {
+		syscall(SYS_munmap, v, n);
+		return;
+	}
+	flc_view_size = n;
+	__atomic_store_n(&flc_view, v, __ATOMIC_RELEASE);
+}
+
+char *flc_view_seg(void)
+{
+	if (__atomic_load_n(&fl_state, __ATOMIC_ACQUIRE) != FL_READY || !flc_view)
+		return NULL;
+	char *seg = fl_seg;
+	if (!seg || ld(seg, HDR_STATE) != STATE_SERVING || ld(seg, HDR_VIEW_WALK) != 1)
+		return NULL;
+	return seg;
 }
 
 /* handshake connects to the daemon and maps the segment it sends (the
@@ -239,6 +282,8 @@ static int handshake(void)
 			flc_backdir_dev = sb.st_dev;
 			flc_backdir_ino = sb.st_ino;
 			fds[2] = -1;
+			if (nfds >= 4)
+				map_view(fds[3]);
 		}
 	}
 	fl_bell = fds[1];

@@ -23,7 +23,7 @@
 /* The segment's layout: fastlane/channel.go (TestLayoutMatchesC). */
 enum {
 	FL_MAGIC = 0x4c465442,
-	FL_VERSION = 1,
+	FL_VERSION = 2,
 	FL_NUM_SLOTS = 64,
 	FL_SLOT_SIZE = 16384,
 	FL_SLOTS_OFF = 4096,
@@ -39,6 +39,8 @@ enum {
 	HDR_STATE = 20,
 	HDR_BELL = 24,
 	HDR_SLEEPING = 28,
+	HDR_VIEW_WALK = 32,
+	HDR_HITS = 64,
 
 	SLOT_OWNER = 0,
 	SLOT_STATE = 4,
@@ -121,6 +123,19 @@ int flc_fd_held(int fd, uint64_t id);
 void flc_release_id(uint64_t id);
 
 extern pid_t flc_pid; /* the process that handshaked */
+
+/* The metadata view (view.h), mapped read-only at the handshake when the
+ * daemon gave it (with the backing directory), and the mount as
+ * BTFUSE_MOUNT names it (no trailing slash). */
+extern const char *flc_view;
+extern size_t flc_view_size;
+extern char flc_mount[4096];
+extern size_t flc_mount_len;
+
+/* flc_view_seg returns the segment when the calling process may read the
+ * view now (the channel is ready, the daemon serves, hdrViewWalk is set),
+ * else NULL. */
+char *flc_view_seg(void);
 
 /* fl_tramp is the entry side's syscall from the trampoline page, which the
  * seccomp filter lets through without a notification; absent (a program

@@ -12,6 +12,22 @@
 #include <unistd.h>
 
 #include "preload.h"
+#include "view.h"
+
+// FL_VIEWCALL is the view's answer (view.c) for a path under the mount
+// (routed to the channel, or relative to a directory descriptor of the
+// mount, which the view places by its inode number), and otherwise the
+// call's way without it (other, an FL_SYSCALL or FL_ATTRCALL expression):
+// the view needs no round trip, so it comes before the channel and before
+// the kernel's caches.
+#define FL_VIEWCALL(w, view, other)                                                                \
+	({                                                                                         \
+		enum fl_where wv_ = (w);                                                           \
+		long rv_ = FL_PASS;                                                                \
+		if (wv_ == FL_CHANNEL || wv_ == FL_MOUNTFD)                                        \
+			rv_ = (view);                                                              \
+		rv_ == FL_PASS ? (other) : rv_;                                                    \
+	})
 
 static long do_fstatat(int dirfd, const char *path, struct stat *st, int flags)
 {
@@ -23,7 +39,8 @@ static long do_fstatat(int dirfd, const char *path, struct stat *st, int flags)
 			return r;
 	}
 	enum fl_where w = fl_route(dirfd, path);
-	return FL_ATTRCALL(w, fl_newfstatat(dirfd, path, st, flags), SYS_newfstatat, dirfd, path, st, flags, 0, 0);
+	return FL_VIEWCALL(w, fl_view_fstatat(dirfd, path, st, flags),
+			   FL_ATTRCALL(w, fl_newfstatat(dirfd, path, st, flags), SYS_newfstatat, dirfd, path, st, flags, 0, 0));
 }
 
 FL_EXPORT int stat(const char *path, struct stat *st)
@@ -75,7 +92,8 @@ FL_EXPORT int statx(int dirfd, const char *path, int flags, unsigned int mask, s
 {
 	enum fl_where w = fl_route(dirfd, path);
 	return (int)fl_ret(
-		FL_ATTRCALL(w, fl_statx(dirfd, path, flags, mask, stx), SYS_statx, dirfd, path, flags, mask, stx, 0));
+		FL_VIEWCALL(w, fl_view_statx(dirfd, path, flags, mask, stx),
+			    FL_ATTRCALL(w, fl_statx(dirfd, path, flags, mask, stx), SYS_statx, dirfd, path, flags, mask, stx, 0)));
 }
 
 // faccessat with flags needs faccessat2 (Linux 5.8); where the kernel has
@@ -84,9 +102,11 @@ static long do_faccessat(int dirfd, const char *path, int mode, int flags)
 {
 	enum fl_where w = fl_route(dirfd, path);
 	if (flags == 0)
-		return FL_ATTRCALL(w, fl_faccessat2(dirfd, path, mode, 0), SYS_faccessat, dirfd, path, mode, 0, 0, 0);
-	long r = FL_ATTRCALL(w, fl_faccessat2(dirfd, path, mode, flags), SYS_faccessat2, dirfd, path, mode, flags, 0,
-			    0);
+		return FL_VIEWCALL(w, fl_view_faccessat(dirfd, path, mode, 0),
+				   FL_ATTRCALL(w, fl_faccessat2(dirfd, path, mode, 0), SYS_faccessat, dirfd, path, mode, 0, 0, 0));
+	long r = FL_VIEWCALL(w, fl_view_faccessat(dirfd, path, mode, flags),
+			     FL_ATTRCALL(w, fl_faccessat2(dirfd, path, mode, flags), SYS_faccessat2, dirfd, path, mode, flags,
+					 0, 0));
 	if (r == -ENOSYS) {
 		int (*next)(int, const char *, int, int) = FL_NEXT(int (*)(int, const char *, int, int), faccessat);
 		r = next(dirfd, path, mode, flags);
@@ -117,7 +137,8 @@ static long do_readlinkat(int dirfd, const char *path, char *buf, size_t len)
 	enum fl_where w = fl_route(dirfd, path);
 	// Not FL_ATTRCALL: the kernel does not cache a FUSE symlink's target,
 	// so the FUSE mount costs a round trip more than the channel.
-	return FL_SYSCALL(w, fl_readlinkat(dirfd, path, buf, len), SYS_readlinkat, dirfd, path, buf, len, 0, 0);
+	return FL_VIEWCALL(w, fl_view_readlinkat(dirfd, path, buf, len),
+			   FL_SYSCALL(w, fl_readlinkat(dirfd, path, buf, len), SYS_readlinkat, dirfd, path, buf, len, 0, 0));
 }
 
 FL_EXPORT ssize_t readlinkat(int dirfd, const char *path, char *buf, size_t len)

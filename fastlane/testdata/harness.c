@@ -1,9 +1,11 @@
 /* harness.c: calls channel.c's fl_* functions directly, next to the raw
  * syscalls, for the fast lane's tests (fastlane/channel_test.go). Linked
- * with channel.c; no preload library involved.
+ * with channel*.c and view.c; no preload library involved.
  *
- *   harness OUT [-C DIR] [-u UID] diff PATH...   for each PATH and op variant, one
- *       line "op variant path<TAB>channel<TAB>syscall" into OUT
+ *   harness OUT [-C DIR] [-d DIR] [-u UID] diff PATH...   for each PATH and op variant, one
+ *       line "op variant path<TAB>channel<TAB>syscall<TAB>view" into OUT (the
+ *       metadata view's answer, view.c, asked first as the library does);
+ *       with -d, relative PATHs also from a descriptor of DIR
  *   harness OUT bench N MODE PATH        N calls of MODE (chan-stat,
  *       sys-stat, chan-access, sys-access, chan-readlink, sys-readlink),
  *       "ns/op" into OUT
@@ -16,6 +18,7 @@
  *       child and a second thread; results into OUT */
 #define _GNU_SOURCE
 #include "../preload/channel.h"
+#include "../preload/view.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -65,49 +68,81 @@ static void put_statx(char *b, size_t n, long r, const struct statx *s)
 
 static long sysret(long r) { return r < 0 ? -errno : r; }
 
+/* diff_dirfd: -d DIR's descriptor; relative paths are then also stat'ed
+ * relative to it ("newfstatat-at" lines). */
+static int diff_dirfd = -1;
+
 static void diff(const char *p)
 {
-	char a[512], b[512];
+	char a[512], b[512], v[512];
 	static const int sflags[] = {0, AT_SYMLINK_NOFOLLOW, 0x1000 /* bad */};
 	for (unsigned i = 0; i < sizeof sflags / sizeof *sflags; i++) {
-		struct stat s1, s2;
-		memset(&s1, 0, sizeof s1), memset(&s2, 0, sizeof s2);
+		struct stat s0, s1, s2;
+		memset(&s0, 0xa5, sizeof s0), memset(&s1, 0, sizeof s1), memset(&s2, 0, sizeof s2);
+		long r0 = fl_view_fstatat(AT_FDCWD, p, &s0, sflags[i]);
 		long r1 = fl_newfstatat(AT_FDCWD, p, &s1, sflags[i]);
 		long r2 = sysret(syscall(SYS_newfstatat, AT_FDCWD, p, &s2, sflags[i]));
-		put_stat(a, sizeof a, r1, &s1), put_stat(b, sizeof b, r2, &s2);
-		fprintf(out, "newfstatat %x %s\t%s\t%s\n", sflags[i], p, a, b);
+		put_stat(a, sizeof a, r1, &s1), put_stat(b, sizeof b, r2, &s2), put_stat(v, sizeof v, r0, &s0);
+		/* Byte for byte, padding included, what the channel delivered. */
+		if (r0 == 0 && r1 == 0 && memcmp(&s0, &s1, sizeof s0) != 0)
+			snprintf(v, sizeof v, "bytes differ from the channel's");
+		fprintf(out, "newfstatat %x %s\t%s\t%s\t%s\n", sflags[i], p, a, b, v);
+	}
+	for (unsigned i = 0; diff_dirfd >= 0 && p[0] != '/' && i < sizeof sflags / sizeof *sflags; i++) {
+		struct stat s0, s1, s2;
+		memset(&s0, 0xa5, sizeof s0), memset(&s1, 0, sizeof s1), memset(&s2, 0, sizeof s2);
+		long r0 = fl_view_fstatat(diff_dirfd, p, &s0, sflags[i]);
+		long r1 = fl_newfstatat(diff_dirfd, p, &s1, sflags[i]);
+		long r2 = sysret(syscall(SYS_newfstatat, diff_dirfd, p, &s2, sflags[i]));
+		put_stat(a, sizeof a, r1, &s1), put_stat(b, sizeof b, r2, &s2), put_stat(v, sizeof v, r0, &s0);
+		if (r0 == 0 && r2 == 0 && memcmp(&s0, &s2, sizeof s0) != 0)
+			snprintf(v, sizeof v, "bytes differ from the kernel's");
+		fprintf(out, "newfstatat-at %x %s\t%s\t%s\t%s\n", sflags[i], p, a, b, v);
 	}
 	static const int xflags[] = {0, AT_SYMLINK_NOFOLLOW};
 	for (unsigned i = 0; i < sizeof xflags / sizeof *xflags; i++) {
-		struct statx s1, s2;
-		memset(&s1, 0, sizeof s1), memset(&s2, 0, sizeof s2);
+		struct statx s0, s1, s2;
+		memset(&s0, 0xa5, sizeof s0), memset(&s1, 0, sizeof s1), memset(&s2, 0, sizeof s2);
+		long r0 = fl_view_statx(AT_FDCWD, p, xflags[i], STATX_BASIC_STATS, &s0);
 		long r1 = fl_statx(AT_FDCWD, p, xflags[i], STATX_BASIC_STATS, &s1);
 		long r2 = sysret(syscall(SYS_statx, AT_FDCWD, p, xflags[i], STATX_BASIC_STATS, &s2));
-		put_statx(a, sizeof a, r1, &s1), put_statx(b, sizeof b, r2, &s2);
-		fprintf(out, "statx %x %s\t%s\t%s\n", xflags[i], p, a, b);
+		put_statx(a, sizeof a, r1, &s1), put_statx(b, sizeof b, r2, &s2), put_statx(v, sizeof v, r0, &s0);
+		if (r0 == 0 && r1 == 0 && memcmp(&s0, &s1, sizeof s0) != 0)
+			snprintf(v, sizeof v, "bytes differ from the channel's");
+		fprintf(out, "statx %x %s\t%s\t%s\t%s\n", xflags[i], p, a, b, v);
 	}
 	static const int modes[] = {F_OK, R_OK, W_OK, X_OK, R_OK | W_OK | X_OK, 0x10 /* bad */};
 	static const int aflags[] = {0, AT_EACCESS, AT_SYMLINK_NOFOLLOW};
 	for (unsigned i = 0; i < sizeof modes / sizeof *modes; i++)
 		for (unsigned j = 0; j < sizeof aflags / sizeof *aflags; j++) {
+			long r0 = fl_view_faccessat(AT_FDCWD, p, modes[i], aflags[j]);
 			long r1 = fl_faccessat2(AT_FDCWD, p, modes[i], aflags[j]);
 			long r2 = sysret(syscall(SYS_faccessat2, AT_FDCWD, p, modes[i], aflags[j]));
 			if (IS_PASS(r1))
 				snprintf(a, sizeof a, "pass");
 			else
 				snprintf(a, sizeof a, "r=%ld", r1);
-			fprintf(out, "faccessat2 %x,%x %s\t%s\tr=%ld\n", modes[i], aflags[j], p, a, r2);
+			if (r0 == FL_PASS)
+				snprintf(v, sizeof v, "pass");
+			else
+				snprintf(v, sizeof v, "r=%ld", r0);
+			fprintf(out, "faccessat2 %x,%x %s\t%s\tr=%ld\t%s\n", modes[i], aflags[j], p, a, r2, v);
 		}
 	static const size_t lens[] = {4096, 3, 0};
 	for (unsigned i = 0; i < sizeof lens / sizeof *lens; i++) {
-		char l1[4096] = "", l2[4096] = "";
+		char l0[4096] = "", l1[4096] = "", l2[4096] = "";
+		long r0 = fl_view_readlinkat(AT_FDCWD, p, l0, lens[i]);
 		long r1 = fl_readlinkat(AT_FDCWD, p, l1, lens[i]);
 		long r2 = sysret(syscall(SYS_readlinkat, AT_FDCWD, p, l2, lens[i]));
 		if (IS_PASS(r1))
 			snprintf(a, sizeof a, "pass");
 		else
 			snprintf(a, sizeof a, "r=%ld %.*s", r1, r1 > 0 ? (int)r1 : 0, l1);
-		fprintf(out, "readlinkat %zu %s\t%s\tr=%ld %.*s\n", lens[i], p, a, r2, r2 > 0 ? (int)r2 : 0, l2);
+		if (r0 == FL_PASS)
+			snprintf(v, sizeof v, "pass");
+		else
+			snprintf(v, sizeof v, "r=%ld %.*s", r0, r0 > 0 ? (int)r0 : 0, l0);
+		fprintf(out, "readlinkat %zu %s\t%s\tr=%ld %.*s\t%s\n", lens[i], p, a, r2, r2 > 0 ? (int)r2 : 0, l2, v);
 	}
 }
 
@@ -438,6 +473,12 @@ int main(int argc, char **argv)
 	if (!strcmp(argv[i], "-C") && i + 1 < argc) {
 		if (chdir(argv[i + 1]) < 0)
 			return 5;
+		i += 2;
+	}
+	if (!strcmp(argv[i], "-d") && i + 1 < argc) {
+		diff_dirfd = (int)syscall(SYS_openat, AT_FDCWD, argv[i + 1], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (diff_dirfd < 0)
+			return 6;
 		i += 2;
 	}
 	if (!strcmp(argv[i], "-u") && i + 1 < argc) {

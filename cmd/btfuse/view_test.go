@@ -1,0 +1,198 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/btfuse/btfuse/control"
+	"github.com/btfuse/btfuse/event"
+	"github.com/btfuse/btfuse/internal/testutil"
+	"github.com/btfuse/btfuse/shmring"
+)
+
+// The fast lane's metadata view under 'btfuse run': which calls it answers
+// in the process (counted in status as door fast, with no event in the
+// ring and no notification), across fork, and that its answers under
+// concurrent change are states the files were in.
+
+// ringOf opens the shared-memory segment of the daemon serving dir.
+func ringOf(tb testing.TB, runtime, dir string) *shmring.Segment {
+	tb.Helper()
+	reg, err := control.Open(runtime)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	m, err := control.Canonical(dir)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	e, err := reg.Lookup(context.Background(), m)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	seg, err := shmring.Open(e.Shm)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { seg.Close() })
+	return seg
+}
+
+// ringEvents counts the events from c on whose path is p, by door.
+func ringEvents(tb testing.TB, c *shmring.Cursor, p string) map[event.Door]int {
+	tb.Helper()
+	got := map[event.Door]int{}
+	buf := make([]shmring.Record, 0, 1024)
+	for {
+		recs, err := c.Poll(buf[:0])
+		if err != nil {
+			tb.Fatal(err)
+		}
+		if len(recs) == 0 {
+			return got
+		}
+		for _, r := range recs {
+			if r.Path == p || strings.HasSuffix(p, "/"+r.Path) {
+				got[r.Door]++
+			}
+		}
+	}
+}
+
+// TestRunViewAnswers: N stats of a file under the mount, in one process
+// and in a fork child and its parent, are answered by the metadata view:
+// status counts them as door fast, none was notified, and the ring holds
+// an event for at most the first call of each process (its handshake
+// goes through the channel; BTFUSE_FAST_AFTER=0).
+func TestRunViewAnswers(t *testing.T) {
+	testutil.RequirePrivileged(t)
+	probe := cHelper(t, "flprobe")
+	dir, runtime := mountDirs(t)
+	startDaemon(t, runtime, dir)
+	if err := os.MkdirAll(filepath.Join(dir, "a/b"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	under := filepath.Join(dir, "a/b/file")
+	if err := os.WriteFile(under, []byte("data"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	seg := ringOf(t, runtime, dir)
+	const n = 2000
+	N := fmt.Sprint(n)
+	for _, tc := range []struct {
+		name  string
+		args  []string
+		want  string
+		calls int
+		procs int
+	}{
+		{"stat", []string{probe, "stat", N, under}, "stat ok=2000 errno=0 page=1\n", n, 1},
+		{"fork", []string{probe, "fork", N, under}, "child ok=2000 errno=0 page=1\nparent ok=2000 errno=0 page=1\n", 2 * n, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cur := seg.Cursor(false)
+			before := notified(t, runtime, dir, "newfstatat")
+			beforeFast := notified(t, runtime, dir, "newfstatat@fast")
+			code, out, errOut := runIn(t, runtime, []string{"BTFUSE_FAST_AFTER=0"}, withMount(dir, tc.args)...)
+			if code != 0 || out != tc.want {
+				t.Fatalf("exit %d, stdout %q, stderr %q; want %q", code, out, errOut, tc.want)
+			}
+			got := notified(t, runtime, dir, "newfstatat") - before
+			fast := notified(t, runtime, dir, "newfstatat@fast") - beforeFast
+			ev := ringEvents(t, cur, under)
+			// Every stat is the fast lane's; what is notified is the
+			// program's own start-up (at most one a process).
+			if fast != uint64(tc.calls) || got > uint64(tc.procs) {
+				t.Errorf("%d stats: %d counted for door fast, %d notified", tc.calls, fast, got)
+			}
+			// The channel's answers leave events, the view's do not.
+			if ev[event.DoorFast] > tc.procs || ev[event.DoorRun] != 0 {
+				t.Errorf("%d stats: %d channel events, %d seccomp events in the ring; want at most %d, 0",
+					tc.calls, ev[event.DoorFast], ev[event.DoorRun], tc.procs)
+			}
+		})
+	}
+}
+
+// TestRunViewUnderChange: a process stats two names in a loop while this
+// test swaps them (RENAME_EXCHANGE) and flips a mode through the FUSE
+// mount. Every answer must be a state the names were in: both always
+// exist, each with one of its inode's own attributes, never the name of
+// one with the type, owner or size of the other.
+func TestRunViewUnderChange(t *testing.T) {
+	testutil.RequirePrivileged(t)
+	watch := cHelper(t, "flview")
+	dir, runtime := mountDirs(t)
+	startDaemon(t, runtime, dir)
+	x, y := filepath.Join(dir, "x"), filepath.Join(dir, "y")
+	if err := os.Mkdir(x, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(y, []byte("12345"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(y, 1000, 1000); err != nil {
+		t.Fatal(err)
+	}
+	var dst, fst unix.Stat_t
+	if err := unix.Lstat(x, &dst); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Lstat(y, &fst); err != nil {
+		t.Fatal(err)
+	}
+	ok := map[string]bool{}
+	for _, p := range []string{x, y} {
+		for _, m := range []int{0o755, 0o711} {
+			ok[fmt.Sprintf("%s 0 0 %d %o %o 0 0", p, dst.Ino, unix.S_IFDIR, m)] = true
+		}
+		ok[fmt.Sprintf("%s 0 0 %d %o %o 1000 5", p, fst.Ino, unix.S_IFREG, 0o640)] = true
+	}
+	beforeFast := notified(t, runtime, dir, "newfstatat@fast")
+	var stop atomic.Bool
+	var wg sync.WaitGroup
+	var swaps atomic.Int64
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for i := 0; !stop.Load(); i++ {
+			if err := unix.Renameat2(unix.AT_FDCWD, x, unix.AT_FDCWD, y, unix.RENAME_EXCHANGE); err != nil {
+				t.Errorf("exchange: %v", err)
+				return
+			}
+			// The directory is x or y now; chmod both names' dir.
+			for _, p := range []string{x, y} {
+				var st unix.Stat_t
+				if unix.Lstat(p, &st) == nil && st.Mode&unix.S_IFMT == unix.S_IFDIR {
+					unix.Chmod(p, []uint32{0o755, 0o711}[i%2])
+				}
+			}
+			swaps.Add(1)
+		}
+	}()
+	code, out, errOut := runIn(t, runtime, []string{"BTFUSE_FAST_AFTER=0"}, withMount(dir, []string{watch, "watch", "20000", x, y})...)
+	stop.Store(true)
+	wg.Wait()
+	if code != 0 {
+		t.Fatalf("exit %d, stderr %q", code, errOut)
+	}
+	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+		f := strings.Split(l, "\t")
+		if !ok[f[0]] {
+			t.Errorf("an answer no state gave: %q", l)
+		}
+	}
+	fast := notified(t, runtime, dir, "newfstatat@fast") - beforeFast
+	if fast < 20000 || swaps.Load() == 0 {
+		t.Errorf("%d answers by the fast lane for 40000 stats, %d swaps", fast, swaps.Load())
+	}
+	t.Logf("%d swaps; answers:\n%s", swaps.Load(), out)
+}
