@@ -11,7 +11,7 @@ import (
 // repeats these numbers; TestLayoutMatchesC compares them.
 const (
 	Magic   = 0x4c465442 // "BTFL"
-	Version = 1
+	Version = 2
 
 	NumSlots  = 64
 	SlotSize  = 16384
@@ -45,7 +45,8 @@ const (
 	slotResult  = 48 // i64: >= 0, -errno or Pass
 	slotOutLen  = 56 // bytes of out used
 	slotNRel    = 60 // ids in rel: Files the library closed since the last request
-	slotPath1   = 64
+	slotClaim   = 64 // bumped by the library at every claim of the slot by a thread
+	slotPath1   = 128
 	slotPath2   = slotPath1 + PathBytes
 	slotOut     = slotPath2 + PathBytes
 	slotRel     = slotOut + OutBytes // [MaxRel]u64

@@ -39,7 +39,10 @@
 // (gettid); the daemon reads that thread's credentials through the
 // supervisor's credential cache (/proc/TID/status, re-read after every
 // set*id and capset, which the seccomp filter notifies) and refuses a
-// thread whose thread group is not the handshaked process. A vfork child
+// thread whose thread group is not the handshaked process. The worker
+// keeps what it read per TID while the credential generation stands and
+// the request comes through the same claim of the same slot (threads.go),
+// so that a known thread costs no syscall. A vfork child
 // runs on its parent's thread-local slot with its own TID: the library sees
 // gettid() differ from the slot's owner and passes.
 //

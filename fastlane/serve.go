@@ -44,6 +44,9 @@ type session struct {
 
 	// ats are the worker's scratch paths (two for rename).
 	ats [2]fsimpl.At
+	// threads are the process's threads as the supervisor resolved them
+	// (threads.go); only the worker touches them.
+	threads map[int]threadEntry
 	// files are the Files the process opened through the channel, by the
 	// id the library keeps for the descriptor; held until the library
 	// releases them (fl_close) or the session ends. Only the worker

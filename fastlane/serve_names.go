@@ -10,7 +10,7 @@ import (
 
 // mkdirat mirrors the seccomp lane's mkdir.
 func (ss *session) mkdirat(b, tid int, path string) int64 {
-	at, _, ok := ss.at(0, tid, int32(ss.seg.load(b+slotDirfd)), path, false)
+	at, _, ok := ss.at(0, b, tid, int32(ss.seg.load(b+slotDirfd)), path, false)
 	if !ok || ss.gone() {
 		return Pass
 	}
@@ -25,7 +25,7 @@ func (ss *session) unlinkat(b, tid int, path string) int64 {
 	if flags&^unix.AT_REMOVEDIR != 0 {
 		return -int64(unix.EINVAL)
 	}
-	at, _, ok := ss.at(0, tid, int32(ss.seg.load(b+slotDirfd)), path, false)
+	at, _, ok := ss.at(0, b, tid, int32(ss.seg.load(b+slotDirfd)), path, false)
 	if !ok || ss.gone() {
 		return Pass
 	}
@@ -48,11 +48,11 @@ func (ss *session) renameat2(b, tid int, oldPath string) int64 {
 	if !ok {
 		return Pass
 	}
-	old, _, ok := ss.at(0, tid, int32(ss.seg.load(b+slotDirfd)), oldPath, false)
+	old, _, ok := ss.at(0, b, tid, int32(ss.seg.load(b+slotDirfd)), oldPath, false)
 	if !ok {
 		return Pass
 	}
-	new, _, ok := ss.at(1, tid, int32(ss.seg.load(b+slotDirfd2)), newPath, false)
+	new, _, ok := ss.at(1, b, tid, int32(ss.seg.load(b+slotDirfd2)), newPath, false)
 	if !ok || ss.gone() {
 		return Pass
 	}

@@ -123,17 +123,21 @@ func (ss *session) observe(op event.Op, tid int, path string, r int64, start tim
 	obs.Observe(e)
 }
 
-// at resolves a path of thread tid as the seccomp lane does, into the
-// worker's scratch At i. ok false: pass. A thread of another process than
-// the handshaked one (a vfork child, a forged TID) passes too.
-func (ss *session) at(i, tid int, dirfd int32, path string, follow bool) (*fsimpl.At, supervisor.Thread, bool) {
+// at resolves a path of the request in slot b, by thread tid, as the
+// seccomp lane does, into the worker's scratch At i. ok false: pass. A
+// thread of another process than the handshaked one (a vfork child, a
+// forged TID) passes too.
+func (ss *session) at(i, b, tid int, dirfd int32, path string, follow bool) (*fsimpl.At, supervisor.Thread, bool) {
 	f := 0
 	if follow {
 		f = fsimpl.AtFollow
 	}
+	th, ok := ss.thread(b, tid)
+	if !ok {
+		return nil, supervisor.Thread{}, false
+	}
 	at := &ss.ats[i]
-	th, ok := ss.s.sup.LaneAt(tid, dirfd, path, f, at)
-	if !ok || th.Tgid() != ss.tgid {
+	if !ss.s.sup.LaneAtAs(th, tid, dirfd, path, f, at) {
 		return nil, supervisor.Thread{}, false
 	}
 	return at, th, true
@@ -160,7 +164,7 @@ func (ss *session) reply(b int, data []byte) {
 // does with flags and returns its attributes; without them (ok false), r
 // is the call's result.
 func (ss *session) statAttr(b, tid int, path string, flags int) (a fsimpl.Attr, r int64, ok bool) {
-	at, _, ok := ss.at(0, tid, int32(ss.seg.load(b+slotDirfd)), path, flags&unix.AT_SYMLINK_NOFOLLOW == 0)
+	at, _, ok := ss.at(0, b, tid, int32(ss.seg.load(b+slotDirfd)), path, flags&unix.AT_SYMLINK_NOFOLLOW == 0)
 	if !ok {
 		return a, Pass, false
 	}
@@ -209,7 +213,7 @@ func (ss *session) faccessat2(b, tid int, path string) int64 {
 	if e := supervisor.AccessArgsErr(mode, flags); e != 0 {
 		return result(e)
 	}
-	at, th, ok := ss.at(0, tid, int32(ss.seg.load(b+slotDirfd)), path, flags&unix.AT_SYMLINK_NOFOLLOW == 0)
+	at, th, ok := ss.at(0, b, tid, int32(ss.seg.load(b+slotDirfd)), path, flags&unix.AT_SYMLINK_NOFOLLOW == 0)
 	if !ok {
 		return Pass
 	}
@@ -223,7 +227,7 @@ func (ss *session) readlinkat(b, tid int, path string) int64 {
 	if size <= 0 {
 		return -int64(unix.EINVAL)
 	}
-	at, _, ok := ss.at(0, tid, int32(ss.seg.load(b+slotDirfd)), path, false)
+	at, _, ok := ss.at(0, b, tid, int32(ss.seg.load(b+slotDirfd)), path, false)
 	if !ok {
 		return Pass
 	}

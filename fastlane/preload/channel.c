@@ -316,6 +316,11 @@ static char *claim(void)
 			}
 			if (__atomic_compare_exchange_n(word(sl, SLOT_OWNER), &owner, (uint32_t)tid, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)) {
 				st(sl, SLOT_STATE, S_IDLE);
+				/* A new thread may have the TID of one that
+				 * exited: the daemon keeps a thread's
+				 * credentials only while its slot's claim is
+				 * the one it saw. */
+				__atomic_add_fetch(word(sl, SLOT_CLAIM), 1, __ATOMIC_SEQ_CST);
 				t_slot = sl;
 				t_tid = tid;
 				pthread_setspecific(fl_key, sl);

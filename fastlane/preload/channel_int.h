@@ -23,7 +23,7 @@
 /* The segment's layout: fastlane/channel.go (TestLayoutMatchesC). */
 enum {
 	FL_MAGIC = 0x4c465442,
-	FL_VERSION = 1,
+	FL_VERSION = 2,
 	FL_NUM_SLOTS = 64,
 	FL_SLOT_SIZE = 16384,
 	FL_SLOTS_OFF = 4096,
@@ -54,7 +54,8 @@ enum {
 	SLOT_RESULT = 48,
 	SLOT_OUTLEN = 56,
 	SLOT_NREL = 60,
-	SLOT_PATH1 = 64,
+	SLOT_CLAIM = 64,
+	SLOT_PATH1 = 128,
 	SLOT_PATH2 = SLOT_PATH1 + FL_PATH_BYTES,
 	SLOT_OUT = SLOT_PATH2 + FL_PATH_BYTES,
 	SLOT_REL = SLOT_OUT + FL_OUT_BYTES,
