@@ -108,9 +108,11 @@
 //
 // # What the channel answers
 //
-// Paths are walked from the thread's working directory (dirfd AT_FDCWD,
-// read from /proc/TID/cwd) or from the root for absolute paths; other
-// dirfds pass. The walk, the permission checks and the answer are those of
+// Paths are walked from the root: the library joins a relative path
+// (dirfd AT_FDCWD) to the working directory getcwd names, the string
+// /proc/TID/cwd would give the daemon for a syscall more (when getcwd
+// cannot name it, the path goes as it is and the daemon reads
+// /proc/TID/cwd, passing what it cannot place); other dirfds pass. The walk, the permission checks and the answer are those of
 // the seccomp lane's handlers (supervisor.LaneAt), so both lanes agree
 // with the FUSE mount: newfstatat, statx, faccessat2 and readlinkat;
 // mkdirat, unlinkat and renameat2; and openat of regular files.

@@ -361,12 +361,31 @@ void flc_end(void)
 }
 
 /* put_path copies path into the slot; 0 when it does not fit (the kernel
- * answers ENAMETOOLONG past PATH_MAX: let it). */
+ * answers ENAMETOOLONG past PATH_MAX: let it).
+ *
+ * A relative path is sent absolute, joined to the working directory as
+ * getcwd gives it, so that the daemon need not read /proc/TID/cwd (the
+ * same string: both are the kernel's d_path of the directory). The
+ * daemon then checks the directories above the mount from the root,
+ * which is stricter than the kernel's walk from the working directory:
+ * at worst the call passes. A working directory getcwd cannot name (it
+ * was removed, or lies outside the root) or a join past PATH_MAX sends
+ * the path as it is, for the daemon to judge. */
 int flc_put_path(char *s, int off, const char *path)
 {
 	size_t n = strnlen(path, FL_PATH_BYTES);
 	if (n >= FL_PATH_BYTES)
 		return 0;
+	if (path[0] != '/') {
+		char *d = s + off;
+		long c = syscall(SYS_getcwd, d, FL_PATH_BYTES);
+		if (c > 1 && d[0] == '/' && (size_t)c - 1 + 1 + n < FL_PATH_BYTES) {
+			size_t k = (size_t)c - 1; /* getcwd counts the NUL */
+			d[k] = '/';
+			memcpy(d + k + 1, path, n + 1);
+			return 1;
+		}
+	}
 	memcpy(s + off, path, n + 1);
 	return 1;
 }
