@@ -326,6 +326,7 @@ func TestChannelForkVforkThread(t *testing.T) {
 	}
 	pass := fmt.Sprint(fastlane.Pass)
 	for k, want := range map[string]string{"parent": "0", "errno-kept": "0 4242", "errno-close": "1 4242", "thread": "0", "fork-child": "0 0", "vfork-child": pass,
+		"vfork-close":    "0 0",
 		"raw-fork-child": pass, "parent-again": "0"} {
 		if got[k] != want {
 			t.Errorf("%s: %q, want %q (all: %v)", k, got[k], want, got)

@@ -180,8 +180,8 @@ long fl_renameat2(int olddirfd, const char *oldpath, int newdirfd, const char *n
 }
 
 /* fd_id returns the daemon's id of the File behind fd, 0 when the channel
- * did not open fd in this process or fd no longer is what it opened. */
-static uint64_t fd_id(int fd)
+ * did not open fd in process me or fd no longer is what it opened. */
+static uint64_t fd_id(int fd, pid_t me)
 {
 	if (!flc_fds || fd < 0 || fd >= FL_MAX_FDS || flc_fds[fd].id == 0)
 		return 0;
@@ -189,16 +189,23 @@ static uint64_t fd_id(int fd)
 	struct stat sb;
 	int saved = errno;
 	uint64_t id = e->id;
-	if (e->pid != (pid_t)syscall(SYS_getpid) || syscall(SYS_fstat, fd, &sb) != 0 || sb.st_dev != e->dev ||
-	    sb.st_ino != e->ino)
+	if (e->pid != me || syscall(SYS_fstat, fd, &sb) != 0 || sb.st_dev != e->dev || sb.st_ino != e->ino)
 		id = 0;
 	errno = saved;
 	return id;
 }
 
+static pid_t getpid_keep_errno(void)
+{
+	int saved = errno;
+	pid_t p = (pid_t)syscall(SYS_getpid);
+	errno = saved;
+	return p;
+}
+
 long fl_fstat(int fd, struct stat *stp)
 {
-	uint64_t id = fd_id(fd);
+	uint64_t id = fd_id(fd, getpid_keep_errno());
 	if (!id || !stp)
 		return FL_PASS;
 	char *s = flc_begin();
@@ -217,7 +224,12 @@ long fl_close(int fd)
 {
 	if (!flc_fds || fd < 0 || fd >= FL_MAX_FDS || flc_fds[fd].id == 0)
 		return FL_PASS;
-	uint64_t id = fd_id(fd);
+	/* Only the process that opened fd forgets it: a vfork child shares
+	 * the table with its parent but closes its own copy of fd. */
+	pid_t me = getpid_keep_errno();
+	if (flc_fds[fd].pid != me)
+		return FL_PASS;
+	uint64_t id = fd_id(fd, me);
 	flc_fds[fd].id = 0;
 	if (!id)
 		return FL_PASS;

@@ -406,6 +406,20 @@ static int forks(const char *p)
 	}
 	waitpid(c, NULL, 0);
 	fprintf(out, "vfork-child %ld\n", vr);
+	/* A vfork child that closes a descriptor the channel opened (as
+	 * posix_spawn's file actions do) closes its own copy: the parent's
+	 * descriptor, and the channel's record of it, must stay. */
+	long vfd = fl_openat(AT_FDCWD, p, O_RDONLY, 0);
+	c = vfork();
+	if (c == 0) {
+		if (vfd >= 0 && fl_close((int)vfd) == FL_PASS)
+			syscall(SYS_close, (int)vfd);
+		_exit(0);
+	}
+	waitpid(c, NULL, 0);
+	fprintf(out, "vfork-close %ld %ld\n", vfd >= 0 ? 0 : vfd, vfd >= 0 ? fl_fstat((int)vfd, &s) : vfd);
+	if (vfd >= 0 && fl_close((int)vfd) == FL_PASS)
+		close((int)vfd);
 	/* A fork child that did not call fl_channel_atfork_child passes too. */
 	c = fork();
 	if (c == 0) {
