@@ -203,6 +203,16 @@ static pid_t getpid_keep_errno(void)
 	return p;
 }
 
+/* own_fd: a descriptor the channel opened is the backing file itself,
+ * which the seccomp lane leaves to the kernel (it serves only descriptors
+ * it installed): the caller may make its fd calls from the trampoline. */
+int fl_own_fd(int fd)
+{
+	if (!flc_fds || fd < 0 || fd >= FL_MAX_FDS || flc_fds[fd].id == 0)
+		return 0;
+	return fd_id(fd, getpid_keep_errno()) != 0;
+}
+
 long fl_fstat(int fd, struct stat *stp)
 {
 	uint64_t id = fd_id(fd, getpid_keep_errno());
