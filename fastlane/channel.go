@@ -83,6 +83,7 @@ const (
 	opRenameat2  = 8
 	opFstat      = 9  // slotLen: the file's id
 	opRelease    = 10 // slotLen: the file's id
+	opLinkat     = 11 // path1 -> path2, slotFlags: AT_SYMLINK_FOLLOW
 )
 
 // Pass is the result that sends the caller to the ordinary syscall

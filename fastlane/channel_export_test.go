@@ -16,7 +16,7 @@ func LayoutForTest() map[string]int64 {
 		"S_IDLE": slotIdle, "S_REQUEST": slotRequest, "S_BUSY": slotBusy, "S_DONE": slotDone,
 		"OP_NEWFSTATAT": opNewfstatat, "OP_STATX": opStatx, "OP_FACCESSAT2": opFaccessat2, "OP_READLINKAT": opReadlinkat,
 		"OP_OPENAT": opOpenat, "OP_MKDIRAT": opMkdirat, "OP_UNLINKAT": opUnlinkat, "OP_RENAMEAT2": opRenameat2,
-		"OP_FSTAT": opFstat, "OP_RELEASE": opRelease,
+		"OP_FSTAT": opFstat, "OP_RELEASE": opRelease, "OP_LINKAT": opLinkat,
 		"FL_PASS": Pass,
 	}
 }

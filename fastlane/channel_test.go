@@ -365,7 +365,7 @@ func TestChannelOpsDifferential(t *testing.T) {
 		chan_[rf[0]] = rf[2] == "chan"
 	}
 	for _, op := range []string{"create a excl", "create a excl again", "open a", "open a trunc", "open a append", "open missing",
-		"create d/f", "mkdir d", "mkdir d again", "rename d/f g", "rename g a exchange", "unlink d", "rmdir d", "unlink g",
+		"create d/f", "mkdir d", "mkdir d again", "link d/f k", "link d/f k again", "link d k", "link missing", "rename d/f g", "rename g a exchange", "unlink d", "rmdir d", "unlink g",
 		"unlink g again", "unlink h open"} {
 		if !chan_[op] {
 			t.Errorf("%q was not served by the channel", op)

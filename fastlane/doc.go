@@ -115,7 +115,7 @@
 // /proc/TID/cwd, passing what it cannot place); other dirfds pass. The walk, the permission checks and the answer are those of
 // the seccomp lane's handlers (supervisor.LaneAt), so both lanes agree
 // with the FUSE mount: newfstatat, statx, faccessat2 and readlinkat;
-// mkdirat, unlinkat and renameat2; and openat of regular files.
+// mkdirat, unlinkat, renameat2 and linkat; and openat of regular files.
 //
 // # Opens
 //

@@ -58,3 +58,30 @@ func (ss *session) renameat2(b, tid int, oldPath string) int64 {
 	}
 	return result(ss.s.fs.RenameAt(old, new, flags))
 }
+
+// linkat mirrors the seccomp lane's link (fs/namei.c:do_linkat()).
+// AT_EMPTY_PATH links a descriptor: the kernel's (the library sends only
+// paths).
+func (ss *session) linkat(b, tid int, oldPath string) int64 {
+	flags := int(int32(ss.seg.load(b + slotFlags)))
+	if flags&^(unix.AT_SYMLINK_FOLLOW|unix.AT_EMPTY_PATH) != 0 {
+		return -int64(unix.EINVAL)
+	}
+	if flags&unix.AT_EMPTY_PATH != 0 {
+		return Pass
+	}
+	newPath, ok := ss.seg.cstring(b+slotPath2, PathBytes)
+	if !ok {
+		return Pass
+	}
+	old, _, ok := ss.at(0, b, tid, int32(ss.seg.load(b+slotDirfd)), oldPath, flags&unix.AT_SYMLINK_FOLLOW != 0)
+	if !ok {
+		return Pass
+	}
+	new, _, ok := ss.at(1, b, tid, int32(ss.seg.load(b+slotDirfd2)), newPath, false)
+	if !ok || ss.gone() {
+		return Pass
+	}
+	_, e := ss.s.fs.LinkAt(old, new)
+	return result(e)
+}

@@ -24,6 +24,7 @@ var (
 	evUnlinkat   = eventOp("unlinkat")
 	evRenameat2  = eventOp("renameat2")
 	evFstat      = eventOp("fstat")
+	evLinkat     = eventOp("linkat")
 )
 
 // opSys are the syscalls the requests stand for, as fault rules name them.
@@ -32,7 +33,7 @@ var opSys = [...]faults.Sys{
 	opFaccessat2: faults.SyscallID("faccessat2"), opReadlinkat: faults.SyscallID("readlinkat"),
 	opOpenat: faults.SyscallID("openat"), opMkdirat: faults.SyscallID("mkdirat"),
 	opUnlinkat: faults.SyscallID("unlinkat"), opRenameat2: faults.SyscallID("renameat2"),
-	opFstat: faults.SyscallID("fstat"), opRelease: faults.NoSys,
+	opFstat: faults.SyscallID("fstat"), opRelease: faults.NoSys, opLinkat: faults.SyscallID("linkat"),
 }
 
 func eventOp(name string) event.Op {
@@ -99,6 +100,8 @@ func (ss *session) serveSlot(b int) int64 {
 		ev, r = evUnlinkat, ss.unlinkat(b, tid, path)
 	case opRenameat2:
 		ev, r = evRenameat2, ss.renameat2(b, tid, path)
+	case opLinkat:
+		ev, r = evLinkat, ss.linkat(b, tid, path)
 	default:
 		return Pass
 	}

@@ -18,6 +18,7 @@ long fl_openat(int dirfd, const char *path, int flags, mode_t mode);
 long fl_mkdirat(int dirfd, const char *path, mode_t mode);
 long fl_unlinkat(int dirfd, const char *path, int flags);
 long fl_renameat2(int olddirfd, const char *oldpath, int newdirfd, const char *newpath, unsigned int flags);
+long fl_linkat(int olddirfd, const char *oldpath, int newdirfd, const char *newpath, int flags);
 long fl_fstat(int fd, struct stat *st);   /* fds the channel opened (FL_PASS for others) */
 long fl_close(int fd);                    /* the fd is closed by the caller afterwards either way */
 int  fl_own_fd(int fd);                   /* 1: fd is a backing file the channel opened in this process */

@@ -79,6 +79,7 @@ enum {
 	OP_RENAMEAT2 = 8,
 	OP_FSTAT = 9,
 	OP_RELEASE = 10,
+	OP_LINKAT = 11,
 };
 
 /* The backing directory, when the daemon gave it (the process has its uid

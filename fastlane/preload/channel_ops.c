@@ -161,19 +161,40 @@ long fl_unlinkat(int dirfd, const char *path, int flags)
 	return r;
 }
 
-long fl_renameat2(int olddirfd, const char *oldpath, int newdirfd, const char *newpath, unsigned int flags)
+/* two_paths begins a call about two paths (rename, link), or returns NULL
+ * to pass. */
+static char *two_paths(int op, int olddirfd, const char *oldpath, int newdirfd, const char *newpath)
 {
 	if (!newpath || !newpath[0] || (newdirfd != AT_FDCWD && newpath[0] != '/'))
-		return FL_PASS;
-	char *s = flc_start_path(OP_RENAMEAT2, olddirfd, oldpath);
+		return NULL;
+	char *s = flc_start_path(op, olddirfd, oldpath);
 	if (!s)
-		return FL_PASS;
+		return NULL;
 	if (!flc_put_path(s, SLOT_PATH2, newpath)) {
 		flc_end();
-		return FL_PASS;
+		return NULL;
 	}
 	st(s, SLOT_DIRFD2, (uint32_t)AT_FDCWD);
+	return s;
+}
+
+long fl_renameat2(int olddirfd, const char *oldpath, int newdirfd, const char *newpath, unsigned int flags)
+{
+	char *s = two_paths(OP_RENAMEAT2, olddirfd, oldpath, newdirfd, newpath);
+	if (!s)
+		return FL_PASS;
 	st(s, SLOT_FLAGS, flags);
+	long r = flc_call(s);
+	flc_finish(s);
+	return r;
+}
+
+long fl_linkat(int olddirfd, const char *oldpath, int newdirfd, const char *newpath, int flags)
+{
+	char *s = two_paths(OP_LINKAT, olddirfd, oldpath, newdirfd, newpath);
+	if (!s)
+		return FL_PASS;
+	st(s, SLOT_FLAGS, (uint32_t)flags);
 	long r = flc_call(s);
 	flc_finish(s);
 	return r;

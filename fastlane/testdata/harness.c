@@ -259,6 +259,21 @@ static void o_fstat(const char *what, int fd)
 	done(w, r, 0);
 }
 
+/* o_fstat_path prints the link count and mode of name (lstat, raw: the
+ * same call on both sides). */
+static void o_fstat_path(const char *what, const char *name)
+{
+	struct stat sb;
+	long r = sysret(syscall(SYS_newfstatat, AT_FDCWD, at(name), &sb, AT_SYMLINK_NOFOLLOW));
+	char w[128];
+	if (r == 0)
+		snprintf(w, sizeof w, "%s mode=%o size=%ld nlink=%lu", what, sb.st_mode, (long)sb.st_size, (unsigned long)sb.st_nlink);
+	else
+		snprintf(w, sizeof w, "%s", what);
+	ops_chan = 0;
+	done(w, r, 0);
+}
+
 static int ops(const char *dir)
 {
 	ops_dir = dir;
@@ -329,6 +344,13 @@ static int ops(const char *dir)
 	}
 	done("open a o_directory", o_open("a", O_RDONLY | O_DIRECTORY, 0), 1);
 	done("open a nofollow", o_open("a", O_RDONLY | O_NOFOLLOW, 0), 1);
+	done("link d/f k", VIA(fl_linkat(AT_FDCWD, at("d/f"), AT_FDCWD, at("k"), 0), syscall(SYS_linkat, AT_FDCWD, at("d/f"), AT_FDCWD, at("k"), 0)), 0);
+	o_fstat_path("lstat k", "k");
+	done("link d/f k again", VIA(fl_linkat(AT_FDCWD, at("d/f"), AT_FDCWD, at("k"), 0), syscall(SYS_linkat, AT_FDCWD, at("d/f"), AT_FDCWD, at("k"), 0)), 0);
+	done("link d k", VIA(fl_linkat(AT_FDCWD, at("d"), AT_FDCWD, at("k2"), 0), syscall(SYS_linkat, AT_FDCWD, at("d"), AT_FDCWD, at("k2"), 0)), 0);
+	done("link missing", VIA(fl_linkat(AT_FDCWD, at("missing"), AT_FDCWD, at("k2"), 0), syscall(SYS_linkat, AT_FDCWD, at("missing"), AT_FDCWD, at("k2"), 0)), 0);
+	done("link bad flags", VIA(fl_linkat(AT_FDCWD, at("d/f"), AT_FDCWD, at("k2"), 0x2), syscall(SYS_linkat, AT_FDCWD, at("d/f"), AT_FDCWD, at("k2"), 0x2)), 0);
+	done("unlink k", VIA(fl_unlinkat(AT_FDCWD, at("k"), 0), syscall(SYS_unlinkat, AT_FDCWD, at("k"), 0)), 0);
 	done("rename d/f g", VIA(fl_renameat2(AT_FDCWD, at("d/f"), AT_FDCWD, at("g"), 0), syscall(SYS_renameat2, AT_FDCWD, at("d/f"), AT_FDCWD, at("g"), 0)), 0);
 	done("rename g a noreplace", VIA(fl_renameat2(AT_FDCWD, at("g"), AT_FDCWD, at("a"), RENAME_NOREPLACE), syscall(SYS_renameat2, AT_FDCWD, at("g"), AT_FDCWD, at("a"), RENAME_NOREPLACE)), 0);
 	done("rename g a exchange", VIA(fl_renameat2(AT_FDCWD, at("g"), AT_FDCWD, at("a"), RENAME_EXCHANGE), syscall(SYS_renameat2, AT_FDCWD, at("g"), AT_FDCWD, at("a"), RENAME_EXCHANGE)), 0);
