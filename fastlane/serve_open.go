@@ -37,9 +37,6 @@ func (ss *session) openat(b, tid int, path string) int64 {
 	if !ok || !ss.s.mayOpenBacking(th) {
 		return Pass
 	}
-	if flags&(unix.O_CREAT|unix.O_TRUNC) != 0 && ss.gone() {
-		return Pass
-	}
 	f, e := ss.s.fs.OpenAt(at, flags, mode, true)
 	if e != 0 {
 		return result(e)
