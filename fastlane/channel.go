@@ -46,6 +46,7 @@ const (
 	slotOutLen  = 56 // bytes of out used
 	slotNRel    = 60 // ids in rel: Files the library closed since the last request
 	slotClaim   = 64 // bumped by the library at every claim of the slot by a thread
+	slotOutIno  = 72 // u64, openat's reply: the backing file's inode number (0: unknown)
 	slotPath1   = 128
 	slotPath2   = slotPath1 + PathBytes
 	slotOut     = slotPath2 + PathBytes

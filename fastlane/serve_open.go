@@ -47,6 +47,7 @@ func (ss *session) openat(b, tid int, path string) int64 {
 	ss.nextID++
 	ss.files[ss.nextID] = f
 	ss.reply(b, []byte(fsimpl.BackingName(f.Ino)))
+	ss.seg.putU64(b+slotOutIno, f.BackIno)
 	return int64(ss.nextID)
 }
 

@@ -50,6 +50,7 @@ func (ss *session) serveSlot(b int) int64 {
 	start := time.Now()
 	seg := ss.seg
 	seg.store(b+slotOutLen, 0)
+	seg.putU64(b+slotOutIno, 0)
 	// The Files the library closed since this slot's last request
 	// (fl_close queues them here rather than asking at once).
 	if n := min(seg.load(b+slotNRel), MaxRel); n > 0 {

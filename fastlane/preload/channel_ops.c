@@ -125,9 +125,18 @@ long fl_openat(int dirfd, const char *path, int flags, mode_t mode)
 			if (r < 0)
 				r = -errno;
 		}
+		/* The descriptor's identity, for fd_id: the backing
+		 * directory's device (checked just before the open) and the
+		 * inode number the daemon gave, else the file's own. */
+		uint64_t ino = __atomic_load_n((uint64_t *)(s + SLOT_OUTINO), __ATOMIC_SEQ_CST);
 		struct stat sb;
 		if (r < 0) {
 			release(s, id);
+		} else if (r < FL_MAX_FDS && ino != 0) {
+			flc_fds[r].id = id;
+			flc_fds[r].pid = flc_pid;
+			flc_fds[r].dev = flc_backdir_dev;
+			flc_fds[r].ino = (ino_t)ino;
 		} else if (r < FL_MAX_FDS && syscall(SYS_fstat, r, &sb) == 0) {
 			flc_fds[r].id = id;
 			flc_fds[r].pid = flc_pid;
@@ -260,10 +269,12 @@ long fl_close(int fd)
 	pid_t me = getpid_keep_errno();
 	if (flc_fds[fd].pid != me)
 		return FL_PASS;
-	uint64_t id = fd_id(fd, me);
+	/* No identity check: whether fd still is the backing file or was
+	 * replaced behind the library's back (dup2 onto it, a raw close and
+	 * a reuse of the number), the descriptor the File was opened for is
+	 * gone after this close, so the File is released either way. */
+	uint64_t id = flc_fds[fd].id;
 	flc_fds[fd].id = 0;
-	if (!id)
-		return FL_PASS;
 	char *s = flc_begin();
 	if (!s)
 		return FL_PASS; /* the daemon keeps the File until the process is gone */
