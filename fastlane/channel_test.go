@@ -404,4 +404,15 @@ func TestChannelHandshakeAfter(t *testing.T) {
 	if want := []string{pass, pass, pass, "0", "0"}; strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Errorf("results %v, want %v", got, want)
 	}
+	// A read-only open counts as any call; an open for writing
+	// handshakes at once (its descriptor would otherwise stay on the
+	// seccomp lane).
+	got = lines(l.supervised(t, "rcount", "3", l.mount+"/f"))
+	if want := []string{"pass", pass, pass, "0"}; strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("read-only open first: results %v, want %v", got, want)
+	}
+	got = lines(l.supervised(t, "wcount", "2", l.mount+"/f"))
+	if want := []string{"fd", "0", "0"}; strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("open for writing first: results %v, want %v", got, want)
+	}
 }

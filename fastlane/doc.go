@@ -23,7 +23,9 @@
 // environment variable SocketEnv that 'btfuse run' sets, when a process
 // (or a fork child) makes its ninth call under the mount (the first eight
 // pass: a handshake costs more than a short-lived program saves;
-// BTFUSE_FAST_AFTER sets the number), and sends the control
+// BTFUSE_FAST_AFTER sets the number; an open for writing handshakes at
+// once, since the seccomp lane would keep its descriptor for good, every
+// fstat or ftruncate of it notified), and sends the control
 // request OpHandshake in the control package's wire format. The daemon
 // takes the peer's pid from SO_PEERCRED (the kernel's word, not the
 // library's), opens a pidfd on it while the peer waits for the reply (so

@@ -271,6 +271,17 @@ static void turn_off(void)
 	__atomic_store_n(&fl_state, FL_OFF, __ATOMIC_SEQ_CST);
 }
 
+/* flc_hurry makes the process's next call handshake, whatever
+ * BTFUSE_FAST_AFTER says: a descriptor the seccomp lane opens stays on it
+ * for its whole life (each fstat, ftruncate, fchmod of it a notification),
+ * which an open for writing (a database, a log, an output file) is likely
+ * to see many of. */
+void flc_hurry(void)
+{
+	if (__atomic_load_n(&fl_state, __ATOMIC_SEQ_CST) == FL_NONE)
+		__atomic_store_n(&fl_until, 0, __ATOMIC_SEQ_CST);
+}
+
 /* claim returns the calling thread's slot, claiming one if needed, or NULL
  * to pass. */
 static char *claim(void)

@@ -123,6 +123,7 @@ static inline void st(char *base, int off, uint32_t v) { __atomic_store_n(word(b
  * flc_end must follow a non-NULL flc_begin (flc_finish when a request was
  * posted). */
 char *flc_begin(void);
+void flc_hurry(void);
 void flc_end(void);
 void flc_finish(char *s);
 /* flc_call posts the request in slot s and waits for its result. */

@@ -94,6 +94,8 @@ long fl_openat(int dirfd, const char *path, int flags, mode_t mode)
 	 * passes directories and devices. */
 	if (flags & (O_PATH | (O_TMPFILE & ~O_DIRECTORY)))
 		return FL_PASS;
+	if ((flags & O_ACCMODE) != O_RDONLY || (flags & (O_CREAT | O_TRUNC)))
+		flc_hurry();
 	char *s = flc_start_path(OP_OPENAT, dirfd, path);
 	if (!s)
 		return FL_PASS;

@@ -12,6 +12,8 @@
  *       channel and, when it passes, the raw syscall (as the library does);
  *       "op<TAB>result<TAB>chan|sys" into OUT
  *   harness OUT count N PATH             N stats of PATH through the channel
+ *   harness OUT rcount|wcount N PATH     an open of PATH (read-only, for
+ *       writing) through the channel, then N stats
  *   harness OUT fork PATH                the channel in a fork child, a vfork
  *       child and a second thread; results into OUT */
 #define _GNU_SOURCE
@@ -493,6 +495,16 @@ int main(int argc, char **argv)
 		r = bench(atol(argv[i + 1]), argv[i + 2], argv[i + 3]);
 	} else if (!strcmp(argv[i], "count") && i + 2 < argc) {
 		/* N stats of PATH through the channel, one result a line. */
+		for (long k = atol(argv[i + 1]); k > 0; k--) {
+			struct stat sb;
+			fprintf(out, "%ld\n", fl_newfstatat(AT_FDCWD, argv[i + 2], &sb, 0));
+		}
+	} else if ((!strcmp(argv[i], "rcount") || !strcmp(argv[i], "wcount")) && i + 2 < argc) {
+		/* An open of PATH (read-only, or for writing), then N stats. */
+		long fd = fl_openat(AT_FDCWD, argv[i + 2], argv[i][0] == 'r' ? O_RDONLY : O_WRONLY, 0);
+		fprintf(out, "%s\n", fd >= 0 ? "fd" : fd == FL_PASS ? "pass" : "err");
+		if (fd >= 0 && fl_close((int)fd) == FL_PASS)
+			close((int)fd);
 		for (long k = atol(argv[i + 1]); k > 0; k--) {
 			struct stat sb;
 			fprintf(out, "%ld\n", fl_newfstatat(AT_FDCWD, argv[i + 2], &sb, 0));
