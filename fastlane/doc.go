@@ -92,7 +92,11 @@
 // The daemon serves each segment with a worker goroutine on a locked OS
 // thread: it scans the slots for requests, keeps polling for a short while
 // after the last one (a program in a loop of path calls keeps it hot), then
-// announces that it sleeps and reads the doorbell socket. One worker
+// announces that it sleeps and reads the doorbell socket. After waking a
+// thread that slept for its reply it sleeps at once: that thread needs a
+// CPU, and on a busy machine the polling worker holds the one it would
+// get; the next request rings the doorbell, which hands the worker the
+// caller's CPU, as a seccomp notification does. One worker
 // serves all the threads of a process, one request at a time. It wakes at
 // least every WorkerPatience to see whether its process is gone (pidfd);
 // the library's end of the socket closes with the process (or its exec),

@@ -101,17 +101,22 @@ func (ss *session) run() {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	last := time.Now()
+	woke := false
 	for idle := 0; !ss.stopped.Load(); idle++ {
-		if ss.serveAll() {
-			last, idle = time.Now(), 0
+		if any, w := ss.serveAll(); any {
+			last, idle, woke = time.Now(), 0, w
 			continue
 		}
 		// Poll without yielding: a locked thread that yields waits for
 		// the scheduler to hand its goroutine back, which costs a
-		// thread wake-up, the very thing polling is for.
-		if idle%64 != 0 || time.Since(last) < workerPoll {
+		// thread wake-up, the very thing polling is for. But not after
+		// waking a thread that slept for its reply: it needs a CPU, and
+		// polling holds one (on a busy machine, the one it would run
+		// on); its next request rings the doorbell.
+		if !woke && (idle%64 != 0 || time.Since(last) < workerPoll) {
 			continue
 		}
+		woke = false
 		// Announce the sleep, then look once more: a request posted
 		// before the announcement was seen is served now; one posted
 		// after it rings the bell, whose byte waits in the socket.
@@ -147,9 +152,8 @@ func (ss *session) pending() bool {
 }
 
 // serveAll answers every request posted, and reports whether there was
-// one.
-func (ss *session) serveAll() bool {
-	any := false
+// one and whether it woke a thread sleeping for its reply.
+func (ss *session) serveAll() (any, woke bool) {
 	for i := 0; i < NumSlots; i++ {
 		b := slotBase(i)
 		if ss.seg.load(b+slotState) != slotRequest || !ss.seg.cas(b+slotState, slotRequest, slotBusy) {
@@ -161,7 +165,8 @@ func (ss *session) serveAll() bool {
 		ss.seg.store(b+slotState, slotDone)
 		if ss.seg.load(b+slotWaiting) != 0 {
 			ss.seg.wake(b + slotState)
+			woke = true
 		}
 	}
-	return any
+	return any, woke
 }
