@@ -11,7 +11,7 @@ import (
 // repeats these numbers; TestLayoutMatchesC compares them.
 const (
 	Magic   = 0x4c465442 // "BTFL"
-	Version = 2
+	Version = 3
 
 	NumSlots  = 64
 	SlotSize  = 16384
@@ -52,7 +52,9 @@ const (
 	slotResult  = 48 // i64: >= 0, -errno, Pass or Kernel
 	slotOutLen  = 56 // bytes of out used
 	slotNRel    = 60 // ids in rel: Files the library closed since the last request
-	slotPath1   = 64
+	slotClaim   = 64 // bumped by the library at every claim of the slot by a thread
+	slotOutIno  = 72 // u64, openat's reply: the backing file's inode number (0: unknown)
+	slotPath1   = 128
 	slotPath2   = slotPath1 + PathBytes
 	slotOut     = slotPath2 + PathBytes
 	slotRel     = slotOut + OutBytes // [MaxRel]u64
@@ -89,6 +91,7 @@ const (
 	opRenameat2  = 8
 	opFstat      = 9  // slotLen: the file's id
 	opRelease    = 10 // slotLen: the file's id
+	opLinkat     = 11 // path1 -> path2, slotFlags: AT_SYMLINK_FOLLOW
 )
 
 // Pass is the result that sends the caller to the ordinary syscall

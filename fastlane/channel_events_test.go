@@ -31,6 +31,8 @@ func TestChannelEventsInRing(t *testing.T) {
 			want["mkdirat"]++
 		case "rename":
 			want["renameat2"]++
+		case "link":
+			want["linkat"]++
 		case "unlink", "rmdir":
 			want["unlinkat"]++
 		case "fstat":

@@ -14,12 +14,12 @@ func LayoutForTest() map[string]int64 {
 		"SLOT_TID": slotTid, "SLOT_DIRFD": slotDirfd, "SLOT_DIRFD2": slotDirfd2, "SLOT_FLAGS": slotFlags,
 		"SLOT_MODE": slotMode, "SLOT_MASK": slotMask, "SLOT_LEN": slotLen, "SLOT_RESULT": slotResult,
 		"HDR_VIEW_WALK": hdrViewWalk, "HDR_HITS": hdrHits,
-		"SLOT_OUTLEN": slotOutLen, "SLOT_NREL": slotNRel, "SLOT_REL": slotRel, "FL_MAX_REL": MaxRel, "SLOT_PATH1": slotPath1, "SLOT_PATH2": slotPath2, "SLOT_OUT": slotOut,
+		"SLOT_OUTLEN": slotOutLen, "SLOT_NREL": slotNRel, "SLOT_CLAIM": slotClaim, "SLOT_OUTINO": slotOutIno, "SLOT_REL": slotRel, "FL_MAX_REL": MaxRel, "SLOT_PATH1": slotPath1, "SLOT_PATH2": slotPath2, "SLOT_OUT": slotOut,
 		"STATE_SERVING": stateServing, "STATE_CLOSED": stateClosed,
 		"S_IDLE": slotIdle, "S_REQUEST": slotRequest, "S_BUSY": slotBusy, "S_DONE": slotDone,
 		"OP_NEWFSTATAT": opNewfstatat, "OP_STATX": opStatx, "OP_FACCESSAT2": opFaccessat2, "OP_READLINKAT": opReadlinkat,
 		"OP_OPENAT": opOpenat, "OP_MKDIRAT": opMkdirat, "OP_UNLINKAT": opUnlinkat, "OP_RENAMEAT2": opRenameat2,
-		"OP_FSTAT": opFstat, "OP_RELEASE": opRelease,
+		"OP_FSTAT": opFstat, "OP_RELEASE": opRelease, "OP_LINKAT": opLinkat,
 		"FL_PASS": Pass, "FL_KERNEL_PASS": Kernel,
 	}
 }

@@ -369,6 +369,7 @@ func TestChannelForkVforkThread(t *testing.T) {
 	}
 	pass := fmt.Sprint(fastlane.Pass)
 	for k, want := range map[string]string{"parent": "0", "errno-kept": "0 4242", "errno-close": "1 4242", "thread": "0", "fork-child": "0 0", "vfork-child": pass,
+		"vfork-close":    "0 0",
 		"raw-fork-child": pass, "parent-again": "0"} {
 		if got[k] != want {
 			t.Errorf("%s: %q, want %q (all: %v)", k, got[k], want, got)
@@ -409,7 +410,7 @@ func TestChannelOpsDifferential(t *testing.T) {
 		way[rf[0]] = rf[2]
 	}
 	for _, op := range []string{"create a excl", "create a excl again", "open a", "open a trunc", "open a append", "open missing",
-		"create d/f", "mkdir d", "mkdir d again", "rename d/f g", "rename g a exchange", "unlink d", "rmdir d", "unlink g",
+		"create d/f", "mkdir d", "mkdir d again", "link d/f k", "link d/f k again", "link d k", "link missing", "rename d/f g", "rename g a exchange", "unlink d", "rmdir d", "unlink g",
 		"unlink g again", "unlink h open"} {
 		if !chan_[op] {
 			t.Errorf("%q was not served by the channel", op)
@@ -450,5 +451,16 @@ func TestChannelHandshakeAfter(t *testing.T) {
 	got := lines(l.supervised(t, "count", "5", l.mount+"/f"))
 	if want := []string{pass, pass, pass, "0", "0"}; strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Errorf("results %v, want %v", got, want)
+	}
+	// A read-only open counts as any call; an open for writing
+	// handshakes at once (its descriptor would otherwise stay on the
+	// seccomp lane).
+	got = lines(l.supervised(t, "rcount", "3", l.mount+"/f"))
+	if want := []string{"pass", pass, pass, "0"}; strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("read-only open first: results %v, want %v", got, want)
+	}
+	got = lines(l.supervised(t, "wcount", "2", l.mount+"/f"))
+	if want := []string{"fd", "0", "0"}; strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("open for writing first: results %v, want %v", got, want)
 	}
 }

@@ -26,7 +26,9 @@
 // environment variable SocketEnv that 'btfuse run' sets, when a process
 // (or a fork child) makes its ninth call under the mount (the first eight
 // pass: a handshake costs more than a short-lived program saves;
-// BTFUSE_FAST_AFTER sets the number), and sends the control
+// BTFUSE_FAST_AFTER sets the number; an open for writing handshakes at
+// once, since the seccomp lane would keep its descriptor for good, every
+// fstat or ftruncate of it notified), and sends the control
 // request OpHandshake in the control package's wire format. The daemon
 // takes the peer's pid from SO_PEERCRED (the kernel's word, not the
 // library's), opens a pidfd on it while the peer waits for the reply (so
@@ -42,7 +44,10 @@
 // (gettid); the daemon reads that thread's credentials through the
 // supervisor's credential cache (/proc/TID/status, re-read after every
 // set*id and capset, which the seccomp filter notifies) and refuses a
-// thread whose thread group is not the handshaked process. A vfork child
+// thread whose thread group is not the handshaked process. The worker
+// keeps what it read per TID while the credential generation stands and
+// the request comes through the same claim of the same slot (threads.go),
+// so that a known thread costs no syscall. A vfork child
 // runs on its parent's thread-local slot with its own TID: the library sees
 // gettid() differ from the slot's owner and passes.
 //
@@ -90,7 +95,11 @@
 // The daemon serves each segment with a worker goroutine on a locked OS
 // thread: it scans the slots for requests, keeps polling for a short while
 // after the last one (a program in a loop of path calls keeps it hot), then
-// announces that it sleeps and reads the doorbell socket. One worker
+// announces that it sleeps and reads the doorbell socket. After waking a
+// thread that slept for its reply it sleeps at once: that thread needs a
+// CPU, and on a busy machine the polling worker holds the one it would
+// get; the next request rings the doorbell, which hands the worker the
+// caller's CPU, as a seccomp notification does. One worker
 // serves all the threads of a process, one request at a time. It wakes at
 // least every WorkerPatience to see whether its process is gone (pidfd);
 // the library's end of the socket closes with the process (or its exec),
@@ -108,13 +117,17 @@
 //
 // # What the channel answers
 //
-// Paths are walked from the thread's working directory (dirfd AT_FDCWD,
-// read from /proc/TID/cwd), from the directory a descriptor names
-// (/proc/TID/fd/N; the library sends only descriptors of directories on
-// the mount) or from the root for absolute paths. The walk, the permission checks and the answer are those of
+// Paths are walked from the root: the library joins a path relative to
+// the working directory (dirfd AT_FDCWD) to the directory getcwd names, the
+// string /proc/TID/cwd would give the daemon for a syscall more (when
+// getcwd cannot name it, the path goes as it is and the daemon reads
+// /proc/TID/cwd, passing what it cannot place). A path relative to a
+// directory descriptor goes with the descriptor, which the daemon places
+// as the seccomp lane does (/proc/TID/fd/N; the library sends only
+// descriptors of directories on the mount). The walk, the permission checks and the answer are those of
 // the seccomp lane's handlers (supervisor.LaneAt), so both lanes agree
 // with the FUSE mount: newfstatat, statx, faccessat2 and readlinkat;
-// mkdirat, unlinkat and renameat2; and openat of regular files.
+// mkdirat, unlinkat, renameat2 and linkat; and openat of regular files.
 //
 // # Opens
 //

@@ -44,6 +44,9 @@ type session struct {
 
 	// ats are the worker's scratch paths (two for rename).
 	ats [2]fsimpl.At
+	// threads are the process's threads as the supervisor resolved them
+	// (threads.go); only the worker touches them.
+	threads map[int]threadEntry
 	// files are the Files the process opened through the channel, by the
 	// id the library keeps for the descriptor; held until the library
 	// releases them (fl_close) or the session ends. Only the worker
@@ -100,17 +103,22 @@ func (ss *session) run() {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	last := time.Now()
+	woke := false
 	for idle := 0; !ss.stopped.Load(); idle++ {
-		if ss.serveAll() {
-			last, idle = time.Now(), 0
+		if any, w := ss.serveAll(); any {
+			last, idle, woke = time.Now(), 0, w
 			continue
 		}
 		// Poll without yielding: a locked thread that yields waits for
 		// the scheduler to hand its goroutine back, which costs a
-		// thread wake-up, the very thing polling is for.
-		if idle%64 != 0 || time.Since(last) < workerPoll {
+		// thread wake-up, the very thing polling is for. But not after
+		// waking a thread that slept for its reply: it needs a CPU, and
+		// polling holds one (on a busy machine, the one it would run
+		// on); its next request rings the doorbell.
+		if !woke && (idle%64 != 0 || time.Since(last) < workerPoll) {
 			continue
 		}
+		woke = false
 		// Announce the sleep, then look once more: a request posted
 		// before the announcement was seen is served now; one posted
 		// after it rings the bell, whose byte waits in the socket.
@@ -147,9 +155,8 @@ func (ss *session) pending() bool {
 }
 
 // serveAll answers every request posted, and reports whether there was
-// one.
-func (ss *session) serveAll() bool {
-	any := false
+// one and whether it woke a thread sleeping for its reply.
+func (ss *session) serveAll() (any, woke bool) {
 	for i := 0; i < NumSlots; i++ {
 		b := slotBase(i)
 		if ss.seg.load(b+slotState) != slotRequest || !ss.seg.cas(b+slotState, slotRequest, slotBusy) {
@@ -161,7 +168,8 @@ func (ss *session) serveAll() bool {
 		ss.seg.store(b+slotState, slotDone)
 		if ss.seg.load(b+slotWaiting) != 0 {
 			ss.seg.wake(b + slotState)
+			woke = true
 		}
 	}
-	return any
+	return any, woke
 }

@@ -33,11 +33,8 @@ func (ss *session) openat(b, tid int, path string) int64 {
 	if !ss.backing || flags&(unix.O_PATH|oTmpfile) != 0 {
 		return Pass
 	}
-	at, th, ok := ss.at(0, tid, int32(ss.seg.load(b+slotDirfd)), path, false)
+	at, th, ok := ss.at(0, b, tid, int32(ss.seg.load(b+slotDirfd)), path, false)
 	if !ok || !ss.s.mayOpenBacking(th) {
-		return Pass
-	}
-	if flags&(unix.O_CREAT|unix.O_TRUNC) != 0 && ss.gone() {
 		return Pass
 	}
 	f, e := ss.s.fs.OpenAt(at, flags, mode, true)
@@ -50,6 +47,7 @@ func (ss *session) openat(b, tid int, path string) int64 {
 	ss.nextID++
 	ss.files[ss.nextID] = f
 	ss.reply(b, []byte(fsimpl.BackingName(f.Ino)))
+	ss.seg.putU64(b+slotOutIno, f.BackIno)
 	return int64(ss.nextID)
 }
 
@@ -61,8 +59,7 @@ func (ss *session) fstat(b, tid int) int64 {
 	if f == nil {
 		return Pass
 	}
-	th, ok := ss.s.sup.LaneThread(tid)
-	if !ok || th.Tgid() != ss.tgid {
+	if _, ok := ss.thread(b, tid); !ok {
 		return Pass
 	}
 	a, e := ss.s.fs.GetAttr(f.Ino)

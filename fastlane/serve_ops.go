@@ -24,6 +24,7 @@ var (
 	evUnlinkat   = eventOp("unlinkat")
 	evRenameat2  = eventOp("renameat2")
 	evFstat      = eventOp("fstat")
+	evLinkat     = eventOp("linkat")
 )
 
 // opSys are the syscalls the requests stand for, as fault rules name them.
@@ -32,7 +33,7 @@ var opSys = [...]faults.Sys{
 	opFaccessat2: faults.SyscallID("faccessat2"), opReadlinkat: faults.SyscallID("readlinkat"),
 	opOpenat: faults.SyscallID("openat"), opMkdirat: faults.SyscallID("mkdirat"),
 	opUnlinkat: faults.SyscallID("unlinkat"), opRenameat2: faults.SyscallID("renameat2"),
-	opFstat: faults.SyscallID("fstat"), opRelease: faults.NoSys,
+	opFstat: faults.SyscallID("fstat"), opRelease: faults.NoSys, opLinkat: faults.SyscallID("linkat"),
 }
 
 func eventOp(name string) event.Op {
@@ -49,6 +50,7 @@ func (ss *session) serveSlot(b int) int64 {
 	start := time.Now()
 	seg := ss.seg
 	seg.store(b+slotOutLen, 0)
+	seg.putU64(b+slotOutIno, 0)
 	// The Files the library closed since this slot's last request
 	// (fl_close queues them here rather than asking at once).
 	if n := min(seg.load(b+slotNRel), MaxRel); n > 0 {
@@ -99,6 +101,8 @@ func (ss *session) serveSlot(b int) int64 {
 		ev, r = evUnlinkat, ss.unlinkat(b, tid, path)
 	case opRenameat2:
 		ev, r = evRenameat2, ss.renameat2(b, tid, path)
+	case opLinkat:
+		ev, r = evLinkat, ss.linkat(b, tid, path)
 	default:
 		return Pass
 	}
@@ -123,17 +127,21 @@ func (ss *session) observe(op event.Op, tid int, path string, r int64, start tim
 	obs.Observe(e)
 }
 
-// at resolves a path of thread tid as the seccomp lane does, into the
-// worker's scratch At i. ok false: pass. A thread of another process than
-// the handshaked one (a vfork child, a forged TID) passes too.
-func (ss *session) at(i, tid int, dirfd int32, path string, follow bool) (*fsimpl.At, supervisor.Thread, bool) {
+// at resolves a path of the request in slot b, by thread tid, as the
+// seccomp lane does, into the worker's scratch At i. ok false: pass. A
+// thread of another process than the handshaked one (a vfork child, a
+// forged TID) passes too.
+func (ss *session) at(i, b, tid int, dirfd int32, path string, follow bool) (*fsimpl.At, supervisor.Thread, bool) {
 	f := 0
 	if follow {
 		f = fsimpl.AtFollow
 	}
+	th, ok := ss.thread(b, tid)
+	if !ok {
+		return nil, supervisor.Thread{}, false
+	}
 	at := &ss.ats[i]
-	th, ok := ss.s.sup.LaneAt(tid, dirfd, path, f, at)
-	if !ok || th.Tgid() != ss.tgid {
+	if !ss.s.sup.LaneAtAs(th, tid, dirfd, path, f, at) {
 		return nil, supervisor.Thread{}, false
 	}
 	return at, th, true
@@ -160,7 +168,7 @@ func (ss *session) reply(b int, data []byte) {
 // does with flags and returns its attributes; without them (ok false), r
 // is the call's result.
 func (ss *session) statAttr(b, tid int, path string, flags int) (a fsimpl.Attr, r int64, ok bool) {
-	at, _, ok := ss.at(0, tid, int32(ss.seg.load(b+slotDirfd)), path, flags&unix.AT_SYMLINK_NOFOLLOW == 0)
+	at, _, ok := ss.at(0, b, tid, int32(ss.seg.load(b+slotDirfd)), path, flags&unix.AT_SYMLINK_NOFOLLOW == 0)
 	if !ok {
 		return a, Pass, false
 	}
@@ -209,7 +217,7 @@ func (ss *session) faccessat2(b, tid int, path string) int64 {
 	if e := supervisor.AccessArgsErr(mode, flags); e != 0 {
 		return result(e)
 	}
-	at, th, ok := ss.at(0, tid, int32(ss.seg.load(b+slotDirfd)), path, flags&unix.AT_SYMLINK_NOFOLLOW == 0)
+	at, th, ok := ss.at(0, b, tid, int32(ss.seg.load(b+slotDirfd)), path, flags&unix.AT_SYMLINK_NOFOLLOW == 0)
 	if !ok {
 		return Pass
 	}
@@ -223,7 +231,7 @@ func (ss *session) readlinkat(b, tid int, path string) int64 {
 	if size <= 0 {
 		return -int64(unix.EINVAL)
 	}
-	at, _, ok := ss.at(0, tid, int32(ss.seg.load(b+slotDirfd)), path, false)
+	at, _, ok := ss.at(0, b, tid, int32(ss.seg.load(b+slotDirfd)), path, false)
 	if !ok {
 		return Pass
 	}

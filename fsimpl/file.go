@@ -14,6 +14,10 @@ type File struct {
 	Fd    int
 	// Created is set when the open created the file (FMODE_CREATED).
 	Created bool
+	// BackIno is the backing file's inode number, 0 when unknown: a door
+	// whose target opens the backing file itself can know it for the
+	// target without another fstat.
+	BackIno uint64
 
 	n       *inode // immutable; kept alive by the open count
 	foreign bool   // a writer handed out (HandOut); guarded by FS.mu
@@ -229,7 +233,7 @@ func (fs *FS) openLocked(c *Cred, n *inode, flags int, createdFd int) (*File, un
 			fs.byBacking[st.Ino] = n.ino
 		}
 	}
-	f := &File{Ino: n.ino, Flags: flags, Fd: fd, n: n}
+	f := &File{Ino: n.ino, Flags: flags, Fd: fd, BackIno: n.backIno, n: n}
 	if trunc {
 		fs.viewInoLocked(n)
 		// fs/namei.c:handle_truncate() -> do_truncate(): drops

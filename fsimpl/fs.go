@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -237,13 +238,11 @@ func (fs *FS) Backing() BackingKind { return fs.back.kind }
 // now is the filesystem's clock. It is CLOCK_REALTIME at full resolution:
 // the kernel's current_time() is coarse (jiffies) but multigrain timestamps
 // make tmpfs fine-grained whenever anyone looks, and a fine clock keeps
-// "this changed after that" observable.
+// "this changed after that" observable. time.Now reads the same clock
+// through the vDSO; unix.ClockGettime is a real syscall, one more per
+// mutation.
 func now() unix.Timespec {
-	var ts unix.Timespec
-	if err := unix.ClockGettime(unix.CLOCK_REALTIME, &ts); err != nil {
-		return unix.Timespec{}
-	}
-	return ts
+	return unix.NsecToTimespec(time.Now().UnixNano())
 }
 
 // getLocked returns the inode numbered ino, or ESTALE when there is none

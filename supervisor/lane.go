@@ -35,27 +35,34 @@ func (t Thread) AccessCred(flags int) *fsimpl.Cred { return t.cr.accessCred(flag
 // or the view of any supervised process (chroot, unshare, setns,
 // Landlock), has changed.
 func (s *Supervisor) LaneAt(tid int, dirfd int32, path string, flags int, at *fsimpl.At) (Thread, bool) {
-	if path == "" || s.viewChanged.Load() {
+	th, ok := s.LaneThread(tid)
+	if !ok || !s.LaneAtAs(th, tid, dirfd, path, flags, at) {
 		return Thread{}, false
+	}
+	return th, true
+}
+
+// LaneAtAs is LaneAt for a Thread the lane got from LaneThread for tid and
+// still holds valid (CredGen): everything but reading the credentials.
+func (s *Supervisor) LaneAtAs(th Thread, tid int, dirfd int32, path string, flags int, at *fsimpl.At) bool {
+	if path == "" || th.cr == nil || s.viewChanged.Load() {
+		return false
 	}
 	full, start, ok := absPath(tid, dirfd, path)
 	if !ok {
-		return Thread{}, false
+		return false
 	}
 	view := s.currentView()
 	if view.kernelOnly {
-		return Thread{}, false
+		return false
 	}
 	rest, ok := fsimpl.Within(view.path, full)
-	if !ok {
-		return Thread{}, false
+	if !ok || !view.reachable(th.cr, start) {
+		return false
 	}
-	cr, e := s.creds.get(tid)
-	if e != 0 || cr.foreign || !s.admission.admits(cr) || !view.reachable(cr, start) {
-		return Thread{}, false
-	}
+	cr := th.cr
 	*at = fsimpl.At{Cred: &cr.fs, Dir: fsimpl.RootIno, Path: rest, Flags: flags & fsimpl.AtFollow, Mount: view.path, Umask: cr.umask}
-	return Thread{cr: cr}, true
+	return true
 }
 
 // LaneThread returns the credentials of thread tid for a call that names
@@ -69,6 +76,18 @@ func (s *Supervisor) LaneThread(tid int) (Thread, bool) {
 		return Thread{}, false
 	}
 	return Thread{cr: cr}, true
+}
+
+// CredGen is the generation of every thread's credentials: a Thread that
+// LaneThread returned after CredGen gave (gen, true) is still right while
+// CredGen gives gen, for as long as its TID names the same thread (a lane
+// that keeps Threads must notice a TID reused by a new thread itself).
+// ok false: a credential change may be under way (the kernel makes it
+// after the notification, at a moment the supervisor does not see), so
+// nothing may be kept now.
+func (s *Supervisor) CredGen() (gen uint64, ok bool) {
+	gen = s.creds.gen.Load()
+	return gen, monoNow() >= s.creds.quiet.Load()
 }
 
 // StatOf is the struct stat both lanes report for a: the FUSE mount's

@@ -66,7 +66,9 @@ func TestE2ERunAttached(t *testing.T) {
 // original back in the programs it execs, so the reserved descriptor range
 // must lie under the original: above it, every served open fell back to
 // the lowest free descriptor, outside the range the filter watches, and
-// fstat on it answered the backing file's device and inode.
+// fstat on it answered the backing file's device and inode. The fast lane
+// is off: an open for writing takes the channel, which installs no
+// descriptor in the range.
 func TestE2ERunLowSoftNofile(t *testing.T) {
 	testutil.RequirePrivileged(t)
 	testutil.RequireProgram(t, "python3")

@@ -318,6 +318,17 @@ static void turn_off(void)
 	__atomic_store_n(&fl_state, FL_OFF, __ATOMIC_SEQ_CST);
 }
 
+/* flc_hurry makes the process's next call handshake, whatever
+ * BTFUSE_FAST_AFTER says: a descriptor the seccomp lane opens stays on it
+ * for its whole life (each fstat, ftruncate, fchmod of it a notification),
+ * which an open for writing (a database, a log, an output file) is likely
+ * to see many of. */
+void flc_hurry(void)
+{
+	if (__atomic_load_n(&fl_state, __ATOMIC_SEQ_CST) == FL_NONE)
+		__atomic_store_n(&fl_until, 0, __ATOMIC_SEQ_CST);
+}
+
 /* claim returns the calling thread's slot, claiming one if needed, or NULL
  * to pass. */
 static char *claim(void)
@@ -363,6 +374,11 @@ static char *claim(void)
 			}
 			if (__atomic_compare_exchange_n(word(sl, SLOT_OWNER), &owner, (uint32_t)tid, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)) {
 				st(sl, SLOT_STATE, S_IDLE);
+				/* A new thread may have the TID of one that
+				 * exited: the daemon keeps a thread's
+				 * credentials only while its slot's claim is
+				 * the one it saw. */
+				__atomic_add_fetch(word(sl, SLOT_CLAIM), 1, __ATOMIC_SEQ_CST);
 				t_slot = sl;
 				t_tid = tid;
 				pthread_setspecific(fl_key, sl);
@@ -402,13 +418,35 @@ void flc_end(void)
 	t_busy = 0;
 }
 
-/* put_path copies path into the slot; 0 when it does not fit (the kernel
- * answers ENAMETOOLONG past PATH_MAX: let it). */
-int flc_put_path(char *s, int off, const char *path)
+/* put_path copies path, as a path relative to dirfd, into the slot; 0
+ * when it does not fit (the kernel answers ENAMETOOLONG past PATH_MAX: let
+ * it).
+ *
+ * A path relative to the working directory (dirfd AT_FDCWD; a path
+ * relative to a directory descriptor goes as it is, with the descriptor,
+ * for the daemon to place) is sent absolute, joined to the working directory as
+ * getcwd gives it, so that the daemon need not read /proc/TID/cwd (the
+ * same string: both are the kernel's d_path of the directory). The
+ * daemon then checks the directories above the mount from the root,
+ * which is stricter than the kernel's walk from the working directory:
+ * at worst the call passes. A working directory getcwd cannot name (it
+ * was removed, or lies outside the root) or a join past PATH_MAX sends
+ * the path as it is, for the daemon to judge. */
+int flc_put_path(char *s, int off, int dirfd, const char *path)
 {
 	size_t n = strnlen(path, FL_PATH_BYTES);
 	if (n >= FL_PATH_BYTES)
 		return 0;
+	if (path[0] != '/' && dirfd == AT_FDCWD) {
+		char *d = s + off;
+		long c = syscall(SYS_getcwd, d, FL_PATH_BYTES);
+		if (c > 1 && d[0] == '/' && (size_t)c - 1 + 1 + n < FL_PATH_BYTES) {
+			size_t k = (size_t)c - 1; /* getcwd counts the NUL */
+			d[k] = '/';
+			memcpy(d + k + 1, path, n + 1);
+			return 1;
+		}
+	}
 	memcpy(s + off, path, n + 1);
 	return 1;
 }
@@ -493,7 +531,7 @@ char *flc_start_path(int op, int dirfd, const char *path)
 	char *s = flc_begin();
 	if (!s)
 		return NULL;
-	if (!flc_put_path(s, SLOT_PATH1, path)) {
+	if (!flc_put_path(s, SLOT_PATH1, dirfd, path)) {
 		flc_end();
 		return NULL;
 	}

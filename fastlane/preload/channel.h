@@ -21,6 +21,7 @@ long fl_openat(int dirfd, const char *path, int flags, mode_t mode);
 long fl_mkdirat(int dirfd, const char *path, mode_t mode);
 long fl_unlinkat(int dirfd, const char *path, int flags);
 long fl_renameat2(int olddirfd, const char *oldpath, int newdirfd, const char *newpath, unsigned int flags);
+long fl_linkat(int olddirfd, const char *oldpath, int newdirfd, const char *newpath, int flags);
 long fl_fstat(int fd, struct stat *st);   /* fds the channel opened (FL_PASS for others) */
 long fl_close(int fd);                    /* the fd is closed by the caller afterwards either way */
 void fl_dup(int oldfd, int newfd);        /* after a dup, dup2, dup3 or F_DUPFD succeeded: newfd is oldfd's */
@@ -28,3 +29,4 @@ void fl_closed(int fd);                   /* the kernel closed fd already (dup2 
 void fl_fds_spare(unsigned int lo, unsigned int hi); /* before the program replaces or closes [lo, hi] */
 int fl_channel_opens(void);               /* 1 when opens may be served (the daemon gave its backing directory) */
 void fl_closed_range(unsigned int first, unsigned int last); /* fl_closed for each, after close_range */
+int  fl_own_fd(int fd);                   /* 1: fd is a backing file the channel opened in this process */

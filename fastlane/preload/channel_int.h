@@ -23,7 +23,7 @@
 /* The segment's layout: fastlane/channel.go (TestLayoutMatchesC). */
 enum {
 	FL_MAGIC = 0x4c465442,
-	FL_VERSION = 2,
+	FL_VERSION = 3,
 	FL_NUM_SLOTS = 64,
 	FL_SLOT_SIZE = 16384,
 	FL_SLOTS_OFF = 4096,
@@ -56,7 +56,9 @@ enum {
 	SLOT_RESULT = 48,
 	SLOT_OUTLEN = 56,
 	SLOT_NREL = 60,
-	SLOT_PATH1 = 64,
+	SLOT_CLAIM = 64,
+	SLOT_OUTINO = 72,
+	SLOT_PATH1 = 128,
 	SLOT_PATH2 = SLOT_PATH1 + FL_PATH_BYTES,
 	SLOT_OUT = SLOT_PATH2 + FL_PATH_BYTES,
 	SLOT_REL = SLOT_OUT + FL_OUT_BYTES,
@@ -80,6 +82,7 @@ enum {
 	OP_RENAMEAT2 = 8,
 	OP_FSTAT = 9,
 	OP_RELEASE = 10,
+	OP_LINKAT = 11,
 };
 
 /* The backing directory, when the daemon gave it (the process has its uid
@@ -151,10 +154,11 @@ static inline void st(char *base, int off, uint32_t v) { __atomic_store_n(word(b
  * flc_end must follow a non-NULL flc_begin (flc_finish when a request was
  * posted). */
 char *flc_begin(void);
+void flc_hurry(void);
 void flc_end(void);
 void flc_finish(char *s);
 /* flc_call posts the request in slot s and waits for its result. */
 long flc_call(char *s);
-int flc_put_path(char *s, int off, const char *path);
+int flc_put_path(char *s, int off, int dirfd, const char *path);
 char *flc_start_path(int op, int dirfd, const char *path);
 int flc_out(char *s, void *dst, size_t n);

@@ -94,6 +94,8 @@ long fl_openat(int dirfd, const char *path, int flags, mode_t mode)
 	 * passes directories and devices. */
 	if (flags & (O_PATH | (O_TMPFILE & ~O_DIRECTORY)))
 		return FL_PASS;
+	if ((flags & O_ACCMODE) != O_RDONLY || (flags & (O_CREAT | O_TRUNC)))
+		flc_hurry();
 	char *s = flc_start_path(OP_OPENAT, dirfd, path);
 	if (!s)
 		return FL_PASS;
@@ -149,14 +151,18 @@ long fl_openat(int dirfd, const char *path, int flags, mode_t mode)
 			}
 			hold = -1;
 		}
+		/* The descriptor's identity, for flc_fd_id: the backing
+		 * directory's device (checked just before the open) and the
+		 * inode number the daemon gave, else the file's own. */
+		uint64_t ino = __atomic_load_n((uint64_t *)(s + SLOT_OUTINO), __ATOMIC_SEQ_CST);
 		struct stat sb;
 		if (r < 0) {
 			release(s, id);
-		} else if (r < FL_MAX_FDS && syscall(SYS_fstat, r, &sb) == 0) {
+		} else if (r < FL_MAX_FDS && (ino != 0 || syscall(SYS_fstat, r, &sb) == 0)) {
 			flc_fds[r].id = id;
 			flc_fds[r].pid = flc_pid;
-			flc_fds[r].dev = sb.st_dev;
-			flc_fds[r].ino = sb.st_ino;
+			flc_fds[r].dev = ino != 0 ? flc_backdir_dev : sb.st_dev;
+			flc_fds[r].ino = ino != 0 ? (ino_t)ino : sb.st_ino;
 			flc_fds[r].shared = 0;
 			flc_fd_seen((int)r);
 		}
@@ -189,22 +195,51 @@ long fl_unlinkat(int dirfd, const char *path, int flags)
 	return r;
 }
 
-long fl_renameat2(int olddirfd, const char *oldpath, int newdirfd, const char *newpath, unsigned int flags)
+/* two_paths begins a call about two paths (rename, link), or returns NULL
+ * to pass. */
+static char *two_paths(int op, int olddirfd, const char *oldpath, int newdirfd, const char *newpath)
 {
 	if (!newpath || !newpath[0])
-		return FL_PASS;
-	char *s = flc_start_path(OP_RENAMEAT2, olddirfd, oldpath);
+		return NULL;
+	char *s = flc_start_path(op, olddirfd, oldpath);
 	if (!s)
-		return FL_PASS;
-	if (!flc_put_path(s, SLOT_PATH2, newpath)) {
+		return NULL;
+	if (!flc_put_path(s, SLOT_PATH2, newdirfd, newpath)) {
 		flc_end();
-		return FL_PASS;
+		return NULL;
 	}
 	st(s, SLOT_DIRFD2, (uint32_t)newdirfd);
+	return s;
+}
+
+long fl_renameat2(int olddirfd, const char *oldpath, int newdirfd, const char *newpath, unsigned int flags)
+{
+	char *s = two_paths(OP_RENAMEAT2, olddirfd, oldpath, newdirfd, newpath);
+	if (!s)
+		return FL_PASS;
 	st(s, SLOT_FLAGS, flags);
 	long r = flc_call(s);
 	flc_finish(s);
 	return r;
+}
+
+long fl_linkat(int olddirfd, const char *oldpath, int newdirfd, const char *newpath, int flags)
+{
+	char *s = two_paths(OP_LINKAT, olddirfd, oldpath, newdirfd, newpath);
+	if (!s)
+		return FL_PASS;
+	st(s, SLOT_FLAGS, (uint32_t)flags);
+	long r = flc_call(s);
+	flc_finish(s);
+	return r;
+}
+
+static pid_t getpid_keep_errno(void)
+{
+	int saved = errno;
+	pid_t p = (pid_t)syscall(SYS_getpid);
+	errno = saved;
+	return p;
 }
 
 uint64_t flc_fd_id(int fd)
@@ -220,6 +255,16 @@ uint64_t flc_fd_id(int fd)
 		id = 0;
 	errno = saved;
 	return id;
+}
+
+/* own_fd: a descriptor the channel opened is the backing file itself,
+ * which the seccomp lane leaves to the kernel (it serves only descriptors
+ * it installed): the caller may make its fd calls from the trampoline. */
+int fl_own_fd(int fd)
+{
+	if (!flc_fds || fd < 0 || fd >= FL_MAX_FDS || flc_fds[fd].id == 0)
+		return 0;
+	return flc_fd_id(fd) != 0;
 }
 
 long fl_fstat(int fd, struct stat *stp)
@@ -243,14 +288,17 @@ long fl_close(int fd)
 {
 	if (!flc_fds || fd < 0 || fd >= FL_MAX_FDS || flc_fds[fd].id == 0)
 		return FL_PASS;
-	/* A vfork child runs on its parent's table: it must not change it
-	 * (nor need it: a fork child's entries are its parent's Files). */
-	if (flc_fds[fd].pid != (pid_t)syscall(SYS_getpid))
+	/* Only the process that opened fd forgets it: a vfork child shares
+	 * the table with its parent but closes its own copy of fd (nor need
+	 * it: a fork child's entries are its parent's Files). */
+	if (flc_fds[fd].pid != getpid_keep_errno())
 		return FL_PASS;
-	uint64_t id = flc_fd_id(fd);
+	/* No identity check: whether fd still is the backing file or was
+	 * replaced behind the library's back (dup2 onto it, a raw close and
+	 * a reuse of the number), the descriptor the File was opened for is
+	 * gone after this close, so the File is released either way. */
+	uint64_t id = flc_fds[fd].id;
 	flc_fds[fd].id = 0;
-	if (!id)
-		return FL_PASS;
 	/* Like an open file description, the File lives while a duplicate
 	 * of the descriptor does. */
 	if (flc_fds[fd].shared && flc_fd_held(fd, id))

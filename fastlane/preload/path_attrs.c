@@ -69,6 +69,39 @@ FL_EXPORT int utimensat(int dirfd, const char *path, const struct timespec ts[2]
 #define KERNEL_CALL(dirfd, path, nr, a, b, c, d, e, f)                                             \
 	FL_SYSCALL(FL_KERNEL_UNLESS_PLAIN(fl_route((dirfd), (path))), FL_PASS, nr, a, b, c, d, e, f)
 
+// futimens and futimes are utimensat(fd, NULL): a path syscall to the
+// seccomp filter, notified from anywhere, which the seccomp lane leaves to
+// the kernel for every descriptor it did not install. On a descriptor the
+// channel opened (the backing file: tar sets each extracted file's times
+// this way) the trampoline makes the same syscall without the round trip.
+static long fd_times(int fd, const struct timespec *ts)
+{
+	if (fl_own_fd(fd))
+		return fl_tramp(SYS_utimensat, fd, 0, (long)ts, 0, 0, 0);
+	long r = syscall(SYS_utimensat, fd, NULL, ts, 0);
+	return r < 0 ? -errno : r;
+}
+
+FL_EXPORT int futimens(int fd, const struct timespec ts[2])
+{
+	return (int)fl_ret(fd_times(fd, ts));
+}
+
+FL_EXPORT int futimes(int fd, const struct timeval tv[2])
+{
+	struct timespec ts[2], *tsp = NULL;
+	if (tv) {
+		for (int i = 0; i < 2; i++) {
+			if (tv[i].tv_usec < 0 || tv[i].tv_usec >= 1000000)
+				return (int)fl_ret(-EINVAL);
+			ts[i].tv_sec = tv[i].tv_sec;
+			ts[i].tv_nsec = tv[i].tv_usec * 1000;
+		}
+		tsp = ts;
+	}
+	return (int)fl_ret(fd_times(fd, tsp));
+}
+
 FL_EXPORT int utimes(const char *path, const struct timeval tv[2])
 {
 	return (int)fl_ret(KERNEL_CALL(AT_FDCWD, path, SYS_utimes, path, tv, 0, 0, 0, 0));

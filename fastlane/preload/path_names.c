@@ -116,7 +116,8 @@ FL_EXPORT int renameat2(int olddirfd, const char *oldpath, int newdirfd, const c
 static long do_linkat(int olddirfd, const char *oldpath, int newdirfd, const char *newpath, int flags)
 {
 	enum fl_where w = fl_route2(olddirfd, oldpath, newdirfd, newpath);
-	return FL_SYSCALL(w, FL_PASS, SYS_linkat, olddirfd, oldpath, newdirfd, newpath, flags, 0);
+	return FL_SYSCALL(w, fl_linkat(olddirfd, oldpath, newdirfd, newpath, flags), SYS_linkat, olddirfd, oldpath, newdirfd,
+			  newpath, flags, 0);
 }
 
 FL_EXPORT int link(const char *oldpath, const char *newpath)

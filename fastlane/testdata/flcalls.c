@@ -194,6 +194,18 @@ int main(int argc, char **argv)
 		lstat("l", &s);
 		printf("  link mtime %ld.%09ld\n", (long)s.st_mtim.tv_sec, s.st_mtim.tv_nsec);
 		T("futimesat", futimesat(dfd, "f", tv));
+		int tfd = open("f", O_WRONLY);
+		T("futimens", futimens(tfd, ts));
+		fstat(tfd, &s);
+		printf("  fd mtime %ld.%09ld\n", (long)s.st_mtim.tv_sec, s.st_mtim.tv_nsec);
+		T("futimens now", futimens(tfd, NULL));
+		T("futimes", futimes(tfd, tv));
+		T("futimes bad usec", futimes(tfd, badtv));
+		close(tfd);
+		stat("f", &s);
+		printf("  mtime %ld.%09ld\n", (long)s.st_mtim.tv_sec, s.st_mtim.tv_nsec);
+		T("futimens closed", futimens(tfd, ts));
+		T("futimens bad fd", futimens(-1, ts));
 	}
 	// Extended attributes.
 	T("setxattr", setxattr("f", "user.a", "v1", 2, 0));

@@ -14,6 +14,8 @@
  *       channel and, when it passes, the raw syscall (as the library does);
  *       "op<TAB>result<TAB>chan|sys" into OUT
  *   harness OUT count N PATH             N stats of PATH through the channel
+ *   harness OUT rcount|wcount N PATH     an open of PATH (read-only, for
+ *       writing) through the channel, then N stats
  *   harness OUT fork PATH                the channel in a fork child, a vfork
  *       child and a second thread; results into OUT */
 #define _GNU_SOURCE
@@ -300,6 +302,21 @@ static void o_fstat(const char *what, int fd)
 	done(w, r, 0);
 }
 
+/* o_fstat_path prints the link count and mode of name (lstat, raw: the
+ * same call on both sides). */
+static void o_fstat_path(const char *what, const char *name)
+{
+	struct stat sb;
+	long r = sysret(syscall(SYS_newfstatat, AT_FDCWD, at(name), &sb, AT_SYMLINK_NOFOLLOW));
+	char w[128];
+	if (r == 0)
+		snprintf(w, sizeof w, "%s mode=%o size=%ld nlink=%lu", what, sb.st_mode, (long)sb.st_size, (unsigned long)sb.st_nlink);
+	else
+		snprintf(w, sizeof w, "%s", what);
+	ops_chan = 0;
+	done(w, r, 0);
+}
+
 static int ops(const char *dir)
 {
 	ops_dir = dir;
@@ -370,6 +387,13 @@ static int ops(const char *dir)
 	}
 	done("open a o_directory", o_open("a", O_RDONLY | O_DIRECTORY, 0), 1);
 	done("open a nofollow", o_open("a", O_RDONLY | O_NOFOLLOW, 0), 1);
+	done("link d/f k", VIA(fl_linkat(AT_FDCWD, at("d/f"), AT_FDCWD, at("k"), 0), syscall(SYS_linkat, AT_FDCWD, at("d/f"), AT_FDCWD, at("k"), 0)), 0);
+	o_fstat_path("lstat k", "k");
+	done("link d/f k again", VIA(fl_linkat(AT_FDCWD, at("d/f"), AT_FDCWD, at("k"), 0), syscall(SYS_linkat, AT_FDCWD, at("d/f"), AT_FDCWD, at("k"), 0)), 0);
+	done("link d k", VIA(fl_linkat(AT_FDCWD, at("d"), AT_FDCWD, at("k2"), 0), syscall(SYS_linkat, AT_FDCWD, at("d"), AT_FDCWD, at("k2"), 0)), 0);
+	done("link missing", VIA(fl_linkat(AT_FDCWD, at("missing"), AT_FDCWD, at("k2"), 0), syscall(SYS_linkat, AT_FDCWD, at("missing"), AT_FDCWD, at("k2"), 0)), 0);
+	done("link bad flags", VIA(fl_linkat(AT_FDCWD, at("d/f"), AT_FDCWD, at("k2"), 0x2), syscall(SYS_linkat, AT_FDCWD, at("d/f"), AT_FDCWD, at("k2"), 0x2)), 0);
+	done("unlink k", VIA(fl_unlinkat(AT_FDCWD, at("k"), 0), syscall(SYS_unlinkat, AT_FDCWD, at("k"), 0)), 0);
 	done("rename d/f g", VIA(fl_renameat2(AT_FDCWD, at("d/f"), AT_FDCWD, at("g"), 0), syscall(SYS_renameat2, AT_FDCWD, at("d/f"), AT_FDCWD, at("g"), 0)), 0);
 	done("rename g a noreplace", VIA(fl_renameat2(AT_FDCWD, at("g"), AT_FDCWD, at("a"), RENAME_NOREPLACE), syscall(SYS_renameat2, AT_FDCWD, at("g"), AT_FDCWD, at("a"), RENAME_NOREPLACE)), 0);
 	done("rename g a exchange", VIA(fl_renameat2(AT_FDCWD, at("g"), AT_FDCWD, at("a"), RENAME_EXCHANGE), syscall(SYS_renameat2, AT_FDCWD, at("g"), AT_FDCWD, at("a"), RENAME_EXCHANGE)), 0);
@@ -447,6 +471,20 @@ static int forks(const char *p)
 	}
 	waitpid(c, NULL, 0);
 	fprintf(out, "vfork-child %ld\n", vr);
+	/* A vfork child that closes a descriptor the channel opened (as
+	 * posix_spawn's file actions do) closes its own copy: the parent's
+	 * descriptor, and the channel's record of it, must stay. */
+	long vfd = fl_openat(AT_FDCWD, p, O_RDONLY, 0);
+	c = vfork();
+	if (c == 0) {
+		if (vfd >= 0 && fl_close((int)vfd) == FL_PASS)
+			syscall(SYS_close, (int)vfd);
+		_exit(0);
+	}
+	waitpid(c, NULL, 0);
+	fprintf(out, "vfork-close %ld %ld\n", vfd >= 0 ? 0 : vfd, vfd >= 0 ? fl_fstat((int)vfd, &s) : vfd);
+	if (vfd >= 0 && fl_close((int)vfd) == FL_PASS)
+		close((int)vfd);
 	/* A fork child that did not call fl_channel_atfork_child passes too. */
 	c = fork();
 	if (c == 0) {
@@ -504,6 +542,16 @@ int main(int argc, char **argv)
 		r = bench(atol(argv[i + 1]), argv[i + 2], argv[i + 3]);
 	} else if (!strcmp(argv[i], "count") && i + 2 < argc) {
 		/* N stats of PATH through the channel, one result a line. */
+		for (long k = atol(argv[i + 1]); k > 0; k--) {
+			struct stat sb;
+			fprintf(out, "%ld\n", fl_newfstatat(AT_FDCWD, argv[i + 2], &sb, 0));
+		}
+	} else if ((!strcmp(argv[i], "rcount") || !strcmp(argv[i], "wcount")) && i + 2 < argc) {
+		/* An open of PATH (read-only, or for writing), then N stats. */
+		long fd = fl_openat(AT_FDCWD, argv[i + 2], argv[i][0] == 'r' ? O_RDONLY : O_WRONLY, 0);
+		fprintf(out, "%s\n", fd >= 0 ? "fd" : fd == FL_PASS ? "pass" : "err");
+		if (fd >= 0 && fl_close((int)fd) == FL_PASS)
+			close((int)fd);
 		for (long k = atol(argv[i + 1]); k > 0; k--) {
 			struct stat sb;
 			fprintf(out, "%ld\n", fl_newfstatat(AT_FDCWD, argv[i + 2], &sb, 0));
