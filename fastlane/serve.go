@@ -44,6 +44,9 @@ type session struct {
 
 	// ats are the worker's scratch paths (two for rename).
 	ats [2]fsimpl.At
+	// scratch is the worker's buffer for a name read from the process
+	// (supervisor.XattrName).
+	scratch [4096]byte
 	// files are the Files the process opened through the channel, by the
 	// id the library keeps for the descriptor; held until the library
 	// releases them (fl_close) or the session ends. Only the worker

@@ -13,7 +13,7 @@ func (c *call) fchmod() result {
 }
 
 func (c *call) fchown() result {
-	return c.fdSetAttr(chownIn(c.u32Arg(1), c.u32Arg(2)))
+	return c.fdSetAttr(ChownIn(c.u32Arg(1), c.u32Arg(2)))
 }
 
 func (c *call) fdSetAttr(in *fsimpl.SetAttrIn) result {
