@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/statfs.h>
+#include <sys/statvfs.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
@@ -158,6 +159,13 @@ int main(int argc, char **argv)
 	printf("%-34s type=%d bsize=%d namelen=%d fsid=%d files=%d\n", "fstatfs = statfs", a.f_type == b.f_type,
 	       a.f_bsize == b.f_bsize, a.f_namelen == b.f_namelen, !memcmp(&a.f_fsid, &b.f_fsid, sizeof a.f_fsid),
 	       a.f_files == b.f_files);
+
+	// fstatvfs (glibc converts an fstatfs it makes internally) too.
+	struct statvfs va, vb;
+	T("fstatvfs", fstatvfs(fd, &va));
+	T("statvfs f", statvfs("f", &vb));
+	printf("%-34s same=%d\n", "fstatvfs = statvfs", !memcmp(&va, &vb, sizeof va));
+	T("fstatvfs bad fd", fstatvfs(1000, &va));
 
 	// Through a duplicate, after the original is closed.
 	int d = dup(fd);
