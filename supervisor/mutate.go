@@ -150,7 +150,10 @@ func (c *call) chown(dirfd int32, addr uint64, uid, gid uint32, flags int) resul
 		return fail(unix.EINVAL)
 	}
 	if flags&unix.AT_EMPTY_PATH != 0 {
-		return cont()
+		// fchownat(fd, "", AT_EMPTY_PATH) is fchown of fd: a served
+		// descriptor's inode, not its backing file.
+		ino, served := c.emptyPathIno(dirfd, addr)
+		return c.inoSetAttr(ino, served, ChownIn(uid, gid))
 	}
 	return c.setAttrPath(dirfd, addr, flags, ChownIn(uid, gid))
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"testing"
 
@@ -72,5 +73,33 @@ func TestRunFastLaneCpA(t *testing.T) {
 	n, err := unix.Getxattr(dst, "user.k", v)
 	if err != nil || string(v[:n]) != "v1" {
 		t.Errorf("copy's user.k: %q, %v; want v1", v[:max(n, 0)], err)
+	}
+}
+
+// TestRunSeccompFdMeta: the same descriptor calls on the seccomp lane's
+// own descriptors (--no-fast-lane) return what the kernel returns in a
+// tmpfs too (fstatfs and fchownat with AT_EMPTY_PATH reached the backing
+// file); without the steps on a duplicate, which leaves the lane's
+// reserved range (README: a copy of a served descriptor outside it).
+func TestRunSeccompFdMeta(t *testing.T) {
+	testutil.RequirePrivileged(t)
+	helper := cHelper(t, "flfdmeta")
+	dir, runtime := mountDirs(t)
+	startDaemon(t, runtime, dir)
+	ref := testutil.TmpfsDir(t)
+	want, err := exec.Command(helper, ref, "nodup").Output()
+	if err != nil {
+		t.Fatalf("flfdmeta natively: %v\n%s", err, want)
+	}
+	under := filepath.Join(dir, "fdmeta")
+	if err := os.Mkdir(under, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := runIn(t, runtime, nil, withMount(dir, []string{"--no-fast-lane", "--", helper, under, "nodup"})...)
+	if code != 0 {
+		t.Fatalf("exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	if d := lineDiff(string(want), out); d != "" {
+		t.Errorf("differs from the kernel without btfuse (-kernel +run):\n%s", d)
 	}
 }
