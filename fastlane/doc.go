@@ -146,7 +146,16 @@
 // The library follows dup, dup2, dup3, fcntl F_DUPFD, close_range,
 // closefrom, fclose and freopen (preload/path_fds.c): a duplicate is in
 // the table too, and the File is released with the last descriptor on
-// it, as the kernel releases an open file description. An open that
+// it, as the kernel releases an open file description. The calls that
+// change or read a file's metadata through a descriptor (fchmod, fchown,
+// fchownat and statx with AT_EMPTY_PATH, fgetxattr, fsetxattr,
+// flistxattr, fremovexattr, fstatfs) go to the daemon for those
+// descriptors (preload/fd_meta.c, serve_fdmeta.go): made natively they
+// would reach the backing file, whose descriptor number the seccomp filter
+// does not notify. The daemon answers them for the File's inode as the
+// seccomp lane does for its own descriptors (the same fsimpl operations,
+// the thread's credentials), reading and writing the call's buffers in
+// the caller's memory. An open that
 // creates or truncates first holds the descriptor number it will have,
 // so that a full table is EMFILE before anything changes, as in
 // fs/open.c. The backing directory is handed over at the handshake only to a

@@ -47,6 +47,9 @@ type session struct {
 	// threads are the process's threads as the supervisor resolved them
 	// (threads.go); only the worker touches them.
 	threads map[int]threadEntry
+	// scratch is the worker's buffer for a name read from the process
+	// (supervisor.XattrName).
+	scratch [4096]byte
 	// files are the Files the process opened through the channel, by the
 	// id the library keeps for the descriptor; held until the library
 	// releases them (fl_close) or the session ends. Only the worker

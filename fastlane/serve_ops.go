@@ -61,7 +61,13 @@ func (ss *session) serveSlot(b int) int64 {
 	}
 	tid := int(int32(seg.load(b + slotTid)))
 	op := seg.load(b + slotOp)
-	if tid <= 0 || op == 0 || int(op) >= len(opSys) {
+	if tid <= 0 || op == 0 {
+		return Pass
+	}
+	if r, ok := ss.serveFd(b, tid, op, start); ok {
+		return r
+	}
+	if int(op) >= len(opSys) {
 		return Pass
 	}
 	// A call that a fault rule names goes to the seccomp lane, where the

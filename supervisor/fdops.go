@@ -13,11 +13,17 @@ func (c *call) fchmod() result {
 }
 
 func (c *call) fchown() result {
-	return c.fdSetAttr(chownIn(c.u32Arg(1), c.u32Arg(2)))
+	return c.fdSetAttr(ChownIn(c.u32Arg(1), c.u32Arg(2)))
 }
 
 func (c *call) fdSetAttr(in *fsimpl.SetAttrIn) result {
 	ino, found := c.fdIno(c.fdArg(0))
+	return c.inoSetAttr(ino, found, in)
+}
+
+// inoSetAttr changes the attributes of the inode of a served descriptor
+// (found), or leaves the call to the kernel.
+func (c *call) inoSetAttr(ino fsimpl.Ino, found bool, in *fsimpl.SetAttrIn) result {
 	if !found {
 		return cont()
 	}
@@ -29,6 +35,22 @@ func (c *call) fdSetAttr(in *fsimpl.SetAttrIn) result {
 		_, e := c.s.fs.SetAttr(&cr.fs, ino, in, nil)
 		return e
 	})
+}
+
+// fstatfs on a served descriptor reports the filesystem as statfs of a
+// path under the mount does; natively it would report the backing store.
+func (c *call) fstatfs() result {
+	if _, found := c.fdIno(c.fdArg(0)); !found || !c.admitted() {
+		return cont()
+	}
+	out := c.s.StatfsOf(c.s.fs.StatFs())
+	if !c.valid() {
+		return fail(unix.ENOENT)
+	}
+	if e := writeMem(c.tid, c.arg(1), asBytes(&out)); e != 0 {
+		return fail(unix.EFAULT)
+	}
+	return ok(0)
 }
 
 // ftruncate runs natively on the backing file (whose size fsimpl reads

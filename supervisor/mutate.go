@@ -150,13 +150,27 @@ func (c *call) chown(dirfd int32, addr uint64, uid, gid uint32, flags int) resul
 		return fail(unix.EINVAL)
 	}
 	if flags&unix.AT_EMPTY_PATH != 0 {
-		return cont()
+		// fchownat(fd, "", AT_EMPTY_PATH) is fchown of fd: a served
+		// descriptor's inode, not its backing file.
+		ino, served := c.emptyPathIno(dirfd, addr)
+		return c.inoSetAttr(ino, served, ChownIn(uid, gid))
 	}
-	return c.setAttrPath(dirfd, addr, flags, chownIn(uid, gid))
+	return c.setAttrPath(dirfd, addr, flags, ChownIn(uid, gid))
 }
 
-// chownIn is the setattr of chown(uid, gid), -1 leaving an id alone.
-func chownIn(uid, gid uint32) *fsimpl.SetAttrIn {
+// StatfsOf is the struct statfs both lanes report for st: fsimpl's
+// numbers on the FUSE mount's type, flags and fsid (read once, at New).
+func (s *Supervisor) StatfsOf(st fsimpl.StatFs) unix.Statfs_t {
+	out := s.statfsBase
+	out.Blocks, out.Bfree, out.Bavail = st.Blocks, st.Bfree, st.Bavail
+	out.Files, out.Ffree = st.Files, st.Ffree
+	out.Bsize, out.Namelen, out.Frsize = int64(st.Bsize), int64(st.NameLen), int64(st.Frsize)
+	return out
+}
+
+// ChownIn is the setattr of chown(uid, gid), -1 leaving an id alone: for
+// every lane's chown.
+func ChownIn(uid, gid uint32) *fsimpl.SetAttrIn {
 	in := &fsimpl.SetAttrIn{}
 	if uid != ^uint32(0) {
 		in.Valid |= fsimpl.SetUID
@@ -235,10 +249,7 @@ func (c *call) statfs(addr, buf uint64) result {
 	if e != 0 {
 		return fromErrno(e)
 	}
-	out := c.s.statfsBase
-	out.Blocks, out.Bfree, out.Bavail = st.Blocks, st.Bfree, st.Bavail
-	out.Files, out.Ffree = st.Files, st.Ffree
-	out.Bsize, out.Namelen, out.Frsize = int64(st.Bsize), int64(st.NameLen), int64(st.Frsize)
+	out := c.s.StatfsOf(st)
 	if !c.valid() {
 		return fail(unix.ENOENT)
 	}

@@ -101,7 +101,7 @@ var syscallTable = map[int32]sysRow{
 	unix.SYS_STATX:   emptyPathRule("statx", 2, (*call).statx),
 	unix.SYS_FSTAT:   fdRule("fstat", (*call).fstat),
 	unix.SYS_STATFS:  pathRule("statfs", func(c *call) result { return c.statfs(c.arg(0), c.arg(1)) }),
-	unix.SYS_FSTATFS: fdRule("fstatfs", nil),
+	unix.SYS_FSTATFS: fdRule("fstatfs", (*call).fstatfs),
 
 	unix.SYS_ACCESS:     pathRule("access", func(c *call) result { return c.access(unix.AT_FDCWD, c.arg(0), c.u32Arg(1), 0) }),
 	unix.SYS_FACCESSAT:  pathRule("faccessat", func(c *call) result { return c.access(c.fdArg(0), c.arg(1), c.u32Arg(2), 0) }),

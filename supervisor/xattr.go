@@ -41,7 +41,14 @@ func (c *call) xattrFdOn() (xattrOn, bool) {
 // does: empty or longer than XATTR_NAME_MAX is ERANGE. It is not a path,
 // so the observer does not get it as one.
 func (c *call) xattrName(addr uint64) (string, unix.Errno) {
-	name, e := readString(c.tid, addr, c.buf[:])
+	return XattrName(c.tid, addr, c.buf[:])
+}
+
+// XattrName reads the xattr name argument of thread tid at addr, with
+// buf (PATH_MAX bytes) as scratch, as fs/xattr.c:import_xattr_name()
+// does: for every lane's xattr calls.
+func XattrName(tid int, addr uint64, buf []byte) (string, unix.Errno) {
+	name, e := readString(tid, addr, buf)
 	if e == unix.ENAMETOOLONG {
 		return "", unix.ERANGE
 	}
@@ -58,21 +65,32 @@ func (c *call) xattrName(addr uint64) (string, unix.Errno) {
 // getxattr(2)'s size rules: size 0 asks for the length, a buffer too small
 // is ERANGE.
 func (c *call) putSized(v []byte, addr, size uint64) result {
-	if size == 0 {
-		return ok(int64(len(v)))
-	}
-	if uint64(len(v)) > size {
-		return fail(unix.ERANGE)
-	}
-	if !c.valid() {
+	if size != 0 && uint64(len(v)) <= size && !c.valid() {
 		return fail(unix.ENOENT)
 	}
+	n, e := PutSized(c.tid, v, addr, size)
+	if e != 0 {
+		return fail(e)
+	}
+	return ok(n)
+}
+
+// PutSized writes v to thread tid's buffer at addr of size bytes with
+// getxattr(2)'s size rules (size 0 asks for the length, a buffer too
+// small is ERANGE) and returns the length: for every lane's xattr calls.
+func PutSized(tid int, v []byte, addr, size uint64) (int64, unix.Errno) {
+	if size == 0 {
+		return int64(len(v)), 0
+	}
+	if uint64(len(v)) > size {
+		return 0, unix.ERANGE
+	}
 	if len(v) > 0 {
-		if e := writeMem(c.tid, addr, v); e != 0 {
-			return fail(unix.EFAULT)
+		if e := writeMem(tid, addr, v); e != 0 {
+			return 0, unix.EFAULT
 		}
 	}
-	return ok(int64(len(v)))
+	return int64(len(v)), 0
 }
 
 // getxattr serves getxattr, lgetxattr (fs/xattr.c:path_getxattrat()) and
@@ -104,36 +122,48 @@ func (c *call) listxattr(on xattrOn) result {
 	if e != 0 {
 		return fromErrno(e)
 	}
-	var list bytes.Buffer
-	for _, n := range names {
-		list.WriteString(n)
-		list.WriteByte(0)
-	}
-	return c.putSized(list.Bytes(), c.arg(1), min(c.arg(2), fsimpl.XattrListMax))
+	return c.putSized(XattrList(names), c.arg(1), min(c.arg(2), fsimpl.XattrListMax))
 }
 
 // setxattrArgs copies setxattr's arguments as fs/xattr.c:setxattr_copy()
 // does, in its order: flags, name, size, value.
 func (c *call) setxattrArgs() (string, []byte, int, unix.Errno) {
-	flags := c.intArg(4)
+	return SetxattrArgs(c.tid, c.buf[:], c.arg(1), c.arg(2), c.arg(3), c.intArg(4))
+}
+
+// SetxattrArgs copies the arguments of thread tid's setxattr (name at
+// nameAddr, size bytes of value at valueAddr, flags) as
+// fs/xattr.c:setxattr_copy() does, in its order: flags, name, size,
+// value; buf is XattrName's scratch. For every lane's setxattr.
+func SetxattrArgs(tid int, buf []byte, nameAddr, valueAddr, size uint64, flags int) (string, []byte, int, unix.Errno) {
 	if flags&^(unix.XATTR_CREATE|unix.XATTR_REPLACE) != 0 {
 		return "", nil, 0, unix.EINVAL
 	}
-	name, e := c.xattrName(c.arg(1))
+	name, e := XattrName(tid, nameAddr, buf)
 	if e != 0 {
 		return "", nil, 0, e
 	}
-	size := c.arg(3)
 	if size > fsimpl.XattrSizeMax {
 		return "", nil, 0, unix.E2BIG
 	}
 	v := make([]byte, size)
 	if size > 0 {
-		if n, e := readMem(c.tid, c.arg(2), v); e != 0 || uint64(n) != size {
+		if n, e := readMem(tid, valueAddr, v); e != 0 || uint64(n) != size {
 			return "", nil, 0, unix.EFAULT
 		}
 	}
 	return name, v, flags, 0
+}
+
+// XattrList is the list flistxattr returns for names: each followed by
+// a NUL (fs/xattr.c:listxattr()).
+func XattrList(names []string) []byte {
+	var list bytes.Buffer
+	for _, n := range names {
+		list.WriteString(n)
+		list.WriteByte(0)
+	}
+	return list.Bytes()
 }
 
 // setxattr serves setxattr, lsetxattr and fsetxattr.

@@ -30,3 +30,15 @@ void fl_fds_spare(unsigned int lo, unsigned int hi); /* before the program repla
 int fl_channel_opens(void);               /* 1 when opens may be served (the daemon gave its backing directory) */
 void fl_closed_range(unsigned int first, unsigned int last); /* fl_closed for each, after close_range */
 int  fl_own_fd(int fd);                   /* 1: fd is a backing file the channel opened in this process */
+/* The descriptor calls on fds the channel opened (FL_PASS for others): the daemon answers them for
+ * the File, as the seccomp lane does for its own descriptors. Buffers are read and written by the
+ * daemon in the caller's memory. */
+struct statfs;
+long fl_fchmod(int fd, mode_t mode);
+long fl_fchown(int fd, uid_t uid, gid_t gid);
+long fl_fstatx(int fd, int flags, unsigned int mask, struct statx *stx); /* statx(fd, "", AT_EMPTY_PATH|flags) */
+long fl_fstatfs(int fd, struct statfs *buf);
+long fl_fgetxattr(int fd, const char *name, void *value, size_t size);
+long fl_fsetxattr(int fd, const char *name, const void *value, size_t size, int flags);
+long fl_flistxattr(int fd, char *list, size_t size);
+long fl_fremovexattr(int fd, const char *name);

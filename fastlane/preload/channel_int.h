@@ -162,3 +162,22 @@ long flc_call(char *s);
 int flc_put_path(char *s, int off, int dirfd, const char *path);
 char *flc_start_path(int op, int dirfd, const char *path);
 int flc_out(char *s, void *dst, size_t n);
+
+/* The descriptor calls on files the channel opened (channel_fdmeta.c;
+ * fastlane/serve_fdmeta.go): slot words 16 on, so that path ops added
+ * above keep their numbers. The File's id goes in SLOT_LEN, addresses
+ * and sizes in the u64s at SLOT_ARG0..2. */
+enum {
+	OP_FCHMOD = 16,
+	OP_FCHOWN = 17,
+	OP_FSTATX = 18,
+	OP_FSTATFS = 19,
+	OP_FGETXATTR = 20,
+	OP_FSETXATTR = 21,
+	OP_FLISTXATTR = 22,
+	OP_FREMOVEXATTR = 23,
+
+	SLOT_ARG0 = SLOT_PATH1,
+	SLOT_ARG1 = SLOT_PATH1 + 8,
+	SLOT_ARG2 = SLOT_PATH1 + 16,
+};

@@ -43,6 +43,16 @@ FL_EXPORT int lchown(const char *path, uid_t uid, gid_t gid)
 
 FL_EXPORT int fchownat(int dirfd, const char *path, uid_t uid, gid_t gid, int flags)
 {
+	// fchownat(fd, "", AT_EMPTY_PATH) is fchown (fs/open.c:do_fchownat(),
+	// after its flags check): the channel answers for its own
+	// descriptors (fd_meta.c).
+	const char *p = path;
+	__asm__("" : "+r"(p)); // declared nonnull: keep the check (see utimensat)
+	if (p && !p[0] && (flags & AT_EMPTY_PATH) && !(flags & ~(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH))) {
+		long r = fl_fchown(dirfd, uid, gid);
+		if (r != FL_PASS)
+			return (int)fl_ret(r);
+	}
 	return (int)fl_ret(PATH_CALL(dirfd, path, SYS_fchownat, dirfd, path, uid, gid, flags, 0));
 }
 

@@ -90,6 +90,15 @@ FL_EXPORT int __fxstatat64(int ver, int dirfd, const char *path, struct stat64 *
 
 FL_EXPORT int statx(int dirfd, const char *path, int flags, unsigned int mask, struct statx *stx)
 {
+	// statx(fd, "", AT_EMPTY_PATH) is about fd itself: the channel
+	// answers for its own descriptors (fd_meta.c).
+	const char *p = path;
+	__asm__("" : "+r"(p)); // declared nonnull: keep the check (see utimensat)
+	if (p && !p[0] && (flags & AT_EMPTY_PATH)) {
+		long r = fl_fstatx(dirfd, flags, mask, stx);
+		if (r != FL_PASS)
+			return (int)fl_ret(r);
+	}
 	enum fl_where w = fl_route(dirfd, path);
 	return (int)fl_ret(
 		FL_VIEWCALL(w, fl_view_statx(dirfd, path, flags, mask, stx),
