@@ -102,7 +102,11 @@ func buildHarness(tb testing.TB) string {
 	if err != nil || len(srcs) == 0 {
 		tb.Fatalf("channel sources: %v, %v", srcs, err)
 	}
-	srcs = append(srcs, "preload/view.c")
+	views, err := filepath.Glob("preload/view*.c")
+	if err != nil || len(views) == 0 {
+		tb.Fatalf("view sources: %v, %v", views, err)
+	}
+	srcs = append(srcs, views...)
 	cmd := exec.Command("gcc", append([]string{"-Wall", "-Wextra", "-Werror", "-O2", "-std=gnu11", "-pthread", "-o", bin,
 		"testdata/harness.c"}, srcs...)...)
 	if out, err := cmd.CombinedOutput(); err != nil {

@@ -1,6 +1,6 @@
 /* harness.c: calls channel.c's fl_* functions directly, next to the raw
  * syscalls, for the fast lane's tests (fastlane/channel_test.go). Linked
- * with channel*.c and view.c; no preload library involved.
+ * with channel*.c and view*.c; no preload library involved.
  *
  *   harness OUT [-C DIR] [-d DIR] [-u UID] diff PATH...   for each PATH and op variant, one
  *       line "op variant path<TAB>channel<TAB>syscall<TAB>view" into OUT (the
