@@ -26,7 +26,8 @@ static long do_fstatat(int dirfd, const char *path, struct stat *st, int flags)
 	enum fl_where w = fl_route(dirfd, path);
 	if (w == FL_PLAIN && dirfd != AT_FDCWD) {
 		// A descriptor fl_route cannot place, perhaps a directory of
-		// the mount: the view walks from its inode.
+		// the mount: the view walks from its inode (statx, access and
+		// readlink below likewise).
 		long r = fl_view_fstatat(dirfd, path, st, flags);
 		if (r != FL_PASS)
 			return r;
@@ -83,6 +84,11 @@ FL_EXPORT int __fxstatat64(int ver, int dirfd, const char *path, struct stat64 *
 FL_EXPORT int statx(int dirfd, const char *path, int flags, unsigned int mask, struct statx *stx)
 {
 	enum fl_where w = fl_route(dirfd, path);
+	if (w == FL_PLAIN && dirfd != AT_FDCWD) {
+		long r = fl_view_statx(dirfd, path, flags, mask, stx);
+		if (r != FL_PASS)
+			return (int)fl_ret(r);
+	}
 	return (int)fl_ret(
 		FL_SYSCALL(w, FL_VIEW_OR(fl_view_statx(dirfd, path, flags, mask, stx), fl_statx(dirfd, path, flags, mask, stx)),
 			   SYS_statx, dirfd, path, flags, mask, stx, 0));
@@ -93,6 +99,11 @@ FL_EXPORT int statx(int dirfd, const char *path, int flags, unsigned int mask, s
 static long do_faccessat(int dirfd, const char *path, int mode, int flags)
 {
 	enum fl_where w = fl_route(dirfd, path);
+	if (w == FL_PLAIN && dirfd != AT_FDCWD) {
+		long r = fl_view_faccessat(dirfd, path, mode, flags);
+		if (r != FL_PASS)
+			return r;
+	}
 	if (flags == 0)
 		return FL_SYSCALL(w, FL_VIEW_OR(fl_view_faccessat(dirfd, path, mode, 0), fl_faccessat2(dirfd, path, mode, 0)),
 				  SYS_faccessat, dirfd, path, mode, 0, 0, 0);
@@ -128,6 +139,11 @@ FL_EXPORT int eaccess(const char *path, int mode) __attribute__((alias("euidacce
 static long do_readlinkat(int dirfd, const char *path, char *buf, size_t len)
 {
 	enum fl_where w = fl_route(dirfd, path);
+	if (w == FL_PLAIN && dirfd != AT_FDCWD) {
+		long r = fl_view_readlinkat(dirfd, path, buf, len);
+		if (r != FL_PASS)
+			return r;
+	}
 	return FL_SYSCALL(w, FL_VIEW_OR(fl_view_readlinkat(dirfd, path, buf, len), fl_readlinkat(dirfd, path, buf, len)),
 			  SYS_readlinkat, dirfd, path, buf, len, 0, 0);
 }
