@@ -6,205 +6,20 @@
  * for its credentials, and the view is usable), the path starts at the
  * mount (an absolute path naming the mount literally, or a working
  * directory under it) or at a directory of the mount held open (dirfd),
- * every directory the walk passes is one every
- * credential may search, every symlink it follows has its target inline,
- * lies in a directory where every credential may follow it, and keeps
- * its atime (relatime) when followed. Anything else is FL_PASS, and the
- * channel answers: the reader never judges a permission itself.
+ * every directory the walk passes is one every credential may search,
+ * every symlink it follows has its target inline, lies in a directory
+ * where every credential may follow it, and keeps its atime (relatime)
+ * when followed. Anything else is FL_PASS, and the channel answers: the
+ * reader never judges a permission itself.
  *
- * Reads are bounded: every index is checked against the header's counts,
- * every chain walk against the number of dentries, every symlink splice
- * against its buffer, and the whole read is retried at most FLV_RETRIES
- * times when the writer moved underneath (the header's sequence). Nothing
- * here writes to the view; the hit counters are in the process's own
- * segment. */
+ * The walk (view_walk.c) is bounded; the whole read is retried at most
+ * FLV_RETRIES times when the writer moved underneath (the header's
+ * sequence). Nothing here writes to the view; the hit counters are in the
+ * process's own segment. */
 #define _GNU_SOURCE
-#include "channel_int.h"
-#include "view.h"
+#include "view_int.h"
 
 #include <sys/sysmacros.h>
-
-/* Room in front of a path for the symlink targets spliced into it. */
-#define FLV_SPLICE 1024
-
-static inline uint32_t v32(const char *v, size_t off) { return __atomic_load_n((const uint32_t *)(v + off), __ATOMIC_RELAXED); }
-static inline uint64_t v64(const char *v, size_t off) { return __atomic_load_n((const uint64_t *)(v + off), __ATOMIC_RELAXED); }
-
-/* The bounds of the mapped view, read from its header at each call (they
- * never change, but are never trusted without a check against the size). */
-struct vb {
-	const char *v;
-	size_t size;
-	uint32_t slots, buckets, dents, ibuckets;
-	uint64_t slots_off, buck_off, dents_off, ibuck_off;
-};
-
-static int vb_init(struct vb *b)
-{
-	b->v = flc_view;
-	b->size = flc_view_size;
-	b->slots = v32(b->v, FLV_HDR_SLOTS);
-	b->buckets = v32(b->v, FLV_HDR_BUCKETS);
-	b->dents = v32(b->v, FLV_HDR_DENTS);
-	b->slots_off = v64(b->v, FLV_HDR_SLOTS_OFF);
-	b->buck_off = v64(b->v, FLV_HDR_BUCK_OFF);
-	b->dents_off = v64(b->v, FLV_HDR_DENTS_OFF);
-	b->ibuckets = v32(b->v, FLV_HDR_IBUCKETS);
-	b->ibuck_off = v64(b->v, FLV_HDR_IBUCK_OFF);
-	return b->ibuckets != 0 && (b->ibuckets & (b->ibuckets - 1)) == 0 && b->ibuck_off >= FLV_HEADER_BYTES &&
-	       b->ibuck_off + (uint64_t)b->ibuckets * 4 <= b->size && b->buckets != 0 && (b->buckets & (b->buckets - 1)) == 0 &&
-	       b->slots_off >= FLV_HEADER_BYTES && b->slots_off + (uint64_t)b->slots * FLV_SLOT_SIZE <= b->size &&
-	       b->buck_off >= FLV_HEADER_BYTES && b->buck_off + (uint64_t)b->buckets * 4 <= b->size &&
-	       b->dents_off >= FLV_HEADER_BYTES && b->dents_off + (uint64_t)b->dents * FLV_DENT_SIZE <= b->size;
-}
-
-/* slot returns the offset of slot s, or 0 when s is out of range. */
-static inline size_t slot(const struct vb *b, int32_t s)
-{
-	if (s < 0 || (uint32_t)s >= b->slots)
-		return 0;
-	return b->slots_off + (size_t)s * FLV_SLOT_SIZE;
-}
-
-/* lookup returns the slot name names in directory dir, -1 for a miss, -2
- * for a chain longer than the writer ever makes (a torn read). */
-static int32_t lookup(const struct vb *b, int32_t dir, const char *name, size_t len)
-{
-	size_t bo = b->buck_off + (size_t)(flv_hash(dir, name, len) & (b->buckets - 1)) * 4;
-	int32_t d = (int32_t)v32(b->v, bo);
-	for (uint32_t steps = 0; d >= 0; steps++) {
-		if ((uint32_t)d >= b->dents || steps > b->dents)
-			return -2;
-		size_t o = b->dents_off + (size_t)d * FLV_DENT_SIZE;
-		if ((int32_t)v32(b->v, o + FLV_DENT_DIR) == dir && v32(b->v, o + FLV_DENT_NAMELEN) == len &&
-		    memcmp(b->v + o + FLV_DENT_NAME, name, len) == 0)
-			return (int32_t)v32(b->v, o + FLV_DENT_CHILD);
-		d = (int32_t)v32(b->v, o + FLV_DENT_NEXT);
-	}
-	return -1;
-}
-
-/* slot_of_ino finds the slot of inode ino through the inode-number hash,
- * -1 when it is not there (or the chain is torn). */
-static int32_t slot_of_ino(const struct vb *b, uint64_t ino)
-{
-	int32_t s = (int32_t)v32(b->v, b->ibuck_off + (size_t)(ino & (b->ibuckets - 1)) * 4);
-	for (uint32_t steps = 0; s >= 0 && steps <= b->slots; steps++) {
-		size_t o = slot(b, s);
-		if (!o)
-			return -1;
-		if (v64(b->v, o + FLV_INO_INO) == ino)
-			return s;
-		s = (int32_t)v32(b->v, o + FLV_INO_NEXT);
-	}
-	return -1;
-}
-
-static long now_sec(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return ts.tv_sec;
-}
-
-/* walk resolves the path in w[pos..] (NUL-terminated, w has FLV_SPLICE
- * bytes of room before pos at the start) from the directory of inode
- * start (0: the root of the mount), as
- * fsimpl's walker does, and stores the slot it names in *out. It returns 0,
- * -ENOENT, -ENOTDIR or FL_PASS. follow: follow a symlink in the last
- * component. */
-static long walk(const struct vb *b, uint64_t start, char *w, size_t pos, int follow, int32_t *out)
-{
-	int32_t root = (int32_t)v32(b->v, FLV_HDR_ROOT);
-	int32_t cur = root;
-	if (start && (cur = slot_of_ino(b, start)) < 0)
-		return FL_PASS;
-	char *rest = w + pos;
-	size_t n = strlen(rest);
-	int slashed = n > 0 && rest[n - 1] == '/';
-	int links = 0;
-	long now = 0;
-	for (;;) {
-		while (*rest == '/')
-			rest++;
-		if (!*rest)
-			break;
-		char *e = strchrnul(rest, '/');
-		size_t len = (size_t)(e - rest);
-		const char *name = rest;
-		rest = e;
-		const char *t = rest;
-		while (*t == '/')
-			t++;
-		int last = *t == '\0';
-		size_t co = slot(b, cur);
-		if (!co)
-			return FL_PASS;
-		uint32_t flags = v32(b->v, co + FLV_INO_FLAGS);
-		if (!(flags & FLV_F_SEARCH_ALL) || (v32(b->v, co + FLV_INO_MODE) & S_IFMT) != S_IFDIR)
-			return FL_PASS;
-		if (len == 1 && name[0] == '.')
-			continue;
-		if (len == 2 && name[0] == '.' && name[1] == '.') {
-			if (cur == root)
-				return FL_PASS; /* leaves the filesystem: the kernel's */
-			cur = (int32_t)v32(b->v, co + FLV_INO_PARENT);
-			continue;
-		}
-		if (len > FLV_NAME_MAX)
-			return FL_PASS;
-		int32_t c = lookup(b, cur, name, len);
-		if (c == -2 || (c < 0 && (flags & FLV_F_INCOMPLETE)))
-			return FL_PASS;
-		if (c < 0)
-			return -ENOENT;
-		size_t no = slot(b, c);
-		if (!no || v64(b->v, no + FLV_INO_INO) == 0)
-			return FL_PASS;
-		uint32_t mode = v32(b->v, no + FLV_INO_MODE);
-		if ((mode & S_IFMT) == S_IFLNK && (!last || follow || slashed)) {
-			if (!now)
-				now = now_sec();
-			uint32_t tl = v32(b->v, no + FLV_INO_TLEN);
-			if (++links > FLV_MAX_LINKS || !(flags & FLV_F_FOLLOW_ALL) ||
-			    !(v32(b->v, no + FLV_INO_FLAGS) & FLV_F_TARGET) || tl == 0 || tl > FLV_TARGET_MAX ||
-			    (int64_t)v64(b->v, no + FLV_INO_LINKDUE) <= now + 1)
-				return FL_PASS;
-			const char *tg = b->v + no + FLV_INO_TARGET;
-			if (tg[0] == '/')
-				return FL_PASS;
-			/* Splice the target in front of the rest: target "/" rest. */
-			size_t at = (size_t)(rest - w);
-			if (at < tl + 1 + 0)
-				return FL_PASS;
-			if (last && tg[tl - 1] == '/')
-				slashed = 1;
-			at -= tl + 1;
-			memcpy(w + at, tg, tl);
-			w[at + tl] = '/';
-			if (memchr(w + at, '\0', tl))
-				return FL_PASS; /* torn: a NUL in a target */
-			rest = w + at;
-			continue;
-		}
-		if (last) {
-			if (slashed && (mode & S_IFMT) != S_IFDIR)
-				return -ENOTDIR;
-			cur = c;
-			break;
-		}
-		if ((mode & S_IFMT) != S_IFDIR)
-			return -ENOTDIR;
-		cur = c;
-	}
-	if (cur == root)
-		return FL_PASS; /* the mount root: the kernel's */
-	size_t o = slot(b, cur);
-	if (!o || v64(b->v, o + FLV_INO_INO) == 0)
-		return FL_PASS;
-	*out = cur;
-	return 0;
-}
 
 /* The attributes a call reports, copied out of the view in one turn of
  * the sequence. */
@@ -343,7 +158,7 @@ static long resolve(int dirfd, const char *path, int follow, int want, struct va
 	if (!seg || !path || !flc_mount_len)
 		return FL_PASS;
 	struct vb b;
-	if (!vb_init(&b))
+	if (!flv_vb_init(&b))
 		return FL_PASS;
 	uint64_t start = 0;
 	if (dirfd != AT_FDCWD) {
@@ -374,7 +189,7 @@ static long resolve(int dirfd, const char *path, int follow, int want, struct va
 		long r = FL_PASS;
 		int32_t s = -1;
 		if (v32(b.v, FLV_HDR_FLAGS) & FLV_USABLE)
-			r = walk(&b, start, w, FLV_SPLICE, follow, &s);
+			r = flv_walk(&b, start, w, FLV_SPLICE, follow, &s);
 		if (r == 0) {
 			copy_attr(&b, s, a);
 			if (want == WANT_LINK) {
@@ -383,7 +198,7 @@ static long resolve(int dirfd, const char *path, int follow, int want, struct va
 				if ((a->mode & S_IFMT) != S_IFLNK)
 					r = -EINVAL;
 				else if (!(a->flags & FLV_F_TARGET) || tl > FLV_TARGET_MAX ||
-					 (int64_t)v64(b.v, o + FLV_INO_LINKDUE) <= now_sec() + 1)
+					 (int64_t)v64(b.v, o + FLV_INO_LINKDUE) <= flv_now_sec() + 1)
 					r = FL_PASS; /* readlink would update its atime */
 				else {
 					a->size = tl;

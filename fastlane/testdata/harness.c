@@ -1,6 +1,6 @@
 /* harness.c: calls channel.c's fl_* functions directly, next to the raw
  * syscalls, for the fast lane's tests (fastlane/channel_test.go). Linked
- * with channel*.c and view.c; no preload library involved.
+ * with channel*.c and view*.c; no preload library involved.
  *
  *   harness OUT [-C DIR] [-d DIR] [-u UID] diff PATH...   for each PATH and op variant, one
  *       line "op variant path<TAB>channel<TAB>syscall<TAB>view" into OUT (the
@@ -100,6 +100,31 @@ static void diff(const char *p)
 		if (r0 == 0 && r2 == 0 && memcmp(&s0, &s2, sizeof s0) != 0)
 			snprintf(v, sizeof v, "bytes differ from the kernel's");
 		fprintf(out, "newfstatat-at %x %s\t%s\t%s\t%s\n", sflags[i], p, a, b, v);
+	}
+	if (diff_dirfd >= 0 && p[0] != '/') {
+		struct statx x0, x2;
+		memset(&x0, 0xa5, sizeof x0), memset(&x2, 0, sizeof x2);
+		long r0 = fl_view_statx(diff_dirfd, p, 0, STATX_BASIC_STATS, &x0);
+		long r2 = sysret(syscall(SYS_statx, diff_dirfd, p, 0, STATX_BASIC_STATS, &x2));
+		put_statx(b, sizeof b, r2, &x2), put_statx(v, sizeof v, r0, &x0);
+		fprintf(out, "statx-at 0 %s\tpass\t%s\t%s\n", p, b, v);
+		for (int m = 0; m <= R_OK; m += R_OK) {
+			r0 = fl_view_faccessat(diff_dirfd, p, m, 0);
+			r2 = sysret(syscall(SYS_faccessat2, diff_dirfd, p, m, 0));
+			if (r0 == FL_PASS)
+				snprintf(v, sizeof v, "pass");
+			else
+				snprintf(v, sizeof v, "r=%ld", r0);
+			fprintf(out, "faccessat2-at %x %s\tpass\tr=%ld\t%s\n", m, p, r2, v);
+		}
+		char l0[4096] = "", l2[4096] = "";
+		r0 = fl_view_readlinkat(diff_dirfd, p, l0, sizeof l0);
+		r2 = sysret(syscall(SYS_readlinkat, diff_dirfd, p, l2, sizeof l2));
+		if (r0 == FL_PASS)
+			snprintf(v, sizeof v, "pass");
+		else
+			snprintf(v, sizeof v, "r=%ld %.*s", r0, r0 > 0 ? (int)r0 : 0, l0);
+		fprintf(out, "readlinkat-at %s\tpass\tr=%ld %.*s\t%s\n", p, r2, r2 > 0 ? (int)r2 : 0, l2, v);
 	}
 	static const int xflags[] = {0, AT_SYMLINK_NOFOLLOW};
 	for (unsigned i = 0; i < sizeof xflags / sizeof *xflags; i++) {
