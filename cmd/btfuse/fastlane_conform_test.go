@@ -61,26 +61,12 @@ var fromFirstCall = []string{"BTFUSE_FAST_AFTER=0"}
 // fastKnownDiffs are the conformance cases where the fast lane still
 // differs from tmpfs, with why; their differences are logged, not failed.
 // Remove an entry when its case passes.
-//
-// The four below have one cause: a descriptor the channel opened is the
-// backing file itself, at an ordinary descriptor number, so the filter
-// does not notify the calls on it and fchmod, fchown, fsetxattr and
-// fgetxattr act on the backing file, not on the filesystem's inode (fstat,
-// which the library answers for its descriptors, then shows the old mode).
-var fastKnownDiffs = map[string]string{
-	"chmod":              "fchmod on a lane descriptor changes the backing file",
-	"chown":              "fchown on a lane descriptor changes the backing file",
-	"unlinked_open_file": "fchmod on a lane descriptor changes the backing file",
-	"xattr_kinds":        "fsetxattr/fgetxattr on a lane descriptor reach the backing file",
-}
+var fastKnownDiffs = map[string]string{}
 
 // fastProgramKnownDiffs are the scripts of posixtest.Programs whose output
 // through the fast lane still differs from tmpfs, with why; logged, not
 // failed, until the cause is fixed.
-var fastProgramKnownDiffs = map[string]string{
-	// cp creates the copy 0600 and then fchmods it to the source's mode.
-	"coreutils": "cp -a and cp --preserve: fchmod on a lane descriptor changes the backing file",
-}
+var fastProgramKnownDiffs = map[string]string{}
 
 // knownDiff returns the report of a difference for t: t.Errorf, or a log
 // line when known[name] says why it is known. done must be called at the
