@@ -1,5 +1,6 @@
-/* channel_int.h: what the channel's two files share (channel.c: the
- * connection, the slots and the wait; channel_ops.c: the calls). Not an
+/* channel_int.h: what the channel's files share (channel_handshake.c:
+ * joining the daemon; channel.c: the connection's state, the slots and the
+ * wait; channel_ops.c and the other channel_*.c: the calls). Not an
  * interface: the entry side sees channel.h only. */
 #pragma once
 #include "channel.h"
@@ -126,6 +127,16 @@ int flc_fd_held(int fd, uint64_t id);
 void flc_release_id(uint64_t id);
 
 extern pid_t flc_pid; /* the process that handshaked */
+
+/* flc_handshake connects to the daemon's socket sock and maps the segment
+ * it sends; 0 with c filled in (and the backing directory and view taken,
+ * when they came), or -1 with nothing held. */
+struct flc_conn {
+	char *seg; /* the mapped segment */
+	int ctl;   /* the connection, held open while the daemon serves */
+	int bell;  /* the doorbell */
+};
+int flc_handshake(const char *sock, struct flc_conn *c);
 
 /* The metadata view (view.h), mapped read-only at the handshake when the
  * daemon gave it (with the backing directory), and the mount as
