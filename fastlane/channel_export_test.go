@@ -20,7 +20,7 @@ func LayoutForTest() map[string]int64 {
 		"OP_NEWFSTATAT": opNewfstatat, "OP_STATX": opStatx, "OP_FACCESSAT2": opFaccessat2, "OP_READLINKAT": opReadlinkat,
 		"OP_OPENAT": opOpenat, "OP_MKDIRAT": opMkdirat, "OP_UNLINKAT": opUnlinkat, "OP_RENAMEAT2": opRenameat2,
 		"OP_FSTAT": opFstat, "OP_RELEASE": opRelease, "OP_LINKAT": opLinkat,
-				"OP_FCHMOD": opFchmod, "OP_FCHOWN": opFchown, "OP_FSTATX": opFstatx, "OP_FSTATFS": opFstatfs,
+		"OP_FCHMOD": opFchmod, "OP_FCHOWN": opFchown, "OP_FSTATX": opFstatx, "OP_FSTATFS": opFstatfs,
 		"OP_FGETXATTR": opFgetxattr, "OP_FSETXATTR": opFsetxattr, "OP_FLISTXATTR": opFlistxattr,
 		"OP_FREMOVEXATTR": opFremovexattr, "SLOT_ARG0": slotArg0, "SLOT_ARG1": slotArg1, "SLOT_ARG2": slotArg2,
 		"FL_PASS": Pass, "FL_KERNEL_PASS": Kernel,
