@@ -68,6 +68,16 @@ func str(s string) (*C.char, error) {
 	return (*C.char)(unsafe.Pointer(p)), err
 }
 
+// strs is str of two strings.
+func strs(a, b string) (*C.char, *C.char, error) {
+	ca, err := str(a)
+	if err != nil {
+		return nil, nil, err
+	}
+	cb, err := str(b)
+	return ca, cb, err
+}
+
 // buf is b for C: NULL when empty, as C callers pass for a size query.
 func buf(b []byte) (unsafe.Pointer, C.size_t) {
 	if len(b) == 0 {
@@ -187,11 +197,7 @@ func (Libc) Mknod(path string, mode uint32, dev int) error {
 }
 
 func (Libc) Renameat2(olddirfd int, oldpath string, newdirfd int, newpath string, flags uint) error {
-	o, err := str(oldpath)
-	if err != nil {
-		return err
-	}
-	n, err := str(newpath)
+	o, n, err := strs(oldpath, newpath)
 	if err != nil {
 		return err
 	}
@@ -200,11 +206,7 @@ func (Libc) Renameat2(olddirfd int, oldpath string, newdirfd int, newpath string
 }
 
 func (Libc) Link(oldpath, newpath string) error {
-	o, err := str(oldpath)
-	if err != nil {
-		return err
-	}
-	n, err := str(newpath)
+	o, n, err := strs(oldpath, newpath)
 	if err != nil {
 		return err
 	}
@@ -213,11 +215,7 @@ func (Libc) Link(oldpath, newpath string) error {
 }
 
 func (Libc) Symlink(target, path string) error {
-	t, err := str(target)
-	if err != nil {
-		return err
-	}
-	p, err := str(path)
+	t, p, err := strs(target, path)
 	if err != nil {
 		return err
 	}
@@ -293,11 +291,7 @@ func (Libc) UtimesNanoAt(dirfd int, path string, ts []unix.Timespec, flags int) 
 }
 
 func (Libc) Setxattr(path, name string, data []byte, flags int) error {
-	p, err := str(path)
-	if err != nil {
-		return err
-	}
-	n, err := str(name)
+	p, n, err := strs(path, name)
 	if err != nil {
 		return err
 	}
@@ -307,11 +301,7 @@ func (Libc) Setxattr(path, name string, data []byte, flags int) error {
 }
 
 func (Libc) Lsetxattr(path, name string, data []byte, flags int) error {
-	p, err := str(path)
-	if err != nil {
-		return err
-	}
-	n, err := str(name)
+	p, n, err := strs(path, name)
 	if err != nil {
 		return err
 	}
@@ -331,11 +321,7 @@ func (Libc) Fsetxattr(fd int, name string, data []byte, flags int) error {
 }
 
 func (Libc) Getxattr(path, name string, dest []byte) (int, error) {
-	p, err := str(path)
-	if err != nil {
-		return -1, err
-	}
-	n, err := str(name)
+	p, n, err := strs(path, name)
 	if err != nil {
 		return -1, err
 	}
@@ -345,11 +331,7 @@ func (Libc) Getxattr(path, name string, dest []byte) (int, error) {
 }
 
 func (Libc) Lgetxattr(path, name string, dest []byte) (int, error) {
-	p, err := str(path)
-	if err != nil {
-		return -1, err
-	}
-	n, err := str(name)
+	p, n, err := strs(path, name)
 	if err != nil {
 		return -1, err
 	}
@@ -389,11 +371,7 @@ func (Libc) Llistxattr(path string, dest []byte) (int, error) {
 }
 
 func (Libc) Removexattr(path, name string) error {
-	p, err := str(path)
-	if err != nil {
-		return err
-	}
-	n, err := str(name)
+	p, n, err := strs(path, name)
 	if err != nil {
 		return err
 	}
@@ -402,11 +380,7 @@ func (Libc) Removexattr(path, name string) error {
 }
 
 func (Libc) Lremovexattr(path, name string) error {
-	p, err := str(path)
-	if err != nil {
-		return err
-	}
-	n, err := str(name)
+	p, n, err := strs(path, name)
 	if err != nil {
 		return err
 	}
