@@ -314,18 +314,26 @@ func lines(s string) []string {
 }
 
 // TestLayoutMatchesC keeps the C copy of the layout (channel_int.h) equal
-// to channel.go's: a C program that includes channel.c prints its numbers.
+// to channel.go's.
 func TestLayoutMatchesC(t *testing.T) {
+	checkCLayout(t, "preload/channel_int.h", fastlane.LayoutForTest(), func(name string) string { return name })
+}
+
+// checkCLayout compiles a C program that includes header and prints, for
+// each name of want, the value of the C expression cexpr(name), and fails
+// t for every name whose value differs from want's: the one check of each
+// layout that the library and the daemon both spell out.
+func checkCLayout(t *testing.T, header string, want map[string]int64, cexpr func(name string) string) {
+	t.Helper()
 	testutil.RequireProgram(t, "gcc")
-	want := fastlane.LayoutForTest()
-	abs, err := filepath.Abs("preload/channel_int.h")
+	abs, err := filepath.Abs(header)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var src strings.Builder
-	fmt.Fprintf(&src, "#include %q\n#include <stdio.h>\nint main(void) {\n", abs)
+	fmt.Fprintf(&src, "#include %q\n#include <stdio.h>\n#include <string.h>\nint main(void) {\n", abs)
 	for name := range want {
-		fmt.Fprintf(&src, "\tprintf(\"%s %%ld\\n\", (long)%s);\n", name, name)
+		fmt.Fprintf(&src, "\tprintf(\"%s %%ld\\n\", (long)(%s));\n", name, cexpr(name))
 	}
 	src.WriteString("\treturn 0;\n}\n")
 	dir := t.TempDir()
@@ -350,8 +358,8 @@ func TestLayoutMatchesC(t *testing.T) {
 		got[name] = v
 	}
 	for name, v := range want {
-		if got[name] != v {
-			t.Errorf("%s: channel.c %d, channel.go %d", name, got[name], v)
+		if g, ok := got[name]; !ok || g != v {
+			t.Errorf("%s: %s %d, Go %d", name, header, g, v)
 		}
 	}
 }

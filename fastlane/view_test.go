@@ -1,9 +1,7 @@
 package fastlane_test
 
 import (
-	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -11,55 +9,18 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/btfuse/btfuse/fastlane"
-	"github.com/btfuse/btfuse/internal/testutil"
 )
 
-// TestViewLayoutMatchesC compiles a program that prints every number of
-// preload/view.h and compares them with fsimpl/view_layout.go's.
+// TestViewLayoutMatchesC compares every number of preload/view.h with
+// fsimpl/view_layout.go's, and the dentry hash of one name in both
+// languages ("hash").
 func TestViewLayoutMatchesC(t *testing.T) {
-	testutil.RequireProgram(t, "gcc")
-	want := fastlane.ViewLayoutForTest()
-	abs, err := filepath.Abs("preload/view.h")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var src strings.Builder
-	fmt.Fprintf(&src, "#include %q\n#include <stdio.h>\n#include <string.h>\nint main(void) {\n", abs)
-	for name := range want {
+	checkCLayout(t, "preload/view.h", fastlane.ViewLayoutForTest(), func(name string) string {
 		if name == "hash" {
-			// The dentry hash of one name, in both languages.
-			src.WriteString("\tprintf(\"hash %ld\\n\", (long)flv_hash(7, \"some-name\", 9));\n")
-			continue
+			return `flv_hash(7, "some-name", 9)`
 		}
-		fmt.Fprintf(&src, "\tprintf(\"%s %%ld\\n\", (long)%s);\n", name, name)
-	}
-	src.WriteString("\treturn 0;\n}\n")
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "layout.c"), []byte(src.String()), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	bin := filepath.Join(dir, "layout")
-	if out, err := exec.Command("gcc", "-Wall", "-o", bin, filepath.Join(dir, "layout.c")).CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
-	out, err := exec.Command(bin).Output()
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := map[string]int64{}
-	for _, l := range lines(string(out)) {
-		var name string
-		var v int64
-		if _, err := fmt.Sscanf(l, "%s %d", &name, &v); err != nil {
-			t.Fatalf("%q: %v", l, err)
-		}
-		got[name] = v
-	}
-	for name, v := range want {
-		if g, ok := got[name]; !ok || g != v {
-			t.Errorf("%s: view.h %d, Go %d", name, g, v)
-		}
-	}
+		return name
+	})
 }
 
 // TestViewCredentialDrop: the mount lies under a 0700 directory, which
