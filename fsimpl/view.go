@@ -301,20 +301,27 @@ func (v *view) ibuckOff(ino Ino) int {
 	return int(v.get64(viewHdrIBuckOff)) + int(uint64(ino)&uint64(v.slots-1))*4
 }
 
-// freeSlot takes slot s of ino out of its hash chain and frees it.
-func (v *view) freeSlot(ino Ino, s int32) {
-	next := v.get32(v.slotOff(s) + viewInoNext)
-	for p := v.ibuckOff(ino); ; {
+// unchain takes entry e out of the hash chain whose head is the word at
+// offset head: entries are linked through the word at off(entry)+link,
+// and a negative index ends the chain.
+func (v *view) unchain(head int, e int32, off func(int32) int, link int) {
+	next := v.get32(off(e) + link)
+	for p := head; ; {
 		cur := int32(v.get32(p))
 		if cur < 0 {
-			break
+			return
 		}
-		if cur == s {
+		if cur == e {
 			v.put32(p, next)
-			break
+			return
 		}
-		p = v.slotOff(cur) + viewInoNext
+		p = off(cur) + link
 	}
+}
+
+// freeSlot takes slot s of ino out of its hash chain and frees it.
+func (v *view) freeSlot(ino Ino, s int32) {
+	v.unchain(v.ibuckOff(ino), s, v.slotOff, viewInoNext)
 	v.put64(v.slotOff(s)+viewInoIno, 0)
 	delete(v.slotOf, ino)
 	v.freeSlots = append(v.freeSlots, s)
@@ -409,19 +416,7 @@ func (v *view) writeDent(fs *FS, dir *inode, name string) {
 
 // unlinkDent takes dentry d out of its chain and frees it.
 func (v *view) unlinkDent(d int32, key dentKey) {
-	b := v.buckOff(viewHash(key.dir, key.name) & uint32(v.buckets-1))
-	next := v.get32(v.dentOff(d) + viewDentNext)
-	for p := b; ; {
-		cur := int32(v.get32(p))
-		if cur < 0 {
-			break
-		}
-		if cur == d {
-			v.put32(p, next)
-			break
-		}
-		p = v.dentOff(cur) + viewDentNext
-	}
+	v.unchain(v.buckOff(viewHash(key.dir, key.name)&uint32(v.buckets-1)), d, v.dentOff, viewDentNext)
 	v.put32(v.dentOff(d)+viewDentDir, ^uint32(0))
 	delete(v.dentOf, key)
 	v.freeDents = append(v.freeDents, d)
