@@ -65,13 +65,7 @@ long fl_fstatx(int fd, int flags, unsigned int mask, struct statx *stx)
 	char *s = fd_start(OP_FSTATX, fd);
 	if (!s)
 		return FL_PASS;
-	st(s, SLOT_FLAGS, (uint32_t)flags);
-	st(s, SLOT_MASK, mask);
-	long r = flc_call(s);
-	if (r == 0 && !flc_out(s, stx, 256)) /* sizeof(struct statx) */
-		r = FL_PASS;
-	flc_finish(s);
-	return r;
+	return flc_statx_call(s, flags, mask, stx);
 }
 
 long fl_fstatfs(int fd, struct statfs *buf)

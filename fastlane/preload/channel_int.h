@@ -138,6 +138,13 @@ struct flc_conn {
 };
 int flc_handshake(const char *sock, struct flc_conn *c);
 
+/* flc_statx_call finishes a statx request begun in slot s (a path's or a
+ * descriptor's): it sends flags and mask, waits, copies the struct statx
+ * of a success to stx (FL_PASS when the reply holds none), and frees the
+ * slot. */
+struct statx;
+long flc_statx_call(char *s, int flags, unsigned int mask, struct statx *stx);
+
 /* The metadata view (view.h), mapped read-only at the handshake when the
  * daemon gave it (with the backing directory), and the mount as
  * BTFUSE_MOUNT names it (no trailing slash). */

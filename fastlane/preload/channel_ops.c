@@ -26,6 +26,11 @@ long fl_statx(int dirfd, const char *path, int flags, unsigned int mask, struct 
 	char *s = flc_start_path(OP_STATX, dirfd, path);
 	if (!s)
 		return FL_PASS;
+	return flc_statx_call(s, flags, mask, stx);
+}
+
+long flc_statx_call(char *s, int flags, unsigned int mask, struct statx *stx)
+{
 	st(s, SLOT_FLAGS, (uint32_t)flags);
 	st(s, SLOT_MASK, mask);
 	long r = flc_call(s);
