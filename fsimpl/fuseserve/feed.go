@@ -27,3 +27,21 @@ func (s *Server) onChange(_ fsimpl.Door, changes []fsimpl.Change) {
 		}
 	}
 }
+
+// onOwnChange drops the cached listing of a directory listed through this
+// door when a change of its own attributes through this door (chmod,
+// chown, utimes, xattrs) moves its ctime: that moves neither its mtime
+// nor its i_version, so the kernel would go on serving the listing from
+// its pages, and the next listing would not update the atime that
+// relatime says it should (fsimpl.ReadDir). Only fsimpl's attribute
+// changes are published for this door; names are rawFS.namesLeft's.
+func (s *Server) onOwnChange(from fsimpl.Door, changes []fsimpl.Change) {
+	if from != fsimpl.DoorFUSE {
+		return // onChange's
+	}
+	for _, c := range changes {
+		if c.Kind == fsimpl.ChangeAttr || c.Kind == fsimpl.ChangePerms {
+			s.raw.dropListing(c.Ino)
+		}
+	}
+}

@@ -33,6 +33,11 @@ import (
 // is checked while busy > 0 or after the record (the invalidation goes).
 // In close-to-open mode the kernel also caches file pages, which no reply
 // announces: data invalidations are then always sent.
+//
+// The kernel caches a directory's listing in the directory's pages
+// (FOPEN_CACHE_DIR, dir.go) only from READDIR or READDIRPLUS replies, so
+// a directory needs its pages dropped only when listed since the last
+// invalidation (the listed set, marked before fsimpl is read).
 
 // begin marks a request that may hand out attributes or entries; the
 // returned function ends it: `defer r.begin()()`.
@@ -57,6 +62,23 @@ func (t *lookupTable) takeAttrs(ino fsimpl.Ino) bool {
 	defer t.mu.Unlock()
 	_, ok := t.attrs[ino]
 	delete(t.attrs, ino)
+	return ok
+}
+
+// listedDir records that the kernel is being sent a listing of dir.
+func (t *lookupTable) listedDir(dir fsimpl.Ino) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.listed[dir] = struct{}{}
+}
+
+// takeListed reports whether dir was listed since the last call, and
+// forgets that it was.
+func (t *lookupTable) takeListed(dir fsimpl.Ino) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	_, ok := t.listed[dir]
+	delete(t.listed, dir)
 	return ok
 }
 

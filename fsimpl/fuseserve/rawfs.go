@@ -74,7 +74,7 @@ func newRawFS(fs *fsimpl.FS, opts Options) *rawFS {
 		fileAttrTTL:   opts.AttrTimeout,
 		handles:       handleTable{open: map[uint64]*handle{}, backing: map[fsimpl.Ino]*backingRef{}},
 		locks:         newLockTable(),
-		lookups:       lookupTable{refs: map[fsimpl.Ino]uint64{}, attrs: map[fsimpl.Ino]struct{}{}},
+		lookups:       lookupTable{refs: map[fsimpl.Ino]uint64{}, attrs: map[fsimpl.Ino]struct{}{}, listed: map[fsimpl.Ino]struct{}{}},
 		negatives:     negativeTable{ttl: opts.EntryTimeout},
 	}
 	if opts.Observer != nil {
@@ -111,11 +111,13 @@ const pollHackIno = math.MaxUint64
 // mirrors the references held on fsimpl.
 //
 // attrs holds the inodes whose attributes were handed out since they were
-// last invalidated (see knows.go).
+// last invalidated, listed the directories listed since then (see
+// knows.go).
 type lookupTable struct {
-	mu    sync.Mutex
-	refs  map[fsimpl.Ino]uint64   // guarded by mu
-	attrs map[fsimpl.Ino]struct{} // guarded by mu
+	mu     sync.Mutex
+	refs   map[fsimpl.Ino]uint64   // guarded by mu
+	attrs  map[fsimpl.Ino]struct{} // guarded by mu
+	listed map[fsimpl.Ino]struct{} // guarded by mu
 }
 
 // add records a lookup reference handed out, with the inode's attributes.
@@ -139,6 +141,7 @@ func (t *lookupTable) forget(ino fsimpl.Ino, n uint64) uint64 {
 	if have-n == 0 {
 		delete(t.refs, ino)
 		delete(t.attrs, ino)
+		delete(t.listed, ino)
 	} else {
 		t.refs[ino] = have - n
 	}
@@ -171,6 +174,7 @@ func (t *lookupTable) drain() map[fsimpl.Ino]uint64 {
 	out := t.refs
 	t.refs = map[fsimpl.Ino]uint64{}
 	clear(t.attrs)
+	clear(t.listed)
 	return out
 }
 
@@ -483,6 +487,9 @@ func (r *rawFS) Unlink(cancel <-chan struct{}, h *fuse.InHeader, name string) fu
 		return r.done(q, e)
 	}
 	e := r.fs.Unlink(credOf(h), fsimpl.Ino(h.NodeId), name)
+	if e == 0 {
+		r.namesLeft(fsimpl.Ino(h.NodeId))
+	}
 	st := r.done(q, e)
 	if e == 0 && r.paths != nil {
 		r.paths.unlink(h.NodeId, name)
@@ -496,6 +503,9 @@ func (r *rawFS) Rmdir(cancel <-chan struct{}, h *fuse.InHeader, name string) fus
 		return r.done(q, e)
 	}
 	e := r.fs.Rmdir(credOf(h), fsimpl.Ino(h.NodeId), name)
+	if e == 0 {
+		r.namesLeft(fsimpl.Ino(h.NodeId))
+	}
 	st := r.done(q, e)
 	if e == 0 && r.paths != nil {
 		r.paths.unlink(h.NodeId, name)
@@ -509,6 +519,10 @@ func (r *rawFS) Rename(cancel <-chan struct{}, in *fuse.RenameIn, oldName, newNa
 		return r.done(q, e)
 	}
 	e := r.fs.Rename(credOf(&in.InHeader), fsimpl.Ino(in.NodeId), oldName, fsimpl.Ino(in.Newdir), newName, in.Flags)
+	if e == 0 {
+		r.namesLeft(fsimpl.Ino(in.NodeId))
+		r.namesLeft(fsimpl.Ino(in.Newdir)) // a name replaced, or exchanged
+	}
 	st := r.done(q, e)
 	if e == 0 && r.paths != nil {
 		r.paths.rename(in.NodeId, oldName, in.Newdir, newName, in.Flags&unix.RENAME_EXCHANGE != 0)

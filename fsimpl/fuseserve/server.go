@@ -181,10 +181,12 @@ func Mount(dir string, fs *fsimpl.FS, opts Options) (*Server, error) {
 	s.inval = newInvalQueue(r, srv, invalQueueLen)
 	r.inval = s.inval
 	unwatch := fs.Watch(s.onChange, fsimpl.DoorFUSE)
+	unwatchOwn := fs.Watch(s.onOwnChange, fsimpl.DoorNone)
 	go func() {
 		defer close(s.done)
 		srv.Serve()
 		unwatch()
+		unwatchOwn()
 		s.inval.stop()
 		r.shutdown()
 	}()
@@ -399,9 +401,20 @@ func (s *Server) InvalNewEntry(parent fsimpl.Ino, name string) {
 }
 
 // InvalInode tells the kernel to drop the cached attributes of ino, when
-// it may hold them.
+// it may hold them, and the cached listing of a directory listed since
+// the last invalidation: its pages (FOPEN_CACHE_DIR, dir.go). The change
+// feed calls it for a directory whenever an entry in it changes, and for
+// any inode whose attributes change (a directory's ctime decides whether
+// the next listing updates its atime).
 func (s *Server) InvalInode(ino fsimpl.Ino) {
-	if !s.raw.mayCacheAttrs(ino) {
+	attrs := s.raw.mayCacheAttrs(ino)
+	if s.raw.lookups.takeListed(ino) {
+		// The same one notification, with a data range: attributes
+		// and pages (fs/fuse/inode.c fuse_reverse_inval_inode).
+		s.inval.sendNow(invalReq{kind: invalData, ino: ino})
+		return
+	}
+	if !attrs {
 		s.raw.stats.invalSkipped.Add(1)
 		return
 	}
