@@ -1,6 +1,7 @@
 package fuseserve_test
 
 import (
+	"fmt"
 	"path/filepath"
 	"testing"
 
@@ -94,6 +95,62 @@ func TestQuirkNoopChownKillsSUID(t *testing.T) {
 			}
 			if st := mustStat(t, path); st.Mode&0o7777 != tc.wantMode {
 				t.Errorf("mode after it %o, want %o", st.Mode&0o7777, tc.wantMode)
+			}
+		})
+	}
+}
+
+// TestQuirkTmpfsRepeatsAfterRemovals pins a kernel tmpfs quirk that btfuse
+// does not copy: a stream read part-way, whose unread names are then all
+// removed, goes on with names it has already returned on a 6.18 tmpfs
+// (the stable-offset directories of fs/libfs.c, offset_readdir(), resume
+// from the position's neighbour in the offset tree). POSIX leaves it open
+// (readdir after a removal), fsimpl's cookies resume after the last name
+// returned, and the through-the-doors transcript (fastlane/testdata/
+// dirlist.c) therefore counts only removed names that come back, not
+// repeats. If the tmpfs side starts failing, the kernel has changed.
+func TestQuirkTmpfsRepeatsAfterRemovals(t *testing.T) {
+	m := mustMount(t, fuseserve.Options{})
+	ref := testutil.TmpfsDir(t)
+	for _, tc := range []struct {
+		name    string
+		dir     string
+		repeats bool
+	}{
+		{"tmpfs repeats", ref, true},
+		{"fuse does not", m.dir, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for i := range 60 {
+				mustWriteFile(t, filepath.Join(tc.dir, fmt.Sprintf("f%02d", i)), nil)
+			}
+			fd := mustOpen(t, tc.dir, unix.O_RDONLY|unix.O_DIRECTORY, 0)
+			seen := map[string]bool{}
+			for _, d := range getdents(t, fd, 256) {
+				seen[d.name] = true
+			}
+			for i := range 60 {
+				if name := fmt.Sprintf("f%02d", i); !seen[name] {
+					if err := unix.Unlink(filepath.Join(tc.dir, name)); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			repeated := 0
+			for {
+				ds := getdents(t, fd, 256)
+				if len(ds) == 0 {
+					break
+				}
+				for _, d := range ds {
+					if !seen[d.name] {
+						t.Errorf("%s was removed before the stream reached it, and returned", d.name)
+					}
+					repeated++
+				}
+			}
+			if (repeated > 0) != tc.repeats {
+				t.Errorf("%d names returned again, want repeats %v", repeated, tc.repeats)
 			}
 		})
 	}
