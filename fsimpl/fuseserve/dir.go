@@ -72,13 +72,27 @@ func (r *rawFS) dropListing(dir fsimpl.Ino) {
 	}
 }
 
-// OpenDir declines (see above); it is sent at most once per mount.
+// OpenDir declines (see above); it is sent at most once per mount. A
+// kernel that does not announce FUSE_NO_OPENDIR_SUPPORT (before 5.1)
+// would fail the opendir with ENOSYS instead: it gets the same open flags
+// in a reply.
 func (r *rawFS) OpenDir(cancel <-chan struct{}, in *fuse.OpenIn, out *fuse.OpenOut) fuse.Status {
-	return fuse.ENOSYS
+	if r.srv == nil || r.srv.KernelSettings().Flags64()&fuse.CAP_NO_OPENDIR_SUPPORT != 0 {
+		return fuse.ENOSYS
+	}
+	q := r.req(event.OpOpenDir, &in.InHeader, "")
+	e := r.fs.OpenDir(credOf(&in.InHeader), fsimpl.Ino(in.NodeId))
+	out.Fh = 0
+	out.OpenFlags = fuse.FOPEN_KEEP_CACHE | fuse.FOPEN_CACHE_DIR
+	return r.done(q, e)
 }
 
-// ReleaseDir would release a handle OpenDir gave; it gives none.
-func (r *rawFS) ReleaseDir(in *fuse.ReleaseIn) {}
+// ReleaseDir has nothing to release (directory handles carry no state) and
+// no reply; done counts and reports it as answered. Only a kernel without
+// FUSE_NO_OPENDIR_SUPPORT sends it.
+func (r *rawFS) ReleaseDir(in *fuse.ReleaseIn) {
+	r.done(r.req(event.OpReleaseDir, &in.InHeader, ""), 0)
+}
 
 // FsyncDir declines (see above); it is sent at most once per mount.
 func (r *rawFS) FsyncDir(cancel <-chan struct{}, in *fuse.FsyncIn) fuse.Status {
