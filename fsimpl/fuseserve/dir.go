@@ -132,6 +132,9 @@ func (r *rawFS) ReadDirPlus(cancel <-chan struct{}, in *fuse.ReadIn, out *fuse.D
 	defer r.begin()()
 	dir := fsimpl.Ino(in.NodeId)
 	r.lookups.listedDir(dir)
+	if in.Offset == 0 && r.expiry != nil {
+		r.expiry.add(dir) // listing.go
+	}
 	bufp := direntPool.Get().(*[]fsimpl.Dirent)
 	defer func() {
 		clear(*bufp)

@@ -82,6 +82,14 @@ func (t *lookupTable) takeListed(dir fsimpl.Ino) bool {
 	return ok
 }
 
+// isListed reports whether dir was listed since the last takeListed.
+func (t *lookupTable) isListed(dir fsimpl.Ino) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	_, ok := t.listed[dir]
+	return ok
+}
+
 // mayCacheAttrs reports whether the kernel may hold valid attributes of
 // ino; when it says so, the caller invalidates them.
 func (r *rawFS) mayCacheAttrs(ino fsimpl.Ino) bool {

@@ -39,7 +39,8 @@ type rawFS struct {
 
 	registerHook atomic.Pointer[func(fd int) (int32, unix.Errno)] // tests only
 
-	inval *invalQueue // set before serving
+	inval  *invalQueue    // set before serving
+	expiry *listingExpiry // set before serving; nil without a Server (unit tests)
 
 	// obs, when set, is told of every request answered, with the node's
 	// path from paths; both are nil on an unobserved door. Set before

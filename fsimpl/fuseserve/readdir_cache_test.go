@@ -240,3 +240,60 @@ func TestReaddirCache(t *testing.T) {
 		t.Errorf("FSYNCDIR counted; it is declined uncounted")
 	}
 }
+
+// TestReaddirCacheExpires: a listing cached in the kernel's pages is
+// dropped when the entries read with it expire (listing.go), so that a
+// list-and-stat (ls -l) after the timeouts reads the directory again with
+// READDIRPLUS, one request per page of names, instead of looking up every
+// name from a cached listing.
+func TestReaddirCacheExpires(t *testing.T) {
+	const ttl = time.Second // long enough for 200 stats on a loaded machine
+	m := mustMount(t, fuseserve.Options{EntryTimeout: ttl, AttrTimeout: ttl})
+	const n = 200
+	if err := unix.Mkdir(m.path("d"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for i := range n {
+		mustWriteFile(t, m.path(fmt.Sprintf("d/f%03d", i)), nil)
+	}
+	lsl := func() {
+		t.Helper()
+		// In one getdents64 of 64 KiB, as ls reads (glibc's 32 KiB
+		// buffer and more): the kernel then asks READDIRPLUS for all
+		// of it.
+		fd, err := unix.Open(m.path("d"), unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer unix.Close(fd)
+		var names []string
+		for {
+			ds := getdents(t, fd, 64<<10)
+			if len(ds) == 0 {
+				break
+			}
+			for _, d := range ds {
+				if d.name != "." && d.name != ".." {
+					names = append(names, d.name)
+				}
+			}
+		}
+		for _, name := range names {
+			mustStat(t, m.path("d/"+name))
+		}
+	}
+	lookups := func() uint64 {
+		st := m.srv.Stats()
+		return st.Ops["LOOKUP"].Calls + st.Ops["GETATTR"].Calls
+	}
+	lsl()
+	time.Sleep(ttl + ttl/2)
+	before, lists := lookups(), listings(m.srv)
+	lsl()
+	if got := listings(m.srv) - lists; got == 0 {
+		t.Errorf("the expired listing was served from the pages")
+	}
+	if got := lookups() - before; got > n/10 {
+		t.Errorf("ls -l after the timeouts sent %d LOOKUP or GETATTR for %d names; READDIRPLUS was to bring them", got, n)
+	}
+}

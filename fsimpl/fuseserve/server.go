@@ -180,6 +180,7 @@ func Mount(dir string, fs *fsimpl.FS, opts Options) (*Server, error) {
 	}
 	s.inval = newInvalQueue(r, srv, invalQueueLen)
 	r.inval = s.inval
+	r.expiry = newListingExpiry(r, r.entryTTL, r.fileAttrTTL)
 	unwatch := fs.Watch(s.onChange, fsimpl.DoorFUSE)
 	unwatchOwn := fs.Watch(s.onOwnChange, fsimpl.DoorNone)
 	go func() {
@@ -187,6 +188,7 @@ func Mount(dir string, fs *fsimpl.FS, opts Options) (*Server, error) {
 		srv.Serve()
 		unwatch()
 		unwatchOwn()
+		r.expiry.stop()
 		s.inval.stop()
 		r.shutdown()
 	}()
