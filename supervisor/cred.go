@@ -150,18 +150,23 @@ func (cc *credCache) execChanged(tid int) bool {
 	if cc.execing == nil {
 		cc.execing = make(map[int]int64)
 	}
-	for t, end := range cc.execing {
-		if now >= end {
-			delete(cc.execing, t)
-		}
-	}
 	cc.execing[tid] = now + int64(credQuiet)
-	cc.execers.Store(int32(len(cc.execing)))
+	cc.sweepExecingLocked(now)
 	cc.mu.Unlock()
 	// After execing holds tid: a get that loads the new generation also
 	// finds tid there before it stores an entry.
 	cc.gen.Add(1)
 	return true
+}
+
+// sweepExecingLocked drops the execing entries whose window ended.
+func (cc *credCache) sweepExecingLocked(now int64) {
+	for t, end := range cc.execing {
+		if now >= end {
+			delete(cc.execing, t)
+		}
+	}
+	cc.execers.Store(int32(len(cc.execing)))
 }
 
 // seen is told of every notification while changes are pending.
@@ -171,11 +176,12 @@ func (cc *credCache) seen(tid int) {
 	}
 	cc.mu.Lock()
 	defer cc.mu.Unlock()
-	if _, ok := cc.execing[tid]; ok {
-		// Its exec is over, done or failed: what it reads from now on
-		// may be kept.
+	if cc.execers.Load() != 0 {
+		// tid's exec is over, done or failed: what it reads from now
+		// on may be kept. Those that never notify again (they exited)
+		// go with their window.
 		delete(cc.execing, tid)
-		cc.execers.Store(int32(len(cc.execing)))
+		cc.sweepExecingLocked(monoNow())
 	}
 	if cc.changers.Load() == 0 {
 		return

@@ -70,6 +70,17 @@ func TestCredCacheExec(t *testing.T) {
 		t.Error("the leader's credentials are not cached after its next notification")
 	}
 
+	// A leader that never notifies again (it exited) is forgotten with
+	// its window, and notifications stop taking the lock for it.
+	cc.execChanged(leader)
+	cc.mu.Lock()
+	cc.execing[leader] = monoNow() - 1
+	cc.mu.Unlock()
+	cc.seen(other)
+	if n := cc.execers.Load(); n != 0 {
+		t.Errorf("%d exec'ing threads left after their window ended", n)
+	}
+
 	cc.execChanged(other)
 	get(leader)
 	get(other)
