@@ -27,6 +27,9 @@ type call struct {
 
 	cred    *taskCred // lazily read
 	credErr unix.Errno
+	// tgid is the caller's thread group when a handler learnt it
+	// without its credentials (0: not known).
+	tgid    int
 	pathArg string // the last path argument read, for the observer
 	buf     [pathMax]byte
 	// ats holds the paths of the call (two for rename and link).
@@ -46,6 +49,7 @@ func (c *call) reset(n *notif) {
 	c.tid = int(n.Pid)
 	c.cred = nil
 	c.credErr = 0
+	c.tgid = 0
 	c.pathArg = ""
 	c.nats = 0
 	c.fault = nil

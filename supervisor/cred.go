@@ -6,12 +6,27 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/btfuse/btfuse/internal/procfs"
 )
 
 // credChange lets a credential change through and makes the cache
 // forget what it knew.
 func credChange(c *call) result {
 	c.s.creds.changed(c.tid)
+	if fn := c.s.credHook.Load(); fn != nil {
+		(*fn)(c.tid)
+	}
+	return cont()
+}
+
+// execChange lets an execve through. A setuid, setgid or file-capable
+// program, or a root caller's capabilities recomputed, changes the ids at
+// exec, but only the caller's (see credCache.execChanged).
+func execChange(c *call) result {
+	if c.s.creds.execChanged(c.tid) {
+		c.tgid = c.tid
+	}
 	if fn := c.s.credHook.Load(); fn != nil {
 		(*fn)(c.tid)
 	}
@@ -64,9 +79,22 @@ type credCache struct {
 	// the one case this misses.
 	changers atomic.Int32
 
+	// execers counts the entries of execing.
+	execers atomic.Int32
+
 	mu      sync.Mutex
 	entries map[int]*credEntry // by TID; guarded by mu
 	pending map[int]bool       // changer TIDs; guarded by mu
+	// execing holds the thread-group leaders whose execve was
+	// CONTINUEd and that have not notified since, with the end of their
+	// quiet window: their credentials are not cached meanwhile. Guarded
+	// by mu.
+	execing map[int]int64
+
+	// leads reports whether tid leads its thread group; nil:
+	// procfs.IsLeader.
+	// Tests replace it.
+	leads func(tid int) bool
 }
 
 type credEntry struct {
@@ -94,13 +122,70 @@ func (cc *credCache) changed(tid int) {
 	cc.mu.Unlock()
 }
 
+// execChanged records that thread tid is about to execve. An exec
+// changes the credentials of the caller alone: fs/exec.c:begin_new_exec()
+// commits the new program's to the calling thread, after de_thread() has
+// killed the others and given the caller the leader's TID. When tid leads
+// its thread group, that TID is its own, so only tid's credentials are
+// kept out of the cache until its next notification (or its quiet window
+// ends), and every other thread keeps caching: a shell that runs a
+// program per line would otherwise keep the whole tree on /proc reads,
+// every notification of every process, for as long as it runs programs.
+// Every entry is still invalidated (gen), as a change would: an entry
+// read before this notification and stored after it must not survive.
+// An exec by another thread takes a TID this does not know without
+// reading /proc, so it quiets the whole cache, as changed does. It
+// reports whether tid leads its thread group.
+func (cc *credCache) execChanged(tid int) bool {
+	leads := cc.leads
+	if leads == nil {
+		leads = procfs.IsLeader // a thread that cannot be asked: the cautious answer
+	}
+	if !leads(tid) {
+		cc.changed(tid)
+		return false
+	}
+	now := monoNow()
+	cc.mu.Lock()
+	if cc.execing == nil {
+		cc.execing = make(map[int]int64)
+	}
+	cc.execing[tid] = now + int64(credQuiet)
+	cc.sweepExecingLocked(now)
+	cc.mu.Unlock()
+	// After execing holds tid: a get that loads the new generation also
+	// finds tid there before it stores an entry.
+	cc.gen.Add(1)
+	return true
+}
+
+// sweepExecingLocked drops the execing entries whose window ended.
+func (cc *credCache) sweepExecingLocked(now int64) {
+	for t, end := range cc.execing {
+		if now >= end {
+			delete(cc.execing, t)
+		}
+	}
+	cc.execers.Store(int32(len(cc.execing)))
+}
+
 // seen is told of every notification while changes are pending.
 func (cc *credCache) seen(tid int) {
-	if cc.changers.Load() == 0 {
+	if cc.changers.Load() == 0 && cc.execers.Load() == 0 {
 		return
 	}
 	cc.mu.Lock()
 	defer cc.mu.Unlock()
+	if cc.execers.Load() != 0 {
+		// tid's exec is over, done or failed: what it reads from now
+		// on may be kept. Those that never notify again (they exited)
+		// go with their window.
+		delete(cc.execing, tid)
+		cc.sweepExecingLocked(monoNow())
+	}
+	if cc.changers.Load() == 0 {
+		return
+	}
 	if cc.pending[tid] {
 		// tid's change is done (it is notifying again): what was cached
 		// meanwhile may predate it.
@@ -141,6 +226,10 @@ func (cc *credCache) get(tid int) (*taskCred, unix.Errno) {
 	}
 	cc.mu.Lock()
 	defer cc.mu.Unlock()
+	if end, ok := cc.execing[tid]; ok && monoNow() < end {
+		unix.Close(pidfd)
+		return cr, 0
+	}
 	if cc.entries == nil {
 		cc.entries = make(map[int]*credEntry)
 	}

@@ -18,6 +18,12 @@ func (s *Supervisor) observe(c *call, r result, start time.Time) {
 		Path:    c.pathArg,
 		Latency: time.Since(start),
 	}
+	// Known already: the observer need not read /proc for it.
+	if c.cred != nil {
+		ev.Tgid = int32(c.cred.tgid)
+	} else if c.tgid != 0 {
+		ev.Tgid = int32(c.tgid)
+	}
 	switch {
 	case r.cont:
 		ev.Outcome = event.Passthrough

@@ -43,20 +43,32 @@ func TestObserver(t *testing.T) {
 	}
 	rec.mu.Lock()
 	defer rec.mu.Unlock()
-	var created, missing bool
+	var created, missing, exec bool
 	for _, ev := range rec.events {
 		if ev.Door != event.DoorRun || ev.Tid == 0 {
 			t.Errorf("event %+v", ev)
 		}
+		// The thread group comes with the event when the supervisor
+		// knew it (from the credentials it read, or from an execve by a
+		// thread-group leader), so that the event mirror need not read
+		// /proc for it.
 		switch {
+		case ev.Op == opOf(unix.SYS_EXECVE):
+			exec = true
+			if ev.Tgid != ev.Tid {
+				t.Errorf("execve by the leader of a single-threaded process: tgid %d, tid %d", ev.Tgid, ev.Tid)
+			}
 		case strings.HasSuffix(ev.Path, "/obs") && ev.Outcome == event.Served && ev.Errno == 0:
 			created = true
+			if ev.Tgid == 0 {
+				t.Errorf("served open without its thread group: %+v", ev)
+			}
 		case strings.HasSuffix(ev.Path, "/obs-missing") && ev.Outcome == event.Expected && ev.Errno == unix.ENOENT:
 			missing = true
 		}
 	}
-	if !created || !missing {
-		t.Errorf("served open of obs seen: %v; ENOENT of obs-missing seen: %v; events: %+v", created, missing, rec.events)
+	if !created || !missing || !exec {
+		t.Errorf("served open of obs seen: %v; ENOENT of obs-missing seen: %v; execve seen: %v; events: %+v", created, missing, exec, rec.events)
 	}
 }
 

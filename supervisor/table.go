@@ -66,6 +66,7 @@ type sysRow struct {
 func pathRule(name string, h handler) sysRow { return sysRow{name: name, rule: notifyPath, handle: h} }
 func fdRule(name string, h handler) sysRow   { return sysRow{name: name, rule: notifyFD, handle: h} }
 func credRule(name string) sysRow            { return sysRow{name: name, rule: notifyCred, handle: credChange} }
+func execRule(name string) sysRow            { return sysRow{name: name, rule: notifyCred, handle: execChange} }
 func dataRule(name string) sysRow            { return sysRow{name: name, rule: notifyData} }
 
 // viewRule is a syscall that changes how the caller sees the filesystem
@@ -200,8 +201,8 @@ var syscallTable = map[int32]sysRow{
 	unix.SYS_UNSHARE:                viewRule("unshare"),
 	unix.SYS_SETNS:                  viewRule("setns"),
 	unix.SYS_LANDLOCK_RESTRICT_SELF: viewRule("landlock_restrict_self"),
-	unix.SYS_EXECVE:                 credRule("execve"),
-	unix.SYS_EXECVEAT:               credRule("execveat"),
+	unix.SYS_EXECVE:                 execRule("execve"),
+	unix.SYS_EXECVEAT:               execRule("execveat"),
 
 	// Data syscalls, notified only for fault rules that name them
 	// (ftruncate, an fdRule above, joins them then).

@@ -107,9 +107,6 @@ int fl_channel_init(const char *mount)
 	if (after && *after >= '0' && *after <= '9')
 		fl_after = atoi(after);
 	fl_until = fl_after;
-	long n = sysconf(_SC_NPROCESSORS_ONLN);
-	fl_spin_max_ns = n > 1 ? SPIN_MAX_NS : 0;
-	fl_spin_ns = fl_spin_max_ns;
 	int e = pthread_key_create(&fl_key, release_slot);
 	if (e != 0)
 		return -e;
@@ -151,12 +148,36 @@ char *flc_view_seg(void)
 	return seg;
 }
 
+/* several_cpus reports whether more than one CPU is online, from the
+ * kernel's list ("0", "0-1", "0,2-3"), as sysconf(_SC_NPROCESSORS_ONLN)
+ * reads it. It is asked at the handshake, not in the constructor, and
+ * through the trampoline: libc's own open of the file is a notification,
+ * which every process would pay at start-up for a bound only the channel
+ * uses. A list that cannot be read counts as one CPU (no spinning). */
+static int several_cpus(void)
+{
+	static const char online[] = "/sys/devices/system/cpu/online";
+	char b[64];
+	long fd = &fl_tramp && fl_tramp ? fl_tramp(SYS_openat, AT_FDCWD, (long)online, O_RDONLY | O_CLOEXEC, 0, 0, 0)
+					: syscall(SYS_openat, AT_FDCWD, online, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	long n = syscall(SYS_read, fd, b, sizeof b - 1);
+	sys_close((int)fd);
+	if (n <= 0)
+		return 0;
+	b[n] = 0;
+	return strpbrk(b, ",-") != NULL;
+}
+
 /* handshake connects to the daemon (channel_handshake.c). */
 static int handshake(void)
 {
 	struct flc_conn c;
 	if (flc_handshake(fl_sock, &c) < 0)
 		return -1;
+	fl_spin_max_ns = several_cpus() ? SPIN_MAX_NS : 0;
+	fl_spin_ns = fl_spin_max_ns;
 	fl_bell = c.bell;
 	fl_seg = c.seg;
 	fl_ctl = c.ctl;

@@ -71,9 +71,12 @@ fl_syscall_fn fl_tramp = fl_raw;
 // only read afterwards (fl_pid also in a fork child, alone in its process).
 static char fl_mount[PATH_MAX]; // canonical, without a trailing slash ("" = lane off)
 static size_t fl_mount_len;
+static int fl_channel_ok; // fl_channel_init succeeded
+static pid_t fl_pid;      // the process the channel belongs to
+
+// Set at the first call that needs it (mount_dev).
 static dev_t fl_mount_dev;  // st_dev of the mount as the kernel shows it
-static int fl_channel_ok;   // fl_channel_init succeeded
-static pid_t fl_pid;        // the process the channel belongs to
+static int fl_mount_dev_ok; // fl_mount_dev is set (atomic)
 
 static void fl_atfork_child(void)
 {
@@ -120,11 +123,8 @@ __attribute__((constructor)) static void fl_init(void)
 		return;
 	if (map_trampoline() != 0)
 		return;
-	struct stat st;
 	memcpy(fl_mount, m, n);
 	fl_mount[n] = '\0';
-	if (fl_tramp(SYS_newfstatat, AT_FDCWD, (long)fl_mount, (long)&st, 0, 0, 0) == 0)
-		fl_mount_dev = st.st_dev;
 	fl_pid = (pid_t)fl_raw(SYS_getpid, 0, 0, 0, 0, 0, 0);
 	if (pthread_atfork(NULL, NULL, fl_atfork_child) != 0)
 		return; // no fork handler: no channel, a child would share it
@@ -177,6 +177,24 @@ static int under(const char *p, size_t len)
 	       (p[fl_mount_len] == '\0' || p[fl_mount_len] == '/');
 }
 
+// mount_dev returns the mount's device as the kernel shows it, which only
+// calls relative to a directory descriptor need: it is looked up at the
+// first of them, not in the constructor, which every process runs (a stat
+// of the mount root can be a FUSE round trip). Threads that race both
+// store the same answer; one that fails is not kept (0 matches no
+// directory, so the call goes to the kernel) and is asked again next time.
+static dev_t mount_dev(void)
+{
+	if (__atomic_load_n(&fl_mount_dev_ok, __ATOMIC_ACQUIRE))
+		return fl_mount_dev;
+	struct stat st;
+	if (fl_tramp(SYS_newfstatat, AT_FDCWD, (long)fl_mount, (long)&st, 0, 0, 0) != 0)
+		return 0;
+	fl_mount_dev = st.st_dev;
+	__atomic_store_n(&fl_mount_dev_ok, 1, __ATOMIC_RELEASE);
+	return st.st_dev;
+}
+
 // fl_channel_ours reports whether this process may use the channel: a
 // vfork child (on its parent's memory) or the child of a raw clone (no
 // fork handler ran) must not touch the parent's.
@@ -215,7 +233,7 @@ enum fl_where fl_route(int dirfd, const char *path)
 				     (long)&sx, 0) != 0 ||
 			    !S_ISDIR(sx.stx_mode))
 				return FL_PLAIN;
-			if (makedev(sx.stx_dev_major, sx.stx_dev_minor) != fl_mount_dev)
+			if (makedev(sx.stx_dev_major, sx.stx_dev_minor) != mount_dev())
 				return FL_KERNEL;
 			return fl_channel_ours() ? FL_MOUNTFD : FL_PLAIN;
 		}

@@ -1,6 +1,10 @@
 package procfs
 
-import "sync/atomic"
+import (
+	"sync/atomic"
+
+	"golang.org/x/sys/unix"
+)
 
 // tgidSlots is the size of a TgidCache (a power of two).
 const tgidSlots = 4096
@@ -37,8 +41,26 @@ func (c *TgidCache) Lookup(tid int32) int32 {
 	return tgid
 }
 
-// readTgid reads the thread group of tid from /proc; 0 if the thread is gone.
+// readTgid reads the thread group of tid; 0 if the thread is gone. A
+// leader is its own group, which one pidfd_open says; only another
+// thread costs a read of /proc/TID/status, several times dearer, which
+// the first event of every new process would otherwise pay.
 func readTgid(tid int32) int32 {
+	if IsLeader(int(tid)) {
+		return tid
+	}
 	st, _ := ReadStatus(int(tid)) // Tgid comes before the lines ok is about
 	return int32(st.Tgid)
+}
+
+// IsLeader reports whether thread tid leads its thread group: pidfd_open
+// without PIDFD_THREAD refuses any other thread (EINVAL). A thread that
+// cannot be asked (gone, or a kernel before 5.3) counts as no leader.
+func IsLeader(tid int) bool {
+	fd, err := unix.PidfdOpen(tid, 0)
+	if err != nil {
+		return false
+	}
+	unix.Close(fd)
+	return true
 }

@@ -2,6 +2,7 @@ package procfs
 
 import (
 	"os"
+	"runtime"
 	"sync/atomic"
 	"testing"
 
@@ -35,5 +36,43 @@ func BenchmarkTgidLookup(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		c.Lookup(tid)
+	}
+}
+
+// otherThread returns the TID of a thread of this process that does not
+// lead it, alive until the test ends.
+func otherThread(t *testing.T) int {
+	t.Helper()
+	tids := make(chan int)
+	done := make(chan struct{})
+	t.Cleanup(func() { close(done) })
+	for range 8 {
+		go func() {
+			runtime.LockOSThread() // never unlocked: the thread exits with the goroutine
+			tids <- unix.Gettid()
+			<-done
+		}()
+		if tid := <-tids; tid != os.Getpid() {
+			return tid
+		}
+	}
+	t.Fatal("no thread but the leader")
+	return 0
+}
+
+// TestReadTgid: a leader answers from pidfd_open, another thread from its
+// status file; both name this process.
+func TestReadTgid(t *testing.T) {
+	leader, other := os.Getpid(), otherThread(t)
+	if !IsLeader(leader) || IsLeader(other) {
+		t.Errorf("IsLeader(leader %d) = %v, IsLeader(thread %d) = %v; want true, false", leader, IsLeader(leader), other, IsLeader(other))
+	}
+	for _, tid := range []int{leader, other} {
+		if got := readTgid(int32(tid)); got != int32(leader) {
+			t.Errorf("readTgid(%d) = %d, want %d", tid, got, leader)
+		}
+	}
+	if got := readTgid(1 << 30); got != 0 {
+		t.Errorf("readTgid of no thread = %d, want 0", got)
 	}
 }

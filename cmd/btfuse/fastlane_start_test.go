@@ -1,0 +1,67 @@
+package main
+
+import (
+	"encoding/json"
+	"os/exec"
+	"testing"
+
+	"github.com/btfuse/btfuse/internal/testutil"
+)
+
+// seccompCalls returns how many calls the daemon serving dir has been
+// notified of over seccomp (door run), whatever their op and answer.
+func seccompCalls(tb testing.TB, runtime, dir string) uint64 {
+	tb.Helper()
+	code, out, errOut := runBtfuse(tb, runtime, "status", dir, "--json")
+	if code != 0 {
+		tb.Fatalf("status: exit %d: %s", code, errOut)
+	}
+	var reps []struct {
+		Ops map[string]struct {
+			Door                                  string
+			Served, Passthrough, Expected, Errors uint64
+		} `json:"ops"`
+	}
+	if err := json.Unmarshal([]byte(out), &reps); err != nil || len(reps) != 1 {
+		tb.Fatalf("status --json: %v: %s", err, out)
+	}
+	var n uint64
+	for _, o := range reps[0].Ops {
+		if o.Door == "run" {
+			n += o.Served + o.Passthrough + o.Expected + o.Errors
+		}
+	}
+	return n
+}
+
+// TestRunFastLaneStartNotifications: what the library costs a process
+// that starts under 'btfuse run' in notifications. The loader's open of
+// the library itself is one (nothing of the library runs yet); its
+// constructor must add none: whatever it needs from the kernel it asks
+// through the trampoline, or later, when a call needs it.
+func TestRunFastLaneStartNotifications(t *testing.T) {
+	testutil.RequirePrivileged(t)
+	testutil.RequireProgram(t, "true")
+	truth, err := exec.LookPath("true")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir, runtime := mountDirs(t)
+	startDaemon(t, runtime, dir)
+	const starts = 5
+	count := func(args ...string) uint64 {
+		t.Helper()
+		before := seccompCalls(t, runtime, dir)
+		for range starts {
+			if code, out, errOut := runIn(t, runtime, nil, withMount(dir, args)...); code != 0 {
+				t.Fatalf("run %v: exit %d, stdout %q, stderr %q", args, code, out, errOut)
+			}
+		}
+		return seccompCalls(t, runtime, dir) - before
+	}
+	seccomp := count("--no-fast-lane", "--", truth)
+	fast := count(truth)
+	if fast != seccomp+starts {
+		t.Errorf("%d starts of %s: %d notifications with the library, %d without; want exactly one more each (the loader's open of the library)", starts, truth, fast, seccomp)
+	}
+}

@@ -1,0 +1,90 @@
+package supervisor
+
+import (
+	"os"
+	"runtime"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+// otherThread returns the TID of a thread of this process that does not
+// lead it, alive until the test ends.
+func otherThread(t *testing.T) int {
+	t.Helper()
+	tids := make(chan int)
+	done := make(chan struct{})
+	t.Cleanup(func() { close(done) })
+	for range 8 {
+		go func() {
+			runtime.LockOSThread() // never unlocked: the thread exits with the goroutine
+			tids <- unix.Gettid()
+			<-done
+		}()
+		if tid := <-tids; tid != os.Getpid() {
+			return tid
+		}
+	}
+	t.Fatal("no thread but the leader")
+	return 0
+}
+
+func cached(cc *credCache, tid int) bool {
+	cc.mu.Lock()
+	defer cc.mu.Unlock()
+	return cc.entries[tid] != nil
+}
+
+// TestCredCacheExec: a leader's execve keeps its own credentials out of
+// the cache until it notifies again, and nobody else's; another thread's
+// execve (which takes the leader's TID) quiets the whole cache.
+func TestCredCacheExec(t *testing.T) {
+	leader, other := os.Getpid(), otherThread(t)
+	var cc credCache
+	defer cc.close()
+	cc.leads = func(tid int) bool { return tid == leader }
+	get := func(tid int) {
+		t.Helper()
+		if _, e := cc.get(tid); e != 0 {
+			t.Fatalf("credentials of %d: %v", tid, e)
+		}
+	}
+	get(leader)
+	get(other)
+	gen := cc.gen.Load()
+	cc.execChanged(leader)
+	if cc.gen.Load() == gen {
+		t.Error("an exec left the cache's generation as it was")
+	}
+	get(other)
+	if !cached(&cc, other) {
+		t.Error("another thread's credentials are not cached after a leader's exec")
+	}
+	get(leader)
+	if cached(&cc, leader) {
+		t.Error("the exec'ing leader's credentials were cached before it notified again")
+	}
+	cc.seen(leader)
+	get(leader)
+	if !cached(&cc, leader) {
+		t.Error("the leader's credentials are not cached after its next notification")
+	}
+
+	// A leader that never notifies again (it exited) is forgotten with
+	// its window, and notifications stop taking the lock for it.
+	cc.execChanged(leader)
+	cc.mu.Lock()
+	cc.execing[leader] = monoNow() - 1
+	cc.mu.Unlock()
+	cc.seen(other)
+	if n := cc.execers.Load(); n != 0 {
+		t.Errorf("%d exec'ing threads left after their window ended", n)
+	}
+
+	cc.execChanged(other)
+	get(leader)
+	get(other)
+	if cached(&cc, leader) || cached(&cc, other) {
+		t.Error("credentials cached in the quiet window of an exec by a thread that does not lead")
+	}
+}
