@@ -33,6 +33,9 @@ const (
 	// view (view.go): the daemon sets it at the handshake and clears it
 	// before a credential change of the process proceeds.
 	hdrViewWalk = 32
+	// hdrDoorbell is the session's doorbell id (doorbell.go), 0 when
+	// the library must not ring.
+	hdrDoorbell = 36
 	// hdrHits are the library's counts of calls the view answered, per
 	// view op (viewOp*): the answers that succeeded, then the errors.
 	hdrHits = 64

@@ -12,16 +12,19 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// BenchmarkChannel measures each op class the channel serves in four
+// BenchmarkChannel measures each op class the channel serves in five
 // ways, interleaved round by round so that the machine's load falls on all
 // alike: native (a tmpfs), fuse (the FUSE mount, unsupervised), run (the
-// seccomp lane: the raw syscall under 'btfuse run') and fast (the
-// channel, under 'btfuse run'). Each round is one process per way making
+// seccomp lane: the raw syscall under 'btfuse run'), fast (the channel,
+// under 'btfuse run' with the fast lane's filter: requests ring the
+// doorbell) and futex (the same without the doorbell, BTFUSE_FAST_RING=0:
+// the worker's bell socket and the slot's futex). Each round is one process per way making
 // calls in a loop; the metrics are the medians over the rounds (b.N), in
 // ns per call (per open+read+close, create+write+close, mkdir+rmdir), and
 // the ratios to native. Run with -benchtime 5x.
 func BenchmarkChannel(b *testing.B) {
 	l := startLane(b)
+	l.withLib(b)
 	native := b.TempDir()
 	if err := unix.Mount("tmpfs", native, "tmpfs", 0, "size=16m"); err != nil {
 		b.Fatal(err)
@@ -46,7 +49,10 @@ func BenchmarkChannel(b *testing.B) {
 				ns["native"] = append(ns["native"], parseNs(b, l.plain(b, "bench", calls, "sys-"+op.name, filepath.Join(native, op.file))))
 				ns["fuse"] = append(ns["fuse"], parseNs(b, l.plain(b, "bench", calls, "sys-"+op.name, filepath.Join(l.mount, op.file))))
 				ns["run"] = append(ns["run"], parseNs(b, l.supervised(b, "bench", calls, "sys-"+op.name, filepath.Join(l.mount, op.file))))
-				ns["fast"] = append(ns["fast"], parseNs(b, l.supervised(b, "bench", calls, "chan-"+op.name, filepath.Join(l.mount, op.file))))
+				ns["fast"] = append(ns["fast"], parseNs(b, l.supervisedFast(b, "bench", calls, "chan-"+op.name, filepath.Join(l.mount, op.file))))
+				os.Setenv("BTFUSE_FAST_RING", "0")
+				ns["futex"] = append(ns["futex"], parseNs(b, l.supervisedFast(b, "bench", calls, "chan-"+op.name, filepath.Join(l.mount, op.file))))
+				os.Unsetenv("BTFUSE_FAST_RING")
 			}
 			med := map[string]float64{}
 			for mode, v := range ns {
@@ -54,9 +60,10 @@ func BenchmarkChannel(b *testing.B) {
 				med[mode] = v[len(v)/2]
 				b.ReportMetric(med[mode], mode+"-ns/op")
 			}
-			for _, mode := range []string{"fuse", "run", "fast"} {
+			for _, mode := range []string{"fuse", "run", "fast", "futex"} {
 				b.ReportMetric(med[mode]/med["native"], mode+"/native")
 			}
+			b.ReportMetric(med["fast"]/med["futex"], "fast/futex")
 		})
 	}
 }

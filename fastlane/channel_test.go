@@ -15,6 +15,7 @@ import (
 	"github.com/btfuse/btfuse/control"
 	"github.com/btfuse/btfuse/daemon"
 	"github.com/btfuse/btfuse/fastlane"
+	"github.com/btfuse/btfuse/fastlane/preloadlib"
 	"github.com/btfuse/btfuse/internal/testutil"
 	"github.com/btfuse/btfuse/launcher"
 )
@@ -25,6 +26,7 @@ type lane struct {
 	mount   string // canonical
 	runtime string
 	harness string
+	lib     string // the preload library, once supervisedFast built it
 }
 
 // startLane runs a daemon on a fresh directory until the test ends.
@@ -122,6 +124,37 @@ func (l *lane) supervised(tb testing.TB, args ...string) string {
 	out := filepath.Join(tb.TempDir(), "out")
 	code, err := daemon.RunCommand(context.Background(), daemon.CommandConfig{
 		Mount: l.mount, Argv: append([]string{l.harness, out}, args...), RuntimeDir: l.runtime, Stderr: os.Stderr})
+	if err != nil || code != 0 {
+		tb.Fatalf("btfuse run harness %v: status %d, %v", args, code, err)
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return string(b)
+}
+
+// withLib builds the preload library for supervisedFast, until the test
+// ends.
+func (l *lane) withLib(tb testing.TB) {
+	tb.Helper()
+	l.lib = filepath.Join(tb.TempDir(), preloadlib.LibName)
+	if err := preloadlib.Build(l.lib); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+// supervisedFast is supervised under the filter the fast lane runs with
+// (supervisor.BuildFastFilter, which notifies the doorbell): the preload
+// library (withLib) is loaded into the harness too, and stays idle there
+// (the harness calls its own copy of the channel directly, and the
+// library only the path calls under the mount, of which it makes none).
+func (l *lane) supervisedFast(tb testing.TB, args ...string) string {
+	tb.Helper()
+	out := filepath.Join(tb.TempDir(), "out")
+	code, err := daemon.RunCommand(context.Background(), daemon.CommandConfig{
+		Mount: l.mount, Argv: append([]string{l.harness, out}, args...), RuntimeDir: l.runtime, Stderr: os.Stderr,
+		FastLibrary: l.lib})
 	if err != nil || code != 0 {
 		tb.Fatalf("btfuse run harness %v: status %d, %v", args, code, err)
 	}

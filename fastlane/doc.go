@@ -76,7 +76,24 @@
 //
 // # Waiting
 //
-// After posting a request the library rings the doorbell when the worker
+// After posting a request the library makes one syscall, the doorbell
+// (supervisor.DoorbellNr, with the session's id from hdrDoorbell and the
+// slot's index), which only the fast filter of 'btfuse run' notifies.
+// The supervisor's receiver that gets it serves the slot (doorbell.go)
+// and replies: the kernel hands the CPU from the caller to the receiver
+// and back (SYNC_WAKE_UP), where a futex or socket wake-up lets the
+// scheduler wake the other thread on the other CPU, an inter-processor
+// interrupt and often an idle CPU's wake-up, both dear on a virtual
+// machine. The kernel's TID of the notification must be the slot's. A
+// signal before the receiver took the call interrupts it (EINTR): the
+// library rings again, so the caller sees none. A request is served once,
+// by whoever moves the slot from Request to Busy: when the worker has it,
+// the doorbell answers "not taken" and the library waits as below. A
+// daemon that does not answer the doorbell (ENOSYS: another filter, or
+// the daemon died and 'btfuse run' CONTINUEs its calls) is not rung
+// again; BTFUSE_FAST_RING=0 turns the doorbell off.
+//
+// Without the doorbell, the library rings the bell socket when the worker
 // sleeps (a byte written to the doorbell socket, whose other end the
 // worker sleeps in reading: a unix socket wakes its reader synchronously,
 // on the writer's CPU, which FUTEX_WAKE does not; then the library sleeps

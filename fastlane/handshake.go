@@ -45,8 +45,12 @@ type Server struct {
 
 	mu       sync.Mutex
 	sessions map[*session]bool // guarded by mu
-	view     *viewState        // guarded by mu; nil until a process gets the view
-	closed   bool              // guarded by mu
+	// bells are the sessions by doorbell id (doorbell.go); lastBell is
+	// the last id given.
+	bells    map[uint32]*session // guarded by mu
+	lastBell uint32              // guarded by mu
+	view     *viewState          // guarded by mu; nil until a process gets the view
+	closed   bool                // guarded by mu
 	wg       sync.WaitGroup
 }
 
@@ -57,7 +61,10 @@ func New(fs *fsimpl.FS, sup *supervisor.Supervisor, log *slog.Logger, obs event.
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Server{fs: fs, sup: sup, log: log, obs: obs, faults: rules, euid: uint32(os.Geteuid()), sessions: make(map[*session]bool)}
+	s := &Server{fs: fs, sup: sup, log: log, obs: obs, faults: rules, euid: uint32(os.Geteuid()),
+		sessions: make(map[*session]bool), bells: make(map[uint32]*session)}
+	sup.OnDoorbell(s.ring)
+	return s
 }
 
 // errClosed is the handshake's answer once the server is closed.
@@ -129,6 +136,7 @@ func (s *Server) Handshake(_ context.Context, req *control.Request) (control.Rep
 		return control.Reply{}, errClosed
 	}
 	s.sessions[ss] = true
+	ss.ringable()
 	ss.setViewWalk()
 	s.wg.Add(1)
 	s.mu.Unlock()
@@ -153,6 +161,7 @@ func (s *Server) Close() {
 	}
 	v := s.view
 	s.mu.Unlock()
+	s.sup.OnDoorbell(nil)
 	if v != nil {
 		s.sup.OnCredChange(nil)
 		v.stop()
@@ -164,6 +173,9 @@ func (s *Server) Close() {
 func (s *Server) forget(ss *session) {
 	s.mu.Lock()
 	delete(s.sessions, ss)
+	if ss.bellID != 0 {
+		delete(s.bells, ss.bellID)
+	}
 	s.mu.Unlock()
 	s.wg.Done()
 }

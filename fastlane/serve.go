@@ -41,19 +41,25 @@ type session struct {
 	// never touched after that.
 	mu       sync.Mutex
 	released bool // guarded by mu
+	// serveMu is held while a request is served, by the worker or by a
+	// doorbell (doorbell.go), and by release: what follows is the
+	// server's alone while it is held. Comes before mu.
+	serveMu sync.Mutex
+	// bellID names the session to the doorbell (hdrDoorbell); 0: none.
+	bellID uint32
 
-	// ats are the worker's scratch paths (two for rename).
+	// ats are the server's scratch paths (two for rename); guarded by
+	// serveMu, as everything down to viewSessionState.
 	ats [2]fsimpl.At
 	// threads are the process's threads as the supervisor resolved them
-	// (threads.go); only the worker touches them.
+	// (threads.go).
 	threads map[int]threadEntry
-	// scratch is the worker's buffer for a name read from the process
+	// scratch is the buffer for a name read from the process
 	// (supervisor.XattrName).
 	scratch [4096]byte
 	// files are the Files the process opened through the channel, by the
 	// id the library keeps for the descriptor; held until the library
-	// releases them (fl_close) or the session ends. Only the worker
-	// touches them.
+	// releases them (fl_close) or the session ends.
 	files  map[uint64]*fsimpl.File
 	nextID uint64
 	// backing: the process was given the backing directory at the
@@ -77,6 +83,8 @@ func (ss *session) end() {
 // (or the handshake, when the worker never started).
 func (ss *session) release() {
 	ss.flushHits()
+	ss.serveMu.Lock()
+	defer ss.serveMu.Unlock()
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
 	ss.released = true
@@ -162,17 +170,27 @@ func (ss *session) pending() bool {
 func (ss *session) serveAll() (any, woke bool) {
 	for i := 0; i < NumSlots; i++ {
 		b := slotBase(i)
-		if ss.seg.load(b+slotState) != slotRequest || !ss.seg.cas(b+slotState, slotRequest, slotBusy) {
+		if ss.seg.load(b+slotState) != slotRequest {
 			continue
 		}
-		any = true
-		r := ss.serveSlot(b)
-		ss.seg.putU64(b+slotResult, uint64(r))
-		ss.seg.store(b+slotState, slotDone)
-		if ss.seg.load(b+slotWaiting) != 0 {
-			ss.seg.wake(b + slotState)
-			woke = true
+		ss.serveMu.Lock()
+		if ss.seg.cas(b+slotState, slotRequest, slotBusy) {
+			any = true
+			woke = ss.finish(b, ss.serveSlot(b)) || woke
 		}
+		ss.serveMu.Unlock()
 	}
 	return any, woke
+}
+
+// finish posts result r in the slot at b and wakes its thread if it
+// sleeps for it; it reports whether it did.
+func (ss *session) finish(b int, r int64) bool {
+	ss.seg.putU64(b+slotResult, uint64(r))
+	ss.seg.store(b+slotState, slotDone)
+	if ss.seg.load(b+slotWaiting) != 0 {
+		ss.seg.wake(b + slotState)
+		return true
+	}
+	return false
 }

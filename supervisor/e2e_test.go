@@ -346,6 +346,8 @@ func runHelper(name, mount string) int {
 		return posixHelper(mount)
 	case "fdcmd":
 		return fdCmdHelper(mount)
+	case "doorbell":
+		return doorbellHelper()
 	case "noopchown":
 		return noopChownHelper(mount)
 	case "byhandle":

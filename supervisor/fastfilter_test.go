@@ -64,6 +64,9 @@ func TestFastFilterTrampoline(t *testing.T) {
 		{"umask from the page", unix.SYS_UMASK, [6]uint64{}, inPage, retNotify},
 		{"setuid from the page", unix.SYS_SETUID, [6]uint64{}, inPage, retNotify},
 		{"unshare from the page", unix.SYS_UNSHARE, [6]uint64{}, inPage, retNotify},
+		// The doorbell, from anywhere.
+		{"doorbell from libc", DoorbellNr, [6]uint64{1, 2}, libc, retNotify},
+		{"doorbell from the page", DoorbellNr, [6]uint64{1, 2}, inPage, retNotify},
 		// And what was allowed stays allowed.
 		{"getpid from libc", unix.SYS_GETPID, [6]uint64{}, libc, retAllow},
 		{"fstat fd 3 from libc", unix.SYS_FSTAT, [6]uint64{3}, libc, retAllow},
@@ -80,6 +83,16 @@ func TestFastFilterTrampoline(t *testing.T) {
 	d := seccompData{Nr: 5, Arch: auditArchI386, IP: inPage}
 	if got := runBPF(t, prog, &d); got != retENOSYS {
 		t.Errorf("i386 fstat from the page: %#x, want ENOSYS", got)
+	}
+	// The plain filter lets the doorbell reach the kernel, which has no
+	// such syscall: ENOSYS, and the library stops ringing.
+	plain, err := BuildFilter(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d = seccompData{Nr: DoorbellNr, Arch: auditArchX8664, IP: libc}
+	if got := runBPF(t, plain, &d); got != retAllow {
+		t.Errorf("doorbell under the plain filter: %#x, want allow", got)
 	}
 }
 

@@ -62,7 +62,8 @@ func rowByName(name string) *sysRow {
 // architecture and syscall-number tests, so that the kernel's action
 // cache still allows every other syscall without running the program
 // (TestFilterConstAllow). Descriptor rules, credential and view changes
-// (execve, umask, set*id, unshare...) stay notified from anywhere.
+// (execve, umask, set*id, unshare...) stay notified from anywhere, and so
+// is the library's doorbell (DoorbellNr).
 //
 // Not a boundary: a program that jumps into the page only reaches the
 // kernel, which sends paths in the mount through the FUSE mount.
@@ -155,6 +156,12 @@ func buildFilter(base int, data map[string]bool, fast bool) ([]unix.SockFilter, 
 		}
 		if err != nil {
 			return nil, err
+		}
+	}
+	if fast {
+		// The fast lane's doorbell (doorbell.go), from anywhere.
+		if err := f.AddRule(seccomp.ScmpSyscall(DoorbellNr), seccomp.ActNotify); err != nil {
+			return nil, fmt.Errorf("rule for the doorbell: %w", err)
 		}
 	}
 	prog, err := exportBPF(f)

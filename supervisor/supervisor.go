@@ -68,6 +68,8 @@ type Supervisor struct {
 	// credHook and viewHook are the fast lane's (laneview.go).
 	credHook credHookFn
 	viewHook atomic.Pointer[func()]
+	// doorbell is the fast lane's (doorbell.go).
+	doorbell doorbellHook
 
 	stats Stats
 	obs   event.Observer // nil: none
@@ -447,6 +449,10 @@ func (s *Supervisor) receive(l *listener, i int) error {
 			l.board.publish(i, n.ID)
 		}
 		c.reset(&n)
+		if n.Data.Nr == DoorbellNr {
+			s.ring(c)
+			continue
+		}
 		s.dispatch(c)
 	}
 	return nil

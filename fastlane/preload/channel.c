@@ -33,7 +33,10 @@ static int fl_state = FL_OFF;
 static char fl_sock[sizeof(((struct sockaddr_un *)0)->sun_path)];
 static char *fl_seg;       /* the mapped segment, when FL_READY */
 static int fl_ctl = -1;    /* the connection to the daemon */
-static int fl_bell = -1;   /* the doorbell: a byte written wakes the daemon's worker */
+static int fl_bell = -1;   /* the bell socket: a byte written wakes the daemon's worker */
+static uint32_t fl_ring;   /* the doorbell's session id (HDR_DOORBELL), 0: not to ring */
+static int fl_ring_off;    /* BTFUSE_FAST_RING=0: never ring (the sleep on the slot alone) */
+static long fl_rings;      /* requests the doorbell served (fl_channel_rings) */
 pid_t flc_pid;             /* the process that handshaked */
 static int fl_spin_max_ns; /* 0 on a single CPU */
 static int fl_spin_ns;     /* the adaptive bound, <= fl_spin_max_ns */
@@ -107,6 +110,8 @@ int fl_channel_init(const char *mount)
 	if (after && *after >= '0' && *after <= '9')
 		fl_after = atoi(after);
 	fl_until = fl_after;
+	const char *ring = getenv("BTFUSE_FAST_RING");
+	fl_ring_off = ring && !strcmp(ring, "0");
 	int e = pthread_key_create(&fl_key, release_slot);
 	if (e != 0)
 		return -e;
@@ -124,6 +129,7 @@ void fl_channel_atfork_child(void)
 	fl_ctl = -1;
 	sys_close(fl_bell);
 	fl_bell = -1;
+	fl_ring = 0;
 	/* The backing directory is kept: the child's handshake may bring it
 	 * again; until then it is not used (fl_seg is NULL). */
 	sys_close(flc_backdir);
@@ -181,6 +187,7 @@ static int handshake(void)
 	fl_bell = c.bell;
 	fl_seg = c.seg;
 	fl_ctl = c.ctl;
+	__atomic_store_n(&fl_ring, fl_ring_off ? 0 : ld(c.seg, HDR_DOORBELL), __ATOMIC_SEQ_CST);
 	return 0;
 }
 
@@ -330,6 +337,29 @@ int flc_put_path(char *s, int off, int dirfd, const char *path)
 	return 1;
 }
 
+/* ring rings the doorbell for slot s: FL_RING_SERVED when the reply is in
+ * the slot, FL_RING_NOT_TAKEN when it is not (yet): wait for it. A
+ * daemon that does not answer the doorbell (ENOSYS: gone, or another
+ * filter) is not rung again; a signal before the daemon took the call
+ * (EINTR) rings again, so the caller never sees it. */
+static int ring(char *s, uint32_t id)
+{
+	long idx = (s - fl_seg - FL_SLOTS_OFF) / FL_SLOT_SIZE;
+	for (;;) {
+		long r = syscall(FL_DOORBELL_NR, (long)id, idx, 0L, 0L, 0L, 0L);
+		if (r == FL_RING_SERVED && ld(s, SLOT_STATE) == S_DONE) {
+			__atomic_add_fetch(&fl_rings, 1, __ATOMIC_RELAXED);
+			return FL_RING_SERVED;
+		}
+		if (r >= 0)
+			return FL_RING_NOT_TAKEN;
+		if (errno == EINTR)
+			continue;
+		__atomic_store_n(&fl_ring, 0, __ATOMIC_SEQ_CST);
+		return FL_RING_NOT_TAKEN;
+	}
+}
+
 /* call posts the request in slot s and waits for its result. */
 long flc_call(char *s)
 {
@@ -337,6 +367,11 @@ long flc_call(char *s)
 	st(s, SLOT_WAITING, 0);
 	st(s, SLOT_STATE, S_REQUEST);
 	__atomic_add_fetch(word(fl_seg, HDR_BELL), 1, __ATOMIC_SEQ_CST);
+	/* The doorbell: one notification, which the daemon answers on this
+	 * CPU. */
+	uint32_t id = __atomic_load_n(&fl_ring, __ATOMIC_SEQ_CST);
+	if (id && ring(s, id) == FL_RING_SERVED)
+		return (long)__atomic_load_n((int64_t *)(s + SLOT_RESULT), __ATOMIC_SEQ_CST);
 	/* A sleeping worker needs a wake-up, which takes longer than a spin
 	 * is worth: sleep at once. */
 	int cold = ld(fl_seg, HDR_SLEEPING);
@@ -464,4 +499,9 @@ void fl_fds_spare(unsigned int lo, unsigned int hi)
 		syscall(SYS_close, fd);
 	}
 	errno = saved;
+}
+
+long fl_channel_rings(void)
+{
+	return __atomic_load_n(&fl_rings, __ATOMIC_RELAXED);
 }

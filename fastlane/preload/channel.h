@@ -30,6 +30,7 @@ void fl_fds_spare(unsigned int lo, unsigned int hi); /* before the program repla
 int fl_channel_opens(void);               /* 1 when opens may be served (the daemon gave its backing directory) */
 void fl_closed_range(unsigned int first, unsigned int last); /* fl_closed for each, after close_range */
 int  fl_own_fd(int fd);                   /* 1: fd is a backing file the channel opened in this process */
+long fl_channel_rings(void);              /* requests the doorbell served in this process (for tests) */
 /* The descriptor calls on fds the channel opened (FL_PASS for others): the daemon answers them for
  * the File, as the seccomp lane does for its own descriptors. Buffers are read and written by the
  * daemon in the caller's memory. */

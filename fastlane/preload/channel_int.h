@@ -41,6 +41,7 @@ enum {
 	HDR_BELL = 24,
 	HDR_SLEEPING = 28,
 	HDR_VIEW_WALK = 32,
+	HDR_DOORBELL = 36,
 	HDR_HITS = 64,
 
 	SLOT_OWNER = 0,
@@ -84,6 +85,15 @@ enum {
 	OP_FSTAT = 9,
 	OP_RELEASE = 10,
 	OP_LINKAT = 11,
+};
+
+/* The doorbell (fastlane/doorbell.go): a syscall no kernel has, which the
+ * filter of 'btfuse run' notifies (supervisor.DoorbellNr), with the
+ * session's id and the slot's index; its results. */
+enum {
+	FL_DOORBELL_NR = 0xbf1,
+	FL_RING_SERVED = 0,
+	FL_RING_NOT_TAKEN = 1,
 };
 
 /* The backing directory, when the daemon gave it (the process has its uid

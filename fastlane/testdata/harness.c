@@ -17,7 +17,12 @@
  *   harness OUT rcount|wcount N PATH     an open of PATH (read-only, for
  *       writing) through the channel, then N stats
  *   harness OUT fork PATH                the channel in a fork child, a vfork
- *       child and a second thread; results into OUT */
+ *       child and a second thread; results into OUT
+ *   harness OUT rings N PATH [sig]       N mkdir+rmdir of PATH through the channel
+ *       (with sig, under a 20 us interval timer whose handler has no
+ *       SA_RESTART), "failed=F eintr=E rings=R handled=H" into OUT: the
+ *       calls that failed, those of them that failed with EINTR, the
+ *       requests the doorbell served, whether the handler ran */
 #define _GNU_SOURCE
 #include "../preload/channel.h"
 #include "../preload/view.h"
@@ -26,11 +31,13 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -265,6 +272,37 @@ static int bench(long n, const char *mode, const char *p)
 	}
 	long t = ns_now() - t0;
 	fprintf(out, "%.1f ns/op %ld failed\n", (double)t / n, bad);
+	return 0;
+}
+
+static volatile sig_atomic_t rings_handled;
+
+static void on_ring_alarm(int sig)
+{
+	(void)sig;
+	rings_handled = 1;
+}
+
+/* rings: the doorbell's test (see the usage above). */
+static int rings(long n, const char *p, int sig)
+{
+	if (sig) {
+		struct sigaction sa;
+		memset(&sa, 0, sizeof sa);
+		sa.sa_handler = on_ring_alarm; /* no SA_RESTART: an EINTR would show */
+		sigaction(SIGALRM, &sa, NULL);
+		struct itimerval it = {{0, 20}, {0, 20}};
+		setitimer(ITIMER_REAL, &it, NULL);
+	}
+	long failed = 0, eintr = 0;
+	for (long i = 0; i < n; i++) {
+		long r = mkdir_rmdir(1, p);
+		failed += r != 0;
+		eintr += r == -EINTR;
+	}
+	struct itimerval off = {{0, 0}, {0, 0}};
+	setitimer(ITIMER_REAL, &off, NULL);
+	fprintf(out, "failed=%ld eintr=%ld rings=%ld handled=%d\n", failed, eintr, fl_channel_rings(), (int)rings_handled);
 	return 0;
 }
 
@@ -585,6 +623,8 @@ int main(int argc, char **argv)
 		r = ops(argv[i + 1]);
 	} else if (!strcmp(argv[i], "fork") && i + 1 < argc) {
 		r = forks(argv[i + 1]);
+	} else if (!strcmp(argv[i], "rings") && i + 2 < argc) {
+		r = rings(atol(argv[i + 1]), argv[i + 2], i + 3 < argc && !strcmp(argv[i + 3], "sig"));
 	} else {
 		r = 2;
 	}
