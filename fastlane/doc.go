@@ -146,7 +146,11 @@
 // The library follows dup, dup2, dup3, fcntl F_DUPFD, close_range,
 // closefrom, fclose and freopen (preload/path_fds.c): a duplicate is in
 // the table too, and the File is released with the last descriptor on
-// it, as the kernel releases an open file description. The calls that
+// it, as the kernel releases an open file description. The channel's own
+// descriptors (connection, doorbell, backing directory) move out of a
+// range the program closes or replaces; where they cannot (closefrom(3),
+// close_range to ~0U) the range is closed around them, so a program that
+// closes everything above stderr keeps its channel. The calls that
 // change or read a file's metadata through a descriptor (fchmod, fchown,
 // fchownat and statx with AT_EMPTY_PATH, fgetxattr, fsetxattr,
 // flistxattr, fremovexattr, fstatfs) go to the daemon for those
