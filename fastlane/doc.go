@@ -173,13 +173,15 @@
 // A process given the backing directory is also given the filesystem's
 // metadata view (fsimpl.FS.View; view.go here, preload/view.c), a
 // read-only shared-memory mirror of the inode table under a seqlock. The
-// stat family, statx, access (F_OK, and R/X where fsimpl publishes that
-// every credential is granted them) and readlink of paths under the mount
+// stat family, statx, access (F_OK, and R/W/X where fsimpl publishes that
+// every credential is granted them; the view is unusable while the mount
+// is read-only, where W_OK is EROFS) and readlink of paths under the
+// mount, the mount root included,
 // are answered from it inside the process, with no round trip: only a
 // regular file's size and times cost one fstatat of its backing file,
 // through the backing directory. What the view cannot decide (a directory
 // not every credential may search, a symlink that could be refused or
-// whose atime would change, a long name, a dirfd, the mount root) goes to
+// whose atime would change, a long name, a dirfd) goes to
 // the channel as before. The daemon publishes what only it can know: the
 // view's usable flag and each process's hdrViewWalk (view.go).
 //
