@@ -33,6 +33,11 @@ const (
 	// view (view.go): the daemon sets it at the handshake and clears it
 	// before a credential change of the process proceeds.
 	hdrViewWalk = 32
+	// hdrFaults is 1 while a fault rule applies to every process
+	// (faults.Set.ForAll; faults.go): the library then sends nothing to
+	// the kernel from its trampoline and answers nothing from the view,
+	// so that the seccomp lane sees every call a rule could match.
+	hdrFaults = 36
 	// hdrHits are the library's counts of calls the view answered, per
 	// view op (viewOp*): the answers that succeeded, then the errors.
 	hdrHits = 64

@@ -146,9 +146,35 @@ char *flc_view_seg(void)
 	if (__atomic_load_n(&fl_state, __ATOMIC_ACQUIRE) != FL_READY || !flc_view)
 		return NULL;
 	char *seg = fl_seg;
-	if (!seg || ld(seg, HDR_STATE) != STATE_SERVING || ld(seg, HDR_VIEW_WALK) != 1)
+	if (!seg || ld(seg, HDR_STATE) != STATE_SERVING || ld(seg, HDR_VIEW_WALK) != 1 || ld(seg, HDR_FAULTS) != 0)
 		return NULL;
 	return seg;
+}
+
+/* fl_faults_live reports whether the daemon said a fault rule applies to
+ * every process (HDR_FAULTS; fastlane/faults.go): nothing may then go to
+ * the kernel from the trampoline, where no rule would see it. */
+int fl_faults_live(void)
+{
+	if (__atomic_load_n(&fl_state, __ATOMIC_ACQUIRE) != FL_READY)
+		return 0;
+	char *seg = fl_seg;
+	return seg && ld(seg, HDR_FAULTS) != 0;
+}
+
+/* fl_kernel_ok reports whether a call under the mount that the seccomp
+ * lane would CONTINUE may go to the kernel from the trampoline instead:
+ * only in a handshaked process (which alone knows of the daemon's fault
+ * rules) while no rule applies to every process. It counts toward the
+ * handshake like a call the channel answers. */
+int fl_kernel_ok(void)
+{
+	char *s = flc_begin();
+	if (!s)
+		return 0;
+	int ok = ld(fl_seg, HDR_FAULTS) == 0;
+	flc_end();
+	return ok;
 }
 
 /* handshake connects to the daemon (channel_handshake.c). */
