@@ -144,7 +144,7 @@ func TestRunFastLaneFaults(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var errOut lockedBuffer
+		var errOut testutil.SyncBuffer
 		prog.Stderr = &errOut
 		if err := prog.Start(); err != nil {
 			t.Fatal(err)

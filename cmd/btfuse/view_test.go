@@ -48,10 +48,9 @@ func ringOf(tb testing.TB, runtime, dir string) *shmring.Segment {
 	return seg
 }
 
-// ringEvents counts the events from c on whose path is p, by door.
-func ringEvents(tb testing.TB, c *shmring.Cursor, p string) map[event.Door]int {
+// ringEach calls fn with every event from c until the ring is drained.
+func ringEach(tb testing.TB, c *shmring.Cursor, fn func(r *shmring.Record)) {
 	tb.Helper()
-	got := map[event.Door]int{}
 	buf := make([]shmring.Record, 0, 1024)
 	for {
 		recs, err := c.Poll(buf[:0])
@@ -59,14 +58,24 @@ func ringEvents(tb testing.TB, c *shmring.Cursor, p string) map[event.Door]int {
 			tb.Fatal(err)
 		}
 		if len(recs) == 0 {
-			return got
+			return
 		}
-		for _, r := range recs {
-			if r.Path == p || strings.HasSuffix(p, "/"+r.Path) {
-				got[r.Door]++
-			}
+		for i := range recs {
+			fn(&recs[i])
 		}
 	}
+}
+
+// ringEvents counts the events from c on whose path is p, by door.
+func ringEvents(tb testing.TB, c *shmring.Cursor, p string) map[event.Door]int {
+	tb.Helper()
+	got := map[event.Door]int{}
+	ringEach(tb, c, func(r *shmring.Record) {
+		if r.Path == p || strings.HasSuffix(p, "/"+r.Path) {
+			got[r.Door]++
+		}
+	})
+	return got
 }
 
 // TestRunViewAnswers: N stats of a file under the mount, in one process
@@ -316,19 +325,10 @@ func TestRunViewWriteAccessReadOnly(t *testing.T) {
 func ringOps(tb testing.TB, c *shmring.Cursor) map[string]int {
 	tb.Helper()
 	got := map[string]int{}
-	buf := make([]shmring.Record, 0, 1024)
-	for {
-		recs, err := c.Poll(buf[:0])
-		if err != nil {
-			tb.Fatal(err)
+	ringEach(tb, c, func(r *shmring.Record) {
+		if r.Door == event.DoorFast || r.Door == event.DoorRun {
+			got[r.Op.String()]++
 		}
-		if len(recs) == 0 {
-			return got
-		}
-		for _, r := range recs {
-			if r.Door == event.DoorFast || r.Door == event.DoorRun {
-				got[r.Op.String()]++
-			}
-		}
-	}
+	})
+	return got
 }
