@@ -14,9 +14,10 @@ package fastlane
 // apply to its processes only, which never get the library.
 //
 // Until its handshake a process knows nothing of the rules: its calls
-// under the mount then go to the channel, which is not there yet, or the
-// ordinary way (preload/channel.c, fl_kernel_ok), but paths outside the
-// mount still go to the kernel from the trampoline.
+// under the mount that the channel would answer are made the ordinary way
+// then (the channel is not there yet), but paths outside the mount and
+// the calls the library sends to the kernel under it still go there from
+// the trampoline.
 
 // faultsChanged is told by the rule set that its rules changed.
 func (s *Server) faultsChanged() {

@@ -164,17 +164,13 @@ int fl_faults_live(void)
 
 /* fl_kernel_ok reports whether a call under the mount that the seccomp
  * lane would CONTINUE may go to the kernel from the trampoline instead:
- * only in a handshaked process (which alone knows of the daemon's fault
- * rules) while no rule applies to every process. It counts toward the
- * handshake like a call the channel answers. */
+ * not while a fault rule applies to every process. A process that has not
+ * handshaked knows of no rule (the gap fastlane/faults.go names); such
+ * calls do not make it handshake (a handshake made inside chdir left the
+ * process without the metadata view). */
 int fl_kernel_ok(void)
 {
-	char *s = flc_begin();
-	if (!s)
-		return 0;
-	int ok = ld(fl_seg, HDR_FAULTS) == 0;
-	flc_end();
-	return ok;
+	return !fl_faults_live();
 }
 
 /* handshake connects to the daemon (channel_handshake.c). */

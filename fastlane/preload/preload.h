@@ -108,9 +108,8 @@ static inline long fl_ret(long r)
 // FL_KERNEL_UNLESS_PLAIN is the way for a call the seccomp lane always
 // CONTINUEs (chdir, utimes...): the kernel, unless the library cannot
 // place it (FL_PLAIN, whose ordinary syscall the seccomp lane CONTINUEs),
-// or, under the mount, unless it is not handshaked or a fault rule is
-// live (fl_kernel_ok: the seccomp lane matches the call against the
-// rules before it CONTINUEs it).
+// or, under the mount, unless a fault rule is live (fl_kernel_ok: the
+// seccomp lane matches the call against the rules before it CONTINUEs it).
 #define FL_KERNEL_UNLESS_PLAIN(w)                                                                  \
 	((w) == FL_PLAIN || (w) == FL_KERNEL ? (w) : fl_kernel_ok() ? FL_KERNEL : FL_PLAIN)
 
