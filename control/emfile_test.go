@@ -8,36 +8,20 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/btfuse/btfuse/internal/testutil"
 )
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // TestAcceptRecoversFromEMFILE fills the process's descriptor table while a
 // client's connection waits to be accepted: the server must keep trying
 // (it logs once) and answer the client once descriptors are free again,
 // instead of disabling its control socket for good.
 func TestAcceptRecoversFromEMFILE(t *testing.T) {
-	logs := new(syncBuffer)
+	logs := new(testutil.SyncBuffer)
 	s, err := Listen(filepath.Join(t.TempDir(), "c.sock"), slog.New(slog.NewTextHandler(logs, nil)))
 	if err != nil {
 		t.Fatal(err)

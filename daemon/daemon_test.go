@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,29 +16,10 @@ import (
 	"github.com/btfuse/btfuse/internal/testutil"
 )
 
-// syncBuffer is a bytes.Buffer the daemon goroutine may write while the
-// test reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // running is a daemon started in this process by startRun.
 type running struct {
 	dir, runtime string
-	out, errw    *syncBuffer
+	out, errw    *testutil.SyncBuffer
 	cancel       context.CancelFunc
 	done         chan struct{} // closed when Run has returned err
 	err          error
@@ -54,8 +34,8 @@ func startRun(tb testing.TB) *running {
 	r := &running{
 		dir:     filepath.Join(tb.TempDir(), "mnt"),
 		runtime: filepath.Join(tb.TempDir(), "run"),
-		out:     new(syncBuffer),
-		errw:    new(syncBuffer),
+		out:     new(testutil.SyncBuffer),
+		errw:    new(testutil.SyncBuffer),
 		done:    make(chan struct{}),
 	}
 	if err := os.Mkdir(r.dir, 0o755); err != nil {

@@ -36,6 +36,11 @@ const (
 	// hdrDoorbell is the session's doorbell id (doorbell.go), 0 when
 	// the library must not ring.
 	hdrDoorbell = 36
+	// hdrFaults is 1 while a fault rule applies to every process
+	// (faults.Set.ForAll; faults.go): the library then sends nothing to
+	// the kernel from its trampoline and answers nothing from the view,
+	// so that the seccomp lane sees every call a rule could match.
+	hdrFaults = 40
 	// hdrHits are the library's counts of calls the view answered, per
 	// view op (viewOp*): the answers that succeeded, then the errors.
 	hdrHits = 64

@@ -163,7 +163,11 @@
 // The library follows dup, dup2, dup3, fcntl F_DUPFD, close_range,
 // closefrom, fclose and freopen (preload/path_fds.c): a duplicate is in
 // the table too, and the File is released with the last descriptor on
-// it, as the kernel releases an open file description. The calls that
+// it, as the kernel releases an open file description. The channel's own
+// descriptors (connection, doorbell, backing directory) move out of a
+// range the program closes or replaces; where they cannot (closefrom(3),
+// close_range to ~0U) the range is closed around them, so a program that
+// closes everything above stderr keeps its channel. The calls that
 // change or read a file's metadata through a descriptor (fchmod, fchown,
 // fchownat and statx with AT_EMPTY_PATH, fgetxattr, fsetxattr,
 // flistxattr, fremovexattr, fstatfs) go to the daemon for those
@@ -186,13 +190,15 @@
 // A process given the backing directory is also given the filesystem's
 // metadata view (fsimpl.FS.View; view.go here, preload/view.c), a
 // read-only shared-memory mirror of the inode table under a seqlock. The
-// stat family, statx, access (F_OK, and R/X where fsimpl publishes that
-// every credential is granted them) and readlink of paths under the mount
+// stat family, statx, access (F_OK, and R/W/X where fsimpl publishes that
+// every credential is granted them; the view is unusable while the mount
+// is read-only, where W_OK is EROFS) and readlink of paths under the
+// mount, the mount root included,
 // are answered from it inside the process, with no round trip: only a
 // regular file's size and times cost one fstatat of its backing file,
 // through the backing directory. What the view cannot decide (a directory
 // not every credential may search, a symlink that could be refused or
-// whose atime would change, a long name, a dirfd, the mount root) goes to
+// whose atime would change, a long name, a dirfd) goes to
 // the channel as before. The daemon publishes what only it can know: the
 // view's usable flag and each process's hdrViewWalk (view.go).
 //

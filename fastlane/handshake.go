@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"golang.org/x/sys/unix"
 
@@ -38,8 +39,11 @@ type Server struct {
 	log *slog.Logger
 	obs event.Observer // nil: none
 	// faults are the daemon's fault rules: the channel passes the calls
-	// they name (nil: none).
-	faults *faults.Set
+	// they name (nil: none). faultsLive is faults.ForAll, kept by
+	// faultsChanged (faults.go); stopFaults ends its calls.
+	faults     *faults.Set
+	faultsLive atomic.Bool
+	stopFaults func()
 	// euid is the daemon's, the owner of the backing files.
 	euid uint32
 
@@ -64,6 +68,8 @@ func New(fs *fsimpl.FS, sup *supervisor.Supervisor, log *slog.Logger, obs event.
 	s := &Server{fs: fs, sup: sup, log: log, obs: obs, faults: rules, euid: uint32(os.Geteuid()),
 		sessions: make(map[*session]bool), bells: make(map[uint32]*session)}
 	sup.OnDoorbell(s.ring)
+	s.faultsLive.Store(rules.ForAll())
+	s.stopFaults = rules.OnChange(s.faultsChanged)
 	return s
 }
 
@@ -138,6 +144,7 @@ func (s *Server) Handshake(_ context.Context, req *control.Request) (control.Rep
 	s.sessions[ss] = true
 	ss.ringable()
 	ss.setViewWalk()
+	ss.storeFaults(s.faultsLive.Load())
 	s.wg.Add(1)
 	s.mu.Unlock()
 	go ss.run()
@@ -154,6 +161,7 @@ func (s *Server) Sessions() int {
 // Close ends every session: their processes pass from then on. It waits
 // for the workers.
 func (s *Server) Close() {
+	s.stopFaults() // before s.mu: faultsChanged takes it
 	s.mu.Lock()
 	s.closed = true
 	for ss := range s.sessions {

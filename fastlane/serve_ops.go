@@ -44,9 +44,21 @@ func eventOp(name string) event.Op {
 }
 
 // serveSlot answers the request in the slot at b and returns its result.
-// Everything in the slot was written by the process: each field is read
-// once and bounded here.
+// While a fault rule applies to every process, a call only the kernel
+// can answer passes to the seccomp lane instead (Kernel would send it
+// from the trampoline, where no rule sees it; the seccomp lane matches it
+// against the rules and then CONTINUEs it to the same FUSE mount).
 func (ss *session) serveSlot(b int) int64 {
+	r := ss.serveRequest(b)
+	if r == Kernel && ss.s.faultsLive.Load() {
+		return Pass
+	}
+	return r
+}
+
+// serveRequest is serveSlot's answer. Everything in the slot was written
+// by the process: each field is read once and bounded here.
+func (ss *session) serveRequest(b int) int64 {
 	start := time.Now()
 	seg := ss.seg
 	seg.store(b+slotOutLen, 0)

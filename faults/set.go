@@ -115,6 +115,12 @@ type Set struct {
 	mu     sync.Mutex // guards edits of cur and calls
 	calls  map[countKey]uint64
 	closed bool
+
+	// watchers are told after every change of the list (OnChange);
+	// guarded by watchMu, which is taken after mu is released.
+	watchMu  sync.Mutex
+	watchers map[int]func()
+	nextW    int
 }
 
 type countKey struct {
@@ -146,11 +152,12 @@ func (s *Set) Add(r *Rule, g uint64) int {
 		c.Seed = s.seed
 	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	old := s.cur.Load()
 	n := &rules{list: append(slices.Clip(old.list), &ruleState{Rule: &c}), wants: old.wants}
 	n.wants.or(&c.Syscalls)
 	s.cur.Store(n)
+	s.mu.Unlock()
+	s.changed()
 	return c.ID
 }
 
@@ -169,6 +176,14 @@ func (s *Set) DelGroup(g uint64) int {
 func (s *Set) Clear() int { return s.remove(func(*ruleState) bool { return true }) }
 
 func (s *Set) remove(drop func(*ruleState) bool) int {
+	gone := s.removeLocked(drop)
+	if gone > 0 {
+		s.changed()
+	}
+	return gone
+}
+
+func (s *Set) removeLocked(drop func(*ruleState) bool) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	old := s.cur.Load()
@@ -189,6 +204,55 @@ func (s *Set) remove(drop func(*ruleState) bool) int {
 	}
 	s.cur.Store(n)
 	return gone
+}
+
+// OnChange calls fn after every change of the rules (Add, Del, DelGroup,
+// Clear that removed some), once the new list is the one Match uses, and
+// returns a function that stops the calls. A lane that answers some calls
+// where Match cannot see them (the fast lane's in-process answers) learns
+// here when it must stop. fn must not change the set.
+func (s *Set) OnChange(fn func()) (stop func()) {
+	if s == nil {
+		return func() {}
+	}
+	s.watchMu.Lock()
+	defer s.watchMu.Unlock()
+	if s.watchers == nil {
+		s.watchers = map[int]func(){}
+	}
+	id := s.nextW
+	s.nextW++
+	s.watchers[id] = fn
+	return func() {
+		s.watchMu.Lock()
+		defer s.watchMu.Unlock()
+		delete(s.watchers, id)
+	}
+}
+
+// changed tells the watchers. Holding watchMu while they run keeps a
+// watcher from being told after its stop returned.
+func (s *Set) changed() {
+	s.watchMu.Lock()
+	defer s.watchMu.Unlock()
+	for _, fn := range s.watchers {
+		fn()
+	}
+}
+
+// ForAll reports whether some rule applies to every process (group 0, as
+// 'btfuse mount --inject' and 'btfuse inject add' make them), not only to
+// those of one 'btfuse run --inject'.
+func (s *Set) ForAll() bool {
+	if s == nil {
+		return false
+	}
+	for _, r := range s.cur.Load().list {
+		if r.Group == 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // RuleInfo describes a rule in a Set.

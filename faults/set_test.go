@@ -1,6 +1,7 @@
 package faults
 
 import (
+	"fmt"
 	"slices"
 	"sync"
 	"testing"
@@ -258,5 +259,37 @@ func TestMatchPerSyscall(t *testing.T) {
 	}
 	if want := []bool{false, false, true, true, false}; !slices.Equal(got, want) {
 		t.Errorf("fired %v, want %v", got, want)
+	}
+}
+
+// TestOnChange: watchers hear of every change of the list, after it, and
+// ForAll says whether a rule of group 0 is among the rules.
+func TestOnChange(t *testing.T) {
+	s := NewSet(1)
+	var seen []bool
+	stop := s.OnChange(func() { seen = append(seen, s.ForAll()) })
+	r, err := Parse("openat:error=EIO")
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := s.Add(r, s.NewGroup()) // one command's rule
+	id := s.Add(r, 0)
+	s.Del(id)
+	s.Del(id) // nothing removed: no change
+	s.Add(r, 0)
+	s.Clear()
+	want := []bool{false, true, false, true, false}
+	if fmt.Sprint(seen) != fmt.Sprint(want) {
+		t.Errorf("ForAll at each change: %v, want %v (group rule %d)", seen, want, g)
+	}
+	stop()
+	s.Add(r, 0)
+	if len(seen) != len(want) {
+		t.Errorf("a stopped watcher was told")
+	}
+	var nilSet *Set
+	nilSet.OnChange(func() {})()
+	if nilSet.ForAll() {
+		t.Error("a nil set has rules")
 	}
 }

@@ -290,9 +290,6 @@ func (r *ViewReader) walk(start Ino, path string, follow bool) (ViewAttr, int32,
 		}
 		cur = n
 	}
-	if cur == root {
-		return ViewAttr{}, -1, 0, ErrViewPass // the mount root: the kernel's
-	}
 	off := r.slot(cur)
 	if off < 0 || r.m.u64(off+viewInoIno) == 0 {
 		return ViewAttr{}, -1, 0, ErrViewPass

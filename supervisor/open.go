@@ -48,34 +48,92 @@ func (c *call) open(dirfd int32, pathAddr uint64, flags int, mode uint32, _ int)
 	if flags&(unix.O_CREAT|unix.O_TRUNC) != 0 && !c.valid() {
 		return fail(unix.ENOENT)
 	}
+	tgid := c.cred.tgid
+	if tgid == 0 {
+		tgid = c.tid
+	}
+	slot, r, ok := c.fdRoom(tgid, flags)
+	if !ok {
+		return r
+	}
 	c.waitBegin()
 	f, e := c.s.fs.OpenAt(at, flags, mode, true)
 	c.waitEnd()
 	if e != 0 {
+		if slot >= 0 {
+			c.s.slots.release(tgid, slot, false)
+		}
 		return fromErrno(e)
 	}
 	c.rememberPath(uint64(f.Ino), at.Mount, at.Path)
-	return c.install(f, c.cred, flags)
+	return c.install(f, tgid, slot, flags)
 }
 
-// install hands f's backing file to the target at a free slot of its
-// reserved range and answers the notification with that number (ADDFD
-// with SEND, signals blocked around it: an interrupted ADDFD|SEND would
-// make the target's syscall return 0). Once installed, f is held until
-// the target closes its descriptor (watch.go); otherwise it is released.
-func (c *call) install(f *fsimpl.File, cr *taskCred, flags int) result {
+// fdRoom finds the descriptor number an open will take before the open
+// changes anything, as fs/open.c:do_sys_openat2() reserves one with
+// get_unused_fd_flags() before do_filp_open(): a full table is EMFILE, and
+// no file is created or truncated (nor is a missing one ENOENT). It
+// returns a slot of the reserved range to install at, or -1 for the
+// lowest free number; ok false: answer r instead.
+//
+// The supervisor cannot reserve a number in another process (an ADDFD'd
+// placeholder could not be taken back if the open then failed), so it
+// proves there is room instead:
+//   - A slot of the range under the target's current RLIMIT_NOFILE is
+//     room: it was free at the probe, and the range's margin keeps the
+//     target's own lowest-free allocations off it (slotTable).
+//   - Without one, /proc/TID/fd shows whether a number under the limit
+//     is free. That is exact for a target whose table no other thread
+//     shares: its only thread waits in this open, so nothing can take the
+//     number before the install. Where other threads share it, one of
+//     them may take the last number in between; the kernel would then
+//     have failed whichever open came second, so a create or truncate
+//     there is left to the kernel (CONTINUE, through the FUSE mount),
+//     which reserves first. A plain open changes nothing, so losing that
+//     race only makes it EMFILE, which the kernel could also answer.
+//
+// A limit the supervisor cannot read (prlimit refused) leaves the open
+// as before: installed at a slot or the lowest free number.
+func (c *call) fdRoom(tgid, flags int) (slot int, r result, ok bool) {
 	s := c.s
-	tgid := cr.tgid
-	if tgid == 0 {
-		tgid = c.tid
+	slot = -1
+	if c.l.size > 0 {
+		slot = s.slots.acquire(tgid, c.tid, s.self, c.l.base, c.l.size, c.l.fd, c.servedFd)
 	}
+	var rl unix.Rlimit
+	if unix.Prlimit(tgid, unix.RLIMIT_NOFILE, nil, &rl) != nil {
+		return slot, result{}, true
+	}
+	if slot >= 0 && uint64(slot) < rl.Cur {
+		return slot, result{}, true
+	}
+	if slot >= 0 {
+		s.slots.release(tgid, slot, false)
+		slot = -1
+	}
+	room, shared, e := fdTableRoom(c.tid, tgid, rl.Cur)
+	switch {
+	case e != 0:
+		return -1, cont(), false
+	case !room:
+		return -1, fail(unix.EMFILE), false
+	case shared && flags&(unix.O_CREAT|unix.O_TRUNC) != 0:
+		return -1, cont(), false
+	}
+	return -1, result{}, true
+}
+
+// install hands f's backing file to the target at slot of its reserved
+// range (fdRoom; -1: the lowest free number) and answers the notification
+// with that number (ADDFD with SEND, signals blocked around it: an
+// interrupted ADDFD|SEND would make the target's syscall return 0). Once
+// installed, f is held until the target closes its descriptor (watch.go);
+// otherwise it is released.
+func (c *call) install(f *fsimpl.File, tgid, slot, flags int) result {
+	s := c.s
 	a := notifAddfd{ID: c.n.ID, Srcfd: uint32(f.Fd), Flags: unix.SECCOMP_ADDFD_FLAG_SEND}
 	if flags&unix.O_CLOEXEC != 0 {
 		a.NewfdFlags = unix.O_CLOEXEC
-	}
-	slot := -1
-	if c.l.size > 0 {
-		slot = s.slots.acquire(tgid, c.tid, s.self, c.l.base, c.l.size, c.l.fd, c.servedFd)
 	}
 	if slot >= 0 {
 		a.Flags |= unix.SECCOMP_ADDFD_FLAG_SETFD

@@ -5,7 +5,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/btfuse/btfuse/internal/posixtest"
@@ -69,22 +68,7 @@ func posixConformance(t *testing.T, s *supervised) {
 	}
 	for _, c := range posixtest.Cases {
 		t.Run(c.Name, func(t *testing.T) {
-			w, g := want[c.Name], got[c.Name]
-			report := t.Errorf
-			if why, known := knownDiffs[c.Name]; known {
-				report = func(format string, args ...any) {
-					t.Logf("known difference (%s): "+format, append([]any{why}, args...)...)
-				}
-			}
-			for _, f := range w.Failures {
-				t.Errorf("tmpfs violates an expectation: %s", f)
-			}
-			for _, f := range g.Failures {
-				report("run: %s", f)
-			}
-			if d := posixtest.Diff("tmpfs", w.Lines, "run", g.Lines); d != "" {
-				report("run differs from tmpfs:\n%s", strings.TrimRight(d, "\n"))
-			}
+			posixtest.Compare(t, "run", want[c.Name], got[c.Name], knownDiffs[c.Name])
 		})
 	}
 }

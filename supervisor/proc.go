@@ -2,6 +2,7 @@ package supervisor
 
 import (
 	"bytes"
+	"os"
 	"strconv"
 
 	"golang.org/x/sys/unix"
@@ -122,4 +123,43 @@ func (cr *taskCred) accessCred(flags int) *fsimpl.Cred {
 		}
 	}
 	return &use
+}
+
+// fdTableRoom reports whether thread tid has a descriptor number under
+// limit free (its /proc/TID/fd lists the numbers in use), and whether
+// process tgid has more than one thread to share that table with. A
+// thread that is gone is ESRCH.
+func fdTableRoom(tid, tgid int, limit uint64) (room, shared bool, e unix.Errno) {
+	used, e := procDirNames(procPath(tid, "fd"))
+	if e != 0 {
+		return false, false, e
+	}
+	var below uint64
+	for _, n := range used {
+		if fd, err := strconv.ParseUint(n, 10, 63); err == nil && fd < limit {
+			below++
+		}
+	}
+	if below >= limit {
+		return false, false, 0
+	}
+	tasks, e := procDirNames(procPath(tgid, "task"))
+	if e != 0 {
+		return false, false, e
+	}
+	return true, len(tasks) > 1, 0
+}
+
+// procDirNames lists a directory of /proc; a thread that is gone is ESRCH.
+func procDirNames(path string) ([]string, unix.Errno) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, unix.ESRCH
+	}
+	defer f.Close()
+	names, err := f.Readdirnames(-1)
+	if err != nil {
+		return nil, unix.ESRCH
+	}
+	return names, 0
 }

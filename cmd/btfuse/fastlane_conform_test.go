@@ -68,24 +68,6 @@ var fastKnownDiffs = map[string]string{}
 // failed, until the cause is fixed.
 var fastProgramKnownDiffs = map[string]string{}
 
-// knownDiff returns the report of a difference for t: t.Errorf, or a log
-// line when known[name] says why it is known. done must be called at the
-// end with whether there was a difference: a known one that is gone fails,
-// so that its entry is removed.
-func knownDiff(t *testing.T, known map[string]string, name string) (report func(string, ...any), done func(differs bool)) {
-	why, ok := known[name]
-	if !ok {
-		return t.Errorf, func(bool) {}
-	}
-	return func(format string, args ...any) {
-			t.Logf("known difference (%s): "+format, append([]any{why}, args...)...)
-		}, func(differs bool) {
-			if !differs {
-				t.Errorf("the known difference (%s) is gone: remove %q from its list", why, name)
-			}
-		}
-}
-
 // posixChild builds the libc-backed posixtest child into a temporary
 // directory and checks that it is dynamically linked (an ELF interpreter):
 // a static binary would never load the library.
@@ -241,19 +223,7 @@ func TestRunFastLaneConformance(t *testing.T) {
 	}
 	for _, c := range posixtest.Cases {
 		t.Run(c.Name, func(t *testing.T) {
-			w, g := want[c.Name], got[c.Name]
-			report, done := knownDiff(t, fastKnownDiffs, c.Name)
-			for _, f := range w.Failures {
-				t.Errorf("tmpfs violates an expectation: %s", f)
-			}
-			for _, f := range g.Failures {
-				report("fast lane: %s", f)
-			}
-			d := posixtest.Diff("tmpfs", w.Lines, "fast", g.Lines)
-			if d != "" {
-				report("the fast lane differs from tmpfs:\n%s", strings.TrimRight(d, "\n"))
-			}
-			done(d != "" || len(g.Failures) > 0)
+			posixtest.Compare(t, "fast", want[c.Name], got[c.Name], fastKnownDiffs[c.Name])
 		})
 	}
 }
@@ -357,7 +327,7 @@ func TestRunFastLanePrograms(t *testing.T) {
 			if code != 0 {
 				t.Fatalf("btfuse run: exit %d\n%s", code, got)
 			}
-			report, done := knownDiff(t, fastProgramKnownDiffs, p.Name)
+			report, done := posixtest.KnownDiff(t, fastProgramKnownDiffs[p.Name])
 			if want != got {
 				report("outputs differ\n%s", posixtest.Diff("tmpfs", strings.Split(want, "\n"), "fast", strings.Split(got, "\n")))
 			}

@@ -79,3 +79,30 @@ func TestRunFastLaneDescriptors(t *testing.T) {
 	startDaemon(t, runtime, dir)
 	laneDiff(t, runtime, dir, helper, "fds")
 }
+
+// TestRunFastLaneClosefrom: a program that closes every descriptor above
+// stderr (closefrom(3), close_range(3, ~0U, 0)) while it holds files under
+// the mount frees what only those descriptors held, as the kernel does,
+// and keeps the channel: its mkdirs and opens afterwards are answered by
+// door fast.
+func TestRunFastLaneClosefrom(t *testing.T) {
+	testutil.RequirePrivileged(t)
+	helper := cHelper(t, "flclosefrom")
+	dir, runtime := mountDirs(t)
+	startDaemon(t, runtime, dir)
+	for _, how := range []string{"closefrom", "close_range"} {
+		t.Run(how, func(t *testing.T) {
+			beforeMkdir := notified(t, runtime, dir, "mkdirat@fast")
+			beforeOpen := notified(t, runtime, dir, "openat@fast")
+			laneDiff(t, runtime, dir, helper, how, how)
+			// One mkdir and two opens before the close, ten mkdirs and
+			// twenty opens after it.
+			if got := notified(t, runtime, dir, "mkdirat@fast") - beforeMkdir; got < 11 {
+				t.Errorf("the channel saw %d mkdirat, want 11", got)
+			}
+			if got := notified(t, runtime, dir, "openat@fast") - beforeOpen; got < 22 {
+				t.Errorf("the channel saw %d openat, want 22", got)
+			}
+		})
+	}
+}

@@ -36,7 +36,7 @@ while not os.path.exists('stop'):
 	if err != nil {
 		t.Fatal(err)
 	}
-	var errOut lockedBuffer
+	var errOut testutil.SyncBuffer
 	prog.Stderr = &errOut
 	if err := prog.Start(); err != nil {
 		t.Fatal(err)

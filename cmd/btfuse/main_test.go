@@ -18,6 +18,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/btfuse/btfuse/fastlane/preloadlib"
+	"github.com/btfuse/btfuse/internal/testutil"
 )
 
 // TestMain lets the test binary be btfuse itself: run with
@@ -109,28 +110,11 @@ func runToEnd(tb testing.TB, cmd *exec.Cmd) (code int, stdout, stderr string) {
 type daemonProc struct {
 	cmd    *exec.Cmd
 	dir    string
-	out    *lockedBuffer
-	errw   *lockedBuffer
+	out    *testutil.SyncBuffer
+	errw   *testutil.SyncBuffer
 	served chan struct{} // closed when the "serving" line appeared
 	exited chan struct{} // closed when the process has been reaped
 	err    error         // Wait's result, once exited
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // startDaemon starts "btfuse mount dir" and waits until it serves. At
@@ -141,8 +125,8 @@ func startDaemon(tb testing.TB, runtime, dir string, extra ...string) *daemonPro
 	d := &daemonProc{
 		cmd:    btfuse(runtime, append([]string{"mount", dir}, extra...)...),
 		dir:    dir,
-		out:    new(lockedBuffer),
-		errw:   new(lockedBuffer),
+		out:    new(testutil.SyncBuffer),
+		errw:   new(testutil.SyncBuffer),
 		served: make(chan struct{}),
 		exited: make(chan struct{}),
 	}

@@ -35,7 +35,7 @@ func TestE2ERunAttachesTheMomentMounted(t *testing.T) {
 func attachRound(t *testing.T, round int, pause time.Duration) {
 	dir, runtime := mountDirs(t)
 	d := btfuse(runtime, "mount", dir)
-	out := new(lockedBuffer)
+	out := new(testutil.SyncBuffer)
 	d.Stdout, d.Stderr = out, out
 	if err := d.Start(); err != nil {
 		t.Fatal(err)

@@ -115,7 +115,7 @@ func runDaemonKilled(t *testing.T, mode string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	stderr := new(lockedBuffer)
+	stderr := new(testutil.SyncBuffer)
 	run.Stderr = stderr
 	if err := run.Start(); err != nil {
 		t.Fatal(err)

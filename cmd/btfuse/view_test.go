@@ -4,11 +4,13 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -46,10 +48,9 @@ func ringOf(tb testing.TB, runtime, dir string) *shmring.Segment {
 	return seg
 }
 
-// ringEvents counts the events from c on whose path is p, by door.
-func ringEvents(tb testing.TB, c *shmring.Cursor, p string) map[event.Door]int {
+// ringEach calls fn with every event from c until the ring is drained.
+func ringEach(tb testing.TB, c *shmring.Cursor, fn func(r *shmring.Record)) {
 	tb.Helper()
-	got := map[event.Door]int{}
 	buf := make([]shmring.Record, 0, 1024)
 	for {
 		recs, err := c.Poll(buf[:0])
@@ -57,14 +58,24 @@ func ringEvents(tb testing.TB, c *shmring.Cursor, p string) map[event.Door]int {
 			tb.Fatal(err)
 		}
 		if len(recs) == 0 {
-			return got
+			return
 		}
-		for _, r := range recs {
-			if r.Path == p || strings.HasSuffix(p, "/"+r.Path) {
-				got[r.Door]++
-			}
+		for i := range recs {
+			fn(&recs[i])
 		}
 	}
+}
+
+// ringEvents counts the events from c on whose path is p, by door.
+func ringEvents(tb testing.TB, c *shmring.Cursor, p string) map[event.Door]int {
+	tb.Helper()
+	got := map[event.Door]int{}
+	ringEach(tb, c, func(r *shmring.Record) {
+		if r.Path == p || strings.HasSuffix(p, "/"+r.Path) {
+			got[r.Door]++
+		}
+	})
+	return got
 }
 
 // TestRunViewAnswers: N stats of a file under the mount, in one process
@@ -195,4 +206,129 @@ func TestRunViewUnderChange(t *testing.T) {
 		t.Errorf("%d answers by the fast lane for 40000 stats, %d swaps", fast, swaps.Load())
 	}
 	t.Logf("%d swaps; answers:\n%s", swaps.Load(), out)
+}
+
+// TestRunViewWriteAccessAndRoot: access(W_OK), and the stat family and
+// access of the mount root itself, through every path shape, answer what
+// the kernel answers in a tmpfs (fastlane/testdata/flaccess.c, with the
+// root's mode changed under it and a program that is being executed), and
+// the metadata view answers them in the process: N access(W_OK) of a file
+// every credential may write and N stats of the root leave no event of
+// the channel in the ring, and are counted as door fast.
+func TestRunViewWriteAccessAndRoot(t *testing.T) {
+	testutil.RequirePrivileged(t)
+	helper := cHelper(t, "flaccess")
+	ref := testutil.TmpfsDir(t)
+	want, err := exec.Command(helper, ref).Output()
+	if err != nil {
+		t.Fatalf("flaccess natively: %v\n%s", err, want)
+	}
+	dir, runtime := mountDirs(t)
+	startDaemon(t, runtime, dir)
+	code, out, errOut := runIn(t, runtime, []string{"BTFUSE_FAST_AFTER=0"}, withMount(dir, []string{helper, dir})...)
+	if code != 0 {
+		t.Fatalf("exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	if d := lineDiff(string(want), out); d != "" {
+		t.Errorf("differs from the kernel without btfuse (-kernel +run):\n%s", d)
+	}
+
+	// The same again in a fresh directory tree, then the loop.
+	for _, name := range []string{"sub", "open", "closed", "f", "g", "h", "x", "l", "lh", "exe"} {
+		if err := os.RemoveAll(filepath.Join(dir, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	seg := ringOf(t, runtime, dir)
+	cur := seg.Cursor(false)
+	const n = 1000
+	beforeAccess := notified(t, runtime, dir, "faccessat2@fast")
+	beforeStat := notified(t, runtime, dir, "newfstatat@fast")
+	code, out, errOut = runIn(t, runtime, []string{"BTFUSE_FAST_AFTER=0"}, withMount(dir, []string{helper, dir, fmt.Sprint(n)})...)
+	if code != 0 || !strings.HasSuffix(out, fmt.Sprintf("loop ok=%d\n", 2*n)) {
+		t.Fatalf("exit %d, stdout ends %q, stderr %q", code, out[max(0, len(out)-40):], errOut)
+	}
+	if got := notified(t, runtime, dir, "faccessat2@fast") - beforeAccess; got < n {
+		t.Errorf("%d access(W_OK): %d counted for door fast", n, got)
+	}
+	if got := notified(t, runtime, dir, "newfstatat@fast") - beforeStat; got < n {
+		t.Errorf("%d stats of the root: %d counted for door fast", n, got)
+	}
+	// The channel's answers leave events, the view's do not: the setup
+	// before the loop makes fewer than 100 of each op.
+	ev := ringOps(t, cur)
+	for _, op := range []string{"faccessat2", "newfstatat"} {
+		if ev[op] > 100 {
+			t.Errorf("%d calls of %s in the loop: %d events of the channel or the seccomp lane in the ring; want the view's answers", n, op, ev[op])
+		}
+	}
+}
+
+// TestRunViewWriteAccessReadOnly: access(W_OK) is EROFS on a read-only
+// mount (fs/open.c:do_faccessat()), which the metadata view cannot see:
+// the daemon clears the view's usable flag while the mount is read-only,
+// and W_OK is 0 again once it is writable.
+func TestRunViewWriteAccessReadOnly(t *testing.T) {
+	testutil.RequirePrivileged(t)
+	helper := cHelper(t, "flaccess")
+	dir, runtime := mountDirs(t)
+	startDaemon(t, runtime, dir)
+	f := filepath.Join(dir, "f")
+	if err := os.WriteFile(f, nil, 0o666); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(f, 0o666); err != nil {
+		t.Fatal(err)
+	}
+	const n = 500
+	w := func(count int) string {
+		t.Helper()
+		code, out, errOut := runIn(t, runtime, []string{"BTFUSE_FAST_AFTER=0"}, withMount(dir, []string{helper, "w", fmt.Sprint(count), f})...)
+		if code != 0 {
+			t.Fatalf("exit %d, stdout %q, stderr %q", code, out, errOut)
+		}
+		return out
+	}
+	// until runs w(1) until it says want (the daemon follows the mount
+	// table as it changes), then w(n), which must say it n times.
+	until := func(want string) {
+		t.Helper()
+		for i := 0; w(1) != fmt.Sprintf(want, 1); i++ {
+			if i == 100 {
+				t.Fatalf("access(W_OK) never answered %q", fmt.Sprintf(want, 1))
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		if got := w(n); got != fmt.Sprintf(want, n) {
+			t.Errorf("%d access(W_OK): %q, want %q", n, got, fmt.Sprintf(want, n))
+		}
+	}
+	until("W_OK ok=%d erofs=0 other=0\n")
+	if err := unix.Mount("", dir, "", unix.MS_REMOUNT|unix.MS_BIND|unix.MS_RDONLY, ""); err != nil {
+		t.Fatalf("remount read-only: %v", err)
+	}
+	remounted := true
+	t.Cleanup(func() {
+		if remounted {
+			unix.Mount("", dir, "", unix.MS_REMOUNT|unix.MS_BIND, "")
+		}
+	})
+	until("W_OK ok=0 erofs=%d other=0\n")
+	if err := unix.Mount("", dir, "", unix.MS_REMOUNT|unix.MS_BIND, ""); err != nil {
+		t.Fatalf("remount writable: %v", err)
+	}
+	remounted = false
+	until("W_OK ok=%d erofs=0 other=0\n")
+}
+
+// ringOps counts the events from c of the fast and seccomp lanes, by op.
+func ringOps(tb testing.TB, c *shmring.Cursor) map[string]int {
+	tb.Helper()
+	got := map[string]int{}
+	ringEach(tb, c, func(r *shmring.Record) {
+		if r.Door == event.DoorFast || r.Door == event.DoorRun {
+			got[r.Op.String()]++
+		}
+	})
+	return got
 }

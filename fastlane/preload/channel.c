@@ -149,7 +149,7 @@ char *flc_view_seg(void)
 	if (__atomic_load_n(&fl_state, __ATOMIC_ACQUIRE) != FL_READY || !flc_view)
 		return NULL;
 	char *seg = fl_seg;
-	if (!seg || ld(seg, HDR_STATE) != STATE_SERVING || ld(seg, HDR_VIEW_WALK) != 1)
+	if (!seg || ld(seg, HDR_STATE) != STATE_SERVING || ld(seg, HDR_VIEW_WALK) != 1 || ld(seg, HDR_FAULTS) != 0)
 		return NULL;
 	return seg;
 }
@@ -174,6 +174,28 @@ static int several_cpus(void)
 		return 0;
 	b[n] = 0;
 	return strpbrk(b, ",-") != NULL;
+}
+
+/* fl_faults_live reports whether the daemon said a fault rule applies to
+ * every process (HDR_FAULTS; fastlane/faults.go): nothing may then go to
+ * the kernel from the trampoline, where no rule would see it. */
+int fl_faults_live(void)
+{
+	if (__atomic_load_n(&fl_state, __ATOMIC_ACQUIRE) != FL_READY)
+		return 0;
+	char *seg = fl_seg;
+	return seg && ld(seg, HDR_FAULTS) != 0;
+}
+
+/* fl_kernel_ok reports whether a call under the mount that the seccomp
+ * lane would CONTINUE may go to the kernel from the trampoline instead:
+ * not while a fault rule applies to every process. A process that has not
+ * handshaked knows of no rule (the gap fastlane/faults.go names); such
+ * calls do not make it handshake (a handshake made inside chdir left the
+ * process without the metadata view). */
+int fl_kernel_ok(void)
+{
+	return !fl_faults_live();
 }
 
 /* handshake connects to the daemon (channel_handshake.c). */
@@ -465,40 +487,76 @@ int flc_out(char *s, void *dst, size_t n)
 	return 1;
 }
 
-/* fl_fds_spare moves the channel's own descriptors (the connection, the
- * doorbell, the backing directory) out of [lo, hi] before the program
- * replaces or closes those numbers (dup2, dup3, close, close_range,
- * closefrom): they were never the program's, and a doorbell byte must
- * never reach a descriptor of the program's that took the number. The old
- * number is closed here, so the program's own call then gets what the
- * kernel gives a process without the library (EBADF for a close of it, a
- * free number for a dup2 onto it). Where they cannot move above hi, the
- * channel is given up for good. Only the handshaked process acts: a vfork
- * child runs on its parent's memory, and a fork child has none yet. */
-void fl_fds_spare(unsigned int lo, unsigned int hi)
+/* move_mine moves the channel's own descriptors (the connection, the
+ * doorbell, the backing directory) out of [lo, hi], above hi, before the
+ * program replaces or closes those numbers (dup2, dup3, close,
+ * close_range, closefrom): they were never the program's, and a doorbell
+ * byte must never reach a descriptor of the program's that took the
+ * number. The old number is closed here, so the program's own call then
+ * gets what the kernel gives a process without the library (EBADF for a
+ * close of it, a free number for a dup2 onto it). Those that cannot move
+ * above hi (a range to the top of the table) stay where they are and are
+ * listed in kept, lowest first; it returns how many. Only the handshaked
+ * process acts: a vfork child runs on its parent's memory, and a fork
+ * child has none yet. */
+static int move_mine(unsigned int lo, unsigned int hi, int kept[3])
 {
 	int *mine[] = {&fl_ctl, &fl_bell, &flc_backdir};
-	int hit = 0;
+	int hit = 0, n = 0;
 	for (unsigned i = 0; i < sizeof mine / sizeof *mine; i++) {
 		int fd = __atomic_load_n(mine[i], __ATOMIC_SEQ_CST);
 		hit |= fd >= 0 && (unsigned)fd >= lo && (unsigned)fd <= hi;
 	}
 	if (!hit || flc_pid <= 0 || (pid_t)syscall(SYS_getpid) != flc_pid)
-		return;
+		return 0;
 	int saved = errno;
 	for (unsigned i = 0; i < sizeof mine / sizeof *mine; i++) {
 		int fd = __atomic_load_n(mine[i], __ATOMIC_SEQ_CST);
 		if (fd < 0 || (unsigned)fd < lo || (unsigned)fd > hi)
 			continue;
-		long n = hi < INT_MAX - 1 ? syscall(SYS_fcntl, fd, F_DUPFD_CLOEXEC, (long)hi + 1) : -1;
-		if (n < 0) {
-			turn_off();
-			n = -1;
+		long m = hi < INT_MAX - 1 ? syscall(SYS_fcntl, fd, F_DUPFD_CLOEXEC, (long)hi + 1) : -1;
+		if (m < 0) {
+			int j = n++;
+			for (; j > 0 && kept[j - 1] > fd; j--)
+				kept[j] = kept[j - 1];
+			kept[j] = fd;
+			continue;
 		}
-		__atomic_store_n(mine[i], (int)n, __ATOMIC_SEQ_CST);
+		__atomic_store_n(mine[i], (int)m, __ATOMIC_SEQ_CST);
 		syscall(SYS_close, fd);
 	}
 	errno = saved;
+	return n;
+}
+
+/* fl_fds_spare: move_mine for a call that replaces or closes exactly
+ * [lo, hi]. Where a descriptor cannot move, the channel is given up for
+ * good and the number closed. */
+void fl_fds_spare(unsigned int lo, unsigned int hi)
+{
+	int kept[3];
+	int n = move_mine(lo, hi, kept);
+	if (n == 0)
+		return;
+	int saved = errno;
+	turn_off();
+	int *mine[] = {&fl_ctl, &fl_bell, &flc_backdir};
+	for (unsigned i = 0; i < sizeof mine / sizeof *mine; i++)
+		for (int j = 0; j < n; j++)
+			if (__atomic_load_n(mine[i], __ATOMIC_SEQ_CST) == kept[j]) {
+				__atomic_store_n(mine[i], -1, __ATOMIC_SEQ_CST);
+				syscall(SYS_close, kept[j]);
+			}
+	errno = saved;
+}
+
+/* fl_fds_keep: move_mine for close_range and closefrom, which close
+ * around the kept descriptors (path_fds.c). A program that closes
+ * everything above stderr, as daemons and spawners do, so keeps its
+ * channel. */
+int fl_fds_keep(unsigned int lo, unsigned int hi, int kept[3])
+{
+	return move_mine(lo, hi, kept);
 }
 
 long fl_channel_rings(void)

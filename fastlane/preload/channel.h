@@ -27,6 +27,9 @@ long fl_close(int fd);                    /* the fd is closed by the caller afte
 void fl_dup(int oldfd, int newfd);        /* after a dup, dup2, dup3 or F_DUPFD succeeded: newfd is oldfd's */
 void fl_closed(int fd);                   /* the kernel closed fd already (dup2 onto it): forget it */
 void fl_fds_spare(unsigned int lo, unsigned int hi); /* before the program replaces or closes [lo, hi] */
+int fl_fds_keep(unsigned int lo, unsigned int hi, int kept[3]); /* the same, listing those left in place */
+int fl_faults_live(void); /* a fault rule applies to every process: no trampoline */
+int fl_kernel_ok(void);    /* a call under the mount may go to the kernel from the trampoline */
 int fl_channel_opens(void);               /* 1 when opens may be served (the daemon gave its backing directory) */
 void fl_closed_range(unsigned int first, unsigned int last); /* fl_closed for each, after close_range */
 int  fl_own_fd(int fd);                   /* 1: fd is a backing file the channel opened in this process */

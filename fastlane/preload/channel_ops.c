@@ -178,26 +178,27 @@ long fl_openat(int dirfd, const char *path, int flags, mode_t mode)
 	return r;
 }
 
-long fl_mkdirat(int dirfd, const char *path, mode_t mode)
+/* path_word makes a call about one path whose only other argument is one
+ * word of the slot at field: mkdir's mode, unlink's flags. */
+static long path_word(int op, int dirfd, const char *path, int field, uint32_t v)
 {
-	char *s = flc_start_path(OP_MKDIRAT, dirfd, path);
+	char *s = flc_start_path(op, dirfd, path);
 	if (!s)
 		return FL_PASS;
-	st(s, SLOT_MODE, (uint32_t)mode);
+	st(s, field, v);
 	long r = flc_call(s);
 	flc_finish(s);
 	return r;
 }
 
+long fl_mkdirat(int dirfd, const char *path, mode_t mode)
+{
+	return path_word(OP_MKDIRAT, dirfd, path, SLOT_MODE, (uint32_t)mode);
+}
+
 long fl_unlinkat(int dirfd, const char *path, int flags)
 {
-	char *s = flc_start_path(OP_UNLINKAT, dirfd, path);
-	if (!s)
-		return FL_PASS;
-	st(s, SLOT_FLAGS, (uint32_t)flags);
-	long r = flc_call(s);
-	flc_finish(s);
-	return r;
+	return path_word(OP_UNLINKAT, dirfd, path, SLOT_FLAGS, (uint32_t)flags);
 }
 
 /* two_paths begins a call about two paths (rename, link), or returns NULL

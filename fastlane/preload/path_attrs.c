@@ -86,7 +86,7 @@ FL_EXPORT int utimensat(int dirfd, const char *path, const struct timespec ts[2]
 // this way) the trampoline makes the same syscall without the round trip.
 static long fd_times(int fd, const struct timespec *ts)
 {
-	if (fl_own_fd(fd))
+	if (fl_own_fd(fd) && !fl_faults_live())
 		return fl_tramp(SYS_utimensat, fd, 0, (long)ts, 0, 0, 0);
 	long r = syscall(SYS_utimensat, fd, NULL, ts, 0);
 	return r < 0 ? -errno : r;

@@ -80,25 +80,51 @@ FL_EXPORT int fcntl64(int fd, int cmd, ...)
 	return do_fcntl(FL_NEXT(int (*)(int, int, ...), fcntl64), fd, cmd, arg);
 }
 
+// close_around closes [first, last] with close_range(2) but for the
+// channel's own descriptors that cannot move out of it (fl_fds_keep: a
+// range to the top of the table, as closefrom(3) makes), which it closes
+// around, so that the channel keeps working. They stay at the numbers
+// they had, which the program never saw as free.
+static long close_around(unsigned int first, unsigned int last, int flags)
+{
+	int kept[3];
+	int n = flags & CLOSE_RANGE_CLOEXEC ? 0 : fl_fds_keep(first, last, kept);
+	unsigned long lo = first;
+	for (int i = 0; i < n; i++) {
+		if ((unsigned long)kept[i] > lo) {
+			long r = fl_raw(SYS_close_range, lo, (unsigned)kept[i] - 1, flags, 0, 0, 0);
+			if (r < 0)
+				return r;
+		}
+		lo = (unsigned long)kept[i] + 1;
+	}
+	if (lo > last)
+		return 0;
+	return fl_raw(SYS_close_range, lo, last, flags, 0, 0, 0);
+}
+
 // close_range and closefrom close what the table does not see go: it
 // forgets each descriptor of the range afterwards.
 int close_range(unsigned int first, unsigned int last, int flags);
 FL_EXPORT int close_range(unsigned int first, unsigned int last, int flags)
 {
-	if (!(flags & CLOSE_RANGE_CLOEXEC))
-		fl_fds_spare(first, last);
-	long r = fl_raw(SYS_close_range, first, last, flags, 0, 0, 0);
+	long r = first > last ? fl_raw(SYS_close_range, first, last, flags, 0, 0, 0) : close_around(first, last, flags);
 	if (r == 0 && !(flags & CLOSE_RANGE_CLOEXEC))
 		fl_closed_range(first, last);
 	return (int)fl_ret(r);
 }
 
+// closefrom is close_range(lowfd, ~0U, 0), as glibc makes it; where the
+// kernel has no close_range, glibc's own closefrom closes what /proc lists,
+// the channel's descriptors too, so they are given up first.
 void closefrom(int lowfd);
 FL_EXPORT void closefrom(int lowfd)
 {
-	if (lowfd >= 0)
-		fl_fds_spare((unsigned)lowfd, ~0U);
-	FL_NEXT(void (*)(int), closefrom)(lowfd);
+	if (lowfd < 0 || close_around((unsigned)lowfd, ~0U, 0) != 0) {
+		if (lowfd >= 0)
+			fl_fds_spare((unsigned)lowfd, ~0U);
+		FL_NEXT(void (*)(int), closefrom)(lowfd);
+	}
 	if (lowfd >= 0)
 		fl_closed_range((unsigned)lowfd, ~0U);
 }

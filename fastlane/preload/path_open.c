@@ -25,7 +25,7 @@
 static long open_routed(enum fl_where w, int dirfd, const char *path, int flags, unsigned mode)
 {
 	if ((w == FL_CHANNEL || w == FL_MOUNTFD) && (flags & (O_DIRECTORY | O_PATH)))
-		w = FL_KERNEL;
+		w = fl_kernel_ok() ? FL_KERNEL : FL_PLAIN;
 	return FL_SYSCALL(w, fl_openat(dirfd, path, flags, mode), SYS_openat, dirfd, path, flags, mode, 0, 0);
 }
 

@@ -102,13 +102,16 @@ static inline long fl_ret(long r)
 #define FL_ATTRCALL(w, chan, nr, a, b, c, d, e, f)                                                 \
 	({                                                                                         \
 		enum fl_where wa_ = (w);                                                           \
-		FL_SYSCALL(wa_ == FL_MOUNTFD ? FL_KERNEL : wa_, chan, nr, a, b, c, d, e, f);       \
+		FL_SYSCALL(wa_ == FL_MOUNTFD && fl_kernel_ok() ? FL_KERNEL : wa_, chan, nr, a, b, c, d, e, f); \
 	})
 
 // FL_KERNEL_UNLESS_PLAIN is the way for a call the seccomp lane always
 // CONTINUEs (chdir, utimes...): the kernel, unless the library cannot
-// place it (FL_PLAIN, whose ordinary syscall the seccomp lane CONTINUEs).
-#define FL_KERNEL_UNLESS_PLAIN(w) ((w) == FL_PLAIN ? FL_PLAIN : FL_KERNEL)
+// place it (FL_PLAIN, whose ordinary syscall the seccomp lane CONTINUEs),
+// or, under the mount, unless a fault rule is live (fl_kernel_ok: the
+// seccomp lane matches the call against the rules before it CONTINUEs it).
+#define FL_KERNEL_UNLESS_PLAIN(w)                                                                  \
+	((w) == FL_PLAIN || (w) == FL_KERNEL ? (w) : fl_kernel_ok() ? FL_KERNEL : FL_PLAIN)
 
 // fl_next returns libc's definition of name (dlsym RTLD_NEXT), cached in
 // *slot; the library calls it for what it leaves to libc whole (stdio,

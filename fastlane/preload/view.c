@@ -294,13 +294,16 @@ long fl_view_faccessat(int dirfd, const char *path, int mode, int flags)
 {
 	if ((mode & ~(R_OK | W_OK | X_OK)) != 0 || (flags & ~(AT_EACCESS | AT_SYMLINK_NOFOLLOW)) != 0)
 		return FL_PASS;
-	if (mode & W_OK)
-		return FL_PASS; /* also needs the mount writable: the daemon's */
 	struct vattr a;
 	char *seg = NULL;
 	long r = resolve(dirfd, path, !(flags & AT_SYMLINK_NOFOLLOW), WANT_MODE, &a, NULL, 0, &seg);
-	/* F_OK needs only the walk; R and X only what fsimpl granted every
-	 * credential. */
+	/* F_OK needs only the walk; R, W and X only what fsimpl granted every
+	 * credential (fsimpl.FS.AccessAt is the walk and permissionLocked).
+	 * W_OK also needs a writable mount (do_faccessat()'s EROFS), which
+	 * the view's usable flag says: the daemon clears it while the mount
+	 * is read-only (supervisor.mountView). access(2) checks no ETXTBSY
+	 * (inode_permission() never looks at a running executable), so a
+	 * program being executed answers W_OK like any file. */
 	if (r == 0 && ((uint32_t)mode & ~a.grant) != 0)
 		r = FL_PASS;
 	if (seg)

@@ -154,8 +154,6 @@ long flv_walk(const struct vb *b, uint64_t start, char *w, size_t pos, int follo
 			return -ENOTDIR;
 		cur = c;
 	}
-	if (cur == root)
-		return FL_PASS; /* the mount root: the kernel's */
 	size_t o = slot(b, cur);
 	if (!o || v64(b->v, o + FLV_INO_INO) == 0)
 		return FL_PASS;

@@ -73,13 +73,5 @@ func compareTranscripts(tb testing.TB, name string, want, got posixtest.Transcri
 	if os.Getenv("BTFUSE_E2E_DUMP") != "" {
 		tb.Logf("reference transcript:\n%s", strings.Join(want.Lines, "\n"))
 	}
-	for _, f := range want.Failures {
-		tb.Errorf("the reference (tmpfs) violates an expectation, fix the case: %s", f)
-	}
-	for _, f := range got.Failures {
-		tb.Errorf("%s: %s", name, f)
-	}
-	if d := posixtest.Diff("tmpfs", want.Lines, name, got.Lines); d != "" {
-		tb.Errorf("%s differs from tmpfs:\n%s", name, strings.TrimRight(d, "\n"))
-	}
+	posixtest.Compare(tb, name, want, got, "")
 }
