@@ -77,6 +77,7 @@ func (ss *session) end() {
 // (or the handshake, when the worker never started).
 func (ss *session) release() {
 	ss.flushHits()
+	pinned := ss.s.dropPins(ss)
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
 	ss.released = true
@@ -86,6 +87,9 @@ func (ss *session) release() {
 	for id, f := range ss.files {
 		ss.s.fs.Release(f)
 		delete(ss.files, id)
+	}
+	if pinned {
+		ss.s.fs.RecheckPins()
 	}
 }
 

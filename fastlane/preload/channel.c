@@ -141,6 +141,11 @@ void fl_channel_atfork_child(void)
 	__atomic_store_n(&fl_state, fl_sock[0] ? FL_NONE : FL_OFF, __ATOMIC_SEQ_CST);
 }
 
+char *flc_segment(void)
+{
+	return fl_seg;
+}
+
 char *flc_view_seg(void)
 {
 	if (__atomic_load_n(&fl_state, __ATOMIC_ACQUIRE) != FL_READY || !flc_view)
