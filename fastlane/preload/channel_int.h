@@ -128,8 +128,11 @@ uint64_t flc_fd_id(int fd);
  * still is the file of id. */
 int flc_fd_held(int fd, uint64_t id);
 /* flc_release_id lets the daemon release the File of id, or clears the
- * pin of a FL_PIN_ID id. */
-void flc_release_id(uint64_t id);
+ * pin of a FL_PIN_ID id; vino is the File's inode (0: unknown). */
+void flc_release_id(uint64_t id, uint64_t vino);
+/* flv_unlinked reports whether the view shows inode ino with no links
+ * (view_open.c; 0 when it cannot tell). */
+int flv_unlinked(uint64_t ino);
 /* flc_fd_id_stat is flc_fd_id, with fd's own struct stat in *sb. */
 uint64_t flc_fd_id_stat(int fd, struct stat *sb);
 

@@ -324,20 +324,34 @@ long fl_close(int fd)
 	 * of the descriptor does. */
 	if (flc_fds[fd].shared && flc_fd_held(fd, id))
 		return 0;
-	flc_release_id(id);
+	flc_release_id(id, flc_fds[fd].vino);
 	return 0;
 }
 
-void flc_release_id(uint64_t id)
+void flc_release_id(uint64_t id, uint64_t vino)
 {
+	/* An unlinked inode is freed by the kernel with its last close: the
+	 * daemon hears of such a release at once (its backing file and its
+	 * inode are given back, as statfs shows), any other with the
+	 * thread's next request. The daemon marks a pin that kept an inode;
+	 * a File's inode the view shows unlinked. */
+	int now = 0;
 	if (id & FL_PIN_ID) {
 		id = flc_unpin((uint32_t)(id & ~FL_PIN_ID));
 		if (!id)
 			return;
+		now = 1;
+	} else {
+		now = flv_unlinked(vino);
 	}
 	char *s = flc_begin();
 	if (!s)
 		return; /* the daemon keeps the File until the process is gone */
+	if (now) {
+		release(s, id);
+		flc_finish(s);
+		return;
+	}
 	/* Queue the release for the slot's next request: a close costs no
 	 * round trip unless the queue is full. */
 	uint32_t n = ld(s, SLOT_NREL);

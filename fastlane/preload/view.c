@@ -212,7 +212,7 @@ long flv_resolve(int dirfd, const char *path, int follow, int want, struct vattr
 		if (__atomic_load_n(seq, __ATOMIC_RELAXED) == s0)
 			return r;
 		if (*pinp >= 0) {
-			flc_release_id(FL_PIN_ID | (uint32_t)*pinp);
+			flc_release_id(FL_PIN_ID | (uint32_t)*pinp, 0);
 			*pinp = -1;
 		}
 	}

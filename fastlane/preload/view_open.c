@@ -121,7 +121,7 @@ long fl_view_openat(int dirfd, const char *path, int flags)
 		r = fd >= 0 || fd == -EMFILE || fd == -ENFILE ? fd : FL_PASS;
 	}
 	if (k >= 0)
-		flc_release_id(FL_PIN_ID | (uint32_t)k);
+		flc_release_id(FL_PIN_ID | (uint32_t)k, 0);
 	if (seg)
 		flv_hit(seg, VOP_OPEN, r);
 	errno = saved;
@@ -158,4 +158,23 @@ long fl_view_fstat(uint64_t ino, const struct stat *bs, struct stat *st)
 		return r;
 	}
 	return FL_PASS;
+}
+
+int flv_unlinked(uint64_t ino)
+{
+	struct vb b;
+	if (!ino || !flc_view || !flv_vb_init(&b))
+		return 0;
+	const uint64_t *seq = (const uint64_t *)(b.v + FLV_HDR_SEQ);
+	for (int t = 0; t < FLV_RETRIES; t++) {
+		uint64_t s0 = __atomic_load_n(seq, __ATOMIC_ACQUIRE);
+		if (s0 & 1)
+			continue;
+		int32_t s = flv_slot_of_ino(&b, ino);
+		int r = s >= 0 && v32(b.v, slot(&b, s) + FLV_INO_NLINK) == 0;
+		__atomic_thread_fence(__ATOMIC_ACQUIRE);
+		if (__atomic_load_n(seq, __ATOMIC_RELAXED) == s0)
+			return r;
+	}
+	return 0;
 }
