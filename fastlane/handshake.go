@@ -157,6 +157,9 @@ func (s *Server) Close() {
 	s.mu.Unlock()
 	if v != nil {
 		s.sup.OnCredChange(nil)
+		if s.faults != nil {
+			s.faults.OnChange(nil)
+		}
 		v.stop()
 		s.fs.SetViewUsable(false)
 	}

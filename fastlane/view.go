@@ -8,6 +8,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/btfuse/btfuse/event"
+	"github.com/btfuse/btfuse/faults"
 	"github.com/btfuse/btfuse/supervisor"
 )
 
@@ -84,17 +85,35 @@ func (s *Server) viewFile(th supervisor.Thread) *os.File {
 		s.view = v
 		s.sup.OnCredChange(s.credChanged)
 		s.fs.SetPinner(s)
+		if s.faults != nil {
+			s.faults.OnChange(s.refreshView)
+		}
 		dev, mnt := s.sup.MountIDs()
 		s.fs.SetViewMount(dev, mnt, s.viewUsable())
 	}
 	return os.NewFile(uintptr(fd), "btfuse-view")
 }
 
-// viewUsable reports whether the view may be read at all now.
+// viewUsable reports whether the view may be read at all now: not while a
+// fault rule names a call it answers (the channel passes such calls to the
+// seccomp lane, which applies the rules; the view cannot ask).
 func (s *Server) viewUsable() bool {
 	path, plain := s.sup.ViewPlain()
-	return plain && path == s.view.path
+	if !plain || path != s.view.path {
+		return false
+	}
+	for _, sys := range viewOpSys {
+		if s.faults.Wants(sys) {
+			return false
+		}
+	}
+	return true
 }
+
+// viewOpSys are the syscalls the view answers, as fault rules name them
+// (the libc calls of the stat family end in newfstatat or statx).
+var viewOpSys = []faults.Sys{faults.SyscallID("newfstatat"), faults.SyscallID("statx"), faults.SyscallID("faccessat2"),
+	faults.SyscallID("readlinkat"), faults.SyscallID("openat"), faults.SyscallID("fstat")}
 
 // refreshView is told that the mount or the directories above it may
 // have changed: it sets the view's usable flag and each session's
@@ -102,7 +121,7 @@ func (s *Server) viewUsable() bool {
 func (s *Server) refreshView() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.view == nil {
+	if s.view == nil || s.closed {
 		return
 	}
 	s.fs.SetViewUsable(s.viewUsable())

@@ -115,6 +115,30 @@ type Set struct {
 	mu     sync.Mutex // guards edits of cur and calls
 	calls  map[countKey]uint64
 	closed bool
+	// onChange is told after every edit of the list (OnChange).
+	// Guarded by mu.
+	onChange func()
+}
+
+// OnChange makes fn be called after every later edit of the list (Add,
+// Del, DelGroup, Clear), before the edit returns, without the set's lock:
+// a lane that answers calls where it cannot ask Wants each time (the fast
+// lane's metadata view, inside the supervised process) steps aside for
+// the calls the rules name before the rule that names them is in force.
+func (s *Set) OnChange(fn func()) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.onChange = fn
+}
+
+// changed calls the OnChange function.
+func (s *Set) changed() {
+	s.mu.Lock()
+	fn := s.onChange
+	s.mu.Unlock()
+	if fn != nil {
+		fn()
+	}
 }
 
 type countKey struct {
@@ -146,11 +170,12 @@ func (s *Set) Add(r *Rule, g uint64) int {
 		c.Seed = s.seed
 	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	old := s.cur.Load()
 	n := &rules{list: append(slices.Clip(old.list), &ruleState{Rule: &c}), wants: old.wants}
 	n.wants.or(&c.Syscalls)
 	s.cur.Store(n)
+	s.mu.Unlock()
+	s.changed()
 	return c.ID
 }
 
@@ -169,6 +194,7 @@ func (s *Set) DelGroup(g uint64) int {
 func (s *Set) Clear() int { return s.remove(func(*ruleState) bool { return true }) }
 
 func (s *Set) remove(drop func(*ruleState) bool) int {
+	defer s.changed()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	old := s.cur.Load()

@@ -82,3 +82,39 @@ func TestRunViewOpenHazards(t *testing.T) {
 		t.Errorf("the fast lane answered %d opens, want most of the race's 3000", got)
 	}
 }
+
+// TestRunViewFaultRule: while a fault rule names a call the view answers,
+// the view steps aside and the rule is applied (the seccomp lane's); once
+// the rule is gone, the view answers again.
+func TestRunViewFaultRule(t *testing.T) {
+	testutil.RequirePrivileged(t)
+	helper := cHelper(t, "flviewopen")
+	dir, runtime := mountDirs(t)
+	startDaemon(t, runtime, dir)
+	under := filepath.Join(dir, "f")
+	if err := os.WriteFile(under, []byte("data"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	loop := func(want string) {
+		t.Helper()
+		code, out, errOut := runIn(t, runtime, []string{"BTFUSE_FAST_AFTER=0"}, withMount(dir, []string{helper, "loop", "50", under})...)
+		if code != 0 || out != want {
+			t.Errorf("exit %d, stdout %q, stderr %q; want %q", code, out, errOut, want)
+		}
+	}
+	loop("loop ok=50 fails=0\n")
+	for _, rule := range []string{"openat:error=EIO:path=*/f"} {
+		if code, _, errOut := runBtfuse(t, runtime, "inject", dir, "add", rule); code != 0 {
+			t.Fatalf("inject add %s: %s", rule, errOut)
+		}
+		loop("loop ok=0 fails=50\n")
+		if code, _, errOut := runBtfuse(t, runtime, "inject", dir, "clear"); code != 0 {
+			t.Fatalf("inject clear: %s", errOut)
+		}
+	}
+	before := notified(t, runtime, dir, "openat@fast")
+	loop("loop ok=50 fails=0\n")
+	if got := notified(t, runtime, dir, "openat@fast") - before; got != 50 {
+		t.Errorf("after the rules: %d opens answered by the fast lane, want 50", got)
+	}
+}
