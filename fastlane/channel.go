@@ -11,7 +11,7 @@ import (
 // repeats these numbers; TestLayoutMatchesC compares them.
 const (
 	Magic   = 0x4c465442 // "BTFL"
-	Version = 3
+	Version = 4
 
 	NumSlots  = 64
 	SlotSize  = 16384

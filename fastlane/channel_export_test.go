@@ -13,7 +13,7 @@ func LayoutForTest() map[string]int64 {
 		"SLOT_OWNER": slotOwner, "SLOT_STATE": slotState, "SLOT_WAITING": slotWaiting, "SLOT_OP": slotOp,
 		"SLOT_TID": slotTid, "SLOT_DIRFD": slotDirfd, "SLOT_DIRFD2": slotDirfd2, "SLOT_FLAGS": slotFlags,
 		"SLOT_MODE": slotMode, "SLOT_MASK": slotMask, "SLOT_LEN": slotLen, "SLOT_RESULT": slotResult,
-		"HDR_VIEW_WALK": hdrViewWalk, "HDR_DOORBELL": hdrDoorbell, "HDR_FAULTS": hdrFaults, "HDR_HITS": hdrHits,
+		"HDR_VIEW_WALK": hdrViewWalk, "HDR_DOORBELL": hdrDoorbell, "HDR_FAULTS": hdrFaults, "HDR_HITS": hdrHits, "HDR_PINS": hdrPins, "FL_MAX_PINS": MaxPins,
 		"SLOT_OUTLEN": slotOutLen, "SLOT_NREL": slotNRel, "SLOT_CLAIM": slotClaim, "SLOT_OUTINO": slotOutIno, "SLOT_REL": slotRel, "FL_MAX_REL": MaxRel, "SLOT_PATH1": slotPath1, "SLOT_PATH2": slotPath2, "SLOT_OUT": slotOut,
 		"STATE_SERVING": stateServing, "STATE_CLOSED": stateClosed,
 		"S_IDLE": slotIdle, "S_REQUEST": slotRequest, "S_BUSY": slotBusy, "S_DONE": slotDone,

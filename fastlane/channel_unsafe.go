@@ -41,3 +41,7 @@ func (s *segment) wake(off int) {
 // futexWake is FUTEX_WAKE (linux/futex.h), shared: not
 // FUTEX_PRIVATE_FLAG.
 const futexWake = 1
+
+func (s *segment) casU64(off int, old, v uint64) bool {
+	return atomic.CompareAndSwapUint64((*uint64)(unsafe.Pointer(&s.mem[off])), old, v)
+}

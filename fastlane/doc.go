@@ -202,6 +202,70 @@
 // the channel as before. The daemon publishes what only it can know: the
 // view's usable flag and each process's hdrViewWalk (view.go).
 //
+// # Opens from the view
+//
+// A read-only open of an existing regular file (no O_CREAT, O_TRUNC,
+// O_NOATIME, O_SYNC, O_DIRECT, O_PATH or O_TMPFILE; O_DIRECTORY goes to
+// the kernel) by such a process is made inside the process too
+// (preload/view_open.c), with no round trip: the view's walk, a regular
+// file that fsimpl grants every credential reading, and the backing file
+// opened through the backing directory by its name (fsimpl.BackingName).
+// fsimpl.OpenAt records nothing else for such an open than that the file
+// is open (inode.opens, which keeps an unlinked inode), so that is what
+// the process publishes instead: a pin, the inode number in an entry of
+// the pin table in its segment's header page (pins.go), which fsimpl asks
+// about (fsimpl.Pinner) before it frees a regular file. Whatever else the
+// view does not decide goes to the channel as before.
+//
+// Why an open so made is one the daemon's could have made, at one moment:
+//   - The library reads the view's sequence (even), walks, stores the pin
+//     (a locked compare-and-swap), makes a full fence and reads the
+//     sequence again; only if it has not moved does the open take
+//     effect, at that moment, with what the walk saw. fsimpl makes the
+//     sequence odd before it asks the Pinner, in the critical section of
+//     the change (FS.mu), and the Pinner reads the pins with sequentially
+//     consistent atomics: so either the daemon sees the pin (and keeps the
+//     inode), or the library sees the sequence move (and lets the pin go,
+//     retrying or asking the channel). An inode the view showed at a
+//     sequence that still stands is live (its slot is freed in the
+//     critical section that frees it).
+//   - The pin then keeps the inode, its backing file and so its name: the
+//     open of the name after the check opens that inode's file. Inode
+//     numbers are never reused (fsimpl hands out FS.nextIno, which only
+//     grows), so no name can come to mean another file.
+//   - hdrViewWalk is read again after the check: a credential change
+//     clears it before it proceeds, so an open that still sees it set came
+//     before the change.
+//   - What an open File changes in the daemon that a read-only open from
+//     the view does not: foreignWriters (writers only), FUSE passthrough
+//     registrations and leases (the FUSE door's own), atime (regular files
+//     keep theirs in the backing file, which the kernel updates on read),
+//     and the events of OpenAt (only for creating, truncating and writing
+//     opens). So the pin stands for it wherever it matters: an unlinked or
+//     renamed-over file keeps its inode, its link count 0, mode, owner and
+//     the ctime of the unlink (fstat answers them), until its last
+//     descriptor is closed.
+//
+// A descriptor opened so carries pinID|entry in the descriptor table where
+// a channel-opened one carries its File's id: dup, dup2, dup3, F_DUPFD,
+// close_range, closefrom and fclose follow it alike, and the descriptor
+// calls of fd_meta.c reach the daemon with it, which answers them for the
+// pinned inode. The last close clears the entry; a pin the daemon marked
+// held (it kept an unlinked inode for it) is reported at once, as the
+// release of a File whose inode the view shows unlinked is, so that the
+// daemon frees the inode with the last close as the kernel does. Fork
+// children and exec behave as with a File: the child's copy and a
+// descriptor kept across exec read the same backing file; their fstat is
+// the backing file's (the table is the parent's, or gone), and the pins go
+// with the session, as its Files do.
+//
+// fstat of a descriptor the library opened (either way) is answered from
+// the view too: the identity check of the descriptor (one fstat of it,
+// which it made already) gives the backing file's size and times, and the
+// view the rest of what fsimpl's GetAttr answers, by inode number
+// (FLV_HDR_IBUCK_OFF); a volatile inode (open for writing elsewhere) goes
+// to the channel.
+//
 // The calls keep the caller's errno: the channel's own syscalls (a futex
 // timeout, an identity check) must not show where the syscall they stand
 // for succeeded.

@@ -56,6 +56,7 @@ type Server struct {
 	view     *viewState          // guarded by mu; nil until a process gets the view
 	closed   bool                // guarded by mu
 	wg       sync.WaitGroup
+	pins     pinners
 }
 
 // New returns a server answering from fs with the credentials and path
@@ -129,6 +130,7 @@ func (s *Server) Handshake(_ context.Context, req *control.Request) (control.Rep
 			if vf := s.viewFile(th); vf != nil {
 				reply.Files = append(reply.Files, vf)
 				ss.view = true
+				s.addPins(ss)
 			}
 		}
 	}

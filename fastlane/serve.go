@@ -85,6 +85,7 @@ func (ss *session) release() {
 	ss.flushHits()
 	ss.serveMu.Lock()
 	defer ss.serveMu.Unlock()
+	pinned := ss.s.dropPins(ss)
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
 	ss.released = true
@@ -94,6 +95,9 @@ func (ss *session) release() {
 	for id, f := range ss.files {
 		ss.s.fs.Release(f)
 		delete(ss.files, id)
+	}
+	if pinned {
+		ss.s.fs.RecheckPins()
 	}
 }
 

@@ -71,15 +71,15 @@ func (ss *session) serveFd(b, tid int, op uint32, start time.Time) (int64, bool)
 	if ss.s.faults.Wants(o.sys) {
 		return Pass, true
 	}
-	f := ss.files[ss.seg.getU64(b+slotLen)]
-	if f == nil {
+	ino, ok := ss.inoOf(ss.seg.getU64(b + slotLen))
+	if !ok {
 		return Pass, true
 	}
 	th, good := ss.s.sup.LaneThread(tid)
 	if !good || th.Tgid() != ss.tgid {
 		return Pass, true
 	}
-	r := o.serve(ss, b, tid, th, f.Ino)
+	r := o.serve(ss, b, tid, th, ino)
 	ss.observe(o.ev, tid, "", r, start)
 	return r, true
 }

@@ -55,14 +55,14 @@ func (ss *session) openat(b, tid int, path string) int64 {
 // id, with the filesystem's attributes (the backing file's own would show
 // another device and inode).
 func (ss *session) fstat(b, tid int) int64 {
-	f := ss.files[ss.seg.getU64(b+slotLen)]
-	if f == nil {
+	ino, ok := ss.inoOf(ss.seg.getU64(b + slotLen))
+	if !ok {
 		return Pass
 	}
 	if _, ok := ss.thread(b, tid); !ok {
 		return Pass
 	}
-	a, e := ss.s.fs.GetAttr(f.Ino)
+	a, e := ss.s.fs.GetAttr(ino)
 	if e != 0 {
 		return Pass
 	}
@@ -73,6 +73,10 @@ func (ss *session) fstat(b, tid int) int64 {
 
 // releaseFile lets go of the File with id (the library closed its descriptor).
 func (ss *session) releaseFile(id uint64) {
+	if id&pinID == 0 && id&unpinTag != 0 {
+		ss.s.fs.Unpinned(fsimpl.Ino(id &^ unpinTag))
+		return
+	}
 	if f := ss.files[id]; f != nil {
 		ss.s.fs.Release(f)
 		delete(ss.files, id)

@@ -40,11 +40,13 @@ const (
 	viewOpStatx    = 1
 	viewOpAccess   = 2
 	viewOpReadlink = 3
-	numViewOps     = 4
+	viewOpOpen     = 4 // openat of a regular file for reading (pins.go)
+	viewOpFstat    = 5 // fstat of a descriptor the library opened
+	numViewOps     = 6
 )
 
 // viewOpEvents are the ops the counts are reported as.
-var viewOpEvents = [numViewOps]event.Op{evNewfstatat, evStatx, evFaccessat2, evReadlinkat}
+var viewOpEvents = [numViewOps]event.Op{evNewfstatat, evStatx, evFaccessat2, evReadlinkat, evOpenat, evFstat}
 
 // viewState is the server's side of the view.
 type viewState struct {
@@ -81,13 +83,16 @@ func (s *Server) viewFile(th supervisor.Thread) *os.File {
 		v.stop = stop
 		s.view = v
 		s.sup.OnCredChange(s.credChanged)
+		s.fs.SetPinner(s)
 		dev, mnt := s.sup.MountIDs()
 		s.fs.SetViewMount(dev, mnt, s.viewUsable())
 	}
 	return os.NewFile(uintptr(fd), "btfuse-view")
 }
 
-// viewUsable reports whether the view may be read at all now.
+// viewUsable reports whether the view may be read at all now. Fault
+// rules do not enter here: while one applies, each session's hdrFaults
+// keeps the library from reading the view (faults.go).
 func (s *Server) viewUsable() bool {
 	path, plain := s.sup.ViewPlain()
 	return plain && path == s.view.path
@@ -99,7 +104,7 @@ func (s *Server) viewUsable() bool {
 func (s *Server) refreshView() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.view == nil {
+	if s.view == nil || s.closed {
 		return
 	}
 	s.fs.SetViewUsable(s.viewUsable())

@@ -73,6 +73,10 @@ type FS struct {
 
 	// view is the metadata view (view.go), nil until View. Guarded by mu.
 	view *view
+	// pinner is asked before a regular file is freed, and pinHeld are
+	// the inodes kept for it (pins.go). Guarded by mu.
+	pinner  Pinner
+	pinHeld map[Ino]*inode
 
 	// inodes maps numbers to live inodes. Guarded by mu.
 	inodes map[Ino]*inode
@@ -325,6 +329,9 @@ func (fs *FS) maybeFreeLocked(n *inode) {
 		return
 	}
 	if _, ok := fs.inodes[n.ino]; !ok {
+		return
+	}
+	if fs.pinnedLocked(n) {
 		return
 	}
 	delete(fs.inodes, n.ino)

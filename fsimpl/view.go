@@ -51,6 +51,10 @@ type view struct {
 
 	dirtyIno  map[*inode]struct{}
 	dirtyDent map[dirtyDent]struct{}
+
+	// writing: the sequence is odd already, made so in the middle of a
+	// critical section (writeLocked); flushLocked makes it even.
+	writing bool
 }
 
 type dentKey struct {
@@ -331,10 +335,10 @@ func (v *view) freeSlot(ino Ino, s int32) {
 //
 // Preconditions: fs.mu is held for writing.
 func (v *view) flushLocked(fs *FS) {
-	if len(v.dirtyIno) == 0 && len(v.dirtyDent) == 0 {
+	if len(v.dirtyIno) == 0 && len(v.dirtyDent) == 0 && !v.writing {
 		return
 	}
-	v.begin()
+	v.writeLocked()
 	for d := range v.dirtyDent {
 		v.writeDent(fs, d.dir, d.name)
 		delete(v.dirtyDent, d)
@@ -351,6 +355,18 @@ func (v *view) flushLocked(fs *FS) {
 		v.put32(viewHdrRoot, uint32(s))
 	}
 	v.end()
+	v.writing = false
+}
+
+// writeLocked makes the sequence odd, unless it is already, until the
+// critical section's flushLocked.
+//
+// Preconditions: fs.mu is held for writing.
+func (v *view) writeLocked() {
+	if !v.writing {
+		v.begin()
+		v.writing = true
+	}
 }
 
 // writeDent makes the dentry (dir, name) say what dir's entry says now.

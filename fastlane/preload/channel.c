@@ -144,6 +144,18 @@ void fl_channel_atfork_child(void)
 	__atomic_store_n(&fl_state, fl_sock[0] ? FL_NONE : FL_OFF, __ATOMIC_SEQ_CST);
 }
 
+char *flc_segment(void)
+{
+	return fl_seg;
+}
+
+/* How often a process that answers from the view looks whether the daemon
+ * is still there (the view and the backing files outlive it). */
+#define ALIVE_NS 10000000
+
+static int daemon_gone(void);
+static void turn_off(void);
+
 char *flc_view_seg(void)
 {
 	if (__atomic_load_n(&fl_state, __ATOMIC_ACQUIRE) != FL_READY || !flc_view)
@@ -151,6 +163,23 @@ char *flc_view_seg(void)
 	char *seg = fl_seg;
 	if (!seg || ld(seg, HDR_STATE) != STATE_SERVING || ld(seg, HDR_VIEW_WALK) != 1 || ld(seg, HDR_FAULTS) != 0)
 		return NULL;
+	/* A dead daemon writes nothing more, and its FUSE mount answers
+	 * ENOTCONN: the view must not keep answering (nor opening its
+	 * backing files) as if it served. Every ALIVE_NS the control
+	 * connection is polled for the hang-up, as a waiting call does. */
+	static long checked;
+	long now = now_ns();
+	long last = __atomic_load_n(&checked, __ATOMIC_RELAXED);
+	if (now - last > ALIVE_NS || now < last) {
+		__atomic_store_n(&checked, now, __ATOMIC_RELAXED);
+		int saved = errno;
+		int gone = daemon_gone();
+		errno = saved;
+		if (gone) {
+			turn_off();
+			return NULL;
+		}
+	}
 	return seg;
 }
 

@@ -38,7 +38,7 @@ void fl_closed(int fd)
 	flc_fds[fd].id = 0;
 	if (e.shared && flc_fd_held(fd, e.id))
 		return;
-	flc_release_id(e.id);
+	flc_release_id(e.id, e.vino);
 }
 
 void fl_dup(int oldfd, int newfd)

@@ -24,7 +24,7 @@
 /* The segment's layout: fastlane/channel.go (TestLayoutMatchesC). */
 enum {
 	FL_MAGIC = 0x4c465442,
-	FL_VERSION = 3,
+	FL_VERSION = 4,
 	FL_NUM_SLOTS = 64,
 	FL_SLOT_SIZE = 16384,
 	FL_SLOTS_OFF = 4096,
@@ -44,6 +44,8 @@ enum {
 	HDR_DOORBELL = 36,
 	HDR_FAULTS = 40,
 	HDR_HITS = 64,
+	HDR_PINS = 1024,
+	FL_MAX_PINS = 256,
 
 	SLOT_OWNER = 0,
 	SLOT_STATE = 4,
@@ -121,6 +123,8 @@ struct fl_fd {
 	/* Set on a descriptor and its duplicates (channel_fds.c): its File is
 	 * released only when no other descriptor of the process holds it. */
 	int shared;
+	/* The filesystem's inode number (fstat from the view), 0: unknown. */
+	uint64_t vino;
 };
 extern struct fl_fd *flc_fds;
 /* The highest descriptor ever recorded: the bound of channel_fds.c's
@@ -134,8 +138,29 @@ uint64_t flc_fd_id(int fd);
 /* flc_fd_held reports whether a descriptor of the process other than fd
  * still is the file of id. */
 int flc_fd_held(int fd, uint64_t id);
-/* flc_release_id lets the daemon release the File of id. */
-void flc_release_id(uint64_t id);
+/* flc_release_id lets the daemon release the File of id, or clears the
+ * pin of a FL_PIN_ID id; vino is the File's inode (0: unknown). */
+void flc_release_id(uint64_t id, uint64_t vino);
+/* flv_unlinked reports whether the view shows inode ino with no links
+ * (view_open.c; 0 when it cannot tell). */
+int flv_unlinked(uint64_t ino);
+/* flc_fd_id_stat is flc_fd_id, with fd's own struct stat in *sb. */
+uint64_t flc_fd_id_stat(int fd, struct stat *sb);
+
+/* Pins (fastlane/pins.go): the segment's table of the inodes the process
+ * opened from the view (view_open.c). A descriptor opened so has the id
+ * FL_PIN_ID|entry; the daemon marks an entry FL_PIN_HELD when it kept the
+ * inode for it, and is then told FL_UNPIN|ino in the release queue when
+ * the entry is cleared. */
+#define FL_PIN_ID (1ULL << 63)
+#define FL_PIN_HELD (1ULL << 63)
+#define FL_UNPIN (1ULL << 62)
+/* flc_segment is the process's mapped segment, NULL before the handshake
+ * (and in a fork child). */
+char *flc_segment(void);
+/* flc_unpin clears pin entry k and returns what the daemon must be told
+ * (FL_UNPIN|ino), or 0. */
+uint64_t flc_unpin(uint32_t k);
 
 extern pid_t flc_pid; /* the process that handshaked */
 

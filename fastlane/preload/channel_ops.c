@@ -3,6 +3,7 @@
  * (channel.c) and copies it out. */
 #define _GNU_SOURCE
 #include "channel_int.h"
+#include "view.h"
 
 long fl_newfstatat(int dirfd, const char *path, struct stat *stp, int flags)
 {
@@ -101,6 +102,9 @@ long fl_openat(int dirfd, const char *path, int flags, mode_t mode)
 		return FL_PASS;
 	if ((flags & O_ACCMODE) != O_RDONLY || (flags & (O_CREAT | O_TRUNC)))
 		flc_hurry();
+	long v = fl_view_openat(dirfd, path, flags);
+	if (v != FL_PASS)
+		return v;
 	char *s = flc_start_path(OP_OPENAT, dirfd, path);
 	if (!s)
 		return FL_PASS;
@@ -164,6 +168,7 @@ long fl_openat(int dirfd, const char *path, int flags, mode_t mode)
 		if (r < 0) {
 			release(s, id);
 		} else if (r < FL_MAX_FDS && (ino != 0 || syscall(SYS_fstat, r, &sb) == 0)) {
+			flc_fds[r].vino = strtoull(name, NULL, 16);
 			flc_fds[r].id = id;
 			flc_fds[r].pid = flc_pid;
 			flc_fds[r].dev = ino != 0 ? flc_backdir_dev : sb.st_dev;
@@ -248,19 +253,24 @@ static pid_t getpid_keep_errno(void)
 	return p;
 }
 
-uint64_t flc_fd_id(int fd)
+uint64_t flc_fd_id_stat(int fd, struct stat *sb)
 {
 	if (!flc_fds || fd < 0 || fd >= FL_MAX_FDS || flc_fds[fd].id == 0)
 		return 0;
 	struct fl_fd *e = &flc_fds[fd];
-	struct stat sb;
 	int saved = errno;
 	uint64_t id = e->id;
-	if (e->pid != (pid_t)syscall(SYS_getpid) || syscall(SYS_fstat, fd, &sb) != 0 || sb.st_dev != e->dev ||
-	    sb.st_ino != e->ino)
+	if (e->pid != (pid_t)syscall(SYS_getpid) || syscall(SYS_fstat, fd, sb) != 0 || sb->st_dev != e->dev ||
+	    sb->st_ino != e->ino)
 		id = 0;
 	errno = saved;
 	return id;
+}
+
+uint64_t flc_fd_id(int fd)
+{
+	struct stat sb;
+	return flc_fd_id_stat(fd, &sb);
 }
 
 /* own_fd: a descriptor the channel opened is the backing file itself,
@@ -275,9 +285,15 @@ int fl_own_fd(int fd)
 
 long fl_fstat(int fd, struct stat *stp)
 {
-	uint64_t id = flc_fd_id(fd);
+	struct stat sb;
+	uint64_t id = flc_fd_id_stat(fd, &sb);
 	if (!id || !stp)
 		return FL_PASS;
+	/* The descriptor is the backing file (checked just now): the view
+	 * completes its attributes from that file's own. */
+	long v = fl_view_fstat(flc_fds[fd].vino, &sb, stp);
+	if (v != FL_PASS)
+		return v;
 	char *s = flc_begin();
 	if (!s)
 		return FL_PASS;
@@ -309,15 +325,34 @@ long fl_close(int fd)
 	 * of the descriptor does. */
 	if (flc_fds[fd].shared && flc_fd_held(fd, id))
 		return 0;
-	flc_release_id(id);
+	flc_release_id(id, flc_fds[fd].vino);
 	return 0;
 }
 
-void flc_release_id(uint64_t id)
+void flc_release_id(uint64_t id, uint64_t vino)
 {
+	/* An unlinked inode is freed by the kernel with its last close: the
+	 * daemon hears of such a release at once (its backing file and its
+	 * inode are given back, as statfs shows), any other with the
+	 * thread's next request. The daemon marks a pin that kept an inode;
+	 * a File's inode the view shows unlinked. */
+	int now = 0;
+	if (id & FL_PIN_ID) {
+		id = flc_unpin((uint32_t)(id & ~FL_PIN_ID));
+		if (!id)
+			return;
+		now = 1;
+	} else {
+		now = flv_unlinked(vino);
+	}
 	char *s = flc_begin();
 	if (!s)
 		return; /* the daemon keeps the File until the process is gone */
+	if (now) {
+		release(s, id);
+		flc_finish(s);
+		return;
+	}
 	/* Queue the release for the slot's next request: a close costs no
 	 * round trip unless the queue is full. */
 	uint32_t n = ld(s, SLOT_NREL);

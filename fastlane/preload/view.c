@@ -21,15 +21,7 @@
 
 #include <sys/sysmacros.h>
 
-/* The attributes a call reports, copied out of the view in one turn of
- * the sequence. */
-struct vattr {
-	uint64_t ino, rdev, size, blocks;
-	uint32_t mode, nlink, uid, gid, flags, grant, priv;
-	int64_t at[2], mt[2], ct[2];
-};
-
-static void copy_attr(const struct vb *b, int32_t s, struct vattr *a)
+void flv_copy_attr(const struct vb *b, int32_t s, struct vattr *a)
 {
 	size_t o = slot(b, s);
 	a->ino = v64(b->v, o + FLV_INO_INO);
@@ -73,16 +65,22 @@ static long backing(struct vattr *a)
 	struct stat bs;
 	long r = &fl_tramp && fl_tramp ? fl_tramp(SYS_newfstatat, dfd, (long)name, (long)&bs, AT_SYMLINK_NOFOLLOW, 0, 0)
 			  : syscall(SYS_newfstatat, dfd, name, &bs, AT_SYMLINK_NOFOLLOW);
-	if (r != 0 ||
-	    bs.st_dev != flc_backdir_dev || !S_ISREG(bs.st_mode))
+	if (r != 0)
 		return FL_PASS;
-	a->size = (uint64_t)bs.st_size;
-	a->blocks = (uint64_t)bs.st_blocks;
-	a->at[0] = bs.st_atim.tv_sec, a->at[1] = bs.st_atim.tv_nsec;
-	a->mt[0] = bs.st_mtim.tv_sec, a->mt[1] = bs.st_mtim.tv_nsec;
-	if (bs.st_ctim.tv_sec > a->ct[0] || (bs.st_ctim.tv_sec == a->ct[0] && bs.st_ctim.tv_nsec > a->ct[1]))
-		a->ct[0] = bs.st_ctim.tv_sec, a->ct[1] = bs.st_ctim.tv_nsec;
-	a->mode &= ~(a->priv & (S_ISUID | S_ISGID) & ~bs.st_mode);
+	return flv_backing_attr(a, &bs);
+}
+
+long flv_backing_attr(struct vattr *a, const struct stat *bs)
+{
+	if ((a->flags & FLV_F_VOLATILE) || bs->st_dev != flc_backdir_dev || !S_ISREG(bs->st_mode))
+		return FL_PASS;
+	a->size = (uint64_t)bs->st_size;
+	a->blocks = (uint64_t)bs->st_blocks;
+	a->at[0] = bs->st_atim.tv_sec, a->at[1] = bs->st_atim.tv_nsec;
+	a->mt[0] = bs->st_mtim.tv_sec, a->mt[1] = bs->st_mtim.tv_nsec;
+	if (bs->st_ctim.tv_sec > a->ct[0] || (bs->st_ctim.tv_sec == a->ct[0] && bs->st_ctim.tv_nsec > a->ct[1]))
+		a->ct[0] = bs->st_ctim.tv_sec, a->ct[1] = bs->st_ctim.tv_nsec;
+	a->mode &= ~(a->priv & (S_ISUID | S_ISGID) & ~bs->st_mode);
 	return 0;
 }
 
@@ -101,11 +99,6 @@ static uint64_t dir_ino(int fd)
 		return 0;
 	return sx.stx_ino;
 }
-
-/* What a view call wants from the inode its walk found: all attributes,
- * the mode and grant alone (access: a backing file holds neither), or the
- * symlink target. */
-enum { WANT_ATTR, WANT_MODE, WANT_LINK };
 
 /* under returns the rest of p after the mount's path when p names the
  * mount or lies beneath it literally, else NULL. */
@@ -146,13 +139,8 @@ static int build(char *w, size_t cap, const char *path)
 	return 0;
 }
 
-/* resolve walks (dirfd, path) and copies out what want asks for: the
- * attributes into *a (regular files completed from the backing file), or
- * for WANT_LINK the target into buf (at most len bytes; *a->size is its
- * length). It returns 0, -errno or FL_PASS; *segp is the segment to count
- * a hit in. */
-static long resolve(int dirfd, const char *path, int follow, int want, struct vattr *a, char *buf, size_t len,
-		    char **segp)
+long flv_resolve(int dirfd, const char *path, int follow, int want, struct vattr *a, char *buf, size_t len,
+		 char **segp, int *pinp)
 {
 	char *seg = flc_view_seg();
 	if (!seg || !path || !flc_mount_len)
@@ -160,6 +148,10 @@ static long resolve(int dirfd, const char *path, int follow, int want, struct va
 	struct vb b;
 	if (!flv_vb_init(&b))
 		return FL_PASS;
+	int nopin = -1;
+	if (!pinp)
+		pinp = &nopin;
+	*pinp = -1;
 	uint64_t start = 0;
 	if (dirfd != AT_FDCWD) {
 		if (path[0] == '/' || path[0] == '\0' || dirfd < 0 || (pid_t)syscall(SYS_getpid) != flc_pid)
@@ -191,7 +183,7 @@ static long resolve(int dirfd, const char *path, int follow, int want, struct va
 		if (v32(b.v, FLV_HDR_FLAGS) & FLV_USABLE)
 			r = flv_walk(&b, start, w, FLV_SPLICE, follow, &s);
 		if (r == 0) {
-			copy_attr(&b, s, a);
+			flv_copy_attr(&b, s, a);
 			if (want == WANT_LINK) {
 				size_t o = slot(&b, s);
 				uint32_t tl = v32(b.v, o + FLV_INO_TLEN);
@@ -206,24 +198,52 @@ static long resolve(int dirfd, const char *path, int follow, int want, struct va
 				}
 			} else if (want == WANT_ATTR && (a->mode & S_IFMT) == S_IFREG) {
 				r = backing(a);
+			} else if (want == WANT_OPEN) {
+				/* fsimpl granted every credential reading it. */
+				if ((a->mode & S_IFMT) != S_IFREG || !(a->grant & R_OK) ||
+				    (*pinp = flv_pin(seg, a->ino)) < 0)
+					r = FL_PASS;
 			}
 		}
-		__atomic_thread_fence(__ATOMIC_ACQUIRE);
+		/* A pin is seen by the daemon, or its write by us (Dekker's
+		 * order, fastlane/pins.go): a full fence between the pin's
+		 * store and the sequence's load. */
+		__atomic_thread_fence(*pinp >= 0 ? __ATOMIC_SEQ_CST : __ATOMIC_ACQUIRE);
 		if (__atomic_load_n(seq, __ATOMIC_RELAXED) == s0)
 			return r;
+		if (*pinp >= 0) {
+			flc_release_id(FL_PIN_ID | (uint32_t)*pinp, 0);
+			*pinp = -1;
+		}
 	}
 	return FL_PASS;
 }
 
-/* hit counts an answer of view op op (fastlane viewOp*) in the segment. */
-static void hit(char *seg, int op, long r)
+void flv_hit(char *seg, int op, long r)
 {
 	if (r == FL_PASS)
 		return;
 	__atomic_fetch_add((uint64_t *)(seg + HDR_HITS + (2 * op + (r < 0)) * 8), 1, __ATOMIC_RELAXED);
 }
 
-enum { VOP_STAT, VOP_STATX, VOP_ACCESS, VOP_READLINK };
+void flv_fill_stat(struct stat *st, const struct vattr *a)
+{
+	/* supervisor.StatOf: the FUSE mount's device, blksize a page. */
+	memset(st, 0, sizeof *st);
+	st->st_dev = v64(flc_view, FLV_HDR_DEV);
+	st->st_ino = a->ino;
+	st->st_nlink = a->nlink;
+	st->st_mode = a->mode;
+	st->st_uid = a->uid;
+	st->st_gid = a->gid;
+	st->st_rdev = a->rdev;
+	st->st_size = (off_t)a->size;
+	st->st_blksize = 4096;
+	st->st_blocks = (blkcnt_t)a->blocks;
+	st->st_atim.tv_sec = a->at[0], st->st_atim.tv_nsec = a->at[1];
+	st->st_mtim.tv_sec = a->mt[0], st->st_mtim.tv_nsec = a->mt[1];
+	st->st_ctim.tv_sec = a->ct[0], st->st_ctim.tv_nsec = a->ct[1];
+}
 
 long fl_view_fstatat(int dirfd, const char *path, struct stat *st, int flags)
 {
@@ -231,26 +251,11 @@ long fl_view_fstatat(int dirfd, const char *path, struct stat *st, int flags)
 		return FL_PASS;
 	struct vattr a;
 	char *seg = NULL;
-	long r = resolve(dirfd, path, !(flags & AT_SYMLINK_NOFOLLOW), WANT_ATTR, &a, NULL, 0, &seg);
-	if (r == 0) {
-		/* supervisor.StatOf: the FUSE mount's device, blksize a page. */
-		memset(st, 0, sizeof *st);
-		st->st_dev = v64(flc_view, FLV_HDR_DEV);
-		st->st_ino = a.ino;
-		st->st_nlink = a.nlink;
-		st->st_mode = a.mode;
-		st->st_uid = a.uid;
-		st->st_gid = a.gid;
-		st->st_rdev = a.rdev;
-		st->st_size = (off_t)a.size;
-		st->st_blksize = 4096;
-		st->st_blocks = (blkcnt_t)a.blocks;
-		st->st_atim.tv_sec = a.at[0], st->st_atim.tv_nsec = a.at[1];
-		st->st_mtim.tv_sec = a.mt[0], st->st_mtim.tv_nsec = a.mt[1];
-		st->st_ctim.tv_sec = a.ct[0], st->st_ctim.tv_nsec = a.ct[1];
-	}
+	long r = flv_resolve(dirfd, path, !(flags & AT_SYMLINK_NOFOLLOW), WANT_ATTR, &a, NULL, 0, &seg, NULL);
+	if (r == 0)
+		flv_fill_stat(st, &a);
 	if (seg)
-		hit(seg, VOP_STAT, r);
+		flv_hit(seg, VOP_STAT, r);
 	return r;
 }
 
@@ -262,7 +267,7 @@ long fl_view_statx(int dirfd, const char *path, int flags, unsigned int mask, st
 		return FL_PASS;
 	struct vattr a;
 	char *seg = NULL;
-	long r = resolve(dirfd, path, !(flags & AT_SYMLINK_NOFOLLOW), WANT_ATTR, &a, NULL, 0, &seg);
+	long r = flv_resolve(dirfd, path, !(flags & AT_SYMLINK_NOFOLLOW), WANT_ATTR, &a, NULL, 0, &seg, NULL);
 	if (r == 0) {
 		/* supervisor.StatxOf. */
 		uint64_t dev = v64(flc_view, FLV_HDR_DEV);
@@ -286,7 +291,7 @@ long fl_view_statx(int dirfd, const char *path, int flags, unsigned int mask, st
 		stx->stx_mnt_id = v64(flc_view, FLV_HDR_MNTID);
 	}
 	if (seg)
-		hit(seg, VOP_STATX, r);
+		flv_hit(seg, VOP_STATX, r);
 	return r;
 }
 
@@ -296,7 +301,7 @@ long fl_view_faccessat(int dirfd, const char *path, int mode, int flags)
 		return FL_PASS;
 	struct vattr a;
 	char *seg = NULL;
-	long r = resolve(dirfd, path, !(flags & AT_SYMLINK_NOFOLLOW), WANT_MODE, &a, NULL, 0, &seg);
+	long r = flv_resolve(dirfd, path, !(flags & AT_SYMLINK_NOFOLLOW), WANT_MODE, &a, NULL, 0, &seg, NULL);
 	/* F_OK needs only the walk; R, W and X only what fsimpl granted every
 	 * credential (fsimpl.FS.AccessAt is the walk and permissionLocked).
 	 * W_OK also needs a writable mount (do_faccessat()'s EROFS), which
@@ -307,7 +312,7 @@ long fl_view_faccessat(int dirfd, const char *path, int mode, int flags)
 	if (r == 0 && ((uint32_t)mode & ~a.grant) != 0)
 		r = FL_PASS;
 	if (seg)
-		hit(seg, VOP_ACCESS, r);
+		flv_hit(seg, VOP_ACCESS, r);
 	return r;
 }
 
@@ -318,13 +323,13 @@ long fl_view_readlinkat(int dirfd, const char *path, char *buf, size_t len)
 	struct vattr a;
 	char *seg = NULL;
 	char tmp[FLV_TARGET_MAX];
-	long r = resolve(dirfd, path, 0, WANT_LINK, &a, tmp, sizeof tmp, &seg);
+	long r = flv_resolve(dirfd, path, 0, WANT_LINK, &a, tmp, sizeof tmp, &seg, NULL);
 	if (r == 0) {
 		size_t n = a.size < len ? a.size : len;
 		memcpy(buf, tmp, n);
 		r = (long)n;
 	}
 	if (seg)
-		hit(seg, VOP_READLINK, r);
+		flv_hit(seg, VOP_READLINK, r);
 	return r;
 }

@@ -39,3 +39,48 @@ long flv_now_sec(void);
  * the slot it names in *out. It returns 0, -ENOENT, -ENOTDIR or FL_PASS.
  * follow: follow a symlink in the last component. */
 long flv_walk(const struct vb *b, uint64_t start, char *w, size_t pos, int follow, int32_t *out);
+
+/* slot_of_ino finds the slot of inode ino through the inode-number hash,
+ * -1 when it is not there (or the chain is torn). */
+int32_t flv_slot_of_ino(const struct vb *b, uint64_t ino);
+
+/* The attributes a call reports, copied out of the view in one turn of
+ * the sequence (flv_copy_attr: those of slot s). */
+struct vattr {
+	uint64_t ino, rdev, size, blocks;
+	uint32_t mode, nlink, uid, gid, flags, grant, priv;
+	int64_t at[2], mt[2], ct[2];
+};
+void flv_copy_attr(const struct vb *b, int32_t s, struct vattr *a);
+
+/* flv_backing_attr completes a regular file's attributes from its backing
+ * file's struct stat, as fsimpl's attrLocked does: size, blocks, atime
+ * and mtime are the backing file's, ctime the later of the two, and
+ * setuid/setgid that the backing file lost are gone. 0, or FL_PASS (not
+ * the backing file, or attributes that writers outside fsimpl change). */
+long flv_backing_attr(struct vattr *a, const struct stat *bs);
+/* flv_fill_stat is supervisor.StatOf of a. */
+void flv_fill_stat(struct stat *st, const struct vattr *a);
+
+/* What a view call wants from the inode its walk found: all attributes,
+ * the mode and grant alone (access: a backing file holds neither), the
+ * symlink target, or a regular file every credential may read, pinned. */
+enum { WANT_ATTR, WANT_MODE, WANT_LINK, WANT_OPEN };
+
+/* flv_resolve walks (dirfd, path) and copies out what want asks for: the
+ * attributes into *a (regular files completed from the backing file), or
+ * for WANT_LINK the target into buf (at most len bytes; *a->size is its
+ * length), or for WANT_OPEN the pin entry it took into *pinp (-1: none;
+ * the pin was seen with the walk's sequence unchanged). It returns 0,
+ * -errno or FL_PASS; *segp is the segment to count a hit in. */
+long flv_resolve(int dirfd, const char *path, int follow, int want, struct vattr *a, char *buf, size_t len,
+		 char **segp, int *pinp);
+
+/* flv_pin takes a free entry of the segment's pin table for ino and
+ * returns its index, or -1 when the table is full. */
+int flv_pin(char *seg, uint64_t ino);
+
+/* flv_hit counts an answer of view op op (fastlane viewOp*) in the
+ * segment. */
+void flv_hit(char *seg, int op, long r);
+enum { VOP_STAT, VOP_STATX, VOP_ACCESS, VOP_READLINK, VOP_OPEN, VOP_FSTAT };

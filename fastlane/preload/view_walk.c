@@ -47,9 +47,7 @@ static int32_t lookup(const struct vb *b, int32_t dir, const char *name, size_t 
 	return -1;
 }
 
-/* slot_of_ino finds the slot of inode ino through the inode-number hash,
- * -1 when it is not there (or the chain is torn). */
-static int32_t slot_of_ino(const struct vb *b, uint64_t ino)
+int32_t flv_slot_of_ino(const struct vb *b, uint64_t ino)
 {
 	int32_t s = (int32_t)v32(b->v, b->ibuck_off + (size_t)(ino & (b->ibuckets - 1)) * 4);
 	for (uint32_t steps = 0; s >= 0 && steps <= b->slots; steps++) {
@@ -74,7 +72,7 @@ long flv_walk(const struct vb *b, uint64_t start, char *w, size_t pos, int follo
 {
 	int32_t root = (int32_t)v32(b->v, FLV_HDR_ROOT);
 	int32_t cur = root;
-	if (start && (cur = slot_of_ino(b, start)) < 0)
+	if (start && (cur = flv_slot_of_ino(b, start)) < 0)
 		return FL_PASS;
 	char *rest = w + pos;
 	size_t n = strlen(rest);
