@@ -5,6 +5,8 @@
  * process that may have them, the backing directory and the metadata
  * view. Like channel.c, it makes its syscalls with syscall(2). */
 #define _GNU_SOURCE
+#include <sys/resource.h>
+
 #include "channel_int.h"
 #include "view.h"
 
@@ -81,6 +83,35 @@ static void map_view(int fd)
 	__atomic_store_n(&flc_view, v, __ATOMIC_RELEASE);
 }
 
+/* keep_high moves fd, one of the library's own, to the lowest free number
+ * at or above floor (and closes the old one): the numbers below are the
+ * program's, whose opens and dups get the lowest free one (fs/file.c
+ * alloc_fd()) and must not see the library's in their way. Where it
+ * cannot move (a full table), it stays. */
+static int keep_high(int fd, long floor)
+{
+	if (fd < 0 || fd >= floor)
+		return fd;
+	long m = syscall(SYS_fcntl, fd, F_DUPFD_CLOEXEC, floor);
+	if (m < 0)
+		return fd;
+	close_fd(fd);
+	return (int)m;
+}
+
+/* high_floor is where the library's descriptors go: half the soft
+ * RLIMIT_NOFILE, below the seccomp lane's reserved range (its top
+ * quarter, supervisor.ReservedRange), and at most 512, so that the
+ * kernel's table of a program with a huge limit stays small. */
+static long high_floor(void)
+{
+	struct rlimit rl;
+	if (syscall(SYS_prlimit64, 0, RLIMIT_NOFILE, NULL, &rl) < 0)
+		return 0;
+	long f = rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > 1024 ? 512 : (long)(rl.rlim_cur / 2);
+	return f > 3 ? f : 0;
+}
+
 int flc_handshake(const char *sock, struct flc_conn *c)
 {
 	static const char req[] = "{\"version\":1,\"op\":\"fastlane\"}";
@@ -132,6 +163,7 @@ int flc_handshake(const char *sock, struct flc_conn *c)
 		goto out;
 	if (nfds < 2)
 		goto out;
+	long floor = high_floor();
 	if (nfds >= 3 && syscall(SYS_fstat, fds[2], &sb) == 0 && S_ISDIR(sb.st_mode)) {
 		if (!flc_fds) {
 			void *t = (void *)syscall(SYS_mmap, NULL, FL_MAX_FDS * sizeof(struct fl_fd), PROT_READ | PROT_WRITE,
@@ -139,13 +171,17 @@ int flc_handshake(const char *sock, struct flc_conn *c)
 			flc_fds = t == MAP_FAILED ? NULL : t;
 		}
 		if (flc_fds) {
-			flc_backdir = fds[2];
+			flc_backdir = floor > 0 ? keep_high(fds[2], floor) : fds[2];
 			flc_backdir_dev = sb.st_dev;
 			flc_backdir_ino = sb.st_ino;
 			fds[2] = -1;
 			if (nfds >= 4)
 				map_view(fds[3]);
 		}
+	}
+	if (floor > 0) {
+		fd = keep_high(fd, floor);
+		fds[1] = keep_high(fds[1], floor);
 	}
 	c->bell = fds[1];
 	fds[1] = -1;
