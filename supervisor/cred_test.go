@@ -2,32 +2,10 @@ package supervisor
 
 import (
 	"os"
-	"runtime"
 	"testing"
 
-	"golang.org/x/sys/unix"
+	"github.com/btfuse/btfuse/internal/testthread"
 )
-
-// otherThread returns the TID of a thread of this process that does not
-// lead it, alive until the test ends.
-func otherThread(t *testing.T) int {
-	t.Helper()
-	tids := make(chan int)
-	done := make(chan struct{})
-	t.Cleanup(func() { close(done) })
-	for range 8 {
-		go func() {
-			runtime.LockOSThread() // never unlocked: the thread exits with the goroutine
-			tids <- unix.Gettid()
-			<-done
-		}()
-		if tid := <-tids; tid != os.Getpid() {
-			return tid
-		}
-	}
-	t.Fatal("no thread but the leader")
-	return 0
-}
 
 func cached(cc *credCache, tid int) bool {
 	cc.mu.Lock()
@@ -39,7 +17,7 @@ func cached(cc *credCache, tid int) bool {
 // the cache until it notifies again, and nobody else's; another thread's
 // execve (which takes the leader's TID) quiets the whole cache.
 func TestCredCacheExec(t *testing.T) {
-	leader, other := os.Getpid(), otherThread(t)
+	leader, other := os.Getpid(), testthread.Other(t)
 	var cc credCache
 	defer cc.close()
 	cc.leads = func(tid int) bool { return tid == leader }

@@ -52,16 +52,7 @@ static long backing(struct vattr *a)
 	if (dfd < 0)
 		return FL_PASS;
 	char name[24];
-	int k = 0;
-	char tmp[24];
-	uint64_t x = a->ino;
-	do {
-		tmp[k++] = "0123456789abcdef"[x & 15];
-		x >>= 4;
-	} while (x);
-	for (int i = 0; i < k; i++)
-		name[i] = tmp[k - 1 - i];
-	name[k] = '\0';
+	flv_backing_name(name, a->ino);
 	struct stat bs;
 	long r = &fl_tramp && fl_tramp ? fl_tramp(SYS_newfstatat, dfd, (long)name, (long)&bs, AT_SYMLINK_NOFOLLOW, 0, 0)
 			  : syscall(SYS_newfstatat, dfd, name, &bs, AT_SYMLINK_NOFOLLOW);

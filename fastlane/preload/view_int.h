@@ -76,6 +76,10 @@ enum { WANT_ATTR, WANT_MODE, WANT_LINK, WANT_OPEN };
 long flv_resolve(int dirfd, const char *path, int follow, int want, struct vattr *a, char *buf, size_t len,
 		 char **segp, int *pinp);
 
+/* flv_backing_name writes ino's backing file name (fsimpl.BackingName:
+ * lower-case hex, no leading zeros) into name. */
+void flv_backing_name(char name[24], uint64_t ino);
+
 /* flv_pin takes a free entry of the segment's pin table for ino and
  * returns its index, or -1 when the table is full. */
 int flv_pin(char *seg, uint64_t ino);

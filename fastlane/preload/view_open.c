@@ -50,8 +50,7 @@ uint64_t flc_unpin(uint32_t k)
 	return FL_UNPIN | (old & ~FL_PIN_HELD);
 }
 
-/* hexname writes ino's backing name (fsimpl.BackingName: lower-case hex). */
-static void hexname(char *name, uint64_t x)
+void flv_backing_name(char name[24], uint64_t x)
 {
 	char tmp[24];
 	int k = 0;
@@ -98,7 +97,7 @@ long fl_view_openat(int dirfd, const char *path, int flags)
 		r = FL_PASS; /* the program closed the backing directory's number */
 	if (r == 0) {
 		char name[24];
-		hexname(name, a.ino);
+		flv_backing_name(name, a.ino);
 		long bfl = (flags & (O_ACCMODE | O_NONBLOCK | O_CLOEXEC)) | O_NOFOLLOW | O_LARGEFILE;
 		long fd = sys(SYS_openat, flc_backdir, (long)name, bfl);
 		if (fd >= 0 && (fd >= FL_MAX_FDS || syscall(SYS_fstat, fd, &sb) != 0 || sb.st_dev != flc_backdir_dev)) {

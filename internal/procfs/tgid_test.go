@@ -2,11 +2,12 @@ package procfs
 
 import (
 	"os"
-	"runtime"
 	"sync/atomic"
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/btfuse/btfuse/internal/testthread"
 )
 
 func TestTgidCache(t *testing.T) {
@@ -39,31 +40,10 @@ func BenchmarkTgidLookup(b *testing.B) {
 	}
 }
 
-// otherThread returns the TID of a thread of this process that does not
-// lead it, alive until the test ends.
-func otherThread(t *testing.T) int {
-	t.Helper()
-	tids := make(chan int)
-	done := make(chan struct{})
-	t.Cleanup(func() { close(done) })
-	for range 8 {
-		go func() {
-			runtime.LockOSThread() // never unlocked: the thread exits with the goroutine
-			tids <- unix.Gettid()
-			<-done
-		}()
-		if tid := <-tids; tid != os.Getpid() {
-			return tid
-		}
-	}
-	t.Fatal("no thread but the leader")
-	return 0
-}
-
 // TestReadTgid: a leader answers from pidfd_open, another thread from its
 // status file; both name this process.
 func TestReadTgid(t *testing.T) {
-	leader, other := os.Getpid(), otherThread(t)
+	leader, other := os.Getpid(), testthread.Other(t)
 	if !IsLeader(leader) || IsLeader(other) {
 		t.Errorf("IsLeader(leader %d) = %v, IsLeader(thread %d) = %v; want true, false", leader, IsLeader(leader), other, IsLeader(other))
 	}
