@@ -12,8 +12,6 @@
 #include "channel_int.h"
 #include "view.h"
 
-#include <limits.h>
-
 /* The state channel_int.h describes. */
 int flc_backdir = -1;
 dev_t flc_backdir_dev;
@@ -32,8 +30,8 @@ enum { FL_NONE, FL_BUSY, FL_READY, FL_OFF };
 static int fl_state = FL_OFF;
 static char fl_sock[sizeof(((struct sockaddr_un *)0)->sun_path)];
 static char *fl_seg;       /* the mapped segment, when FL_READY */
-static int fl_ctl = -1;    /* the connection to the daemon */
-static int fl_bell = -1;   /* the bell socket: a byte written wakes the daemon's worker */
+int fl_ctl = -1;           /* the connection to the daemon */
+int fl_bell = -1;          /* the bell socket: a byte written wakes the daemon's worker */
 static uint32_t fl_ring;   /* the doorbell's session id (HDR_DOORBELL), 0: not to ring */
 static int fl_ring_off;    /* BTFUSE_FAST_RING=0: never ring (the sleep on the slot alone) */
 static long fl_rings;      /* requests the doorbell served (fl_channel_rings) */
@@ -154,7 +152,6 @@ char *flc_segment(void)
 #define ALIVE_NS 10000000
 
 static int daemon_gone(void);
-static void turn_off(void);
 
 char *flc_view_seg(void)
 {
@@ -176,7 +173,7 @@ char *flc_view_seg(void)
 		int gone = daemon_gone();
 		errno = saved;
 		if (gone) {
-			turn_off();
+			flc_turn_off();
 			return NULL;
 		}
 	}
@@ -250,7 +247,7 @@ static int daemon_gone(void)
 	return r > 0 && (p.revents & (POLLHUP | POLLRDHUP | POLLERR | POLLNVAL | POLLIN));
 }
 
-static void turn_off(void)
+void flc_turn_off(void)
 {
 	__atomic_store_n(&fl_state, FL_OFF, __ATOMIC_SEQ_CST);
 }
@@ -452,13 +449,13 @@ long flc_call(char *s)
 			if (v == S_DONE)
 				break;
 			if (ld(fl_seg, HDR_STATE) != STATE_SERVING) {
-				turn_off();
+				flc_turn_off();
 				return FL_PASS;
 			}
 			struct timespec ts = {0, WAIT_NS};
 			/* EINTR (a signal handler ran) and EAGAIN: look again. */
 			if (futex(word(s, SLOT_STATE), FUTEX_WAIT, v, &ts) < 0 && errno == ETIMEDOUT && daemon_gone()) {
-				turn_off();
+				flc_turn_off();
 				return FL_PASS;
 			}
 		}
@@ -514,78 +511,6 @@ int flc_out(char *s, void *dst, size_t n)
 		return 0;
 	memcpy(dst, s + SLOT_OUT, n);
 	return 1;
-}
-
-/* move_mine moves the channel's own descriptors (the connection, the
- * doorbell, the backing directory) out of [lo, hi], above hi, before the
- * program replaces or closes those numbers (dup2, dup3, close,
- * close_range, closefrom): they were never the program's, and a doorbell
- * byte must never reach a descriptor of the program's that took the
- * number. The old number is closed here, so the program's own call then
- * gets what the kernel gives a process without the library (EBADF for a
- * close of it, a free number for a dup2 onto it). Those that cannot move
- * above hi (a range to the top of the table) stay where they are and are
- * listed in kept, lowest first; it returns how many. Only the handshaked
- * process acts: a vfork child runs on its parent's memory, and a fork
- * child has none yet. */
-static int move_mine(unsigned int lo, unsigned int hi, int kept[3])
-{
-	int *mine[] = {&fl_ctl, &fl_bell, &flc_backdir};
-	int hit = 0, n = 0;
-	for (unsigned i = 0; i < sizeof mine / sizeof *mine; i++) {
-		int fd = __atomic_load_n(mine[i], __ATOMIC_SEQ_CST);
-		hit |= fd >= 0 && (unsigned)fd >= lo && (unsigned)fd <= hi;
-	}
-	if (!hit || flc_pid <= 0 || (pid_t)syscall(SYS_getpid) != flc_pid)
-		return 0;
-	int saved = errno;
-	for (unsigned i = 0; i < sizeof mine / sizeof *mine; i++) {
-		int fd = __atomic_load_n(mine[i], __ATOMIC_SEQ_CST);
-		if (fd < 0 || (unsigned)fd < lo || (unsigned)fd > hi)
-			continue;
-		long m = hi < INT_MAX - 1 ? syscall(SYS_fcntl, fd, F_DUPFD_CLOEXEC, (long)hi + 1) : -1;
-		if (m < 0) {
-			int j = n++;
-			for (; j > 0 && kept[j - 1] > fd; j--)
-				kept[j] = kept[j - 1];
-			kept[j] = fd;
-			continue;
-		}
-		__atomic_store_n(mine[i], (int)m, __ATOMIC_SEQ_CST);
-		syscall(SYS_close, fd);
-	}
-	errno = saved;
-	return n;
-}
-
-/* fl_fds_spare: move_mine for a call that replaces or closes exactly
- * [lo, hi]. Where a descriptor cannot move, the channel is given up for
- * good and the number closed. */
-void fl_fds_spare(unsigned int lo, unsigned int hi)
-{
-	int kept[3];
-	int n = move_mine(lo, hi, kept);
-	if (n == 0)
-		return;
-	int saved = errno;
-	turn_off();
-	int *mine[] = {&fl_ctl, &fl_bell, &flc_backdir};
-	for (unsigned i = 0; i < sizeof mine / sizeof *mine; i++)
-		for (int j = 0; j < n; j++)
-			if (__atomic_load_n(mine[i], __ATOMIC_SEQ_CST) == kept[j]) {
-				__atomic_store_n(mine[i], -1, __ATOMIC_SEQ_CST);
-				syscall(SYS_close, kept[j]);
-			}
-	errno = saved;
-}
-
-/* fl_fds_keep: move_mine for close_range and closefrom, which close
- * around the kept descriptors (path_fds.c). A program that closes
- * everything above stderr, as daemons and spawners do, so keeps its
- * channel. */
-int fl_fds_keep(unsigned int lo, unsigned int hi, int kept[3])
-{
-	return move_mine(lo, hi, kept);
 }
 
 long fl_channel_rings(void)

@@ -163,6 +163,11 @@ char *flc_segment(void);
 uint64_t flc_unpin(uint32_t k);
 
 extern pid_t flc_pid; /* the process that handshaked */
+extern int fl_ctl;    /* the connection to the daemon (channel.c) */
+extern int fl_bell;   /* the doorbell socket (channel.c) */
+
+/* flc_turn_off gives the channel up for good in this process. */
+void flc_turn_off(void);
 
 /* flc_handshake connects to the daemon's socket sock and maps the segment
  * it sends; 0 with c filled in (and the backing directory and view taken,
