@@ -99,18 +99,9 @@ func posixChild(tb testing.TB) string {
 // lane) by status --json key of the daemon serving dir.
 func laneCounts(tb testing.TB, runtime, dir string) map[string]uint64 {
 	tb.Helper()
-	code, out, errOut := runBtfuse(tb, runtime, "status", dir, "--json")
-	if code != 0 {
-		tb.Fatalf("status: exit %d: %s", code, errOut)
-	}
-	var reps []struct {
-		Ops map[string]opStatus `json:"ops"`
-	}
-	if err := json.Unmarshal([]byte(out), &reps); err != nil || len(reps) != 1 {
-		tb.Fatalf("status --json: %v: %s", err, out)
-	}
+	ops := statusOps(tb, runtime, dir)
 	m := map[string]uint64{}
-	for k, o := range reps[0].Ops {
+	for k, o := range ops {
 		m[k] = o.Served + o.Expected + o.Errors
 	}
 	return m

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"os/exec"
 	"testing"
 
@@ -12,21 +11,9 @@ import (
 // notified of over seccomp (door run), whatever their op and answer.
 func seccompCalls(tb testing.TB, runtime, dir string) uint64 {
 	tb.Helper()
-	code, out, errOut := runBtfuse(tb, runtime, "status", dir, "--json")
-	if code != 0 {
-		tb.Fatalf("status: exit %d: %s", code, errOut)
-	}
-	var reps []struct {
-		Ops map[string]struct {
-			Door                                  string
-			Served, Passthrough, Expected, Errors uint64
-		} `json:"ops"`
-	}
-	if err := json.Unmarshal([]byte(out), &reps); err != nil || len(reps) != 1 {
-		tb.Fatalf("status --json: %v: %s", err, out)
-	}
+	ops := statusOps(tb, runtime, dir)
 	var n uint64
-	for _, o := range reps[0].Ops {
+	for _, o := range ops {
 		if o.Door == "run" {
 			n += o.Served + o.Passthrough + o.Expected + o.Errors
 		}

@@ -52,23 +52,29 @@ func withMount(dir string, args []string) []string {
 	return append([]string{"--mount", dir, "--"}, args...)
 }
 
-// notified returns how many calls of op (a syscall name) the daemon
-// serving dir has seen over seccomp: served, left to the kernel or failed.
-func notified(tb testing.TB, runtime, dir, op string) uint64 {
+// statusOps returns the counts by op key (status --json) of the daemon
+// serving dir.
+func statusOps(tb testing.TB, runtime, dir string) map[string]opStatus {
 	tb.Helper()
 	code, out, errOut := runBtfuse(tb, runtime, "status", dir, "--json")
 	if code != 0 {
 		tb.Fatalf("status: exit %d: %s", code, errOut)
 	}
 	var reps []struct {
-		Ops map[string]struct {
-			Served, Passthrough, Errors uint64
-		} `json:"ops"`
+		Ops map[string]opStatus `json:"ops"`
 	}
 	if err := json.Unmarshal([]byte(out), &reps); err != nil || len(reps) != 1 {
 		tb.Fatalf("status --json: %v: %s", err, out)
 	}
-	o := reps[0].Ops[op]
+	return reps[0].Ops
+}
+
+// notified returns how many calls of op (a syscall name) the daemon
+// serving dir has seen over seccomp: served, left to the kernel or failed.
+func notified(tb testing.TB, runtime, dir, op string) uint64 {
+	tb.Helper()
+	ops := statusOps(tb, runtime, dir)
+	o := ops[op]
 	return o.Served + o.Passthrough + o.Errors
 }
 
