@@ -97,18 +97,29 @@ FL_EXPORT int futimens(int fd, const struct timespec ts[2])
 	return (int)fl_ret(fd_times(fd, ts));
 }
 
+// timevals converts the timevals of futimes and lutimes to timespecs
+// (*tsp NULL for a null tv: now); -1 for a microsecond count out of range,
+// which the kernel refuses with EINVAL.
+static int timevals(const struct timeval tv[2], struct timespec ts[2], struct timespec **tsp)
+{
+	*tsp = NULL;
+	if (!tv)
+		return 0;
+	for (int i = 0; i < 2; i++) {
+		if (tv[i].tv_usec < 0 || tv[i].tv_usec >= 1000000)
+			return -1;
+		ts[i].tv_sec = tv[i].tv_sec;
+		ts[i].tv_nsec = tv[i].tv_usec * 1000;
+	}
+	*tsp = ts;
+	return 0;
+}
+
 FL_EXPORT int futimes(int fd, const struct timeval tv[2])
 {
-	struct timespec ts[2], *tsp = NULL;
-	if (tv) {
-		for (int i = 0; i < 2; i++) {
-			if (tv[i].tv_usec < 0 || tv[i].tv_usec >= 1000000)
-				return (int)fl_ret(-EINVAL);
-			ts[i].tv_sec = tv[i].tv_sec;
-			ts[i].tv_nsec = tv[i].tv_usec * 1000;
-		}
-		tsp = ts;
-	}
+	struct timespec ts[2], *tsp;
+	if (timevals(tv, ts, &tsp) < 0)
+		return (int)fl_ret(-EINVAL);
 	return (int)fl_ret(fd_times(fd, tsp));
 }
 
@@ -131,16 +142,9 @@ FL_EXPORT int futimesat(int dirfd, const char *path, const struct timeval tv[2])
 
 FL_EXPORT int lutimes(const char *path, const struct timeval tv[2])
 {
-	struct timespec ts[2], *tsp = NULL;
-	if (tv) {
-		for (int i = 0; i < 2; i++) {
-			if (tv[i].tv_usec < 0 || tv[i].tv_usec >= 1000000)
-				return (int)fl_ret(-EINVAL);
-			ts[i].tv_sec = tv[i].tv_sec;
-			ts[i].tv_nsec = tv[i].tv_usec * 1000;
-		}
-		tsp = ts;
-	}
+	struct timespec ts[2], *tsp;
+	if (timevals(tv, ts, &tsp) < 0)
+		return (int)fl_ret(-EINVAL);
 	return (int)fl_ret(PATH_CALL(AT_FDCWD, path, SYS_utimensat, AT_FDCWD, path, tsp, AT_SYMLINK_NOFOLLOW, 0, 0));
 }
 
