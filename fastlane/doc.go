@@ -132,6 +132,19 @@
 // own BTFUSE_FAST_AFTER calls). exec drops the mapping and the close-on-exec connection; the new
 // program's library handshakes afresh.
 //
+// Which process it runs in, the library learns without a syscall (a
+// getpid costs as much as a stat from the view): a word in a page the
+// kernel zeroes in the child of any copying fork (MADV_WIPEONFORK) says
+// so, and the fork handler sets it again. The child of a raw fork or
+// clone reads 0 and makes every call the ordinary way. A vfork child
+// shares its parent's memory, mappings included, and reads 1: it may
+// answer from its parent's view, whose answers hold for every credential
+// the parent's hdrViewWalk admits, and a credential change of such a
+// child turns that off for its parent (Server.credChanged, by kcmp
+// KCMP_VM); what is the parent's alone (its slots, its handshake, its
+// descriptor entries and pins) checks the process or thread id where it
+// is touched.
+//
 // # What the channel answers
 //
 // Paths are walked from the root: the library joins a path relative to

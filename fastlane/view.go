@@ -116,12 +116,14 @@ func (s *Server) refreshView() {
 // credChanged is told, before it proceeds, that thread tid changes its
 // credentials: its process stops reading the view (for good: the
 // credentials the daemon could read now may not be the ones the change
-// makes).
+// makes). So does a process whose memory tid shares (a vfork child's
+// parent): the library of such a child reads its parent's hdrViewWalk
+// (preload.c, fl_token).
 func (s *Server) credChanged(tid int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for ss := range s.sessions {
-		if ss.view && ss.hasThread(tid) {
+		if ss.view && (ss.hasThread(tid) || sameMemory(ss.tgid, tid)) {
 			ss.credMoved.Store(true)
 			ss.storeViewWalk(0)
 		}
@@ -135,6 +137,15 @@ func (ss *session) hasThread(tid int) bool {
 	}
 	_, err := os.Stat("/proc/" + strconv.Itoa(ss.tgid) + "/task/" + strconv.Itoa(tid))
 	return err == nil
+}
+
+// sameMemory reports whether threads a and b share their address space
+// (kcmp KCMP_VM); when the kernel cannot say, it answers yes, which only
+// turns a view off.
+func sameMemory(a, b int) bool {
+	const kcmpVM = 1
+	r, _, e := unix.Syscall6(unix.SYS_KCMP, uintptr(a), uintptr(b), kcmpVM, 0, 0, 0)
+	return e != 0 || r == 0
 }
 
 // setViewWalk sets hdrViewWalk from the process's credentials now.

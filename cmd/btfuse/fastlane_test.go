@@ -277,3 +277,59 @@ func TestRunFastLaneProcesses(t *testing.T) {
 		})
 	}
 }
+
+// TestRunFastLaneVforkCredentials: a vfork child runs the library on its
+// parent's memory and reads its parent's metadata view without a process
+// check (preload.c, fl_token). When such a child changes its credentials
+// before it stats, the answer must still be the kernel's for the child's
+// new credentials, whether the kernel refuses it (a mount below a
+// directory only root may search) or grants it (an allow_other mount on
+// an open path).
+func TestRunFastLaneVforkCredentials(t *testing.T) {
+	testutil.RequirePrivileged(t)
+	probe := cHelper(t, "flprobe")
+	for _, tc := range []struct {
+		name  string
+		mode  os.FileMode // of the directory above the mount
+		extra []string    // mount options
+		errno string      // the kernel's answer to the child
+	}{
+		{"refused", 0o700, nil, "errno=13 "},
+		{"granted", 0o755, []string{"--allow-other"}, "errno=0 "},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir, runtime := mountDirs(t)
+			// The test's temporary directories: the one above the
+			// mount and the one above that.
+			for _, d := range []string{filepath.Dir(dir), filepath.Dir(filepath.Dir(dir))} {
+				if err := os.Chmod(d, tc.mode); err != nil {
+					t.Fatal(err)
+				}
+			}
+			startDaemon(t, runtime, dir, tc.extra...)
+			// A directory: the view answers its stat alone (a regular
+			// file's also needs its backing file, which the child may
+			// not reach, and then it asks the channel).
+			d := filepath.Join(dir, "d")
+			if err := os.Mkdir(d, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			args := []string{probe, "vforkcred", "2000", d}
+			native, err := exec.Command(args[0], args[1:]...).Output()
+			want := lastLine(string(native))
+			if err != nil || !strings.Contains(want, tc.errno) {
+				t.Fatalf("natively: %v, %q; this case needs the kernel to answer %s", err, native, tc.errno)
+			}
+			before := notified(t, runtime, dir, "newfstatat@fast")
+			code, out, errOut := runIn(t, runtime, nil, withMount(dir, args)...)
+			if code != 0 || lastLine(out) != want {
+				t.Errorf("under run: exit %d, stdout %q, stderr %q; the kernel: %q", code, out, errOut, want)
+			}
+			// The parent's stats came from the view, so the child had one to read.
+			if fast := notified(t, runtime, dir, "newfstatat@fast") - before; fast < 1800 {
+				t.Errorf("only %d stats answered by the fast lane: the parent did not use the view", fast)
+			}
+		})
+	}
+}
+

@@ -36,6 +36,7 @@ static uint32_t fl_ring;   /* the doorbell's session id (HDR_DOORBELL), 0: not t
 static int fl_ring_off;    /* BTFUSE_FAST_RING=0: never ring (the sleep on the slot alone) */
 static long fl_rings;      /* requests the doorbell served (fl_channel_rings) */
 pid_t flc_pid;             /* the process that handshaked */
+static pid_t fl_owner;     /* the process that may handshake (set at init and in a fork child) */
 static int fl_spin_max_ns; /* 0 on a single CPU */
 static int fl_spin_ns;     /* the adaptive bound, <= fl_spin_max_ns */
 static pthread_key_t fl_key;
@@ -113,6 +114,7 @@ int fl_channel_init(const char *mount)
 	int e = pthread_key_create(&fl_key, release_slot);
 	if (e != 0)
 		return -e;
+	fl_owner = (pid_t)syscall(SYS_getpid);
 	__atomic_store_n(&fl_state, FL_NONE, __ATOMIC_SEQ_CST);
 	return 0;
 }
@@ -139,6 +141,7 @@ void fl_channel_atfork_child(void)
 	t_tid = 0;
 	t_busy = 0;
 	fl_until = fl_after;
+	fl_owner = (pid_t)syscall(SYS_getpid);
 	__atomic_store_n(&fl_state, fl_sock[0] ? FL_NONE : FL_OFF, __ATOMIC_SEQ_CST);
 }
 
@@ -269,6 +272,10 @@ static char *claim(void)
 {
 	int s = __atomic_load_n(&fl_state, __ATOMIC_SEQ_CST);
 	if (s == FL_NONE) {
+		/* A vfork child (on its parent's memory) must not handshake:
+		 * the connection and the segment would be its parent's. */
+		if ((pid_t)syscall(SYS_getpid) != fl_owner)
+			return NULL;
 		if (__atomic_sub_fetch(&fl_until, 1, __ATOMIC_SEQ_CST) >= 0)
 			return NULL;
 		int want = FL_NONE;

@@ -74,6 +74,21 @@ static size_t fl_mount_len;
 static int fl_channel_ok; // fl_channel_init succeeded
 static pid_t fl_pid;      // the process the channel belongs to
 
+// fl_token points to a word that is 1 in the process the channel belongs
+// to. It lives in a page the kernel zeroes in the child of any fork that
+// copies the memory (MADV_WIPEONFORK), so the child of a raw fork or clone,
+// which ran no fork handler and has neither the segment nor the view
+// mapped (both MADV_DONTFORK), reads 0 without a syscall: a getpid costs
+// as much as the stat the view answers (1.2 us on a guest). A vfork child
+// (or any clone sharing the memory) reads 1, and may: it shares the
+// mappings too, the view's answers depend on no credential, and whatever
+// is its parent's alone (the channel's slots and handshake, the
+// descriptor entries, the pin table) is checked by process or thread id
+// where it is touched; a credential change of such a child turns its
+// parent's view off (fastlane/view.go, credChanged). NULL (no such page):
+// fl_channel_ours asks getpid.
+static volatile int *fl_token;
+
 // Set at the first call that needs it (mount_dev).
 static dev_t fl_mount_dev;  // st_dev of the mount as the kernel shows it
 static int fl_mount_dev_ok; // fl_mount_dev is set (atomic)
@@ -84,6 +99,23 @@ static void fl_atfork_child(void)
 	fl_pid = (pid_t)fl_raw(SYS_getpid, 0, 0, 0, 0, 0, 0);
 	if (fl_channel_ok)
 		fl_channel_atfork_child();
+	if (fl_token)
+		*fl_token = 1; // the page came zeroed
+}
+
+// map_token sets fl_token, or leaves it NULL when the kernel has no
+// MADV_WIPEONFORK (before 4.14).
+static void map_token(void)
+{
+	void *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return;
+	if (madvise(p, 4096, MADV_WIPEONFORK) != 0) {
+		munmap(p, 4096);
+		return;
+	}
+	fl_token = p;
+	*fl_token = 1;
 }
 
 // map_trampoline copies the stub into the page at FL_TRAMPOLINE_ADDR and
@@ -129,6 +161,8 @@ __attribute__((constructor)) static void fl_init(void)
 	if (pthread_atfork(NULL, NULL, fl_atfork_child) != 0)
 		return; // no fork handler: no channel, a child would share it
 	fl_channel_ok = fl_channel_init(fl_mount) == 0;
+	if (fl_channel_ok)
+		map_token();
 	fl_mount_len = n; // last: from here on, paths are classified
 }
 
@@ -195,12 +229,17 @@ static dev_t mount_dev(void)
 	return st.st_dev;
 }
 
-// fl_channel_ours reports whether this process may use the channel: a
-// vfork child (on its parent's memory) or the child of a raw clone (no
-// fork handler ran) must not touch the parent's.
+// fl_channel_ours reports whether this process may use the channel and
+// the view: the child of a raw fork or clone (no fork handler ran) must
+// not touch its parent's, which are not mapped there (see fl_token for
+// what a vfork child may use).
 static int fl_channel_ours(void)
 {
-	return fl_channel_ok && fl_raw(SYS_getpid, 0, 0, 0, 0, 0, 0) == fl_pid;
+	if (!fl_channel_ok)
+		return 0;
+	if (fl_token)
+		return *fl_token == 1;
+	return fl_raw(SYS_getpid, 0, 0, 0, 0, 0, 0) == fl_pid;
 }
 
 enum fl_where fl_route(int dirfd, const char *path)

@@ -7,6 +7,8 @@
 //   flprobe stat N PATH          stat PATH N times
 //   flprobe fork N PATH          stat N times in a fork child, then in the parent
 //   flprobe vfork N PATH         stat once in a vfork child, which then execs "stat N PATH"
+//   flprobe vforkcred N PATH     stat N times, then stat once in a vfork child that first
+//                                became uid and gid 65534 (the child's own credentials)
 //   flprobe exec N PATH          exec "stat N PATH" (the library follows through the environment)
 //   flprobe clearenv             exec "env" with an empty environment
 //   flprobe threads N PATH       stat N times in each of 4 threads
@@ -170,6 +172,21 @@ int main(int argc, char **argv)
 		int code = wait_child(pid);
 		printf("vfork child stat=%d exit=%d\n", r, code);
 		stats("parent");
+		return code;
+	} else if (strcmp(mode, "vforkcred") == 0) {
+		stats("stat");
+		struct stat st;
+		volatile int r = -1, err = 0; // written by the child, on this memory
+		pid_t pid = vfork();
+		if (pid == 0) {
+			if (setgid(65534) != 0 || setuid(65534) != 0)
+				_exit(3);
+			r = stat(path, &st);
+			err = r == 0 ? 0 : errno;
+			_exit(0);
+		}
+		int code = wait_child(pid);
+		printf("vfork child as 65534 stat=%d errno=%d exit=%d\n", r, err, code);
 		return code;
 	} else if (strcmp(mode, "exec") == 0) {
 		execv("/proc/self/exe", again);
