@@ -332,4 +332,3 @@ func TestRunFastLaneVforkCredentials(t *testing.T) {
 		})
 	}
 }
-
