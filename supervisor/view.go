@@ -115,7 +115,16 @@ func (s *Supervisor) currentView() *mountView {
 	// settle leaves stale set: the next call comes here again.
 	w.stale.Store(true)
 	for range 3 {
-		if a.rearm(w.ino) != 0 {
+		if e := a.rearm(w.ino); e != 0 {
+			// A ring that cannot be rearmed would send every call
+			// here: poll on every call instead, as without it.
+			s.log.Warn("view alarm failed: polling the mount table on every call", "err", e)
+			w.alarm.Store(nil)
+			a.stop()
+			w.stale.Store(false)
+			if w.changed() {
+				s.refreshLocked()
+			}
 			break
 		}
 		if !w.changed() {

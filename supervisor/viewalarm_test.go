@@ -131,6 +131,44 @@ func TestCurrentViewSeesRemountAtOnce(t *testing.T) {
 	}
 }
 
+// TestCurrentViewAlarmFails: an alarm whose ring stops working (here its
+// descriptor is replaced by /dev/null, so io_uring_enter fails) is dropped
+// at the first call that needs a rearm, and from then on every call polls:
+// the remount that made the alarm ring is seen by that same call, and the
+// next one by the call after it.
+func TestCurrentViewAlarmFails(t *testing.T) {
+	s := startSupervised(t)
+	requireAlarm(t, s.sup)
+	t.Cleanup(func() { unix.Mount("", s.Dir, "", unix.MS_REMOUNT|unix.MS_BIND, "") })
+	a := s.sup.mounts.alarm.Load()
+	null, err := unix.Open("/dev/null", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(null)
+	if err := unix.Dup3(null, a.ring.fd, unix.O_CLOEXEC); err != nil {
+		t.Fatal(err)
+	}
+	if v := s.sup.currentView(); v.kernelOnly {
+		t.Fatal("writable mount seen as kernel-only")
+	}
+	if err := unix.Mount("", s.Dir, "", unix.MS_REMOUNT|unix.MS_BIND|unix.MS_RDONLY, ""); err != nil {
+		t.Fatal(err)
+	}
+	if v := s.sup.currentView(); !v.kernelOnly {
+		t.Error("the call right after a read-only remount, with a broken alarm, did not see it")
+	}
+	if s.sup.mounts.alarm.Load() != nil {
+		t.Error("the broken alarm is still in use")
+	}
+	if err := unix.Mount("", s.Dir, "", unix.MS_REMOUNT|unix.MS_BIND, ""); err != nil {
+		t.Fatal(err)
+	}
+	if v := s.sup.currentView(); v.kernelOnly {
+		t.Error("the call right after the remount back, polling, did not see it")
+	}
+}
+
 // BenchmarkCurrentView is the cost per served call of knowing the mount's
 // view current: with the alarm (an atomic load while nothing changes) and
 // without it (a poll(2) of two descriptors).
