@@ -118,3 +118,39 @@ bench-compare rev rounds="5":
             "$tmp/fuse-$v.test" -test.run '^$' -test.bench '^Benchmark(Stat|OpenRead4KClose|CreateWrite4KClose|Mkdir|Pread4K)$' -test.benchtime 3000x | grep '^Benchmark' | sed "s/^/$v /"
         done
     done
+
+# The per-request costs the issue notes quote: 'btfuse bench' of REV's
+# binary and of this tree's, one round each in turn (before, after,
+# before, ...), so that the machine's load falls on both alike; then the
+# median per workload and mode of each, and after/before. Root, for the
+# mounts; python3, for the medians.
+[doc("interleave 'btfuse bench' of REV and of this tree (root)")]
+bench-compare-cli rev rounds="5" only="mkdir,unlink,createwrite,stat,openclose": build
+    #!/usr/bin/env bash
+    set -euo pipefail
+    tmp=$(mktemp -d)
+    trap 'git worktree remove --force "$tmp/base" 2>/dev/null; rm -rf "$tmp"' EXIT
+    git worktree add -q --detach "$tmp/base" {{rev}}
+    (cd "$tmp/base" && just build >/dev/null)
+    for r in $(seq {{rounds}}); do
+        for v in before after; do
+            bin={{justfile_directory()}}/{{bin}}
+            [ $v = before ] && bin="$tmp/base/bin/btfuse"
+            "$bin" bench --only {{only}} --rounds 1 --json "$tmp/$v-$r.json" >/dev/null
+            echo "$v round $r done" >&2
+        done
+    done
+    python3 - "$tmp" <<'PY'
+    import collections, glob, json, os, statistics, sys
+    d = collections.defaultdict(list)
+    for f in glob.glob(os.path.join(sys.argv[1], "*-*.json")):
+        v = os.path.basename(f).split("-")[0]
+        for w in json.load(open(f))["workloads"]:
+            for s in w["samples"]:
+                d[(w["name"], s["mode"], v)].append(s["ns"] / 1000)
+    print("%-12s %-6s %10s %10s %12s" % ("workload", "mode", "before us", "after us", "after/before"))
+    for (name, mode, v) in sorted(d):
+        if v == "before" and (name, mode, "after") in d:
+            b, a = statistics.median(d[(name, mode, "before")]), statistics.median(d[(name, mode, "after")])
+            print("%-12s %-6s %10.2f %10.2f %12.2f" % (name, mode, b, a, a / b))
+    PY

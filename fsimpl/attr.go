@@ -13,10 +13,21 @@ import (
 //
 // Preconditions: fs.mu is held.
 func (fs *FS) attrLocked(n *inode) Attr {
+	return fs.attrWithLocked(n, nil)
+}
+
+// attrWithLocked is attrLocked with the backing file's stat in hand when
+// st is not nil (it is then n's backing file's, taken just now).
+//
+// Preconditions: fs.mu is held.
+func (fs *FS) attrWithLocked(n *inode, st *unix.Stat_t) Attr {
 	a := fs.metaAttrLocked(n)
 	if n.isReg() {
-		var st unix.Stat_t
-		if fs.back.stat(n.ino, &st) == 0 {
+		var own unix.Stat_t
+		if st == nil && fs.back.stat(n.ino, &own) == 0 {
+			st = &own
+		}
+		if st != nil {
 			fs.noteAlloc(n, st.Blocks)
 			a.Size = uint64(st.Size)
 			a.Blocks = uint64(st.Blocks)
@@ -67,6 +78,28 @@ func (fs *FS) metaAttrLocked(n *inode) Attr {
 
 func tsAfter(a, b unix.Timespec) bool {
 	return a.Sec > b.Sec || a.Sec == b.Sec && a.Nsec > b.Nsec
+}
+
+// BackingAttr reports the attributes of the inode whose backing file st
+// describes: the kernel's stat of a descriptor on it that the caller found
+// (a target's served descriptor), which is the backing file's own, so it
+// is not stat'ed again. ok false: st is not of a backing file fsimpl
+// knows (see BackingIno).
+func (fs *FS) BackingAttr(st *unix.Stat_t) (a Attr, ok bool) {
+	if st.Dev != fs.back.dev {
+		return Attr{}, false
+	}
+	fs.mu.RLock()
+	defer fs.mu.RUnlock()
+	i, ok := fs.byBacking[st.Ino]
+	if !ok {
+		return Attr{}, false
+	}
+	n, e := fs.getLocked(i)
+	if e != 0 || !n.isReg() {
+		return Attr{}, false
+	}
+	return fs.attrWithLocked(n, st), true
 }
 
 // GetAttr reports the attributes of ino.

@@ -3,6 +3,7 @@ package fsimpl
 import (
 	"bytes"
 	"fmt"
+	"strings"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -349,6 +350,44 @@ func TestBackingIno(t *testing.T) {
 			fs.mu.RUnlock()
 			if n != 0 {
 				t.Errorf("%d backing entries left with no file", n)
+			}
+		})
+	}
+}
+
+// TestBackingAttr: the attributes of a backing file's stat, taken by a
+// lane from a descriptor on it, are GetAttr's, native writes through the
+// descriptor included; a stat of anything else is no inode's.
+func TestBackingAttr(t *testing.T) {
+	for _, kind := range backings() {
+		t.Run(kind.String(), func(t *testing.T) {
+			fs := newTestFS(t, Options{Backing: kind})
+			ino := mustFile(t, fs, Root, "f", 0o4755, "x")
+			f, e := fs.Open(Root, ino, unix.O_RDWR)
+			if e != 0 {
+				t.Fatal(e)
+			}
+			defer fs.Release(f)
+			for i, data := range []string{"", "more data", strings.Repeat("y", 3*pageSize)} {
+				if _, err := unix.Pwrite(f.Fd, []byte(data), int64(i)); err != nil {
+					t.Fatal(err)
+				}
+				var st unix.Stat_t
+				if err := unix.Fstat(f.Fd, &st); err != nil {
+					t.Fatal(err)
+				}
+				got, ok := fs.BackingAttr(&st)
+				want, e := fs.GetAttr(ino)
+				if !ok || e != 0 || got != want {
+					t.Errorf("write %d: BackingAttr = %+v, %v; GetAttr = %+v, %v", i, got, ok, want, e)
+				}
+			}
+			var st unix.Stat_t
+			if err := unix.Stat("/", &st); err != nil {
+				t.Fatal(err)
+			}
+			if a, ok := fs.BackingAttr(&st); ok {
+				t.Errorf("BackingAttr of / = %+v", a)
 			}
 		})
 	}

@@ -55,6 +55,10 @@ type view struct {
 	// writing: the sequence is odd already, made so in the middle of a
 	// critical section (writeLocked); flushLocked makes it even.
 	writing bool
+
+	// pop faults in the pages of the slots and dentries that come next
+	// (view_populate.go).
+	pop *viewPopulator
 }
 
 type dentKey struct {
@@ -239,6 +243,7 @@ func newView(maxInodes uint64) (*view, error) {
 	for b := int32(0); b < slots; b++ {
 		v.put32(int(ibuckOff)+int(b)*4, ^uint32(0))
 	}
+	v.pop = startPopulator(mem, int(slotsOff), int(slots)*viewSlotSize, int(dentsOff), int(dents)*viewDentSize)
 	return v, nil
 }
 
@@ -249,6 +254,7 @@ func (fs *FS) closeView() {
 	fs.view = nil
 	fs.mu.Unlock()
 	if v != nil {
+		v.pop.stop()
 		unix.Munmap(v.mem)
 		v.file.Close()
 	}
@@ -290,6 +296,7 @@ func (v *view) slotFor(ino Ino) int32 {
 	case v.nextSlot < v.slots:
 		s = v.nextSlot
 		v.nextSlot++
+		v.pop.reach(popSlots, int(v.nextSlot)*viewSlotSize)
 	default:
 		return -1
 	}
@@ -415,6 +422,7 @@ func (v *view) writeDent(fs *FS, dir *inode, name string) {
 	case v.nextDent < v.dents:
 		d = v.nextDent
 		v.nextDent++
+		v.pop.reach(popDents, int(v.nextDent)*viewDentSize)
 	default:
 		v.incomplete[dir.ino] = true
 		return

@@ -54,6 +54,10 @@ func benchHelper(op, dir string, n int) error {
 			if err := unix.Stat(p, &st); err != nil {
 				return err
 			}
+		case "fstat":
+			if err := unix.Fstat(fd, &st); err != nil {
+				return err
+			}
 		case "pread":
 			unix.Pread(fd, buf, 0)
 		case "mkdirrm":
@@ -82,7 +86,7 @@ func benchHelper(op, dir string, n int) error {
 func BenchmarkDoors(b *testing.B) {
 	s := startSupervised(b)
 	tmp := testutil.TmpfsDir(b)
-	for _, op := range []string{"openread", "createwrite", "stat", "pread", "mkdirrm"} {
+	for _, op := range []string{"openread", "createwrite", "stat", "fstat", "pread", "mkdirrm"} {
 		b.Run(op, func(b *testing.B) {
 			n := b.N
 			if n < 200 {

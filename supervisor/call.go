@@ -221,16 +221,49 @@ func (c *call) change(fn func() unix.Errno) result {
 // fdIno maps a descriptor of the target to the fsimpl inode whose backing
 // file it is, or reports false when it is not a served descriptor.
 func (c *call) fdIno(fd int32) (fsimpl.Ino, bool) {
+	var st unix.Stat_t
+	if !c.fdStat(fd, &st) {
+		return 0, false
+	}
+	return c.s.fs.BackingIno(st.Dev, st.Ino)
+}
+
+// fdAttr is the attributes of the inode whose backing file descriptor fd
+// of the target is, or false when it is not a served descriptor. The
+// descriptor's stat is the backing file's, which fsimpl takes as its own
+// (FS.BackingAttr) instead of stat'ing the backing file once more.
+func (c *call) fdAttr(fd int32) (fsimpl.Attr, bool) {
+	var st unix.Stat_t
+	if !c.fdStat(fd, &st) {
+		return fsimpl.Attr{}, false
+	}
+	return c.s.fs.BackingAttr(&st)
+}
+
+// fdStat stats descriptor fd of the target (through /proc/TID/fd), into
+// st: the fields fsimpl reads of a backing file (FS.BackingAttr).
+func (c *call) fdStat(fd int32, st *unix.Stat_t) bool {
 	if fd < 0 {
-		return 0, false
+		return false
 	}
-	// Only the identity is needed: AT_STATX_DONT_SYNC keeps a descriptor
-	// on a network or FUSE filesystem (a standard stream, say) from
-	// sending a request and stalling this receiver (fuse_update_get_attr()
-	// and nfs_getattr() answer from their caches with it).
+	// AT_STATX_DONT_SYNC keeps a descriptor on a network or FUSE
+	// filesystem (a standard stream, say) from sending a request and
+	// stalling this receiver (fuse_update_get_attr() and nfs_getattr()
+	// answer from their caches with it); a backing file is on tmpfs,
+	// whose attributes are always current.
 	var stx unix.Statx_t
-	if err := unix.Statx(unix.AT_FDCWD, procPath(c.tid, "fd/"+itoa(int(fd))), unix.AT_STATX_DONT_SYNC, unix.STATX_INO, &stx); err != nil {
-		return 0, false
+	if err := unix.Statx(unix.AT_FDCWD, procPath(c.tid, "fd/"+itoa(int(fd))), unix.AT_STATX_DONT_SYNC, unix.STATX_BASIC_STATS, &stx); err != nil {
+		return false
 	}
-	return c.s.fs.BackingIno(unix.Mkdev(stx.Dev_major, stx.Dev_minor), stx.Ino)
+	*st = unix.Stat_t{
+		Dev:    unix.Mkdev(stx.Dev_major, stx.Dev_minor),
+		Ino:    stx.Ino,
+		Mode:   uint32(stx.Mode),
+		Size:   int64(stx.Size),
+		Blocks: int64(stx.Blocks),
+		Atim:   unix.Timespec{Sec: stx.Atime.Sec, Nsec: int64(stx.Atime.Nsec)},
+		Mtim:   unix.Timespec{Sec: stx.Mtime.Sec, Nsec: int64(stx.Mtime.Nsec)},
+		Ctim:   unix.Timespec{Sec: stx.Ctime.Sec, Nsec: int64(stx.Ctime.Nsec)},
+	}
+	return true
 }

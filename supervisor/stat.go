@@ -112,32 +112,36 @@ func atFlags(flags int) int {
 // emptyPathIno reports the inode of an AT_EMPTY_PATH call whose path is
 // empty and whose fd is a served descriptor.
 func (c *call) emptyPathIno(dirfd int32, pathAddr uint64) (fsimpl.Ino, bool) {
-	var b [1]byte
-	if n, e := readMem(c.tid, pathAddr, b[:]); e != 0 || n != 1 || b[0] != 0 {
+	if !c.emptyPath(pathAddr) {
 		return 0, false
 	}
 	return c.fdIno(dirfd)
 }
 
+// emptyPath reports whether the path argument at pathAddr is "".
+func (c *call) emptyPath(pathAddr uint64) bool {
+	var b [1]byte
+	n, e := readMem(c.tid, pathAddr, b[:])
+	return e == 0 && n == 1 && b[0] == 0
+}
+
 // emptyPathAttr answers an AT_EMPTY_PATH call whose path is empty and
 // whose fd is a served descriptor.
 func (c *call) emptyPathAttr(dirfd int32, pathAddr uint64) (fsimpl.Attr, bool) {
-	ino, ok := c.emptyPathIno(dirfd, pathAddr)
+	if !c.emptyPath(pathAddr) {
+		return fsimpl.Attr{}, false
+	}
+	a, ok := c.fdAttr(dirfd)
 	if !ok || !c.admitted() {
 		return fsimpl.Attr{}, false
 	}
-	a, e := c.s.fs.GetAttr(ino)
-	return a, e == 0
+	return a, true
 }
 
 // fstat serves fstat on a descriptor of the reserved range.
 func (c *call) fstat() result {
-	ino, ok := c.fdIno(c.fdArg(0))
+	a, ok := c.fdAttr(c.fdArg(0))
 	if !ok || !c.admitted() {
-		return cont()
-	}
-	a, e := c.s.fs.GetAttr(ino)
-	if e != 0 {
 		return cont()
 	}
 	return c.putStat(c.arg(1), &a)

@@ -76,29 +76,85 @@ type mountWatch struct {
 	ino  int
 	mu   sync.Mutex // serialises the poll and the refresh
 	view atomic.Pointer[mountView]
+	// alarm rings when the mount table or the directories above the
+	// mount may have changed (viewalarm.go); nil: poll on every call.
+	// Set and cleared with mu held.
+	alarm atomic.Pointer[alarm]
+	// stale: a refresh after the alarm rang is under way (or failed), so
+	// view may be older than a change the alarm no longer shows.
+	stale atomic.Bool
 }
 
 // currentView returns the view of the mount, made again first when the
 // mount table changed (a mount or remount signals it before it returns)
 // or a directory above the mount point was moved, removed or changed its
 // mode, owner or ACL (inotify queues the event before the syscall
-// returns). The cost is one poll(2) of two descriptors, with no wait.
+// returns). While the view alarm has not rung, nothing changed since its
+// last rearm and the view is current: no syscall. Otherwise, or without
+// the alarm, one poll(2) of two descriptors, with no wait, says whether
+// to make the view again.
 func (s *Supervisor) currentView() *mountView {
 	w := &s.mounts
+	// The alarm first: a refresh sets stale before it quiets the alarm,
+	// and clears it only once the view is stored.
+	if a := w.alarm.Load(); a != nil && !a.rung() && !w.stale.Load() {
+		return w.view.Load()
+	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	a := w.alarm.Load()
+	if a == nil {
+		if w.changed() {
+			s.refreshLocked()
+		}
+		return w.view.Load()
+	}
+	// Rearm, then poll: a change before the rearm shows in the poll, one
+	// after it rings the alarm. A refresh replaces the inotify
+	// descriptor, so it is rearmed and polled again. A ring that does not
+	// settle leaves stale set: the next call comes here again.
+	w.stale.Store(true)
+	for range 3 {
+		if e := a.rearm(w.ino); e != 0 {
+			// A ring that cannot be rearmed would send every call
+			// here: poll on every call instead, as without it.
+			s.log.Warn("view alarm failed: polling the mount table on every call", "err", e)
+			w.alarm.Store(nil)
+			a.stop()
+			w.stale.Store(false)
+			if w.changed() {
+				s.refreshLocked()
+			}
+			break
+		}
+		if !w.changed() {
+			w.stale.Store(false)
+			break
+		}
+		s.refreshLocked()
+	}
+	return w.view.Load()
+}
+
+// changed polls the mount table and the inotify descriptor, without a
+// wait: true when either signalled, or the poll failed.
+//
+// Preconditions: w.mu is held.
+func (w *mountWatch) changed() bool {
 	fds := [2]unix.PollFd{{Fd: int32(w.fd), Events: unix.POLLPRI}, {Fd: int32(w.ino), Events: unix.POLLIN}}
 	n, err := unix.Poll(fds[:], 0)
 	for err == unix.EINTR {
 		n, err = unix.Poll(fds[:], 0)
 	}
-	v := w.view.Load()
-	if n > 0 || err != nil {
-		nv := s.watchedView()
-		w.view.Store(&nv)
-		v = &nv
-	}
-	return v
+	return n > 0 || err != nil
+}
+
+// refreshLocked makes the view again.
+//
+// Preconditions: s.mounts.mu is held.
+func (s *Supervisor) refreshLocked() {
+	nv := s.watchedView()
+	s.mounts.view.Store(&nv)
 }
 
 // watchedView makes the view and watches the directories above its path.
@@ -179,10 +235,20 @@ func (s *Supervisor) openMounts() error {
 	}
 	s.mounts.fd = fd
 	s.mounts.view.Store(&v)
+	if a, err := newViewAlarm(s.mounts.ino); err == nil {
+		s.mounts.alarm.Store(a)
+	} else {
+		s.log.Debug("view alarm unavailable: polling the mount table on every call", "err", err)
+	}
 	return nil
 }
 
 func (w *mountWatch) close() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if a := w.alarm.Swap(nil); a != nil {
+		a.stop()
+	}
 	for _, fd := range []*int{&w.fd, &w.ino} {
 		if *fd > 0 {
 			unix.Close(*fd)
