@@ -22,10 +22,14 @@ func credChange(c *call) result {
 
 // execChange lets an execve through. A setuid, setgid or file-capable
 // program, or a root caller's capabilities recomputed, changes the ids at
-// exec, but only the caller's (see credCache.execChanged).
+// exec, but only the caller's (see credCache.execChanged). A caller that
+// leads its thread group leads the new program's too: the thread-group
+// cache learns it here, so that the new program's first notifications
+// (its loader's) cost no look-up for their events.
 func execChange(c *call) result {
 	if c.s.creds.execChanged(c.tid) {
 		c.tgid = c.tid
+		c.s.tgids.Put(int32(c.tid), int32(c.tid))
 	}
 	if fn := c.s.credHook.Load(); fn != nil {
 		(*fn)(c.tid)

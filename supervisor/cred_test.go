@@ -4,6 +4,7 @@ import (
 	"os"
 	"testing"
 
+	"github.com/btfuse/btfuse/internal/procfs"
 	"github.com/btfuse/btfuse/internal/testthread"
 )
 
@@ -64,5 +65,28 @@ func TestCredCacheExec(t *testing.T) {
 	get(other)
 	if cached(&cc, leader) || cached(&cc, other) {
 		t.Error("credentials cached in the quiet window of an exec by a thread that does not lead")
+	}
+}
+
+// TestExecChangeTellsTgids: an execve by a thread that leads its group
+// puts it in the thread-group cache as its own group, so that the new
+// program's events need no look-up; another thread's is not put there
+// (exec gives it the leader's TID).
+func TestExecChangeTellsTgids(t *testing.T) {
+	const leader, other = 1 << 29, 1<<29 + 1
+	s := &Supervisor{tgids: procfs.NewTgidCache()}
+	defer s.creds.close()
+	s.creds.leads = func(tid int) bool { return tid == leader }
+	for _, tid := range []int{leader, other} {
+		c := &call{s: s, tid: tid}
+		if r := execChange(c); !r.cont {
+			t.Errorf("execve of %d: %+v, want CONTINUE", tid, r)
+		}
+	}
+	if tgid, ok := s.tgids.Peek(leader); !ok || tgid != leader {
+		t.Errorf("cache after the leader's exec: %d, %v; want %d", tgid, ok, leader)
+	}
+	if tgid, ok := s.tgids.Peek(other); ok {
+		t.Errorf("cache after another thread's exec: %d, want nothing", tgid)
 	}
 }

@@ -18,11 +18,15 @@ func (s *Supervisor) observe(c *call, r result, start time.Time) {
 		Path:    c.pathArg,
 		Latency: time.Since(start),
 	}
-	// Known already: the observer need not read /proc for it.
-	if c.cred != nil {
+	// Known already, or in the supervisor's cache (which execChange
+	// fills): the observer need not read /proc for it.
+	switch {
+	case c.cred != nil:
 		ev.Tgid = int32(c.cred.tgid)
-	} else if c.tgid != 0 {
+	case c.tgid != 0:
 		ev.Tgid = int32(c.tgid)
+	default:
+		ev.Tgid = s.tgids.Lookup(int32(c.tid))
 	}
 	switch {
 	case r.cont:

@@ -293,6 +293,8 @@ func (s *Supervisor) ServeWith(fd int, o ServeOptions) error {
 		unix.Close(fd)
 		return ErrClosed
 	}
+	addProcs(1)
+	defer addProcs(-1)
 	go l.watchdog()
 	s.listeners[l] = true
 	s.wg.Add(1)
@@ -402,6 +404,10 @@ func (l *listener) stop() {
 // receive is receiving thread i's loop. EINTR retries (or ends after
 // stop), ENOENT means the notification went away (its target died): carry
 // on, unless the listener has hung up; any other error ends the loop.
+//
+// After a notification the thread waits for the next one in a poll that
+// keeps its P; after a signal (EINTR), in RECV, an ordinary blocking
+// syscall (procs.go says why).
 func (s *Supervisor) receive(l *listener, i int) error {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
@@ -417,6 +423,7 @@ func (s *Supervisor) receive(l *listener, i int) error {
 	var n notif
 	c := &call{s: s, l: l}
 	defer c.handOff()
+	held := false // wait for the next notification keeping the P (procs.go)
 	for !l.stopped.Load() {
 		// A spare started for an injected delay retires when the
 		// sleeper is back.
@@ -431,9 +438,24 @@ func (s *Supervisor) receive(l *listener, i int) error {
 				return nil
 			}
 		}
+		if held {
+			// Wait for the next notification keeping the P; a
+			// signal (EINTR) sends this thread back to the ordinary
+			// wait, in RECV.
+			if e := notifPollHeld(l.fd); e != 0 {
+				held = false
+				if e != unix.EINTR {
+					l.stop()
+					return fmt.Errorf("poll listener: %w", e)
+				}
+				continue
+			}
+		}
 		switch e := notifRecv(l.fd, &n); e {
 		case 0:
+			held = holdP
 		case unix.EINTR:
+			held = false
 			continue
 		case unix.ENOENT:
 			if hungUp(l.fd) {

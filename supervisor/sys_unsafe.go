@@ -51,6 +51,19 @@ func notifRecv(fd int, n *notif) unix.Errno {
 	return ioctlPtr(fd, unix.SECCOMP_IOCTL_NOTIF_RECV, unsafe.Pointer(n))
 }
 
+// notifPollHeld waits until the listener has a notification to receive
+// (or has hung up), keeping the thread's P: a raw poll(2), which the Go
+// scheduler does not see (procs.go). A signal ends it with EINTR: poll
+// returns ERESTARTNOHAND, which becomes EINTR when a handler ran, as the
+// runtime's always does. (RECV itself cannot wait so: the kernel restarts
+// it after the runtime's SA_RESTART handlers, so no signal would end a
+// raw RECV, and a stop of the world would wait for the next notification.)
+func notifPollHeld(fd int) unix.Errno {
+	pfd := unix.PollFd{Fd: int32(fd), Events: unix.POLLIN}
+	_, _, e := unix.RawSyscall6(unix.SYS_PPOLL, uintptr(unsafe.Pointer(&pfd)), 1, 0, 0, 0, 0)
+	return e
+}
+
 // notifSend sends a response (SECCOMP_IOCTL_NOTIF_SEND).
 func notifSend(fd int, r *notifResp) unix.Errno {
 	return ioctlPtr(fd, unix.SECCOMP_IOCTL_NOTIF_SEND, unsafe.Pointer(r))

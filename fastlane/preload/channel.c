@@ -54,11 +54,20 @@ static int fl_until;
 
 /* The calling thread's slot, its TID when it claimed it, and whether a
  * call of this thread is under way (a signal handler that calls in then
- * passes instead of reusing the slot). */
-static __thread char *t_slot;
-static __thread pid_t t_tid;
-static __thread int t_busy;
-static __thread int t_errno; /* the caller's errno, given back at the end of a call */
+ * passes instead of reusing the slot).
+ *
+ * FL_TLS: the library is loaded at start (LD_PRELOAD), so its thread
+ * variables sit in the static TLS block at a fixed offset from the thread
+ * pointer: the initial-exec model reaches them with one load, where the
+ * default (general-dynamic, for libraries that may be dlopen()ed) calls
+ * __tls_get_addr, whose lazy binding is a symbol lookup through every
+ * loaded object in each process and in each fork child that touches them
+ * first. */
+#define FL_TLS __thread __attribute__((tls_model("initial-exec")))
+static FL_TLS char *t_slot;
+static FL_TLS pid_t t_tid;
+static FL_TLS int t_busy;
+static FL_TLS int t_errno; /* the caller's errno, given back at the end of a call */
 
 #define SPIN_MAX_NS 20000 /* gVisor's bound: never more than ~20 us */
 #define SPIN_MIN_NS 1000
@@ -123,8 +132,19 @@ void fl_channel_atfork_child(void)
 {
 	/* The segment is MADV_DONTFORK: it is not mapped here. The
 	 * connection is the parent's; the child makes its own. */
-	if (__atomic_load_n(&fl_state, __ATOMIC_SEQ_CST) == FL_OFF && fl_seg == NULL && fl_ctl < 0)
+	int state = __atomic_load_n(&fl_state, __ATOMIC_SEQ_CST);
+	if (state == FL_OFF && fl_seg == NULL && fl_ctl < 0)
 		return;
+	if (state == FL_NONE && fl_seg == NULL && fl_ctl < 0 && fl_bell < 0 && flc_backdir < 0 && !flc_view &&
+	    !fl_ring && !t_slot && !t_tid && !t_busy) {
+		/* A parent that never handshaked (most processes, and every
+		 * shell that only forks and execs) left nothing to forget:
+		 * the child writes nothing it need not, since each page it
+		 * writes first is a copy (the parent's are copy-on-write). */
+		if (fl_until != fl_after)
+			fl_until = fl_after;
+		return;
+	}
 	sys_close(fl_ctl);
 	fl_ctl = -1;
 	sys_close(fl_bell);

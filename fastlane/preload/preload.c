@@ -65,7 +65,12 @@ __asm__(".text\n"
 	".size fl_raw, .-fl_raw\n");
 extern const char fl_stub_end[];
 
-fl_syscall_fn fl_tramp = fl_raw;
+static long tramp_first(long nr, long a, long b, long c, long d, long e, long f);
+
+// fl_tramp starts as tramp_first, which maps the page at the first call
+// that wants it; then it is the page's stub, or fl_raw when the page could
+// not be made. Stored atomically: threads may be running by then.
+fl_syscall_fn fl_tramp = tramp_first;
 
 // Set once by the constructor, before the program's main and its threads;
 // only read afterwards (fl_pid also in a fork child, alone in its process).
@@ -93,10 +98,21 @@ static volatile int *fl_token;
 static dev_t fl_mount_dev;  // st_dev of the mount as the kernel shows it
 static int fl_mount_dev_ok; // fl_mount_dev is set (atomic)
 
+// The trampoline page's state (atomic): TRAMP_NONE until a call wants it,
+// TRAMP_MAPPING while one thread makes it, TRAMP_DONE after (fl_tramp is
+// then final).
+enum { TRAMP_NONE, TRAMP_MAPPING, TRAMP_DONE };
+static int fl_tramp_state;
+
 static void fl_atfork_child(void)
 {
 	// The channel belongs to the parent; the child's process id is new.
 	fl_pid = (pid_t)fl_raw(SYS_getpid, 0, 0, 0, 0, 0, 0);
+	// A page another thread was making at the fork may be half made
+	// here: the child tries again (MAP_FIXED_NOREPLACE then fails, and
+	// the child makes its syscalls the ordinary way).
+	if (__atomic_load_n(&fl_tramp_state, __ATOMIC_ACQUIRE) == TRAMP_MAPPING)
+		__atomic_store_n(&fl_tramp_state, TRAMP_NONE, __ATOMIC_RELEASE);
 	if (fl_channel_ok)
 		fl_channel_atfork_child();
 	if (fl_token)
@@ -119,28 +135,49 @@ static void map_token(void)
 }
 
 // map_trampoline copies the stub into the page at FL_TRAMPOLINE_ADDR and
-// returns 0, or -1 when the page is taken or cannot be made; the library
-// then makes every syscall the ordinary way.
-static int map_trampoline(void)
+// returns its address, or fl_raw when the page is taken or cannot be
+// made: the library then makes every syscall the ordinary way. Raw
+// syscalls: it runs inside an interposed call, which keeps the caller's
+// errno, maybe in a signal handler.
+static fl_syscall_fn map_trampoline(void)
 {
-	void *want = (void *)FL_TRAMPOLINE_ADDR;
-	void *p = mmap(want, FL_TRAMPOLINE_SIZE, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
-	if (p == MAP_FAILED)
-		return -1;
+	long want = (long)FL_TRAMPOLINE_ADDR;
+	long p = fl_raw(SYS_mmap, want, FL_TRAMPOLINE_SIZE, PROT_READ | PROT_WRITE,
+			MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+	if (p < 0 && p >= -4095)
+		return fl_raw;
 	if (p != want) { // a kernel before 4.17 takes the flag as a hint
-		munmap(p, FL_TRAMPOLINE_SIZE);
-		return -1;
+		fl_raw(SYS_munmap, p, FL_TRAMPOLINE_SIZE, 0, 0, 0, 0);
+		return fl_raw;
 	}
 	size_t n = (size_t)(fl_stub_end - (const char *)fl_raw);
-	memset(p, 0xcc, FL_TRAMPOLINE_SIZE); // int3 around the stub
-	memcpy(p, (const void *)fl_raw, n);
-	if (mprotect(p, FL_TRAMPOLINE_SIZE, PROT_READ | PROT_EXEC) != 0) {
-		munmap(p, FL_TRAMPOLINE_SIZE);
-		return -1;
+	memset((void *)p, 0xcc, FL_TRAMPOLINE_SIZE); // int3 around the stub
+	memcpy((void *)p, (const void *)fl_raw, n);
+	if (fl_raw(SYS_mprotect, p, FL_TRAMPOLINE_SIZE, PROT_READ | PROT_EXEC, 0, 0, 0) != 0) {
+		fl_raw(SYS_munmap, p, FL_TRAMPOLINE_SIZE, 0, 0, 0, 0);
+		return fl_raw;
 	}
-	fl_tramp = (fl_syscall_fn)p;
-	return 0;
+	return (fl_syscall_fn)p;
+}
+
+// tramp_first is fl_tramp until the page is made: the first call makes it
+// (a new page, and the page tables to reach it, cost every process that
+// maps it, and most short-lived programs never make a path call outside
+// the mount through the library) and goes through it. A call that finds
+// another thread, or the call its signal handler interrupted, making it
+// takes the ordinary way, which is always correct.
+static long tramp_first(long nr, long a, long b, long c, long d, long e, long f)
+{
+	int none = TRAMP_NONE;
+	if (__atomic_compare_exchange_n(&fl_tramp_state, &none, TRAMP_MAPPING, 0, __ATOMIC_ACQ_REL,
+					__ATOMIC_ACQUIRE)) {
+		__atomic_store_n(&fl_tramp, map_trampoline(), __ATOMIC_RELEASE);
+		__atomic_store_n(&fl_tramp_state, TRAMP_DONE, __ATOMIC_RELEASE);
+	}
+	fl_syscall_fn fn = __atomic_load_n(&fl_tramp, __ATOMIC_ACQUIRE);
+	if (fn == tramp_first)
+		fn = fl_raw;
+	return fn(nr, a, b, c, d, e, f);
 }
 
 __attribute__((constructor)) static void fl_init(void)
@@ -152,8 +189,6 @@ __attribute__((constructor)) static void fl_init(void)
 	while (n > 1 && m[n - 1] == '/')
 		n--;
 	if (n >= sizeof fl_mount)
-		return;
-	if (map_trampoline() != 0)
 		return;
 	memcpy(fl_mount, m, n);
 	fl_mount[n] = '\0';

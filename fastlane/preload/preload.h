@@ -18,7 +18,8 @@
 //   fl_raw: in the library's own text. The filter notifies path syscalls
 //     from there like any other: the ordinary way, served by the seccomp lane.
 //   fl_tramp: the copy in the trampoline page, whose path syscalls the
-//     filter allows; fl_raw when the page could not be mapped.
+//     filter allows; the page is made at the first call through fl_tramp
+//     (preload.c, tramp_first), and fl_raw stands in when it cannot be.
 typedef long (*fl_syscall_fn)(long nr, long a, long b, long c, long d, long e, long f);
 long fl_raw(long nr, long a, long b, long c, long d, long e, long f);
 extern fl_syscall_fn fl_tramp;

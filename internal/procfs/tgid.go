@@ -41,6 +41,24 @@ func (c *TgidCache) Lookup(tid int32) int32 {
 	return tgid
 }
 
+// Put records that tid's thread group is tgid, learnt elsewhere (a
+// thread that has just been found to lead its group), so that Lookup need
+// not read it.
+func (c *TgidCache) Put(tid, tgid int32) {
+	if tid <= 0 || tgid <= 0 {
+		return
+	}
+	c.slots[uint32(tid)&(tgidSlots-1)].Store(uint64(uint32(tid))<<32 | uint64(uint32(tgid)))
+}
+
+// Peek returns the TGID of tid if the cache holds it, without reading.
+func (c *TgidCache) Peek(tid int32) (int32, bool) {
+	if w := c.slots[uint32(tid)&(tgidSlots-1)].Load(); tid > 0 && w != 0 && int32(w>>32) == tid {
+		return int32(uint32(w)), true
+	}
+	return 0, false
+}
+
 // readTgid reads the thread group of tid; 0 if the thread is gone. A
 // leader is its own group, which one pidfd_open says; only another
 // thread costs a read of /proc/TID/status, several times dearer, which

@@ -31,6 +31,21 @@ func TestTgidCache(t *testing.T) {
 	}
 }
 
+// TestTgidCachePut: what Put records is answered without a read.
+func TestTgidCachePut(t *testing.T) {
+	c := NewTgidCache()
+	var reads atomic.Int32
+	c.read = func(tid int32) int32 { reads.Add(1); return tid + 1000 }
+	c.Put(7, 7)
+	c.Put(0, 3) // no thread: ignored
+	if got := c.Lookup(7); got != 7 || reads.Load() != 0 {
+		t.Errorf("after Put(7, 7): tgid %d after %d reads, want 7 after 0", got, reads.Load())
+	}
+	if got := c.Lookup(0); got != 0 {
+		t.Errorf("tgid of tid 0 = %d, want 0", got)
+	}
+}
+
 func BenchmarkTgidLookup(b *testing.B) {
 	c := NewTgidCache()
 	tid := int32(unix.Gettid())

@@ -1,0 +1,58 @@
+package supervisor
+
+import (
+	"os"
+	"runtime"
+	"strings"
+	"sync"
+)
+
+// procsMu serialises addProcs.
+var procsMu sync.Mutex
+
+// How a receiver waits for the next notification.
+//
+// An ordinary blocking syscall hands the thread's P to the Go scheduler's
+// care: a receiver never passes through the scheduler between its
+// syscalls, so every 10 ms the runtime's monitor thread (sysmon) sees it
+// as one long-running goroutine and takes its P away while it waits in
+// RECV; with nothing else to do, sysmon then sleeps until the receiver
+// leaves a syscall without its P, which wakes it and makes it poll every
+// 20 us again (the runtime's bet that more syscalls will need their Ps
+// taken), each poll a context switch, often on a CPU that was idle, and
+// the receiver's own return is a wake-up of sysmon on the target's CPU
+// before the target runs on. On a machine where a process runs a few ms,
+// that is continuous.
+//
+// So after a notification, while notifications come, the receiver waits
+// for the next one keeping its P (a raw poll(2) of the listener, then the
+// RECV that poll says will not wait): sysmon never finds every P idle,
+// never deep-sleeps and is never woken, and its own period grows to 10
+// ms. A signal ends such a wait with EINTR (sysmon's preemption of the
+// goroutine after 10 ms, a stop of the world for the garbage collector,
+// the listener's stop), and the next wait is the ordinary blocking RECV,
+// which gives the P up at once when the world stops: so an idle listener
+// holds no P, and the collector is never held up longer than one signal.
+// (Not a raw RECV: the kernel restarts RECV after the runtime's
+// SA_RESTART signal handlers, so nothing would end it but a
+// notification; TestStopTheWorldWhileReceiverWaits hung so.)
+//
+// Each listener has one receiver waiting at a time (the turn), so
+// ServeWith raises GOMAXPROCS by one for as long as it serves: a waiting
+// receiver's P is not taken from the goroutines that serve the FUSE door
+// and the other listeners.
+//
+// Without asynchronous preemption (GODEBUG=asyncpreemptoff=1) the runtime
+// sends no signal to a goroutine it must stop, and a receiver waiting with
+// its P would hold up every stop of the world until the next notification:
+// then every wait is the ordinary one (holdP false).
+//
+// addProcs adds d to GOMAXPROCS (ServeWith: +1 while it serves).
+func addProcs(d int) {
+	procsMu.Lock()
+	defer procsMu.Unlock()
+	runtime.GOMAXPROCS(runtime.GOMAXPROCS(0) + d)
+}
+
+// holdP: a receiver may wait in RECV keeping its P.
+var holdP = !strings.Contains(os.Getenv("GODEBUG"), "asyncpreemptoff=1")
