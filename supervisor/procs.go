@@ -5,6 +5,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"time"
 )
 
 // procsMu serialises addProcs.
@@ -37,6 +38,11 @@ var procsMu sync.Mutex
 // SA_RESTART signal handlers, so nothing would end it but a
 // notification; TestStopTheWorldWhileReceiverWaits hung so.)
 //
+// The poll is one syscall more per notification, which a program that
+// makes them back to back (find: a few us apart) pays without gain: its
+// receiver is rarely waiting when sysmon looks. So a receiver holds its P
+// only while its recent waits were long (waitAverage).
+//
 // Each listener has one receiver waiting at a time (the turn), so
 // ServeWith raises GOMAXPROCS by one for as long as it serves: a waiting
 // receiver's P is not taken from the goroutines that serve the FUSE door
@@ -56,3 +62,19 @@ func addProcs(d int) {
 
 // holdP: a receiver may wait in RECV keeping its P.
 var holdP = !strings.Contains(os.Getenv("GODEBUG"), "asyncpreemptoff=1")
+
+// holdAfter is the average wait from which a receiver holds its P: about
+// two of sysmon's shortest periods (20 us; more on a loaded machine), so
+// that a program making notified calls back to back keeps the cheaper
+// ordinary wait.
+const holdAfter = 50 * time.Microsecond
+
+// waitAverage is a receiver's moving average of how long it waited for
+// each notification (weight 1/4 to the newest).
+type waitAverage struct{ avg time.Duration }
+
+// next adds one wait and reports whether the next wait should hold the P.
+func (w *waitAverage) next(d time.Duration) bool {
+	w.avg += (d - w.avg) / 4
+	return holdP && w.avg >= holdAfter
+}

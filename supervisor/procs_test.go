@@ -81,3 +81,31 @@ func TestStopTheWorldWhileReceiverWaits(t *testing.T) {
 		t.Errorf("exit %d, stdout %q, stderr %q", code, out, errs)
 	}
 }
+
+// TestWaitAverage: back-to-back notifications (short waits) keep the
+// ordinary wait; a run of long waits (a process starting) holds the P,
+// and short ones bring the ordinary wait back.
+func TestWaitAverage(t *testing.T) {
+	if !holdP {
+		t.Skip("GODEBUG=asyncpreemptoff=1: receivers never wait keeping their P")
+	}
+	var w waitAverage
+	for i := 0; i < 20; i++ {
+		if w.next(5 * time.Microsecond) {
+			t.Fatalf("held after %d waits of 5 us (average %v)", i+1, w.avg)
+		}
+	}
+	held := false
+	for i := 0; i < 3 && !held; i++ {
+		held = w.next(time.Millisecond)
+	}
+	if !held {
+		t.Fatalf("not held after three waits of 1 ms (average %v)", w.avg)
+	}
+	for i := 0; i < 20 && held; i++ {
+		held = w.next(5 * time.Microsecond)
+	}
+	if held {
+		t.Errorf("still held after 20 waits of 5 us (average %v)", w.avg)
+	}
+}

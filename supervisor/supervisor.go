@@ -424,6 +424,7 @@ func (s *Supervisor) receive(l *listener, i int) error {
 	c := &call{s: s, l: l}
 	defer c.handOff()
 	held := false // wait for the next notification keeping the P (procs.go)
+	var waits waitAverage
 	for !l.stopped.Load() {
 		// A spare started for an injected delay retires when the
 		// sleeper is back.
@@ -438,6 +439,7 @@ func (s *Supervisor) receive(l *listener, i int) error {
 				return nil
 			}
 		}
+		waitStart := time.Now()
 		if held {
 			// Wait for the next notification keeping the P; a
 			// signal (EINTR) sends this thread back to the ordinary
@@ -453,7 +455,7 @@ func (s *Supervisor) receive(l *listener, i int) error {
 		}
 		switch e := notifRecv(l.fd, &n); e {
 		case 0:
-			held = holdP
+			held = waits.next(time.Since(waitStart))
 		case unix.EINTR:
 			held = false
 			continue
