@@ -143,6 +143,7 @@ void fl_channel_atfork_child(void)
 		 * writes first is a copy (the parent's are copy-on-write). */
 		if (fl_until != fl_after)
 			fl_until = fl_after;
+		fl_owner = (pid_t)syscall(SYS_getpid); // the child may handshake
 		return;
 	}
 	sys_close(fl_ctl);
