@@ -43,9 +43,9 @@ func (c *TgidCache) Lookup(tid int32) int32 {
 
 // Put records that tid's thread group is tgid, learnt elsewhere (a
 // thread that has just been found to lead its group), so that Lookup need
-// not read it.
+// not read it. A nil cache keeps nothing.
 func (c *TgidCache) Put(tid, tgid int32) {
-	if tid <= 0 || tgid <= 0 {
+	if c == nil || tid <= 0 || tgid <= 0 {
 		return
 	}
 	c.slots[uint32(tid)&(tgidSlots-1)].Store(uint64(uint32(tid))<<32 | uint64(uint32(tgid)))
