@@ -8,8 +8,14 @@ import (
 	"time"
 )
 
-// procsMu serialises addProcs.
+// procsMu serialises addProcs and guards what it counts.
 var procsMu sync.Mutex
+
+// procsServing counts the listeners served (addProcs), procsAdded the Ps
+// added for them: one each, but never more than the machine's CPUs, so
+// that a daemon serving many 'btfuse run' commands does not size its
+// garbage collector's workers (a quarter of GOMAXPROCS) by them.
+var procsServing, procsAdded int
 
 // How a receiver waits for the next notification.
 //
@@ -53,11 +59,17 @@ var procsMu sync.Mutex
 // its P would hold up every stop of the world until the next notification:
 // then every wait is the ordinary one (holdP false).
 //
-// addProcs adds d to GOMAXPROCS (ServeWith: +1 while it serves).
+// addProcs counts d more listeners served (ServeWith: +1 while it
+// serves) and adds a P for each, up to the number of CPUs.
 func addProcs(d int) {
 	procsMu.Lock()
 	defer procsMu.Unlock()
-	runtime.GOMAXPROCS(runtime.GOMAXPROCS(0) + d)
+	procsServing += d
+	want := min(procsServing, runtime.NumCPU())
+	if want != procsAdded {
+		runtime.GOMAXPROCS(runtime.GOMAXPROCS(0) + want - procsAdded)
+		procsAdded = want
+	}
 }
 
 // holdP: a receiver may wait in RECV keeping its P.

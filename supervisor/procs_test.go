@@ -109,3 +109,22 @@ func TestWaitAverage(t *testing.T) {
 		t.Errorf("still held after 20 waits of 5 us (average %v)", w.avg)
 	}
 }
+
+// TestAddProcsCapped: listeners beyond the machine's CPUs add no more Ps,
+// and GOMAXPROCS is what it was once they are all gone.
+func TestAddProcsCapped(t *testing.T) {
+	before := runtime.GOMAXPROCS(0)
+	n := runtime.NumCPU() + 3
+	for i := 0; i < n; i++ {
+		addProcs(1)
+	}
+	if got, want := runtime.GOMAXPROCS(0), before+runtime.NumCPU(); got != want {
+		t.Errorf("GOMAXPROCS with %d listeners: %d, want %d", n, got, want)
+	}
+	for i := 0; i < n; i++ {
+		addProcs(-1)
+	}
+	if got := runtime.GOMAXPROCS(0); got != before {
+		t.Errorf("GOMAXPROCS after: %d, want %d", got, before)
+	}
+}
