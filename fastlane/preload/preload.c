@@ -84,9 +84,10 @@ static pid_t fl_pid;      // the process the channel belongs to
 // copies the memory (MADV_WIPEONFORK), so the child of a raw fork or clone,
 // which ran no fork handler and has neither the segment nor the view
 // mapped (both MADV_DONTFORK), reads 0 without a syscall: a getpid costs
-// as much as the stat the view answers (1.2 us on a guest). A vfork child
-// (or any clone sharing the memory) reads 1, and may: it shares the
-// mappings too, the view's answers depend on no credential, and whatever
+// about as much as the stat the view answers. A vfork child (or any clone
+// sharing the memory) reads 1, and may: it shares the mappings too, the
+// view's answers hold for every credential its parent's hdrViewWalk
+// admits, and whatever
 // is its parent's alone (the channel's slots and handshake, the
 // descriptor entries, the pin table) is checked by process or thread id
 // where it is touched; a credential change of such a child turns its
