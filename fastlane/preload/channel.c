@@ -36,7 +36,7 @@ static uint32_t fl_ring;   /* the doorbell's session id (HDR_DOORBELL), 0: not t
 static int fl_ring_off;    /* BTFUSE_FAST_RING=0: never ring (the sleep on the slot alone) */
 static long fl_rings;      /* requests the doorbell served (fl_channel_rings) */
 pid_t flc_pid;             /* the process that handshaked */
-static pid_t fl_owner;     /* the process that may handshake (set at init and in a fork child) */
+static pid_t fl_owner;     /* the process the channel belongs to (set at init and in a fork child) */
 static int fl_spin_max_ns; /* 0 on a single CPU */
 static int fl_spin_ns;     /* the adaptive bound, <= fl_spin_max_ns */
 static pthread_key_t fl_key;
@@ -132,6 +132,7 @@ void fl_channel_atfork_child(void)
 {
 	/* The segment is MADV_DONTFORK: it is not mapped here. The
 	 * connection is the parent's; the child makes its own. */
+	fl_owner = (pid_t)syscall(SYS_getpid);
 	int state = __atomic_load_n(&fl_state, __ATOMIC_SEQ_CST);
 	if (state == FL_OFF && fl_seg == NULL && fl_ctl < 0)
 		return;
@@ -143,7 +144,6 @@ void fl_channel_atfork_child(void)
 		 * writes first is a copy (the parent's are copy-on-write). */
 		if (fl_until != fl_after)
 			fl_until = fl_after;
-		fl_owner = (pid_t)syscall(SYS_getpid); // the child may handshake
 		return;
 	}
 	sys_close(fl_ctl);
@@ -162,8 +162,12 @@ void fl_channel_atfork_child(void)
 	t_tid = 0;
 	t_busy = 0;
 	fl_until = fl_after;
-	fl_owner = (pid_t)syscall(SYS_getpid);
 	__atomic_store_n(&fl_state, fl_sock[0] ? FL_NONE : FL_OFF, __ATOMIC_SEQ_CST);
+}
+
+int fl_channel_mine(void)
+{
+	return (pid_t)syscall(SYS_getpid) == fl_owner;
 }
 
 char *flc_segment(void)
@@ -295,7 +299,7 @@ static char *claim(void)
 	if (s == FL_NONE) {
 		/* A vfork child (on its parent's memory) must not handshake:
 		 * the connection and the segment would be its parent's. */
-		if ((pid_t)syscall(SYS_getpid) != fl_owner)
+		if (!fl_channel_mine())
 			return NULL;
 		if (__atomic_sub_fetch(&fl_until, 1, __ATOMIC_SEQ_CST) >= 0)
 			return NULL;

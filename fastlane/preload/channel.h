@@ -13,6 +13,7 @@
 struct statx;
 int  fl_channel_init(const char *mount);  /* constructor, once; 0 or -errno; mount has no trailing / */
 void fl_channel_atfork_child(void);      /* first thing in a fork child: forget the parent's channel */
+int  fl_channel_mine(void);              /* 1 in the process the channel belongs to (one getpid) */
 long fl_newfstatat(int dirfd, const char *path, struct stat *st, int flags);
 long fl_statx(int dirfd, const char *path, int flags, unsigned int mask, struct statx *stx);
 long fl_faccessat2(int dirfd, const char *path, int mode, int flags);

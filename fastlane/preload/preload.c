@@ -73,11 +73,10 @@ static long tramp_first(long nr, long a, long b, long c, long d, long e, long f)
 fl_syscall_fn fl_tramp = tramp_first;
 
 // Set once by the constructor, before the program's main and its threads;
-// only read afterwards (fl_pid also in a fork child, alone in its process).
+// only read afterwards.
 static char fl_mount[PATH_MAX]; // canonical, without a trailing slash ("" = lane off)
 static size_t fl_mount_len;
 static int fl_channel_ok; // fl_channel_init succeeded
-static pid_t fl_pid;      // the process the channel belongs to
 
 // fl_token points to a word that is 1 in the process the channel belongs
 // to. It lives in a page the kernel zeroes in the child of any fork that
@@ -92,7 +91,7 @@ static pid_t fl_pid;      // the process the channel belongs to
 // descriptor entries, the pin table) is checked by process or thread id
 // where it is touched; a credential change of such a child turns its
 // parent's view off (fastlane/view.go, credChanged). NULL (no such page):
-// fl_channel_ours asks getpid.
+// fl_channel_ours asks getpid (fl_channel_mine).
 static volatile int *fl_token;
 
 // Set at the first call that needs it (mount_dev).
@@ -107,8 +106,6 @@ static int fl_tramp_state;
 
 static void fl_atfork_child(void)
 {
-	// The channel belongs to the parent; the child's process id is new.
-	fl_pid = (pid_t)fl_raw(SYS_getpid, 0, 0, 0, 0, 0, 0);
 	// A page another thread was making at the fork may be half made
 	// here: the child tries again (MAP_FIXED_NOREPLACE then fails, and
 	// the child makes its syscalls the ordinary way).
@@ -193,7 +190,6 @@ __attribute__((constructor)) static void fl_init(void)
 		return;
 	memcpy(fl_mount, m, n);
 	fl_mount[n] = '\0';
-	fl_pid = (pid_t)fl_raw(SYS_getpid, 0, 0, 0, 0, 0, 0);
 	if (pthread_atfork(NULL, NULL, fl_atfork_child) != 0)
 		return; // no fork handler: no channel, a child would share it
 	fl_channel_ok = fl_channel_init(fl_mount) == 0;
@@ -275,7 +271,7 @@ static int fl_channel_ours(void)
 		return 0;
 	if (fl_token)
 		return *fl_token == 1;
-	return fl_raw(SYS_getpid, 0, 0, 0, 0, 0, 0) == fl_pid;
+	return fl_channel_mine();
 }
 
 enum fl_where fl_route(int dirfd, const char *path)
