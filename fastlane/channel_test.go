@@ -301,6 +301,7 @@ func TestChannelStatDifferential(t *testing.T) {
 			}
 			if uid == "" {
 				for _, must := range []string{"newfstatat 0 " + l.mount + "/d/g\t", "newfstatat-at 0 g\t", "newfstatat-at 100 ../link\t", "statx-at 0 g\t", "faccessat2-at 4 g\t", "readlinkat-at up\t",
+					"newfstatat-at-placed 0 g\t", "newfstatat-at-placed 100 ../link\t", "statx-at-placed 0 g\t", "newfstatat-cwd-placed 0 d/g\t", "statx-cwd-placed 0 d/g\t",
 					"statx 0 " + l.mount + "/link\t", "readlinkat 4096 " + l.mount + "/link\t", "faccessat2 4,0 " + l.mount + "/f\t"} {
 					found := false
 					for _, r := range run {

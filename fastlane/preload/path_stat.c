@@ -38,8 +38,10 @@ static long do_fstatat(int dirfd, const char *path, struct stat *st, int flags)
 		if (r != FL_PASS)
 			return r;
 	}
-	enum fl_where w = fl_route(dirfd, path);
-	return FL_VIEWCALL(w, fl_view_fstatat(dirfd, path, st, flags),
+	char buf[FL_PLACE_SIZE];
+	struct fl_place pl = {.buf = buf};
+	enum fl_where w = fl_route_at(dirfd, path, &pl);
+	return FL_VIEWCALL(w, fl_view_fstatat(dirfd, path, st, flags, &pl),
 			   FL_ATTRCALL(w, fl_newfstatat(dirfd, path, st, flags), SYS_newfstatat, dirfd, path, st, flags, 0, 0));
 }
 
@@ -99,9 +101,11 @@ FL_EXPORT int statx(int dirfd, const char *path, int flags, unsigned int mask, s
 		if (r != FL_PASS)
 			return (int)fl_ret(r);
 	}
-	enum fl_where w = fl_route(dirfd, path);
+	char buf[FL_PLACE_SIZE];
+	struct fl_place pl = {.buf = buf};
+	enum fl_where w = fl_route_at(dirfd, path, &pl);
 	return (int)fl_ret(
-		FL_VIEWCALL(w, fl_view_statx(dirfd, path, flags, mask, stx),
+		FL_VIEWCALL(w, fl_view_statx(dirfd, path, flags, mask, stx, &pl),
 			    FL_ATTRCALL(w, fl_statx(dirfd, path, flags, mask, stx), SYS_statx, dirfd, path, flags, mask, stx, 0)));
 }
 
@@ -109,11 +113,13 @@ FL_EXPORT int statx(int dirfd, const char *path, int flags, unsigned int mask, s
 // none, glibc's emulation answers.
 static long do_faccessat(int dirfd, const char *path, int mode, int flags)
 {
-	enum fl_where w = fl_route(dirfd, path);
+	char buf[FL_PLACE_SIZE];
+	struct fl_place pl = {.buf = buf};
+	enum fl_where w = fl_route_at(dirfd, path, &pl);
 	if (flags == 0)
-		return FL_VIEWCALL(w, fl_view_faccessat(dirfd, path, mode, 0),
+		return FL_VIEWCALL(w, fl_view_faccessat(dirfd, path, mode, 0, &pl),
 				   FL_ATTRCALL(w, fl_faccessat2(dirfd, path, mode, 0), SYS_faccessat, dirfd, path, mode, 0, 0, 0));
-	long r = FL_VIEWCALL(w, fl_view_faccessat(dirfd, path, mode, flags),
+	long r = FL_VIEWCALL(w, fl_view_faccessat(dirfd, path, mode, flags, &pl),
 			     FL_ATTRCALL(w, fl_faccessat2(dirfd, path, mode, flags), SYS_faccessat2, dirfd, path, mode, flags,
 					 0, 0));
 	if (r == -ENOSYS) {
@@ -143,10 +149,12 @@ FL_EXPORT int eaccess(const char *path, int mode) __attribute__((alias("euidacce
 
 static long do_readlinkat(int dirfd, const char *path, char *buf, size_t len)
 {
-	enum fl_where w = fl_route(dirfd, path);
+	char pbuf[FL_PLACE_SIZE];
+	struct fl_place pl = {.buf = pbuf};
+	enum fl_where w = fl_route_at(dirfd, path, &pl);
 	// Not FL_ATTRCALL: the kernel does not cache a FUSE symlink's target,
 	// so the FUSE mount costs a round trip more than the channel.
-	return FL_VIEWCALL(w, fl_view_readlinkat(dirfd, path, buf, len),
+	return FL_VIEWCALL(w, fl_view_readlinkat(dirfd, path, buf, len, &pl),
 			   FL_SYSCALL(w, fl_readlinkat(dirfd, path, buf, len), SYS_readlinkat, dirfd, path, buf, len, 0, 0));
 }
 

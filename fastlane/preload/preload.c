@@ -201,11 +201,14 @@ __attribute__((constructor)) static void fl_init(void)
 // join_clean appends the lexical normal form of path to the clean
 // absolute path of len bytes in out (path alone when absolute): no empty
 // or "." components, ".." taking back the one before it. It returns the
-// new length, or -1 when out is too small.
-static long join_clean(const char *path, char *out, size_t len, size_t size)
+// new length, or -1 when out is too small; *low is the shortest length
+// out had on the way, so out[0, *low) is still what it was.
+static long join_clean(const char *path, char *out, size_t len, size_t size, size_t *low)
 {
+	*low = 0;
 	if (path[0] == '/' || (len == 1 && out[0] == '/'))
 		len = 0; // from the root
+	*low = len;
 	for (const char *s = path; *s;) {
 		while (*s == '/')
 			s++;
@@ -218,6 +221,8 @@ static long join_clean(const char *path, char *out, size_t len, size_t size)
 				len--;
 			if (len > 0)
 				len--; // the slash
+			if (len < *low)
+				*low = len;
 		} else {
 			if (len + 1 + k >= size)
 				return -1;
@@ -274,20 +279,20 @@ static int fl_channel_ours(void)
 	return fl_channel_mine();
 }
 
-enum fl_where fl_route(int dirfd, const char *path)
+// route classifies (dirfd, path) in clean, size bytes of work space: the
+// working directory, then the path joined to it (one buffer, for a signal
+// handler on a small alternate stack; a longer path is the ordinary
+// syscall's). pl, when not NULL, is told what the view can reuse.
+static enum fl_where route(int dirfd, const char *path, char *clean, size_t size, struct fl_place *pl)
 {
 	if (fl_mount_len == 0 || !path || !path[0])
 		return FL_PLAIN; // lane off, or an empty path: an fd operation
-	// One buffer, for a signal handler on a small alternate stack: the
-	// working directory, then the path joined to it. A longer path is the
-	// ordinary syscall's.
-	char clean[PATH_MAX];
 	size_t len = 0;
 	if (path[0] != '/') {
 		if (dirfd == AT_FDCWD) {
 			// getcwd is not a path syscall: never notified. The kernel
 			// returns a clean absolute path, or "(unreachable)...".
-			long r = fl_raw(SYS_getcwd, (long)clean, sizeof clean, 0, 0, 0, 0);
+			long r = fl_raw(SYS_getcwd, (long)clean, (long)size, 0, 0, 0, 0);
 			if (r <= 0 || clean[0] != '/')
 				return FL_PLAIN;
 			len = strlen(clean);
@@ -299,22 +304,49 @@ enum fl_where fl_route(int dirfd, const char *path)
 			// it (/proc/TID/fd/N), like the seccomp lane.
 			// AT_STATX_DONT_SYNC: the type and device need no
 			// FUSE round trip when the attributes have expired.
+			// STATX_INO too, for the view (the same call, the same
+			// cost): the FUSE inode keeps fsimpl's number.
 			struct statx sx;
-			if (fl_tramp(SYS_statx, dirfd, (long)"", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, STATX_TYPE,
-				     (long)&sx, 0) != 0 ||
+			if (fl_tramp(SYS_statx, dirfd, (long)"", AT_EMPTY_PATH | AT_STATX_DONT_SYNC,
+				     STATX_TYPE | STATX_INO, (long)&sx, 0) != 0 ||
 			    !S_ISDIR(sx.stx_mode))
 				return FL_PLAIN;
-			if (makedev(sx.stx_dev_major, sx.stx_dev_minor) != mount_dev())
+			dev_t dev = makedev(sx.stx_dev_major, sx.stx_dev_minor);
+			if (dev != mount_dev())
 				return fl_faults_live() ? FL_PLAIN : FL_KERNEL;
-			return fl_channel_ours() ? FL_MOUNTFD : FL_PLAIN;
+			if (!fl_channel_ours())
+				return FL_PLAIN;
+			if (pl && (sx.stx_mask & STATX_INO)) {
+				pl->dir_ino = sx.stx_ino;
+				pl->dir_dev = dev;
+			}
+			return FL_MOUNTFD;
 		}
 	}
-	long n = join_clean(path, clean, len, sizeof clean);
+	size_t low;
+	long n = join_clean(path, clean, len, size, &low);
 	if (n < 0)
 		return FL_PLAIN;
 	if (!under(clean, (size_t)n))
 		return fl_faults_live() ? FL_PLAIN : FL_KERNEL; // a rule may name it (fastlane/faults.go)
-	return fl_channel_ours() ? FL_CHANNEL : FL_PLAIN;
+	if (!fl_channel_ours())
+		return FL_PLAIN;
+	if (pl && len > 1 && low >= len)
+		pl->cwd_len = len; // no ".." of the path reached into it
+	return FL_CHANNEL;
+}
+
+enum fl_where fl_route(int dirfd, const char *path)
+{
+	char clean[PATH_MAX];
+	return route(dirfd, path, clean, sizeof clean, NULL);
+}
+
+enum fl_where fl_route_at(int dirfd, const char *path, struct fl_place *pl)
+{
+	pl->cwd_len = 0;
+	pl->dir_ino = pl->dir_dev = 0;
+	return route(dirfd, path, pl->buf + FL_PLACE_PATH, FL_PLACE_SIZE - FL_PLACE_PATH, pl);
 }
 
 enum fl_where fl_route2(int olddirfd, const char *oldpath, int newdirfd, const char *newpath)

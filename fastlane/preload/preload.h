@@ -7,6 +7,7 @@
 #include <stddef.h>
 
 #include "channel.h"
+#include "view.h"
 
 // FL_EXPORT marks the libc functions the library interposes; everything
 // else is hidden (-fvisibility=hidden), so the library adds no other
@@ -40,6 +41,11 @@ enum fl_where {
 // mount through the FUSE mount of the same filesystem): the
 // classification only chooses the fastest correct way.
 enum fl_where fl_route(int dirfd, const char *path);
+
+
+// fl_route_at is fl_route keeping in *pl what the view can reuse
+// (struct fl_place, view.h).
+enum fl_where fl_route_at(int dirfd, const char *path, struct fl_place *pl);
 
 // fl_route2 classifies a two-path call (rename, link): the kernel only
 // when both paths are outside, the channel only when both are under.

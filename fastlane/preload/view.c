@@ -130,9 +130,36 @@ static int build(char *w, size_t cap, const char *path)
 	return 0;
 }
 
-long flv_resolve(int dirfd, const char *path, int follow, int want, struct vattr *a, char *buf, size_t len,
-		 char **segp, int *pinp)
+/* build_cwd is build for a relative path when w already holds the
+ * working directory, cl bytes of it, as the route got it from getcwd
+ * (struct fl_place): the same test and the same result, one getcwd
+ * fewer. */
+static int build_cwd(char *w, size_t cap, size_t cl, const char *path)
 {
+	if (cl < flc_mount_len || memcmp(w, flc_mount, flc_mount_len) != 0 ||
+	    (cl > flc_mount_len && w[flc_mount_len] != '/'))
+		return -1;
+	size_t rl = cl - flc_mount_len, pl = strlen(path);
+	if (rl + 1 + pl + 1 > cap)
+		return -1;
+	memmove(w, w + flc_mount_len, rl);
+	w[rl] = '/';
+	memcpy(w + rl + 1, path, pl + 1);
+	return 0;
+}
+
+_Static_assert(FL_PLACE_PATH == FLV_SPLICE && FL_PLACE_SIZE == FLV_SPLICE + 4096,
+	       "struct fl_place's buffer is the walk's");
+
+/* resolve is flv_resolve with w, FLV_SPLICE + 4096 bytes to build the
+ * path in (the path relative to the root of the mount, after FLV_SPLICE
+ * bytes of room for symlink targets), and what the route learned (pl,
+ * or NULL: ask the kernel). */
+static __attribute__((noinline)) long resolve(int dirfd, const char *path, int follow, int want, struct vattr *a,
+					      char *buf, size_t len, char **segp, int *pinp, char *w,
+					      const struct fl_place *pl)
+{
+	const size_t wsize = FLV_SPLICE + 4096;
 	char *seg = flc_view_seg();
 	if (!seg || !path || !flc_mount_len)
 		return FL_PASS;
@@ -145,23 +172,37 @@ long flv_resolve(int dirfd, const char *path, int follow, int want, struct vattr
 	*pinp = -1;
 	uint64_t start = 0;
 	if (dirfd != AT_FDCWD) {
-		if (path[0] == '/' || path[0] == '\0' || dirfd < 0 || (pid_t)syscall(SYS_getpid) != flc_pid)
+		if (path[0] == '/' || path[0] == '\0' || dirfd < 0)
 			return FL_PASS;
-		if (!(start = dir_ino(dirfd)))
-			return FL_PASS;
+		if (pl && pl->dir_ino) {
+			/* The route's statx of dirfd, in the caller's own
+			 * descriptor table: a vfork child (which the route
+			 * admits, fl_token) places its own descriptor, and the
+			 * view's answers from there hold for it as its
+			 * working directory's do. */
+			if (pl->dir_dev != v64(flc_view, FLV_HDR_DEV))
+				return FL_PASS;
+			start = pl->dir_ino;
+		} else {
+			if ((pid_t)syscall(SYS_getpid) != flc_pid)
+				return FL_PASS;
+			if (!(start = dir_ino(dirfd)))
+				return FL_PASS;
+		}
 	}
 	*segp = seg;
 	const uint64_t *seq = (const uint64_t *)(b.v + FLV_HDR_SEQ);
-	/* The path relative to the root of the mount, after FLV_SPLICE bytes
-	 * of room for symlink targets. */
-	char w[FLV_SPLICE + 4096];
 	for (int t = 0; t < FLV_RETRIES; t++) {
 		if (start) {
 			size_t pl = strlen(path);
-			if (pl + 1 > sizeof w - FLV_SPLICE)
+			if (pl + 1 > wsize - FLV_SPLICE)
 				return FL_PASS;
 			memcpy(w + FLV_SPLICE, path, pl + 1);
-		} else if (build(w + FLV_SPLICE, sizeof w - FLV_SPLICE, path) < 0) {
+		} else if (t == 0 && path[0] != '/' && pl && pl->cwd_len) {
+			/* Only the first time: the walk writes over w. */
+			if (build_cwd(w + FLV_SPLICE, wsize - FLV_SPLICE, pl->cwd_len, path) < 0)
+				return FL_PASS;
+		} else if (build(w + FLV_SPLICE, wsize - FLV_SPLICE, path) < 0) {
 			return FL_PASS;
 		}
 		uint64_t s0 = __atomic_load_n(seq, __ATOMIC_ACQUIRE);
@@ -210,6 +251,23 @@ long flv_resolve(int dirfd, const char *path, int follow, int want, struct vattr
 	return FL_PASS;
 }
 
+static __attribute__((noinline)) long resolve_own(int dirfd, const char *path, int follow, int want,
+						  struct vattr *a, char *buf, size_t len, char **segp, int *pinp)
+{
+	char w[FLV_SPLICE + 4096];
+	return resolve(dirfd, path, follow, want, a, buf, len, segp, pinp, w, NULL);
+}
+
+long flv_resolve(int dirfd, const char *path, int follow, int want, struct vattr *a, char *buf, size_t len,
+		 char **segp, int *pinp, const struct fl_place *pl)
+{
+	/* Two functions, so that a call with the route's buffer does not
+	 * have a second one on its stack. */
+	if (pl && pl->buf)
+		return resolve(dirfd, path, follow, want, a, buf, len, segp, pinp, pl->buf, pl);
+	return resolve_own(dirfd, path, follow, want, a, buf, len, segp, pinp);
+}
+
 void flv_hit(char *seg, int op, long r)
 {
 	if (r == FL_PASS)
@@ -236,13 +294,13 @@ void flv_fill_stat(struct stat *st, const struct vattr *a)
 	st->st_ctim.tv_sec = a->ct[0], st->st_ctim.tv_nsec = a->ct[1];
 }
 
-long fl_view_fstatat(int dirfd, const char *path, struct stat *st, int flags)
+long fl_view_fstatat(int dirfd, const char *path, struct stat *st, int flags, const struct fl_place *pl)
 {
 	if (!st || (flags & ~(AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT)) != 0)
 		return FL_PASS;
 	struct vattr a;
 	char *seg = NULL;
-	long r = flv_resolve(dirfd, path, !(flags & AT_SYMLINK_NOFOLLOW), WANT_ATTR, &a, NULL, 0, &seg, NULL);
+	long r = flv_resolve(dirfd, path, !(flags & AT_SYMLINK_NOFOLLOW), WANT_ATTR, &a, NULL, 0, &seg, NULL, pl);
 	if (r == 0)
 		flv_fill_stat(st, &a);
 	if (seg)
@@ -250,7 +308,7 @@ long fl_view_fstatat(int dirfd, const char *path, struct stat *st, int flags)
 	return r;
 }
 
-long fl_view_statx(int dirfd, const char *path, int flags, unsigned int mask, struct statx *stx)
+long fl_view_statx(int dirfd, const char *path, int flags, unsigned int mask, struct statx *stx, const struct fl_place *pl)
 {
 	(void)mask; /* the lanes report the basic stats whatever is asked */
 	if (!stx || (flags & ~(AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT | AT_STATX_FORCE_SYNC | AT_STATX_DONT_SYNC)) != 0 ||
@@ -258,7 +316,7 @@ long fl_view_statx(int dirfd, const char *path, int flags, unsigned int mask, st
 		return FL_PASS;
 	struct vattr a;
 	char *seg = NULL;
-	long r = flv_resolve(dirfd, path, !(flags & AT_SYMLINK_NOFOLLOW), WANT_ATTR, &a, NULL, 0, &seg, NULL);
+	long r = flv_resolve(dirfd, path, !(flags & AT_SYMLINK_NOFOLLOW), WANT_ATTR, &a, NULL, 0, &seg, NULL, pl);
 	if (r == 0) {
 		/* supervisor.StatxOf. */
 		uint64_t dev = v64(flc_view, FLV_HDR_DEV);
@@ -286,13 +344,13 @@ long fl_view_statx(int dirfd, const char *path, int flags, unsigned int mask, st
 	return r;
 }
 
-long fl_view_faccessat(int dirfd, const char *path, int mode, int flags)
+long fl_view_faccessat(int dirfd, const char *path, int mode, int flags, const struct fl_place *pl)
 {
 	if ((mode & ~(R_OK | W_OK | X_OK)) != 0 || (flags & ~(AT_EACCESS | AT_SYMLINK_NOFOLLOW)) != 0)
 		return FL_PASS;
 	struct vattr a;
 	char *seg = NULL;
-	long r = flv_resolve(dirfd, path, !(flags & AT_SYMLINK_NOFOLLOW), WANT_MODE, &a, NULL, 0, &seg, NULL);
+	long r = flv_resolve(dirfd, path, !(flags & AT_SYMLINK_NOFOLLOW), WANT_MODE, &a, NULL, 0, &seg, NULL, pl);
 	/* F_OK needs only the walk; R, W and X only what fsimpl granted every
 	 * credential (fsimpl.FS.AccessAt is the walk and permissionLocked).
 	 * W_OK also needs a writable mount (do_faccessat()'s EROFS), which
@@ -307,14 +365,14 @@ long fl_view_faccessat(int dirfd, const char *path, int mode, int flags)
 	return r;
 }
 
-long fl_view_readlinkat(int dirfd, const char *path, char *buf, size_t len)
+long fl_view_readlinkat(int dirfd, const char *path, char *buf, size_t len, const struct fl_place *pl)
 {
 	if (!buf || len == 0 || len > 0x7fffffff)
 		return FL_PASS;
 	struct vattr a;
 	char *seg = NULL;
 	char tmp[FLV_TARGET_MAX];
-	long r = flv_resolve(dirfd, path, 0, WANT_LINK, &a, tmp, sizeof tmp, &seg, NULL);
+	long r = flv_resolve(dirfd, path, 0, WANT_LINK, &a, tmp, sizeof tmp, &seg, NULL, pl);
 	if (r == 0) {
 		size_t n = a.size < len ? a.size : len;
 		memcpy(buf, tmp, n);

@@ -105,11 +105,37 @@ struct statx;
 
 /* The view's calls, for paths the entry side routed to the channel: each
  * answers as the channel would (the same struct stat and statx bytes, the
- * same errno), or returns FL_PASS. */
-long fl_view_fstatat(int dirfd, const char *path, struct stat *st, int flags);
-long fl_view_statx(int dirfd, const char *path, int flags, unsigned int mask, struct statx *stx);
-long fl_view_faccessat(int dirfd, const char *path, int mode, int flags);
-long fl_view_readlinkat(int dirfd, const char *path, char *buf, size_t len);
+ * same errno), or returns FL_PASS. pl is what the route learned placing
+ * the call (preload.h, fl_route_at), or NULL. */
+/* struct fl_place is what the entry side's route (preload.c,
+ * fl_route_at) learned while placing a call, for the view to start from
+ * instead of asking the kernel again: each thing it holds cost a syscall
+ * to learn (getcwd, a statx of the directory descriptor), about as much as
+ * the whole answer from the view. The caller provides buf, FL_PLACE_SIZE
+ * bytes of its stack; the route works in buf + FL_PLACE_PATH, and the
+ * view then builds the path it walks in all of buf (the first
+ * FL_PLACE_PATH bytes are its room for symlink targets, FLV_SPLICE). One
+ * buffer for both keeps a call's stack as deep as it was with one buffer
+ * each: a signal handler may run on a small alternate stack. */
+struct fl_place {
+	char *buf;
+	/* > 0: buf[FL_PLACE_PATH, FL_PLACE_PATH + cwd_len) still holds the
+	 * working directory getcwd gave the route (clean and absolute, not
+	 * NUL-terminated): a relative path from AT_FDCWD, routed to the
+	 * channel. */
+	size_t cwd_len;
+	/* > 0: dirfd is a directory on the mount (FL_MOUNTFD) whose inode
+	 * number the kernel gave as dir_ino, on device dir_dev. */
+	uint64_t dir_ino, dir_dev;
+};
+#define FL_PLACE_PATH 1024
+#define FL_PLACE_SIZE (FL_PLACE_PATH + 4096)
+
+long fl_view_fstatat(int dirfd, const char *path, struct stat *st, int flags, const struct fl_place *pl);
+long fl_view_statx(int dirfd, const char *path, int flags, unsigned int mask, struct statx *stx,
+		   const struct fl_place *pl);
+long fl_view_faccessat(int dirfd, const char *path, int mode, int flags, const struct fl_place *pl);
+long fl_view_readlinkat(int dirfd, const char *path, char *buf, size_t len, const struct fl_place *pl);
 /* openat of an existing regular file for reading (view_open.c): the
  * backing file opened in-process, its inode pinned, or FL_PASS. */
 long fl_view_openat(int dirfd, const char *path, int flags);

@@ -72,9 +72,10 @@ enum { WANT_ATTR, WANT_MODE, WANT_LINK, WANT_OPEN };
  * for WANT_LINK the target into buf (at most len bytes; *a->size is its
  * length), or for WANT_OPEN the pin entry it took into *pinp (-1: none;
  * the pin was seen with the walk's sequence unchanged). It returns 0,
- * -errno or FL_PASS; *segp is the segment to count a hit in. */
+ * -errno or FL_PASS; *segp is the segment to count a hit in. pl: what the
+ * route learned (preload.h), whose buffer the walk then uses, or NULL. */
 long flv_resolve(int dirfd, const char *path, int follow, int want, struct vattr *a, char *buf, size_t len,
-		 char **segp, int *pinp);
+		 char **segp, int *pinp, const struct fl_place *pl);
 
 /* flv_backing_name writes ino's backing file name (fsimpl.BackingName:
  * lower-case hex, no leading zeros) into name. */

@@ -86,7 +86,7 @@ long fl_view_openat(int dirfd, const char *path, int flags)
 	char *seg = NULL;
 	int k = -1;
 	int saved = errno;
-	long r = flv_resolve(dirfd, path, !(flags & O_NOFOLLOW), WANT_OPEN, &a, NULL, 0, &seg, &k);
+	long r = flv_resolve(dirfd, path, !(flags & O_NOFOLLOW), WANT_OPEN, &a, NULL, 0, &seg, &k, NULL);
 	/* A credential change stops the view before it proceeds: seen
 	 * still set after the pin, the open came before it. */
 	if (r == 0 && ld(seg, HDR_VIEW_WALK) != 1)

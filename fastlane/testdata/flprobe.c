@@ -16,6 +16,9 @@
 //                                handler stats PATH too; any EINTR is an error
 //   flprobe statat N PATH        fstatat(dirfd, name) N times, dirfd an O_DIRECTORY open of
 //                                PATH's directory (as find walks a tree)
+//   flprobe statrel N PATH       chdir to PATH's directory, then stat its name N times
+//   flprobe statatview N PATH    statat after one stat of PATH (which makes the handshake
+//                                that the metadata view needs, as find's first stat does)
 //   flprobe opendir N DIR        opendir, readdir to the end and closedir, N times
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -136,7 +139,7 @@ int main(int argc, char **argv)
 	char *again[] = {argv[0], "stat", argv[2], argv[3], NULL};
 	if (strcmp(mode, "stat") == 0) {
 		stats("stat");
-	} else if (strcmp(mode, "statat") == 0) {
+	} else if (strcmp(mode, "statat") == 0 || strcmp(mode, "statatview") == 0) {
 		char dir[4096];
 		const char *slash = strrchr(path, '/');
 		if (!slash || slash == path || (size_t)(slash - path) >= sizeof dir)
@@ -147,7 +150,21 @@ int main(int argc, char **argv)
 		at_name = slash + 1;
 		if (at_fd < 0)
 			return 1;
-		stats("statat");
+		struct stat st;
+		if (strcmp(mode, "statatview") == 0 && stat(path, &st) != 0)
+			return 1;
+		stats(mode);
+	} else if (strcmp(mode, "statrel") == 0) {
+		char dir[4096];
+		const char *slash = strrchr(path, '/');
+		if (!slash || slash == path || (size_t)(slash - path) >= sizeof dir)
+			return 2;
+		memcpy(dir, path, (size_t)(slash - path));
+		dir[slash - path] = 0;
+		if (chdir(dir) != 0)
+			return 1;
+		path = slash + 1;
+		stats("statrel");
 	} else if (strcmp(mode, "opendir") == 0) {
 		long ok = 0, entries = 0;
 		int first = 0;

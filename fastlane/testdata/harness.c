@@ -5,7 +5,9 @@
  *   harness OUT [-C DIR] [-d DIR] [-u UID] diff PATH...   for each PATH and op variant, one
  *       line "op variant path<TAB>channel<TAB>syscall<TAB>view" into OUT (the
  *       metadata view's answer, view.c, asked first as the library does);
- *       with -d, relative PATHs also from a descriptor of DIR
+ *       with -d, relative PATHs also from a descriptor of DIR; the view
+ *       is asked again with what the library's route would have learned
+ *       placing the call (struct fl_place: "-placed" variants)
  *   harness OUT bench N MODE PATH        N calls of MODE (chan-stat,
  *       sys-stat, chan-access, sys-access, chan-readlink, sys-readlink),
  *       "ns/op" into OUT
@@ -36,6 +38,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
 #include <sys/wait.h>
@@ -81,6 +84,54 @@ static long sysret(long r) { return r < 0 ? -errno : r; }
  * relative to it ("newfstatat-at" lines). */
 static int diff_dirfd = -1;
 
+/* place fills *pl as the library's route (preload.c, fl_route_at) does
+ * for a call it sends to the channel: the inode of a directory descriptor
+ * (statx), or the working directory for a relative path no ".." of which
+ * reaches into it (here: none at all). */
+static const struct fl_place *place(int dirfd, const char *p, struct fl_place *pl, char *buf)
+{
+	pl->buf = buf;
+	pl->cwd_len = 0;
+	pl->dir_ino = pl->dir_dev = 0;
+	if (dirfd != AT_FDCWD) {
+		struct statx x;
+		if (syscall(SYS_statx, dirfd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, STATX_TYPE | STATX_INO, &x) == 0 &&
+		    S_ISDIR(x.stx_mode)) {
+			pl->dir_ino = x.stx_ino;
+			pl->dir_dev = makedev(x.stx_dev_major, x.stx_dev_minor);
+		}
+	} else if (p[0] != '/' && !strstr(p, "..") && syscall(SYS_getcwd, buf + FL_PLACE_PATH, 4096) > 0) {
+		pl->cwd_len = strlen(buf + FL_PLACE_PATH);
+	}
+	return pl;
+}
+
+/* diff_placed: the view's fstatat and statx of (dirfd, p) given what the
+ * route learned, against the kernel's (byte for byte). */
+static void diff_placed(int dirfd, const char *p)
+{
+	char b[512], v[512], buf[FL_PLACE_SIZE];
+	struct fl_place pl;
+	const char *at = dirfd == AT_FDCWD ? "cwd" : "at";
+	static const int sflags[] = {0, AT_SYMLINK_NOFOLLOW};
+	for (unsigned i = 0; i < sizeof sflags / sizeof *sflags; i++) {
+		struct stat s0, s2;
+		memset(&s0, 0xa5, sizeof s0), memset(&s2, 0, sizeof s2);
+		long r0 = fl_view_fstatat(dirfd, p, &s0, sflags[i], place(dirfd, p, &pl, buf));
+		long r2 = sysret(syscall(SYS_newfstatat, dirfd, p, &s2, sflags[i]));
+		put_stat(b, sizeof b, r2, &s2), put_stat(v, sizeof v, r0, &s0);
+		if (r0 == 0 && r2 == 0 && memcmp(&s0, &s2, sizeof s0) != 0)
+			snprintf(v, sizeof v, "bytes differ from the kernel's");
+		fprintf(out, "newfstatat-%s-placed %x %s\tpass\t%s\t%s\n", at, sflags[i], p, b, v);
+	}
+	struct statx x0, x2;
+	memset(&x0, 0xa5, sizeof x0), memset(&x2, 0, sizeof x2);
+	long r0 = fl_view_statx(dirfd, p, 0, STATX_BASIC_STATS, &x0, place(dirfd, p, &pl, buf));
+	long r2 = sysret(syscall(SYS_statx, dirfd, p, 0, STATX_BASIC_STATS, &x2));
+	put_statx(b, sizeof b, r2, &x2), put_statx(v, sizeof v, r0, &x0);
+	fprintf(out, "statx-%s-placed 0 %s\tpass\t%s\t%s\n", at, p, b, v);
+}
+
 static void diff(const char *p)
 {
 	char a[512], b[512], v[512];
@@ -88,7 +139,7 @@ static void diff(const char *p)
 	for (unsigned i = 0; i < sizeof sflags / sizeof *sflags; i++) {
 		struct stat s0, s1, s2;
 		memset(&s0, 0xa5, sizeof s0), memset(&s1, 0, sizeof s1), memset(&s2, 0, sizeof s2);
-		long r0 = fl_view_fstatat(AT_FDCWD, p, &s0, sflags[i]);
+		long r0 = fl_view_fstatat(AT_FDCWD, p, &s0, sflags[i], NULL);
 		long r1 = fl_newfstatat(AT_FDCWD, p, &s1, sflags[i]);
 		long r2 = sysret(syscall(SYS_newfstatat, AT_FDCWD, p, &s2, sflags[i]));
 		put_stat(a, sizeof a, r1, &s1), put_stat(b, sizeof b, r2, &s2), put_stat(v, sizeof v, r0, &s0);
@@ -100,7 +151,7 @@ static void diff(const char *p)
 	for (unsigned i = 0; diff_dirfd >= 0 && p[0] != '/' && i < sizeof sflags / sizeof *sflags; i++) {
 		struct stat s0, s1, s2;
 		memset(&s0, 0xa5, sizeof s0), memset(&s1, 0, sizeof s1), memset(&s2, 0, sizeof s2);
-		long r0 = fl_view_fstatat(diff_dirfd, p, &s0, sflags[i]);
+		long r0 = fl_view_fstatat(diff_dirfd, p, &s0, sflags[i], NULL);
 		long r1 = fl_newfstatat(diff_dirfd, p, &s1, sflags[i]);
 		long r2 = sysret(syscall(SYS_newfstatat, diff_dirfd, p, &s2, sflags[i]));
 		put_stat(a, sizeof a, r1, &s1), put_stat(b, sizeof b, r2, &s2), put_stat(v, sizeof v, r0, &s0);
@@ -108,15 +159,19 @@ static void diff(const char *p)
 			snprintf(v, sizeof v, "bytes differ from the kernel's");
 		fprintf(out, "newfstatat-at %x %s\t%s\t%s\t%s\n", sflags[i], p, a, b, v);
 	}
+	if (p[0] != '/')
+		diff_placed(AT_FDCWD, p);
+	if (diff_dirfd >= 0 && p[0] != '/')
+		diff_placed(diff_dirfd, p);
 	if (diff_dirfd >= 0 && p[0] != '/') {
 		struct statx x0, x2;
 		memset(&x0, 0xa5, sizeof x0), memset(&x2, 0, sizeof x2);
-		long r0 = fl_view_statx(diff_dirfd, p, 0, STATX_BASIC_STATS, &x0);
+		long r0 = fl_view_statx(diff_dirfd, p, 0, STATX_BASIC_STATS, &x0, NULL);
 		long r2 = sysret(syscall(SYS_statx, diff_dirfd, p, 0, STATX_BASIC_STATS, &x2));
 		put_statx(b, sizeof b, r2, &x2), put_statx(v, sizeof v, r0, &x0);
 		fprintf(out, "statx-at 0 %s\tpass\t%s\t%s\n", p, b, v);
 		for (int m = 0; m <= R_OK; m += R_OK) {
-			r0 = fl_view_faccessat(diff_dirfd, p, m, 0);
+			r0 = fl_view_faccessat(diff_dirfd, p, m, 0, NULL);
 			r2 = sysret(syscall(SYS_faccessat2, diff_dirfd, p, m, 0));
 			if (r0 == FL_PASS)
 				snprintf(v, sizeof v, "pass");
@@ -125,7 +180,7 @@ static void diff(const char *p)
 			fprintf(out, "faccessat2-at %x %s\tpass\tr=%ld\t%s\n", m, p, r2, v);
 		}
 		char l0[4096] = "", l2[4096] = "";
-		r0 = fl_view_readlinkat(diff_dirfd, p, l0, sizeof l0);
+		r0 = fl_view_readlinkat(diff_dirfd, p, l0, sizeof l0, NULL);
 		r2 = sysret(syscall(SYS_readlinkat, diff_dirfd, p, l2, sizeof l2));
 		if (r0 == FL_PASS)
 			snprintf(v, sizeof v, "pass");
@@ -137,7 +192,7 @@ static void diff(const char *p)
 	for (unsigned i = 0; i < sizeof xflags / sizeof *xflags; i++) {
 		struct statx s0, s1, s2;
 		memset(&s0, 0xa5, sizeof s0), memset(&s1, 0, sizeof s1), memset(&s2, 0, sizeof s2);
-		long r0 = fl_view_statx(AT_FDCWD, p, xflags[i], STATX_BASIC_STATS, &s0);
+		long r0 = fl_view_statx(AT_FDCWD, p, xflags[i], STATX_BASIC_STATS, &s0, NULL);
 		long r1 = fl_statx(AT_FDCWD, p, xflags[i], STATX_BASIC_STATS, &s1);
 		long r2 = sysret(syscall(SYS_statx, AT_FDCWD, p, xflags[i], STATX_BASIC_STATS, &s2));
 		put_statx(a, sizeof a, r1, &s1), put_statx(b, sizeof b, r2, &s2), put_statx(v, sizeof v, r0, &s0);
@@ -149,7 +204,7 @@ static void diff(const char *p)
 	static const int aflags[] = {0, AT_EACCESS, AT_SYMLINK_NOFOLLOW};
 	for (unsigned i = 0; i < sizeof modes / sizeof *modes; i++)
 		for (unsigned j = 0; j < sizeof aflags / sizeof *aflags; j++) {
-			long r0 = fl_view_faccessat(AT_FDCWD, p, modes[i], aflags[j]);
+			long r0 = fl_view_faccessat(AT_FDCWD, p, modes[i], aflags[j], NULL);
 			long r1 = fl_faccessat2(AT_FDCWD, p, modes[i], aflags[j]);
 			long r2 = sysret(syscall(SYS_faccessat2, AT_FDCWD, p, modes[i], aflags[j]));
 			if (IS_PASS(r1))
@@ -165,7 +220,7 @@ static void diff(const char *p)
 	static const size_t lens[] = {4096, 3, 0};
 	for (unsigned i = 0; i < sizeof lens / sizeof *lens; i++) {
 		char l0[4096] = "", l1[4096] = "", l2[4096] = "";
-		long r0 = fl_view_readlinkat(AT_FDCWD, p, l0, lens[i]);
+		long r0 = fl_view_readlinkat(AT_FDCWD, p, l0, lens[i], NULL);
 		long r1 = fl_readlinkat(AT_FDCWD, p, l1, lens[i]);
 		long r2 = sysret(syscall(SYS_readlinkat, AT_FDCWD, p, l2, lens[i]));
 		if (IS_PASS(r1))

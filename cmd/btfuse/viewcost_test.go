@@ -1,0 +1,97 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/btfuse/btfuse/internal/testutil"
+)
+
+// What a stat the metadata view answers costs the process in syscalls:
+// the view needs the working directory (getcwd) or the inode of a
+// directory descriptor (statx), and the route asked the kernel for it
+// already (fastlane/preload: struct fl_place); on this machine each
+// syscall costs about what the whole answer from the view does.
+
+// syscallCounts runs 'btfuse run --mount dir -- strace ... args' and returns
+// how often the traced process tree made each of the syscalls in trace.
+func syscallCounts(tb testing.TB, runtime, dir, trace string, args []string) (map[string]int, string) {
+	tb.Helper()
+	out := filepath.Join(tb.TempDir(), "strace.out")
+	argv := append([]string{"strace", "-f", "-qq", "-e", "trace=" + trace, "-o", out}, args...)
+	code, stdout, errOut := runIn(tb, runtime, []string{"BTFUSE_FAST_AFTER=0"}, withMount(dir, argv)...)
+	if code != 0 {
+		tb.Fatalf("exit %d, stdout %q, stderr %q", code, stdout, errOut)
+	}
+	f, err := os.Open(out)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer f.Close()
+	got := map[string]int{}
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		// "PID name(args) = result"
+		_, rest, _ := strings.Cut(sc.Text(), " ")
+		if name, _, ok := strings.Cut(rest, "("); ok {
+			got[name]++
+		}
+	}
+	if err := sc.Err(); err != nil {
+		tb.Fatal(err)
+	}
+	return got, stdout
+}
+
+// TestRunViewPlacesOnce: a stat of a name relative to the working
+// directory makes one getcwd, and one relative to a directory descriptor
+// on the mount one statx of it and no getpid, while the view answers
+// every one of them (before: two getcwd; two statx and a getpid).
+func TestRunViewPlacesOnce(t *testing.T) {
+	testutil.RequirePrivileged(t)
+	testutil.RequireProgram(t, "strace")
+	probe := cHelper(t, "flprobe")
+	dir, runtime := mountDirs(t)
+	startDaemon(t, runtime, dir)
+	if err := os.MkdirAll(filepath.Join(dir, "a/b"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	under := filepath.Join(dir, "a/b/file")
+	if err := os.WriteFile(under, []byte("data"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	const n = 200
+	// slack: the process's own start-up and the probe's first stat.
+	const slack = 8
+	for _, tc := range []struct {
+		mode string
+		max  map[string]int // syscall -> most calls allowed
+	}{
+		{"statrel", map[string]int{"getcwd": n + slack}},
+		{"statatview", map[string]int{"statx": n + slack, "getpid": slack}},
+	} {
+		t.Run(tc.mode, func(t *testing.T) {
+			before := notified(t, runtime, dir, "newfstatat@fast")
+			got, out := syscallCounts(t, runtime, dir, "getcwd,getpid,statx",
+				[]string{probe, tc.mode, fmt.Sprint(n), under})
+			if want := fmt.Sprintf("%s ok=%d errno=0 page=1\n", tc.mode, n); out != want {
+				t.Fatalf("stdout %q, want %q", out, want)
+			}
+			// The view answered them all: counted for door fast, and
+			// the channel was not asked (it would not cost fewer
+			// syscalls, but it is not what is measured here).
+			if fast := notified(t, runtime, dir, "newfstatat@fast") - before; fast < n {
+				t.Errorf("%d of %d stats counted for door fast", fast, n)
+			}
+			for sys, most := range tc.max {
+				if got[sys] > most {
+					t.Errorf("%d stats made %d %s calls, want at most %d (all: %v)", n, got[sys], sys, most, got)
+				}
+			}
+		})
+	}
+}
