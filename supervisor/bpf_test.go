@@ -11,6 +11,13 @@ import (
 // seccomp checker allows it (net/core/filter.c, seccomp_check_filter).
 func runBPF(t testing.TB, prog []unix.SockFilter, d *seccompData) uint32 {
 	t.Helper()
+	r, _ := runBPFSteps(t, prog, d)
+	return r
+}
+
+// runBPFSteps is runBPF that also returns how many instructions ran.
+func runBPFSteps(t testing.TB, prog []unix.SockFilter, d *seccompData) (ret uint32, steps int) {
+	t.Helper()
 	b := asBytes(d)
 	var a, x uint32
 	var mem [16]uint32
@@ -22,6 +29,7 @@ func runBPF(t testing.TB, prog []unix.SockFilter, d *seccompData) uint32 {
 	}
 	for pc := 0; pc < len(prog); pc++ {
 		in := prog[pc]
+		steps++
 		switch in.Code {
 		case unix.BPF_LD | unix.BPF_W | unix.BPF_ABS:
 			a = word(in.K)
@@ -51,15 +59,15 @@ func runBPF(t testing.TB, prog []unix.SockFilter, d *seccompData) uint32 {
 			unix.BPF_JMP | unix.BPF_JGE | unix.BPF_K, unix.BPF_JMP | unix.BPF_JSET | unix.BPF_K:
 			pc += jumpOffset(in, a)
 		case unix.BPF_RET | unix.BPF_K:
-			return in.K
+			return in.K, steps
 		case unix.BPF_RET | unix.BPF_A:
-			return a
+			return a, steps
 		default:
 			t.Fatalf("instruction %#x at %d not interpreted", in.Code, pc)
 		}
 	}
 	t.Fatal("program ran off its end")
-	return 0
+	return 0, steps
 }
 
 // jumpOffset is how far a conditional jump (JEQ, JGT, JGE or JSET
