@@ -215,6 +215,25 @@
 // the channel as before. The daemon publishes what only it can know: the
 // view's usable flag and each process's hdrViewWalk (view.go).
 //
+// Why a regular file's size, blocks and times are not in the view: the
+// FUSE door answers them from the backing file live (fsimpl's attrLocked,
+// fstat at each getattr), and the kernel changes them without the daemon
+// taking part, so a copy could only be vouched for if the daemon learned
+// of every change before it became visible. It does not: a backing
+// descriptor any lane hands out can be reopened for writing through
+// /proc/PID/fd/N, and futimens or fchmod on one (a dup of a served
+// descriptor is native) change times and ctime, all without fsimpl; a
+// read lease (F_SETLEASE F_RDLCK) would break on the reopen and on
+// truncate, but not on futimens (notify_change breaks delegations only).
+// Without any writer, a read through mmap of a hole allocates pages
+// (st_blocks grows; tmpfs's shmem_fault), and a read updates atime under
+// relatime whenever atime is not later than mtime and ctime, as for every
+// file not read since its last change, or is a day old (a clock step
+// moves that). Pinned by nothing yet: an exact view of these needs the
+// kernel itself to mark each change before it lands (a BPF LSM or
+// tracing hook bumping a generation the library checks, as the seqlock's
+// sequence is), which this design has not got.
+//
 // # Opens from the view
 //
 // A read-only open of an existing regular file (no O_CREAT, O_TRUNC,

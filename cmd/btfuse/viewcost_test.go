@@ -95,3 +95,33 @@ func TestRunViewPlacesOnce(t *testing.T) {
 		})
 	}
 }
+
+// TestRunViewBackingChanges: after each change that reaches a regular
+// file's backing file without the daemon (a write through a reopen of
+// /proc/self/fd/N, futimens and fchmod on a descriptor, a read that moves
+// atime, a read through mmap of a hole that allocates a page, a fork
+// child's write) and after truncate and utimensat, a stat through the
+// fast lane answers the backing file's size, blocks and times, as the
+// FUSE door's getattr does (flbacking). This is what keeps those
+// attributes out of the metadata view (fastlane's package comment).
+func TestRunViewBackingChanges(t *testing.T) {
+	testutil.RequirePrivileged(t)
+	helper := cHelper(t, "flbacking")
+	dir, runtime := mountDirs(t)
+	startDaemon(t, runtime, dir)
+	before := notified(t, runtime, dir, "newfstatat@fast")
+	code, out, errOut := runIn(t, runtime, []string{"BTFUSE_FAST_AFTER=0"}, withMount(dir, []string{helper, filepath.Join(dir, "f")})...)
+	steps := strings.Split(strings.TrimSpace(out), "\n")
+	if code != 0 || len(steps) != 9 {
+		t.Fatalf("exit %d, stdout:\n%s\nstderr %q", code, out, errOut)
+	}
+	for _, s := range steps {
+		if !strings.HasSuffix(s, " ok") {
+			t.Errorf("%s", s)
+		}
+	}
+	// The library answered them (view or channel), not the seccomp lane.
+	if fast := notified(t, runtime, dir, "newfstatat@fast") - before; fast < uint64(len(steps)) {
+		t.Errorf("%d of %d stats counted for door fast", fast, len(steps))
+	}
+}
