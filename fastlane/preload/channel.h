@@ -19,6 +19,9 @@ long fl_statx(int dirfd, const char *path, int flags, unsigned int mask, struct 
 long fl_faccessat2(int dirfd, const char *path, int mode, int flags);
 long fl_readlinkat(int dirfd, const char *path, char *buf, size_t len);
 long fl_openat(int dirfd, const char *path, int flags, mode_t mode);
+struct fl_place;
+/* fl_openat_at is fl_openat given what the route learned (view.h), or NULL. */
+long fl_openat_at(int dirfd, const char *path, int flags, mode_t mode, const struct fl_place *pl);
 long fl_mkdirat(int dirfd, const char *path, mode_t mode);
 long fl_unlinkat(int dirfd, const char *path, int flags);
 long fl_renameat2(int olddirfd, const char *oldpath, int newdirfd, const char *newpath, unsigned int flags);

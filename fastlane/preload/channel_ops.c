@@ -96,13 +96,18 @@ static void release(char *s, uint64_t id)
 
 long fl_openat(int dirfd, const char *path, int flags, mode_t mode)
 {
+	return fl_openat_at(dirfd, path, flags, mode, NULL);
+}
+
+long fl_openat_at(int dirfd, const char *path, int flags, mode_t mode, const struct fl_place *pl)
+{
 	/* O_PATH and O_TMPFILE open what only the kernel can; the daemon
 	 * passes directories and devices. */
 	if (flags & (O_PATH | (O_TMPFILE & ~O_DIRECTORY)))
 		return FL_PASS;
 	if ((flags & O_ACCMODE) != O_RDONLY || (flags & (O_CREAT | O_TRUNC)))
 		flc_hurry();
-	long v = fl_view_openat(dirfd, path, flags);
+	long v = fl_view_openat(dirfd, path, flags, pl);
 	if (v != FL_PASS)
 		return v;
 	char *s = flc_start_path(OP_OPENAT, dirfd, path);

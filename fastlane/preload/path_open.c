@@ -22,17 +22,21 @@
 // under the mount go to the kernel through the trampoline: the daemon
 // would step aside for them (the seccomp lane CONTINUEs them to the FUSE
 // mount), so asking it first only costs a round trip.
-static long open_routed(enum fl_where w, int dirfd, const char *path, int flags, unsigned mode)
+// pl is what the route learned (view.h), or NULL.
+static long open_routed(enum fl_where w, int dirfd, const char *path, int flags, unsigned mode,
+			const struct fl_place *pl)
 {
 	if ((w == FL_CHANNEL || w == FL_MOUNTFD) && (flags & (O_DIRECTORY | O_PATH)))
 		w = fl_kernel_ok() ? FL_KERNEL : FL_PLAIN;
-	return FL_SYSCALL(w, fl_openat(dirfd, path, flags, mode), SYS_openat, dirfd, path, flags, mode, 0, 0);
+	return FL_SYSCALL(w, fl_openat_at(dirfd, path, flags, mode, pl), SYS_openat, dirfd, path, flags, mode, 0, 0);
 }
 
 // fl_do_openat is openat(2) routed: the kernel result, or -errno.
 static long fl_do_openat(int dirfd, const char *path, int flags, unsigned mode)
 {
-	return open_routed(fl_route(dirfd, path), dirfd, path, flags, mode);
+	char buf[FL_PLACE_SIZE];
+	struct fl_place pl = {.buf = buf};
+	return open_routed(fl_route_at(dirfd, path, &pl), dirfd, path, flags, mode, &pl);
 }
 
 FL_EXPORT int openat(int dirfd, const char *path, int flags, ...)
@@ -130,7 +134,7 @@ FL_EXPORT DIR *opendir(const char *path)
 	enum fl_where w = fl_route(AT_FDCWD, path);
 	if (w == FL_PLAIN)
 		return FL_NEXT(DIR * (*)(const char *), opendir)(path);
-	long fd = open_routed(w, AT_FDCWD, path, O_RDONLY | O_NONBLOCK | O_DIRECTORY | O_CLOEXEC, 0);
+	long fd = open_routed(w, AT_FDCWD, path, O_RDONLY | O_NONBLOCK | O_DIRECTORY | O_CLOEXEC, 0, NULL);
 	if (fd < 0) {
 		errno = (int)-fd;
 		return NULL;
@@ -184,10 +188,12 @@ static int fopen_flags(const char *mode)
 static FILE *do_fopen(const char *path, const char *mode, FILE *(*next)(const char *, const char *))
 {
 	int flags = fopen_flags(mode);
-	enum fl_where w = flags < 0 ? FL_PLAIN : fl_route(AT_FDCWD, path);
+	char buf[FL_PLACE_SIZE];
+	struct fl_place pl = {.buf = buf};
+	enum fl_where w = flags < 0 ? FL_PLAIN : fl_route_at(AT_FDCWD, path, &pl);
 	if (w == FL_PLAIN)
 		return next(path, mode);
-	long fd = open_routed(w, AT_FDCWD, path, flags, 0666);
+	long fd = open_routed(w, AT_FDCWD, path, flags, 0666, &pl);
 	if (fd < 0) {
 		errno = (int)-fd;
 		return NULL;
@@ -246,7 +252,7 @@ static FILE *do_freopen(const char *path, const char *mode, FILE *stream,
 				remode[k++] = mode[i];
 		remode[k] = 0;
 		fflush(stream); // before the new file takes the descriptor
-		long fd = open_routed(w, AT_FDCWD, path, flags, 0666);
+		long fd = open_routed(w, AT_FDCWD, path, flags, 0666, NULL);
 		if (fd >= 0) {
 			long r = fd == old ? 0 : fl_raw(SYS_dup3, fd, old, flags & O_CLOEXEC, 0, 0, 0);
 			if (r >= 0) {

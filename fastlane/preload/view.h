@@ -138,7 +138,7 @@ long fl_view_faccessat(int dirfd, const char *path, int mode, int flags, const s
 long fl_view_readlinkat(int dirfd, const char *path, char *buf, size_t len, const struct fl_place *pl);
 /* openat of an existing regular file for reading (view_open.c): the
  * backing file opened in-process, its inode pinned, or FL_PASS. */
-long fl_view_openat(int dirfd, const char *path, int flags);
+long fl_view_openat(int dirfd, const char *path, int flags, const struct fl_place *pl);
 /* fstat of a descriptor on the backing file of inode ino, whose own
  * struct stat is *bs. */
 long fl_view_fstat(uint64_t ino, const struct stat *bs, struct stat *st);

@@ -74,7 +74,7 @@ static long sys(long nr, long a, long b, long c)
 /* The flags an open from the view takes: the rest go to the channel. */
 #define VIEW_OPEN_FLAGS (O_ACCMODE | O_CLOEXEC | O_NONBLOCK | O_LARGEFILE | O_NOFOLLOW | O_NOCTTY)
 
-long fl_view_openat(int dirfd, const char *path, int flags)
+long fl_view_openat(int dirfd, const char *path, int flags, const struct fl_place *pl)
 {
 	if ((flags & O_ACCMODE) != O_RDONLY || (flags & ~VIEW_OPEN_FLAGS) || !flc_fds || flc_backdir < 0)
 		return FL_PASS;
@@ -86,7 +86,7 @@ long fl_view_openat(int dirfd, const char *path, int flags)
 	char *seg = NULL;
 	int k = -1;
 	int saved = errno;
-	long r = flv_resolve(dirfd, path, !(flags & O_NOFOLLOW), WANT_OPEN, &a, NULL, 0, &seg, &k, NULL);
+	long r = flv_resolve(dirfd, path, !(flags & O_NOFOLLOW), WANT_OPEN, &a, NULL, 0, &seg, &k, pl);
 	/* A credential change stops the view before it proceeds: seen
 	 * still set after the pin, the open came before it. */
 	if (r == 0 && ld(seg, HDR_VIEW_WALK) != 1)

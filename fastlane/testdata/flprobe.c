@@ -17,6 +17,8 @@
 //   flprobe statat N PATH        fstatat(dirfd, name) N times, dirfd an O_DIRECTORY open of
 //                                PATH's directory (as find walks a tree)
 //   flprobe statrel N PATH       chdir to PATH's directory, then stat its name N times
+//   flprobe openrel N PATH       chdir to PATH's directory, then open its name read-only and
+//                                close it N times
 //   flprobe statatview N PATH    statat after one stat of PATH (which makes the handshake
 //                                that the metadata view needs, as find's first stat does)
 //   flprobe opendir N DIR        opendir, readdir to the end and closedir, N times
@@ -154,7 +156,7 @@ int main(int argc, char **argv)
 		if (strcmp(mode, "statatview") == 0 && stat(path, &st) != 0)
 			return 1;
 		stats(mode);
-	} else if (strcmp(mode, "statrel") == 0) {
+	} else if (strcmp(mode, "statrel") == 0 || strcmp(mode, "openrel") == 0) {
 		char dir[4096];
 		const char *slash = strrchr(path, '/');
 		if (!slash || slash == path || (size_t)(slash - path) >= sizeof dir)
@@ -164,7 +166,20 @@ int main(int argc, char **argv)
 		if (chdir(dir) != 0)
 			return 1;
 		path = slash + 1;
-		stats("statrel");
+		if (strcmp(mode, "statrel") == 0) {
+			stats("statrel");
+		} else {
+			long ok = 0;
+			int first = 0;
+			for (long i = 0; i < n; i++) {
+				int fd = open(path, O_RDONLY | O_CLOEXEC);
+				if (fd >= 0 && close(fd) == 0)
+					ok++;
+				else if (!first)
+					first = errno;
+			}
+			printf("openrel ok=%ld errno=%s page=%d\n", ok, first ? strerrorname_np(first) : "0", page_mapped());
+		}
 	} else if (strcmp(mode, "opendir") == 0) {
 		long ok = 0, entries = 0;
 		int first = 0;
