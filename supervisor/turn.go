@@ -1,0 +1,95 @@
+package supervisor
+
+import (
+	"fmt"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// The watchdog of the receive turn.
+//
+// The turn holder keeps its turn through a wait on others (an ADDFD waits
+// until the target has installed the descriptor; see call.waitBegin),
+// which normally lasts tens of microseconds. A target that does not run
+// meanwhile (stopped, traced) would hold every other target of the
+// listener up, so a wait that lasts addfdPatience loses the turn: the
+// watchdog passes it on, and the holder learns so at the end of its wait.
+//
+// The watchdog sleeps in a read of a timerfd (alarm), which the holder
+// arms for addfdPatience when a wait begins and disarms when it ends: a
+// watchdog that ticked while waits happened (a Go ticker) woke an idle
+// daemon thread, and the Go runtime's netpoller with it, every period for
+// as long as a program kept opening files, on a machine where waking an
+// idle CPU is dear. Now it runs only for a wait that outlasts its patience
+// (and at stop), at the price of two timerfd_settime calls per wait.
+
+// addfdPatience is how long a wait may hold the receive turn.
+const addfdPatience = 2 * time.Millisecond
+
+// startWatchdog makes the alarm and starts the watchdog.
+func (l *listener) startWatchdog() error {
+	fd, err := unix.TimerfdCreate(unix.CLOCK_MONOTONIC, unix.TFD_CLOEXEC)
+	if err != nil {
+		return fmt.Errorf("create the receive turn's timer: %w", err)
+	}
+	l.alarm = fd
+	l.watchdogDone = make(chan struct{})
+	go l.watchdog()
+	return nil
+}
+
+// stopWatchdog ends the watchdog (the listener is stopped) and closes the
+// alarm once it has returned.
+func (l *listener) stopWatchdog() {
+	l.stop()
+	l.setAlarm(time.Nanosecond) // wake it to see the stop
+	<-l.watchdogDone
+	unix.Close(l.alarm)
+}
+
+// setAlarm arms the alarm to go off once, d from now; 0 disarms it.
+func (l *listener) setAlarm(d time.Duration) {
+	its := unix.ItimerSpec{Value: unix.NsecToTimespec(int64(d))}
+	unix.TimerfdSettime(l.alarm, 0, &its, nil)
+}
+
+// watchdog passes the receive turn on when its holder has waited for
+// addfdPatience in the same wait.
+func (l *listener) watchdog() {
+	defer close(l.watchdogDone)
+	var buf [8]byte
+	for {
+		_, err := unix.Read(l.alarm, buf[:])
+		if l.stopped.Load() {
+			return
+		}
+		if err != nil && err != unix.EINTR {
+			// Not a timerfd any more: nothing can wake this loop
+			// again. Waits then keep the turn however long they last.
+			return
+		}
+		if err != nil {
+			continue
+		}
+		l.alarms.Add(1)
+		cur := l.waiting.Load()
+		if cur == 0 {
+			continue // the wait ended just before its disarm
+		}
+		// waitStart is stored before waiting: it is this wait's start
+		// or a later one's, never an earlier one's.
+		if left := addfdPatience - time.Duration(monoNow()-l.waitStart.Load()); left > 0 {
+			l.setAlarm(left) // a later wait began: its own patience
+			continue
+		}
+		if l.waiting.CompareAndSwap(cur, 0) {
+			// The channel is empty: the holder was the one thread
+			// with the turn. (Never block here regardless.)
+			select {
+			case l.turn <- struct{}{}:
+			default:
+			}
+		}
+	}
+}
