@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -168,9 +169,11 @@ type listener struct {
 	waiting   atomic.Uint64
 	seq       atomic.Uint64
 	waitStart atomic.Int64
-	// alarm is the watchdog's timerfd (turn.go), alarms how often it
+	// alarm is the watchdog's timerfd (turn.go), alarmFile the same
+	// descriptor for the runtime's poller; alarms counts how often it
 	// went off; watchdogDone is closed when the watchdog has returned.
 	alarm        int
+	alarmFile    *os.File
 	alarms       atomic.Int64
 	watchdogDone chan struct{}
 	// board, when set, gets the id of every notification received (see

@@ -2,6 +2,7 @@ package supervisor
 
 import (
 	"fmt"
+	"os"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -16,36 +17,38 @@ import (
 // listener up, so a wait that lasts addfdPatience loses the turn: the
 // watchdog passes it on, and the holder learns so at the end of its wait.
 //
-// The watchdog sleeps in a read of a timerfd (alarm), which the holder
-// arms for addfdPatience when a wait begins and disarms when it ends: a
-// watchdog that ticked while waits happened (a Go ticker) woke an idle
-// daemon thread, and the Go runtime's netpoller with it, every period for
-// as long as a program kept opening files, on a machine where waking an
-// idle CPU is dear. Now it runs only for a wait that outlasts its patience
-// (and at stop), at the price of two timerfd_settime calls per wait.
+// The watchdog waits for a timerfd (alarm) to become readable, which the
+// holder arms for addfdPatience when a wait begins and disarms when it
+// ends: a watchdog that ticked while waits happened (a Go ticker) woke an
+// idle daemon thread, and the Go runtime's netpoller with it, every
+// period for as long as a program kept opening files, on a machine where
+// waking an idle CPU is dear. Now it runs only for a wait that outlasts
+// its patience, at the price of two timerfd_settime calls per wait. The
+// timerfd is non-blocking and read through the runtime's poller, so the
+// waiting watchdog holds no OS thread.
 
 // addfdPatience is how long a wait may hold the receive turn.
 const addfdPatience = 2 * time.Millisecond
 
 // startWatchdog makes the alarm and starts the watchdog.
 func (l *listener) startWatchdog() error {
-	fd, err := unix.TimerfdCreate(unix.CLOCK_MONOTONIC, unix.TFD_CLOEXEC)
+	fd, err := unix.TimerfdCreate(unix.CLOCK_MONOTONIC, unix.TFD_CLOEXEC|unix.TFD_NONBLOCK)
 	if err != nil {
 		return fmt.Errorf("create the receive turn's timer: %w", err)
 	}
 	l.alarm = fd
+	l.alarmFile = os.NewFile(uintptr(fd), "btfuse-turn-alarm")
 	l.watchdogDone = make(chan struct{})
 	go l.watchdog()
 	return nil
 }
 
-// stopWatchdog ends the watchdog (the listener is stopped) and closes the
-// alarm once it has returned.
+// stopWatchdog ends the watchdog: closing the alarm ends its read. No
+// wait may begin afterwards (ServeWith calls it once its receivers are
+// gone).
 func (l *listener) stopWatchdog() {
-	l.stop()
-	l.setAlarm(time.Nanosecond) // wake it to see the stop
+	l.alarmFile.Close()
 	<-l.watchdogDone
-	unix.Close(l.alarm)
 }
 
 // setAlarm arms the alarm to go off once, d from now; 0 disarms it.
@@ -60,17 +63,11 @@ func (l *listener) watchdog() {
 	defer close(l.watchdogDone)
 	var buf [8]byte
 	for {
-		_, err := unix.Read(l.alarm, buf[:])
-		if l.stopped.Load() {
+		if _, err := l.alarmFile.Read(buf[:]); err != nil {
+			// Closed at stop (os.ErrClosed), or not a timerfd any
+			// more: nothing would wake this loop again, and waits
+			// then keep the turn however long they last.
 			return
-		}
-		if err != nil && err != unix.EINTR {
-			// Not a timerfd any more: nothing can wake this loop
-			// again. Waits then keep the turn however long they last.
-			return
-		}
-		if err != nil {
-			continue
 		}
 		l.alarms.Add(1)
 		cur := l.waiting.Load()

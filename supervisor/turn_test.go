@@ -2,6 +2,7 @@ package supervisor
 
 import (
 	"math/rand/v2"
+	"os"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -87,6 +88,26 @@ func TestWatchdogSleepsThroughShortWaits(t *testing.T) {
 	// on a loaded machine, never one per period.
 	if n := l.alarms.Load(); n > 10 {
 		t.Errorf("the watchdog woke %d times during 200 short waits", n)
+	}
+}
+
+// A sleeping watchdog holds no OS thread: it waits in the runtime's
+// poller, not in a blocking read (which would hold an M per listener).
+func TestWatchdogHoldsNoThread(t *testing.T) {
+	threads := func() int {
+		ents, err := os.ReadDir("/proc/self/task")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(ents)
+	}
+	before := threads()
+	for i := 0; i < 20; i++ {
+		newTestListener(t)
+	}
+	time.Sleep(100 * time.Millisecond)
+	if d := threads() - before; d >= 10 {
+		t.Errorf("20 sleeping watchdogs hold %d more threads", d)
 	}
 }
 
