@@ -132,11 +132,15 @@
 // own BTFUSE_FAST_AFTER calls). exec drops the mapping and the close-on-exec connection; the new
 // program's library handshakes afresh.
 //
-// Which process it runs in, the library learns without a syscall (a
-// getpid costs as much as a stat from the view): a word in a page the
-// kernel zeroes in the child of any copying fork (MADV_WIPEONFORK) says
-// so, and the fork handler sets it again. The child of a raw fork or
-// clone reads 0 and makes every call the ordinary way. A vfork child
+// Which process it runs in, a handshaked process learns without a
+// syscall (a getpid costs as much as a stat from the view): a word in a
+// page the kernel zeroes in the child of any copying fork
+// (MADV_WIPEONFORK) says so, and the fork handler sets it again. The page
+// is made after the process's own handshake, since before it there is
+// nothing of the process's to keep a child off, and most processes never
+// handshake; until then the library asks getpid. The child of a raw fork
+// or clone reads 0 (or, without the page, another pid) and makes every
+// call the ordinary way. A vfork child
 // shares its parent's memory, mappings included, and reads 1: it may
 // answer from its parent's view, whose answers hold for every credential
 // the parent's hdrViewWalk admits, and a credential change of such a

@@ -66,27 +66,34 @@ func (c *call) handOff() {
 }
 
 // waitBegin is called before something that waits on others (ADDFD: the
-// kernel returns once the target has installed the descriptor; an
-// invalidation: the kernel takes the inode's lock). The thread keeps its
-// receive turn, because handing it over costs two thread wake-ups, more
-// than such a wait normally lasts. A target that does not run meanwhile
-// (stopped, or traced) would hold every other target up, so the listener's
-// watchdog takes the turn away from a wait that lasts a whole watch period.
+// kernel returns once the target has installed the fd; an invalidation:
+// the kernel takes the inode's lock). The thread keeps its receive turn,
+// because handing it over costs two thread wake-ups, more than such a wait
+// normally lasts. A target that does not run meanwhile (stopped, or
+// traced) would hold every other target up, so the listener's watchdog
+// takes the turn away from a wait that lasts addfdPatience (turn.go).
 func (c *call) waitBegin() {
 	if !c.turn {
 		return
 	}
 	c.waitSeq = c.l.seq.Add(1)
+	c.l.waitStart.Store(monoNow())
 	c.l.waiting.Store(c.waitSeq)
-	c.l.wakeWatchdog()
+	c.l.setAlarm(addfdPatience)
 }
 
 // waitEnd ends what waitBegin started; the thread has lost its turn if
-// the watchdog took it meanwhile.
+// the watchdog took it meanwhile (and then leaves the alarm alone: the
+// next holder may have armed it for its own wait).
 func (c *call) waitEnd() {
-	if c.turn && !c.l.waiting.CompareAndSwap(c.waitSeq, 0) {
-		c.turn = false
+	if !c.turn {
+		return
 	}
+	if !c.l.waiting.CompareAndSwap(c.waitSeq, 0) {
+		c.turn = false
+		return
+	}
+	c.l.setAlarm(0)
 }
 
 func (c *call) arg(i int) uint64    { return c.n.Data.Args[i] }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -28,7 +29,7 @@ type Options struct {
 	// thread that slept longer, often on the other CPU, adds to every
 	// notification. The receiving thread keeps its turn through an
 	// ADDFD (which waits for the target to install the fd) unless the
-	// ADDFD lasts longer than addfdPatience: see call.waitBegin.
+	// ADDFD lasts longer than addfdPatience: see call.waitBegin, turn.go.
 	Receivers int
 	Log       *slog.Logger
 	// Observer, when set, is told of every notification answered.
@@ -163,12 +164,18 @@ type listener struct {
 	// waiting is the ticket of the ADDFD the turn holder is waiting in, 0
 	// when none; seq numbers the tickets. Whoever swaps a ticket out
 	// decides: the holder at the end of its ADDFD (it keeps the turn) or
-	// the watchdog (it passes the turn on).
-	waiting atomic.Uint64
-	seq     atomic.Uint64
-	// watching is set while the watchdog ticks; wake starts it.
-	watching atomic.Bool
-	wake     chan struct{}
+	// the watchdog (it passes the turn on). waitStart is when the latest
+	// wait began (monoNow).
+	waiting   atomic.Uint64
+	seq       atomic.Uint64
+	waitStart atomic.Int64
+	// alarm is the watchdog's timerfd (turn.go), alarmFile the same
+	// descriptor for the runtime's poller; alarms counts how often it
+	// went off; watchdogDone is closed when the watchdog has returned.
+	alarm        int
+	alarmFile    *os.File
+	alarms       atomic.Int64
+	watchdogDone chan struct{}
 	// board, when set, gets the id of every notification received (see
 	// Board), in the slot of the receiver that got it; slots marks the
 	// slots in use.
@@ -182,69 +189,6 @@ type listener struct {
 	spares atomic.Int32
 	wg     sync.WaitGroup // receivers
 	errs   chan error     // the first receiver error
-}
-
-// addfdPatience is the watchdog's period: an ADDFD still waiting on its
-// target after one to two periods loses the receive turn.
-const addfdPatience = 2 * time.Millisecond
-
-// watchdogIdle is how many quiet periods the watchdog ticks on before it
-// sleeps until the next ADDFD.
-const watchdogIdle = 50
-
-func (l *listener) wakeWatchdog() {
-	if !l.watching.Load() && l.watching.CompareAndSwap(false, true) {
-		select {
-		case l.wake <- struct{}{}:
-		default:
-		}
-	}
-}
-
-// watchdog passes the receive turn on when its holder has waited in the
-// same ADDFD for a whole period. It ticks only while ADDFDs happen.
-func (l *listener) watchdog() {
-	t := time.NewTicker(addfdPatience)
-	t.Stop()
-	var last, lastSeq uint64
-	quiet := 0
-	for {
-		select {
-		case <-l.done:
-			t.Stop()
-			return
-		case <-l.wake:
-			t.Reset(addfdPatience)
-			quiet = 0
-			continue
-		case <-t.C:
-		}
-		cur, seq := l.waiting.Load(), l.seq.Load()
-		if cur != 0 && cur == last && l.waiting.CompareAndSwap(cur, 0) {
-			// The channel is empty: the holder was the one thread
-			// with the turn. (Never block here regardless.)
-			select {
-			case l.turn <- struct{}{}:
-			default:
-			}
-		}
-		if cur == 0 && seq == lastSeq {
-			quiet++
-		} else {
-			quiet = 0
-		}
-		last, lastSeq = cur, seq
-		if quiet >= watchdogIdle {
-			t.Stop()
-			l.watching.Store(false)
-			// An ADDFD that began between the last look and the
-			// store above found watching still set: look again.
-			if l.waiting.Load() != 0 && l.watching.CompareAndSwap(false, true) {
-				t.Reset(addfdPatience)
-			}
-			quiet = 0
-		}
-	}
 }
 
 // ErrClosed is returned by Serve after Close.
@@ -282,11 +226,16 @@ type ServeOptions struct {
 func (s *Supervisor) ServeWith(fd int, o ServeOptions) error {
 	base, size := o.Base, o.Size
 	l := &listener{fd: fd, base: base, size: size, group: o.Group, data: o.Data, tids: make(map[int]bool), done: make(chan struct{}),
-		turn: make(chan struct{}, 1), wake: make(chan struct{}, 1), errs: make(chan error, 1), board: o.Board}
+		turn: make(chan struct{}, 1), errs: make(chan error, 1), board: o.Board}
 	if o.Group != 0 && s.faults != nil {
 		defer s.faults.DelGroup(o.Group)
 	}
 	l.turn <- struct{}{}
+	if err := l.startWatchdog(); err != nil {
+		unix.Close(fd)
+		return err
+	}
+	defer l.stopWatchdog()
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
@@ -295,7 +244,6 @@ func (s *Supervisor) ServeWith(fd int, o ServeOptions) error {
 	}
 	addProcs(1)
 	defer addProcs(-1)
-	go l.watchdog()
 	s.listeners[l] = true
 	s.wg.Add(1)
 	s.mu.Unlock()

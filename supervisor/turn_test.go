@@ -2,22 +2,25 @@ package supervisor
 
 import (
 	"math/rand/v2"
+	"os"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 )
 
-func newTestListener() *listener {
-	l := &listener{done: make(chan struct{}), turn: make(chan struct{}, 1), wake: make(chan struct{}, 1)}
-	go l.watchdog()
+func newTestListener(t testing.TB) *listener {
+	l := &listener{done: make(chan struct{}), turn: make(chan struct{}, 1)}
+	if err := l.startWatchdog(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(l.stopWatchdog)
 	return l
 }
 
 // A short ADDFD keeps the receive turn: nothing is handed over.
 func TestTurnKeptThroughShortWait(t *testing.T) {
-	l := newTestListener()
-	defer l.stop()
+	l := newTestListener(t)
 	c := &call{l: l, turn: true}
 	for i := 0; i < 1000; i++ {
 		c.waitBegin()
@@ -37,8 +40,7 @@ func TestTurnKeptThroughShortWait(t *testing.T) {
 // other targets up: the watchdog hands the turn to another thread, and the
 // waiting thread learns it lost the turn when its ADDFD ends.
 func TestTurnTakenFromStuckWait(t *testing.T) {
-	l := newTestListener()
-	defer l.stop()
+	l := newTestListener(t)
 	c := &call{l: l, turn: true}
 	c.waitBegin()
 	select {
@@ -50,11 +52,11 @@ func TestTurnTakenFromStuckWait(t *testing.T) {
 	if c.turn {
 		t.Fatal("the stuck thread still believes it holds the turn")
 	}
-	// The watchdog goes back to sleep once quiet, and wakes for the next.
-	for deadline := time.Now().Add(10 * time.Second); l.watching.Load(); time.Sleep(10 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("the watchdog still ticks 10 s after the last ADDFD")
-		}
+	// The watchdog sleeps once the wait is over, and wakes for the next.
+	n := l.alarms.Load()
+	time.Sleep(5 * addfdPatience)
+	if got := l.alarms.Load(); got != n {
+		t.Fatalf("the watchdog woke %d times with no wait under way", got-n)
 	}
 	c.turn = true
 	c.waitBegin()
@@ -66,12 +68,54 @@ func TestTurnTakenFromStuckWait(t *testing.T) {
 	c.waitEnd()
 }
 
+// Short waits, one every millisecond, wake the watchdog not at all: it
+// sleeps until a wait outlasts its patience (a watchdog that ticked while
+// waits happened woke every addfdPatience, about 100 times here).
+func TestWatchdogSleepsThroughShortWaits(t *testing.T) {
+	l := newTestListener(t)
+	c := &call{l: l, turn: true}
+	for i := 0; i < 200; i++ {
+		c.waitBegin()
+		c.waitEnd()
+		if !c.turn {
+			// Preempted for a whole patience: legitimately taken.
+			<-l.turn
+			c.turn = true
+		}
+		time.Sleep(time.Millisecond)
+	}
+	// A wait preempted past its patience wakes it legitimately: a few,
+	// on a loaded machine, never one per period.
+	if n := l.alarms.Load(); n > 10 {
+		t.Errorf("the watchdog woke %d times during 200 short waits", n)
+	}
+}
+
+// A sleeping watchdog holds no OS thread: it waits in the runtime's
+// poller, not in a blocking read (which would hold an M per listener).
+func TestWatchdogHoldsNoThread(t *testing.T) {
+	threads := func() int {
+		ents, err := os.ReadDir("/proc/self/task")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(ents)
+	}
+	before := threads()
+	for i := 0; i < 20; i++ {
+		newTestListener(t)
+	}
+	time.Sleep(100 * time.Millisecond)
+	if d := threads() - before; d >= 10 {
+		t.Errorf("20 sleeping watchdogs hold %d more threads", d)
+	}
+}
+
 // Receivers that keep taking turns, with ADDFD waits now short, now past
 // the watchdog's patience: at most one of them ever receives at a time,
 // and the turn is never lost (every receiver keeps making progress).
 func TestTurnProtocolStress(t *testing.T) {
-	l := newTestListener()
-	defer l.stop()
+	l := newTestListener(t)
 	l.turn <- struct{}{}
 	const receivers = 3
 	var inRecv, maxInRecv atomic.Int32

@@ -94,8 +94,8 @@ func TestRunFastLanePreload(t *testing.T) {
 	lib := os.Getenv("BTFUSE_FAST_LIBRARY")
 	dir, runtime := mountDirs(t)
 	startDaemon(t, runtime, dir)
-	on := fmt.Sprintf("preload=%s start=0 page=1\n", lib)
-	off := "preload= start=0 page=0\n"
+	on := fmt.Sprintf("preload=%s start=0 page=1 wipe=0\n", lib)
+	off := "preload= start=0 page=0 wipe=0\n"
 	for _, tc := range []struct {
 		name string
 		env  []string
@@ -104,8 +104,8 @@ func TestRunFastLanePreload(t *testing.T) {
 	}{
 		{"dynamic", nil, []string{probe, "env"}, on},
 		{"no fast lane", nil, []string{"--no-fast-lane", "--", probe, "env"}, off},
-		{"appended to LD_PRELOAD", []string{"LD_PRELOAD=libm.so.6"}, []string{probe, "env"}, "preload=libm.so.6:" + lib + " start=0 page=1\n"},
-		{"already in LD_PRELOAD", []string{"LD_PRELOAD=" + lib + ":libm.so.6"}, []string{probe, "env"}, "preload=" + lib + ":libm.so.6 start=0 page=1\n"},
+		{"appended to LD_PRELOAD", []string{"LD_PRELOAD=libm.so.6"}, []string{probe, "env"}, "preload=libm.so.6:" + lib + " start=0 page=1 wipe=0\n"},
+		{"already in LD_PRELOAD", []string{"LD_PRELOAD=" + lib + ":libm.so.6"}, []string{probe, "env"}, "preload=" + lib + ":libm.so.6 start=0 page=1 wipe=0\n"},
 		{"static", nil, []string{static, "env"}, off},
 		{"setuid", nil, []string{setuid, "env"}, off},
 		{"script by a dynamic interpreter", nil, []string{script}, on},

@@ -19,7 +19,7 @@ ino_t flc_backdir_ino;
 struct fl_fd *flc_fds;
 const char *flc_view;
 size_t flc_view_size;
-char flc_mount[4096];
+const char *flc_mount = "";
 size_t flc_mount_len;
 
 /* The process's channel: FL_NONE until the first call handshakes, FL_BUSY
@@ -104,12 +104,11 @@ static void release_slot(void *p)
 
 int fl_channel_init(const char *mount)
 {
-	/* The daemon judges paths itself; the view's reader walks them. */
-	size_t ml = strlen(mount);
-	if (ml < sizeof flc_mount) {
-		memcpy(flc_mount, mount, ml + 1);
-		flc_mount_len = ml;
-	}
+	/* The daemon judges paths itself; the view's reader walks them. The
+	 * entry side's copy is kept, not copied again: a page fewer that
+	 * every process writes at start. */
+	flc_mount = mount;
+	flc_mount_len = strlen(mount);
 	const char *sock = getenv("BTFUSE_FAST_SOCKET");
 	if (!sock || !*sock || strlen(sock) >= sizeof(fl_sock))
 		return -ENOENT;
@@ -168,6 +167,11 @@ void fl_channel_atfork_child(void)
 int fl_channel_mine(void)
 {
 	return (pid_t)syscall(SYS_getpid) == fl_owner;
+}
+
+int fl_channel_ready(void)
+{
+	return __atomic_load_n(&fl_state, __ATOMIC_SEQ_CST) == FL_READY;
 }
 
 char *flc_segment(void)

@@ -11,9 +11,10 @@
  * seccomp lane would CONTINUE the call); the caller makes it from the trampoline. */
 #define FL_KERNEL_PASS (-100001L)
 struct statx;
-int  fl_channel_init(const char *mount);  /* constructor, once; 0 or -errno; mount has no trailing / */
+int  fl_channel_init(const char *mount);  /* constructor, once; 0 or -errno; mount has no trailing / and stays valid */
 void fl_channel_atfork_child(void);      /* first thing in a fork child: forget the parent's channel */
 int  fl_channel_mine(void);              /* 1 in the process the channel belongs to (one getpid) */
+int  fl_channel_ready(void);             /* 1 once this process has handshaked (no syscall) */
 long fl_newfstatat(int dirfd, const char *path, struct stat *st, int flags);
 long fl_statx(int dirfd, const char *path, int flags, unsigned int mask, struct statx *stx);
 long fl_faccessat2(int dirfd, const char *path, int mode, int flags);

@@ -191,7 +191,7 @@ long flc_statx_call(char *s, int flags, unsigned int mask, struct statx *stx);
  * BTFUSE_MOUNT names it (no trailing slash). */
 extern const char *flc_view;
 extern size_t flc_view_size;
-extern char flc_mount[4096];
+extern const char *flc_mount; /* the entry side's copy of the mount (fl_channel_init) */
 extern size_t flc_mount_len;
 
 /* flc_view_seg returns the segment when the calling process may read the

@@ -90,9 +90,21 @@ static int fl_channel_ok; // fl_channel_init succeeded
 // is its parent's alone (the channel's slots and handshake, the
 // descriptor entries, the pin table) is checked by process or thread id
 // where it is touched; a credential change of such a child turns its
-// parent's view off (fastlane/view.go, credChanged). NULL (no such page):
-// fl_channel_ours asks getpid (fl_channel_mine).
+// parent's view off (fastlane/view.go, credChanged).
+//
+// The page is made once the process has handshaked (ours), in that
+// process, since only then is there a segment or a view to keep a child
+// off: most processes never handshake, and the page (a mapping, its first
+// touch, and one more area that each fork copies) would cost every one of
+// them. Until then, and on a kernel without MADV_WIPEONFORK (before 4.14),
+// fl_token is NULL and fl_channel_ours asks getpid (fl_channel_mine).
 static volatile int *fl_token;
+
+// fl_token_state (atomic) makes the token page once: TOKEN_NONE, then
+// TOKEN_MAPPING while one thread makes it, then TOKEN_DONE (fl_token is
+// final: the page, or NULL when it could not be made).
+enum { TOKEN_NONE, TOKEN_MAPPING, TOKEN_DONE };
+static int fl_token_state;
 
 // Set at the first call that needs it (mount_dev).
 static dev_t fl_mount_dev;  // st_dev of the mount as the kernel shows it
@@ -111,25 +123,35 @@ static void fl_atfork_child(void)
 	// the child makes its syscalls the ordinary way).
 	if (__atomic_load_n(&fl_tramp_state, __ATOMIC_ACQUIRE) == TRAMP_MAPPING)
 		__atomic_store_n(&fl_tramp_state, TRAMP_NONE, __ATOMIC_RELEASE);
+	if (__atomic_load_n(&fl_token_state, __ATOMIC_ACQUIRE) == TOKEN_MAPPING)
+		__atomic_store_n(&fl_token_state, TOKEN_NONE, __ATOMIC_RELEASE); // as the trampoline's
 	if (fl_channel_ok)
 		fl_channel_atfork_child();
 	if (fl_token)
 		*fl_token = 1; // the page came zeroed
 }
 
-// map_token sets fl_token, or leaves it NULL when the kernel has no
-// MADV_WIPEONFORK (before 4.14).
+// map_token makes the token page and publishes it in fl_token, set to 1
+// first; called only in the process the channel belongs to. Raw syscalls
+// that keep the caller's errno: it runs inside an interposed call. A fork
+// while it runs copies fl_token NULL (the child asks getpid) or the page
+// (the kernel wipes it, the fork handler sets it).
 static void map_token(void)
 {
-	void *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (p == MAP_FAILED)
+	int none = TOKEN_NONE;
+	if (!__atomic_compare_exchange_n(&fl_token_state, &none, TOKEN_MAPPING, 0, __ATOMIC_ACQ_REL,
+					 __ATOMIC_ACQUIRE))
 		return;
-	if (madvise(p, 4096, MADV_WIPEONFORK) != 0) {
-		munmap(p, 4096);
-		return;
+	long p = fl_raw(SYS_mmap, 0, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p < 0 && p >= -4095) {
+		// no page: fl_token stays NULL
+	} else if (fl_raw(SYS_madvise, p, 4096, MADV_WIPEONFORK, 0, 0, 0) != 0) {
+		fl_raw(SYS_munmap, p, 4096, 0, 0, 0, 0);
+	} else {
+		*(volatile int *)p = 1;
+		__atomic_store_n(&fl_token, (volatile int *)p, __ATOMIC_RELEASE);
 	}
-	fl_token = p;
-	*fl_token = 1;
+	__atomic_store_n(&fl_token_state, TOKEN_DONE, __ATOMIC_RELEASE);
 }
 
 // map_trampoline copies the stub into the page at FL_TRAMPOLINE_ADDR and
@@ -193,8 +215,6 @@ __attribute__((constructor)) static void fl_init(void)
 	if (pthread_atfork(NULL, NULL, fl_atfork_child) != 0)
 		return; // no fork handler: no channel, a child would share it
 	fl_channel_ok = fl_channel_init(fl_mount) == 0;
-	if (fl_channel_ok)
-		map_token();
 	fl_mount_len = n; // last: from here on, paths are classified
 }
 
@@ -274,9 +294,14 @@ static int fl_channel_ours(void)
 {
 	if (!fl_channel_ok)
 		return 0;
-	if (fl_token)
-		return *fl_token == 1;
-	return fl_channel_mine();
+	volatile int *t = __atomic_load_n(&fl_token, __ATOMIC_ACQUIRE);
+	if (t)
+		return *t == 1;
+	if (!fl_channel_mine())
+		return 0;
+	if (fl_channel_ready() && __atomic_load_n(&fl_token_state, __ATOMIC_ACQUIRE) == TOKEN_NONE)
+		map_token();
+	return 1;
 }
 
 // route classifies (dirfd, path) in clean, size bytes of work space: the

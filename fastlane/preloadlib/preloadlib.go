@@ -23,9 +23,15 @@ const LibName = "libbtfuse-fast.so"
 // errors; only the interposed functions exported (-fvisibility=hidden);
 // null checks kept although libc's headers declare path arguments nonnull
 // (programs pass null, and the kernel's answer is EFAULT); no
-// _FORTIFY_SOURCE, whose wrappers would replace the functions defined.
+// _FORTIFY_SOURCE, whose wrappers would replace the functions defined;
+// the ELF headers, code and read-only data in one loadable segment
+// (-z noseparate-code; binutils makes three on x86-64 by default), since
+// every process under 'btfuse run' maps the library: each segment is one
+// more mmap at load, one more area each fork copies, and its own page
+// faults (the kernel maps the neighbours of a faulting page only within
+// its area).
 var CFlags = []string{"-shared", "-fPIC", "-O2", "-g", "-std=gnu11", "-Wall", "-Wextra", "-Werror",
-	"-fvisibility=hidden", "-fno-delete-null-pointer-checks", "-U_FORTIFY_SOURCE"}
+	"-fvisibility=hidden", "-fno-delete-null-pointer-checks", "-U_FORTIFY_SOURCE", "-Wl,-z,noseparate-code"}
 
 // ErrNoLibrary reports that no preload library lies next to the binary.
 var ErrNoLibrary = errors.New("fast lane library " + LibName + " not found next to btfuse")

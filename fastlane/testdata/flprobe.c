@@ -65,6 +65,34 @@ static int page_mapped(void)
 	return strncmp(buf, line, strlen(line)) == 0 || strstr(buf, "\n7e0000000000-7e0000001000 ") != NULL;
 }
 
+// wipe_pages counts the process's MADV_WIPEONFORK mappings ("wf" in
+// the VmFlags of /proc/self/smaps), read as page_mapped reads: the library
+// makes its ownership token page so, and only once it has handshaked.
+static int wipe_pages(void)
+{
+	static char buf[1 << 18];
+	int fd = (int)syscall(SYS_openat, AT_FDCWD, "/proc/self/smaps", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	size_t len = 0;
+	for (;;) {
+		long r = syscall(SYS_read, fd, buf + len, sizeof buf - 1 - len);
+		if (r <= 0)
+			break;
+		len += (size_t)r;
+	}
+	syscall(SYS_close, fd);
+	buf[len] = '\0';
+	int n = 0;
+	for (const char *l = strstr(buf, "VmFlags:"); l; l = strstr(l + 1, "VmFlags:")) {
+		const char *end = strchrnul(l, '\n');
+		for (const char *f = l + 8; f + 2 <= end; f++)
+			if (f[0] == 'w' && f[1] == 'f' && f[-1] == ' ' && (f + 2 == end || f[2] == ' '))
+				n++;
+	}
+	return n;
+}
+
 // stats stats path n times and reports how many succeeded and the first
 // errno seen.
 static void stats(const char *who)
@@ -122,12 +150,13 @@ int main(int argc, char **argv)
 	if (strcmp(mode, "env") == 0) {
 		// The library maps its trampoline page at the first call
 		// that goes through it (start=0), such as a stat outside the
-		// mount (page=1).
+		// mount (page=1), and its token page (wipe) only when it
+		// handshakes, which this process never does.
 		const char *p = getenv("LD_PRELOAD");
 		int start = page_mapped();
 		struct stat st;
 		stat("/", &st);
-		printf("preload=%s start=%d page=%d\n", p ? p : "", start, page_mapped());
+		printf("preload=%s start=%d page=%d wipe=%d\n", p ? p : "", start, page_mapped(), wipe_pages());
 		return 0;
 	}
 	if (strcmp(mode, "clearenv") == 0) {
