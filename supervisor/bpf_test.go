@@ -139,7 +139,15 @@ func TestFilterRules(t *testing.T) {
 		{"mkdirat", auditArchX8664, unix.SYS_MKDIRAT, [6]uint64{fdcwd}, retNotify},
 		{"renameat2", auditArchX8664, unix.SYS_RENAMEAT2, [6]uint64{}, retNotify},
 		{"getxattr", auditArchX8664, unix.SYS_GETXATTR, [6]uint64{}, retNotify},
-		{"fgetxattr low", auditArchX8664, unix.SYS_FGETXATTR, [6]uint64{5}, retAllow},
+		// Metadata through any descriptor: a copy of a served one may
+		// sit anywhere (notifyAnyFD).
+		{"fgetxattr low", auditArchX8664, unix.SYS_FGETXATTR, [6]uint64{5}, retNotify},
+		{"fchmod low", auditArchX8664, unix.SYS_FCHMOD, [6]uint64{3}, retNotify},
+		{"fchown low", auditArchX8664, unix.SYS_FCHOWN, [6]uint64{4}, retNotify},
+		{"fsetxattr low", auditArchX8664, unix.SYS_FSETXATTR, [6]uint64{base - 1}, retNotify},
+		{"fremovexattr low", auditArchX8664, unix.SYS_FREMOVEXATTR, [6]uint64{7}, retNotify},
+		{"flistxattr low", auditArchX8664, unix.SYS_FLISTXATTR, [6]uint64{7}, retNotify},
+		{"fstatfs low", auditArchX8664, unix.SYS_FSTATFS, [6]uint64{3}, retNotify},
 		{"fgetxattr stderr", auditArchX8664, unix.SYS_FGETXATTR, [6]uint64{2}, retNotify},
 		{"execve", auditArchX8664, unix.SYS_EXECVE, [6]uint64{}, retNotify},
 		{"umask", auditArchX8664, unix.SYS_UMASK, [6]uint64{}, retNotify},

@@ -59,7 +59,15 @@ func TestFastFilterTrampoline(t *testing.T) {
 		{"fstat of stdout from the page", unix.SYS_FSTAT, [6]uint64{1}, inPage, retNotify},
 		{"fstatat empty path, reserved fd, from the page", unix.SYS_NEWFSTATAT, [6]uint64{base, 1, 2, unix.AT_EMPTY_PATH}, inPage, retNotify},
 		{"statx empty path, stderr, from the page", unix.SYS_STATX, [6]uint64{2, 1, unix.AT_EMPTY_PATH}, inPage, retNotify},
-		{"fchmod reserved from the page", unix.SYS_FCHMOD, [6]uint64{base + 1}, inPage, retNotify},
+		{"fchmod reserved from libc", unix.SYS_FCHMOD, [6]uint64{base + 1}, libc, retNotify},
+		{"fchmod stdout from the page", unix.SYS_FCHMOD, [6]uint64{1}, inPage, retNotify},
+		{"fsetxattr below the range from libc", unix.SYS_FSETXATTR, [6]uint64{base - 1}, libc, retNotify},
+		{"fchmod fd 3 from libc", unix.SYS_FCHMOD, [6]uint64{3}, libc, retNotify},
+		// ... and below the range from the page, where the library
+		// makes them on a descriptor of another filesystem.
+		{"fchmod fd 3 from the page", unix.SYS_FCHMOD, [6]uint64{3}, inPage, retAllow},
+		{"fstatfs below the range from the page", unix.SYS_FSTATFS, [6]uint64{base - 1}, inPage, retAllow},
+		{"fchown in the range from the page", unix.SYS_FCHOWN, [6]uint64{base + 1}, inPage, retAllow},
 		{"execve from the page", unix.SYS_EXECVE, [6]uint64{}, inPage, retNotify},
 		{"umask from the page", unix.SYS_UMASK, [6]uint64{}, inPage, retNotify},
 		{"setuid from the page", unix.SYS_SETUID, [6]uint64{}, inPage, retNotify},

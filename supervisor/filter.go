@@ -61,9 +61,12 @@ func rowByName(name string) *sysRow {
 // sits only in the branches that would notify a path syscall, after the
 // architecture and syscall-number tests, so that the kernel's action
 // cache still allows every other syscall without running the program
-// (TestFilterConstAllow). Descriptor rules, credential and view changes
-// (execve, umask, set*id, unshare...) stay notified from anywhere, and so
-// is the library's doorbell (DoorbellNr).
+// (TestFilterConstAllow). The metadata calls on descriptors above the
+// standard ones (notifyAnyFD) are allowed from the page as well: the
+// library makes them there only on a descriptor of another filesystem
+// than the backing files'. The other descriptor rules, credential and
+// view changes (execve, umask, set*id, unshare...) stay notified from
+// anywhere, and so is the library's doorbell (DoorbellNr).
 //
 // Not a boundary: a program that jumps into the page only reaches the
 // kernel, which sends paths in the mount through the FUSE mount.
@@ -135,6 +138,10 @@ func buildFilter(base int, data map[string]bool, fast bool) ([]unix.SockFilter, 
 	if err != nil {
 		return nil, err
 	}
+	aboveStd, err := seccomp.MakeCondition(0, seccomp.CompareGreater, maxStdFd)
+	if err != nil {
+		return nil, err
+	}
 	for i := range sysRows {
 		r := &sysRows[i]
 		if data[r.name] {
@@ -158,6 +165,12 @@ func buildFilter(base int, data map[string]bool, fast bool) ([]unix.SockFilter, 
 			}
 		case notifyFD:
 			err = errors.Join(add(r, inRange), add(r, std))
+		case notifyAnyFD:
+			// Above the standard descriptors the fast lane's library
+			// may make the call from the trampoline, on a descriptor
+			// it found on another filesystem than the backing files'
+			// (which no served descriptor is, in the range or not).
+			err = errors.Join(addAct(pathNotify, r, aboveStd), add(r, std))
 		default:
 			err = fmt.Errorf("syscall %s: no filter rule", r.name)
 		}

@@ -49,7 +49,7 @@ func faultArgsOf(r *sysRow) faultArgs {
 		a.path[0] = 1 // the link's path; the target is only text
 	case r.name == "symlinkat":
 		a.dir[0], a.path[0] = 1, 2
-	case r.rule == notifyFD || r.rule == notifyData:
+	case r.rule == notifyFD || r.rule == notifyAnyFD || r.rule == notifyData:
 		a.fd = 0
 	}
 	return a

@@ -33,7 +33,7 @@ func TestFaultRowsCovered(t *testing.T) {
 		if r.rule != notifyCred && a.fd < 0 && a.path[0] < 0 {
 			t.Errorf("row %s: no path or descriptor for the matcher", name)
 		}
-		if (r.rule == notifyFD || r.rule == notifyData) && a.fd != 0 {
+		if (r.rule == notifyFD || r.rule == notifyAnyFD || r.rule == notifyData) && a.fd != 0 {
 			t.Errorf("descriptor row %s: fd argument %d", name, a.fd)
 		}
 	}

@@ -32,6 +32,17 @@ const (
 	// Directories are never installed in the range (see open), so
 	// getdents64 and fchdir need no row either.
 	notifyFD
+	// notifyAnyFD: a descriptor call that changes or reads what only
+	// fsimpl keeps (mode, owner, extended attributes, the filesystem's
+	// statfs), notified for every descriptor. Made natively on a copy of a
+	// served descriptor outside the range (a dup to a low number, a fork
+	// or vfork child's inherited copy of a descriptor the fast lane's
+	// library opened), it would reach the backing file, which neither door
+	// reads: an fchmod would be lost. A descriptor that is no backing file
+	// costs a round trip and is CONTINUEd. fstat stays notifyFD: it is
+	// made on most files a program reads, and a wrong answer there loses
+	// nothing (README, Limits).
+	notifyAnyFD
 	// notifyCred: always notified and always CONTINUEd; the syscall may
 	// change the thread's credentials or umask, so the credential cache
 	// forgets what it knew (credChange).
@@ -69,6 +80,10 @@ func credRule(name string) sysRow            { return sysRow{name: name, rule: n
 func execRule(name string) sysRow            { return sysRow{name: name, rule: notifyCred, handle: execChange} }
 func dataRule(name string) sysRow            { return sysRow{name: name, rule: notifyData} }
 
+func anyFDRule(name string, h handler) sysRow {
+	return sysRow{name: name, rule: notifyAnyFD, handle: h}
+}
+
 // viewRule is a syscall that changes how the caller sees the filesystem
 // (its root, its mount or user namespace, its Landlock domain): what only
 // the kernel knows. It is notified like a credential change, and from then
@@ -102,7 +117,7 @@ var syscallTable = map[int32]sysRow{
 	unix.SYS_STATX:   emptyPathRule("statx", 2, (*call).statx),
 	unix.SYS_FSTAT:   fdRule("fstat", (*call).fstat),
 	unix.SYS_STATFS:  pathRule("statfs", func(c *call) result { return c.statfs(c.arg(0), c.arg(1)) }),
-	unix.SYS_FSTATFS: fdRule("fstatfs", (*call).fstatfs),
+	unix.SYS_FSTATFS: anyFDRule("fstatfs", (*call).fstatfs),
 
 	unix.SYS_ACCESS:     pathRule("access", func(c *call) result { return c.access(unix.AT_FDCWD, c.arg(0), c.u32Arg(1), 0) }),
 	unix.SYS_FACCESSAT:  pathRule("faccessat", func(c *call) result { return c.access(c.fdArg(0), c.arg(1), c.u32Arg(2), 0) }),
@@ -114,7 +129,7 @@ var syscallTable = map[int32]sysRow{
 	// Attribute changes.
 	unix.SYS_CHMOD:    pathRule("chmod", func(c *call) result { return c.chmod(unix.AT_FDCWD, c.arg(0), c.u32Arg(1)) }),
 	unix.SYS_FCHMODAT: pathRule("fchmodat", func(c *call) result { return c.chmod(c.fdArg(0), c.arg(1), c.u32Arg(2)) }),
-	unix.SYS_FCHMOD:   fdRule("fchmod", (*call).fchmod),
+	unix.SYS_FCHMOD:   anyFDRule("fchmod", (*call).fchmod),
 	unix.SYS_CHOWN: pathRule("chown", func(c *call) result {
 		return c.chown(unix.AT_FDCWD, c.arg(0), c.u32Arg(1), c.u32Arg(2), 0)
 	}),
@@ -124,7 +139,7 @@ var syscallTable = map[int32]sysRow{
 	unix.SYS_FCHOWNAT: pathRule("fchownat", func(c *call) result {
 		return c.chown(c.fdArg(0), c.arg(1), c.u32Arg(2), c.u32Arg(3), c.intArg(4))
 	}),
-	unix.SYS_FCHOWN:    fdRule("fchown", (*call).fchown),
+	unix.SYS_FCHOWN:    anyFDRule("fchown", (*call).fchown),
 	unix.SYS_TRUNCATE:  pathRule("truncate", func(c *call) result { return c.truncate(c.arg(0), int64(c.arg(1))) }),
 	unix.SYS_FTRUNCATE: fdRule("ftruncate", (*call).ftruncate),
 	unix.SYS_UTIMENSAT: pathRule("utimensat", func(c *call) result {
@@ -174,10 +189,10 @@ var syscallTable = map[int32]sysRow{
 	unix.SYS_LLISTXATTR:   pathRule("llistxattr", func(c *call) result { return c.pathListxattr(0) }),
 	unix.SYS_REMOVEXATTR:  pathRule("removexattr", func(c *call) result { return c.pathRemovexattr(atFollow) }),
 	unix.SYS_LREMOVEXATTR: pathRule("lremovexattr", func(c *call) result { return c.pathRemovexattr(0) }),
-	unix.SYS_FGETXATTR:    fdRule("fgetxattr", (*call).fgetxattr),
-	unix.SYS_FSETXATTR:    fdRule("fsetxattr", (*call).fsetxattr),
-	unix.SYS_FLISTXATTR:   fdRule("flistxattr", (*call).flistxattr),
-	unix.SYS_FREMOVEXATTR: fdRule("fremovexattr", (*call).fremovexattr),
+	unix.SYS_FGETXATTR:    anyFDRule("fgetxattr", (*call).fgetxattr),
+	unix.SYS_FSETXATTR:    anyFDRule("fsetxattr", (*call).fsetxattr),
+	unix.SYS_FLISTXATTR:   anyFDRule("flistxattr", (*call).flistxattr),
+	unix.SYS_FREMOVEXATTR: anyFDRule("fremovexattr", (*call).fremovexattr),
 
 	// Credentials, capabilities, user namespace and umask. execve is
 	// among them because a setuid or file-capability program changes the

@@ -295,6 +295,18 @@ void flc_hurry(void)
 		__atomic_store_n(&fl_until, 0, __ATOMIC_SEQ_CST);
 }
 
+/* fl_channel_nudge counts a call that a handshake would make cheaper
+ * toward BTFUSE_FAST_AFTER, as a call under the mount counts: a
+ * descriptor call outside the mount (fl_fd_elsewhere) needs the backing
+ * device, which comes with the handshake. */
+void fl_channel_nudge(void)
+{
+	if (__atomic_load_n(&fl_state, __ATOMIC_SEQ_CST) != FL_NONE)
+		return;
+	if (flc_begin())
+		flc_end();
+}
+
 /* claim returns the calling thread's slot, claiming one if needed, or NULL
  * to pass. */
 static char *claim(void)

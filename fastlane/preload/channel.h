@@ -35,6 +35,8 @@ void fl_fds_spare(unsigned int lo, unsigned int hi); /* before the program repla
 int fl_fds_keep(unsigned int lo, unsigned int hi, int kept[3]); /* the same, listing those left in place */
 int fl_faults_live(void); /* a fault rule applies to every process: no trampoline */
 int fl_kernel_ok(void);    /* a call under the mount may go to the kernel from the trampoline */
+void fl_channel_nudge(void);             /* count a call that a handshake would make cheaper */
+int fl_backing_dev(dev_t *dev);          /* 1 and *dev: the backing files' device, once the daemon gave its directory */
 int fl_channel_opens(void);               /* 1 when opens may be served (the daemon gave its backing directory) */
 void fl_closed_range(unsigned int first, unsigned int last); /* fl_closed for each, after close_range */
 int  fl_own_fd(int fd);                   /* 1: fd is a backing file the channel opened in this process */

@@ -68,6 +68,12 @@ void fl_closed_range(unsigned int first, unsigned int last)
 	errno = saved;
 }
 
+int fl_backing_dev(dev_t *dev)
+{
+	*dev = flc_backdir_dev;
+	return flc_backdir_dev != 0;
+}
+
 int fl_channel_opens(void)
 {
 	return flc_fds && flc_backdir >= 0;

@@ -21,13 +21,15 @@
 #define ST_VALID 0x0020 // linux/statfs.h: f_flags is filled in
 #endif
 
-// FD_CALL asks the channel with chan, then makes the ordinary syscall nr
-// when it passes.
+// FD_CALL asks the channel with chan, then makes syscall nr on descriptor
+// a when it passes: from the trampoline on a descriptor of another
+// filesystem, otherwise the ordinary way, which the seccomp lane serves.
 #define FD_CALL(chan, nr, a, b, c, d, e)                                                           \
 	({                                                                                         \
 		long r_ = (chan);                                                                  \
 		if (r_ == FL_PASS || r_ == FL_KERNEL_PASS)                                         \
-			r_ = fl_raw((nr), (long)(a), (long)(b), (long)(c), (long)(d), (long)(e), 0);      \
+			r_ = (fl_fd_elsewhere(a) ? fl_tramp : fl_raw)((nr), (long)(a), (long)(b),  \
+								  (long)(c), (long)(d), (long)(e), 0); \
 		r_;                                                                                \
 	})
 

@@ -286,6 +286,42 @@ static dev_t mount_dev(void)
 	return st.st_dev;
 }
 
+// fl_fd_elsewhere reports whether descriptor fd is open on a filesystem
+// that is neither the backing files' nor the mount's: a descriptor call
+// the channel passed on may then go to the kernel from the trampoline,
+// which reaches fd's own file, as the call would without btfuse. Any other
+// must be notified, for the seccomp lane to serve it: a backing file the
+// library does not own (a fork or vfork child's inherited copy, one kept
+// across exec or received by SCM_RIGHTS) or a served descriptor of the
+// seccomp lane, whose fstat it answers with the mount's device. 0 when
+// not sure: standard descriptors (notified from anywhere), a process that
+// has not learned the backing device (the call counts toward its
+// handshake), live fault rules.
+//
+// Between the fstat and the call another thread may replace fd by a
+// backing file (dup2); the call then reaches the backing file natively,
+// which the kernel's order of the two calls would not allow. Accepted:
+// without it every fchmod, fchown and f*xattr call outside the mount
+// would cost a round trip.
+int fl_fd_elsewhere(int fd)
+{
+	dev_t back, mnt;
+	if (fd <= 2 || fl_faults_live())
+		return 0;
+	if (!fl_backing_dev(&back)) {
+		fl_channel_nudge();
+		if (!fl_backing_dev(&back))
+			return 0;
+	}
+	if (!(mnt = mount_dev()))
+		return 0;
+	struct stat sb;
+	int saved = errno;
+	int r = syscall(SYS_fstat, fd, &sb) == 0 && sb.st_dev != back && sb.st_dev != mnt;
+	errno = saved;
+	return r;
+}
+
 // fl_channel_ours reports whether this process may use the channel and
 // the view: the child of a raw fork or clone (no fork handler ran) must
 // not touch its parent's, which are not mapped there (see fl_token for

@@ -25,6 +25,11 @@ typedef long (*fl_syscall_fn)(long nr, long a, long b, long c, long d, long e, l
 long fl_raw(long nr, long a, long b, long c, long d, long e, long f);
 extern fl_syscall_fn fl_tramp;
 
+// fl_fd_elsewhere: 1 when fd is surely no backing file nor served
+// descriptor, so that a descriptor call on it may go to the kernel from
+// the trampoline (preload.c).
+int fl_fd_elsewhere(int fd);
+
 // Where a path call goes.
 enum fl_where {
 	FL_KERNEL,  // lexically outside the mount: the trampoline, straight to the kernel

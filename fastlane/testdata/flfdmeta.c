@@ -2,8 +2,9 @@
 // directory given as its argument: fchmod, fchown, fchownat and statx with
 // AT_EMPTY_PATH, the f*xattr calls (with their size rules and errors, a
 // value larger than a page, a bad name pointer), fstatfs, through a
-// duplicate and on an unlinked file, and then looks at the file by its
-// path. It prints one line per step. The fast lane's tests compare its
+// duplicate and on an unlinked file, through the copies a fork child and a
+// vfork child inherit and a dup2 to a low number, and then looks at the
+// file by its path. It prints one line per step. The fast lane's tests compare its
 // transcript under 'btfuse run' with the same program's in a kernel tmpfs.
 #define _GNU_SOURCE
 #include <errno.h>
@@ -16,6 +17,7 @@
 #include <sys/sysmacros.h>
 #include <sys/statfs.h>
 #include <sys/statvfs.h>
+#include <sys/wait.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
@@ -56,6 +58,24 @@ static void value(const char *what, int fd, const char *path, const char *name)
 	printf("%-34s path %ld %s %s fd %ld %s %s\n", what, ra, ra < 0 ? strerrorname_np(ea) : "", ra > 0 ? a : "",
 	       rb, rb < 0 ? strerrorname_np(eb) : "", rb > 0 ? b : "");
 	errno = 0;
+}
+
+// pathmode prints the mode and owner stat(2) sees at path.
+static void pathmode(const char *what, const char *path)
+{
+	struct stat a;
+	if (stat(path, &a) != 0) {
+		out(what, -1);
+		return;
+	}
+	printf("%-34s mode=%04o uid=%d gid=%d\n", what, a.st_mode & 07777, (int)a.st_uid, (int)a.st_gid);
+}
+
+// waited prints how the child pid ended: its exit status, or -1.
+static void waited(const char *what, pid_t pid)
+{
+	int st;
+	T(what, pid > 0 && waitpid(pid, &st, 0) == pid && WIFEXITED(st) ? WEXITSTATUS(st) : -1);
 }
 
 static int cmp(const void *a, const void *b)
@@ -200,6 +220,35 @@ int main(int argc, char **argv)
 	T("close dup", close(d));
 
 others:
+	// Copies at other numbers and in other processes change the file
+	// too: a fork child's and a vfork child's inherited descriptor (the
+	// fast lane's library does not use its table there), and a dup2 to a
+	// low number (outside the seccomp lane's reserved range). Looked at
+	// by path only: fstat of such a copy is a known limit (README).
+	int c = open("c", O_CREAT | O_RDWR | O_TRUNC, 0600);
+	T("open c", ok(c));
+	pid_t pid = fork();
+	if (pid == 0)
+		_exit(fchmod(c, 0640) || fchown(c, 1000, 1000) || fsetxattr(c, "user.f", "ff", 2, 0) ? errno : 0);
+	waited("fork child's fchmod, fchown, fsetxattr", pid);
+	pathmode("after the fork child", "c");
+	value("fork child's xattr", c, "c", "user.f");
+	pid = vfork();
+	if (pid == 0)
+		_exit(fchmod(c, 0604) || fchown(c, 2000, 2000) || fremovexattr(c, "user.f") ? errno : 0);
+	waited("vfork child's fchmod, fchown, fremovexattr", pid);
+	pathmode("after the vfork child", "c");
+	value("vfork child's removed xattr", c, "c", "user.f");
+	int low = dup2(c, 9);
+	T("dup2 to 9", low);
+	T("close c", close(c));
+	T("fchmod 9", fchmod(low, 0660));
+	T("fchown 9", fchown(low, 0, 0));
+	T("fsetxattr 9", fsetxattr(low, "user.l", "ll", 2, 0));
+	pathmode("after the copy at 9", "c");
+	value("copy at 9's xattr", low, "c", "user.l");
+	list("flistxattr 9", low);
+	T("close 9", close(low));
 
 	// Descriptors of other files: the kernel's answers.
 	T("fchmod bad fd", fchmod(1000, 0644));
