@@ -189,6 +189,10 @@ long flv_resolve(int dirfd, const char *path, int follow, int want, struct vattr
 				}
 			} else if (want == WANT_ATTR && (a->mode & S_IFMT) == S_IFREG) {
 				r = backing(a);
+			} else if (want == WANT_OPEN && (a->mode & S_IFMT) == S_IFDIR) {
+				/* The daemon steps aside for a directory: the
+				 * kernel opens it (fl_view_openat). */
+				r = FL_KERNEL_PASS;
 			} else if (want == WANT_OPEN) {
 				/* fsimpl granted every credential reading it. */
 				if ((a->mode & S_IFMT) != S_IFREG || !(a->grant & R_OK) ||
