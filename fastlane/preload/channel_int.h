@@ -150,6 +150,7 @@ uint64_t flc_fd_id_stat(int fd, struct stat *sb);
  * (flc_begin), whose claim proved it a thread of the process the channel
  * serves: it asks no getpid. */
 uint64_t flc_fd_id_claimed(int fd);
+uint64_t flc_fd_id_claimed_stat(int fd, struct stat *sb);
 /* flc_release_on is flc_release_id on the caller's slot s, which it ends
  * (flc_end or flc_finish); s NULL: it claims one if the release needs it. */
 void flc_release_on(char *s, uint64_t id, uint64_t vino);

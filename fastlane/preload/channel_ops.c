@@ -280,6 +280,11 @@ uint64_t flc_fd_id_claimed(int fd)
 	return fd_id(fd, &sb, 1);
 }
 
+uint64_t flc_fd_id_claimed_stat(int fd, struct stat *sb)
+{
+	return fd_id(fd, sb, 1);
+}
+
 uint64_t flc_fd_id(int fd)
 {
 	struct stat sb;
@@ -298,16 +303,27 @@ int fl_own_fd(int fd)
 
 long fl_fstat(int fd, struct stat *stp)
 {
-	struct stat sb;
-	uint64_t id = flc_fd_id_stat(fd, &sb);
-	if (!id || !stp)
+	if (!stp || !flc_fds || fd < 0 || fd >= FL_MAX_FDS || flc_fds[fd].id == 0)
 		return FL_PASS;
+	/* A thread that holds a slot takes it first: its claim (one gettid)
+	 * proves the process, and the channel needs the slot when the view
+	 * cannot answer (a file open for writing); any other caller asks
+	 * getpid, and claims a slot only for the channel. */
+	char *s = flc_has_slot() ? flc_begin() : NULL;
+	struct stat sb;
+	uint64_t id = s ? flc_fd_id_claimed_stat(fd, &sb) : flc_fd_id_stat(fd, &sb);
+	long v = FL_PASS;
 	/* The descriptor is the backing file (checked just now): the view
 	 * completes its attributes from that file's own. */
-	long v = fl_view_fstat(flc_fds[fd].vino, &sb, stp);
-	if (v != FL_PASS)
-		return v;
-	char *s = flc_begin();
+	if (id)
+		v = fl_view_fstat(flc_fds[fd].vino, &sb, stp);
+	if (!id || v != FL_PASS) {
+		if (s)
+			flc_end();
+		return id ? v : FL_PASS;
+	}
+	if (!s)
+		s = flc_begin();
 	if (!s)
 		return FL_PASS;
 	st(s, SLOT_OP, OP_FSTAT);
