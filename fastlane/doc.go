@@ -253,6 +253,13 @@
 // about (fsimpl.Pinner) before it frees a regular file. Whatever else the
 // view does not decide goes to the channel as before.
 //
+// A read-only open with the same flags whose walk ends at a directory
+// (sqlite opens a database's directory so, to fsync it) goes to the
+// kernel from the trampoline, as an O_DIRECTORY open does: the daemon
+// would answer Kernel (fsimpl steps aside for directories), and whatever
+// the view saw, the kernel's answer through the FUSE mount is the one to
+// give.
+//
 // Why an open so made is one the daemon's could have made, at one moment:
 //   - The library reads the view's sequence (even), walks, stores the pin
 //     (a locked compare-and-swap), makes a full fence and reads the

@@ -118,3 +118,34 @@ func TestRunViewFaultRule(t *testing.T) {
 		t.Errorf("after the rules: %d opens answered by the fast lane, want 50", got)
 	}
 }
+
+// TestRunFastLaneDirOpens: a directory opened without O_DIRECTORY (as
+// sqlite opens a database's directory to fsync it) is opened by the
+// kernel at once when the view shows a directory, as the daemon would
+// have answered (fsimpl steps aside for directories), so the open costs
+// no round trip; every open around it (symlinks, trailing slashes,
+// missing names, write and create flags, a removed directory, another
+// user's refusals) answers as in a kernel tmpfs.
+func TestRunFastLaneDirOpens(t *testing.T) {
+	testutil.RequirePrivileged(t)
+	helper := cHelper(t, "fldiropen")
+	dir, runtime := mountDirs(t)
+	startDaemon(t, runtime, dir)
+	laneDiff(t, runtime, dir, helper, "diff")
+
+	under := filepath.Join(dir, "loop")
+	if err := os.Mkdir(under, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	const n = 200
+	before := notified(t, runtime, dir, "openat@fast")
+	code, out, errOut := runIn(t, runtime, []string{"BTFUSE_FAST_AFTER=0"}, withMount(dir, []string{helper, "loop", fmt.Sprint(n), under})...)
+	if want := fmt.Sprintf("loop ok=%d fails=0\n", n); code != 0 || out != want {
+		t.Fatalf("exit %d, stdout %q, stderr %q; want %q", code, out, errOut, want)
+	}
+	// The first open comes before the handshake and the view: the
+	// channel takes it (and the daemon answers Kernel).
+	if got := notified(t, runtime, dir, "openat@fast") - before; got > 1 {
+		t.Errorf("%d opens of a directory: the channel saw %d, want at most the first", n, got)
+	}
+}

@@ -371,6 +371,11 @@ static char *claim(void)
 	return t_slot;
 }
 
+int flc_has_slot(void)
+{
+	return t_slot != NULL;
+}
+
 /* begin returns the slot for a call, or NULL to pass; end must follow a
  * non-NULL begin. A signal handler that calls in while this thread's call
  * is under way (or its slot is being claimed) passes. */

@@ -15,12 +15,18 @@
  * (not a descriptor the channel opened in this process, or no slot). */
 static char *fd_start(int op, int fd)
 {
-	uint64_t id = flc_fd_id(fd);
-	if (!id)
+	if (!flc_fds || fd < 0 || fd >= FL_MAX_FDS || flc_fds[fd].id == 0)
 		return NULL;
+	/* The slot first: its claim (one gettid) proves the process, which
+	 * the descriptor's entry must be of (flc_fd_id_claimed). */
 	char *s = flc_begin();
 	if (!s)
 		return NULL;
+	uint64_t id = flc_fd_id_claimed(fd);
+	if (!id) {
+		flc_end();
+		return NULL;
+	}
 	st(s, SLOT_OP, (uint32_t)op);
 	__atomic_store_n((uint64_t *)(s + SLOT_LEN), id, __ATOMIC_SEQ_CST);
 	return s;

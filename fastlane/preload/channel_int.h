@@ -146,6 +146,17 @@ void flc_release_id(uint64_t id, uint64_t vino);
 int flv_unlinked(uint64_t ino);
 /* flc_fd_id_stat is flc_fd_id, with fd's own struct stat in *sb. */
 uint64_t flc_fd_id_stat(int fd, struct stat *sb);
+/* flc_fd_id_claimed is flc_fd_id for a caller that holds its slot
+ * (flc_begin), whose claim proved it a thread of the process the channel
+ * serves: it asks no getpid. */
+uint64_t flc_fd_id_claimed(int fd);
+uint64_t flc_fd_id_claimed_stat(int fd, struct stat *sb);
+/* flc_release_on is flc_release_id on the caller's slot s, which it ends
+ * (flc_end or flc_finish); s NULL: it claims one if the release needs it. */
+void flc_release_on(char *s, uint64_t id, uint64_t vino);
+/* flc_has_slot reports whether the calling thread (or a vfork child on its
+ * memory) holds a slot: then flc_begin costs one gettid. */
+int flc_has_slot(void);
 
 /* Pins (fastlane/pins.go): the segment's table of the inodes the process
  * opened from the view (view_open.c). A descriptor opened so has the id

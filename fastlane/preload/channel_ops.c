@@ -258,18 +258,36 @@ static pid_t getpid_keep_errno(void)
 	return p;
 }
 
-uint64_t flc_fd_id_stat(int fd, struct stat *sb)
+/* fd_id is flc_fd_id_stat; mine: the caller is known to be of the process
+ * the channel serves (its slot's claim said so), else getpid asks. */
+static uint64_t fd_id(int fd, struct stat *sb, int mine)
 {
 	if (!flc_fds || fd < 0 || fd >= FL_MAX_FDS || flc_fds[fd].id == 0)
 		return 0;
 	struct fl_fd *e = &flc_fds[fd];
 	int saved = errno;
 	uint64_t id = e->id;
-	if (e->pid != (pid_t)syscall(SYS_getpid) || syscall(SYS_fstat, fd, sb) != 0 || sb->st_dev != e->dev ||
-	    sb->st_ino != e->ino)
+	pid_t self = mine ? flc_pid : (pid_t)syscall(SYS_getpid);
+	if (e->pid != self || syscall(SYS_fstat, fd, sb) != 0 || sb->st_dev != e->dev || sb->st_ino != e->ino)
 		id = 0;
 	errno = saved;
 	return id;
+}
+
+uint64_t flc_fd_id_stat(int fd, struct stat *sb)
+{
+	return fd_id(fd, sb, 0);
+}
+
+uint64_t flc_fd_id_claimed(int fd)
+{
+	struct stat sb;
+	return fd_id(fd, &sb, 1);
+}
+
+uint64_t flc_fd_id_claimed_stat(int fd, struct stat *sb)
+{
+	return fd_id(fd, sb, 1);
 }
 
 uint64_t flc_fd_id(int fd)
@@ -290,16 +308,27 @@ int fl_own_fd(int fd)
 
 long fl_fstat(int fd, struct stat *stp)
 {
-	struct stat sb;
-	uint64_t id = flc_fd_id_stat(fd, &sb);
-	if (!id || !stp)
+	if (!stp || !flc_fds || fd < 0 || fd >= FL_MAX_FDS || flc_fds[fd].id == 0)
 		return FL_PASS;
+	/* A thread that holds a slot takes it first: its claim (one gettid)
+	 * proves the process, and the channel needs the slot when the view
+	 * cannot answer (a file open for writing); any other caller asks
+	 * getpid, and claims a slot only for the channel. */
+	char *s = flc_has_slot() ? flc_begin() : NULL;
+	struct stat sb;
+	uint64_t id = s ? flc_fd_id_claimed_stat(fd, &sb) : flc_fd_id_stat(fd, &sb);
+	long v = FL_PASS;
 	/* The descriptor is the backing file (checked just now): the view
 	 * completes its attributes from that file's own. */
-	long v = fl_view_fstat(flc_fds[fd].vino, &sb, stp);
-	if (v != FL_PASS)
-		return v;
-	char *s = flc_begin();
+	if (id)
+		v = fl_view_fstat(flc_fds[fd].vino, &sb, stp);
+	if (!id || v != FL_PASS) {
+		if (s)
+			flc_end();
+		return id ? v : FL_PASS;
+	}
+	if (!s)
+		s = flc_begin();
 	if (!s)
 		return FL_PASS;
 	st(s, SLOT_OP, OP_FSTAT);
@@ -317,9 +346,16 @@ long fl_close(int fd)
 		return FL_PASS;
 	/* Only the process that opened fd forgets it: a vfork child shares
 	 * the table with its parent but closes its own copy of fd (nor need
-	 * it: a fork child's entries are its parent's Files). */
-	if (flc_fds[fd].pid != getpid_keep_errno())
+	 * it: a fork child's entries are its parent's Files). A thread that
+	 * holds a slot takes it first, for the release: its claim (one
+	 * gettid) proves the process; any other caller asks getpid (and
+	 * claims a slot only when the release needs one). */
+	char *s = flc_has_slot() ? flc_begin() : NULL;
+	if (flc_fds[fd].pid != (s ? flc_pid : getpid_keep_errno())) {
+		if (s)
+			flc_end();
 		return FL_PASS;
+	}
 	/* No identity check: whether fd still is the backing file or was
 	 * replaced behind the library's back (dup2 onto it, a raw close and
 	 * a reuse of the number), the descriptor the File was opened for is
@@ -328,13 +364,21 @@ long fl_close(int fd)
 	flc_fds[fd].id = 0;
 	/* Like an open file description, the File lives while a duplicate
 	 * of the descriptor does. */
-	if (flc_fds[fd].shared && flc_fd_held(fd, id))
+	if (flc_fds[fd].shared && flc_fd_held(fd, id)) {
+		if (s)
+			flc_end();
 		return 0;
-	flc_release_id(id, flc_fds[fd].vino);
+	}
+	flc_release_on(s, id, flc_fds[fd].vino);
 	return 0;
 }
 
 void flc_release_id(uint64_t id, uint64_t vino)
+{
+	flc_release_on(NULL, id, vino);
+}
+
+void flc_release_on(char *s, uint64_t id, uint64_t vino)
 {
 	/* An unlinked inode is freed by the kernel with its last close: the
 	 * daemon hears of such a release at once (its backing file and its
@@ -344,13 +388,17 @@ void flc_release_id(uint64_t id, uint64_t vino)
 	int now = 0;
 	if (id & FL_PIN_ID) {
 		id = flc_unpin((uint32_t)(id & ~FL_PIN_ID));
-		if (!id)
-			return;
 		now = 1;
 	} else {
 		now = flv_unlinked(vino);
 	}
-	char *s = flc_begin();
+	if (!id) {
+		if (s)
+			flc_end();
+		return;
+	}
+	if (!s)
+		s = flc_begin();
 	if (!s)
 		return; /* the daemon keeps the File until the process is gone */
 	if (now) {

@@ -230,6 +230,10 @@ static __attribute__((noinline)) long resolve(int dirfd, const char *path, int f
 				}
 			} else if (want == WANT_ATTR && (a->mode & S_IFMT) == S_IFREG) {
 				r = backing(a);
+			} else if (want == WANT_OPEN && (a->mode & S_IFMT) == S_IFDIR) {
+				/* The daemon steps aside for a directory: the
+				 * kernel opens it (fl_view_openat). */
+				r = FL_KERNEL_PASS;
 			} else if (want == WANT_OPEN) {
 				/* fsimpl granted every credential reading it. */
 				if ((a->mode & S_IFMT) != S_IFREG || !(a->grant & R_OK) ||

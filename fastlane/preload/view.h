@@ -137,7 +137,8 @@ long fl_view_statx(int dirfd, const char *path, int flags, unsigned int mask, st
 long fl_view_faccessat(int dirfd, const char *path, int mode, int flags, const struct fl_place *pl);
 long fl_view_readlinkat(int dirfd, const char *path, char *buf, size_t len, const struct fl_place *pl);
 /* openat of an existing regular file for reading (view_open.c): the
- * backing file opened in-process, its inode pinned, or FL_PASS. */
+ * backing file opened in-process, its inode pinned, or FL_PASS; of a
+ * directory, FL_KERNEL_PASS (the kernel opens it). */
 long fl_view_openat(int dirfd, const char *path, int flags, const struct fl_place *pl);
 /* fstat of a descriptor on the backing file of inode ino, whose own
  * struct stat is *bs. */

@@ -64,7 +64,8 @@ void flv_fill_stat(struct stat *st, const struct vattr *a);
 
 /* What a view call wants from the inode its walk found: all attributes,
  * the mode and grant alone (access: a backing file holds neither), the
- * symlink target, or a regular file every credential may read, pinned. */
+ * symlink target, or a regular file every credential may read, pinned
+ * (or a directory, which only the kernel opens). */
 enum { WANT_ATTR, WANT_MODE, WANT_LINK, WANT_OPEN };
 
 /* flv_resolve walks (dirfd, path) and copies out what want asks for: the
@@ -72,8 +73,9 @@ enum { WANT_ATTR, WANT_MODE, WANT_LINK, WANT_OPEN };
  * for WANT_LINK the target into buf (at most len bytes; *a->size is its
  * length), or for WANT_OPEN the pin entry it took into *pinp (-1: none;
  * the pin was seen with the walk's sequence unchanged). It returns 0,
- * -errno or FL_PASS; *segp is the segment to count a hit in. pl: what the
- * route learned (preload.h), whose buffer the walk then uses, or NULL. */
+ * -errno or FL_PASS, or for WANT_OPEN of a directory FL_KERNEL_PASS;
+ * *segp is the segment to count a hit in. pl: what the route learned
+ * (preload.h), whose buffer the walk then uses, or NULL. */
 long flv_resolve(int dirfd, const char *path, int follow, int want, struct vattr *a, char *buf, size_t len,
 		 char **segp, int *pinp, const struct fl_place *pl);
 

@@ -87,6 +87,16 @@ long fl_view_openat(int dirfd, const char *path, int flags, const struct fl_plac
 	int k = -1;
 	int saved = errno;
 	long r = flv_resolve(dirfd, path, !(flags & O_NOFOLLOW), WANT_OPEN, &a, NULL, 0, &seg, &k, pl);
+	/* A directory: the daemon would answer Kernel (fsimpl steps aside
+	 * for directories), so the library asks the kernel at once, whose
+	 * answer through the FUSE mount is the one to give whatever the view
+	 * saw (a program that opens a directory without O_DIRECTORY, as
+	 * sqlite does to fsync it, pays no round trip). Not a hit: the
+	 * kernel answers it, as an O_DIRECTORY open. */
+	if (r == FL_KERNEL_PASS) {
+		errno = saved;
+		return r;
+	}
 	/* A credential change stops the view before it proceeds: seen
 	 * still set after the pin, the open came before it. */
 	if (r == 0 && ld(seg, HDR_VIEW_WALK) != 1)
