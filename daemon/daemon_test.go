@@ -100,6 +100,11 @@ func mounted(tb testing.TB, dir string) bool {
 
 func TestRunServesAndStopsOnCancel(t *testing.T) {
 	r := startRun(t)
+	// The daemon registers (which startRun waits for) just before it
+	// prints its announcement.
+	for end := time.Now().Add(5 * time.Second); !strings.Contains(r.out.String(), "serving "+r.dir) && time.Now().Before(end); {
+		time.Sleep(time.Millisecond)
+	}
 	if !strings.Contains(r.out.String(), "serving "+r.dir) {
 		t.Errorf("stdout %q does not announce the mount", r.out)
 	}
