@@ -79,21 +79,19 @@ func (c *call) waitBegin() {
 	c.waitSeq = c.l.seq.Add(1)
 	c.l.waitStart.Store(monoNow())
 	c.l.waiting.Store(c.waitSeq)
-	c.l.setAlarm(addfdPatience)
+	c.l.armAlarm()
 }
 
 // waitEnd ends what waitBegin started; the thread has lost its turn if
-// the watchdog took it meanwhile (and then leaves the alarm alone: the
-// next holder may have armed it for its own wait).
+// the watchdog took it meanwhile. The alarm stays armed: the watchdog
+// finds no wait when it goes off and sleeps until a wait arms it again.
 func (c *call) waitEnd() {
 	if !c.turn {
 		return
 	}
 	if !c.l.waiting.CompareAndSwap(c.waitSeq, 0) {
 		c.turn = false
-		return
 	}
-	c.l.setAlarm(0)
 }
 
 func (c *call) arg(i int) uint64    { return c.n.Data.Args[i] }

@@ -175,6 +175,8 @@ type listener struct {
 	alarm        int
 	alarmFile    *os.File
 	alarms       atomic.Int64
+	arms         atomic.Int64 // how often the alarm was set (setAlarm)
+	armed        atomic.Bool  // the alarm is set and the watchdog will look
 	watchdogDone chan struct{}
 	// board, when set, gets the id of every notification received (see
 	// Board), in the slot of the receiver that got it; slots marks the

@@ -17,15 +17,26 @@ import (
 // listener up, so a wait that lasts addfdPatience loses the turn: the
 // watchdog passes it on, and the holder learns so at the end of its wait.
 //
-// The watchdog waits for a timerfd (alarm) to become readable, which the
-// holder arms for addfdPatience when a wait begins and disarms when it
-// ends: a watchdog that ticked while waits happened (a Go ticker) woke an
-// idle daemon thread, and the Go runtime's netpoller with it, every
-// period for as long as a program kept opening files, on a machine where
-// waking an idle CPU is dear. Now it runs only for a wait that outlasts
-// its patience, at the price of two timerfd_settime calls per wait. The
-// timerfd is non-blocking and read through the runtime's poller, so the
-// waiting watchdog holds no OS thread.
+// The watchdog waits for a timerfd (alarm) to become readable, which a
+// wait arms for addfdPatience unless it is armed already (armed). When it
+// goes off, the watchdog looks at the wait under way: none, and it sleeps
+// unarmed until the next wait; one that began less than addfdPatience
+// ago, and it rearms for the rest of that wait's patience; an older one
+// loses the turn. So while a program keeps the daemon busy, the watchdog
+// wakes at most once per addfdPatience and each wait costs two atomic
+// operations; when the program stops, the watchdog stops with it. (Arming
+// per wait, and disarming at its end, cost two timerfd_settime calls, 4-5
+// us here, on every fast-lane request and mutation; a Go ticker woke an
+// idle thread every period for as long as the program ran, and for 50
+// periods after.) The timerfd is non-blocking and read through the
+// runtime's poller, so the sleeping watchdog holds no OS thread.
+//
+// Lost wake-ups: a wait stores waiting before it looks at armed, and the
+// watchdog clears armed before it looks at waiting (sequentially
+// consistent atomics), so either the wait sees armed clear and arms, or
+// the watchdog sees the wait and rearms. Both may arm; the later deadline
+// then stands, which at worst lengthens one wait's patience by one
+// period.
 
 // addfdPatience is how long a wait may hold the receive turn.
 const addfdPatience = 2 * time.Millisecond
@@ -51,8 +62,16 @@ func (l *listener) stopWatchdog() {
 	<-l.watchdogDone
 }
 
+// armAlarm arms the alarm for addfdPatience unless it is armed.
+func (l *listener) armAlarm() {
+	if !l.armed.Load() && l.armed.CompareAndSwap(false, true) {
+		l.setAlarm(addfdPatience)
+	}
+}
+
 // setAlarm arms the alarm to go off once, d from now; 0 disarms it.
 func (l *listener) setAlarm(d time.Duration) {
+	l.arms.Add(1)
 	its := unix.ItimerSpec{Value: unix.NsecToTimespec(int64(d))}
 	unix.TimerfdSettime(l.alarm, 0, &its, nil)
 }
@@ -70,13 +89,15 @@ func (l *listener) watchdog() {
 			return
 		}
 		l.alarms.Add(1)
+		l.armed.Store(false)
 		cur := l.waiting.Load()
 		if cur == 0 {
-			continue // the wait ended just before its disarm
+			continue // no wait under way: the next one arms
 		}
 		// waitStart is stored before waiting: it is this wait's start
 		// or a later one's, never an earlier one's.
 		if left := addfdPatience - time.Duration(monoNow()-l.waitStart.Load()); left > 0 {
+			l.armed.Store(true)
 			l.setAlarm(left) // a later wait began: its own patience
 			continue
 		}

@@ -68,13 +68,15 @@ func TestTurnTakenFromStuckWait(t *testing.T) {
 	c.waitEnd()
 }
 
-// Short waits, one every millisecond, wake the watchdog not at all: it
-// sleeps until a wait outlasts its patience (a watchdog that ticked while
-// waits happened woke every addfdPatience, about 100 times here).
-func TestWatchdogSleepsThroughShortWaits(t *testing.T) {
+// Back-to-back short waits set the alarm about once per patience, not
+// once or twice per wait (each a timerfd_settime, 2-5 us here, on every
+// fast-lane request and mutation); once they stop, the watchdog stops.
+func TestWatchdogArmsOncePerPatience(t *testing.T) {
 	l := newTestListener(t)
 	c := &call{l: l, turn: true}
-	for i := 0; i < 200; i++ {
+	start := time.Now()
+	const waits = 20000
+	for i := 0; i < waits; i++ {
 		c.waitBegin()
 		c.waitEnd()
 		if !c.turn {
@@ -82,12 +84,16 @@ func TestWatchdogSleepsThroughShortWaits(t *testing.T) {
 			<-l.turn
 			c.turn = true
 		}
-		time.Sleep(time.Millisecond)
 	}
-	// A wait preempted past its patience wakes it legitimately: a few,
-	// on a loaded machine, never one per period.
-	if n := l.alarms.Load(); n > 10 {
-		t.Errorf("the watchdog woke %d times during 200 short waits", n)
+	periods := int64(time.Since(start)/addfdPatience) + 2
+	if n := l.arms.Load(); n > 2*periods {
+		t.Errorf("%d waits in %d patience periods set the alarm %d times", waits, periods, n)
+	}
+	time.Sleep(3 * addfdPatience)
+	before := l.alarms.Load()
+	time.Sleep(20 * addfdPatience)
+	if n := l.alarms.Load() - before; n != 0 {
+		t.Errorf("the watchdog woke %d times with no wait", n)
 	}
 }
 
