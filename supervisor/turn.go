@@ -25,11 +25,11 @@ import (
 // loses the turn. So while a program keeps the daemon busy, the watchdog
 // wakes at most once per addfdPatience and each wait costs two atomic
 // operations; when the program stops, the watchdog stops with it. (Arming
-// per wait, and disarming at its end, cost two timerfd_settime calls, 4-5
-// us here, on every fast-lane request and mutation; a Go ticker woke an
-// idle thread every period for as long as the program ran, and for 50
-// periods after.) The timerfd is non-blocking and read through the
-// runtime's poller, so the sleeping watchdog holds no OS thread.
+// per wait, and disarming at its end, put two timerfd_settime calls on
+// every fast-lane request and mutation; a Go ticker woke an idle thread
+// every period for as long as the program ran, and for 50 periods after.)
+// The timerfd is non-blocking and read through the runtime's poller, so
+// the sleeping watchdog holds no OS thread.
 //
 // Lost wake-ups: a wait stores waiting before it looks at armed, and the
 // watchdog clears armed before it looks at waiting (sequentially

@@ -69,8 +69,8 @@ func TestTurnTakenFromStuckWait(t *testing.T) {
 }
 
 // Back-to-back short waits set the alarm about once per patience, not
-// once or twice per wait (each a timerfd_settime, 2-5 us here, on every
-// fast-lane request and mutation); once they stop, the watchdog stops.
+// once or twice per wait (a timerfd_settime each, on every fast-lane
+// request and mutation); once they stop, the watchdog stops.
 func TestWatchdogArmsOncePerPatience(t *testing.T) {
 	l := newTestListener(t)
 	c := &call{l: l, turn: true}
