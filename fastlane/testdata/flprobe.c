@@ -42,47 +42,46 @@ static long n;
 static int at_fd = -1; // statat: stats are fstatat(at_fd, at_name)
 static const char *at_name;
 
-// page_mapped reports whether the trampoline page is mapped. It reads
-// /proc/self/maps with syscall(2), which the library does not interpose,
-// so that looking does not make the page (an interposed open outside the
-// mount would).
-static int page_mapped(void)
+// read_self reads file (one of /proc/self's) into buf, at
+// most size - 1 bytes, NUL-terminated, with syscall(2), which the library
+// does not interpose, so that looking does not make the page (an
+// interposed open outside the mount would). -1 when it cannot be opened.
+static int read_self(const char *file, char *buf, size_t size)
 {
-	static char buf[1 << 16];
-	int fd = (int)syscall(SYS_openat, AT_FDCWD, "/proc/self/maps", O_RDONLY | O_CLOEXEC);
+	int fd = (int)syscall(SYS_openat, AT_FDCWD, file, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -1;
 	size_t len = 0;
 	for (;;) {
-		long r = syscall(SYS_read, fd, buf + len, sizeof buf - 1 - len);
+		long r = syscall(SYS_read, fd, buf + len, size - 1 - len);
 		if (r <= 0)
 			break;
 		len += (size_t)r;
 	}
 	syscall(SYS_close, fd);
 	buf[len] = '\0';
+	return 0;
+}
+
+// page_mapped reports whether the trampoline page is mapped, from
+// /proc/self/maps (read_self).
+static int page_mapped(void)
+{
+	static char buf[1 << 16];
+	if (read_self("/proc/self/maps", buf, sizeof buf) < 0)
+		return -1;
 	const char *line = "7e0000000000-7e0000001000 ";
 	return strncmp(buf, line, strlen(line)) == 0 || strstr(buf, "\n7e0000000000-7e0000001000 ") != NULL;
 }
 
 // wipe_pages counts the process's MADV_WIPEONFORK mappings ("wf" in
-// the VmFlags of /proc/self/smaps), read as page_mapped reads: the library
+// the VmFlags of /proc/self/smaps, read_self): the library
 // makes its ownership token page so, and only once it has handshaked.
 static int wipe_pages(void)
 {
 	static char buf[1 << 18];
-	int fd = (int)syscall(SYS_openat, AT_FDCWD, "/proc/self/smaps", O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	if (read_self("/proc/self/smaps", buf, sizeof buf) < 0)
 		return -1;
-	size_t len = 0;
-	for (;;) {
-		long r = syscall(SYS_read, fd, buf + len, sizeof buf - 1 - len);
-		if (r <= 0)
-			break;
-		len += (size_t)r;
-	}
-	syscall(SYS_close, fd);
-	buf[len] = '\0';
 	int n = 0;
 	for (const char *l = strstr(buf, "VmFlags:"); l; l = strstr(l + 1, "VmFlags:")) {
 		const char *end = strchrnul(l, '\n');
