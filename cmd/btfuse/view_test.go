@@ -86,15 +86,7 @@ func ringEvents(tb testing.TB, c *shmring.Cursor, p string) map[event.Door]int {
 func TestRunViewAnswers(t *testing.T) {
 	testutil.RequirePrivileged(t)
 	probe := cHelper(t, "flprobe")
-	dir, runtime := mountDirs(t)
-	startDaemon(t, runtime, dir)
-	if err := os.MkdirAll(filepath.Join(dir, "a/b"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	under := filepath.Join(dir, "a/b/file")
-	if err := os.WriteFile(under, []byte("data"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	dir, runtime, under := daemonWithFile(t, []byte("data"))
 	seg := ringOf(t, runtime, dir)
 	const n = 2000
 	N := fmt.Sprint(n)
@@ -331,4 +323,20 @@ func ringOps(tb testing.TB, c *shmring.Cursor) map[string]int {
 		}
 	})
 	return got
+}
+
+// daemonWithFile starts a daemon on a fresh mount and writes data to its
+// a/b/file, whose path it returns with the mount's and the runtime's.
+func daemonWithFile(t *testing.T, data []byte) (dir, runtime, under string) {
+	t.Helper()
+	dir, runtime = mountDirs(t)
+	startDaemon(t, runtime, dir)
+	if err := os.MkdirAll(filepath.Join(dir, "a/b"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	under = filepath.Join(dir, "a/b/file")
+	if err := os.WriteFile(under, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir, runtime, under
 }

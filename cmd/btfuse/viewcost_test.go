@@ -55,15 +55,7 @@ func TestRunViewPlacesOnce(t *testing.T) {
 	testutil.RequirePrivileged(t)
 	testutil.RequireProgram(t, "strace")
 	probe := cHelper(t, "flprobe")
-	dir, runtime := mountDirs(t)
-	startDaemon(t, runtime, dir)
-	if err := os.MkdirAll(filepath.Join(dir, "a/b"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	under := filepath.Join(dir, "a/b/file")
-	if err := os.WriteFile(under, []byte("data"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	dir, runtime, under := daemonWithFile(t, []byte("data"))
 	const n = 200
 	// slack: the process's own start-up and the probe's first stat.
 	const slack = 8

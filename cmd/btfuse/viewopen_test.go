@@ -22,15 +22,7 @@ import (
 func TestRunViewOpens(t *testing.T) {
 	testutil.RequirePrivileged(t)
 	helper := cHelper(t, "flviewopen")
-	dir, runtime := mountDirs(t)
-	startDaemon(t, runtime, dir)
-	if err := os.MkdirAll(filepath.Join(dir, "a/b"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	under := filepath.Join(dir, "a/b/file")
-	if err := os.WriteFile(under, make([]byte, 4096), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	dir, runtime, under := daemonWithFile(t, make([]byte, 4096))
 	seg := ringOf(t, runtime, dir)
 	const n = 2000
 	cur := seg.Cursor(false)
